@@ -134,7 +134,7 @@ def decode_text(data: bytes, file: str) -> str:
     log = ProblemLog(file)
     if len(data) > MAX_FILE_BYTES:
         raise log.reject(None, f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
-    if not data.strip():
+    if not data.removeprefix(b"\xef\xbb\xbf").strip():
         raise log.reject(None, "file is empty")
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise log.reject(None, "file is UTF-16; save it as UTF-8")

@@ -47,15 +47,10 @@ WINDOWS_ZONES = {
     "W. Europe Standard Time": "Europe/Berlin",
     "Romance Standard Time": "Europe/Paris",
     "Central Europe Standard Time": "Europe/Budapest",
-    "Central European Standard Time": "Europe/Warsaw",
-    "GTB Standard Time": "Europe/Bucharest",
-    "E. Europe Standard Time": "Europe/Chisinau",
     "Eastern Standard Time": "America/New_York",
     "Central Standard Time": "America/Chicago",
     "Mountain Standard Time": "America/Denver",
     "Pacific Standard Time": "America/Los_Angeles",
-    "India Standard Time": "Asia/Kolkata",
-    "AUS Eastern Standard Time": "Australia/Sydney",
 }
 _ALLOWED_RULE_PARTS = {"FREQ", "INTERVAL", "UNTIL", "COUNT", "BYDAY", "WKST"}
 _WATCHED = ("DTSTART", "DTEND", "DURATION", "RRULE", "EXDATE", "RDATE", "RECURRENCE-ID")
@@ -162,9 +157,12 @@ def _get(event: icalendar.Event, name: str) -> Any:
 
 
 def _readable(event: icalendar.Event) -> None:
-    for name, message in event.errors:
-        if name in _WATCHED:
-            raise _Bad(name, f"cannot read {name}: {message}")
+    for name in ("DTSTART", "DTEND", "DURATION", "RECURRENCE-ID", "SUMMARY", "UID"):
+        if isinstance(event.get(name), list):
+            raise _Bad(name, f"{name} appears more than once in the event")
+    for prop, message in event.errors:
+        if prop in _WATCHED:
+            raise _Bad(prop, f"cannot read {prop}: {message}")
 
 
 def _text(event: icalendar.Event, name: str) -> str:

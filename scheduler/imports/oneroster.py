@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
-from scheduler.calendar import SchoolCalendar, is_week_letter
+from scheduler.calendar import BellPeriod, SchoolCalendar, WeekLetter, is_week_letter
 from scheduler.imports.common import (
     MAX_FILE_BYTES,
     MAX_LESSONS,
@@ -172,6 +172,24 @@ def _validity(
     return valid_from, valid_to
 
 
+def _slot(entry: str, calendar: SchoolCalendar) -> tuple[WeekLetter | None, int, BellPeriod] | str:
+    """(week, weekday, bell period) of one ``periods`` entry, or what is wrong with it."""
+    match = _PERIOD_ENTRY.match(entry)
+    if match is None:
+        return f"period {entry!r} is not [A:|B:]Day:Period, e.g. 'A:Mon:P1'"
+    week = match[1].upper() if match[1] else None
+    try:
+        weekday = parse_weekday(match[2])
+    except ValueError as exc:
+        return f"in {entry!r}: {exc}"
+    period = calendar.period(match[3])
+    if period is None:
+        return f"in {entry!r}: unknown period {match[3]!r} in the school's bell times"
+    if week and calendar.week_cycle is None:
+        return f"in {entry!r}: week {week} but the school has no A/B week cycle"
+    return (week if is_week_letter(week) else None), weekday, period
+
+
 def _class_lessons(
     bundle: _Bundle, klass: _Row, enrollment: _Row, calendar: SchoolCalendar, log: ProblemLog
 ) -> list[Lesson]:
@@ -184,22 +202,11 @@ def _class_lessons(
         log.add(klass.line, "periods", f"class {klass.get('title')!r} has no periods", klass.file)
     lessons: list[Lesson] = []
     for entry in entries:
-        match = _PERIOD_ENTRY.match(entry)
-        problem = "" if match else f"period {entry!r} is not [A:|B:]Day:Period, e.g. 'A:Mon:P1'"
-        if match:
-            week = match[1].upper() if match[1] else None
-            period = calendar.period(match[3])
-            try:
-                weekday = parse_weekday(match[2])
-            except ValueError as exc:
-                problem = f"in {entry!r}: {exc}"
-            if period is None:
-                problem = f"in {entry!r}: unknown period {match[3]!r} in the school's bell times"
-            elif week and calendar.week_cycle is None:
-                problem = f"in {entry!r}: week {week} but the school has no A/B week cycle"
-        if problem or match is None or period is None:
-            log.add(klass.line, "periods", problem, klass.file)
+        slot = _slot(entry, calendar)
+        if isinstance(slot, str):
+            log.add(klass.line, "periods", slot, klass.file)
             continue
+        week, weekday, period = slot
         try:
             lessons.append(
                 Lesson(
@@ -210,7 +217,7 @@ def _class_lessons(
                     class_group=klass.get("classCode") or klass.get("title"),
                     teacher=_teacher(bundle, klass.get("sourcedId")),
                     room=klass.get("location"),
-                    week=week if is_week_letter(week) else None,
+                    week=week,
                     valid_from=valid_from,
                     valid_to=valid_to,
                 )
