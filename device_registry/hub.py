@@ -1,0 +1,198 @@
+"""The open device sockets of this process and their live telemetry.
+
+Heartbeats are frequent (10,000 devices at 15 s is ~670 a second), so they
+are applied in memory and written behind, in one batch a second: the latest
+state to ``devices`` and a downsampled sample to ``telemetry_samples``.
+Going online is published at once; the database follows within a second.
+The same tick looks for credentials revoked (on any instance) since the last
+tick and closes their sockets, so revocation takes effect within a second
+across instances without extra machinery.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+from aiohttp import web
+from sqlalchemy import insert, select, update
+
+from device_registry.domain import LiveTelemetry, sample_due
+from device_registry.models import Device, DeviceCredential, TelemetrySample
+from device_registry.protocol import CLOSE_AUTH, CLOSE_REPLACED
+from telepresence.platform.clock import Clock
+from telepresence.platform.database import Database
+from telepresence.platform.events import EventHub
+
+__all__ = ["DeviceHub", "Link", "fleet_topic"]
+
+log = structlog.get_logger("classbridge.devices")
+SAMPLE_EVERY = timedelta(minutes=1)
+
+
+def fleet_topic(provider_id: str) -> str:
+    """The event topic of a provider's fleet page."""
+    return f"fleet:{provider_id}"
+
+
+@dataclass(eq=False)
+class Link:
+    """One open device socket."""
+
+    ws: web.WebSocketResponse
+    device_id: str
+    provider_id: str
+    last_seen: datetime
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class DeviceHub:
+    """Implements ``DeviceLinks``; ``close()`` is safe to call twice."""
+
+    def __init__(
+        self, database: Database, clock: Clock, events: EventHub, *, flush_every: float = 1.0
+    ) -> None:
+        self.database = database
+        self.clock = clock
+        self.events = events
+        self.flush_every = flush_every
+        self._links: dict[str, Link] = {}
+        self._dirty: dict[str, LiveTelemetry] = {}
+        self._presence: dict[str, tuple[bool, datetime]] = {}
+        self._last_sample: dict[str, datetime] = {}
+        self._revoked_since: datetime = clock.now()
+        self._task: asyncio.Task[None] | None = None
+
+    def __len__(self) -> int:
+        return len(self._links)
+
+    def is_connected(self, device_id: str) -> bool:
+        """Whether the device has an open socket in this process."""
+        return device_id in self._links
+
+    async def send(self, device_id: str, message: dict[str, Any]) -> bool:
+        """Send a JSON message to a connected device; False when it is not here."""
+        link = self._links.get(device_id)
+        if link is None or link.ws.closed:
+            return False
+        await link.ws.send_json(message)
+        return True
+
+    async def disconnect(self, device_id: str, code: int, reason: str) -> None:
+        """Close the device's socket if it is open here."""
+        link = self._links.get(device_id)
+        if link is not None:
+            await link.ws.close(code=code, message=reason.encode()[:120])
+
+    async def attach(self, link: Link) -> None:
+        """Register a socket, closing an older one of the same device."""
+        old = self._links.get(link.device_id)
+        self._links[link.device_id] = link
+        if old is not None and old is not link:
+            await old.ws.close(code=CLOSE_REPLACED, message=b"connected again elsewhere")
+        self._set_presence(link, online=True)
+
+    def detach(self, link: Link) -> None:
+        """Forget a closed socket (unless a newer one replaced it)."""
+        if self._links.get(link.device_id) is link:
+            del self._links[link.device_id]
+            self._set_presence(link, online=False)
+
+    def report(self, link: Link, telemetry: LiveTelemetry) -> None:
+        """Apply a heartbeat: in memory now, in the database on the next flush."""
+        link.last_seen = telemetry.at
+        self._dirty[link.device_id] = telemetry
+        self.events.publish(
+            fleet_topic(link.provider_id),
+            {"device_id": link.device_id, "online": True, "last_seen_at": telemetry.at.isoformat(),
+             "battery_pct": telemetry.battery_pct, "charging": telemetry.charging,
+             "signal_dbm": telemetry.signal_dbm, "reported_room": telemetry.room},
+        )
+
+    def _set_presence(self, link: Link, *, online: bool) -> None:
+        now = self.clock.now()
+        self._presence[link.device_id] = (online, now)
+        self.events.publish(
+            fleet_topic(link.provider_id),
+            {"device_id": link.device_id, "online": online, "last_seen_at": now.isoformat()},
+        )
+
+    async def flush(self) -> None:
+        """Write pending presence and telemetry; close sockets of revoked credentials."""
+        now = self.clock.now()
+        presence, self._presence = self._presence, {}
+        dirty, self._dirty = self._dirty, {}
+        rows: dict[str, dict[str, Any]] = {
+            device_id: {"id": device_id, "online": online, "last_seen_at": at}
+            for device_id, (online, at) in presence.items()
+        }
+        samples = []
+        for device_id, t in dirty.items():
+            row = rows.setdefault(device_id, {"id": device_id, "online": True})
+            row.update(
+                last_seen_at=t.at, battery_pct=t.battery_pct, charging=t.charging,
+                signal_dbm=t.signal_dbm, network_type=t.network_type.value, reported_room=t.room,
+            )
+            if device_id not in self._links:
+                row["online"] = False
+            if sample_due(self._last_sample.get(device_id), t.at, SAMPLE_EVERY):
+                self._last_sample[device_id] = t.at
+                samples.append(
+                    {"device_id": device_id, "at": t.at, "battery_pct": t.battery_pct,
+                     "charging": t.charging, "signal_dbm": t.signal_dbm,
+                     "network_type": t.network_type.value, "room": t.room}
+                )
+        async with self.database.transaction() as session:
+            if rows:
+                await _update_devices(session, list(rows.values()))
+            if samples:
+                await session.execute(insert(TelemetrySample), samples)
+            revoked = await session.scalars(
+                select(DeviceCredential.device_id).where(
+                    DeviceCredential.revoked_at >= self._revoked_since
+                )
+            )
+            revoked_ids = set(revoked)
+        self._revoked_since = now - timedelta(seconds=self.flush_every)
+        for device_id in revoked_ids:
+            if device_id in self._links:
+                await self.disconnect(device_id, CLOSE_AUTH, "credential revoked")
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.flush_every)
+            try:
+                await self.flush()
+            except Exception:
+                # Keep flushing after a database hiccup; the next tick retries.
+                log.exception("telemetry_flush_failed")
+
+    def start(self) -> None:
+        """Start the write-behind loop."""
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def close(self) -> None:
+        """Stop the loop, flush once more and close every socket (1001: going away)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        for link in list(self._links.values()):
+            await link.ws.close(code=1001, message=b"server shutting down")
+        with contextlib.suppress(Exception):
+            await self.flush()
+
+
+async def _update_devices(session: Any, rows: list[dict[str, Any]]) -> None:
+    # Rows differ in which columns they carry; group so each batch is one executemany.
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(tuple(sorted(row)), []).append(row)
+    for batch in groups.values():
+        await session.execute(update(Device), batch)

@@ -1,0 +1,228 @@
+"""Staff pages of the device registry: the live fleet table and a device's page."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+from aiohttp import web
+from aiohttp_sse import sse_response
+from pydantic import ValidationError
+from sqlalchemy import select
+
+from device_registry import services
+from device_registry.domain import Capability, Command, DeviceKind, format_pairing_code
+from device_registry.hub import fleet_topic
+from device_registry.models import DeviceCommandRecord, TelemetrySample
+from device_registry.protocol import CLOSE_AUTH, CLOSE_RETIRED, CommandMessage
+from device_registry.schemas import DeviceIn, DevicePatch
+from device_registry.socket import DEVICE_HUB
+from device_registry.views import device_views, pair_url, qr_svg
+from telepresence.platform.audit import record_request
+from telepresence.platform.context import CLOCK, DATABASE, EVENTS, SETTINGS
+from telepresence.platform.errors import DomainError, validation_errors
+from telepresence.platform.identity import STAFF, Principal, Role
+from telepresence.platform.models import Pupil, Room, School
+from telepresence.platform.rendering import render
+
+__all__ = ["routes"]
+
+from telepresence.platform.routing import Routes
+
+routes = Routes("device-pages")
+ADMIN = [Role.ADMIN]
+
+
+def _errors(exc: DomainError | ValidationError) -> list[str]:
+    if isinstance(exc, ValidationError):
+        return [f"{e['field']}: {e['message']}" for e in validation_errors(exc)]
+    return [exc.detail, *(e["message"] for e in exc.errors)]
+
+
+async def _form(request: web.Request) -> dict[str, str]:
+    return {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
+
+
+async def _fleet_context(request: web.Request, who: Principal) -> dict[str, Any]:
+    async with request.app[DATABASE].sessions() as session:
+        devices = await device_views(session, await services.list_devices(session, who))
+        schools = list(await session.scalars(
+            select(School).where(School.provider_id == who.provider_id).order_by(School.name)))
+        pupils = list(await session.scalars(
+            select(Pupil).where(Pupil.provider_id == who.provider_id, Pupil.active.is_(True))
+            .order_by(Pupil.first_name)))
+    online = sum(d.online for d in devices)
+    low = sum(1 for d in devices if d.battery_pct is not None and d.battery_pct < 20)
+    return {"title": "Devices", "devices": devices, "schools": schools, "pupils": pupils,
+            "kinds": list(DeviceKind), "capabilities": list(Capability), "online": online,
+            "low_battery": low, "is_admin": who.role is Role.ADMIN, "form": {}}
+
+
+@routes.page("GET", "/devices", roles=STAFF, summary="Fleet table, live")
+async def fleet_page(request: web.Request, who: Principal) -> web.StreamResponse:
+    """Every robot and tablet with live status; updates arrive by server-sent events."""
+    return render(request, who, "fleet.html", await _fleet_context(request, who))
+
+
+@routes.page("GET", "/devices/events", roles=STAFF, summary="Fleet updates (server-sent events)")
+async def fleet_events(request: web.Request, who: Principal) -> web.StreamResponse:
+    """One ``device`` event per change of a device's live state."""
+    assert who.provider_id is not None
+    async with request.app[EVENTS].subscribe(fleet_topic(who.provider_id)) as queue, \
+            sse_response(request) as stream:
+        stream.ping_interval = 15
+        while stream.is_connected():
+            event = await queue.get()
+            await stream.send(json.dumps(event), event="device")
+    return stream
+
+
+@routes.page("POST", "/devices", roles=ADMIN, summary="Register a device (form)")
+async def fleet_add(request: web.Request, who: Principal) -> web.StreamResponse:
+    """On success, go to the new device's page to pair it."""
+    form = await _form(request)
+    try:
+        data = DeviceIn(
+            serial=form.get("serial", ""), name=form.get("name", ""),
+            model=form.get("model", ""), kind=form.get("kind", ""),  # type: ignore[arg-type]
+            capabilities=[c for c in Capability if form.get(f"cap_{c.value}") == "on"],
+            school_id=form.get("school_id") or None, pupil_id=form.get("pupil_id") or None,
+        )
+        async with request.app[DATABASE].transaction() as session:
+            device = await services.register_device(session, who, data,
+                                                    request.app[CLOCK].now())
+            record_request(request, session, who, "device.register", "device", device.id)
+    except (DomainError, ValidationError) as exc:
+        context = await _fleet_context(request, who)
+        return render(request, who, "fleet.html",
+                      context | {"errors": _errors(exc), "form": form}, status=422,
+                      current="/devices")
+    raise web.HTTPSeeOther(f"/devices/{device.id}")
+
+
+async def _device_context(request: web.Request, who: Principal, device_id: str) -> dict[str, Any]:
+    since = request.app[CLOCK].now() - timedelta(hours=24)
+    async with request.app[DATABASE].sessions() as session:
+        device = await services.get_device(session, who, device_id)
+        view = (await device_views(session, [device]))[0]
+        samples = list(await session.scalars(
+            select(TelemetrySample).where(TelemetrySample.device_id == device.id,
+                                          TelemetrySample.at >= since)
+            .order_by(TelemetrySample.at)))
+        commands = list(await session.scalars(
+            select(DeviceCommandRecord).where(DeviceCommandRecord.device_id == device.id)
+            .order_by(DeviceCommandRecord.created_at.desc()).limit(10)))
+        rooms = list(await session.scalars(
+            select(Room).where(Room.school_id == device.school_id).order_by(Room.name)))
+    return {"title": view.name, "device": view, "chart": battery_chart(samples),
+            "commands": commands, "rooms": rooms, "pairing": None, "notice": "",
+            "is_admin": who.role is Role.ADMIN, "command_names": list(Command),
+            "connected": request.app[DEVICE_HUB].is_connected(device.id)}
+
+
+def battery_chart(samples: list[TelemetrySample]) -> dict[str, Any] | None:
+    """An SVG polyline of battery % over the last day (None without data)."""
+    points = [(s.at, s.battery_pct) for s in samples if s.battery_pct is not None]
+    if len(points) < 2:
+        return None
+    start, end = points[0][0], points[-1][0]
+    span = max((end - start).total_seconds(), 1.0)
+    coords = " ".join(
+        f"{40 + 540 * (at - start).total_seconds() / span:.1f},{10 + 1.6 * (100 - pct):.1f}"
+        for at, pct in points
+    )
+    return {"points": coords, "start": start, "end": end, "last": points[-1][1],
+            "min": min(p for _, p in points), "max": max(p for _, p in points)}
+
+
+@routes.page("GET", "/devices/{device_id}", roles=STAFF, summary="A device's page")
+async def device_page(request: web.Request, who: Principal) -> web.StreamResponse:
+    """Status, assignment, battery chart, commands; pairing for admins."""
+    context = await _device_context(request, who, request.match_info["device_id"])
+    return render(request, who, "device.html", context, current="/devices")
+
+
+@routes.page("POST", "/devices/{device_id}/pairing-code", roles=ADMIN,
+             summary="Make a pairing code (form)")
+async def device_pairing(request: web.Request, who: Principal) -> web.StreamResponse:
+    """Shows the code and its QR once; earlier codes stop working."""
+    device_id = request.match_info["device_id"]
+    settings = request.app[SETTINGS]
+    async with request.app[DATABASE].transaction() as session:
+        code, row = await services.create_pairing_code(
+            session, who, device_id, request.app[CLOCK].now(),
+            timedelta(minutes=settings.pairing_code_minutes))
+        record_request(request, session, who, "device.pairing_code", "device", device_id)
+    url = pair_url(settings.base_url, code)
+    context = await _device_context(request, who, device_id)
+    context["pairing"] = {"code": format_pairing_code(code), "expires_at": row.expires_at,
+                          "qr": qr_svg(url), "url": url}
+    return render(request, who, "device.html", context, current="/devices")
+
+
+@routes.page("POST", "/devices/{device_id}/command", roles=[Role.ADMIN, Role.COORDINATOR],
+             summary="Send a command (form)")
+async def device_command(request: web.Request, who: Principal) -> web.StreamResponse:
+    """Identify, restart or update settings; refused when the device is offline."""
+    device_id = request.match_info["device_id"]
+    form = await _form(request)
+    hub = request.app[DEVICE_HUB]
+    errors: list[str] = []
+    try:
+        command = Command(form.get("command", ""))
+        async with request.app[DATABASE].transaction() as session:
+            device = await services.get_device(session, who, device_id)
+            if not hub.is_connected(device.id):
+                raise DomainError(f"{device.name} is not connected, so it cannot take commands.")
+            record = await services.record_command(session, who, device, command, {},
+                                                   request.app[CLOCK].now())
+            record_request(request, session, who, f"device.command.{command.value}",
+                           "device", device.id)
+        await hub.send(device.id, CommandMessage(command_id=record.id, command=command)
+                       .model_dump(mode="json"))
+    except ValueError:
+        errors = ["Unknown command."]
+    except DomainError as exc:
+        errors = _errors(exc)
+    context = await _device_context(request, who, device_id)
+    context |= {"errors": errors, "notice": "" if errors else "Command sent."}
+    return render(request, who, "device.html", context, status=409 if errors else 200,
+                  current="/devices")
+
+
+@routes.page("POST", "/devices/{device_id}/lifecycle", roles=ADMIN,
+             summary="Maintenance, back in service, retire, revoke (form)")
+async def device_lifecycle(request: web.Request, who: Principal) -> web.StreamResponse:
+    """Retiring or revoking closes the device's socket at once."""
+    device_id = request.match_info["device_id"]
+    action = (await _form(request)).get("action", "")
+    hub, now = request.app[DEVICE_HUB], request.app[CLOCK].now()
+    errors: list[str] = []
+    close: tuple[int, str] | None = None
+    try:
+        async with request.app[DATABASE].transaction() as session:
+            if action == "revoke":
+                device = await services.get_device(session, who, device_id)
+                await services.revoke_credentials(session, device.id, now)
+                device.paired_at = None
+                close = (CLOSE_AUTH, "credential revoked")
+            elif action in {"active", "maintenance", "retired"}:
+                _, retired = await services.update_device(
+                    session, who, device_id, DevicePatch(lifecycle=action), now)  # type: ignore[arg-type]
+                close = (CLOSE_RETIRED, "device retired") if retired else None
+            elif action == "room":
+                room = (await _form(request)).get("room_id") or None
+                await services.update_device(
+                    session, who, device_id, DevicePatch(last_known_room_id=room), now)
+            else:
+                raise DomainError("Unknown action.")
+            record_request(request, session, who, f"device.{action}", "device", device_id)
+    except DomainError as exc:
+        errors = _errors(exc)
+    if close:
+        await hub.disconnect(device_id, *close)
+    context = await _device_context(request, who, device_id)
+    context |= {"errors": errors, "notice": "" if errors else "Saved."}
+    return render(request, who, "device.html", context, status=409 if errors else 200,
+                  current="/devices")

@@ -1,0 +1,194 @@
+"""The device websocket ``/ws/device`` (protocol version 1, see docs/protocol.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import structlog
+from aiohttp import WSMsgType, web
+from pydantic import ValidationError
+
+from device_registry.domain import LiveTelemetry
+from device_registry.hub import DeviceHub, Link
+from device_registry.models import Device
+from device_registry.protocol import (
+    CLOSE_HELLO_TIMEOUT,
+    CLOSE_VERSION,
+    HELLO_TIMEOUT_S,
+    MAX_MESSAGE_BYTES,
+    MESSAGES_PER_SECOND,
+    PROTOCOL_VERSIONS,
+    AckMessage,
+    ErrorMessage,
+    HeartbeatMessage,
+    HelloMessage,
+    WelcomeMessage,
+    parse_device_message,
+)
+from device_registry.services import record_ack
+from telepresence.platform.context import CLOCK, DATABASE, SETTINGS
+from telepresence.platform.errors import Forbidden, validation_errors
+from telepresence.platform.identity import Principal, Role
+from telepresence.platform.routing import authenticate, require
+
+__all__ = ["DEVICE_HUB", "serve_device_socket"]
+
+DEVICE_HUB = web.AppKey("device_hub", DeviceHub)
+HARD_LIMIT_BYTES = 1_048_576  # past this aiohttp closes the socket (1009)
+log = structlog.get_logger("classbridge.devices")
+
+
+class _Budget:
+    """A token bucket: ``rate`` messages a second, bursts of twice that."""
+
+    __slots__ = ("rate", "tokens", "updated")
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self.tokens = rate * 2
+        self.updated = time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.rate * 2, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+
+def _error(code: str, detail: str, errors: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    msg = ErrorMessage(code=code, detail=detail, errors=errors or [])  # type: ignore[arg-type]
+    return msg.model_dump(mode="json")
+
+
+def _check_frame(data: str) -> tuple[Any | None, dict[str, Any] | None]:
+    """Parse a text frame: the message, or the error to answer with."""
+    if len(data) > MAX_MESSAGE_BYTES:
+        return None, _error("too_large", f"Messages are limited to {MAX_MESSAGE_BYTES} bytes.")
+    try:
+        return parse_device_message(data), None
+    except ValidationError as exc:
+        errors = validation_errors(exc)
+        if any(e["type"] == "union_tag_invalid" for e in errors):
+            return None, _error("unknown_type", "Unknown message type.", errors)
+        return None, _error("invalid_message", "The message is not valid.", errors)
+
+
+async def _await_hello(ws: web.WebSocketResponse) -> HelloMessage | None:
+    """Read frames until a valid hello; None if the socket closed or timed out."""
+    deadline = time.monotonic() + HELLO_TIMEOUT_S
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            await ws.close(code=CLOSE_HELLO_TIMEOUT, message=b"hello expected")
+            return None
+        try:
+            msg = await ws.receive(timeout=remaining)
+        except TimeoutError:
+            continue
+        if msg.type != WSMsgType.TEXT:
+            if msg.type in {WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED,
+                            WSMsgType.ERROR}:
+                return None
+            await ws.send_json(_error("invalid_message", "Send JSON text frames."))
+            continue
+        parsed, error = _check_frame(msg.data)
+        if error is not None:
+            await ws.send_json(error)
+        elif isinstance(parsed, HelloMessage):
+            return parsed
+        else:
+            await ws.send_json(_error("hello_first", "Say hello before anything else."))
+
+
+async def _on_hello(
+    request: web.Request, who: Principal, hello: HelloMessage
+) -> Device | None:
+    async with request.app[DATABASE].transaction() as session:
+        device = await session.get(Device, who.subject_id)
+        if device is None:
+            return None
+        device.reported_model = hello.model
+        device.software_version = hello.software_version
+        return device
+
+
+async def serve_device_socket(request: web.Request, _endpoint: Any) -> web.StreamResponse:
+    """Authenticate by ``Authorization: Bearer <device credential>``, then speak v1."""
+    who = require(await authenticate(request), frozenset({Role.DEVICE}))
+    assert who is not None
+    if who.role is not Role.DEVICE:
+        raise Forbidden("Only devices connect here.")
+    ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=HARD_LIMIT_BYTES)
+    await ws.prepare(request)
+    hello = await _await_hello(ws)
+    if hello is None:
+        return ws
+    common = set(hello.protocol) & set(PROTOCOL_VERSIONS)
+    if not common:
+        await ws.send_json(_error("invalid_message", f"Supported versions: {PROTOCOL_VERSIONS}"))
+        await ws.close(code=CLOSE_VERSION, message=b"no common protocol version")
+        return ws
+    device = await _on_hello(request, who, hello)
+    if device is None:
+        await ws.close(code=4401, message=b"unknown device")
+        return ws
+    clock, hub, settings = request.app[CLOCK], request.app[DEVICE_HUB], request.app[SETTINGS]
+    link = Link(ws=ws, device_id=device.id, provider_id=device.provider_id, last_seen=clock.now())
+    await hub.attach(link)
+    try:
+        await ws.send_json(
+            WelcomeMessage(
+                protocol=max(common), device_id=device.id, name=device.name,
+                heartbeat_seconds=settings.heartbeat_seconds, server_time=clock.now(),
+            ).model_dump(mode="json")
+        )
+        await _serve(request, ws, link)
+    finally:
+        hub.detach(link)
+    return ws
+
+
+async def _serve(request: web.Request, ws: web.WebSocketResponse, link: Link) -> None:
+    budget = _Budget(MESSAGES_PER_SECOND)
+    clock, hub = request.app[CLOCK], request.app[DEVICE_HUB]
+    async for msg in ws:
+        if msg.type != WSMsgType.TEXT:
+            await ws.send_json(_error("invalid_message", "Send JSON text frames."))
+            continue
+        if not budget.take():
+            await ws.send_json(_error("rate_limited", "Too many messages; slow down."))
+            continue
+        parsed, error = _check_frame(msg.data)
+        if error is not None:
+            await ws.send_json(error)
+        elif isinstance(parsed, HeartbeatMessage):
+            hub.report(link, LiveTelemetry(
+                at=clock.now(), battery_pct=parsed.battery_pct, charging=parsed.charging,
+                signal_dbm=parsed.signal_dbm, network_type=parsed.network_type, room=parsed.room,
+            ))
+        elif isinstance(parsed, AckMessage):
+            await _on_ack(request, ws, link, parsed)
+        else:
+            await ws.send_json(_error("duplicate_hello", "Hello was already said."))
+
+
+async def _on_ack(
+    request: web.Request, ws: web.WebSocketResponse, link: Link, ack: AckMessage
+) -> None:
+    async with request.app[DATABASE].transaction() as session:
+        known = await record_ack(
+            session, link.device_id, ack.command_id, ok=ack.ok, detail=ack.detail,
+            now=request.app[CLOCK].now(),
+        )
+    if not known:
+        await ws.send_json(_error("unknown_command", "No such command was sent to you."))
+        return
+    request.app[DEVICE_HUB].events.publish(
+        f"device:{link.device_id}", {"command_id": ack.command_id, "ok": ack.ok}
+    )
+    await asyncio.sleep(0)

@@ -1,0 +1,194 @@
+"""The agent's connection to the service: pairing, the device socket, reconnection."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import aiohttp
+import structlog
+
+from telepresence.agent.hardware import Hardware
+
+__all__ = ["AgentStopped", "Credential", "DeviceAgent", "pairing_code_from", "save_credential"]
+
+log = structlog.get_logger("classbridge.agent")
+FATAL_CLOSE_CODES = {4401: "credential revoked or unknown", 4403: "device retired",
+                     4426: "no protocol version in common"}
+SOFTWARE_VERSION = "classbridge-agent/0.1.0"
+
+
+class AgentStopped(Exception):
+    """The service will not take this device any more (revoked, retired); pair again."""
+
+
+@dataclass(frozen=True)
+class Credential:
+    """What pairing gives a device."""
+
+    server: str
+    device_id: str
+    name: str
+    credential: str
+
+
+def pairing_code_from(text: str) -> tuple[str, str | None]:
+    """The code, and the server if ``text`` is the URL from a pairing QR code."""
+    if text.startswith(("http://", "https://")):
+        parts = urlsplit(text)
+        code = parse_qs(parts.query).get("code", [""])[0]
+        return code, f"{parts.scheme}://{parts.netloc}"
+    return text, None
+
+
+def save_credential(path: Path, credential: Credential) -> None:
+    """Write the credential readable by the owner only (0600), replacing any old one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(credential.__dict__, handle)
+    os.chmod(tmp, 0o600)
+    tmp.replace(path)
+
+
+def load_credential(path: Path) -> Credential:
+    """Read a saved credential; ``AgentStopped`` if there is none."""
+    try:
+        data = json.loads(path.read_text())
+        return Credential(**data)
+    except (OSError, ValueError, TypeError) as exc:
+        raise AgentStopped(f"No usable credential in {path}: pair the device first.") from exc
+
+
+class DeviceAgent:
+    """Keeps one device connected: hello, heartbeats, commands, and reconnection."""
+
+    def __init__(
+        self, credential: Credential, hardware: Hardware, *, model: str,
+        backoff_base: float = 0.5, backoff_cap: float = 30.0,
+    ) -> None:
+        self.credential = credential
+        self.hardware = hardware
+        self.model = model
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.connected = asyncio.Event()
+        self.heartbeat_seconds = 15.0
+        self.connections = 0
+
+    @staticmethod
+    async def pair(server: str, code: str, serial: str | None = None) -> Credential:
+        """Redeem a pairing code; raises ``AgentStopped`` with the service's reason."""
+        body: dict[str, Any] = {"code": code}
+        if serial:
+            body["serial"] = serial
+        async with aiohttp.ClientSession() as http, \
+                http.post(f"{server.rstrip('/')}/api/devices/pair", json=body) as resp:
+            data = await resp.json(content_type=None)
+            if resp.status != 201:
+                raise AgentStopped(f"Pairing refused: {data.get('detail', resp.reason)}")
+        return Credential(server=server.rstrip("/"), device_id=data["device_id"],
+                          name=data["name"], credential=data["credential"])
+
+    def _delay(self, attempt: int) -> float:
+        # Full jitter: spreads a whole fleet's reconnections after a server restart.
+        return random.uniform(0, min(self.backoff_cap, self.backoff_base * 2**attempt))  # noqa: S311
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Stay connected until ``stop`` is set; raises ``AgentStopped`` when refused."""
+        attempt = 0
+        while not stop.is_set():
+            try:
+                welcomed = await self._connect_once(stop)
+            except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+                log.warning("agent_connection_failed", error=str(exc) or type(exc).__name__)
+                welcomed = False
+            attempt = 0 if welcomed else attempt + 1
+            if stop.is_set():
+                break
+            delay = self._delay(attempt)
+            log.info("agent_reconnecting", in_seconds=round(delay, 2))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=delay)
+
+    async def _connect_once(self, stop: asyncio.Event) -> bool:
+        url = self.credential.server.replace("http", "ws", 1) + "/ws/device"
+        headers = {"Authorization": f"Bearer {self.credential.credential}"}
+        async with aiohttp.ClientSession() as http:
+            try:
+                ws = await http.ws_connect(url, headers=headers, heartbeat=30.0)
+            except aiohttp.WSServerHandshakeError as exc:
+                if exc.status in {401, 403}:
+                    raise AgentStopped("The service refused this device's credential.") from exc
+                raise
+            async with ws:
+                return await self._session(ws, stop)
+
+    async def _session(self, ws: aiohttp.ClientWebSocketResponse, stop: asyncio.Event) -> bool:
+        await ws.send_json({"type": "hello", "protocol": [1], "model": self.model,
+                            "software_version": SOFTWARE_VERSION,
+                            "capabilities": ["camera", "microphone", "speaker", "lights",
+                                             "head_pan_tilt", "battery"]})
+        welcome = await ws.receive_json(timeout=10)
+        if welcome.get("type") != "welcome":
+            return False
+        self.heartbeat_seconds = float(welcome["heartbeat_seconds"])
+        self.connections += 1
+        self.connected.set()
+        log.info("agent_connected", device=welcome["name"])
+        beats = asyncio.create_task(self._heartbeats(ws))
+        stopper = asyncio.create_task(self._close_on(stop, ws))
+        try:
+            await self._receive(ws)
+        finally:
+            self.connected.clear()
+            for task in (beats, stopper):
+                task.cancel()
+            await asyncio.gather(beats, stopper, return_exceptions=True)
+        if ws.close_code in FATAL_CLOSE_CODES:
+            raise AgentStopped(f"Disconnected: {FATAL_CLOSE_CODES[ws.close_code]}.")
+        return True
+
+    @staticmethod
+    async def _close_on(stop: asyncio.Event, ws: aiohttp.ClientWebSocketResponse) -> None:
+        await stop.wait()
+        await ws.close()
+
+    async def _heartbeats(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        seq = 0
+        while not ws.closed:
+            reading = self.hardware.read()
+            await ws.send_json({"type": "heartbeat", "seq": seq, **reading.__dict__})
+            seq += 1
+            await asyncio.sleep(self.heartbeat_seconds)
+
+    async def _receive(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        async for msg in ws:
+            if msg.type != aiohttp.WSMsgType.TEXT:
+                break
+            data = json.loads(msg.data)
+            if data.get("type") == "command":
+                await self._command(ws, data)
+            elif data.get("type") == "error":
+                log.warning("agent_message_refused", code=data.get("code"),
+                            detail=data.get("detail"))
+
+    async def _command(self, ws: aiohttp.ClientWebSocketResponse, data: dict[str, Any]) -> None:
+        name = data.get("command")
+        actions = {"identify": self.hardware.identify, "restart": self.hardware.restart}
+        if name in actions:
+            detail, ok = await actions[name](), True
+        elif name == "update_settings":
+            detail, ok = await self.hardware.apply_settings(data.get("args", {})), True
+        else:
+            detail, ok = f"unknown command {name!r}", False
+        await ws.send_json({"type": "ack", "command_id": data["command_id"], "ok": ok,
+                            "detail": detail})

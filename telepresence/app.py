@@ -1,0 +1,123 @@
+"""The composition root: ``create_app(settings)`` puts every package together."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+
+import device_registry.web
+from device_registry import pages as device_pages
+from device_registry.hub import DeviceHub
+from device_registry.jobs import mark_silent_devices_offline, purge_old_telemetry
+from device_registry.services import resolve_device_token
+from device_registry.socket import DEVICE_HUB
+from telepresence import pages
+from telepresence.organisation import web as organisation_web
+from telepresence.platform import web as platform_web
+from telepresence.platform.auth import resolve_person_token
+from telepresence.platform.clock import Clock, SystemClock
+from telepresence.platform.context import (
+    CLOCK,
+    DATABASE,
+    EVENTS,
+    JOBS,
+    LOGIN_LIMITER,
+    RESOLVERS,
+    SETTINGS,
+)
+from telepresence.platform.database import Database
+from telepresence.platform.errors import error_middleware
+from telepresence.platform.events import EventHub
+from telepresence.platform.identity import TokenKind
+from telepresence.platform.jobs import JobContext, JobRunner
+from telepresence.platform.logging import request_id_middleware
+from telepresence.platform.maintenance import purge_expired_tokens, purge_old_audit
+from telepresence.platform.ratelimit import RateLimiter
+from telepresence.platform.routing import ENDPOINTS
+from telepresence.platform.settings import Settings
+
+__all__ = ["create_app"]
+
+STATIC = Path(__file__).parent / "static"
+CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Headers every response carries (pages: no framing, no inline script)."""
+    response = await handler(request)
+    if not response.prepared:
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+    return response
+
+
+async def _resources(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    if settings.effective_database_url.startswith("sqlite"):
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    database = Database(settings.effective_database_url)
+    app[DATABASE] = database
+    hub = DeviceHub(database, app[CLOCK], app[EVENTS])
+    app[DEVICE_HUB] = hub
+    jobs = JobRunner(
+        JobContext(settings=settings, database=database, clock=app[CLOCK], events=app[EVENTS]),
+        enabled=settings.run_jobs,
+    )
+    jobs.every(settings.heartbeat_seconds, mark_silent_devices_offline, name="device-presence")
+    jobs.every(3600, purge_old_telemetry, name="purge-telemetry")
+    jobs.every(3600, purge_expired_tokens, name="purge-tokens")
+    jobs.every(24 * 3600, purge_old_audit, name="purge-audit")
+    app[JOBS] = jobs
+    hub.start()
+    jobs.start()
+    try:
+        yield
+    finally:
+        jobs.stop()
+        await hub.close()
+        await database.close()
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
+    """The whole service as one aiohttp application; resources open on startup."""
+    app = web.Application(
+        middlewares=[request_id_middleware, error_middleware, security_headers],
+        client_max_size=settings.max_body_bytes,
+    )
+    app[SETTINGS] = settings
+    app[CLOCK] = clock or SystemClock()
+    app[EVENTS] = EventHub()
+    app[LOGIN_LIMITER] = RateLimiter(settings.login_attempts_per_minute)
+    app[ENDPOINTS] = []
+    app[RESOLVERS] = {
+        TokenKind.SESSION: resolve_person_token,
+        TokenKind.API: resolve_person_token,
+        TokenKind.DEVICE: resolve_device_token,
+    }
+    aiohttp_jinja2.setup(
+        app,
+        loader=jinja2.ChoiceLoader([
+            jinja2.PackageLoader("telepresence", "templates"),
+            jinja2.PackageLoader("device_registry", "templates"),
+        ]),
+        autoescape=jinja2.select_autoescape(["html"]),
+        undefined=jinja2.StrictUndefined,
+    )
+    app.cleanup_ctx.append(_resources)
+    for routes in (
+        platform_web.routes, organisation_web.routes, device_registry.web.routes,
+        pages.routes, device_pages.routes,
+    ):
+        routes.install(app)
+    app.router.add_static("/static", STATIC, name="static", append_version=True)
+    return app

@@ -1,0 +1,115 @@
+"""The ``classbridge`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import sys
+from collections.abc import Sequence
+
+from rich.console import Console
+
+from telepresence.platform.settings import Settings
+
+__all__ = ["main"]
+
+console = Console(stderr=False)
+err = Console(stderr=True)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="classbridge",
+        description="Telepresence classroom coordination for medical alternative provision.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve = sub.add_parser("serve", help="run the web service")
+    serve.add_argument("--host", help="address to listen on (CLASSBRIDGE_HOST)")
+    serve.add_argument("--port", type=int, help="port to listen on (CLASSBRIDGE_PORT)")
+    db = sub.add_parser("db", help="database migrations")
+    db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    db_sub.add_parser("upgrade", help="migrate the database to the latest version")
+    sub.add_parser("demo", help="seed a realistic demo (idempotent) and print the logins")
+    user = sub.add_parser("user", help="accounts")
+    user_sub = user.add_subparsers(dest="user_command", required=True, metavar="ACTION")
+    add = user_sub.add_parser("add", help="create an account (password from stdin, or generated)")
+    add.add_argument("--email", required=True)
+    add.add_argument("--role", required=True,
+                     choices=["admin", "coordinator", "hospital_staff", "assistant"])
+    add.add_argument("--name", help="full name (default: from the email)")
+    add.add_argument("--provider", help="provider id (default: the only provider)")
+    add.add_argument("--school", help="school id (required for assistants)")
+    agent = sub.add_parser("agent", help="run a device agent (robot or tablet end)")
+    agent.add_argument("--server", required=True, help="the service's base URL")
+    agent.add_argument("--pair", help="pairing code (or the URL in its QR code)")
+    agent.add_argument("--credential-file", default="./var/device-credential",
+                       help="where the device credential is kept (0600)")
+    agent.add_argument("--hardware", choices=["synthetic", "linux"], default="synthetic",
+                       help="synthetic battery, or the OS's battery and network readings")
+    agent.add_argument("--model", default="Classbridge synthetic robot")
+    return parser
+
+
+def _serve(settings: Settings, host: str | None, port: int | None) -> int:
+    from aiohttp import web
+
+    from telepresence.app import create_app
+    from telepresence.platform.logging import configure_logging
+
+    configure_logging(settings.log_level, json_logs=settings.log_json)
+    console.print(f"Classbridge listening on [bold]http://{host or settings.host}:"
+                  f"{port or settings.port}[/bold] (Ctrl+C stops it)")
+    web.run_app(create_app(settings), host=host or settings.host, port=port or settings.port,
+                print=None, access_log=None)
+    return 0
+
+
+def _db_upgrade(settings: Settings) -> int:
+    from telepresence.dbmigrate import upgrade
+
+    if settings.effective_database_url.startswith("sqlite"):
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.effective_database_url)
+    console.print("[green]Database is at the latest version.[/green]")
+    return 0
+
+
+def _user_add(settings: Settings, args: argparse.Namespace) -> int:
+    from telepresence.accounts import add_user_cli
+
+    password = None
+    if not sys.stdin.isatty():
+        password = sys.stdin.readline().strip() or None
+    elif console.is_terminal:
+        password = getpass.getpass("Password (empty: generate one): ") or None
+    return asyncio.run(add_user_cli(settings, args, password, console))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command; returns the exit code (2 for bad input)."""
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings()
+    except ValueError as exc:
+        err.print(f"[red]Configuration error:[/red] {exc}")
+        return 2
+    if args.command == "serve":
+        return _serve(settings, args.host, args.port)
+    if args.command == "db":
+        return _db_upgrade(settings)
+    if args.command == "demo":
+        from telepresence.demo import seed_demo_cli
+
+        return asyncio.run(seed_demo_cli(settings, console))
+    if args.command == "user":
+        return _user_add(settings, args)
+    if args.command == "agent":
+        from telepresence.agent.run import run_agent_cli
+
+        return run_agent_cli(args, console)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

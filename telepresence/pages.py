@@ -1,0 +1,295 @@
+"""Pages of the composition root: sign-in, home by role, pupils, schools, staff."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from aiohttp import web
+from pydantic import ValidationError
+from sqlalchemy import select
+
+from device_registry.models import Device
+from device_registry.views import device_views
+from telepresence.organisation import services as org
+from telepresence.organisation.schemas import PinIn, PupilIn, UserIn
+from telepresence.platform import auth
+from telepresence.platform.audit import record_request
+from telepresence.platform.context import CLOCK, DATABASE, LOGIN_LIMITER, SETTINGS
+from telepresence.platform.errors import DomainError, validation_errors
+from telepresence.platform.identity import PUBLIC, STAFF, Principal, Role, TokenKind
+from telepresence.platform.models import Pupil, Room, School, User
+from telepresence.platform.routing import SESSION_COOKIE, Routes, check_origin
+from telepresence.platform.web import client_address
+from telepresence.platform.rendering import HOME, render, safe_next
+
+__all__ = ["routes"]
+
+routes = Routes("pages")
+PEOPLE = [r for r in Role if r is not Role.DEVICE]
+
+
+def _form_errors(exc: DomainError | ValidationError) -> list[str]:
+    if isinstance(exc, ValidationError):
+        return [f"{e['field'].replace('_', ' ').capitalize()}: {e['message']}"
+                for e in validation_errors(exc)]
+    return [exc.detail, *(f"{e['field']}: {e['message']}" for e in exc.errors)]
+
+
+async def _form(request: web.Request) -> dict[str, str]:
+    return {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
+
+
+async def _sign_in(
+    request: web.Request, role: Role, *, user_id: str | None = None,
+    pupil_id: str | None = None, target: str,
+) -> web.Response:
+    settings = request.app[SETTINGS]
+    lifetime = timedelta(hours=settings.session_hours)
+    async with request.app[DATABASE].transaction() as session:
+        token, _row = await auth.issue_token(
+            session, kind=TokenKind.SESSION, role=role, now=request.app[CLOCK].now(),
+            lifetime=lifetime, user_id=user_id, pupil_id=pupil_id,
+        )
+    response = web.HTTPSeeOther(target)
+    response.set_cookie(
+        SESSION_COOKIE, token, max_age=int(lifetime.total_seconds()), httponly=True,
+        samesite="Lax", secure=settings.cookie_secure, path="/",
+    )
+    raise response
+
+
+@routes.page("GET", "/", roles=PUBLIC, summary="Home: each role's start page")
+async def home(_request: web.Request, who: Principal | None) -> web.StreamResponse:
+    """Signed-in people go to their start page; others to sign-in."""
+    raise web.HTTPSeeOther(HOME.get(who.role, "/login") if who else "/login")
+
+
+@routes.page("GET", "/login", roles=PUBLIC, summary="Staff sign-in page")
+async def login_page(request: web.Request, who: Principal | None) -> web.StreamResponse:
+    """The sign-in form."""
+    return render(request, None, "login.html", {
+        "title": "Sign in", "next": request.query.get("next", ""), "email": ""})
+
+
+@routes.page("POST", "/login", roles=PUBLIC, summary="Staff sign-in")
+async def login_submit(request: web.Request, _who: Principal | None) -> web.StreamResponse:
+    """Sets an HttpOnly, SameSite session cookie; rate-limited per address."""
+    check_origin(request)
+    form = await _form(request)
+    try:
+        request.app[LOGIN_LIMITER].check(f"login:{client_address(request)}",
+                                         request.app[CLOCK].now())
+        async with request.app[DATABASE].sessions() as session:
+            user = await auth.login_user(session, form.get("email", ""), form.get("password", ""))
+    except DomainError as exc:
+        return render(request, None, "login.html", {
+            "title": "Sign in", "next": form.get("next", ""), "email": form.get("email", ""),
+            "errors": _form_errors(exc)}, status=exc.status)
+    who = Principal(role=Role(user.role), subject_id=user.id, display_name=user.name)
+    return await _sign_in(request, who.role, user_id=user.id,
+                          target=safe_next(form.get("next", ""), who))
+
+
+@routes.page("GET", "/pupil-login", roles=PUBLIC, summary="Pupil sign-in page (tablet)")
+async def pupil_login_page(request: web.Request, _who: Principal | None) -> web.StreamResponse:
+    """Pupil code and PIN, in big type."""
+    return render(request, None, "pupil_login.html", {"title": "Pupil sign in",
+                                                      "pupil_code": ""})
+
+
+@routes.page("POST", "/pupil-login", roles=PUBLIC, summary="Pupil sign-in")
+async def pupil_login_submit(request: web.Request, _who: Principal | None) -> web.StreamResponse:
+    """Rate-limited like staff sign-in."""
+    check_origin(request)
+    form = await _form(request)
+    try:
+        request.app[LOGIN_LIMITER].check(f"login:{client_address(request)}",
+                                         request.app[CLOCK].now())
+        async with request.app[DATABASE].sessions() as session:
+            pupil = await auth.login_pupil(session, form.get("pupil_code", ""),
+                                           form.get("pin", ""))
+    except DomainError as exc:
+        return render(request, None, "pupil_login.html", {
+            "title": "Pupil sign in", "pupil_code": form.get("pupil_code", ""),
+            "errors": _form_errors(exc)}, status=exc.status)
+    return await _sign_in(request, Role.PUPIL, pupil_id=pupil.id, target="/today")
+
+
+@routes.page("POST", "/logout", roles=PEOPLE, summary="Sign out (revokes the session)")
+async def logout(request: web.Request, who: Principal) -> web.StreamResponse:
+    """The session cookie stops working at once."""
+    if who.token_id:
+        async with request.app[DATABASE].transaction() as session:
+            await auth.revoke_token(session, who.token_id, request.app[CLOCK].now())
+    response = web.HTTPSeeOther("/pupil-login" if who.role is Role.PUPIL else "/login")
+    response.del_cookie(SESSION_COOKIE, path="/")
+    raise response
+
+
+async def _pupils_context(request: web.Request, who: Principal) -> dict[str, Any]:
+    async with request.app[DATABASE].transaction() as session:
+        pupils = await org.list_pupils(session, who)
+        schools = await org.list_schools(session, who)
+        staff = list(await session.scalars(select(User).where(
+            User.provider_id == who.provider_id, User.role.in_([r.value for r in STAFF]),
+            User.active.is_(True)).order_by(User.name)))
+        record_request(request, session, who, "pupil.list", "pupil", "*",
+                       {"count": len(pupils)})
+    return {"title": "Pupils", "pupils": pupils, "schools": {s.id: s for s in schools},
+            "staff": {u.id: u for u in staff}, "can_edit": who.role in {Role.ADMIN,
+                                                                         Role.HOSPITAL_STAFF}}
+
+
+@routes.page("GET", "/pupils", roles=STAFF, summary="Pupils on roll")
+async def pupils_page(request: web.Request, who: Principal) -> web.StreamResponse:
+    """The roll, with a form to add a pupil."""
+    return render(request, who, "pupils.html", await _pupils_context(request, who))
+
+
+@routes.page("POST", "/pupils", roles=[Role.ADMIN, Role.HOSPITAL_STAFF],
+             summary="Add a pupil (form)")
+async def pupils_add(request: web.Request, who: Principal) -> web.StreamResponse:
+    """On success, go to the pupil's page to set a PIN."""
+    form = await _form(request)
+    try:
+        data = PupilIn(
+            first_name=form.get("first_name", ""), last_name=form.get("last_name", ""),
+            school_id=form.get("school_id", ""), year_group=form.get("year_group", ""),
+            key_worker_id=form.get("key_worker_id") or None,
+            parent_consent=form.get("parent_consent") == "on",
+            class_informed=form.get("class_informed") == "on",
+        )
+        async with request.app[DATABASE].transaction() as session:
+            pupil = await org.register_pupil(session, who, data, request.app[CLOCK].now())
+            record_request(request, session, who, "pupil.add", "pupil", pupil.id)
+    except (DomainError, ValidationError) as exc:
+        context = await _pupils_context(request, who)
+        return render(request, who, "pupils.html", context | {"errors": _form_errors(exc)},
+                      status=422, current="/pupils")
+    raise web.HTTPSeeOther(f"/pupils/{pupil.id}")
+
+
+async def _pupil_context(request: web.Request, who: Principal, pupil_id: str) -> dict[str, Any]:
+    async with request.app[DATABASE].transaction() as session:
+        pupil = await org.get_pupil(session, who, pupil_id)
+        school = await session.get(School, pupil.school_id)
+        key_worker = await session.get(User, pupil.key_worker_id) if pupil.key_worker_id else None
+        devices = await device_views(session, list(await session.scalars(
+            select(Device).where(Device.pupil_id == pupil.id))))
+        record_request(request, session, who, "pupil.read", "pupil", pupil.id)
+    return {"title": org.display_name(pupil.first_name, pupil.last_name), "pupil": pupil,
+            "school": school, "key_worker": key_worker, "devices": devices, "notice": "",
+            "can_edit": who.role in {Role.ADMIN, Role.HOSPITAL_STAFF}}
+
+
+@routes.page("GET", "/pupils/{pupil_id}", roles=STAFF, summary="A pupil's record (audited)")
+async def pupil_page(request: web.Request, who: Principal) -> web.StreamResponse:
+    """Names, school, key worker, consent, tablet sign-in, devices."""
+    context = await _pupil_context(request, who, request.match_info["pupil_id"])
+    return render(request, who, "pupil.html", context, current="/pupils")
+
+
+@routes.page("POST", "/pupils/{pupil_id}/pin", roles=[Role.ADMIN, Role.HOSPITAL_STAFF],
+             summary="Set a pupil's PIN (form)")
+async def pupil_pin(request: web.Request, who: Principal) -> web.StreamResponse:
+    """Signs the pupil's tablet out; they sign in again with the new PIN."""
+    pupil_id = request.match_info["pupil_id"]
+    form = await _form(request)
+    errors: list[str] = []
+    try:
+        data = PinIn(pin=form.get("pin", ""))
+        async with request.app[DATABASE].transaction() as session:
+            pupil = await org.get_pupil(session, who, pupil_id)
+            pupil.pin_hash = await auth.hash_secret(data.pin)
+            await auth.revoke_tokens_of(session, now=request.app[CLOCK].now(), pupil_id=pupil.id)
+            record_request(request, session, who, "pupil.set_pin", "pupil", pupil.id)
+    except ValidationError:
+        errors = ["The PIN must be 4 to 8 digits."]
+    context = await _pupil_context(request, who, pupil_id)
+    context |= {"errors": errors, "notice": "" if errors else "The new PIN is set."}
+    return render(request, who, "pupil.html", context, status=422 if errors else 200,
+                  current="/pupils")
+
+
+@routes.page("GET", "/schools", roles=STAFF, summary="Home schools and their rooms")
+async def schools_page(request: web.Request, who: Principal) -> web.StreamResponse:
+    """Each school with its time zone and rooms."""
+    async with request.app[DATABASE].sessions() as session:
+        schools = await org.list_schools(session, who)
+        rooms = list(await session.scalars(select(Room).where(
+            Room.school_id.in_([s.id for s in schools])).order_by(Room.building, Room.name)))
+    by_school: dict[str, list[Room]] = {}
+    for room in rooms:
+        by_school.setdefault(room.school_id, []).append(room)
+    return render(request, who, "schools.html",
+                  {"title": "Schools", "schools": schools, "rooms": by_school})
+
+
+@routes.page("GET", "/staff", roles=[Role.ADMIN], summary="Staff accounts")
+async def staff_page(request: web.Request, who: Principal) -> web.StreamResponse:
+    """Accounts of the provider, with a form to add one."""
+    return render(request, who, "staff.html", await _staff_context(request, who))
+
+
+async def _staff_context(request: web.Request, who: Principal) -> dict[str, Any]:
+    async with request.app[DATABASE].sessions() as session:
+        users = list(await session.scalars(
+            select(User).where(User.provider_id == who.provider_id).order_by(User.name)))
+        schools = await org.list_schools(session, who)
+    return {"title": "Staff", "users": users, "schools": {s.id: s for s in schools},
+            "roles": [r for r in Role if r not in {Role.PUPIL, Role.DEVICE}], "created": None}
+
+
+@routes.page("POST", "/staff", roles=[Role.ADMIN], summary="Add a staff account (form)")
+async def staff_add(request: web.Request, who: Principal) -> web.StreamResponse:
+    """Shows the generated password once."""
+    form = await _form(request)
+    context = await _staff_context(request, who)
+    try:
+        data = UserIn(email=form.get("email", ""), name=form.get("name", ""),
+                      role=form.get("role", ""),  # type: ignore[arg-type]
+                      school_id=form.get("school_id") or None)
+        async with request.app[DATABASE].transaction() as session:
+            user, password = await org.add_user(session, who.provider_id, data,
+                                                request.app[CLOCK].now())
+            record_request(request, session, who, "user.add", "user", user.id)
+    except (DomainError, ValidationError) as exc:
+        return render(request, who, "staff.html", context | {"errors": _form_errors(exc)},
+                      status=422, current="/staff")
+    context = await _staff_context(request, who)
+    return render(request, who, "staff.html",
+                  context | {"created": {"email": user.email, "password": password}},
+                  current="/staff")
+
+
+@routes.page("GET", "/assistant", roles=[Role.ASSISTANT], summary="Assistant's day (phone)")
+async def assistant_page(request: web.Request, who: Principal) -> web.StreamResponse:
+    """The school's robots: where they were last, battery, online."""
+    async with request.app[DATABASE].sessions() as session:
+        school = await session.get(School, who.school_id) if who.school_id else None
+        devices = await device_views(session, list(await session.scalars(
+            select(Device).where(Device.school_id == who.school_id,
+                                 Device.lifecycle != "retired").order_by(Device.name))))
+    return render(request, who, "assistant.html",
+                  {"title": "Today", "school": school, "devices": devices})
+
+
+@routes.page("GET", "/today", roles=[Role.PUPIL], summary="Pupil's today page (tablet)")
+async def today_page(request: web.Request, who: Principal) -> web.StreamResponse:
+    """A friendly start page; lessons arrive with the timetable feature."""
+    async with request.app[DATABASE].sessions() as session:
+        pupil = await session.get(Pupil, who.subject_id)
+        school = await session.get(School, pupil.school_id) if pupil else None
+        robots = await device_views(session, list(await session.scalars(
+            select(Device).where(Device.pupil_id == who.subject_id, Device.kind == "robot"))))
+    return render(request, who, "today.html", {
+        "title": "Today", "first_name": pupil.first_name if pupil else who.display_name,
+        "school": school, "robots": robots})
+
+
+@routes.page("GET", "/pair", roles=PUBLIC, summary="Where a scanned pairing QR code lands")
+async def pair_page(request: web.Request, _who: Principal | None) -> web.StreamResponse:
+    """Explains what to do with a pairing code; pairs nothing by itself."""
+    code = request.query.get("code", "")[:12]
+    return render(request, None, "pair.html", {"title": "Pair a device", "code": code})

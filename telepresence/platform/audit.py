@@ -1,0 +1,54 @@
+"""The audit log: who read or changed which pupil's record, and every admin action."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from telepresence.platform.context import CLOCK
+
+from telepresence.platform.identity import Principal
+from telepresence.platform.logging import REQUEST_ID
+from telepresence.platform.models import AuditEntry
+
+__all__ = ["record", "record_request"]
+
+
+def record(
+    session: AsyncSession,
+    *,
+    actor: Principal,
+    action: str,
+    subject_type: str,
+    subject_id: str,
+    at: datetime,
+    request_id: str = "",
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Add an audit entry to the session's transaction (written with the change itself)."""
+    session.add(
+        AuditEntry(
+            at=at, actor_role=actor.role.value, actor_id=actor.subject_id, action=action,
+            subject_type=subject_type, subject_id=subject_id, request_id=request_id,
+            details=details or {},
+        )
+    )
+
+
+def record_request(
+    request: web.Request,
+    session: AsyncSession,
+    actor: Principal,
+    action: str,
+    subject_type: str,
+    subject_id: str,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """``record`` with the time and request id of the current request."""
+    record(
+        session, actor=actor, action=action, subject_type=subject_type, subject_id=subject_id,
+        at=request.app[CLOCK].now(), request_id=request.get(REQUEST_ID, ""), details=details,
+    )

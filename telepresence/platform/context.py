@@ -1,0 +1,39 @@
+"""Typed application state (``web.AppKey``) shared by every package's routes."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from telepresence.platform.clock import Clock
+from telepresence.platform.database import Database
+from telepresence.platform.events import EventHub
+from telepresence.platform.identity import Principal, TokenKind
+from telepresence.platform.jobs import JobRunner
+from telepresence.platform.ratelimit import RateLimiter
+from telepresence.platform.settings import Settings
+
+__all__ = [
+    "CLOCK",
+    "DATABASE",
+    "EVENTS",
+    "JOBS",
+    "LOGIN_LIMITER",
+    "RESOLVERS",
+    "SETTINGS",
+    "TokenResolver",
+]
+
+TokenResolver = Callable[[AsyncSession, str, datetime], Awaitable[Principal | None]]
+"""Looks a token digest up at a time; returns the principal or None."""
+
+SETTINGS = web.AppKey("settings", Settings)
+DATABASE = web.AppKey("database", Database)
+CLOCK = web.AppKey("clock", Clock)
+EVENTS = web.AppKey("events", EventHub)
+LOGIN_LIMITER = web.AppKey("login_limiter", RateLimiter)
+RESOLVERS = web.AppKey("token_resolvers", dict[TokenKind, TokenResolver])
+JOBS = web.AppKey("jobs", JobRunner)

@@ -1,0 +1,46 @@
+"""Live updates inside one process: named topics, bounded subscriber queues.
+
+Pages subscribe (server-sent events) and services publish small dicts. A
+slow subscriber loses the oldest updates rather than growing memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+__all__ = ["EventHub"]
+
+
+class EventHub:
+    """Fan-out of events to subscribers of a topic."""
+
+    def __init__(self, queue_size: int = 100) -> None:
+        self.queue_size = queue_size
+        self._subscribers: dict[str, set[asyncio.Queue[dict[str, Any]]]] = defaultdict(set)
+
+    def publish(self, topic: str, event: dict[str, Any]) -> None:
+        """Deliver ``event`` to every current subscriber of ``topic`` without waiting."""
+        for queue in tuple(self._subscribers.get(topic, ())):
+            if queue.full():
+                queue.get_nowait()
+            queue.put_nowait(event)
+
+    @asynccontextmanager
+    async def subscribe(self, topic: str) -> AsyncIterator[asyncio.Queue[dict[str, Any]]]:
+        """A bounded queue receiving the topic's events until the context exits."""
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(self.queue_size)
+        self._subscribers[topic].add(queue)
+        try:
+            yield queue
+        finally:
+            self._subscribers[topic].discard(queue)
+            if not self._subscribers[topic]:
+                del self._subscribers[topic]
+
+    def subscriber_count(self, topic: str) -> int:
+        """How many subscribers a topic has now."""
+        return len(self._subscribers.get(topic, ()))

@@ -1,0 +1,53 @@
+"""Rendering pages: the shared layout's context (navigation by role, CSRF, static URLs)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from telepresence.platform.identity import Principal, Role
+from telepresence.platform.routing import csrf_for
+
+__all__ = ["ROLE_LABELS", "render", "safe_next"]
+
+ROLE_LABELS = {
+    Role.ADMIN: "Administrator", Role.COORDINATOR: "Coordinator",
+    Role.HOSPITAL_STAFF: "Hospital school staff", Role.ASSISTANT: "Classroom assistant",
+    Role.PUPIL: "Pupil", Role.DEVICE: "Device",
+}
+NAV: dict[Role, list[tuple[str, str]]] = {
+    Role.ADMIN: [("/devices", "Devices"), ("/pupils", "Pupils"), ("/schools", "Schools"),
+                 ("/staff", "Staff")],
+    Role.COORDINATOR: [("/devices", "Devices"), ("/pupils", "Pupils"), ("/schools", "Schools")],
+    Role.HOSPITAL_STAFF: [("/pupils", "Pupils"), ("/devices", "Devices"),
+                          ("/schools", "Schools")],
+    Role.ASSISTANT: [("/assistant", "Today")],
+    Role.PUPIL: [("/today", "Today")],
+    Role.DEVICE: [],
+}
+HOME = {role: items[0][0] for role, items in NAV.items() if items}
+
+
+def safe_next(target: str, who: Principal) -> str:
+    """A same-site path to go to after signing in (never another site)."""
+    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return HOME.get(who.role, "/")
+
+
+def render(
+    request: web.Request, who: Principal | None, template: str, context: dict[str, Any],
+    *, status: int = 200, current: str = "",
+) -> web.Response:
+    """A page in the shared layout."""
+    def static(name: str) -> str:
+        return str(request.app.router["static"].url_for(filename=name))
+
+    base = {
+        "who": who, "nav": NAV.get(who.role, []) if who else [],
+        "role_label": ROLE_LABELS.get(who.role, "") if who else "", "csrf": csrf_for(request),
+        "current": current or request.path, "static": static, "errors": [],
+    }
+    return aiohttp_jinja2.render_template(template, request, base | context, status=status)

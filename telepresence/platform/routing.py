@@ -1,0 +1,266 @@
+"""Routes that declare who may call them and which pydantic schemas they speak.
+
+Every route of the service is declared through ``Routes``: the declaration
+is what authorises the caller, parses and validates the body and query, and
+renders the response, and it is also what the OpenAPI document is generated
+from, so the document cannot drift from the handlers.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from urllib.parse import quote, urlsplit
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, TypeAdapter
+
+from telepresence.platform.context import CLOCK, DATABASE, RESOLVERS, SETTINGS
+from telepresence.platform.errors import Forbidden, InvalidInput, Unauthorized
+from telepresence.platform.identity import (
+    PUBLIC,
+    Principal,
+    Public,
+    Role,
+    csrf_token,
+    hash_token,
+    token_kind,
+)
+
+__all__ = [
+    "ENDPOINTS",
+    "PRINCIPAL",
+    "SESSION_COOKIE",
+    "Endpoint",
+    "Routes",
+    "Schema",
+    "authenticate",
+    "check_origin",
+    "csrf_for",
+    "require",
+]
+
+SESSION_COOKIE = "cb_session"
+ENDPOINT_ATTR = "__classbridge_endpoint__"
+UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+Kind = Literal["api", "page", "socket"]
+Roles = frozenset[Role] | Public
+
+
+class Schema(BaseModel):
+    """Base of request schemas: unknown fields are refused, strings trimmed."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One declared route: who may call it and what it takes and returns."""
+
+    method: str
+    path: str
+    roles: Roles
+    kind: Kind
+    summary: str
+    name: str
+    tags: tuple[str, ...] = ()
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    response: Any = None
+    status: int = 200
+    errors: tuple[int, ...] = ()
+    adapter: TypeAdapter[Any] | None = field(default=None, compare=False)
+
+    @property
+    def path_params(self) -> list[str]:
+        """The ``{name}`` parameters of the path."""
+        return re.findall(r"{(\w+)(?::[^}]*)?}", self.path)
+
+
+ENDPOINTS = web.AppKey("endpoints", list[Endpoint])
+PRINCIPAL = web.RequestKey("principal", Principal | None)  # type: ignore[arg-type]
+Handler = Callable[..., Awaitable[Any]]
+
+
+async def authenticate(request: web.Request) -> Principal | None:
+    """The caller behind the bearer token or session cookie (cached per request)."""
+    if PRINCIPAL in request:
+        return request[PRINCIPAL]
+    principal = None
+    header = request.headers.get("Authorization", "")
+    token = header[7:].strip() if header.lower().startswith("bearer ") else ""
+    from_cookie = False
+    if not token:
+        token = request.cookies.get(SESSION_COOKIE, "")
+        from_cookie = bool(token)
+    kind = token_kind(token) if token else None
+    resolver = request.app[RESOLVERS].get(kind) if kind else None
+    if resolver is not None:
+        async with request.app[DATABASE].sessions() as session:
+            principal = await resolver(session, hash_token(token), request.app[CLOCK].now())
+    if principal is not None and from_cookie and request.method in UNSAFE:
+        await _check_csrf(request, token)
+    request[PRINCIPAL] = principal
+    return principal
+
+
+def csrf_for(request: web.Request) -> str:
+    """The CSRF token to embed in this session's forms ('' when not signed in)."""
+    token = request.cookies.get(SESSION_COOKIE, "")
+    secret = request.app[SETTINGS].secret_key.get_secret_value()
+    return csrf_token(secret, token) if token else ""
+
+
+async def _check_csrf(request: web.Request, session_token: str) -> None:
+    sent = request.headers.get("X-CSRF-Token", "")
+    if not sent and request.content_type in {
+        "application/x-www-form-urlencoded", "multipart/form-data",
+    }:
+        form = await request.post()
+        value = form.get("csrf_token", "")
+        sent = value if isinstance(value, str) else ""
+    secret = request.app[SETTINGS].secret_key.get_secret_value()
+    if sent != csrf_token(secret, session_token):
+        raise Forbidden("The form has expired or did not come from this site; reload the page.")
+
+
+def check_origin(request: web.Request) -> None:
+    """Refuse a browser request whose Origin is not this service's (websockets, forms)."""
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return
+    settings = request.app[SETTINGS]
+    allowed = {
+        f"{request.scheme}://{request.host}",
+        _origin_of(settings.base_url),
+        *(_origin_of(o) for o in settings.allowed_origins),
+    }
+    if origin not in allowed:
+        raise Forbidden(f"Origin {origin!r} is not allowed to connect here.")
+
+
+def _origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def require(principal: Principal | None, roles: Roles) -> Principal | None:
+    """Check the caller against a role set; raises ``Unauthorized`` or ``Forbidden``."""
+    if isinstance(roles, Public):
+        return principal
+    if principal is None:
+        raise Unauthorized("Sign in first: this needs a valid session or token.")
+    if principal.role not in roles:
+        raise Forbidden(f"Your role ({principal.role.value}) may not do this.")
+    return principal
+
+
+class Routes:
+    """The routes of one package; ``install(app)`` mounts them."""
+
+    def __init__(self, tag: str) -> None:
+        self.tag = tag
+        self._declared: list[tuple[Endpoint, Handler]] = []
+
+    def api(
+        self, method: str, path: str, *, roles: Iterable[Role] | Public, summary: str,
+        body: type[BaseModel] | None = None, query: type[BaseModel] | None = None,
+        response: Any = None, status: int = 200, errors: Iterable[int] = (),
+    ) -> Callable[[Handler], Handler]:
+        """Declare a JSON API route; the handler gets ``(request, who, body=, query=)``."""
+        return self._declare(
+            method, path, roles, "api", summary, body=body, query=query, response=response,
+            status=status, errors=tuple(errors),
+        )
+
+    def page(
+        self, method: str, path: str, *, roles: Iterable[Role] | Public, summary: str
+    ) -> Callable[[Handler], Handler]:
+        """Declare an HTML page; anonymous callers are sent to the sign-in page."""
+        return self._declare(method, path, roles, "page", summary)
+
+    def socket(
+        self, path: str, *, roles: Iterable[Role] | Public, summary: str
+    ) -> Callable[[Handler], Handler]:
+        """Declare a websocket; the handler authenticates its own first message or header."""
+        return self._declare("GET", path, roles, "socket", summary)
+
+    def _declare(
+        self, method: str, path: str, roles: Iterable[Role] | Public, kind: Kind,
+        summary: str, **extra: Any,
+    ) -> Callable[[Handler], Handler]:
+        role_set: Roles = roles if isinstance(roles, Public) else frozenset(roles)
+        if not isinstance(role_set, Public) and not role_set:
+            raise ValueError(f"{method} {path} declares no roles")
+
+        def decorate(fn: Handler) -> Handler:
+            response = extra.get("response")
+            endpoint = Endpoint(
+                method=method, path=path, roles=role_set, kind=kind, summary=summary,
+                name=fn.__name__, tags=(self.tag,),
+                adapter=TypeAdapter(response) if response is not None else None, **extra,
+            )
+            self._declared.append((endpoint, fn))
+            return fn
+
+        return decorate
+
+    def install(self, app: web.Application) -> None:
+        """Add the declared routes to ``app`` and record them for OpenAPI and tests."""
+        for endpoint, fn in self._declared:
+            wrapped = _WRAPPERS[endpoint.kind](endpoint, fn)
+            setattr(wrapped, ENDPOINT_ATTR, endpoint)
+            app.router.add_route(endpoint.method, endpoint.path, wrapped, name=endpoint.name)
+            app[ENDPOINTS].append(endpoint)
+
+
+def _api_handler(endpoint: Endpoint, fn: Handler) -> Handler:
+    async def handle(request: web.Request) -> web.StreamResponse:
+        who = require(await authenticate(request), endpoint.roles)
+        kwargs: dict[str, Any] = {}
+        if endpoint.body is not None:
+            raw = await request.read()
+            if not raw.strip():
+                raise InvalidInput("This request needs a JSON body.")
+            kwargs["body"] = endpoint.body.model_validate_json(raw)
+        if endpoint.query is not None:
+            kwargs["query"] = endpoint.query.model_validate(dict(request.query))
+        result = await fn(request, who, **kwargs)
+        if isinstance(result, web.StreamResponse):
+            return result
+        if result is None or endpoint.adapter is None:
+            return web.Response(status=204 if endpoint.status == 200 else endpoint.status)
+        text = endpoint.adapter.dump_json(result).decode()
+        return web.Response(text=text, status=endpoint.status, content_type="application/json")
+
+    return handle
+
+
+def _page_handler(endpoint: Endpoint, fn: Handler) -> Handler:
+    async def handle(request: web.Request) -> web.StreamResponse:
+        try:
+            who = require(await authenticate(request), endpoint.roles)
+        except Unauthorized:
+            target = quote(request.path_qs, safe="/?=&")
+            raise web.HTTPSeeOther(f"/login?next={target}") from None
+        result: web.StreamResponse = await fn(request, who)
+        result.headers.setdefault("Cache-Control", "no-store")
+        return result
+
+    return handle
+
+
+def _socket_handler(endpoint: Endpoint, fn: Handler) -> Handler:
+    async def handle(request: web.Request) -> web.StreamResponse:
+        check_origin(request)
+        result: web.StreamResponse = await fn(request, endpoint)
+        return result
+
+    return handle
+
+
+_WRAPPERS: dict[Kind, Callable[[Endpoint, Handler], Handler]] = {
+    "api": _api_handler, "page": _page_handler, "socket": _socket_handler,
+}

@@ -1,0 +1,13 @@
+"""The metadata of every table, for migrations and tests (imports every package's models)."""
+
+from __future__ import annotations
+
+import device_registry.models
+import telepresence.platform.models
+from telepresence.platform.database import Base
+
+__all__ = ["metadata"]
+
+# Imported for their side effect: registering their tables on Base.metadata.
+_MODELS = (telepresence.platform.models, device_registry.models)
+metadata = Base.metadata

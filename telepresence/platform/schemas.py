@@ -1,0 +1,70 @@
+"""Request and response models of the kernel's API (sign-in, tokens, health)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, EmailStr, Field
+
+from telepresence.platform.identity import Role
+from telepresence.platform.routing import Schema
+
+__all__ = ["HealthOut", "LoginIn", "MeOut", "PupilLoginIn", "TokenOut"]
+
+
+class LoginIn(Schema):
+    """Email and password of a member of staff or an assistant."""
+
+    email: EmailStr
+    password: str = Field(min_length=1, max_length=200)
+
+
+class PupilLoginIn(Schema):
+    """A pupil's short code and PIN, as set by staff."""
+
+    pupil_code: str = Field(min_length=4, max_length=16)
+    pin: str = Field(min_length=4, max_length=12, pattern=r"^\d+$")
+
+
+class TokenOut(BaseModel):
+    """A bearer token, shown once; send it as ``Authorization: Bearer <token>``."""
+
+    token: str
+    token_type: Literal["bearer"] = "bearer"
+    role: Role
+    expires_at: datetime
+
+
+class MeOut(BaseModel):
+    """Who the caller is."""
+
+    id: str
+    role: Role
+    display_name: str
+    provider_id: str | None
+    school_id: str | None
+
+
+class ComponentHealth(BaseModel):
+    """State of one part of the service."""
+
+    status: str
+    detail: str = ""
+    latency_ms: float | None = None
+
+
+class SchedulerHealth(BaseModel):
+    """State of the timed-jobs scheduler of this instance."""
+
+    status: str
+    jobs: list[dict[str, str | None]]
+
+
+class HealthOut(BaseModel):
+    """``ok`` when the database answers; ``degraded`` otherwise."""
+
+    status: Literal["ok", "degraded"]
+    version: str
+    database: ComponentHealth
+    scheduler: SchedulerHealth

@@ -1,0 +1,71 @@
+"""Service configuration from ``CLASSBRIDGE_*`` environment variables or a ``.env`` file."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    """Every setting of the service; defaults run on a laptop with SQLite."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CLASSBRIDGE_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    data_dir: Path = Field(default=Path("./var"), description="Where the SQLite file lives.")
+    database_url: str = Field(
+        default="",
+        description="SQLAlchemy async URL; empty means a SQLite file in data_dir.",
+    )
+    secret_key: SecretStr = Field(
+        default_factory=lambda: SecretStr(secrets.token_urlsafe(32)),
+        description="Signs CSRF tokens. Set it in production so it survives restarts.",
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    public_url: str = Field(default="", description="Base URL shown in links and QR codes.")
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="Extra Origins allowed on websockets (the service's own origin always is).",
+    )
+    cookie_secure: bool = Field(default=False, description="Mark cookies Secure (behind HTTPS).")
+    session_hours: float = Field(default=12.0, gt=0, description="Lifetime of a login session.")
+    api_token_hours: float = Field(default=8.0, gt=0, description="Lifetime of an API token.")
+    pairing_code_minutes: float = Field(default=10.0, gt=0, le=60)
+    heartbeat_seconds: float = Field(default=15.0, gt=0, description="Device heartbeat period.")
+    offline_after_missed: int = Field(
+        default=3, ge=1, description="Missed heartbeats before a device counts as offline."
+    )
+    telemetry_retention_days: int = Field(default=30, ge=1)
+    audit_retention_days: int = Field(default=400, ge=30)
+    max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Largest request body.")
+    login_attempts_per_minute: int = Field(default=10, ge=1)
+    run_jobs: bool = Field(default=True, description="Run timed jobs in this instance.")
+    log_level: str = "INFO"
+    log_json: bool = Field(default=True, description="JSON logs (False: human-readable).")
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("log_level must be DEBUG, INFO, WARNING or ERROR")
+        return level
+
+    @property
+    def effective_database_url(self) -> str:
+        """The database URL, defaulting to ``<data_dir>/classbridge.sqlite3``."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'classbridge.sqlite3').resolve()}"
+
+    @property
+    def base_url(self) -> str:
+        """The URL people reach the service at, without a trailing slash."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")

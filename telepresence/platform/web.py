@@ -1,0 +1,123 @@
+"""Kernel routes: sign-in and tokens, who-am-I, health, and the OpenAPI document."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy.exc import SQLAlchemyError
+
+from telepresence.platform import auth
+from telepresence.platform.context import CLOCK, DATABASE, JOBS, LOGIN_LIMITER, SETTINGS
+from telepresence.platform.identity import PUBLIC, Principal, Role, TokenKind
+from telepresence.platform.openapi import build_openapi
+from telepresence.platform.routing import ENDPOINTS, Routes
+from telepresence.platform.schemas import (
+    ComponentHealth,
+    HealthOut,
+    LoginIn,
+    MeOut,
+    PupilLoginIn,
+    SchedulerHealth,
+    TokenOut,
+)
+
+__all__ = ["VERSION", "client_address", "routes"]
+
+VERSION = "0.1.0"
+routes = Routes("platform")
+EVERYONE = list(Role)
+
+
+def client_address(request: web.Request) -> str:
+    """The caller's address for rate limiting (the proxy's own when not configured)."""
+    return request.remote or "unknown"
+
+
+@routes.api(
+    "POST", "/api/auth/login", roles=PUBLIC, body=LoginIn, response=TokenOut, errors=(401, 429),
+    summary="Exchange a staff email and password for a bearer token",
+)
+async def api_login(request: web.Request, _who: Principal | None, body: LoginIn) -> TokenOut:
+    """Staff and assistants sign in; the token expires after ``api_token_hours``."""
+    now = request.app[CLOCK].now()
+    request.app[LOGIN_LIMITER].check(f"login:{client_address(request)}", now)
+    settings = request.app[SETTINGS]
+    async with request.app[DATABASE].transaction() as session:
+        user = await auth.login_user(session, body.email, body.password)
+        token, row = await auth.issue_token(
+            session, kind=TokenKind.API, role=Role(user.role), now=now,
+            lifetime=timedelta(hours=settings.api_token_hours), user_id=user.id,
+        )
+    return TokenOut(token=token, role=Role(user.role), expires_at=row.expires_at)
+
+
+@routes.api(
+    "POST", "/api/auth/pupil-login", roles=PUBLIC, body=PupilLoginIn, response=TokenOut,
+    errors=(401, 429), summary="Exchange a pupil code and PIN for a bearer token",
+)
+async def api_pupil_login(
+    request: web.Request, _who: Principal | None, body: PupilLoginIn
+) -> TokenOut:
+    """A pupil's tablet signs in with the code and PIN staff gave the pupil."""
+    now = request.app[CLOCK].now()
+    request.app[LOGIN_LIMITER].check(f"login:{client_address(request)}", now)
+    settings = request.app[SETTINGS]
+    async with request.app[DATABASE].transaction() as session:
+        pupil = await auth.login_pupil(session, body.pupil_code, body.pin)
+        token, row = await auth.issue_token(
+            session, kind=TokenKind.API, role=Role.PUPIL, now=now,
+            lifetime=timedelta(hours=settings.api_token_hours), pupil_id=pupil.id,
+        )
+    return TokenOut(token=token, role=Role.PUPIL, expires_at=row.expires_at)
+
+
+@routes.api(
+    "POST", "/api/auth/logout", roles=[r for r in Role if r is not Role.DEVICE],
+    summary="Revoke the token or session used for this request", status=204,
+)
+async def api_logout(request: web.Request, who: Principal) -> None:
+    """The presented token stops working at once."""
+    if who.token_id:
+        async with request.app[DATABASE].transaction() as session:
+            await auth.revoke_token(session, who.token_id, request.app[CLOCK].now())
+
+
+@routes.api("GET", "/api/me", roles=EVERYONE, response=MeOut, summary="Who am I")
+async def api_me(_request: web.Request, who: Principal) -> MeOut:
+    """The caller's identity as the service sees it."""
+    return MeOut(
+        id=who.subject_id, role=who.role, display_name=who.display_name,
+        provider_id=who.provider_id, school_id=who.school_id,
+    )
+
+
+@routes.api(
+    "GET", "/healthz", roles=PUBLIC, response=HealthOut, errors=(503,),
+    summary="Health of the database and the scheduler (503 when the database is down)",
+)
+async def healthz(request: web.Request, _who: Principal | None) -> web.Response:
+    """For load balancers and operators; reveals no data."""
+    try:
+        latency = await request.app[DATABASE].ping()
+        db = ComponentHealth(status="ok", latency_ms=round(latency, 2))
+    except (SQLAlchemyError, OSError) as exc:
+        db = ComponentHealth(status="unavailable", detail=type(exc).__name__)
+    state = request.app[JOBS].state()
+    health = HealthOut(
+        status="ok" if db.status == "ok" else "degraded", version=VERSION, database=db,
+        scheduler=SchedulerHealth(status=state["status"], jobs=state["jobs"]),
+    )
+    return web.json_response(
+        health.model_dump(mode="json"), status=200 if health.status == "ok" else 503
+    )
+
+
+@routes.api("GET", "/api/openapi.json", roles=PUBLIC, summary="This OpenAPI 3.1 document")
+async def openapi(request: web.Request, _who: Principal | None) -> web.Response:
+    """Generated from the declared routes; the same on every call."""
+    doc: dict[str, Any] = build_openapi(
+        request.app[ENDPOINTS], version=VERSION, server_url=request.app[SETTINGS].base_url
+    )
+    return web.json_response(doc)
