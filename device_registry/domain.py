@@ -108,8 +108,12 @@ def normalise_pairing_code(text: str) -> str | None:
 
 
 def is_online(
-    connected: bool, last_seen: datetime | None, now: datetime, *,
-    heartbeat_s: float, missed: int,
+    connected: bool,
+    last_seen: datetime | None,
+    now: datetime,
+    *,
+    heartbeat_s: float,
+    missed: int,
 ) -> bool:
     """Online means a socket is open and a heartbeat came within ``missed`` periods."""
     if not connected or last_seen is None:

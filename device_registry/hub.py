@@ -108,9 +108,15 @@ class DeviceHub:
         self._dirty[link.device_id] = telemetry
         self.events.publish(
             fleet_topic(link.provider_id),
-            {"device_id": link.device_id, "online": True, "last_seen_at": telemetry.at.isoformat(),
-             "battery_pct": telemetry.battery_pct, "charging": telemetry.charging,
-             "signal_dbm": telemetry.signal_dbm, "reported_room": telemetry.room},
+            {
+                "device_id": link.device_id,
+                "online": True,
+                "last_seen_at": telemetry.at.isoformat(),
+                "battery_pct": telemetry.battery_pct,
+                "charging": telemetry.charging,
+                "signal_dbm": telemetry.signal_dbm,
+                "reported_room": telemetry.room,
+            },
         )
 
     def _set_presence(self, link: Link, *, online: bool) -> None:
@@ -134,17 +140,27 @@ class DeviceHub:
         for device_id, t in dirty.items():
             row = rows.setdefault(device_id, {"id": device_id, "online": True})
             row.update(
-                last_seen_at=t.at, battery_pct=t.battery_pct, charging=t.charging,
-                signal_dbm=t.signal_dbm, network_type=t.network_type.value, reported_room=t.room,
+                last_seen_at=t.at,
+                battery_pct=t.battery_pct,
+                charging=t.charging,
+                signal_dbm=t.signal_dbm,
+                network_type=t.network_type.value,
+                reported_room=t.room,
             )
             if device_id not in self._links:
                 row["online"] = False
             if sample_due(self._last_sample.get(device_id), t.at, SAMPLE_EVERY):
                 self._last_sample[device_id] = t.at
                 samples.append(
-                    {"device_id": device_id, "at": t.at, "battery_pct": t.battery_pct,
-                     "charging": t.charging, "signal_dbm": t.signal_dbm,
-                     "network_type": t.network_type.value, "room": t.room}
+                    {
+                        "device_id": device_id,
+                        "at": t.at,
+                        "battery_pct": t.battery_pct,
+                        "charging": t.charging,
+                        "signal_dbm": t.signal_dbm,
+                        "network_type": t.network_type.value,
+                        "room": t.room,
+                    }
                 )
         async with self.database.transaction() as session:
             if rows:

@@ -24,11 +24,17 @@ async def mark_silent_devices_offline(ctx: JobContext) -> int:
         seconds=settings.heartbeat_seconds * settings.offline_after_missed
     )
     async with ctx.database.transaction() as session:
-        stale = (await session.execute(
-            select(Device.id, Device.provider_id).where(
-                Device.online.is_(True), Device.last_seen_at < cutoff
+        stale = (
+            (
+                await session.execute(
+                    select(Device.id, Device.provider_id).where(
+                        Device.online.is_(True), Device.last_seen_at < cutoff
+                    )
+                )
             )
-        )).tuples().all()
+            .tuples()
+            .all()
+        )
         if stale:
             await session.execute(
                 update(Device).where(Device.id.in_([d for d, _ in stale])).values(online=False)

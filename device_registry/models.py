@@ -65,9 +65,7 @@ class DeviceCredential(Base):
     __table_args__ = (Index("ix_device_credentials_revoked_at", "revoked_at"),)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    device_id: Mapped[str] = mapped_column(
-        ForeignKey("devices.id", ondelete="CASCADE"), index=True
-    )
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
@@ -95,9 +93,7 @@ class DeviceCommandRecord(Base):
     __tablename__ = "device_commands"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    device_id: Mapped[str] = mapped_column(
-        ForeignKey("devices.id", ondelete="CASCADE"), index=True
-    )
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"), index=True)
     command: Mapped[str] = mapped_column(String(30))
     args: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     status: Mapped[str] = mapped_column(String(12), default="sent")

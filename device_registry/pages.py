@@ -47,16 +47,32 @@ async def _form(request: web.Request) -> dict[str, str]:
 async def _fleet_context(request: web.Request, who: Principal) -> dict[str, Any]:
     async with request.app[DATABASE].sessions() as session:
         devices = await device_views(session, await services.list_devices(session, who))
-        schools = list(await session.scalars(
-            select(School).where(School.provider_id == who.provider_id).order_by(School.name)))
-        pupils = list(await session.scalars(
-            select(Pupil).where(Pupil.provider_id == who.provider_id, Pupil.active.is_(True))
-            .order_by(Pupil.first_name)))
+        schools = list(
+            await session.scalars(
+                select(School).where(School.provider_id == who.provider_id).order_by(School.name)
+            )
+        )
+        pupils = list(
+            await session.scalars(
+                select(Pupil)
+                .where(Pupil.provider_id == who.provider_id, Pupil.active.is_(True))
+                .order_by(Pupil.first_name)
+            )
+        )
     online = sum(d.online for d in devices)
     low = sum(1 for d in devices if d.battery_pct is not None and d.battery_pct < 20)
-    return {"title": "Devices", "devices": devices, "schools": schools, "pupils": pupils,
-            "kinds": list(DeviceKind), "capabilities": list(Capability), "online": online,
-            "low_battery": low, "is_admin": who.role is Role.ADMIN, "form": {}}
+    return {
+        "title": "Devices",
+        "devices": devices,
+        "schools": schools,
+        "pupils": pupils,
+        "kinds": list(DeviceKind),
+        "capabilities": list(Capability),
+        "online": online,
+        "low_battery": low,
+        "is_admin": who.role is Role.ADMIN,
+        "form": {},
+    }
 
 
 @routes.page("GET", "/devices", roles=STAFF, summary="Fleet table, live")
@@ -69,9 +85,10 @@ async def fleet_page(request: web.Request, who: Principal) -> web.StreamResponse
 async def fleet_events(request: web.Request, who: Principal) -> web.StreamResponse:
     """One ``device`` event per change of a device's live state."""
     assert who.provider_id is not None
-    async with request.app[EVENTS].subscribe(fleet_topic(who.provider_id)) as queue, \
-            sse_response(request) as stream:
-        stream.ping_interval = 15
+    async with (
+        request.app[EVENTS].subscribe(fleet_topic(who.provider_id)) as queue,
+        sse_response(request, ping_interval=15) as stream,
+    ):
         while stream.is_connected():
             event = await queue.get()
             await stream.send(json.dumps(event), event="device")
@@ -84,20 +101,27 @@ async def fleet_add(request: web.Request, who: Principal) -> web.StreamResponse:
     form = await _form(request)
     try:
         data = DeviceIn(
-            serial=form.get("serial", ""), name=form.get("name", ""),
-            model=form.get("model", ""), kind=form.get("kind", ""),  # type: ignore[arg-type]
+            serial=form.get("serial", ""),
+            name=form.get("name", ""),
+            model=form.get("model", ""),
+            kind=form.get("kind", ""),
             capabilities=[c for c in Capability if form.get(f"cap_{c.value}") == "on"],
-            school_id=form.get("school_id") or None, pupil_id=form.get("pupil_id") or None,
+            school_id=form.get("school_id") or None,
+            pupil_id=form.get("pupil_id") or None,
         )
         async with request.app[DATABASE].transaction() as session:
-            device = await services.register_device(session, who, data,
-                                                    request.app[CLOCK].now())
+            device = await services.register_device(session, who, data, request.app[CLOCK].now())
             record_request(request, session, who, "device.register", "device", device.id)
     except (DomainError, ValidationError) as exc:
         context = await _fleet_context(request, who)
-        return render(request, who, "fleet.html",
-                      context | {"errors": _errors(exc), "form": form}, status=422,
-                      current="/devices")
+        return render(
+            request,
+            who,
+            "fleet.html",
+            context | {"errors": _errors(exc), "form": form},
+            status=422,
+            current="/devices",
+        )
     raise web.HTTPSeeOther(f"/devices/{device.id}")
 
 
@@ -106,19 +130,38 @@ async def _device_context(request: web.Request, who: Principal, device_id: str) 
     async with request.app[DATABASE].sessions() as session:
         device = await services.get_device(session, who, device_id)
         view = (await device_views(session, [device]))[0]
-        samples = list(await session.scalars(
-            select(TelemetrySample).where(TelemetrySample.device_id == device.id,
-                                          TelemetrySample.at >= since)
-            .order_by(TelemetrySample.at)))
-        commands = list(await session.scalars(
-            select(DeviceCommandRecord).where(DeviceCommandRecord.device_id == device.id)
-            .order_by(DeviceCommandRecord.created_at.desc()).limit(10)))
-        rooms = list(await session.scalars(
-            select(Room).where(Room.school_id == device.school_id).order_by(Room.name)))
-    return {"title": view.name, "device": view, "chart": battery_chart(samples),
-            "commands": commands, "rooms": rooms, "pairing": None, "notice": "",
-            "is_admin": who.role is Role.ADMIN, "command_names": list(Command),
-            "connected": request.app[DEVICE_HUB].is_connected(device.id)}
+        samples = list(
+            await session.scalars(
+                select(TelemetrySample)
+                .where(TelemetrySample.device_id == device.id, TelemetrySample.at >= since)
+                .order_by(TelemetrySample.at)
+            )
+        )
+        commands = list(
+            await session.scalars(
+                select(DeviceCommandRecord)
+                .where(DeviceCommandRecord.device_id == device.id)
+                .order_by(DeviceCommandRecord.created_at.desc())
+                .limit(10)
+            )
+        )
+        rooms = list(
+            await session.scalars(
+                select(Room).where(Room.school_id == device.school_id).order_by(Room.name)
+            )
+        )
+    return {
+        "title": view.name,
+        "device": view,
+        "chart": battery_chart(samples),
+        "commands": commands,
+        "rooms": rooms,
+        "pairing": None,
+        "notice": "",
+        "is_admin": who.role is Role.ADMIN,
+        "command_names": list(Command),
+        "connected": request.app[DEVICE_HUB].is_connected(device.id),
+    }
 
 
 def battery_chart(samples: list[TelemetrySample]) -> dict[str, Any] | None:
@@ -132,8 +175,14 @@ def battery_chart(samples: list[TelemetrySample]) -> dict[str, Any] | None:
         f"{40 + 540 * (at - start).total_seconds() / span:.1f},{10 + 1.6 * (100 - pct):.1f}"
         for at, pct in points
     )
-    return {"points": coords, "start": start, "end": end, "last": points[-1][1],
-            "min": min(p for _, p in points), "max": max(p for _, p in points)}
+    return {
+        "points": coords,
+        "start": start,
+        "end": end,
+        "last": points[-1][1],
+        "min": min(p for _, p in points),
+        "max": max(p for _, p in points),
+    }
 
 
 @routes.page("GET", "/devices/{device_id}", roles=STAFF, summary="A device's page")
@@ -143,26 +192,39 @@ async def device_page(request: web.Request, who: Principal) -> web.StreamRespons
     return render(request, who, "device.html", context, current="/devices")
 
 
-@routes.page("POST", "/devices/{device_id}/pairing-code", roles=ADMIN,
-             summary="Make a pairing code (form)")
+@routes.page(
+    "POST", "/devices/{device_id}/pairing-code", roles=ADMIN, summary="Make a pairing code (form)"
+)
 async def device_pairing(request: web.Request, who: Principal) -> web.StreamResponse:
     """Shows the code and its QR once; earlier codes stop working."""
     device_id = request.match_info["device_id"]
     settings = request.app[SETTINGS]
     async with request.app[DATABASE].transaction() as session:
         code, row = await services.create_pairing_code(
-            session, who, device_id, request.app[CLOCK].now(),
-            timedelta(minutes=settings.pairing_code_minutes))
+            session,
+            who,
+            device_id,
+            request.app[CLOCK].now(),
+            timedelta(minutes=settings.pairing_code_minutes),
+        )
         record_request(request, session, who, "device.pairing_code", "device", device_id)
     url = pair_url(settings.base_url, code)
     context = await _device_context(request, who, device_id)
-    context["pairing"] = {"code": format_pairing_code(code), "expires_at": row.expires_at,
-                          "qr": qr_svg(url), "url": url}
+    context["pairing"] = {
+        "code": format_pairing_code(code),
+        "expires_at": row.expires_at,
+        "qr": qr_svg(url),
+        "url": url,
+    }
     return render(request, who, "device.html", context, current="/devices")
 
 
-@routes.page("POST", "/devices/{device_id}/command", roles=[Role.ADMIN, Role.COORDINATOR],
-             summary="Send a command (form)")
+@routes.page(
+    "POST",
+    "/devices/{device_id}/command",
+    roles=[Role.ADMIN, Role.COORDINATOR],
+    summary="Send a command (form)",
+)
 async def device_command(request: web.Request, who: Principal) -> web.StreamResponse:
     """Identify, restart or update settings; refused when the device is offline."""
     device_id = request.match_info["device_id"]
@@ -175,24 +237,32 @@ async def device_command(request: web.Request, who: Principal) -> web.StreamResp
             device = await services.get_device(session, who, device_id)
             if not hub.is_connected(device.id):
                 raise DomainError(f"{device.name} is not connected, so it cannot take commands.")
-            record = await services.record_command(session, who, device, command, {},
-                                                   request.app[CLOCK].now())
-            record_request(request, session, who, f"device.command.{command.value}",
-                           "device", device.id)
-        await hub.send(device.id, CommandMessage(command_id=record.id, command=command)
-                       .model_dump(mode="json"))
+            record = await services.record_command(
+                session, who, device, command, {}, request.app[CLOCK].now()
+            )
+            record_request(
+                request, session, who, f"device.command.{command.value}", "device", device.id
+            )
+        await hub.send(
+            device.id, CommandMessage(command_id=record.id, command=command).model_dump(mode="json")
+        )
     except ValueError:
         errors = ["Unknown command."]
     except DomainError as exc:
         errors = _errors(exc)
     context = await _device_context(request, who, device_id)
     context |= {"errors": errors, "notice": "" if errors else "Command sent."}
-    return render(request, who, "device.html", context, status=409 if errors else 200,
-                  current="/devices")
+    return render(
+        request, who, "device.html", context, status=409 if errors else 200, current="/devices"
+    )
 
 
-@routes.page("POST", "/devices/{device_id}/lifecycle", roles=ADMIN,
-             summary="Maintenance, back in service, retire, revoke (form)")
+@routes.page(
+    "POST",
+    "/devices/{device_id}/lifecycle",
+    roles=ADMIN,
+    summary="Maintenance, back in service, retire, revoke (form)",
+)
 async def device_lifecycle(request: web.Request, who: Principal) -> web.StreamResponse:
     """Retiring or revoking closes the device's socket at once."""
     device_id = request.match_info["device_id"]
@@ -209,12 +279,14 @@ async def device_lifecycle(request: web.Request, who: Principal) -> web.StreamRe
                 close = (CLOSE_AUTH, "credential revoked")
             elif action in {"active", "maintenance", "retired"}:
                 _, retired = await services.update_device(
-                    session, who, device_id, DevicePatch(lifecycle=action), now)  # type: ignore[arg-type]
+                    session, who, device_id, DevicePatch(lifecycle=action), now
+                )
                 close = (CLOSE_RETIRED, "device retired") if retired else None
             elif action == "room":
                 room = (await _form(request)).get("room_id") or None
                 await services.update_device(
-                    session, who, device_id, DevicePatch(last_known_room_id=room), now)
+                    session, who, device_id, DevicePatch(last_known_room_id=room), now
+                )
             else:
                 raise DomainError("Unknown action.")
             record_request(request, session, who, f"device.{action}", "device", device_id)
@@ -224,5 +296,6 @@ async def device_lifecycle(request: web.Request, who: Principal) -> web.StreamRe
         await hub.disconnect(device_id, *close)
     context = await _device_context(request, who, device_id)
     context |= {"errors": errors, "notice": "" if errors else "Saved."}
-    return render(request, who, "device.html", context, status=409 if errors else 200,
-                  current="/devices")
+    return render(
+        request, who, "device.html", context, status=409 if errors else 200, current="/devices"
+    )

@@ -77,9 +77,7 @@ class AckMessage(_Message):
     detail: str = Field(default="", max_length=500)
 
 
-DeviceMessage = Annotated[
-    HelloMessage | HeartbeatMessage | AckMessage, Field(discriminator="type")
-]
+DeviceMessage = Annotated[HelloMessage | HeartbeatMessage | AckMessage, Field(discriminator="type")]
 _device_adapter: TypeAdapter[HelloMessage | HeartbeatMessage | AckMessage] = TypeAdapter(
     DeviceMessage
 )
@@ -115,8 +113,13 @@ class ErrorMessage(_Message):
 
     type: Literal["error"] = "error"
     code: Literal[
-        "invalid_message", "unknown_type", "too_large", "hello_first", "rate_limited",
-        "duplicate_hello", "unknown_command",
+        "invalid_message",
+        "unknown_type",
+        "too_large",
+        "hello_first",
+        "rate_limited",
+        "duplicate_hello",
+        "unknown_command",
     ]
     detail: str
     errors: list[dict[str, str]] = Field(default_factory=list)

@@ -54,14 +54,19 @@ async def get_device(session: AsyncSession, who: Principal, device_id: str) -> D
 async def list_devices(session: AsyncSession, who: Principal) -> list[Device]:
     """The caller's provider's devices, robots first, then by name."""
     rows = await session.scalars(
-        select(Device).where(Device.provider_id == who.provider_id)
+        select(Device)
+        .where(Device.provider_id == who.provider_id)
         .order_by(Device.kind.desc(), Device.name)
     )
     return list(rows)
 
 
 async def _check_assignment(
-    session: AsyncSession, who: Principal, *, school_id: str | None, pupil_id: str | None,
+    session: AsyncSession,
+    who: Principal,
+    *,
+    school_id: str | None,
+    pupil_id: str | None,
     room_ids: list[str | None],
 ) -> None:
     problems: list[dict[str, str]] = []
@@ -92,15 +97,25 @@ async def register_device(
     if await session.scalar(select(Device.id).where(Device.serial == data.serial)):
         raise Conflict(f"A device with serial {data.serial!r} is already registered.")
     await _check_assignment(
-        session, who, school_id=data.school_id, pupil_id=data.pupil_id,
+        session,
+        who,
+        school_id=data.school_id,
+        pupil_id=data.pupil_id,
         room_ids=[data.charging_base_room_id],
     )
     assert who.provider_id is not None
     device = Device(
-        provider_id=who.provider_id, serial=data.serial, name=data.name, model=data.model,
-        kind=data.kind.value, capabilities=[c.value for c in data.capabilities],
-        lifecycle=Lifecycle.ACTIVE.value, school_id=data.school_id, pupil_id=data.pupil_id,
-        charging_base_room_id=data.charging_base_room_id, created_at=now,
+        provider_id=who.provider_id,
+        serial=data.serial,
+        name=data.name,
+        model=data.model,
+        kind=data.kind.value,
+        capabilities=[c.value for c in data.capabilities],
+        lifecycle=Lifecycle.ACTIVE.value,
+        school_id=data.school_id,
+        pupil_id=data.pupil_id,
+        charging_base_room_id=data.charging_base_room_id,
+        created_at=now,
     )
     session.add(device)
     await session.flush()
@@ -115,7 +130,10 @@ async def update_device(
     changes = patch.model_dump(exclude_unset=True)
     school_id = changes.get("school_id", device.school_id)
     await _check_assignment(
-        session, who, school_id=school_id, pupil_id=changes.get("pupil_id", device.pupil_id),
+        session,
+        who,
+        school_id=school_id,
+        pupil_id=changes.get("pupil_id", device.pupil_id),
         room_ids=[changes.get("charging_base_room_id"), changes.get("last_known_room_id")],
     )
     close = False
@@ -153,8 +171,11 @@ async def create_pairing_code(
     )
     code = new_pairing_code()
     row = PairingCode(
-        device_id=device.id, code_hash=hash_token(code), created_by=who.subject_id,
-        created_at=now, expires_at=now + lifetime,
+        device_id=device.id,
+        code_hash=hash_token(code),
+        created_by=who.subject_id,
+        created_at=now,
+        expires_at=now + lifetime,
     )
     session.add(row)
     await session.flush()
@@ -171,9 +192,7 @@ async def redeem_pairing_code(
             "That is not a pairing code: 8 letters and digits, like ACDE-F234.",
             errors=[{"field": "code", "message": "not a pairing code"}],
         )
-    row = await session.scalar(
-        select(PairingCode).where(PairingCode.code_hash == hash_token(code))
-    )
+    row = await session.scalar(select(PairingCode).where(PairingCode.code_hash == hash_token(code)))
     if row is None:
         raise NotFound("That pairing code is not known. Check it, or ask for a new one.")
     if row.used_at is not None:
@@ -225,21 +244,32 @@ async def resolve_device_token(
     if device is None or device.lifecycle == Lifecycle.RETIRED:
         return None
     return Principal(
-        role=Role.DEVICE, subject_id=device.id, display_name=device.name,
-        provider_id=device.provider_id, school_id=device.school_id,
+        role=Role.DEVICE,
+        subject_id=device.id,
+        display_name=device.name,
+        provider_id=device.provider_id,
+        school_id=device.school_id,
     )
 
 
 async def record_command(
-    session: AsyncSession, who: Principal, device: Device, command: Command,
-    args: dict[str, Any], now: datetime,
+    session: AsyncSession,
+    who: Principal,
+    device: Device,
+    command: Command,
+    args: dict[str, Any],
+    now: datetime,
 ) -> DeviceCommandRecord:
     """Record a command about to be sent; ``Conflict`` for a retired device."""
     if device.lifecycle == Lifecycle.RETIRED:
         raise Conflict("A retired device takes no commands.")
     record = DeviceCommandRecord(
-        device_id=device.id, command=command.value, args=args, status="sent",
-        requested_by=who.subject_id, created_at=now,
+        device_id=device.id,
+        command=command.value,
+        args=args,
+        status="sent",
+        requested_by=who.subject_id,
+        created_at=now,
     )
     session.add(record)
     await session.flush()
@@ -247,7 +277,12 @@ async def record_command(
 
 
 async def record_ack(
-    session: AsyncSession, device_id: str, command_id: str, *, ok: bool, detail: str,
+    session: AsyncSession,
+    device_id: str,
+    command_id: str,
+    *,
+    ok: bool,
+    detail: str,
     now: datetime,
 ) -> bool:
     """Store a device's acknowledgement; False if the command is not that device's."""

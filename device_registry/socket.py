@@ -61,7 +61,7 @@ class _Budget:
 
 
 def _error(code: str, detail: str, errors: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    msg = ErrorMessage(code=code, detail=detail, errors=errors or [])  # type: ignore[arg-type]
+    msg = ErrorMessage(code=code, detail=detail, errors=errors or [])
     return msg.model_dump(mode="json")
 
 
@@ -91,8 +91,7 @@ async def _await_hello(ws: web.WebSocketResponse) -> HelloMessage | None:
         except TimeoutError:
             continue
         if msg.type != WSMsgType.TEXT:
-            if msg.type in {WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED,
-                            WSMsgType.ERROR}:
+            if msg.type in {WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR}:
                 return None
             await ws.send_json(_error("invalid_message", "Send JSON text frames."))
             continue
@@ -105,9 +104,7 @@ async def _await_hello(ws: web.WebSocketResponse) -> HelloMessage | None:
             await ws.send_json(_error("hello_first", "Say hello before anything else."))
 
 
-async def _on_hello(
-    request: web.Request, who: Principal, hello: HelloMessage
-) -> Device | None:
+async def _on_hello(request: web.Request, who: Principal, hello: HelloMessage) -> Device | None:
     async with request.app[DATABASE].transaction() as session:
         device = await session.get(Device, who.subject_id)
         if device is None:
@@ -143,8 +140,11 @@ async def serve_device_socket(request: web.Request, _endpoint: Any) -> web.Strea
     try:
         await ws.send_json(
             WelcomeMessage(
-                protocol=max(common), device_id=device.id, name=device.name,
-                heartbeat_seconds=settings.heartbeat_seconds, server_time=clock.now(),
+                protocol=max(common),
+                device_id=device.id,
+                name=device.name,
+                heartbeat_seconds=settings.heartbeat_seconds,
+                server_time=clock.now(),
             ).model_dump(mode="json")
         )
         await _serve(request, ws, link)
@@ -167,10 +167,17 @@ async def _serve(request: web.Request, ws: web.WebSocketResponse, link: Link) ->
         if error is not None:
             await ws.send_json(error)
         elif isinstance(parsed, HeartbeatMessage):
-            hub.report(link, LiveTelemetry(
-                at=clock.now(), battery_pct=parsed.battery_pct, charging=parsed.charging,
-                signal_dbm=parsed.signal_dbm, network_type=parsed.network_type, room=parsed.room,
-            ))
+            hub.report(
+                link,
+                LiveTelemetry(
+                    at=clock.now(),
+                    battery_pct=parsed.battery_pct,
+                    charging=parsed.charging,
+                    signal_dbm=parsed.signal_dbm,
+                    network_type=parsed.network_type,
+                    room=parsed.room,
+                ),
+            )
         elif isinstance(parsed, AckMessage):
             await _on_ack(request, ws, link, parsed)
         else:
@@ -182,7 +189,11 @@ async def _on_ack(
 ) -> None:
     async with request.app[DATABASE].transaction() as session:
         known = await record_ack(
-            session, link.device_id, ack.command_id, ok=ack.ok, detail=ack.detail,
+            session,
+            link.device_id,
+            ack.command_id,
+            ok=ack.ok,
+            detail=ack.detail,
             now=request.app[CLOCK].now(),
         )
     if not known:

@@ -22,29 +22,49 @@ async def device_views(session: AsyncSession, devices: list[Device]) -> list[Dev
     school_ids = {d.school_id for d in devices if d.school_id}
     pupil_ids = {d.pupil_id for d in devices if d.pupil_id}
     room_ids = {d.last_known_room_id for d in devices if d.last_known_room_id}
-    schools = dict((await session.execute(
-        select(School.id, School.name).where(School.id.in_(school_ids)))).tuples().all())
+    schools = dict(
+        (await session.execute(select(School.id, School.name).where(School.id.in_(school_ids))))
+        .tuples()
+        .all()
+    )
     pupils = {
         pid: f"{first} {last[:1]}."
-        for pid, first, last in (await session.execute(
-            select(Pupil.id, Pupil.first_name, Pupil.last_name).where(Pupil.id.in_(pupil_ids))
-        )).tuples()
+        for pid, first, last in (
+            await session.execute(
+                select(Pupil.id, Pupil.first_name, Pupil.last_name).where(Pupil.id.in_(pupil_ids))
+            )
+        ).tuples()
     }
-    rooms = dict((await session.execute(
-        select(Room.id, Room.name).where(Room.id.in_(room_ids)))).tuples().all())
+    rooms = dict(
+        (await session.execute(select(Room.id, Room.name).where(Room.id.in_(room_ids))))
+        .tuples()
+        .all()
+    )
     return [
         DeviceOut(
-            id=d.id, serial=d.serial, name=d.name, model=d.model, kind=DeviceKind(d.kind),
+            id=d.id,
+            serial=d.serial,
+            name=d.name,
+            model=d.model,
+            kind=DeviceKind(d.kind),
             capabilities=[Capability(c) for c in d.capabilities],
-            lifecycle=Lifecycle(d.lifecycle), paired=d.paired_at is not None,
-            school_id=d.school_id, school_name=schools.get(d.school_id or ""),
-            pupil_id=d.pupil_id, pupil_display_name=pupils.get(d.pupil_id or ""),
+            lifecycle=Lifecycle(d.lifecycle),
+            paired=d.paired_at is not None,
+            school_id=d.school_id,
+            school_name=schools.get(d.school_id or ""),
+            pupil_id=d.pupil_id,
+            pupil_display_name=pupils.get(d.pupil_id or ""),
             charging_base_room_id=d.charging_base_room_id,
             last_known_room_id=d.last_known_room_id,
             last_known_room=rooms.get(d.last_known_room_id or ""),
-            online=d.online, last_seen_at=d.last_seen_at, battery_pct=d.battery_pct,
-            charging=d.charging, signal_dbm=d.signal_dbm, network_type=d.network_type,
-            reported_room=d.reported_room, software_version=d.software_version,
+            online=d.online,
+            last_seen_at=d.last_seen_at,
+            battery_pct=d.battery_pct,
+            charging=d.charging,
+            signal_dbm=d.signal_dbm,
+            network_type=d.network_type,
+            reported_room=d.reported_room,
+            software_version=d.software_version,
         )
         for d in devices
     ]
@@ -59,7 +79,14 @@ def qr_svg(data: str) -> str:
     """An SVG QR code (no XML declaration, so it can be inlined in a page)."""
     out = io.BytesIO()
     segno.make(data, error="m").save(
-        out, kind="svg", scale=6, border=2, xmldecl=False, svgns=True,
-        title="Pairing QR code", svgclass="qr", lineclass=None,
+        out,
+        kind="svg",
+        scale=6,
+        border=2,
+        xmldecl=False,
+        svgns=True,
+        title="Pairing QR code",
+        svgclass="qr",
+        lineclass=None,
     )
     return out.getvalue().decode()

@@ -49,27 +49,47 @@ routes.socket("/ws/device", roles=[Role.DEVICE], summary="Device socket (docs/pr
 )
 
 
-@routes.api("GET", "/api/devices", roles=STAFF, response=list[DeviceOut],
-            summary="The provider's robots and tablets with their live state")
+@routes.api(
+    "GET",
+    "/api/devices",
+    roles=STAFF,
+    response=list[DeviceOut],
+    summary="The provider's robots and tablets with their live state",
+)
 async def list_devices(request: web.Request, who: Principal) -> list[DeviceOut]:
     """Every device of the caller's provider."""
     async with request.app[DATABASE].sessions() as session:
         return await device_views(session, await services.list_devices(session, who))
 
 
-@routes.api("POST", "/api/devices", roles=ADMIN, body=DeviceIn, response=DeviceOut,
-            status=201, errors=(409,), summary="Register a robot or tablet")
+@routes.api(
+    "POST",
+    "/api/devices",
+    roles=ADMIN,
+    body=DeviceIn,
+    response=DeviceOut,
+    status=201,
+    errors=(409,),
+    summary="Register a robot or tablet",
+)
 async def register_device(request: web.Request, who: Principal, body: DeviceIn) -> DeviceOut:
     """A new device, active and unpaired."""
     async with request.app[DATABASE].transaction() as session:
         device = await services.register_device(session, who, body, request.app[CLOCK].now())
-        record_request(request, session, who, "device.register", "device", device.id,
-                       {"serial": device.serial})
+        record_request(
+            request, session, who, "device.register", "device", device.id, {"serial": device.serial}
+        )
         return (await device_views(session, [device]))[0]
 
 
-@routes.api("GET", "/api/devices/{device_id}", roles=STAFF, response=DeviceOut,
-            errors=(404,), summary="One device")
+@routes.api(
+    "GET",
+    "/api/devices/{device_id}",
+    roles=STAFF,
+    response=DeviceOut,
+    errors=(404,),
+    summary="One device",
+)
 async def get_device(request: web.Request, who: Principal) -> DeviceOut:
     """A device of the caller's provider."""
     async with request.app[DATABASE].sessions() as session:
@@ -77,9 +97,15 @@ async def get_device(request: web.Request, who: Principal) -> DeviceOut:
         return (await device_views(session, [device]))[0]
 
 
-@routes.api("PATCH", "/api/devices/{device_id}", roles=ADMIN, body=DevicePatch,
-            response=DeviceOut, errors=(404, 409),
-            summary="Rename, assign, move to maintenance or retire a device")
+@routes.api(
+    "PATCH",
+    "/api/devices/{device_id}",
+    roles=ADMIN,
+    body=DevicePatch,
+    response=DeviceOut,
+    errors=(404, 409),
+    summary="Rename, assign, move to maintenance or retire a device",
+)
 async def patch_device(request: web.Request, who: Principal, body: DevicePatch) -> DeviceOut:
     """Retiring revokes the credential and closes the device's socket at once."""
     device_id = request.match_info["device_id"]
@@ -87,36 +113,61 @@ async def patch_device(request: web.Request, who: Principal, body: DevicePatch) 
         device, close = await services.update_device(
             session, who, device_id, body, request.app[CLOCK].now()
         )
-        record_request(request, session, who, "device.update", "device", device.id,
-                       body.model_dump(mode="json", exclude_unset=True))
+        record_request(
+            request,
+            session,
+            who,
+            "device.update",
+            "device",
+            device.id,
+            body.model_dump(mode="json", exclude_unset=True),
+        )
         out = (await device_views(session, [device]))[0]
     if close:
         await request.app[DEVICE_HUB].disconnect(device_id, CLOSE_RETIRED, "device retired")
     return out
 
 
-@routes.api("POST", "/api/devices/{device_id}/pairing-code", roles=ADMIN,
-            response=PairingCodeOut, status=201, errors=(404, 409),
-            summary="A one-time pairing code (and its QR code) for a device")
+@routes.api(
+    "POST",
+    "/api/devices/{device_id}/pairing-code",
+    roles=ADMIN,
+    response=PairingCodeOut,
+    status=201,
+    errors=(404, 409),
+    summary="A one-time pairing code (and its QR code) for a device",
+)
 async def pairing_code(request: web.Request, who: Principal) -> PairingCodeOut:
     """The code expires after ``pairing_code_minutes``; earlier codes stop working."""
     settings = request.app[SETTINGS]
     async with request.app[DATABASE].transaction() as session:
         code, row = await services.create_pairing_code(
-            session, who, request.match_info["device_id"], request.app[CLOCK].now(),
+            session,
+            who,
+            request.match_info["device_id"],
+            request.app[CLOCK].now(),
             timedelta(minutes=settings.pairing_code_minutes),
         )
         record_request(request, session, who, "device.pairing_code", "device", row.device_id)
     url = pair_url(settings.base_url, code)
     return PairingCodeOut(
-        code=format_pairing_code(code), expires_at=row.expires_at, pair_url=url,
+        code=format_pairing_code(code),
+        expires_at=row.expires_at,
+        pair_url=url,
         qr_svg=qr_svg(url),
     )
 
 
-@routes.api("POST", "/api/devices/pair", roles=PUBLIC, body=PairIn, response=CredentialOut,
-            status=201, errors=(404, 409, 410, 429),
-            summary="A device redeems its pairing code for a credential (shown once)")
+@routes.api(
+    "POST",
+    "/api/devices/pair",
+    roles=PUBLIC,
+    body=PairIn,
+    response=CredentialOut,
+    status=201,
+    errors=(404, 409, 410, 429),
+    summary="A device redeems its pairing code for a credential (shown once)",
+)
 async def pair(request: web.Request, _who: Principal | None, body: PairIn) -> CredentialOut:
     """Rate-limited per address, like sign-in."""
     now = request.app[CLOCK].now()
@@ -128,9 +179,15 @@ async def pair(request: web.Request, _who: Principal | None, body: PairIn) -> Cr
     return CredentialOut(device_id=device.id, name=device.name, credential=credential)
 
 
-@routes.api("POST", "/api/devices/{device_id}/credential/rotate", roles=ADMIN,
-            response=CredentialOut, status=201, errors=(404, 409),
-            summary="Replace a device's credential; the old one stops at once")
+@routes.api(
+    "POST",
+    "/api/devices/{device_id}/credential/rotate",
+    roles=ADMIN,
+    response=CredentialOut,
+    status=201,
+    errors=(404, 409),
+    summary="Replace a device's credential; the old one stops at once",
+)
 async def rotate_credential(request: web.Request, who: Principal) -> CredentialOut:
     """For a device whose secret may have leaked; the device must be given the new one."""
     async with request.app[DATABASE].transaction() as session:
@@ -143,8 +200,14 @@ async def rotate_credential(request: web.Request, who: Principal) -> CredentialO
     return CredentialOut(device_id=device.id, name=device.name, credential=credential)
 
 
-@routes.api("POST", "/api/devices/{device_id}/credential/revoke", roles=ADMIN, status=204,
-            errors=(404,), summary="Revoke a device's credential and close its socket")
+@routes.api(
+    "POST",
+    "/api/devices/{device_id}/credential/revoke",
+    roles=ADMIN,
+    status=204,
+    errors=(404,),
+    summary="Revoke a device's credential and close its socket",
+)
 async def revoke_credential(request: web.Request, who: Principal) -> None:
     """The device must be paired again to connect."""
     async with request.app[DATABASE].transaction() as session:
@@ -155,9 +218,16 @@ async def revoke_credential(request: web.Request, who: Principal) -> None:
     await request.app[DEVICE_HUB].disconnect(device.id, CLOSE_AUTH, "credential revoked")
 
 
-@routes.api("POST", "/api/devices/{device_id}/commands", roles=COMMANDERS, body=CommandIn,
-            response=CommandOut, status=202, errors=(404, 409),
-            summary="Send identify, restart or update_settings to a connected device")
+@routes.api(
+    "POST",
+    "/api/devices/{device_id}/commands",
+    roles=COMMANDERS,
+    body=CommandIn,
+    response=CommandOut,
+    status=202,
+    errors=(404, 409),
+    summary="Send identify, restart or update_settings to a connected device",
+)
 async def send_command(request: web.Request, who: Principal, body: CommandIn) -> CommandOut:
     """Refused with 409 when the device is not connected."""
     hub = request.app[DEVICE_HUB]
@@ -168,35 +238,64 @@ async def send_command(request: web.Request, who: Principal, body: CommandIn) ->
         record = await services.record_command(
             session, who, device, body.command, body.args, request.app[CLOCK].now()
         )
-        record_request(request, session, who, f"device.command.{body.command.value}",
-                       "device", device.id)
+        record_request(
+            request, session, who, f"device.command.{body.command.value}", "device", device.id
+        )
     message = CommandMessage(command_id=record.id, command=body.command, args=body.args)
     await hub.send(device.id, message.model_dump(mode="json"))
-    return CommandOut(id=record.id, command=body.command, status=record.status, detail="",
-                      created_at=record.created_at, acked_at=None)
+    return CommandOut(
+        id=record.id,
+        command=body.command,
+        status=record.status,
+        detail="",
+        created_at=record.created_at,
+        acked_at=None,
+    )
 
 
-@routes.api("GET", "/api/devices/{device_id}/commands", roles=STAFF,
-            response=list[CommandOut], errors=(404,), summary="Recent commands and their acks")
+@routes.api(
+    "GET",
+    "/api/devices/{device_id}/commands",
+    roles=STAFF,
+    response=list[CommandOut],
+    errors=(404,),
+    summary="Recent commands and their acks",
+)
 async def list_commands(request: web.Request, who: Principal) -> list[CommandOut]:
     """The last 50 commands, newest first."""
     async with request.app[DATABASE].sessions() as session:
         device = await services.get_device(session, who, request.match_info["device_id"])
         rows = await session.scalars(
-            select(DeviceCommandRecord).where(DeviceCommandRecord.device_id == device.id)
-            .order_by(DeviceCommandRecord.created_at.desc()).limit(50)
+            select(DeviceCommandRecord)
+            .where(DeviceCommandRecord.device_id == device.id)
+            .order_by(DeviceCommandRecord.created_at.desc())
+            .limit(50)
         )
         return [
-            CommandOut(id=r.id, command=r.command, status=r.status,  # type: ignore[arg-type]
-                       detail=r.detail, created_at=r.created_at, acked_at=r.acked_at)
+            CommandOut(
+                id=r.id,
+                command=r.command,
+                status=r.status,
+                detail=r.detail,
+                created_at=r.created_at,
+                acked_at=r.acked_at,
+            )
             for r in rows
         ]
 
 
-@routes.api("GET", "/api/devices/{device_id}/telemetry", roles=STAFF, query=HistoryQuery,
-            response=list[TelemetryOut], errors=(404,),
-            summary="Downsampled telemetry history (one reading a minute at most)")
-async def telemetry(request: web.Request, who: Principal, query: HistoryQuery) -> list[TelemetryOut]:
+@routes.api(
+    "GET",
+    "/api/devices/{device_id}/telemetry",
+    roles=STAFF,
+    query=HistoryQuery,
+    response=list[TelemetryOut],
+    errors=(404,),
+    summary="Downsampled telemetry history (one reading a minute at most)",
+)
+async def telemetry(
+    request: web.Request, who: Principal, query: HistoryQuery
+) -> list[TelemetryOut]:
     """Oldest first, for charts."""
     since = request.app[CLOCK].now() - timedelta(hours=query.hours)
     async with request.app[DATABASE].sessions() as session:
@@ -204,10 +303,17 @@ async def telemetry(request: web.Request, who: Principal, query: HistoryQuery) -
         rows = await session.scalars(
             select(TelemetrySample)
             .where(TelemetrySample.device_id == device.id, TelemetrySample.at >= since)
-            .order_by(TelemetrySample.at).limit(5000)
+            .order_by(TelemetrySample.at)
+            .limit(5000)
         )
         return [
-            TelemetryOut(at=r.at, battery_pct=r.battery_pct, charging=r.charging,
-                         signal_dbm=r.signal_dbm, network_type=r.network_type, room=r.room)
+            TelemetryOut(
+                at=r.at,
+                battery_pct=r.battery_pct,
+                charging=r.charging,
+                signal_dbm=r.signal_dbm,
+                network_type=r.network_type,
+                room=r.room,
+            )
             for r in rows
         ]

@@ -30,13 +30,20 @@ async def add_user_cli(
             if provider_id is None:
                 providers = list(await session.scalars(select(Provider.id).limit(2)))
                 if len(providers) != 1:
-                    console.print("[red]Name the provider with --provider "
-                                  f"(there are {len(providers)}).[/red]")
+                    console.print(
+                        "[red]Name the provider with --provider "
+                        f"(there are {len(providers)}).[/red]"
+                    )
                     return 2
                 provider_id = providers[0]
             name = args.name or args.email.split("@")[0].replace(".", " ").title()
-            data = UserIn(email=args.email, name=name, role=args.role, school_id=args.school,
-                          password=password)
+            data = UserIn(
+                email=args.email,
+                name=name,
+                role=args.role,
+                school_id=args.school,
+                password=password,
+            )
             user, generated = await add_user(session, provider_id, data, datetime.now(UTC))
     except ValidationError as exc:
         for e in exc.errors(include_url=False, include_input=False):

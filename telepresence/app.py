@@ -28,6 +28,7 @@ from telepresence.platform.context import (
     LOGIN_LIMITER,
     RESOLVERS,
     SETTINGS,
+    TokenResolver,
 )
 from telepresence.platform.database import Database
 from telepresence.platform.errors import error_middleware
@@ -99,24 +100,30 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app[EVENTS] = EventHub()
     app[LOGIN_LIMITER] = RateLimiter(settings.login_attempts_per_minute)
     app[ENDPOINTS] = []
-    app[RESOLVERS] = {
+    resolvers: dict[TokenKind, TokenResolver] = {
         TokenKind.SESSION: resolve_person_token,
         TokenKind.API: resolve_person_token,
         TokenKind.DEVICE: resolve_device_token,
     }
+    app[RESOLVERS] = resolvers
     aiohttp_jinja2.setup(
         app,
-        loader=jinja2.ChoiceLoader([
-            jinja2.PackageLoader("telepresence", "templates"),
-            jinja2.PackageLoader("device_registry", "templates"),
-        ]),
+        loader=jinja2.ChoiceLoader(
+            [
+                jinja2.PackageLoader("telepresence", "templates"),
+                jinja2.PackageLoader("device_registry", "templates"),
+            ]
+        ),
         autoescape=jinja2.select_autoescape(["html"]),
         undefined=jinja2.StrictUndefined,
     )
     app.cleanup_ctx.append(_resources)
     for routes in (
-        platform_web.routes, organisation_web.routes, device_registry.web.routes,
-        pages.routes, device_pages.routes,
+        platform_web.routes,
+        organisation_web.routes,
+        device_registry.web.routes,
+        pages.routes,
+        device_pages.routes,
     ):
         routes.install(app)
     app.router.add_static("/static", STATIC, name="static", append_version=True)

@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import getpass
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from rich.console import Console
 
@@ -35,18 +35,26 @@ def _parser() -> argparse.ArgumentParser:
     user_sub = user.add_subparsers(dest="user_command", required=True, metavar="ACTION")
     add = user_sub.add_parser("add", help="create an account (password from stdin, or generated)")
     add.add_argument("--email", required=True)
-    add.add_argument("--role", required=True,
-                     choices=["admin", "coordinator", "hospital_staff", "assistant"])
+    add.add_argument(
+        "--role", required=True, choices=["admin", "coordinator", "hospital_staff", "assistant"]
+    )
     add.add_argument("--name", help="full name (default: from the email)")
     add.add_argument("--provider", help="provider id (default: the only provider)")
     add.add_argument("--school", help="school id (required for assistants)")
     agent = sub.add_parser("agent", help="run a device agent (robot or tablet end)")
     agent.add_argument("--server", required=True, help="the service's base URL")
     agent.add_argument("--pair", help="pairing code (or the URL in its QR code)")
-    agent.add_argument("--credential-file", default="./var/device-credential",
-                       help="where the device credential is kept (0600)")
-    agent.add_argument("--hardware", choices=["synthetic", "linux"], default="synthetic",
-                       help="synthetic battery, or the OS's battery and network readings")
+    agent.add_argument(
+        "--credential-file",
+        default="./var/device-credential",
+        help="where the device credential is kept (0600)",
+    )
+    agent.add_argument(
+        "--hardware",
+        choices=["synthetic", "linux"],
+        default="synthetic",
+        help="synthetic battery, or the OS's battery and network readings",
+    )
     agent.add_argument("--model", default="Classbridge synthetic robot")
     return parser
 
@@ -58,10 +66,17 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> int:
     from telepresence.platform.logging import configure_logging
 
     configure_logging(settings.log_level, json_logs=settings.log_json)
-    console.print(f"Classbridge listening on [bold]http://{host or settings.host}:"
-                  f"{port or settings.port}[/bold] (Ctrl+C stops it)")
-    web.run_app(create_app(settings), host=host or settings.host, port=port or settings.port,
-                print=None, access_log=None)
+    console.print(
+        f"Classbridge listening on [bold]http://{host or settings.host}:"
+        f"{port or settings.port}[/bold] (Ctrl+C stops it)"
+    )
+    web.run_app(
+        create_app(settings),
+        host=host or settings.host,
+        port=port or settings.port,
+        print=None,
+        access_log=None,
+    )
     return 0
 
 
@@ -86,6 +101,27 @@ def _user_add(settings: Settings, args: argparse.Namespace) -> int:
     return asyncio.run(add_user_cli(settings, args, password, console))
 
 
+def _demo(settings: Settings, _args: argparse.Namespace) -> int:
+    from telepresence.demo import seed_demo_cli
+
+    return asyncio.run(seed_demo_cli(settings, console))
+
+
+def _agent(_settings: Settings, args: argparse.Namespace) -> int:
+    from telepresence.agent.run import run_agent_cli
+
+    return run_agent_cli(args, console)
+
+
+COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
+    "serve": lambda settings, args: _serve(settings, args.host, args.port),
+    "db": lambda settings, _args: _db_upgrade(settings),
+    "demo": _demo,
+    "user": _user_add,
+    "agent": _agent,
+}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; returns the exit code (2 for bad input)."""
     args = _parser().parse_args(argv)
@@ -94,21 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         err.print(f"[red]Configuration error:[/red] {exc}")
         return 2
-    if args.command == "serve":
-        return _serve(settings, args.host, args.port)
-    if args.command == "db":
-        return _db_upgrade(settings)
-    if args.command == "demo":
-        from telepresence.demo import seed_demo_cli
-
-        return asyncio.run(seed_demo_cli(settings, console))
-    if args.command == "user":
-        return _user_add(settings, args)
-    if args.command == "agent":
-        from telepresence.agent.run import run_agent_cli
-
-        return run_agent_cli(args, console)
-    return 2
+    return COMMANDS[args.command](settings, args)
 
 
 if __name__ == "__main__":

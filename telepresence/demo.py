@@ -23,12 +23,21 @@ __all__ = ["DEMO_LOGINS", "seed_demo", "seed_demo_cli"]
 
 PROVIDER = "Riverside Hospital School (demo)"
 SCHOOLS = {
-    "Oakfield Academy": [("S12", "Science block", 1), ("Lab 3", "Science block", 1),
-                         ("M4", "Main building", 0), ("E7", "Main building", 1),
-                         ("Library", "Main building", 0), ("Office", "Main building", 0)],
-    "St Aidan's High School": [("H2", "Humanities", 0), ("H5", "Humanities", 1),
-                               ("Maths 1", "North wing", 0), ("IT Suite", "North wing", 1),
-                               ("Reception", "North wing", 0)],
+    "Oakfield Academy": [
+        ("S12", "Science block", 1),
+        ("Lab 3", "Science block", 1),
+        ("M4", "Main building", 0),
+        ("E7", "Main building", 1),
+        ("Library", "Main building", 0),
+        ("Office", "Main building", 0),
+    ],
+    "St Aidan's High School": [
+        ("H2", "Humanities", 0),
+        ("H5", "Humanities", 1),
+        ("Maths 1", "North wing", 0),
+        ("IT Suite", "North wing", 1),
+        ("Reception", "North wing", 0),
+    ],
 }
 
 
@@ -57,18 +66,20 @@ PUPILS = [  # first, last, year, school, pupil code, PIN (only Sam's is set)
     ("Oliver", "Okafor", "Year 11", "St Aidan's High School", "OLIO94", None),
     ("Ruby", "Evans", "Year 6", "St Aidan's High School", "RUBE37", None),
 ]
-ROBOTS = [("Robbie", "OAK-AV1-0001", "Oakfield Academy", "SAMK42", "Office"),
-          ("Nova", "OAK-AV1-0002", "Oakfield Academy", "LEOM59", "Office"),
-          ("Pip", "STA-AV1-0003", "St Aidan's High School", "MAYC26", "Reception"),
-          ("Juno", "STA-AV1-0004", "St Aidan's High School", None, "Reception")]
+ROBOTS = [
+    ("Robbie", "OAK-AV1-0001", "Oakfield Academy", "SAMK42", "Office"),
+    ("Nova", "OAK-AV1-0002", "Oakfield Academy", "LEOM59", "Office"),
+    ("Pip", "STA-AV1-0003", "St Aidan's High School", "MAYC26", "Reception"),
+    ("Juno", "STA-AV1-0004", "St Aidan's High School", None, "Reception"),
+]
 ROBOT_CAPS = ["camera", "microphone", "speaker", "head_pan_tilt", "lights", "battery"]
 TABLET_CAPS = ["camera", "microphone", "speaker", "display", "battery"]
 
 
-async def _get_or_add(session: AsyncSession, table: type, where: dict[str, object], /,
-                      **values: object) -> object:
-    query = select(table).filter_by(**where)
-    row = await session.scalar(query)
+async def _get_or_add(
+    session: AsyncSession, table: type, where: dict[str, object], /, **values: object
+) -> object:
+    row = await session.scalar(select(table).filter_by(**where))
     if row is None:
         row = table(**where, **values)
         session.add(row)
@@ -79,35 +90,56 @@ async def _get_or_add(session: AsyncSession, table: type, where: dict[str, objec
 async def seed_demo(database: Database, now: datetime) -> None:
     """Create the demo data that is missing (never duplicates, never overwrites)."""
     async with database.transaction() as session:
-        provider = await _get_or_add(session, Provider, {"name": PROVIDER}, created_at=now,
-                                     contact_email="office@riverside.example")
+        provider = await _get_or_add(
+            session,
+            Provider,
+            {"name": PROVIDER},
+            created_at=now,
+            contact_email="office@riverside.example",
+        )
         assert isinstance(provider, Provider)
         schools: dict[str, School] = {}
         rooms: dict[tuple[str, str], Room] = {}
         for school_name, school_rooms in SCHOOLS.items():
-            school = await _get_or_add(session, School, {"name": school_name},
-                                       provider_id=provider.id, time_zone="Europe/London",
-                                       created_at=now, contact_email=None)
+            school = await _get_or_add(
+                session,
+                School,
+                {"name": school_name},
+                provider_id=provider.id,
+                time_zone="Europe/London",
+                created_at=now,
+                contact_email=None,
+            )
             assert isinstance(school, School)
             schools[school_name] = school
             for room_name, building, floor in school_rooms:
-                room = await _get_or_add(session, Room, {"school_id": school.id,
-                                                         "name": room_name},
-                                         building=building, floor=floor)
+                room = await _get_or_add(
+                    session,
+                    Room,
+                    {"school_id": school.id, "name": room_name},
+                    building=building,
+                    floor=floor,
+                )
                 assert isinstance(room, Room)
                 rooms[(school_name, room_name)] = room
         users: dict[str, User] = {}
-        names = {"admin": "Priya Natarajan", "coordinator": "Tom Whitfield",
-                 "hospital_staff": "Grace Adeyemi", "assistant": "Jo Barker"}
+        names = {
+            "admin": "Priya Natarajan",
+            "coordinator": "Tom Whitfield",
+            "hospital_staff": "Grace Adeyemi",
+            "assistant": "Jo Barker",
+        }
         for login in DEMO_LOGINS[:4]:
             existing = await session.scalar(select(User).where(User.email == login.login))
             if existing is None:
                 existing = User(
-                    email=login.login, name=names[login.role], role=login.role,
-                    provider_id=provider.id, created_at=now,
+                    email=login.login,
+                    name=names[login.role],
+                    role=login.role,
+                    provider_id=provider.id,
+                    created_at=now,
                     password_hash=await hash_secret(login.secret),
-                    school_id=schools["Oakfield Academy"].id if login.role == "assistant"
-                    else None,
+                    school_id=schools["Oakfield Academy"].id if login.role == "assistant" else None,
                 )
                 session.add(existing)
                 await session.flush()
@@ -117,10 +149,16 @@ async def seed_demo(database: Database, now: datetime) -> None:
             pupil = await session.scalar(select(Pupil).where(Pupil.pupil_code == code))
             if pupil is None:
                 pupil = Pupil(
-                    provider_id=provider.id, school_id=schools[school_name].id,
-                    first_name=first, last_name=last, year_group=year, pupil_code=code,
-                    key_worker_id=users["hospital_staff"].id, parent_consent=True,
-                    class_informed=code != "RUBE37", created_at=now,
+                    provider_id=provider.id,
+                    school_id=schools[school_name].id,
+                    first_name=first,
+                    last_name=last,
+                    year_group=year,
+                    pupil_code=code,
+                    key_worker_id=users["hospital_staff"].id,
+                    parent_consent=True,
+                    class_informed=code != "RUBE37",
+                    created_at=now,
                     pin_hash=await hash_secret(pin) if pin else None,
                 )
                 session.add(pupil)
@@ -128,19 +166,35 @@ async def seed_demo(database: Database, now: datetime) -> None:
             pupils[code] = pupil
         for name, serial, school_name, pupil_code, base in ROBOTS:
             await _get_or_add(
-                session, Device, {"serial": serial}, provider_id=provider.id, name=name,
-                model="AV1", kind="robot", capabilities=ROBOT_CAPS, lifecycle="active",
+                session,
+                Device,
+                {"serial": serial},
+                provider_id=provider.id,
+                name=name,
+                model="AV1",
+                kind="robot",
+                capabilities=ROBOT_CAPS,
+                lifecycle="active",
                 school_id=schools[school_name].id,
                 pupil_id=pupils[pupil_code].id if pupil_code else None,
                 charging_base_room_id=rooms[(school_name, base)].id,
-                last_known_room_id=rooms[(school_name, base)].id, created_at=now,
+                last_known_room_id=rooms[(school_name, base)].id,
+                created_at=now,
             )
         for index, (_f, _l, _y, school_name, code, _pin) in enumerate(PUPILS, start=1):
             await _get_or_add(
-                session, Device, {"serial": f"TAB-{index:04d}"}, provider_id=provider.id,
-                name=f"{pupils[code].first_name}'s tablet", model="iPad (10th gen)",
-                kind="tablet", capabilities=TABLET_CAPS, lifecycle="active",
-                school_id=schools[school_name].id, pupil_id=pupils[code].id, created_at=now,
+                session,
+                Device,
+                {"serial": f"TAB-{index:04d}"},
+                provider_id=provider.id,
+                name=f"{pupils[code].first_name}'s tablet",
+                model="iPad (10th gen)",
+                kind="tablet",
+                capabilities=TABLET_CAPS,
+                lifecycle="active",
+                school_id=schools[school_name].id,
+                pupil_id=pupils[code].id,
+                created_at=now,
             )
 
 

@@ -19,9 +19,9 @@ from telepresence.platform.context import CLOCK, DATABASE, LOGIN_LIMITER, SETTIN
 from telepresence.platform.errors import DomainError, validation_errors
 from telepresence.platform.identity import PUBLIC, STAFF, Principal, Role, TokenKind
 from telepresence.platform.models import Pupil, Room, School, User
+from telepresence.platform.rendering import HOME, render, safe_next
 from telepresence.platform.routing import SESSION_COOKIE, Routes, check_origin
 from telepresence.platform.web import client_address
-from telepresence.platform.rendering import HOME, render, safe_next
 
 __all__ = ["routes"]
 
@@ -31,8 +31,10 @@ PEOPLE = [r for r in Role if r is not Role.DEVICE]
 
 def _form_errors(exc: DomainError | ValidationError) -> list[str]:
     if isinstance(exc, ValidationError):
-        return [f"{e['field'].replace('_', ' ').capitalize()}: {e['message']}"
-                for e in validation_errors(exc)]
+        return [
+            f"{e['field'].replace('_', ' ').capitalize()}: {e['message']}"
+            for e in validation_errors(exc)
+        ]
     return [exc.detail, *(f"{e['field']}: {e['message']}" for e in exc.errors)]
 
 
@@ -41,20 +43,34 @@ async def _form(request: web.Request) -> dict[str, str]:
 
 
 async def _sign_in(
-    request: web.Request, role: Role, *, user_id: str | None = None,
-    pupil_id: str | None = None, target: str,
+    request: web.Request,
+    role: Role,
+    *,
+    user_id: str | None = None,
+    pupil_id: str | None = None,
+    target: str,
 ) -> web.Response:
     settings = request.app[SETTINGS]
     lifetime = timedelta(hours=settings.session_hours)
     async with request.app[DATABASE].transaction() as session:
         token, _row = await auth.issue_token(
-            session, kind=TokenKind.SESSION, role=role, now=request.app[CLOCK].now(),
-            lifetime=lifetime, user_id=user_id, pupil_id=pupil_id,
+            session,
+            kind=TokenKind.SESSION,
+            role=role,
+            now=request.app[CLOCK].now(),
+            lifetime=lifetime,
+            user_id=user_id,
+            pupil_id=pupil_id,
         )
     response = web.HTTPSeeOther(target)
     response.set_cookie(
-        SESSION_COOKIE, token, max_age=int(lifetime.total_seconds()), httponly=True,
-        samesite="Lax", secure=settings.cookie_secure, path="/",
+        SESSION_COOKIE,
+        token,
+        max_age=int(lifetime.total_seconds()),
+        httponly=True,
+        samesite="Lax",
+        secure=settings.cookie_secure,
+        path="/",
     )
     raise response
 
@@ -68,8 +84,12 @@ async def home(_request: web.Request, who: Principal | None) -> web.StreamRespon
 @routes.page("GET", "/login", roles=PUBLIC, summary="Staff sign-in page")
 async def login_page(request: web.Request, who: Principal | None) -> web.StreamResponse:
     """The sign-in form."""
-    return render(request, None, "login.html", {
-        "title": "Sign in", "next": request.query.get("next", ""), "email": ""})
+    return render(
+        request,
+        None,
+        "login.html",
+        {"title": "Sign in", "next": request.query.get("next", ""), "email": ""},
+    )
 
 
 @routes.page("POST", "/login", roles=PUBLIC, summary="Staff sign-in")
@@ -78,24 +98,34 @@ async def login_submit(request: web.Request, _who: Principal | None) -> web.Stre
     check_origin(request)
     form = await _form(request)
     try:
-        request.app[LOGIN_LIMITER].check(f"login:{client_address(request)}",
-                                         request.app[CLOCK].now())
+        request.app[LOGIN_LIMITER].check(
+            f"login:{client_address(request)}", request.app[CLOCK].now()
+        )
         async with request.app[DATABASE].sessions() as session:
             user = await auth.login_user(session, form.get("email", ""), form.get("password", ""))
     except DomainError as exc:
-        return render(request, None, "login.html", {
-            "title": "Sign in", "next": form.get("next", ""), "email": form.get("email", ""),
-            "errors": _form_errors(exc)}, status=exc.status)
+        return render(
+            request,
+            None,
+            "login.html",
+            {
+                "title": "Sign in",
+                "next": form.get("next", ""),
+                "email": form.get("email", ""),
+                "errors": _form_errors(exc),
+            },
+            status=exc.status,
+        )
     who = Principal(role=Role(user.role), subject_id=user.id, display_name=user.name)
-    return await _sign_in(request, who.role, user_id=user.id,
-                          target=safe_next(form.get("next", ""), who))
+    return await _sign_in(
+        request, who.role, user_id=user.id, target=safe_next(form.get("next", ""), who)
+    )
 
 
 @routes.page("GET", "/pupil-login", roles=PUBLIC, summary="Pupil sign-in page (tablet)")
 async def pupil_login_page(request: web.Request, _who: Principal | None) -> web.StreamResponse:
     """Pupil code and PIN, in big type."""
-    return render(request, None, "pupil_login.html", {"title": "Pupil sign in",
-                                                      "pupil_code": ""})
+    return render(request, None, "pupil_login.html", {"title": "Pupil sign in", "pupil_code": ""})
 
 
 @routes.page("POST", "/pupil-login", roles=PUBLIC, summary="Pupil sign-in")
@@ -104,15 +134,23 @@ async def pupil_login_submit(request: web.Request, _who: Principal | None) -> we
     check_origin(request)
     form = await _form(request)
     try:
-        request.app[LOGIN_LIMITER].check(f"login:{client_address(request)}",
-                                         request.app[CLOCK].now())
+        request.app[LOGIN_LIMITER].check(
+            f"login:{client_address(request)}", request.app[CLOCK].now()
+        )
         async with request.app[DATABASE].sessions() as session:
-            pupil = await auth.login_pupil(session, form.get("pupil_code", ""),
-                                           form.get("pin", ""))
+            pupil = await auth.login_pupil(session, form.get("pupil_code", ""), form.get("pin", ""))
     except DomainError as exc:
-        return render(request, None, "pupil_login.html", {
-            "title": "Pupil sign in", "pupil_code": form.get("pupil_code", ""),
-            "errors": _form_errors(exc)}, status=exc.status)
+        return render(
+            request,
+            None,
+            "pupil_login.html",
+            {
+                "title": "Pupil sign in",
+                "pupil_code": form.get("pupil_code", ""),
+                "errors": _form_errors(exc),
+            },
+            status=exc.status,
+        )
     return await _sign_in(request, Role.PUPIL, pupil_id=pupil.id, target="/today")
 
 
@@ -131,14 +169,25 @@ async def _pupils_context(request: web.Request, who: Principal) -> dict[str, Any
     async with request.app[DATABASE].transaction() as session:
         pupils = await org.list_pupils(session, who)
         schools = await org.list_schools(session, who)
-        staff = list(await session.scalars(select(User).where(
-            User.provider_id == who.provider_id, User.role.in_([r.value for r in STAFF]),
-            User.active.is_(True)).order_by(User.name)))
-        record_request(request, session, who, "pupil.list", "pupil", "*",
-                       {"count": len(pupils)})
-    return {"title": "Pupils", "pupils": pupils, "schools": {s.id: s for s in schools},
-            "staff": {u.id: u for u in staff}, "can_edit": who.role in {Role.ADMIN,
-                                                                         Role.HOSPITAL_STAFF}}
+        staff = list(
+            await session.scalars(
+                select(User)
+                .where(
+                    User.provider_id == who.provider_id,
+                    User.role.in_([r.value for r in STAFF]),
+                    User.active.is_(True),
+                )
+                .order_by(User.name)
+            )
+        )
+        record_request(request, session, who, "pupil.list", "pupil", "*", {"count": len(pupils)})
+    return {
+        "title": "Pupils",
+        "pupils": pupils,
+        "schools": {s.id: s for s in schools},
+        "staff": {u.id: u for u in staff},
+        "can_edit": who.role in {Role.ADMIN, Role.HOSPITAL_STAFF},
+    }
 
 
 @routes.page("GET", "/pupils", roles=STAFF, summary="Pupils on roll")
@@ -147,15 +196,18 @@ async def pupils_page(request: web.Request, who: Principal) -> web.StreamRespons
     return render(request, who, "pupils.html", await _pupils_context(request, who))
 
 
-@routes.page("POST", "/pupils", roles=[Role.ADMIN, Role.HOSPITAL_STAFF],
-             summary="Add a pupil (form)")
+@routes.page(
+    "POST", "/pupils", roles=[Role.ADMIN, Role.HOSPITAL_STAFF], summary="Add a pupil (form)"
+)
 async def pupils_add(request: web.Request, who: Principal) -> web.StreamResponse:
     """On success, go to the pupil's page to set a PIN."""
     form = await _form(request)
     try:
         data = PupilIn(
-            first_name=form.get("first_name", ""), last_name=form.get("last_name", ""),
-            school_id=form.get("school_id", ""), year_group=form.get("year_group", ""),
+            first_name=form.get("first_name", ""),
+            last_name=form.get("last_name", ""),
+            school_id=form.get("school_id", ""),
+            year_group=form.get("year_group", ""),
             key_worker_id=form.get("key_worker_id") or None,
             parent_consent=form.get("parent_consent") == "on",
             class_informed=form.get("class_informed") == "on",
@@ -165,8 +217,14 @@ async def pupils_add(request: web.Request, who: Principal) -> web.StreamResponse
             record_request(request, session, who, "pupil.add", "pupil", pupil.id)
     except (DomainError, ValidationError) as exc:
         context = await _pupils_context(request, who)
-        return render(request, who, "pupils.html", context | {"errors": _form_errors(exc)},
-                      status=422, current="/pupils")
+        return render(
+            request,
+            who,
+            "pupils.html",
+            context | {"errors": _form_errors(exc)},
+            status=422,
+            current="/pupils",
+        )
     raise web.HTTPSeeOther(f"/pupils/{pupil.id}")
 
 
@@ -175,12 +233,19 @@ async def _pupil_context(request: web.Request, who: Principal, pupil_id: str) ->
         pupil = await org.get_pupil(session, who, pupil_id)
         school = await session.get(School, pupil.school_id)
         key_worker = await session.get(User, pupil.key_worker_id) if pupil.key_worker_id else None
-        devices = await device_views(session, list(await session.scalars(
-            select(Device).where(Device.pupil_id == pupil.id))))
+        devices = await device_views(
+            session, list(await session.scalars(select(Device).where(Device.pupil_id == pupil.id)))
+        )
         record_request(request, session, who, "pupil.read", "pupil", pupil.id)
-    return {"title": org.display_name(pupil.first_name, pupil.last_name), "pupil": pupil,
-            "school": school, "key_worker": key_worker, "devices": devices, "notice": "",
-            "can_edit": who.role in {Role.ADMIN, Role.HOSPITAL_STAFF}}
+    return {
+        "title": org.display_name(pupil.first_name, pupil.last_name),
+        "pupil": pupil,
+        "school": school,
+        "key_worker": key_worker,
+        "devices": devices,
+        "notice": "",
+        "can_edit": who.role in {Role.ADMIN, Role.HOSPITAL_STAFF},
+    }
 
 
 @routes.page("GET", "/pupils/{pupil_id}", roles=STAFF, summary="A pupil's record (audited)")
@@ -190,8 +255,12 @@ async def pupil_page(request: web.Request, who: Principal) -> web.StreamResponse
     return render(request, who, "pupil.html", context, current="/pupils")
 
 
-@routes.page("POST", "/pupils/{pupil_id}/pin", roles=[Role.ADMIN, Role.HOSPITAL_STAFF],
-             summary="Set a pupil's PIN (form)")
+@routes.page(
+    "POST",
+    "/pupils/{pupil_id}/pin",
+    roles=[Role.ADMIN, Role.HOSPITAL_STAFF],
+    summary="Set a pupil's PIN (form)",
+)
 async def pupil_pin(request: web.Request, who: Principal) -> web.StreamResponse:
     """Signs the pupil's tablet out; they sign in again with the new PIN."""
     pupil_id = request.match_info["pupil_id"]
@@ -208,8 +277,9 @@ async def pupil_pin(request: web.Request, who: Principal) -> web.StreamResponse:
         errors = ["The PIN must be 4 to 8 digits."]
     context = await _pupil_context(request, who, pupil_id)
     context |= {"errors": errors, "notice": "" if errors else "The new PIN is set."}
-    return render(request, who, "pupil.html", context, status=422 if errors else 200,
-                  current="/pupils")
+    return render(
+        request, who, "pupil.html", context, status=422 if errors else 200, current="/pupils"
+    )
 
 
 @routes.page("GET", "/schools", roles=STAFF, summary="Home schools and their rooms")
@@ -217,13 +287,19 @@ async def schools_page(request: web.Request, who: Principal) -> web.StreamRespon
     """Each school with its time zone and rooms."""
     async with request.app[DATABASE].sessions() as session:
         schools = await org.list_schools(session, who)
-        rooms = list(await session.scalars(select(Room).where(
-            Room.school_id.in_([s.id for s in schools])).order_by(Room.building, Room.name)))
+        rooms = list(
+            await session.scalars(
+                select(Room)
+                .where(Room.school_id.in_([s.id for s in schools]))
+                .order_by(Room.building, Room.name)
+            )
+        )
     by_school: dict[str, list[Room]] = {}
     for room in rooms:
         by_school.setdefault(room.school_id, []).append(room)
-    return render(request, who, "schools.html",
-                  {"title": "Schools", "schools": schools, "rooms": by_school})
+    return render(
+        request, who, "schools.html", {"title": "Schools", "schools": schools, "rooms": by_school}
+    )
 
 
 @routes.page("GET", "/staff", roles=[Role.ADMIN], summary="Staff accounts")
@@ -234,11 +310,19 @@ async def staff_page(request: web.Request, who: Principal) -> web.StreamResponse
 
 async def _staff_context(request: web.Request, who: Principal) -> dict[str, Any]:
     async with request.app[DATABASE].sessions() as session:
-        users = list(await session.scalars(
-            select(User).where(User.provider_id == who.provider_id).order_by(User.name)))
+        users = list(
+            await session.scalars(
+                select(User).where(User.provider_id == who.provider_id).order_by(User.name)
+            )
+        )
         schools = await org.list_schools(session, who)
-    return {"title": "Staff", "users": users, "schools": {s.id: s for s in schools},
-            "roles": [r for r in Role if r not in {Role.PUPIL, Role.DEVICE}], "created": None}
+    return {
+        "title": "Staff",
+        "users": users,
+        "schools": {s.id: s for s in schools},
+        "roles": [r for r in Role if r not in {Role.PUPIL, Role.DEVICE}],
+        "created": None,
+    }
 
 
 @routes.page("POST", "/staff", roles=[Role.ADMIN], summary="Add a staff account (form)")
@@ -247,20 +331,34 @@ async def staff_add(request: web.Request, who: Principal) -> web.StreamResponse:
     form = await _form(request)
     context = await _staff_context(request, who)
     try:
-        data = UserIn(email=form.get("email", ""), name=form.get("name", ""),
-                      role=form.get("role", ""),  # type: ignore[arg-type]
-                      school_id=form.get("school_id") or None)
+        data = UserIn(
+            email=form.get("email", ""),
+            name=form.get("name", ""),
+            role=form.get("role", ""),
+            school_id=form.get("school_id") or None,
+        )
         async with request.app[DATABASE].transaction() as session:
-            user, password = await org.add_user(session, who.provider_id, data,
-                                                request.app[CLOCK].now())
+            user, password = await org.add_user(
+                session, who.provider_id, data, request.app[CLOCK].now()
+            )
             record_request(request, session, who, "user.add", "user", user.id)
     except (DomainError, ValidationError) as exc:
-        return render(request, who, "staff.html", context | {"errors": _form_errors(exc)},
-                      status=422, current="/staff")
+        return render(
+            request,
+            who,
+            "staff.html",
+            context | {"errors": _form_errors(exc)},
+            status=422,
+            current="/staff",
+        )
     context = await _staff_context(request, who)
-    return render(request, who, "staff.html",
-                  context | {"created": {"email": user.email, "password": password}},
-                  current="/staff")
+    return render(
+        request,
+        who,
+        "staff.html",
+        context | {"created": {"email": user.email, "password": password}},
+        current="/staff",
+    )
 
 
 @routes.page("GET", "/assistant", roles=[Role.ASSISTANT], summary="Assistant's day (phone)")
@@ -268,11 +366,19 @@ async def assistant_page(request: web.Request, who: Principal) -> web.StreamResp
     """The school's robots: where they were last, battery, online."""
     async with request.app[DATABASE].sessions() as session:
         school = await session.get(School, who.school_id) if who.school_id else None
-        devices = await device_views(session, list(await session.scalars(
-            select(Device).where(Device.school_id == who.school_id,
-                                 Device.lifecycle != "retired").order_by(Device.name))))
-    return render(request, who, "assistant.html",
-                  {"title": "Today", "school": school, "devices": devices})
+        devices = await device_views(
+            session,
+            list(
+                await session.scalars(
+                    select(Device)
+                    .where(Device.school_id == who.school_id, Device.lifecycle != "retired")
+                    .order_by(Device.name)
+                )
+            ),
+        )
+    return render(
+        request, who, "assistant.html", {"title": "Today", "school": school, "devices": devices}
+    )
 
 
 @routes.page("GET", "/today", roles=[Role.PUPIL], summary="Pupil's today page (tablet)")
@@ -281,11 +387,25 @@ async def today_page(request: web.Request, who: Principal) -> web.StreamResponse
     async with request.app[DATABASE].sessions() as session:
         pupil = await session.get(Pupil, who.subject_id)
         school = await session.get(School, pupil.school_id) if pupil else None
-        robots = await device_views(session, list(await session.scalars(
-            select(Device).where(Device.pupil_id == who.subject_id, Device.kind == "robot"))))
-    return render(request, who, "today.html", {
-        "title": "Today", "first_name": pupil.first_name if pupil else who.display_name,
-        "school": school, "robots": robots})
+        robots = await device_views(
+            session,
+            list(
+                await session.scalars(
+                    select(Device).where(Device.pupil_id == who.subject_id, Device.kind == "robot")
+                )
+            ),
+        )
+    return render(
+        request,
+        who,
+        "today.html",
+        {
+            "title": "Today",
+            "first_name": pupil.first_name if pupil else who.display_name,
+            "school": school,
+            "robots": robots,
+        },
+    )
 
 
 @routes.page("GET", "/pair", roles=PUBLIC, summary="Where a scanned pairing QR code lands")

@@ -53,7 +53,7 @@ class ImportProblem:
         )
 
 
-class ImportRejected(Exception):  # noqa: N818 - the domain's word for it
+class ImportRejected(Exception):
     """The file was refused as a whole; ``errors`` lists every problem found, in file order."""
 
     def __init__(self, errors: Sequence[ImportProblem]) -> None:

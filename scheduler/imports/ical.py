@@ -70,7 +70,7 @@ def resolve_tzid(tzid: str) -> str | None:
     return None
 
 
-class _Bad(Exception):  # noqa: N818 - internal signal carrying one problem
+class _Bad(Exception):
     def __init__(self, prop: str | None, message: str) -> None:
         super().__init__(message)
         self.prop = prop

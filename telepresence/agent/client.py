@@ -20,8 +20,11 @@ from telepresence.agent.hardware import Hardware
 __all__ = ["AgentStopped", "Credential", "DeviceAgent", "pairing_code_from", "save_credential"]
 
 log = structlog.get_logger("classbridge.agent")
-FATAL_CLOSE_CODES = {4401: "credential revoked or unknown", 4403: "device retired",
-                     4426: "no protocol version in common"}
+FATAL_CLOSE_CODES = {
+    4401: "credential revoked or unknown",
+    4403: "device retired",
+    4426: "no protocol version in common",
+}
 SOFTWARE_VERSION = "classbridge-agent/0.1.0"
 
 
@@ -55,7 +58,7 @@ def save_credential(path: Path, credential: Credential) -> None:
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
         json.dump(credential.__dict__, handle)
-    os.chmod(tmp, 0o600)
+    tmp.chmod(0o600)
     tmp.replace(path)
 
 
@@ -72,8 +75,13 @@ class DeviceAgent:
     """Keeps one device connected: hello, heartbeats, commands, and reconnection."""
 
     def __init__(
-        self, credential: Credential, hardware: Hardware, *, model: str,
-        backoff_base: float = 0.5, backoff_cap: float = 30.0,
+        self,
+        credential: Credential,
+        hardware: Hardware,
+        *,
+        model: str,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 30.0,
     ) -> None:
         self.credential = credential
         self.hardware = hardware
@@ -90,13 +98,19 @@ class DeviceAgent:
         body: dict[str, Any] = {"code": code}
         if serial:
             body["serial"] = serial
-        async with aiohttp.ClientSession() as http, \
-                http.post(f"{server.rstrip('/')}/api/devices/pair", json=body) as resp:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(f"{server.rstrip('/')}/api/devices/pair", json=body) as resp,
+        ):
             data = await resp.json(content_type=None)
             if resp.status != 201:
                 raise AgentStopped(f"Pairing refused: {data.get('detail', resp.reason)}")
-        return Credential(server=server.rstrip("/"), device_id=data["device_id"],
-                          name=data["name"], credential=data["credential"])
+        return Credential(
+            server=server.rstrip("/"),
+            device_id=data["device_id"],
+            name=data["name"],
+            credential=data["credential"],
+        )
 
     def _delay(self, attempt: int) -> float:
         # Full jitter: spreads a whole fleet's reconnections after a server restart.
@@ -133,10 +147,22 @@ class DeviceAgent:
                 return await self._session(ws, stop)
 
     async def _session(self, ws: aiohttp.ClientWebSocketResponse, stop: asyncio.Event) -> bool:
-        await ws.send_json({"type": "hello", "protocol": [1], "model": self.model,
-                            "software_version": SOFTWARE_VERSION,
-                            "capabilities": ["camera", "microphone", "speaker", "lights",
-                                             "head_pan_tilt", "battery"]})
+        await ws.send_json(
+            {
+                "type": "hello",
+                "protocol": [1],
+                "model": self.model,
+                "software_version": SOFTWARE_VERSION,
+                "capabilities": [
+                    "camera",
+                    "microphone",
+                    "speaker",
+                    "lights",
+                    "head_pan_tilt",
+                    "battery",
+                ],
+            }
+        )
         welcome = await ws.receive_json(timeout=10)
         if welcome.get("type") != "welcome":
             return False
@@ -178,8 +204,9 @@ class DeviceAgent:
             if data.get("type") == "command":
                 await self._command(ws, data)
             elif data.get("type") == "error":
-                log.warning("agent_message_refused", code=data.get("code"),
-                            detail=data.get("detail"))
+                log.warning(
+                    "agent_message_refused", code=data.get("code"), detail=data.get("detail")
+                )
 
     async def _command(self, ws: aiohttp.ClientWebSocketResponse, data: dict[str, Any]) -> None:
         name = data.get("command")
@@ -190,5 +217,6 @@ class DeviceAgent:
             detail, ok = await self.hardware.apply_settings(data.get("args", {})), True
         else:
             detail, ok = f"unknown command {name!r}", False
-        await ws.send_json({"type": "ack", "command_id": data["command_id"], "ok": ok,
-                            "detail": detail})
+        await ws.send_json(
+            {"type": "ack", "command_id": data["command_id"], "ok": ok, "detail": detail}
+        )

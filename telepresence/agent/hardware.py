@@ -74,8 +74,12 @@ class SyntheticHardware:
         else:
             self.battery = max(0.0, self.battery - self.drain_per_min * minutes)
             self.charging = self.battery < 15.0  # an assistant puts it on its base
-        return Reading(battery_pct=round(self.battery), charging=self.charging,
-                       signal_dbm=self.signal_dbm, network_type="wifi")
+        return Reading(
+            battery_pct=round(self.battery),
+            charging=self.charging,
+            signal_dbm=self.signal_dbm,
+            network_type="wifi",
+        )
 
     async def identify(self) -> str:
         """Pretend to blink the head lights."""
@@ -99,8 +103,11 @@ class SyntheticHardware:
 class LinuxHardware(SyntheticHardware):
     """Battery from ``/sys/class/power_supply``, WiFi signal from ``/proc/net/wireless``."""
 
-    def __init__(self, sys_root: Path = Path("/sys/class/power_supply"),
-                 wireless: Path = Path("/proc/net/wireless")) -> None:
+    def __init__(
+        self,
+        sys_root: Path = Path("/sys/class/power_supply"),
+        wireless: Path = Path("/proc/net/wireless"),
+    ) -> None:
         super().__init__()
         self.sys_root = sys_root
         self.wireless = wireless
@@ -113,7 +120,8 @@ class LinuxHardware(SyntheticHardware):
         return Reading(
             battery_pct=battery if battery is not None else fallback.battery_pct,
             charging=charging if battery is not None else fallback.charging,
-            signal_dbm=signal, network_type="wifi" if signal is not None else "ethernet",
+            signal_dbm=signal,
+            network_type="wifi" if signal is not None else "ethernet",
         )
 
     def _battery(self) -> tuple[int | None, bool | None]:

@@ -53,8 +53,10 @@ async def list_schools(session: AsyncSession, who: Principal) -> list[School]:
 async def get_school(session: AsyncSession, who: Principal, school_id: str) -> School:
     """A school of the caller's provider; ``NotFound`` otherwise."""
     school = await session.get(School, school_id)
-    visible = school is not None and school.provider_id == who.provider_id and (
-        who.role is not Role.ASSISTANT or school.id == who.school_id
+    visible = (
+        school is not None
+        and school.provider_id == who.provider_id
+        and (who.role is not Role.ASSISTANT or school.id == who.school_id)
     )
     if not visible or school is None:
         raise NotFound(f"There is no school {school_id!r}.")
@@ -75,20 +77,22 @@ async def add_school(
 async def list_rooms(session: AsyncSession, who: Principal, school_id: str) -> list[Room]:
     """A school's rooms by building, floor and name."""
     await get_school(session, who, school_id)
-    return list(await session.scalars(
-        select(Room).where(Room.school_id == school_id)
-        .order_by(Room.building, Room.floor, Room.name)
-    ))
+    return list(
+        await session.scalars(
+            select(Room)
+            .where(Room.school_id == school_id)
+            .order_by(Room.building, Room.floor, Room.name)
+        )
+    )
 
 
-async def add_room(
-    session: AsyncSession, who: Principal, school_id: str, data: RoomIn
-) -> Room:
+async def add_room(session: AsyncSession, who: Principal, school_id: str, data: RoomIn) -> Room:
     """Add a room; ``Conflict`` when the school already has one of that name."""
     await get_school(session, who, school_id)
     clash = await session.scalar(
-        select(Room.id).where(Room.school_id == school_id,
-                              func.lower(Room.name) == data.name.lower())
+        select(Room.id).where(
+            Room.school_id == school_id, func.lower(Room.name) == data.name.lower()
+        )
     )
     if clash:
         raise Conflict(f"This school already has a room called {data.name!r}.")
@@ -100,10 +104,13 @@ async def add_room(
 
 async def list_pupils(session: AsyncSession, who: Principal) -> list[Pupil]:
     """The provider's pupils on roll, by last name."""
-    return list(await session.scalars(
-        select(Pupil).where(Pupil.provider_id == who.provider_id)
-        .order_by(Pupil.last_name, Pupil.first_name)
-    ))
+    return list(
+        await session.scalars(
+            select(Pupil)
+            .where(Pupil.provider_id == who.provider_id)
+            .order_by(Pupil.last_name, Pupil.first_name)
+        )
+    )
 
 
 async def get_pupil(session: AsyncSession, who: Principal, pupil_id: str) -> Pupil:
@@ -135,8 +142,7 @@ async def register_pupil(
     while await session.scalar(select(Pupil.id).where(Pupil.pupil_code == code)):
         code = new_pupil_code()
     assert who.provider_id is not None
-    pupil = Pupil(provider_id=who.provider_id, pupil_code=code, created_at=now,
-                  **data.model_dump())
+    pupil = Pupil(provider_id=who.provider_id, pupil_code=code, created_at=now, **data.model_dump())
     session.add(pupil)
     await session.flush()
     return pupil
@@ -167,17 +173,25 @@ async def add_user(
     if data.school_id is not None:
         school = await session.get(School, data.school_id)
         if school is None or school.provider_id != provider_id:
-            raise InvalidInput("No such school.", errors=[{"field": "school_id",
-                                                           "message": "no such school"}])
+            raise InvalidInput(
+                "No such school.", errors=[{"field": "school_id", "message": "no such school"}]
+            )
     if data.role is Role.ASSISTANT and data.school_id is None:
-        raise InvalidInput("A classroom assistant belongs to a school.",
-                           errors=[{"field": "school_id", "message": "required for assistants"}])
+        raise InvalidInput(
+            "A classroom assistant belongs to a school.",
+            errors=[{"field": "school_id", "message": "required for assistants"}],
+        )
     generated = None if data.password else secrets.token_urlsafe(12)
     password = data.password or generated
     assert password is not None
     user = User(
-        email=email, name=data.name, role=data.role.value, provider_id=provider_id,
-        school_id=data.school_id, password_hash=await hash_secret(password), created_at=now,
+        email=email,
+        name=data.name,
+        role=data.role.value,
+        provider_id=provider_id,
+        school_id=data.school_id,
+        password_hash=await hash_secret(password),
+        created_at=now,
     )
     session.add(user)
     await session.flush()

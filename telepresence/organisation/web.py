@@ -43,30 +43,56 @@ def school_out(s: School) -> SchoolOut:
 def pupil_out(p: Pupil) -> PupilOut:
     """The API view of a pupil (staff only)."""
     return PupilOut(
-        id=p.id, first_name=p.first_name, last_name=p.last_name,
-        display_name=services.display_name(p.first_name, p.last_name), school_id=p.school_id,
-        year_group=p.year_group, key_worker_id=p.key_worker_id, parent_consent=p.parent_consent,
-        class_informed=p.class_informed, pupil_code=p.pupil_code, has_pin=p.pin_hash is not None,
+        id=p.id,
+        first_name=p.first_name,
+        last_name=p.last_name,
+        display_name=services.display_name(p.first_name, p.last_name),
+        school_id=p.school_id,
+        year_group=p.year_group,
+        key_worker_id=p.key_worker_id,
+        parent_consent=p.parent_consent,
+        class_informed=p.class_informed,
+        pupil_code=p.pupil_code,
+        has_pin=p.pin_hash is not None,
         active=p.active,
     )
 
 
 def user_out(u: User) -> UserOut:
     """The API view of an account."""
-    return UserOut(id=u.id, email=u.email, name=u.name, role=Role(u.role), school_id=u.school_id,
-                   active=u.active, created_at=u.created_at)
+    return UserOut(
+        id=u.id,
+        email=u.email,
+        name=u.name,
+        role=Role(u.role),
+        school_id=u.school_id,
+        active=u.active,
+        created_at=u.created_at,
+    )
 
 
-@routes.api("GET", "/api/schools", roles=SCHOOL_READERS, response=list[SchoolOut],
-            summary="Home schools of the provider")
+@routes.api(
+    "GET",
+    "/api/schools",
+    roles=SCHOOL_READERS,
+    response=list[SchoolOut],
+    summary="Home schools of the provider",
+)
 async def list_schools(request: web.Request, who: Principal) -> list[SchoolOut]:
     """Assistants see only their own school."""
     async with request.app[DATABASE].sessions() as session:
         return [school_out(s) for s in await services.list_schools(session, who)]
 
 
-@routes.api("POST", "/api/schools", roles=ADMIN, body=SchoolIn, response=SchoolOut, status=201,
-            summary="Add a home school")
+@routes.api(
+    "POST",
+    "/api/schools",
+    roles=ADMIN,
+    body=SchoolIn,
+    response=SchoolOut,
+    status=201,
+    summary="Add a home school",
+)
 async def add_school(request: web.Request, who: Principal, body: SchoolIn) -> SchoolOut:
     """A school with its IANA time zone."""
     async with request.app[DATABASE].transaction() as session:
@@ -75,40 +101,73 @@ async def add_school(request: web.Request, who: Principal, body: SchoolIn) -> Sc
         return school_out(school)
 
 
-@routes.api("GET", "/api/schools/{school_id}/rooms", roles=SCHOOL_READERS,
-            response=list[RoomOut], errors=(404,), summary="Rooms of a school")
+@routes.api(
+    "GET",
+    "/api/schools/{school_id}/rooms",
+    roles=SCHOOL_READERS,
+    response=list[RoomOut],
+    errors=(404,),
+    summary="Rooms of a school",
+)
 async def list_rooms(request: web.Request, who: Principal) -> list[RoomOut]:
     """By building, floor and name."""
     async with request.app[DATABASE].sessions() as session:
         rooms = await services.list_rooms(session, who, request.match_info["school_id"])
-        return [RoomOut(id=r.id, school_id=r.school_id, name=r.name, building=r.building,
-                        floor=r.floor) for r in rooms]
+        return [
+            RoomOut(id=r.id, school_id=r.school_id, name=r.name, building=r.building, floor=r.floor)
+            for r in rooms
+        ]
 
 
-@routes.api("POST", "/api/schools/{school_id}/rooms", roles=ADMIN, body=RoomIn,
-            response=RoomOut, status=201, errors=(404, 409), summary="Add a room to a school")
+@routes.api(
+    "POST",
+    "/api/schools/{school_id}/rooms",
+    roles=ADMIN,
+    body=RoomIn,
+    response=RoomOut,
+    status=201,
+    errors=(404, 409),
+    summary="Add a room to a school",
+)
 async def add_room(request: web.Request, who: Principal, body: RoomIn) -> RoomOut:
     """Room names are unique within a school (ignoring case)."""
     async with request.app[DATABASE].transaction() as session:
         room = await services.add_room(session, who, request.match_info["school_id"], body)
         record_request(request, session, who, "room.add", "room", room.id)
-        return RoomOut(id=room.id, school_id=room.school_id, name=room.name,
-                       building=room.building, floor=room.floor)
+        return RoomOut(
+            id=room.id,
+            school_id=room.school_id,
+            name=room.name,
+            building=room.building,
+            floor=room.floor,
+        )
 
 
-@routes.api("GET", "/api/pupils", roles=STAFF, response=list[PupilOut],
-            summary="Pupils on the provider's roll")
+@routes.api(
+    "GET",
+    "/api/pupils",
+    roles=STAFF,
+    response=list[PupilOut],
+    summary="Pupils on the provider's roll",
+)
 async def list_pupils(request: web.Request, who: Principal) -> list[PupilOut]:
     """Reading the roll is audited."""
     async with request.app[DATABASE].transaction() as session:
         pupils = await services.list_pupils(session, who)
-        record_request(request, session, who, "pupil.list", "pupil", "*",
-                       {"count": len(pupils)})
+        record_request(request, session, who, "pupil.list", "pupil", "*", {"count": len(pupils)})
         return [pupil_out(p) for p in pupils]
 
 
-@routes.api("POST", "/api/pupils", roles=PUPIL_EDITORS, body=PupilIn, response=PupilOut,
-            status=201, errors=(404,), summary="Put a pupil on roll")
+@routes.api(
+    "POST",
+    "/api/pupils",
+    roles=PUPIL_EDITORS,
+    body=PupilIn,
+    response=PupilOut,
+    status=201,
+    errors=(404,),
+    summary="Put a pupil on roll",
+)
 async def add_pupil(request: web.Request, who: Principal, body: PupilIn) -> PupilOut:
     """The pupil gets a pupil code; set a PIN before they can sign in."""
     async with request.app[DATABASE].transaction() as session:
@@ -117,8 +176,14 @@ async def add_pupil(request: web.Request, who: Principal, body: PupilIn) -> Pupi
         return pupil_out(pupil)
 
 
-@routes.api("GET", "/api/pupils/{pupil_id}", roles=STAFF, response=PupilOut, errors=(404,),
-            summary="One pupil's record (the read is audited)")
+@routes.api(
+    "GET",
+    "/api/pupils/{pupil_id}",
+    roles=STAFF,
+    response=PupilOut,
+    errors=(404,),
+    summary="One pupil's record (the read is audited)",
+)
 async def get_pupil(request: web.Request, who: Principal) -> PupilOut:
     """Every read of a pupil's record is in the audit log."""
     async with request.app[DATABASE].transaction() as session:
@@ -127,8 +192,15 @@ async def get_pupil(request: web.Request, who: Principal) -> PupilOut:
         return pupil_out(pupil)
 
 
-@routes.api("PATCH", "/api/pupils/{pupil_id}", roles=PUPIL_EDITORS, body=PupilPatch,
-            response=PupilOut, errors=(404,), summary="Change a pupil's record")
+@routes.api(
+    "PATCH",
+    "/api/pupils/{pupil_id}",
+    roles=PUPIL_EDITORS,
+    body=PupilPatch,
+    response=PupilOut,
+    errors=(404,),
+    summary="Change a pupil's record",
+)
 async def patch_pupil(request: web.Request, who: Principal, body: PupilPatch) -> PupilOut:
     """Deactivating a pupil signs their tablet out at once."""
     now = request.app[CLOCK].now()
@@ -136,13 +208,27 @@ async def patch_pupil(request: web.Request, who: Principal, body: PupilPatch) ->
         pupil = await services.update_pupil(session, who, request.match_info["pupil_id"], body)
         if body.active is False:
             await auth.revoke_tokens_of(session, now=now, pupil_id=pupil.id)
-        record_request(request, session, who, "pupil.update", "pupil", pupil.id,
-                       {"fields": sorted(body.model_dump(exclude_unset=True))})
+        record_request(
+            request,
+            session,
+            who,
+            "pupil.update",
+            "pupil",
+            pupil.id,
+            {"fields": sorted(body.model_dump(exclude_unset=True))},
+        )
         return pupil_out(pupil)
 
 
-@routes.api("PUT", "/api/pupils/{pupil_id}/pin", roles=PUPIL_EDITORS, body=PinIn, status=204,
-            errors=(404,), summary="Set a pupil's tablet PIN (signs out their sessions)")
+@routes.api(
+    "PUT",
+    "/api/pupils/{pupil_id}/pin",
+    roles=PUPIL_EDITORS,
+    body=PinIn,
+    status=204,
+    errors=(404,),
+    summary="Set a pupil's tablet PIN (signs out their sessions)",
+)
 async def set_pin(request: web.Request, who: Principal, body: PinIn) -> None:
     """The old PIN and every session signed in with it stop working."""
     now = request.app[CLOCK].now()
@@ -153,8 +239,13 @@ async def set_pin(request: web.Request, who: Principal, body: PinIn) -> None:
         record_request(request, session, who, "pupil.set_pin", "pupil", pupil.id)
 
 
-@routes.api("GET", "/api/users", roles=ADMIN, response=list[UserOut],
-            summary="Staff and assistant accounts of the provider")
+@routes.api(
+    "GET",
+    "/api/users",
+    roles=ADMIN,
+    response=list[UserOut],
+    summary="Staff and assistant accounts of the provider",
+)
 async def list_users(request: web.Request, who: Principal) -> list[UserOut]:
     """By name."""
     async with request.app[DATABASE].sessions() as session:
@@ -164,21 +255,34 @@ async def list_users(request: web.Request, who: Principal) -> list[UserOut]:
         return [user_out(u) for u in users]
 
 
-@routes.api("POST", "/api/users", roles=ADMIN, body=UserIn, response=UserCreatedOut,
-            status=201, errors=(409,), summary="Create a staff or assistant account")
+@routes.api(
+    "POST",
+    "/api/users",
+    roles=ADMIN,
+    body=UserIn,
+    response=UserCreatedOut,
+    status=201,
+    errors=(409,),
+    summary="Create a staff or assistant account",
+)
 async def add_user(request: web.Request, who: Principal, body: UserIn) -> UserCreatedOut:
     """Without a password one is generated and shown once."""
     async with request.app[DATABASE].transaction() as session:
         user, password = await services.add_user(
             session, who.provider_id, body, request.app[CLOCK].now()
         )
-        record_request(request, session, who, "user.add", "user", user.id,
-                       {"role": user.role})
+        record_request(request, session, who, "user.add", "user", user.id, {"role": user.role})
         return UserCreatedOut(**user_out(user).model_dump(), password=password)
 
 
-@routes.api("POST", "/api/users/{user_id}/deactivate", roles=ADMIN, status=204,
-            errors=(404,), summary="Deactivate an account and revoke its sessions at once")
+@routes.api(
+    "POST",
+    "/api/users/{user_id}/deactivate",
+    roles=ADMIN,
+    status=204,
+    errors=(404,),
+    summary="Deactivate an account and revoke its sessions at once",
+)
 async def deactivate_user(request: web.Request, who: Principal) -> None:
     """The person is signed out everywhere."""
     now = request.app[CLOCK].now()

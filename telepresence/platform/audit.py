@@ -9,7 +9,6 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from telepresence.platform.context import CLOCK
-
 from telepresence.platform.identity import Principal
 from telepresence.platform.logging import REQUEST_ID
 from telepresence.platform.models import AuditEntry
@@ -31,8 +30,13 @@ def record(
     """Add an audit entry to the session's transaction (written with the change itself)."""
     session.add(
         AuditEntry(
-            at=at, actor_role=actor.role.value, actor_id=actor.subject_id, action=action,
-            subject_type=subject_type, subject_id=subject_id, request_id=request_id,
+            at=at,
+            actor_role=actor.role.value,
+            actor_id=actor.subject_id,
+            action=action,
+            subject_type=subject_type,
+            subject_id=subject_id,
+            request_id=request_id,
             details=details or {},
         )
     )
@@ -49,6 +53,12 @@ def record_request(
 ) -> None:
     """``record`` with the time and request id of the current request."""
     record(
-        session, actor=actor, action=action, subject_type=subject_type, subject_id=subject_id,
-        at=request.app[CLOCK].now(), request_id=request.get(REQUEST_ID, ""), details=details,
+        session,
+        actor=actor,
+        action=action,
+        subject_type=subject_type,
+        subject_id=subject_id,
+        at=request.app[CLOCK].now(),
+        request_id=request.get(REQUEST_ID, ""),
+        details=details,
     )

@@ -64,8 +64,13 @@ async def issue_token(
     """Create a session or API token; returns the token (shown once) and its row."""
     token = new_token(kind)
     row = AuthToken(
-        token_hash=hash_token(token), kind=kind.value, role=role.value, user_id=user_id,
-        pupil_id=pupil_id, created_at=now, expires_at=now + lifetime,
+        token_hash=hash_token(token),
+        kind=kind.value,
+        role=role.value,
+        user_id=user_id,
+        pupil_id=pupil_id,
+        created_at=now,
+        expires_at=now + lifetime,
     )
     session.add(row)
     await session.flush()
@@ -102,17 +107,24 @@ async def resolve_person_token(
         if user is None or not user.active:
             return None
         return Principal(
-            role=Role(user.role), subject_id=user.id, display_name=user.name,
-            provider_id=user.provider_id, school_id=user.school_id, token_id=row.id,
+            role=Role(user.role),
+            subject_id=user.id,
+            display_name=user.name,
+            provider_id=user.provider_id,
+            school_id=user.school_id,
+            token_id=row.id,
         )
     if row.pupil_id is not None:
         pupil = await session.get(Pupil, row.pupil_id)
         if pupil is None or not pupil.active:
             return None
         return Principal(
-            role=Role.PUPIL, subject_id=pupil.id,
+            role=Role.PUPIL,
+            subject_id=pupil.id,
             display_name=f"{pupil.first_name} {pupil.last_name[:1]}.",
-            provider_id=pupil.provider_id, school_id=pupil.school_id, token_id=row.id,
+            provider_id=pupil.provider_id,
+            school_id=pupil.school_id,
+            token_id=row.id,
         )
     return None
 
@@ -127,7 +139,10 @@ async def revoke_token(session: AsyncSession, token_id: str, now: datetime) -> N
 
 
 async def revoke_tokens_of(
-    session: AsyncSession, *, now: datetime, user_id: str | None = None,
+    session: AsyncSession,
+    *,
+    now: datetime,
+    user_id: str | None = None,
     pupil_id: str | None = None,
 ) -> int:
     """Revoke every live token of a user or pupil; returns how many."""

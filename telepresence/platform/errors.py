@@ -118,9 +118,7 @@ def problem_response(
         body["instance"] = instance
     if errors:
         body["errors"] = list(errors)
-    return web.Response(
-        status=status, text=json.dumps(body), content_type=PROBLEM, headers=headers
-    )
+    return web.Response(status=status, text=json.dumps(body), content_type=PROBLEM, headers=headers)
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -137,9 +135,7 @@ def _from_http_exception(request: web.Request, exc: web.HTTPException) -> web.St
     elif exc.status == 405:
         detail = f"{request.method} is not allowed on {request.path}."
     headers = {k: v for k, v in exc.headers.items() if k.lower() in {"allow", "location"}}
-    return problem_response(
-        exc.status, exc.reason, detail, instance=request.path, headers=headers
-    )
+    return problem_response(exc.status, exc.reason, detail, instance=request.path, headers=headers)
 
 
 @web.middleware
@@ -154,13 +150,20 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if isinstance(exc, Unauthorized):
             headers["WWW-Authenticate"] = 'Bearer realm="classbridge"'
         return problem_response(
-            exc.status, exc.title, exc.detail, instance=request.path,
-            errors=exc.errors, headers=headers,
+            exc.status,
+            exc.title,
+            exc.detail,
+            instance=request.path,
+            errors=exc.errors,
+            headers=headers,
         )
     except ValidationError as exc:
         return problem_response(
-            422, "Invalid input", "The request did not pass validation.",
-            instance=request.path, errors=validation_errors(exc),
+            422,
+            "Invalid input",
+            "The request did not pass validation.",
+            instance=request.path,
+            errors=validation_errors(exc),
         )
     except web.HTTPException as exc:
         return _from_http_exception(request, exc)
@@ -169,6 +172,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         # document, the operator gets the traceback in the log with the request id.
         log.exception("unhandled_error", path=request.path, method=request.method)
         return problem_response(
-            500, "Internal error",
-            "Something went wrong on our side; it has been logged.", instance=request.path,
+            500,
+            "Internal error",
+            "Something went wrong on our side; it has been logged.",
+            instance=request.path,
         )

@@ -62,8 +62,14 @@ class JobRunner:
             return
         for name, job, seconds in self._jobs:
             self._scheduler.add_job(
-                self._run, "interval", seconds=seconds, args=[name, job], id=name,
-                coalesce=True, max_instances=1, misfire_grace_time=int(seconds),
+                self._run,
+                "interval",
+                seconds=seconds,
+                args=[name, job],
+                id=name,
+                coalesce=True,
+                max_instances=1,
+                misfire_grace_time=int(seconds),
             )
         self._scheduler.start()
 

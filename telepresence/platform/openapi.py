@@ -18,8 +18,10 @@ PROBLEM_SCHEMA: dict[str, Any] = {
     "description": "RFC 9457 problem details.",
     "required": ["title", "status", "detail"],
     "properties": {
-        "type": {"type": "string"}, "title": {"type": "string"},
-        "status": {"type": "integer"}, "detail": {"type": "string"},
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
         "instance": {"type": "string"},
         "errors": {
             "type": "array",
@@ -43,12 +45,16 @@ def _schema(tp: Any, components: dict[str, Any], mode: str) -> dict[str, Any]:
 
 def _operation(endpoint: Endpoint, components: dict[str, Any]) -> dict[str, Any]:
     roles = (
-        "anyone" if isinstance(endpoint.roles, Public)
+        "anyone"
+        if isinstance(endpoint.roles, Public)
         else ", ".join(sorted(r.value for r in endpoint.roles))
     )
     op: dict[str, Any] = {
-        "operationId": endpoint.name, "summary": endpoint.summary, "tags": list(endpoint.tags),
-        "description": f"Roles: {roles}.", "x-roles": roles.split(", "),
+        "operationId": endpoint.name,
+        "summary": endpoint.summary,
+        "tags": list(endpoint.tags),
+        "description": f"Roles: {roles}.",
+        "x-roles": roles.split(", "),
         "parameters": [
             {"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
             for p in endpoint.path_params
@@ -101,7 +107,8 @@ def build_openapi(endpoints: list[Endpoint], *, version: str, server_url: str) -
     return {
         "openapi": "3.1.0",
         "info": {
-            "title": "Classbridge API", "version": version,
+            "title": "Classbridge API",
+            "version": version,
             "description": "Telepresence classroom coordination for medical alternative "
             "provision. Errors are application/problem+json (RFC 9457).",
         },

@@ -13,16 +13,22 @@ from telepresence.platform.routing import csrf_for
 __all__ = ["ROLE_LABELS", "render", "safe_next"]
 
 ROLE_LABELS = {
-    Role.ADMIN: "Administrator", Role.COORDINATOR: "Coordinator",
-    Role.HOSPITAL_STAFF: "Hospital school staff", Role.ASSISTANT: "Classroom assistant",
-    Role.PUPIL: "Pupil", Role.DEVICE: "Device",
+    Role.ADMIN: "Administrator",
+    Role.COORDINATOR: "Coordinator",
+    Role.HOSPITAL_STAFF: "Hospital school staff",
+    Role.ASSISTANT: "Classroom assistant",
+    Role.PUPIL: "Pupil",
+    Role.DEVICE: "Device",
 }
 NAV: dict[Role, list[tuple[str, str]]] = {
-    Role.ADMIN: [("/devices", "Devices"), ("/pupils", "Pupils"), ("/schools", "Schools"),
-                 ("/staff", "Staff")],
+    Role.ADMIN: [
+        ("/devices", "Devices"),
+        ("/pupils", "Pupils"),
+        ("/schools", "Schools"),
+        ("/staff", "Staff"),
+    ],
     Role.COORDINATOR: [("/devices", "Devices"), ("/pupils", "Pupils"), ("/schools", "Schools")],
-    Role.HOSPITAL_STAFF: [("/pupils", "Pupils"), ("/devices", "Devices"),
-                          ("/schools", "Schools")],
+    Role.HOSPITAL_STAFF: [("/pupils", "Pupils"), ("/devices", "Devices"), ("/schools", "Schools")],
     Role.ASSISTANT: [("/assistant", "Today")],
     Role.PUPIL: [("/today", "Today")],
     Role.DEVICE: [],
@@ -38,16 +44,26 @@ def safe_next(target: str, who: Principal) -> str:
 
 
 def render(
-    request: web.Request, who: Principal | None, template: str, context: dict[str, Any],
-    *, status: int = 200, current: str = "",
+    request: web.Request,
+    who: Principal | None,
+    template: str,
+    context: dict[str, Any],
+    *,
+    status: int = 200,
+    current: str = "",
 ) -> web.Response:
     """A page in the shared layout."""
+
     def static(name: str) -> str:
         return str(request.app.router["static"].url_for(filename=name))
 
     base = {
-        "who": who, "nav": NAV.get(who.role, []) if who else [],
-        "role_label": ROLE_LABELS.get(who.role, "") if who else "", "csrf": csrf_for(request),
-        "current": current or request.path, "static": static, "errors": [],
+        "who": who,
+        "nav": NAV.get(who.role, []) if who else [],
+        "role_label": ROLE_LABELS.get(who.role, "") if who else "",
+        "csrf": csrf_for(request),
+        "current": current or request.path,
+        "static": static,
+        "errors": [],
     }
     return aiohttp_jinja2.render_template(template, request, base | context, status=status)

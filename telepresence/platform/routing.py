@@ -20,7 +20,6 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter
 from telepresence.platform.context import CLOCK, DATABASE, RESOLVERS, SETTINGS
 from telepresence.platform.errors import Forbidden, InvalidInput, Unauthorized
 from telepresence.platform.identity import (
-    PUBLIC,
     Principal,
     Public,
     Role,
@@ -80,7 +79,7 @@ class Endpoint:
 
 
 ENDPOINTS = web.AppKey("endpoints", list[Endpoint])
-PRINCIPAL = web.RequestKey("principal", Principal | None)  # type: ignore[arg-type]
+PRINCIPAL: web.RequestKey[Principal | None] = web.RequestKey("principal")
 Handler = Callable[..., Awaitable[Any]]
 
 
@@ -116,7 +115,8 @@ def csrf_for(request: web.Request) -> str:
 async def _check_csrf(request: web.Request, session_token: str) -> None:
     sent = request.headers.get("X-CSRF-Token", "")
     if not sent and request.content_type in {
-        "application/x-www-form-urlencoded", "multipart/form-data",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data",
     }:
         form = await request.post()
         value = form.get("csrf_token", "")
@@ -165,14 +165,30 @@ class Routes:
         self._declared: list[tuple[Endpoint, Handler]] = []
 
     def api(
-        self, method: str, path: str, *, roles: Iterable[Role] | Public, summary: str,
-        body: type[BaseModel] | None = None, query: type[BaseModel] | None = None,
-        response: Any = None, status: int = 200, errors: Iterable[int] = (),
+        self,
+        method: str,
+        path: str,
+        *,
+        roles: Iterable[Role] | Public,
+        summary: str,
+        body: type[BaseModel] | None = None,
+        query: type[BaseModel] | None = None,
+        response: Any = None,
+        status: int = 200,
+        errors: Iterable[int] = (),
     ) -> Callable[[Handler], Handler]:
         """Declare a JSON API route; the handler gets ``(request, who, body=, query=)``."""
         return self._declare(
-            method, path, roles, "api", summary, body=body, query=query, response=response,
-            status=status, errors=tuple(errors),
+            method,
+            path,
+            roles,
+            "api",
+            summary,
+            body=body,
+            query=query,
+            response=response,
+            status=status,
+            errors=tuple(errors),
         )
 
     def page(
@@ -188,8 +204,13 @@ class Routes:
         return self._declare("GET", path, roles, "socket", summary)
 
     def _declare(
-        self, method: str, path: str, roles: Iterable[Role] | Public, kind: Kind,
-        summary: str, **extra: Any,
+        self,
+        method: str,
+        path: str,
+        roles: Iterable[Role] | Public,
+        kind: Kind,
+        summary: str,
+        **extra: Any,
     ) -> Callable[[Handler], Handler]:
         role_set: Roles = roles if isinstance(roles, Public) else frozenset(roles)
         if not isinstance(role_set, Public) and not role_set:
@@ -198,9 +219,15 @@ class Routes:
         def decorate(fn: Handler) -> Handler:
             response = extra.get("response")
             endpoint = Endpoint(
-                method=method, path=path, roles=role_set, kind=kind, summary=summary,
-                name=fn.__name__, tags=(self.tag,),
-                adapter=TypeAdapter(response) if response is not None else None, **extra,
+                method=method,
+                path=path,
+                roles=role_set,
+                kind=kind,
+                summary=summary,
+                name=fn.__name__,
+                tags=(self.tag,),
+                adapter=TypeAdapter(response) if response is not None else None,
+                **extra,
             )
             self._declared.append((endpoint, fn))
             return fn
@@ -262,5 +289,7 @@ def _socket_handler(endpoint: Endpoint, fn: Handler) -> Handler:
 
 
 _WRAPPERS: dict[Kind, Callable[[Endpoint, Handler], Handler]] = {
-    "api": _api_handler, "page": _page_handler, "socket": _socket_handler,
+    "api": _api_handler,
+    "page": _page_handler,
+    "socket": _socket_handler,
 }

@@ -31,7 +31,7 @@ class TokenOut(BaseModel):
     """A bearer token, shown once; send it as ``Authorization: Bearer <token>``."""
 
     token: str
-    token_type: Literal["bearer"] = "bearer"
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 (a scheme name, not a secret)
     role: Role
     expires_at: datetime
 

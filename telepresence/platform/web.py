@@ -36,7 +36,12 @@ def client_address(request: web.Request) -> str:
 
 
 @routes.api(
-    "POST", "/api/auth/login", roles=PUBLIC, body=LoginIn, response=TokenOut, errors=(401, 429),
+    "POST",
+    "/api/auth/login",
+    roles=PUBLIC,
+    body=LoginIn,
+    response=TokenOut,
+    errors=(401, 429),
     summary="Exchange a staff email and password for a bearer token",
 )
 async def api_login(request: web.Request, _who: Principal | None, body: LoginIn) -> TokenOut:
@@ -47,15 +52,24 @@ async def api_login(request: web.Request, _who: Principal | None, body: LoginIn)
     async with request.app[DATABASE].transaction() as session:
         user = await auth.login_user(session, body.email, body.password)
         token, row = await auth.issue_token(
-            session, kind=TokenKind.API, role=Role(user.role), now=now,
-            lifetime=timedelta(hours=settings.api_token_hours), user_id=user.id,
+            session,
+            kind=TokenKind.API,
+            role=Role(user.role),
+            now=now,
+            lifetime=timedelta(hours=settings.api_token_hours),
+            user_id=user.id,
         )
     return TokenOut(token=token, role=Role(user.role), expires_at=row.expires_at)
 
 
 @routes.api(
-    "POST", "/api/auth/pupil-login", roles=PUBLIC, body=PupilLoginIn, response=TokenOut,
-    errors=(401, 429), summary="Exchange a pupil code and PIN for a bearer token",
+    "POST",
+    "/api/auth/pupil-login",
+    roles=PUBLIC,
+    body=PupilLoginIn,
+    response=TokenOut,
+    errors=(401, 429),
+    summary="Exchange a pupil code and PIN for a bearer token",
 )
 async def api_pupil_login(
     request: web.Request, _who: Principal | None, body: PupilLoginIn
@@ -67,15 +81,22 @@ async def api_pupil_login(
     async with request.app[DATABASE].transaction() as session:
         pupil = await auth.login_pupil(session, body.pupil_code, body.pin)
         token, row = await auth.issue_token(
-            session, kind=TokenKind.API, role=Role.PUPIL, now=now,
-            lifetime=timedelta(hours=settings.api_token_hours), pupil_id=pupil.id,
+            session,
+            kind=TokenKind.API,
+            role=Role.PUPIL,
+            now=now,
+            lifetime=timedelta(hours=settings.api_token_hours),
+            pupil_id=pupil.id,
         )
     return TokenOut(token=token, role=Role.PUPIL, expires_at=row.expires_at)
 
 
 @routes.api(
-    "POST", "/api/auth/logout", roles=[r for r in Role if r is not Role.DEVICE],
-    summary="Revoke the token or session used for this request", status=204,
+    "POST",
+    "/api/auth/logout",
+    roles=[r for r in Role if r is not Role.DEVICE],
+    summary="Revoke the token or session used for this request",
+    status=204,
 )
 async def api_logout(request: web.Request, who: Principal) -> None:
     """The presented token stops working at once."""
@@ -88,13 +109,20 @@ async def api_logout(request: web.Request, who: Principal) -> None:
 async def api_me(_request: web.Request, who: Principal) -> MeOut:
     """The caller's identity as the service sees it."""
     return MeOut(
-        id=who.subject_id, role=who.role, display_name=who.display_name,
-        provider_id=who.provider_id, school_id=who.school_id,
+        id=who.subject_id,
+        role=who.role,
+        display_name=who.display_name,
+        provider_id=who.provider_id,
+        school_id=who.school_id,
     )
 
 
 @routes.api(
-    "GET", "/healthz", roles=PUBLIC, response=HealthOut, errors=(503,),
+    "GET",
+    "/healthz",
+    roles=PUBLIC,
+    response=HealthOut,
+    errors=(503,),
     summary="Health of the database and the scheduler (503 when the database is down)",
 )
 async def healthz(request: web.Request, _who: Principal | None) -> web.Response:
@@ -106,7 +134,9 @@ async def healthz(request: web.Request, _who: Principal | None) -> web.Response:
         db = ComponentHealth(status="unavailable", detail=type(exc).__name__)
     state = request.app[JOBS].state()
     health = HealthOut(
-        status="ok" if db.status == "ok" else "degraded", version=VERSION, database=db,
+        status="ok" if db.status == "ok" else "degraded",
+        version=VERSION,
+        database=db,
         scheduler=SchedulerHealth(status=state["status"], jobs=state["jobs"]),
     )
     return web.json_response(
