@@ -25,16 +25,12 @@ async def mark_silent_devices_offline(ctx: JobContext) -> int:
     )
     async with ctx.database.transaction() as session:
         stale = (
-            (
-                await session.execute(
-                    select(Device.id, Device.provider_id).where(
-                        Device.online.is_(True), Device.last_seen_at < cutoff
-                    )
+            await session.execute(
+                select(Device.id, Device.provider_id).where(
+                    Device.online.is_(True), Device.last_seen_at < cutoff
                 )
             )
-            .tuples()
-            .all()
-        )
+        ).all()
         if stale:
             await session.execute(
                 update(Device).where(Device.id.in_([d for d, _ in stale])).values(online=False)

@@ -23,9 +23,9 @@ async def device_views(session: AsyncSession, devices: list[Device]) -> list[Dev
     pupil_ids = {d.pupil_id for d in devices if d.pupil_id}
     room_ids = {d.last_known_room_id for d in devices if d.last_known_room_id}
     schools = dict(
-        (await session.execute(select(School.id, School.name).where(School.id.in_(school_ids))))
-        .tuples()
-        .all()
+        (
+            await session.execute(select(School.id, School.name).where(School.id.in_(school_ids)))
+        ).all()
     )
     pupils = {
         pid: f"{first} {last[:1]}."
@@ -33,12 +33,10 @@ async def device_views(session: AsyncSession, devices: list[Device]) -> list[Dev
             await session.execute(
                 select(Pupil.id, Pupil.first_name, Pupil.last_name).where(Pupil.id.in_(pupil_ids))
             )
-        ).tuples()
+        ).all()
     }
     rooms = dict(
-        (await session.execute(select(Room.id, Room.name).where(Room.id.in_(room_ids))))
-        .tuples()
-        .all()
+        (await session.execute(select(Room.id, Room.name).where(Room.id.in_(room_ids)))).all()
     )
     return [
         DeviceOut(

@@ -42,3 +42,15 @@ def login(client: TestClient[web.Request, web.Application], org: Org) -> Login:
         return {"Authorization": f"Bearer {(await resp.json())['token']}"}
 
     return sign_in
+
+
+@pytest.fixture
+async def paired(client: TestClient[web.Request, web.Application], org: Org, login: Login):
+    """A robot paired through the API: (device id, bearer headers with its credential)."""
+    from factories import add_device
+
+    device = await add_device(client.app[DATABASE], org)
+    admin = await login("admin")
+    code = await (await client.post(f"/api/devices/{device.id}/pairing-code", headers=admin)).json()
+    pair = await (await client.post("/api/devices/pair", json={"code": code["code"]})).json()
+    return device.id, {"Authorization": f"Bearer {pair['credential']}"}
