@@ -1,0 +1,199 @@
+"""Tables of the scheduler: school calendars, timetables, unavailability and bookings.
+
+Local dates and wall-clock times (a school's term dates, a lesson's 08:50)
+are stored as plain ``Date``/``Time`` columns and always read in the school's
+zone; instants (a booking's start, a one-off appointment) are aware UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from telepresence.platform.database import Base, new_id
+
+__all__ = [
+    "BellPeriodRow",
+    "Booking",
+    "ClosureRow",
+    "LessonRow",
+    "SchoolCalendarRow",
+    "TermRow",
+    "Timetable",
+    "UnavailabilityRow",
+    "WeekOverrideRow",
+]
+
+
+class SchoolCalendarRow(Base):
+    """A school's calendar settings; terms, closures and bells hang off the school."""
+
+    __tablename__ = "school_calendars"
+
+    school_id: Mapped[str] = mapped_column(
+        ForeignKey("schools.id", ondelete="CASCADE"), primary_key=True
+    )
+    week_a_monday: Mapped[date | None]
+    school_weekdays: Mapped[list[int]] = mapped_column(JSON, default=lambda: [0, 1, 2, 3, 4])
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[str] = mapped_column(String(32))
+
+
+class TermRow(Base):
+    """A teaching term of a school, both ends inclusive."""
+
+    __tablename__ = "school_terms"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    school_id: Mapped[str] = mapped_column(ForeignKey("schools.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    start_date: Mapped[date]
+    end_date: Mapped[date]
+
+
+class ClosureRow(Base):
+    """Days a school is shut inside a term (half term, bank holiday, INSET), inclusive."""
+
+    __tablename__ = "school_closures"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    school_id: Mapped[str] = mapped_column(ForeignKey("schools.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    start_date: Mapped[date]
+    end_date: Mapped[date]
+
+
+class WeekOverrideRow(Base):
+    """The letter of one week, set by hand where a school broke the A/B alternation."""
+
+    __tablename__ = "school_week_overrides"
+
+    school_id: Mapped[str] = mapped_column(
+        ForeignKey("schools.id", ondelete="CASCADE"), primary_key=True
+    )
+    week_monday: Mapped[date] = mapped_column(primary_key=True)
+    week: Mapped[str] = mapped_column(String(1))
+
+
+class BellPeriodRow(Base):
+    """A named period of a school's day with local start and end."""
+
+    __tablename__ = "school_bell_periods"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    school_id: Mapped[str] = mapped_column(ForeignKey("schools.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(40))
+    start_time: Mapped[time]
+    end_time: Mapped[time]
+
+
+class Timetable(Base):
+    """Where a pupil's current timetable came from (its lessons are ``LessonRow``s)."""
+
+    __tablename__ = "timetables"
+
+    pupil_id: Mapped[str] = mapped_column(
+        ForeignKey("pupils.id", ondelete="CASCADE"), primary_key=True
+    )
+    source_format: Mapped[str] = mapped_column(String(12))
+    file_name: Mapped[str] = mapped_column(String(200))
+    lesson_count: Mapped[int] = mapped_column(Integer)
+    imported_at: Mapped[datetime]
+    imported_by: Mapped[str] = mapped_column(String(32))
+
+
+class LessonRow(Base):
+    """One recurring entry of a pupil's timetable; ``key`` is the domain's slot key."""
+
+    __tablename__ = "lessons"
+    __table_args__ = (Index("uq_lessons_pupil_key", "pupil_id", "key", unique=True),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    pupil_id: Mapped[str] = mapped_column(ForeignKey("pupils.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(40))
+    subject: Mapped[str] = mapped_column(String(200))
+    class_group: Mapped[str] = mapped_column(String(100), default="")
+    teacher: Mapped[str] = mapped_column(String(200), default="")
+    room: Mapped[str] = mapped_column(String(100), default="")
+    weekday: Mapped[int] = mapped_column(Integer)
+    start_time: Mapped[time]
+    end_time: Mapped[time]
+    week: Mapped[str | None] = mapped_column(String(1))
+    valid_from: Mapped[date | None]
+    valid_to: Mapped[date | None]
+    excluded_dates: Mapped[list[str]] = mapped_column(JSON, default=list)
+    extra_dates: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+
+class UnavailabilityRow(Base):
+    """When a pupil cannot join lessons: weekly (dialysis Mon/Wed/Fri) or one-off.
+
+    Weekly entries use ``weekdays`` and local ``start_time``/``end_time`` in the
+    school's zone between ``valid_from`` and ``valid_to``; one-off entries use
+    the UTC instants ``starts_at``/``ends_at``.
+    """
+
+    __tablename__ = "unavailability"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    pupil_id: Mapped[str] = mapped_column(ForeignKey("pupils.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    reason: Mapped[str] = mapped_column(String(200))
+    weekdays: Mapped[list[int]] = mapped_column(JSON, default=list)
+    start_time: Mapped[time | None]
+    end_time: Mapped[time | None]
+    valid_from: Mapped[date | None]
+    valid_to: Mapped[date | None]
+    starts_at: Mapped[datetime | None]
+    ends_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(32))
+
+
+class Booking(Base):
+    """A pupil booked into one occurrence (lesson key + local date) with two devices.
+
+    ``flagged_reason`` is set when a re-import or calendar change means the
+    occurrence vanished or moved: staff decide, nothing is deleted. At most one
+    live (``booked``) booking per pupil and occurrence.
+    """
+
+    __tablename__ = "bookings"
+    __table_args__ = (
+        Index(
+            "uq_bookings_live_occurrence",
+            "pupil_id",
+            "lesson_key",
+            "lesson_date",
+            unique=True,
+            sqlite_where=text("status = 'booked'"),
+            postgresql_where=text("status = 'booked'"),
+        ),
+        Index("ix_bookings_pupil_starts", "pupil_id", "starts_at"),
+        Index("ix_bookings_classroom_device_starts", "classroom_device_id", "starts_at"),
+        Index("ix_bookings_pupil_device_starts", "pupil_device_id", "starts_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    pupil_id: Mapped[str] = mapped_column(ForeignKey("pupils.id", ondelete="CASCADE"))
+    school_id: Mapped[str] = mapped_column(ForeignKey("schools.id"), index=True)
+    lesson_key: Mapped[str] = mapped_column(String(40))
+    lesson_date: Mapped[date]
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    subject: Mapped[str] = mapped_column(String(200))
+    room: Mapped[str] = mapped_column(String(100), default="")
+    classroom_device_id: Mapped[str] = mapped_column(ForeignKey("devices.id"))
+    pupil_device_id: Mapped[str | None] = mapped_column(ForeignKey("devices.id"))
+    status: Mapped[str] = mapped_column(String(10), default="booked")
+    outcome: Mapped[str | None] = mapped_column(String(10))
+    cancel_reason: Mapped[str | None] = mapped_column(String(200))
+    cancelled_at: Mapped[datetime | None]
+    cancelled_by: Mapped[str | None] = mapped_column(String(32))
+    flagged_reason: Mapped[str | None] = mapped_column(String(300))
+    flagged_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(32))
