@@ -15,13 +15,12 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from factories import PG_SERVER
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from telepresence.platform.schema import metadata
 from telepresence.platform.settings import Settings
-
-PG_SERVER = os.environ.get("CLASSBRIDGE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 class TestClock:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -14,6 +15,7 @@ from device_registry.models import Device
 from telepresence.platform.database import Database
 from telepresence.platform.models import Provider, Pupil, Room, School, User
 
+PG_SERVER = os.environ.get("CLASSBRIDGE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 PASSWORD = "correct horse battery"
 PUPIL_PIN = "4826"
 

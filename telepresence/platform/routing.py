@@ -80,6 +80,7 @@ class Endpoint:
 
 ENDPOINTS = web.AppKey("endpoints", list[Endpoint])
 PRINCIPAL: web.RequestKey[Principal | None] = web.RequestKey("principal")
+VIA_COOKIE: web.RequestKey[bool] = web.RequestKey("via_cookie")
 Handler = Callable[..., Awaitable[Any]]
 
 
@@ -99,10 +100,20 @@ async def authenticate(request: web.Request) -> Principal | None:
     if resolver is not None:
         async with request.app[DATABASE].sessions() as session:
             principal = await resolver(session, hash_token(token), request.app[CLOCK].now())
-    if principal is not None and from_cookie and request.method in UNSAFE:
-        await _check_csrf(request, token)
     request[PRINCIPAL] = principal
+    request[VIA_COOKIE] = from_cookie and principal is not None
     return principal
+
+
+async def _authorise(request: web.Request, roles: Roles) -> Principal | None:
+    """Authenticate, check roles, and check CSRF on cookie-authenticated changes."""
+    who = require(await authenticate(request), roles)
+    # Public routes (sign-in, pairing) change nothing of the signed-in person's,
+    # so a forged cross-site call gains nothing (the sign-in forms also check Origin).
+    protected = not isinstance(roles, Public)
+    if protected and who is not None and request[VIA_COOKIE] and request.method in UNSAFE:
+        await _check_csrf(request, request.cookies.get(SESSION_COOKIE, ""))
+    return who
 
 
 def csrf_for(request: web.Request) -> str:
@@ -245,7 +256,7 @@ class Routes:
 
 def _api_handler(endpoint: Endpoint, fn: Handler) -> Handler:
     async def handle(request: web.Request) -> web.StreamResponse:
-        who = require(await authenticate(request), endpoint.roles)
+        who = await _authorise(request, endpoint.roles)
         kwargs: dict[str, Any] = {}
         if endpoint.body is not None:
             raw = await request.read()
@@ -268,7 +279,7 @@ def _api_handler(endpoint: Endpoint, fn: Handler) -> Handler:
 def _page_handler(endpoint: Endpoint, fn: Handler) -> Handler:
     async def handle(request: web.Request) -> web.StreamResponse:
         try:
-            who = require(await authenticate(request), endpoint.roles)
+            who = await _authorise(request, endpoint.roles)
         except Unauthorized:
             target = quote(request.path_qs, safe="/?=&")
             raise web.HTTPSeeOther(f"/login?next={target}") from None

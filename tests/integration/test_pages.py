@@ -1,0 +1,138 @@
+"""Pages: cookie sessions, CSRF on forms, role start pages, refusals."""
+
+from __future__ import annotations
+
+import re
+
+from factories import PASSWORD, add_device
+
+from telepresence.platform.context import DATABASE
+
+
+async def sign_in(client, email: str) -> str:
+    resp = await client.post(
+        "/login", data={"email": email, "password": PASSWORD, "next": ""}, allow_redirects=False
+    )
+    assert resp.status == 303, await resp.text()
+    cookie = resp.cookies["cb_session"]
+    assert cookie["httponly"]
+    assert cookie["samesite"] == "Lax"
+    return resp.headers["Location"]
+
+
+def csrf_of(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([0-9a-f]+)"', html)
+    assert match, "no CSRF token in the page"
+    return match.group(1)
+
+
+async def test_each_role_lands_on_its_start_page(client, org):
+    for role, start, heading in [
+        ("admin", "/devices", "Devices"),
+        ("coordinator", "/devices", "Devices"),
+        ("hospital_staff", "/pupils", "Pupils"),
+        ("assistant", "/assistant", "Hello"),
+    ]:
+        client.session.cookie_jar.clear()
+        assert await sign_in(client, org.email(role)) == start
+        page = await client.get(start)
+        assert page.status == 200
+        assert f"<h1>{heading}" in await page.text()
+
+
+async def test_pupil_signs_in_on_the_tablet_page(client, org):
+    resp = await client.post(
+        "/pupil-login", data={"pupil_code": "samk42", "pin": "4826"}, allow_redirects=False
+    )
+    assert resp.headers["Location"] == "/today"
+    page = await (await client.get("/today")).text()
+    assert "Hi Sam!" in page
+
+
+async def test_anonymous_visitors_are_sent_to_sign_in(client, org):
+    resp = await client.get("/devices?x=1", allow_redirects=False)
+    assert resp.status == 303
+    assert resp.headers["Location"] == "/login?next=/devices?x=1"
+
+
+async def test_a_wrong_role_is_refused(client, org):
+    await sign_in(client, org.email("assistant"))
+    assert (await client.get("/devices", allow_redirects=False)).status == 403
+    assert (await client.get("/pupils", allow_redirects=False)).status == 403
+
+
+async def test_forms_need_the_csrf_token(client, org):
+    await sign_in(client, org.email("admin"))
+    page = await (await client.get("/devices")).text()
+    form = {"kind": "robot", "name": "Nova", "serial": "NOVA-0002", "model": "AV1"}
+    forged = await client.post("/devices", data=form, allow_redirects=False)
+    assert forged.status == 403
+    real = await client.post(
+        "/devices", data=form | {"csrf_token": csrf_of(page)}, allow_redirects=False
+    )
+    assert real.status == 303
+    assert real.headers["Location"].startswith("/devices/")
+
+
+async def test_registration_form_errors_are_shown_and_nothing_is_saved(client, org):
+    await sign_in(client, org.email("admin"))
+    page = await (await client.get("/devices")).text()
+    resp = await client.post(
+        "/devices",
+        data={
+            "kind": "robot",
+            "name": "",
+            "serial": "?",
+            "model": "AV1",
+            "csrf_token": csrf_of(page),
+        },
+    )
+    assert resp.status == 422
+    html = await resp.text()
+    assert "There is a problem" in html
+    assert "No devices yet." in html
+
+
+async def test_pairing_code_and_qr_are_shown_on_the_device_page(client, org):
+    device = await add_device(client.app[DATABASE], org)
+    await sign_in(client, org.email("admin"))
+    page = await (await client.get(f"/devices/{device.id}")).text()
+    resp = await client.post(
+        f"/devices/{device.id}/pairing-code", data={"csrf_token": csrf_of(page)}
+    )
+    html = await resp.text()
+    code = re.search(r'id="pairing-code">([A-Z0-9]{4}-[A-Z0-9]{4})<', html)
+    assert code
+    assert "<svg" in html
+    paired = await client.post("/api/devices/pair", json={"code": code.group(1)})
+    assert paired.status == 201
+
+
+async def test_signing_out_revokes_the_session(client, org):
+    await sign_in(client, org.email("coordinator"))
+    page = await (await client.get("/devices")).text()
+    cookie = client.session.cookie_jar.filter_cookies(client.make_url("/"))["cb_session"].value
+    out = await client.post("/logout", data={"csrf_token": csrf_of(page)}, allow_redirects=False)
+    assert out.status == 303
+    client.session.cookie_jar.update_cookies({"cb_session": cookie})
+    again = await client.get("/devices", allow_redirects=False)
+    assert again.status == 303  # back to sign-in: the old cookie is dead
+
+
+async def test_login_from_another_site_is_refused(client, org):
+    resp = await client.post(
+        "/login",
+        data={"email": org.email("admin"), "password": PASSWORD},
+        headers={"Origin": "https://evil.example"},
+        allow_redirects=False,
+    )
+    assert resp.status == 403
+
+
+async def test_next_never_leaves_the_site(client, org):
+    resp = await client.post(
+        "/login",
+        data={"email": org.email("admin"), "password": PASSWORD, "next": "//evil.example/x"},
+        allow_redirects=False,
+    )
+    assert resp.headers["Location"] == "/devices"
