@@ -27,7 +27,7 @@ __all__ = [
 ]
 
 # No 0/O, 1/I/L, 5/S or 8/B: a code read aloud or typed from a label is not misread.
-PAIRING_ALPHABET = "ACDEFGHJKMNPQRTUVWXYZ2345679"
+PAIRING_ALPHABET = "ACDEFGHJKMNPQRTUVWXYZ234679"
 PAIRING_CODE_LENGTH = 8
 
 
