@@ -5,6 +5,7 @@ docs/protocol.md is written from these models; change both together.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -123,3 +124,21 @@ class ErrorMessage(_Message):
     ]
     detail: str
     errors: list[dict[str, str]] = Field(default_factory=list)
+
+
+def schema_markdown() -> str:
+    """The JSON schema of every message as Markdown, for docs/protocol.md.
+
+    Regenerate with ``python -m device_registry.protocol``; a test checks the
+    document holds exactly this text.
+    """
+    parts = []
+    for model in (HelloMessage, HeartbeatMessage, AckMessage, WelcomeMessage, CommandMessage,
+                  ErrorMessage):
+        schema = json.dumps(model.model_json_schema(), indent=2, sort_keys=True, ensure_ascii=False)
+        parts.append(f"#### `{model.__name__}`\n\n```json\n{schema}\n```\n")
+    return "\n".join(parts)
+
+
+if __name__ == "__main__":
+    print(schema_markdown())
