@@ -152,7 +152,10 @@ def test_paired_agent_shows_online_live_and_stops_when_retired(
         assert saved["server"] == live_server.base_url
 
         page.reload()
-        page.get_by_role("button", name="Retire").click()
+        retire = page.get_by_role("button", name=f"Retire {name} for good")
+        expect(retire).to_be_hidden()  # retiring is for good, so it takes a second step
+        page.locator("summary", has_text="Retire…").click()
+        retire.click()
         expect(page.get_by_role("status")).to_have_text("Saved.")
         expect(page.locator("dt:has-text('Lifecycle') + dd")).to_have_text("Retired")
         assert agent.wait(timeout=RETIRED_EXIT_SECONDS) == EXIT_REFUSED
