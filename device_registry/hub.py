@@ -201,8 +201,11 @@ class DeviceHub:
             self._task = None
         for link in list(self._links.values()):
             await link.ws.close(code=1001, message=b"server shutting down")
-        with contextlib.suppress(Exception):
+        try:
             await self.flush()
+        except Exception:
+            # Shutting down with the database gone: say so, and lose at most a second.
+            log.exception("final_telemetry_flush_failed")
 
 
 async def _update_devices(session: Any, rows: list[dict[str, Any]]) -> None:

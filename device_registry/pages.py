@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import timedelta
 from typing import Any
@@ -25,13 +26,13 @@ from telepresence.platform.errors import DomainError, validation_errors
 from telepresence.platform.identity import STAFF, Principal, Role
 from telepresence.platform.models import Pupil, Room, School
 from telepresence.platform.rendering import render
+from telepresence.platform.routing import Routes, still_signed_in
 
 __all__ = ["routes"]
 
-from telepresence.platform.routing import Routes
-
 routes = Routes("device-pages")
 ADMIN = [Role.ADMIN]
+RECHECK_SECONDS = 5.0
 
 
 def _errors(exc: DomainError | ValidationError) -> list[str]:
@@ -83,14 +84,23 @@ async def fleet_page(request: web.Request, who: Principal) -> web.StreamResponse
 
 @routes.page("GET", "/devices/events", roles=STAFF, summary="Fleet updates (server-sent events)")
 async def fleet_events(request: web.Request, who: Principal) -> web.StreamResponse:
-    """One ``device`` event per change of a device's live state."""
+    """One ``device`` event per change of a device's live state.
+
+    The viewer's session is checked again every few seconds, so signing out or
+    being deactivated ends the stream too.
+    """
     assert who.provider_id is not None
     async with (
         request.app[EVENTS].subscribe(fleet_topic(who.provider_id)) as queue,
         sse_response(request, ping_interval=15) as stream,
     ):
         while stream.is_connected():
-            event = await queue.get()
+            try:
+                event = await asyncio.wait_for(queue.get(), RECHECK_SECONDS)
+            except TimeoutError:
+                if not await still_signed_in(request):
+                    break
+                continue
             await stream.send(json.dumps(event), event="device")
     return stream
 

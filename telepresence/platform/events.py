@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -20,10 +20,17 @@ class EventHub:
 
     def __init__(self, queue_size: int = 100) -> None:
         self.queue_size = queue_size
+        self.forward: Callable[[str, dict[str, Any]], None] | None = None
         self._subscribers: dict[str, set[asyncio.Queue[dict[str, Any]]]] = defaultdict(set)
 
     def publish(self, topic: str, event: dict[str, Any]) -> None:
-        """Deliver ``event`` to every current subscriber of ``topic`` without waiting."""
+        """Deliver ``event`` here and, with a bridge, to the other instances; never waits."""
+        self.deliver(topic, event)
+        if self.forward is not None:
+            self.forward(topic, event)
+
+    def deliver(self, topic: str, event: dict[str, Any]) -> None:
+        """Deliver ``event`` to this process's subscribers of ``topic`` only."""
         for queue in tuple(self._subscribers.get(topic, ())):
             if queue.full():
                 queue.get_nowait()

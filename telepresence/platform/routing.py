@@ -39,6 +39,7 @@ __all__ = [
     "check_origin",
     "csrf_for",
     "require",
+    "still_signed_in",
 ]
 
 SESSION_COOKIE = "cb_session"
@@ -114,6 +115,12 @@ async def _authorise(request: web.Request, roles: Roles) -> Principal | None:
     if protected and who is not None and request[VIA_COOKIE] and request.method in UNSAFE:
         await _check_csrf(request, request.cookies.get(SESSION_COOKIE, ""))
     return who
+
+
+async def still_signed_in(request: web.Request) -> bool:
+    """Whether the token this long-lived request started with is still valid now."""
+    request.pop(PRINCIPAL, None)
+    return await authenticate(request) is not None
 
 
 def csrf_for(request: web.Request) -> str:

@@ -266,3 +266,25 @@ async def test_silent_devices_go_offline(client, clock, paired):
     assert device is not None
     assert device.online is False
     await ws.close()
+
+
+async def test_fleet_updates_reach_viewers_on_another_instance(
+    aiohttp_client,
+    client,
+    settings,
+    clock,
+    org,
+    paired,
+):
+    _, headers = paired
+    other = await aiohttp_client(create_app(settings, clock=clock))
+    async with other.app[EVENTS].subscribe(fleet_topic(org.provider_id)) as events:
+        ws, _ = await connect(client, headers)
+        if client.app[DATABASE].dialect == "sqlite":
+            # One process per SQLite file: nothing to cross, and nothing is.
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(events.get(), 0.5)
+        else:
+            event = await asyncio.wait_for(events.get(), 2)
+            assert event["online"] is True
+        await ws.close()

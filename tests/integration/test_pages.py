@@ -136,3 +136,25 @@ async def test_next_never_leaves_the_site(client, org):
         allow_redirects=False,
     )
     assert resp.headers["Location"] == "/devices"
+
+
+async def test_live_fleet_stream_sends_updates_and_ends_at_sign_out(client, org, monkeypatch):
+    import asyncio
+
+    import device_registry.pages
+    from telepresence.platform.context import EVENTS
+
+    monkeypatch.setattr(device_registry.pages, "RECHECK_SECONDS", 0.2)
+    await sign_in(client, org.email("admin"))
+    page = await (await client.get("/devices")).text()
+    stream = await client.get("/devices/events")
+    assert stream.headers["Content-Type"].startswith("text/event-stream")
+    await asyncio.sleep(0.05)
+    client.app[EVENTS].publish(f"fleet:{org.provider_id}", {"device_id": "d1", "online": True})
+    lines = [await asyncio.wait_for(stream.content.readline(), 2) for _ in range(2)]
+    assert lines[0] == b"event: device\r\n"
+    assert b'"online": true' in lines[1]
+    await client.post("/logout", data={"csrf_token": csrf_of(page)}, allow_redirects=False)
+    rest = await asyncio.wait_for(stream.content.read(), 3)  # ends instead of hanging
+    assert b"online" not in rest
+    stream.close()

@@ -1,0 +1,109 @@
+"""Live events across instances: PostgreSQL LISTEN/NOTIFY carries them between processes.
+
+An instance publishes to its own subscribers at once and forwards the event
+to the others through one NOTIFY channel; events are batched (one NOTIFY per
+tick, under PostgreSQL's 8,000-byte payload limit) so a busy fleet does not
+mean a NOTIFY per heartbeat. Best effort by design: a page that misses an
+update gets the next one, and reloads show the database's state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import uuid
+from typing import Any
+
+import asyncpg
+import structlog
+from sqlalchemy.engine import make_url
+
+from telepresence.platform.events import EventHub
+
+__all__ = ["CHANNEL", "PostgresEventBridge"]
+
+CHANNEL = "classbridge_events"
+MAX_PAYLOAD = 7_500
+log = structlog.get_logger("classbridge.events")
+
+
+def asyncpg_dsn(sqlalchemy_url: str) -> str:
+    """The plain ``postgresql://`` DSN asyncpg takes, from a SQLAlchemy URL."""
+    return (
+        make_url(sqlalchemy_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    )
+
+
+class PostgresEventBridge:
+    """Forwards an ``EventHub``'s events to other instances and back; ``close()`` is idempotent."""
+
+    def __init__(self, database_url: str, hub: EventHub, *, tick: float = 0.1) -> None:
+        self.dsn = asyncpg_dsn(database_url)
+        self.hub = hub
+        self.tick = tick
+        self.instance = uuid.uuid4().hex[:12]
+        self._outbox: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue(5_000)
+        self._conn: asyncpg.Connection | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Connect, listen, and start forwarding this instance's events."""
+        self._conn = await asyncpg.connect(self.dsn)
+        await self._conn.add_listener(CHANNEL, self._received)
+        self.hub.forward = self._queue
+        self._task = asyncio.get_running_loop().create_task(self._send_loop())
+
+    def _queue(self, topic: str, event: dict[str, Any]) -> None:
+        if self._outbox.full():
+            self._outbox.get_nowait()  # drop the oldest: updates are superseded anyway
+        self._outbox.put_nowait((topic, event))
+
+    def _received(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
+        try:
+            message = json.loads(payload)
+        except ValueError:
+            return
+        if message.get("from") == self.instance:
+            return
+        for topic, event in message.get("events", []):
+            self.hub.deliver(topic, event)
+
+    def _batches(self) -> list[str]:
+        batches: list[str] = []
+        events: list[tuple[str, dict[str, Any]]] = []
+        size = 0
+        while not self._outbox.empty():
+            item = self._outbox.get_nowait()
+            item_size = len(json.dumps(item, default=str))
+            if events and size + item_size > MAX_PAYLOAD:
+                batches.append(json.dumps({"from": self.instance, "events": events}, default=str))
+                events, size = [], 0
+            events.append(item)
+            size += item_size
+        if events:
+            batches.append(json.dumps({"from": self.instance, "events": events}, default=str))
+        return batches
+
+    async def _send_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.tick)
+            if self._conn is None or self._outbox.empty():
+                continue
+            for payload in self._batches():
+                try:
+                    await self._conn.execute("SELECT pg_notify($1, $2)", CHANNEL, payload)
+                except (OSError, asyncpg.PostgresError) as exc:
+                    log.warning("event_forward_failed", error=str(exc))
+
+    async def close(self) -> None:
+        """Stop forwarding and disconnect."""
+        self.hub.forward = None
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            await conn.close()
