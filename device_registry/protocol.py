@@ -133,8 +133,14 @@ def schema_markdown() -> str:
     document holds exactly this text.
     """
     parts = []
-    for model in (HelloMessage, HeartbeatMessage, AckMessage, WelcomeMessage, CommandMessage,
-                  ErrorMessage):
+    for model in (
+        HelloMessage,
+        HeartbeatMessage,
+        AckMessage,
+        WelcomeMessage,
+        CommandMessage,
+        ErrorMessage,
+    ):
         schema = json.dumps(model.model_json_schema(), indent=2, sort_keys=True, ensure_ascii=False)
         parts.append(f"#### `{model.__name__}`\n\n```json\n{schema}\n```\n")
     return "\n".join(parts)

@@ -36,13 +36,22 @@ def offending(package: str, forbidden: tuple[str, ...], allow: tuple[str, ...] =
 
 def test_the_kernel_imports_no_feature_package():
     # schema.py gathers every table for Alembic; only migrations and tests use it.
-    assert offending("telepresence/platform", ("device_registry", "scheduler"),
-                     allow=("schema.py",)) == []
+    assert (
+        offending("telepresence/platform", ("device_registry", "scheduler"), allow=("schema.py",))
+        == []
+    )
 
 
 def test_the_device_registry_knows_nothing_of_timetables_or_sessions():
-    forbidden = ("scheduler", "telepresence.agent", "telepresence.app", "telepresence.pages",
-                 "telepresence.organisation", "telepresence.demo", "telepresence.cli")
+    forbidden = (
+        "scheduler",
+        "telepresence.agent",
+        "telepresence.app",
+        "telepresence.pages",
+        "telepresence.organisation",
+        "telepresence.demo",
+        "telepresence.cli",
+    )
     assert offending("device_registry", forbidden) == []
 
 
@@ -52,16 +61,22 @@ def test_the_scheduler_knows_nothing_of_media():
 
 def test_domain_modules_do_no_io():
     io = ("aiohttp", "sqlalchemy", "asyncpg", "aiosqlite")
-    domain = [p for pkg in ("device_registry", "scheduler") for p in modules(pkg)
-              if p.name in {"domain.py", "calendar.py", "occurrences.py"}]
+    domain = [
+        p
+        for pkg in ("device_registry", "scheduler")
+        for p in modules(pkg)
+        if p.name in {"domain.py", "calendar.py", "occurrences.py"}
+    ]
     assert domain
-    bad = [f"{p.relative_to(ROOT)}: {n}" for p in domain for n in imports_of(p)
-           if n.startswith(io)]
+    bad = [f"{p.relative_to(ROOT)}: {n}" for p in domain for n in imports_of(p) if n.startswith(io)]
     assert bad == []
 
 
 def test_modules_stay_small():
-    big = [f"{p.relative_to(ROOT)} ({n} lines)"
-           for pkg in ("telepresence", "device_registry", "scheduler") for p in modules(pkg)
-           if (n := len(p.read_text().splitlines())) > 600 and "migrations" not in p.parts]
+    big = [
+        f"{p.relative_to(ROOT)} ({n} lines)"
+        for pkg in ("telepresence", "device_registry", "scheduler")
+        for p in modules(pkg)
+        if (n := len(p.read_text().splitlines())) > 600 and "migrations" not in p.parts
+    ]
     assert big == []
