@@ -14,6 +14,7 @@ from device_registry.views import device_views
 from telepresence.organisation import services as org
 from telepresence.organisation.schemas import PinIn, PupilIn, UserIn
 from telepresence.platform import auth
+from telepresence.platform.audit import entries as audit_entries
 from telepresence.platform.audit import record_request
 from telepresence.platform.context import CLOCK, DATABASE, LOGIN_LIMITER, SETTINGS
 from telepresence.platform.errors import DomainError, validation_errors
@@ -413,3 +414,33 @@ async def pair_page(request: web.Request, _who: Principal | None) -> web.StreamR
     """Explains what to do with a pairing code; pairs nothing by itself."""
     code = request.query.get("code", "")[:12]
     return render(request, None, "pair.html", {"title": "Pair a device", "code": code})
+
+
+@routes.page("GET", "/audit", roles=[Role.ADMIN], summary="The audit log (admin)")
+async def audit_page(request: web.Request, who: Principal) -> web.StreamResponse:
+    """Recent entries, optionally for one record; names instead of ids where known."""
+    subject_id = request.query.get("subject_id", "")[:64] or None
+    async with request.app[DATABASE].sessions() as session:
+        rows = await audit_entries(session, subject_id=subject_id, limit=200)
+        users = {
+            u.id: u.name
+            for u in await session.scalars(select(User).where(User.provider_id == who.provider_id))
+        }
+        pupils = {
+            p.id: org.display_name(p.first_name, p.last_name)
+            for p in await session.scalars(
+                select(Pupil).where(Pupil.provider_id == who.provider_id)
+            )
+        }
+    return render(
+        request,
+        who,
+        "audit.html",
+        {
+            "title": "Audit log",
+            "rows": rows,
+            "users": users,
+            "pupils": pupils,
+            "subject_id": subject_id or "",
+        },
+    )

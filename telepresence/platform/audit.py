@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from telepresence.platform.context import CLOCK
@@ -13,7 +14,7 @@ from telepresence.platform.identity import Principal
 from telepresence.platform.logging import REQUEST_ID
 from telepresence.platform.models import AuditEntry
 
-__all__ = ["record", "record_request"]
+__all__ = ["entries", "record", "record_request"]
 
 
 def record(
@@ -62,3 +63,22 @@ def record_request(
         request_id=request.get(REQUEST_ID, ""),
         details=details,
     )
+
+
+async def entries(
+    session: AsyncSession,
+    *,
+    subject_type: str | None = None,
+    subject_id: str | None = None,
+    actor_id: str | None = None,
+    limit: int = 100,
+) -> list[AuditEntry]:
+    """Audit entries, newest first, filtered as asked."""
+    query = select(AuditEntry).order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(limit)
+    if subject_type:
+        query = query.where(AuditEntry.subject_type == subject_type)
+    if subject_id:
+        query = query.where(AuditEntry.subject_id == subject_id)
+    if actor_id:
+        query = query.where(AuditEntry.actor_id == actor_id)
+    return list(await session.scalars(query))

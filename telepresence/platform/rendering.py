@@ -26,6 +26,7 @@ NAV: dict[Role, list[tuple[str, str]]] = {
         ("/pupils", "Pupils"),
         ("/schools", "Schools"),
         ("/staff", "Staff"),
+        ("/audit", "Audit log"),
     ],
     Role.COORDINATOR: [("/devices", "Devices"), ("/pupils", "Pupils"), ("/schools", "Schools")],
     Role.HOSPITAL_STAFF: [("/pupils", "Pupils"), ("/devices", "Devices"), ("/schools", "Schools")],

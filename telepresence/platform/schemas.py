@@ -10,7 +10,15 @@ from pydantic import BaseModel, EmailStr, Field
 from telepresence.platform.identity import Role
 from telepresence.platform.routing import Schema
 
-__all__ = ["HealthOut", "LoginIn", "MeOut", "PupilLoginIn", "TokenOut"]
+__all__ = [
+    "AuditEntryOut",
+    "AuditQuery",
+    "HealthOut",
+    "LoginIn",
+    "MeOut",
+    "PupilLoginIn",
+    "TokenOut",
+]
 
 
 class LoginIn(Schema):
@@ -68,3 +76,25 @@ class HealthOut(BaseModel):
     version: str
     database: ComponentHealth
     scheduler: SchedulerHealth
+
+
+class AuditQuery(Schema):
+    """Filters of the audit log."""
+
+    subject_type: str | None = Field(default=None, max_length=30)
+    subject_id: str | None = Field(default=None, max_length=64)
+    actor_id: str | None = Field(default=None, max_length=32)
+    limit: int = Field(default=100, ge=1, le=1000)
+
+
+class AuditEntryOut(BaseModel):
+    """Who did what to which record, when, in which request."""
+
+    at: datetime
+    actor_role: str
+    actor_id: str
+    action: str
+    subject_type: str
+    subject_id: str
+    request_id: str
+    details: dict[str, object]

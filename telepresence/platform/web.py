@@ -9,11 +9,14 @@ from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
 from telepresence.platform import auth
+from telepresence.platform.audit import entries
 from telepresence.platform.context import CLOCK, DATABASE, JOBS, LOGIN_LIMITER, SETTINGS
 from telepresence.platform.identity import PUBLIC, Principal, Role, TokenKind
 from telepresence.platform.openapi import build_openapi
 from telepresence.platform.routing import ENDPOINTS, Routes
 from telepresence.platform.schemas import (
+    AuditEntryOut,
+    AuditQuery,
     ComponentHealth,
     HealthOut,
     LoginIn,
@@ -151,3 +154,20 @@ async def openapi(request: web.Request, _who: Principal | None) -> web.Response:
         request.app[ENDPOINTS], version=VERSION, server_url=request.app[SETTINGS].base_url
     )
     return web.json_response(doc)
+
+
+@routes.api(
+    "GET",
+    "/api/audit",
+    roles=[Role.ADMIN],
+    query=AuditQuery,
+    response=list[AuditEntryOut],
+    summary="The audit log: who read or changed which record (newest first)",
+)
+async def audit_log(
+    request: web.Request, _who: Principal, query: AuditQuery
+) -> list[AuditEntryOut]:
+    """For the data protection officer: filter by record, or by the person who acted."""
+    async with request.app[DATABASE].sessions() as session:
+        rows = await entries(session, **query.model_dump())
+    return [AuditEntryOut.model_validate(r, from_attributes=True) for r in rows]

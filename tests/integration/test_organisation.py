@@ -152,3 +152,22 @@ async def test_admin_creates_accounts_with_a_one_time_password(client, org, logi
     assert pupil_role.status == 422
     listed = await (await client.get("/api/users", headers=admin)).json()
     assert all("password" not in u for u in listed)
+
+
+async def test_admin_sees_who_read_a_pupil_record(client, org, login):
+    await client.get(f"/api/pupils/{org.pupil.id}", headers=await login("coordinator"))
+    await client.get(f"/api/pupils/{org.pupil.id}", headers=await login("hospital_staff"))
+    admin = await login("admin")
+    resp = await client.get(
+        f"/api/audit?subject_type=pupil&subject_id={org.pupil.id}", headers=admin
+    )
+    assert resp.status == 200
+    rows = await resp.json()
+    assert [(r["actor_role"], r["action"]) for r in rows] == [
+        ("hospital_staff", "pupil.read"),
+        ("coordinator", "pupil.read"),
+    ]
+    for role in ("coordinator", "hospital_staff", "assistant"):
+        assert (await client.get("/api/audit", headers=await login(role))).status == 403
+    bad = await client.get("/api/audit?limit=0", headers=admin)
+    assert bad.status == 422
