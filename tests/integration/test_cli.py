@@ -1,0 +1,114 @@
+"""The `classbridge` command line, run as a real subprocess on a fresh SQLite database."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from device_registry.models import Device
+from telepresence.platform.database import Database
+from telepresence.platform.models import Pupil, School, User
+
+CLI = str(Path(sys.executable).parent / "classbridge")
+
+
+def run(data_dir: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    env = os.environ | {"CLASSBRIDGE_DATA_DIR": str(data_dir), "CLASSBRIDGE_DATABASE_URL": ""}
+    return subprocess.run(
+        [CLI, *args], input=stdin, capture_output=True, text=True, env=env, timeout=120, check=False
+    )
+
+
+async def counts(data_dir: Path) -> dict[str, int]:
+    db = Database(f"sqlite+aiosqlite:///{(data_dir / 'classbridge.sqlite3').resolve()}")
+    try:
+        async with db.sessions() as session:
+            return {
+                model.__name__: int(
+                    await session.scalar(select(func.count()).select_from(model)) or 0
+                )
+                for model in (School, Pupil, User, Device)
+            }
+    finally:
+        await db.close()
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    data_dir = tmp_path_factory.mktemp("cli")
+    upgrade = run(data_dir, "db", "upgrade")
+    assert upgrade.returncode == 0, upgrade.stderr
+    first = run(data_dir, "demo")
+    assert first.returncode == 0, first.stderr
+    assert "admin@riverside.example" in first.stdout
+    assert "SAMK42" in first.stdout
+    return data_dir
+
+
+def test_demo_seeds_a_realistic_provider_once(demo_dir: Path):
+    before = asyncio.run(counts(demo_dir))
+    assert before == {"School": 2, "Pupil": 6, "User": 4, "Device": 10}
+    again = run(demo_dir, "demo")
+    assert again.returncode == 0
+    assert asyncio.run(counts(demo_dir)) == before
+
+
+def test_user_add_takes_the_password_from_stdin(demo_dir: Path):
+    result = run(
+        demo_dir,
+        "user",
+        "add",
+        "--email",
+        "Key.Worker@riverside.example",
+        "--role",
+        "hospital_staff",
+        stdin="a long enough password\n",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "key.worker@riverside.example" in result.stdout
+    assert "Password (shown once)" not in result.stdout
+
+
+def test_user_add_generates_a_password_when_none_is_given(demo_dir: Path):
+    result = run(
+        demo_dir, "user", "add", "--email", "coord2@riverside.example", "--role", "coordinator"
+    )
+    assert result.returncode == 0
+    assert "Password (shown once)" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--email", "admin@riverside.example", "--role", "admin"], "already an account"),
+        (["--email", "not-an-email", "--role", "admin"], "email"),
+        (["--email", "a@riverside.example", "--role", "assistant"], "belongs to a school"),
+    ],
+)
+def test_user_add_refuses_bad_input_with_exit_code_2(demo_dir: Path, args, message):
+    before = asyncio.run(counts(demo_dir))
+    result = run(demo_dir, "user", "add", *args, stdin="a long enough password\n")
+    assert result.returncode == 2
+    assert message in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+    assert asyncio.run(counts(demo_dir)) == before
+
+
+def test_bad_configuration_is_a_clear_error(tmp_path: Path):
+    env_result = subprocess.run(
+        [CLI, "db", "upgrade"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=os.environ | {"CLASSBRIDGE_PORT": "not-a-port", "CLASSBRIDGE_DATA_DIR": str(tmp_path)},
+    )
+    assert env_result.returncode == 2
+    assert "Configuration error" in env_result.stdout + env_result.stderr
+    assert "Traceback" not in env_result.stderr
