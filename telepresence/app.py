@@ -15,6 +15,7 @@ from device_registry.hub import DeviceHub
 from device_registry.jobs import mark_silent_devices_offline, purge_old_telemetry
 from device_registry.services import resolve_device_token
 from device_registry.socket import DEVICE_HUB
+from scheduler import web as scheduler_web
 from telepresence import pages
 from telepresence.organisation import web as organisation_web
 from telepresence.platform import web as platform_web
@@ -124,6 +125,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         device_registry.web.routes,
         pages.routes,
         device_pages.routes,
+        scheduler_web.routes,
     ):
         routes.install(app)
     app.router.add_static("/static", STATIC, name="static", append_version=True)
