@@ -1,0 +1,627 @@
+"""Memory and CPU of N idle device sockets: ``classbridge serve`` against bare aiohttp.
+
+Run from the repository root with the project's venv, no arguments needed::
+
+    .venv/bin/python bench/device_sockets.py            # 10,000 sockets
+    .venv/bin/python bench/device_sockets.py --sockets 2000 --rate 400
+
+Three kinds of process take part, all on 127.0.0.1:
+
+- the real service (``classbridge db upgrade`` then ``classbridge serve``) on
+  SQLite in a temporary data dir, with N devices and credentials inserted
+  straight into its database;
+- the baseline: a bare aiohttp websocket server written here (``--role bare``),
+  answering the hello and reading heartbeats, nothing else;
+- the clients (``--role clients``): one asyncio process holding all N
+  websockets, opened at ``--rate`` a second; each says hello, waits for the
+  welcome and then sends a heartbeat every ``--heartbeat`` seconds at a random
+  phase.
+
+Once every client is in and ``--rounds`` heartbeat rounds have passed, the
+server's RSS is read from /proc/PID/status and its CPU from /proc/PID/stat over
+one heartbeat period. The last line printed is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import http.client
+import json
+import os
+import random
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+import aiohttp
+from aiohttp import WSMsgType, web
+
+GOAL_RATIO = 1.5
+GOAL_MB = 1024.0
+CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+HELLO = json.dumps(
+    {
+        "type": "hello",
+        "protocol": [1],
+        "model": "bench robot",
+        "software_version": "bench-1",
+        "capabilities": [],
+    }
+)
+
+
+# --------------------------------------------------------------------------- clients role
+
+
+@dataclass
+class FleetStats:
+    """What the client process saw; printed as JSON lines for the parent."""
+
+    connected: int = 0
+    failed: int = 0
+    dropped: int = 0
+    heartbeats: int = 0
+    errors: int = 0
+    failures: dict[str, int] = field(default_factory=dict)
+
+    def fail(self, reason: str) -> None:
+        self.failed += 1
+        self.failures[reason] = self.failures.get(reason, 0) + 1
+
+
+def _heartbeat(seq: int, rng: random.Random) -> str:
+    return json.dumps(
+        {
+            "type": "heartbeat",
+            "seq": seq,
+            "battery_pct": rng.randint(5, 100),
+            "charging": rng.random() < 0.3,
+            "signal_dbm": rng.randint(-90, -30),
+            "network_type": "wifi",
+            "room": f"R{rng.randint(1, 40)}",
+        }
+    )
+
+
+async def _open(
+    session: aiohttp.ClientSession, url: str, token: str, stats: FleetStats
+) -> aiohttp.ClientWebSocketResponse | None:
+    """Connect, say hello and wait for the welcome; None (counted) on failure."""
+    try:
+        async with asyncio.timeout(60):
+            ws = await session.ws_connect(
+                url, headers={"Authorization": f"Bearer {token}"}, autoping=True
+            )
+            await ws.send_str(HELLO)
+            msg = await ws.receive()
+    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+        stats.fail(type(exc).__name__)
+        return None
+    if msg.type != WSMsgType.TEXT or json.loads(msg.data).get("type") != "welcome":
+        stats.fail(f"no welcome ({msg.type.name})")
+        await ws.close()
+        return None
+    return ws
+
+
+async def _device(
+    session: aiohttp.ClientSession,
+    url: str,
+    token: str,
+    period: float,
+    stats: FleetStats,
+    gate: asyncio.Semaphore,
+) -> None:
+    """One device: connect, then heartbeat at a random phase until the socket ends."""
+    async with gate:
+        ws = await _open(session, url, token, stats)
+    if ws is None:
+        return
+    stats.connected += 1
+    rng = random.Random(token)
+    loop = asyncio.get_running_loop()
+    due, seq = loop.time() + rng.uniform(0, period), 0
+    while True:
+        remaining = due - loop.time()
+        if remaining <= 0:
+            await ws.send_str(_heartbeat(seq, rng))
+            stats.heartbeats, seq, due = stats.heartbeats + 1, seq + 1, due + period
+            continue
+        try:
+            msg = await ws.receive(timeout=remaining)
+        except TimeoutError:
+            continue
+        if msg.type in {WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR}:
+            stats.dropped += 1
+            return
+        stats.errors += 1  # the server only writes to an idle device to refuse something
+
+
+def _say(event: str, stats: FleetStats, **extra: Any) -> None:
+    print(json.dumps({"event": event, **stats.__dict__, **extra}), flush=True)
+
+
+async def run_clients(
+    url: str, tokens: list[str], rate: float, inflight: int, period: float
+) -> None:
+    """Open sockets at ``rate`` a second, at most ``inflight`` handshakes at a time.
+
+    Reports "ready" once every socket is open or has failed, and "summary" on SIGTERM.
+    """
+    stats = FleetStats()
+    gate = asyncio.Semaphore(inflight)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    connector = aiohttp.TCPConnector(limit=0, force_close=True)
+    timeout = aiohttp.ClientTimeout(total=None, sock_connect=60)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+        started = loop.time()
+        tasks = []
+        for i, token in enumerate(tokens):
+            await asyncio.sleep(max(0.0, started + i / rate - loop.time()))
+            tasks.append(loop.create_task(_device(session, url, token, period, stats, gate)))
+        while stats.connected + stats.failed < len(tokens) and not stop.is_set():
+            await asyncio.sleep(0.1)
+        _say("ready", stats, seconds=round(loop.time() - started, 1))
+        await stop.wait()
+        _say("summary", stats, open=stats.connected - stats.dropped)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+# --------------------------------------------------------------------------- bare role
+
+
+async def _bare_socket(request: web.Request) -> web.WebSocketResponse:
+    if not request.headers.get("Authorization", "").startswith("Bearer "):
+        raise web.HTTPUnauthorized
+    ws = web.WebSocketResponse(max_msg_size=1_048_576)
+    await ws.prepare(request)
+    async for msg in ws:
+        if msg.type == WSMsgType.TEXT and json.loads(msg.data).get("type") == "hello":
+            await ws.send_json({"type": "welcome", "protocol": 1})
+    return ws
+
+
+async def _bare_health(_request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+def run_bare(port: int) -> None:
+    """The baseline: a bare aiohttp websocket server with the same message pattern."""
+    app = web.Application()
+    app.router.add_get("/ws/device", _bare_socket)
+    app.router.add_get("/healthz", _bare_health)
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+
+
+# --------------------------------------------------------------------------- measuring
+
+
+def proc_status_kb(pid: int, key: str) -> int:
+    """A ``kB`` field (VmRSS, VmHWM) of /proc/PID/status."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{key}:"):
+            return int(line.split()[1])
+    raise KeyError(key)
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process from /proc/PID/stat, in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # fields 14 and 15 of proc(5)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def wait_healthy(proc: subprocess.Popen[bytes], port: int, deadline_s: float = 60) -> None:
+    """Poll GET /healthz until 200; raise if the process dies or time runs out."""
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode} before it was healthy")
+        with contextlib.suppress(OSError):
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/healthz")
+            if conn.getresponse().status == 200:
+                return
+        time.sleep(0.2)
+    raise RuntimeError("server not healthy in time")
+
+
+def stop_process(proc: subprocess.Popen[Any], sig: int = signal.SIGINT) -> None:
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def read_event(stream: IO[str], name: str) -> dict[str, Any]:
+    """The next JSON line of the client process with ``event == name``."""
+    for line in stream:
+        with contextlib.suppress(ValueError):
+            event: dict[str, Any] = json.loads(line)
+            if event.get("event") == name:
+                return event
+    raise RuntimeError(f"client process ended before {name!r}")
+
+
+@dataclass
+class Measurement:
+    """One server under N sockets."""
+
+    name: str
+    rss_before_kb: int = 0
+    rss_after_kb: int = 0
+    hwm_kb: int = 0
+    cpu_pct: float = 0.0
+    client_rss_kb: int = 0
+    ready: dict[str, Any] = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=dict)
+    alive: bool = True
+
+    @property
+    def open_sockets(self) -> int:
+        return int(self.summary.get("open", self.ready.get("connected", 0)))
+
+    @property
+    def rss_mb(self) -> float:
+        return self.rss_after_kb / 1024
+
+    @property
+    def per_socket_kb(self) -> float:
+        return (self.rss_after_kb - self.rss_before_kb) / max(1, self.open_sockets)
+
+
+def sleep_watching(proc: subprocess.Popen[bytes], seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode} under load")
+        time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
+
+
+def measure(
+    name: str, server: subprocess.Popen[bytes], port: int, tokens: Path, args: argparse.Namespace
+) -> Measurement:
+    """Connect the fleet to a healthy server, let it settle, read RSS and CPU."""
+    m = Measurement(name)
+    wait_healthy(server, port)
+    time.sleep(2)
+    m.rss_before_kb = proc_status_kb(server.pid, "VmRSS")
+    client = subprocess.Popen(
+        [
+            sys.executable,
+            __file__,
+            "--role",
+            "clients",
+            "--port",
+            str(port),
+            "--tokens",
+            str(tokens),
+            "--rate",
+            str(args.rate),
+            "--inflight",
+            str(args.inflight),
+            "--heartbeat",
+            str(args.heartbeat),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert client.stdout is not None
+        m.ready = read_event(client.stdout, "ready")
+        print(
+            f"  {name}: {m.ready['connected']} connected, {m.ready['failed']} failed "
+            f"in {m.ready['seconds']} s {m.ready['failures'] or ''}; "
+            f"settling {args.rounds} heartbeat rounds",
+            flush=True,
+        )
+        sleep_watching(server, args.rounds * args.heartbeat)
+        m.rss_after_kb = proc_status_kb(server.pid, "VmRSS")
+        m.hwm_kb = proc_status_kb(server.pid, "VmHWM")
+        m.client_rss_kb = proc_status_kb(client.pid, "VmRSS")
+        cpu0, t0 = cpu_seconds(server.pid), time.monotonic()
+        sleep_watching(server, args.heartbeat)
+        m.cpu_pct = 100 * (cpu_seconds(server.pid) - cpu0) / (time.monotonic() - t0)
+        client.send_signal(signal.SIGTERM)
+        m.summary = read_event(client.stdout, "summary")
+    except RuntimeError:
+        m.alive = server.poll() is None
+        raise
+    finally:
+        stop_process(client, signal.SIGTERM)
+    return m
+
+
+# --------------------------------------------------------------------------- the service
+
+
+async def _seed(database_url: str, n: int) -> list[str]:
+    """Insert one provider, N robots and their credentials; return the tokens."""
+    from sqlalchemy import insert
+
+    from device_registry.models import Device, DeviceCredential
+    from telepresence.platform.database import Database, new_id
+    from telepresence.platform.identity import TokenKind, hash_token, new_token
+    from telepresence.platform.models import Provider
+
+    now = datetime.now(UTC)
+    tokens = [new_token(TokenKind.DEVICE) for _ in range(n)]
+    ids = [new_id() for _ in range(n)]
+    devices = [
+        {
+            "id": d,
+            "provider_id": "bench",
+            "serial": f"BENCH-{i:06d}",
+            "name": f"Robot {i}",
+            "model": "AV1",
+            "kind": "robot",
+            "capabilities": [],
+            "lifecycle": "active",
+            "created_at": now,
+            "paired_at": now,
+            "online": False,
+        }
+        for i, d in enumerate(ids)
+    ]
+    credentials = [
+        {"id": new_id(), "device_id": d, "token_hash": hash_token(t), "created_at": now}
+        for d, t in zip(ids, tokens, strict=True)
+    ]
+    database = Database(database_url)
+    try:
+        async with database.transaction() as session:
+            await session.execute(
+                insert(Provider), [{"id": "bench", "name": "Bench", "created_at": now}]
+            )
+            await session.execute(insert(Device), devices)
+            await session.execute(insert(DeviceCredential), credentials)
+    finally:
+        await database.close()
+    return tokens
+
+
+def classbridge_command() -> list[str]:
+    """The installed console script next to this interpreter, else ``python -m``."""
+    script = Path(sys.executable).parent / "classbridge"
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("classbridge")
+    return [found] if found else [sys.executable, "-m", "telepresence.cli"]
+
+
+def service_env(data_dir: Path, port: int) -> dict[str, str]:
+    return {
+        **os.environ,
+        "CLASSBRIDGE_DATA_DIR": str(data_dir),
+        "CLASSBRIDGE_DATABASE_URL": "",
+        "CLASSBRIDGE_HOST": "127.0.0.1",
+        "CLASSBRIDGE_PORT": str(port),
+        "CLASSBRIDGE_HEARTBEAT_SECONDS": "15",
+        "CLASSBRIDGE_LOG_LEVEL": "WARNING",
+    }
+
+
+@contextlib.contextmanager
+def running(
+    cmd: list[str], env: dict[str, str] | None, log: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    with log.open("wb") as out:
+        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            yield proc
+        finally:
+            stop_process(proc)
+
+
+def bench_service(work: Path, args: argparse.Namespace) -> tuple[Measurement, Path]:
+    """Migrate, seed and serve a fresh SQLite service; measure it under the fleet."""
+    port = free_port()
+    env = service_env(work / "data", port)
+    subprocess.run(
+        [*classbridge_command(), "db", "upgrade"], env=env, check=True, stdout=subprocess.DEVNULL
+    )
+    url = f"sqlite+aiosqlite:///{(work / 'data' / 'classbridge.sqlite3').resolve()}"
+    tokens = asyncio.run(_seed(url, args.sockets))
+    token_file = work / "tokens.txt"
+    token_file.write_text("\n".join(tokens) + "\n")
+    token_file.chmod(0o600)
+    print(f"  seeded {len(tokens)} devices; starting classbridge serve on :{port}", flush=True)
+    with running([*classbridge_command(), "serve"], env, work / "classbridge.log") as server:
+        return measure("classbridge", server, port, token_file, args), token_file
+
+
+def bench_bare(work: Path, tokens: Path, args: argparse.Namespace) -> Measurement:
+    port = free_port()
+    print(f"  starting the bare aiohttp server on :{port}", flush=True)
+    cmd = [sys.executable, __file__, "--role", "bare", "--port", str(port)]
+    with running(cmd, None, work / "bare.log") as server:
+        return measure("bare aiohttp", server, port, tokens, args)
+
+
+# --------------------------------------------------------------------------- report
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return (
+        f"{model}, {os.cpu_count()} cores, Python {sys.version.split()[0]}, "
+        f"aiohttp {aiohttp.__version__}"
+    )
+
+
+def table(real: Measurement, bare: Measurement) -> str:
+    def ratio(a: float, b: float) -> str:
+        return f"{a / b:.2f}" if b else "-"
+
+    rows = [
+        ("sockets open at the end", f"{real.open_sockets}", f"{bare.open_sockets}", ""),
+        (
+            "failed to connect / dropped",
+            f"{real.ready['failed']} / {real.summary['dropped']}",
+            f"{bare.ready['failed']} / {bare.summary['dropped']}",
+            "",
+        ),
+        ("time to connect all (s)", f"{real.ready['seconds']}", f"{bare.ready['seconds']}", ""),
+        (
+            "RSS before connecting (MB)",
+            f"{real.rss_before_kb / 1024:.1f}",
+            f"{bare.rss_before_kb / 1024:.1f}",
+            ratio(real.rss_before_kb, bare.rss_before_kb),
+        ),
+        (
+            "RSS with N sockets (MB)",
+            f"{real.rss_mb:.1f}",
+            f"{bare.rss_mb:.1f}",
+            ratio(real.rss_mb, bare.rss_mb),
+        ),
+        (
+            "peak RSS, VmHWM (MB)",
+            f"{real.hwm_kb / 1024:.1f}",
+            f"{bare.hwm_kb / 1024:.1f}",
+            ratio(real.hwm_kb, bare.hwm_kb),
+        ),
+        (
+            "RSS per socket (KB)",
+            f"{real.per_socket_kb:.1f}",
+            f"{bare.per_socket_kb:.1f}",
+            ratio(real.per_socket_kb, bare.per_socket_kb),
+        ),
+        (
+            "CPU, % of one core",
+            f"{real.cpu_pct:.1f}",
+            f"{bare.cpu_pct:.1f}",
+            ratio(real.cpu_pct, bare.cpu_pct),
+        ),
+        (
+            "client process RSS (MB)",
+            f"{real.client_rss_kb / 1024:.1f}",
+            f"{bare.client_rss_kb / 1024:.1f}",
+            "",
+        ),
+    ]
+    head = ("", "classbridge", "bare aiohttp", "ratio")
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(4)]
+    lines = [" | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in [head, *rows]]
+    lines.insert(1, "-+-".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def result(real: Measurement, bare: Measurement, args: argparse.Namespace) -> dict[str, Any]:
+    ratio = real.rss_mb / bare.rss_mb
+    return {
+        "bench": "device_sockets",
+        "value": round(real.rss_mb, 1),
+        "baseline": round(bare.rss_mb, 1),
+        "ratio": round(ratio, 3),
+        "goal": f"<={GOAL_RATIO}",
+        "met": ratio <= GOAL_RATIO and real.rss_mb < GOAL_MB and real.open_sockets == args.sockets,
+        "sockets": args.sockets,
+        "open_sockets": real.open_sockets,
+        "bare_open_sockets": bare.open_sockets,
+        "rss_per_socket_kb": round(real.per_socket_kb, 2),
+        "bare_rss_per_socket_kb": round(bare.per_socket_kb, 2),
+        "cpu_pct": round(real.cpu_pct, 1),
+        "bare_cpu_pct": round(bare.cpu_pct, 1),
+        "peak_rss_mb": round(real.hwm_kb / 1024, 1),
+        "heartbeat_s": args.heartbeat,
+        "connect_rate": args.rate,
+        "connect_inflight": args.inflight,
+        "machine": machine(),
+    }
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def raise_fd_limit(wanted: int) -> None:
+    """Lift the soft RLIMIT_NOFILE towards ``wanted`` (children inherit it)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--sockets", type=int, default=10_000, help="idle device sockets (N)")
+    parser.add_argument("--rate", type=float, default=500, help="new sockets a second, at most")
+    parser.add_argument(
+        "--inflight", type=int, default=50, help="handshakes (connect to welcome) at a time"
+    )
+    parser.add_argument("--heartbeat", type=float, default=15.0, help="heartbeat period, s")
+    parser.add_argument("--rounds", type=int, default=2, help="heartbeat rounds before measuring")
+    parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, db)")
+    parser.add_argument(
+        "--role", choices=["main", "clients", "bare"], default="main", help=argparse.SUPPRESS
+    )
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--tokens", type=Path, help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def main_role(args: argparse.Namespace) -> int:
+    work = Path(tempfile.mkdtemp(prefix="classbridge-bench-"))
+    print(
+        f"device_sockets: N={args.sockets}, heartbeat {args.heartbeat} s, "
+        f"connect rate {args.rate}/s; work dir {work}",
+        flush=True,
+    )
+    try:
+        real, tokens = bench_service(work, args)
+        bare = bench_bare(work, tokens, args)
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    print()
+    print(f"Device sockets, N = {args.sockets} ({machine()})")
+    print(table(real, bare))
+    print(json.dumps(result(real, bare, args)))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    raise_fd_limit(args.sockets + 1024)
+    if args.role == "bare":
+        run_bare(args.port)
+        return 0
+    if args.role == "clients":
+        tokens = args.tokens.read_text().split()
+        url = f"ws://127.0.0.1:{args.port}/ws/device"
+        asyncio.run(run_clients(url, tokens, args.rate, args.inflight, args.heartbeat))
+        return 0
+    return main_role(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
