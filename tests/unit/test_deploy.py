@@ -1,0 +1,183 @@
+"""Static checks of deploy/: no Docker engine or systemd is needed to run them."""
+
+from __future__ import annotations
+
+import configparser
+import re
+import tomllib
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from telepresence.platform.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOY = ROOT / "deploy"
+SETTING = re.compile(r"\bCLASSBRIDGE_([A-Z0-9_]+)")
+HARDENING = {
+    "NoNewPrivileges": "yes",
+    "ProtectSystem": "strict",
+    "ProtectHome": "yes",
+    "PrivateTmp": "yes",
+    "PrivateDevices": "yes",
+    "RestrictSUIDSGID": "yes",
+    "CapabilityBoundingSet": "",
+}
+
+
+def _yaml() -> ModuleType:
+    return pytest.importorskip("yaml", reason="PyYAML is needed to parse deploy/compose.yaml")
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    loaded: dict[str, Any] = _yaml().safe_load((DEPLOY / "compose.yaml").read_text())
+    return loaded
+
+
+@pytest.fixture(scope="module")
+def dockerfile() -> list[str]:
+    """Dockerfile instructions with continuation lines joined, comments dropped."""
+    text = (DEPLOY / "Dockerfile").read_text().replace("\\\n", " ")
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+
+
+@pytest.fixture(scope="module")
+def unit() -> configparser.ConfigParser:
+    parser = configparser.ConfigParser(interpolation=None, strict=True)
+    parser.optionxform = str  # type: ignore[assignment,method-assign]
+    parser.read_string((DEPLOY / "classbridge.service").read_text())
+    return parser
+
+
+def _ports(service: dict[str, Any]) -> list[str]:
+    return [str(p) for p in service.get("ports", [])]
+
+
+def test_compose_runs_two_app_instances_behind_the_proxy(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    assert set(services) == {"app", "app-2", "proxy", "db", "coturn"}
+    for name in ("app", "app-2"):
+        app = services[name]
+        assert app["build"] == {"context": "..", "dockerfile": "deploy/Dockerfile"}
+        assert app["healthcheck"]["test"][0] == "CMD"
+        assert app["depends_on"]["db"]["condition"] == "service_healthy"
+        assert "CLASSBRIDGE_DATABASE_URL" in app["environment"]
+        assert app["environment"]["CLASSBRIDGE_DATABASE_URL"].startswith("postgresql+asyncpg://")
+    nginx = (DEPLOY / "nginx.conf").read_text()
+    assert "server app:8080" in nginx
+    assert "server app-2:8080" in nginx
+
+
+def test_only_one_instance_runs_the_timed_jobs(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    flags = {
+        name: services[name]["environment"]["CLASSBRIDGE_RUN_JOBS"] for name in ("app", "app-2")
+    }
+    assert flags == {"app": "true", "app-2": "false"}
+    assert services["app-2"]["environment"]["MIGRATE_ON_START"] == "false"
+    assert services["app-2"]["depends_on"]["app"]["condition"] == "service_healthy"
+
+
+def test_only_the_proxy_and_coturn_are_published(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    published = {name for name, service in services.items() if service.get("ports")}
+    assert published == {"proxy", "coturn"}
+    assert [p.rsplit(":", 2)[-1] for p in _ports(services["proxy"])] == ["80", "443"]
+    coturn = _ports(services["coturn"])
+    assert any(p.endswith(":3478:3478/udp") for p in coturn)
+    assert any(p.endswith(":443:443/tcp") for p in coturn)
+
+
+def test_postgres_15_keeps_its_data_in_a_volume_and_reports_health(
+    compose: dict[str, Any],
+) -> None:
+    db = compose["services"]["db"]
+    assert db["image"].startswith("postgres:15")
+    assert "pgdata:/var/lib/postgresql/data" in db["volumes"]
+    assert "pgdata" in compose["volumes"]
+    assert "pg_isready" in " ".join(db["healthcheck"]["test"])
+
+
+def test_coturn_takes_its_secret_from_the_environment(compose: dict[str, Any]) -> None:
+    command = compose["services"]["coturn"]["command"]
+    assert any(arg.startswith("--static-auth-secret=${TURN_SECRET") for arg in command)
+    assert "/etc/coturn/turnserver.conf" in command
+
+
+def test_turnserver_conf_uses_rest_credentials_and_refuses_private_peers() -> None:
+    conf = (DEPLOY / "turnserver.conf").read_text()
+    options = [line.strip() for line in conf.splitlines() if not line.lstrip().startswith("#")]
+    assert "use-auth-secret" in options
+    assert "no-cli" in options
+    assert not any(line.startswith("static-auth-secret") for line in options)
+    assert {"listening-port=3478", "tls-listening-port=443"} <= set(options)
+    assert any(line.startswith("realm=") for line in options)
+    denied = {line.split("=", 1)[1] for line in options if line.startswith("denied-peer-ip=")}
+    for private in (
+        "10.0.0.0-10.255.255.255",
+        "172.16.0.0-172.31.255.255",
+        "192.168.0.0-192.168.255.255",
+        "127.0.0.0-127.255.255.255",
+    ):
+        assert private in denied
+
+
+def test_the_proxy_upgrades_websockets() -> None:
+    nginx = (DEPLOY / "nginx.conf").read_text()
+    ws = nginx[nginx.index("location /ws/") :]
+    ws = ws[: ws.index("}")]
+    assert "proxy_http_version 1.1" in nginx
+    assert "proxy_set_header Upgrade $http_upgrade;" in ws
+    assert "proxy_set_header Connection $connection_upgrade;" in ws
+    assert "map $http_upgrade $connection_upgrade" in nginx
+
+
+def test_dockerfile_runs_the_console_script_as_a_non_root_user(dockerfile: list[str]) -> None:
+    assert dockerfile[0].startswith("FROM python:3.11-slim")
+    users = [line.split()[1] for line in dockerfile if line.startswith("USER ")]
+    assert users
+    assert users[-1].split(":")[0] not in {"root", "0"}
+    assert any(
+        "--constraint constraints.txt" in line for line in dockerfile if "pip install" in line
+    )
+    assert any(line.startswith("HEALTHCHECK ") for line in dockerfile)
+    assert "EXPOSE 8080" in dockerfile
+    assert any("CLASSBRIDGE_HOST=0.0.0.0" in line for line in dockerfile)
+    script = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert script == {"classbridge": "telepresence.cli:main"}
+    entrypoint = (DEPLOY / "entrypoint.sh").read_text()
+    assert "classbridge db upgrade" in entrypoint
+    assert "exec classbridge serve" in entrypoint
+    assert entrypoint.index("classbridge db upgrade") < entrypoint.index("exec classbridge serve")
+
+
+def test_healthcheck_asks_healthz() -> None:
+    assert "/healthz" in (DEPLOY / "healthcheck.py").read_text()
+
+
+def test_systemd_unit_is_hardened(unit: configparser.ConfigParser) -> None:
+    service = unit["Service"]
+    for key, value in HARDENING.items():
+        assert service.get(key) == value, key
+    assert service.get("DynamicUser") == "yes" or service.get("User") not in {None, "root"}
+    assert service["ReadWritePaths"] == "/var/lib/classbridge"
+    assert "CLASSBRIDGE_DATA_DIR=/var/lib/classbridge" in service["Environment"]
+    assert service["EnvironmentFile"].startswith("/etc/classbridge/")
+    assert service["ExecStartPre"].endswith("classbridge db upgrade")
+    assert service["ExecStart"].endswith("classbridge serve")
+    assert unit["Install"]["WantedBy"] == "multi-user.target"
+
+
+def test_every_classbridge_variable_in_deploy_is_a_setting() -> None:
+    fields = set(Settings.model_fields)
+    mentioned: dict[str, set[str]] = {}
+    for path in sorted(DEPLOY.rglob("*")):
+        if path.is_file():
+            for name in SETTING.findall(path.read_text()):
+                mentioned.setdefault(name.lower(), set()).add(path.name)
+    assert mentioned, "deploy/ configures no CLASSBRIDGE_* setting"
+    unknown = {name: files for name, files in mentioned.items() if name not in fields}
+    assert unknown == {}
