@@ -28,10 +28,13 @@ from telepresence.platform.clock import Clock
 from telepresence.platform.database import Database
 from telepresence.platform.events import EventHub
 
-__all__ = ["DeviceHub", "Link", "fleet_topic"]
+__all__ = ["OUTBOX_TOPIC", "DeviceHub", "Link", "fleet_topic"]
 
 log = structlog.get_logger("classbridge.devices")
 SAMPLE_EVERY = timedelta(minutes=1)
+
+
+OUTBOX_TOPIC = "devices:outbox"
 
 
 def fleet_topic(provider_id: str) -> str:
@@ -66,6 +69,7 @@ class DeviceHub:
         self._last_sample: dict[str, datetime] = {}
         self._revoked_since: datetime = clock.now()
         self._task: asyncio.Task[None] | None = None
+        self._outbox_task: asyncio.Task[None] | None = None
 
     def __len__(self) -> int:
         return len(self._links)
@@ -81,6 +85,19 @@ class DeviceHub:
             return False
         await link.ws.send_json(message)
         return True
+
+    async def send_anywhere(self, device_id: str, message: dict[str, Any]) -> None:
+        """Send to the device on whichever instance holds its socket (best effort)."""
+        if not await self.send(device_id, message):
+            self.events.publish(OUTBOX_TOPIC, {"device_id": device_id, "message": message})
+
+    async def _deliver_outbox(self) -> None:
+        async with self.events.subscribe(OUTBOX_TOPIC) as queue:
+            while True:
+                item = await queue.get()
+                link = self._links.get(item["device_id"])
+                if link is not None and not link.ws.closed:
+                    await link.ws.send_json(item["message"])
 
     async def disconnect(self, device_id: str, code: int, reason: str) -> None:
         """Close the device's socket if it is open here."""
@@ -191,14 +208,16 @@ class DeviceHub:
         """Start the write-behind loop."""
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run())
+            self._outbox_task = asyncio.get_running_loop().create_task(self._deliver_outbox())
 
     async def close(self) -> None:
         """Stop the loop, flush once more and close every socket (1001: going away)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        for task in (self._task, self._outbox_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._task = self._outbox_task = None
         for link in list(self._links.values()):
             await link.ws.close(code=1001, message=b"server shutting down")
         try:

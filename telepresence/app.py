@@ -33,6 +33,7 @@ from telepresence.platform.context import (
 )
 from telepresence.platform.database import Database
 from telepresence.platform.errors import error_middleware
+from telepresence.platform.eventbridge import PostgresEventBridge
 from telepresence.platform.events import EventHub
 from telepresence.platform.identity import TokenKind
 from telepresence.platform.jobs import JobContext, JobRunner
@@ -41,6 +42,9 @@ from telepresence.platform.maintenance import purge_expired_tokens, purge_old_au
 from telepresence.platform.ratelimit import RateLimiter
 from telepresence.platform.routing import ENDPOINTS
 from telepresence.platform.settings import Settings
+from telepresence.sessions import web as session_web
+from telepresence.sessions.jobs import end_finished_sessions
+from telepresence.sessions.signalling import SESSION_ROOMS, SessionRooms
 
 __all__ = ["create_app"]
 
@@ -76,17 +80,26 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         enabled=settings.run_jobs,
     )
     jobs.every(settings.heartbeat_seconds, mark_silent_devices_offline, name="device-presence")
+    jobs.every(30, end_finished_sessions, name="end-sessions")
     jobs.every(3600, purge_old_telemetry, name="purge-telemetry")
     jobs.every(3600, purge_expired_tokens, name="purge-tokens")
     jobs.every(24 * 3600, purge_old_audit, name="purge-audit")
     app[JOBS] = jobs
+    app[SESSION_ROOMS] = SessionRooms()
+    bridge = None
+    if database.dialect == "postgresql":
+        bridge = PostgresEventBridge(settings.effective_database_url, app[EVENTS])
+        await bridge.start()
     hub.start()
     jobs.start()
     try:
         yield
     finally:
         jobs.stop()
+        await app[SESSION_ROOMS].close_all()
         await hub.close()
+        if bridge is not None:
+            await bridge.close()
         await database.close()
 
 
@@ -125,6 +138,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         device_registry.web.routes,
         pages.routes,
         device_pages.routes,
+        session_web.routes,
         scheduler_web.routes,
     ):
         routes.install(app)

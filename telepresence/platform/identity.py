@@ -56,6 +56,7 @@ class TokenKind(enum.StrEnum):
     SESSION = "cbs"
     API = "cba"
     DEVICE = "cbd"
+    LESSON = "cbl"
 
 
 @dataclass(frozen=True, slots=True)

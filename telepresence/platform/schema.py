@@ -5,10 +5,16 @@ from __future__ import annotations
 import device_registry.models
 import scheduler.models
 import telepresence.platform.models
+import telepresence.sessions.models
 from telepresence.platform.database import Base
 
 __all__ = ["metadata"]
 
 # Imported for their side effect: registering their tables on Base.metadata.
-_MODELS = (telepresence.platform.models, device_registry.models, scheduler.models)
+_MODELS = (
+    telepresence.platform.models,
+    device_registry.models,
+    scheduler.models,
+    telepresence.sessions.models,
+)
 metadata = Base.metadata

@@ -46,6 +46,22 @@ class Settings(BaseSettings):
     audit_retention_days: int = Field(default=400, ge=30)
     max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Largest request body.")
     login_attempts_per_minute: int = Field(default=10, ge=1)
+    session_join_before_minutes: float = Field(
+        default=5.0, ge=0, le=60, description="How early before a lesson pupils may join."
+    )
+    session_grace_minutes: float = Field(
+        default=5.0, ge=0, le=60, description="How long after a lesson's end its session lasts."
+    )
+    stun_urls: list[str] = Field(
+        default_factory=list, description="STUN servers for sessions (none on a LAN)."
+    )
+    turn_urls: list[str] = Field(
+        default_factory=list,
+        description="TURN servers, e.g. turns:turn.example:443?transport=tcp.",
+    )
+    turn_secret: SecretStr | None = Field(
+        default=None, description="coturn static-auth-secret (TURN REST credentials)."
+    )
     run_jobs: bool = Field(default=True, description="Run timed jobs in this instance.")
     log_level: str = "INFO"
     log_json: bool = Field(default=True, description="JSON logs (False: human-readable).")

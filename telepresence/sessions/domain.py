@@ -1,0 +1,112 @@
+"""Rules of live sessions: the join window, ICE servers, and what a signalling message may be.
+
+Plain Python; time is a parameter.
+"""
+
+from __future__ import annotations
+
+import base64
+import enum
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+__all__ = [
+    "EventKind",
+    "Participant",
+    "SessionWindow",
+    "TurnSettings",
+    "ice_servers",
+    "turn_credential",
+    "window_for",
+]
+
+
+class Participant(enum.StrEnum):
+    """The two ends of a session."""
+
+    PUPIL = "pupil"
+    ROBOT = "robot"
+
+    @property
+    def peer(self) -> Participant:
+        """The other end."""
+        return Participant.ROBOT if self is Participant.PUPIL else Participant.PUPIL
+
+
+class EventKind(enum.StrEnum):
+    """What a session's timeline records."""
+
+    OPENED = "opened"
+    JOINED = "joined"
+    LEFT = "left"
+    RECONNECTED = "reconnected"
+    MEDIA_STARTED = "media_started"
+    CONTROL = "control"
+    QUALITY = "quality"
+    ENDED = "ended"
+
+
+@dataclass(frozen=True, slots=True)
+class SessionWindow:
+    """When a booking's session may exist: from ``opens`` to ``closes`` (UTC)."""
+
+    opens: datetime
+    closes: datetime
+
+    def contains(self, now: datetime) -> bool:
+        """Whether ``now`` is inside the window."""
+        return self.opens <= now < self.closes
+
+    def explain(self, now: datetime) -> str:
+        """Why ``now`` is not inside, in words for a pupil or teacher."""
+        if now < self.opens:
+            minutes = int((self.opens - now).total_seconds() // 60) + 1
+            return f"This lesson opens for joining in {minutes} minute(s)."
+        return "This lesson has finished."
+
+
+def window_for(
+    starts_at: datetime, ends_at: datetime, *, join_before: timedelta, grace: timedelta
+) -> SessionWindow:
+    """The session window of a booking: a few minutes early, until the end plus a grace."""
+    if ends_at <= starts_at:
+        raise ValueError("a lesson ends after it starts")
+    return SessionWindow(opens=starts_at - join_before, closes=ends_at + grace)
+
+
+@dataclass(frozen=True, slots=True)
+class TurnSettings:
+    """STUN and TURN servers as the operator configured them (none on a LAN)."""
+
+    stun_urls: tuple[str, ...] = ()
+    turn_urls: tuple[str, ...] = ()
+    turn_secret: str | None = None
+
+
+def turn_credential(secret: str, session_id: str, expires: datetime) -> tuple[str, str]:
+    """TURN REST credentials (coturn ``use-auth-secret``): ``(username, credential)``.
+
+    ``username = "<unix expiry>:<session id>"`` and
+    ``credential = base64(HMAC-SHA1(secret, username))``.
+    """
+    username = f"{int(expires.timestamp())}:{session_id}"
+    digest = hmac.new(secret.encode(), username.encode(), hashlib.sha1).digest()
+    return username, base64.b64encode(digest).decode()
+
+
+def ice_servers(turn: TurnSettings, session_id: str, expires: datetime) -> list[dict[str, object]]:
+    """The ICE servers one session's participants get, in the WebRTC ``RTCIceServer`` shape.
+
+    Empty unless configured: never a public STUN server the operator did not choose.
+    """
+    servers: list[dict[str, object]] = []
+    if turn.stun_urls:
+        servers.append({"urls": list(turn.stun_urls)})
+    if turn.turn_urls and turn.turn_secret:
+        username, credential = turn_credential(turn.turn_secret, session_id, expires)
+        servers.append(
+            {"urls": list(turn.turn_urls), "username": username, "credential": credential}
+        )
+    return servers
