@@ -22,6 +22,7 @@ from typing import Any
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright
 
 __all__ = [
+    "AUDIT_JS",
     "CHROMIUM_ARGS",
     "CHROMIUM_PATH",
     "DEMO",
@@ -46,6 +47,57 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--no-first-run",
 ]
+# Runs in the page: what a reviewer would otherwise have to find by eye.
+AUDIT_JS = """
+() => {
+  const out = [];
+  const doc = document.scrollingElement;
+  if (doc.scrollWidth > window.innerWidth + 1) {
+    out.push(`horizontal overflow: ${doc.scrollWidth}px in ${window.innerWidth}px`);
+  }
+  const name = (el) => (el.getAttribute('aria-label') || el.labels?.[0]?.textContent
+    || el.textContent || el.value || '').trim().replace(/\\s+/g, ' ').slice(0, 40);
+  for (const el of document.querySelectorAll('a[href], button, input, select, textarea')) {
+    if (el.type === 'hidden' || el.closest('[hidden]')) continue;
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 && r.height === 0) continue;
+    const inline = el.tagName === 'A' && el.closest('p, li, dd, td') &&
+      !el.closest('nav') && getComputedStyle(el).display === 'inline';
+    const small = el.type === 'checkbox' || el.type === 'radio'
+      ? (el.closest('label')?.getBoundingClientRect().height || r.height) < 44
+      : (r.height < 48 || r.width < 48);
+    if (small && !inline) {
+      out.push(`small target ${Math.round(r.width)}x${Math.round(r.height)}: ` +
+               `${el.tagName.toLowerCase()} "${name(el)}"`);
+    }
+    if (['INPUT', 'SELECT', 'TEXTAREA'].includes(el.tagName) && !el.labels?.length
+        && !el.getAttribute('aria-label')) {
+      out.push(`unlabelled ${el.tagName.toLowerCase()} name=${el.name}`);
+    }
+  }
+  let last = 0;
+  for (const h of document.querySelectorAll('h1, h2, h3, h4, h5, h6')) {
+    const level = Number(h.tagName[1]);
+    if (level > last + 1) {
+      out.push(`heading skips from h${last} to h${level}: "${h.textContent.trim()}"`);
+    }
+    last = level;
+  }
+  for (const card of document.querySelectorAll('.card')) {
+    const edge = card.getBoundingClientRect().right;
+    for (const el of card.querySelectorAll('*')) {
+      const r = el.getBoundingClientRect();
+      if (r.width && r.right > edge + 1) {
+        out.push(`${el.tagName.toLowerCase()} "${name(el)}" sticks out of its card`);
+        break;
+      }
+    }
+  }
+  if (document.querySelectorAll('h1').length !== 1) out.push('not exactly one h1');
+  if (!document.querySelector('main')) out.push('no main landmark');
+  return out;
+}
+"""
 STARTUP_SECONDS = 20.0
 # Long enough for a clean shutdown; a server that needs longer is killed (see the report on
 # the fleet event stream, which holds shutdown for aiohttp's whole 60 s grace period).

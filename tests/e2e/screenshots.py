@@ -25,6 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from live_server import (
+    AUDIT_JS,
     LiveServer,
     classbridge_command,
     launch_chromium,
@@ -51,49 +52,6 @@ ROLE_PAGES = {
     "assistant": ["/assistant", "/devices"],
     "pupil": ["/today"],
 }
-MIN_TARGET = 48
-
-# Runs in the page: what a reviewer would otherwise have to find by eye.
-AUDIT_JS = """
-() => {
-  const out = [];
-  const doc = document.scrollingElement;
-  if (doc.scrollWidth > window.innerWidth + 1) {
-    out.push(`horizontal overflow: ${doc.scrollWidth}px in ${window.innerWidth}px`);
-  }
-  const name = (el) => (el.getAttribute('aria-label') || el.labels?.[0]?.textContent
-    || el.textContent || el.value || '').trim().replace(/\\s+/g, ' ').slice(0, 40);
-  for (const el of document.querySelectorAll('a[href], button, input, select, textarea')) {
-    if (el.type === 'hidden' || el.closest('[hidden]')) continue;
-    const r = el.getBoundingClientRect();
-    if (r.width === 0 && r.height === 0) continue;
-    const inline = el.tagName === 'A' && el.closest('p, li, dd, td') &&
-      !el.closest('nav') && getComputedStyle(el).display === 'inline';
-    const small = el.type === 'checkbox' || el.type === 'radio'
-      ? (el.closest('label')?.getBoundingClientRect().height || r.height) < 44
-      : (r.height < 48 || r.width < 48);
-    if (small && !inline) {
-      out.push(`small target ${Math.round(r.width)}x${Math.round(r.height)}: ` +
-               `${el.tagName.toLowerCase()} "${name(el)}"`);
-    }
-    if (['INPUT', 'SELECT', 'TEXTAREA'].includes(el.tagName) && !el.labels?.length
-        && !el.getAttribute('aria-label')) {
-      out.push(`unlabelled ${el.tagName.toLowerCase()} name=${el.name}`);
-    }
-  }
-  let last = 0;
-  for (const h of document.querySelectorAll('h1, h2, h3, h4, h5, h6')) {
-    const level = Number(h.tagName[1]);
-    if (level > last + 1) {
-      out.push(`heading skips from h${last} to h${level}: "${h.textContent.trim()}"`);
-    }
-    last = level;
-  }
-  if (document.querySelectorAll('h1').length !== 1) out.push('not exactly one h1');
-  if (!document.querySelector('main')) out.push('no main landmark');
-  return out;
-}
-"""
 
 
 def slug(path: str) -> str:
