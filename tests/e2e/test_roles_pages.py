@@ -78,3 +78,22 @@ def test_signing_out_revokes_the_session_cookie(
     expect(thief.page.get_by_role("heading", level=1)).to_have_text("Sign in")
     api = thief.context.request.get(live_server.url("/api/pupils"))
     assert api.status == 401
+
+
+def test_signing_out_in_one_tab_stops_live_updates_in_another(
+    live_server: LiveServer, open_tab: Callable[[], Tab]
+) -> None:
+    tab = open_tab()
+    sign_in(tab.page, live_server, "coordinator")
+    fleet = tab.page
+    expect(fleet.locator("#fleet")).to_have_attribute("data-live", "open")
+
+    other = tab.context.new_page()
+    other.goto(live_server.url("/schools"))
+    other.get_by_role("button", name="Sign out").click()
+    other.wait_for_url(live_server.url("/login"))
+
+    # The server re-checks an open stream's session every few seconds, then the
+    # browser's reconnection is refused, and the page says so instead of going stale.
+    expect(fleet.locator("#fleet")).to_have_attribute("data-live", "closed", timeout=15_000)
+    expect(fleet.locator("#live-state")).to_have_text("live updates stopped: reload the page")
