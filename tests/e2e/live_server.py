@@ -99,8 +99,8 @@ AUDIT_JS = """
 }
 """
 STARTUP_SECONDS = 20.0
-# Long enough for a clean shutdown; a server that needs longer is killed (see the report on
-# the fleet event stream, which holds shutdown for aiohttp's whole 60 s grace period).
+# Long enough for a clean shutdown. A server that has served the fleet page takes longer
+# (its event stream only notices a gone browser at the next re-check or ping), so it is killed.
 STOP_SECONDS = 5.0
 
 
