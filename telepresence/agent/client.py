@@ -16,6 +16,7 @@ import aiohttp
 import structlog
 
 from telepresence.agent.hardware import Hardware
+from telepresence.agent.media import Media, SyntheticMedia
 
 __all__ = ["AgentStopped", "Credential", "DeviceAgent", "pairing_code_from", "save_credential"]
 
@@ -82,6 +83,7 @@ class DeviceAgent:
         model: str,
         backoff_base: float = 0.5,
         backoff_cap: float = 30.0,
+        media: Media | None = None,
     ) -> None:
         self.credential = credential
         self.hardware = hardware
@@ -91,6 +93,9 @@ class DeviceAgent:
         self.connected = asyncio.Event()
         self.heartbeat_seconds = 15.0
         self.connections = 0
+        self.media: Media = media or SyntheticMedia()
+        self.lesson: Any = None
+        self._lesson_task: asyncio.Task[None] | None = None
 
     @staticmethod
     async def pair(server: str, code: str, serial: str | None = None) -> Credential:
@@ -118,6 +123,12 @@ class DeviceAgent:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Stay connected until ``stop`` is set; raises ``AgentStopped`` when refused."""
+        try:
+            await self._stay_connected(stop)
+        finally:
+            await self.leave_lesson(None)
+
+    async def _stay_connected(self, stop: asyncio.Event) -> None:
         attempt = 0
         while not stop.is_set():
             try:
@@ -203,10 +214,37 @@ class DeviceAgent:
             data = json.loads(msg.data)
             if data.get("type") == "command":
                 await self._command(ws, data)
+            elif data.get("type") == "session_invite":
+                await self._join_lesson(data)
+            elif data.get("type") == "session_end":
+                await self.leave_lesson(data.get("session_id"))
             elif data.get("type") == "error":
                 log.warning(
                     "agent_message_refused", code=data.get("code"), detail=data.get("detail")
                 )
+
+    async def _join_lesson(self, invite: dict[str, Any]) -> None:
+        """Join the session the server invited this robot to (replacing any other)."""
+        from telepresence.agent.lesson import RobotLesson
+
+        await self.leave_lesson(None)
+        self.lesson = RobotLesson(
+            self.credential.server, invite["session_id"], invite["token"], self.hardware, self.media
+        )
+        self._lesson_task = asyncio.create_task(self.lesson.run())
+        log.info("agent_lesson_joined", session=invite["session_id"], subject=invite.get("subject"))
+
+    async def leave_lesson(self, session_id: str | None) -> None:
+        """Leave the current lesson (if ``session_id`` is None or names it)."""
+        lesson, task = self.lesson, self._lesson_task
+        if lesson is None or (session_id is not None and lesson.session_id != session_id):
+            return
+        self.lesson, self._lesson_task = None, None
+        await lesson.stop()
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     async def _command(self, ws: aiohttp.ClientWebSocketResponse, data: dict[str, Any]) -> None:
         name = data.get("command")

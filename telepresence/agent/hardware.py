@@ -49,6 +49,14 @@ class Hardware(Protocol):
         """Apply settings from the server; returns what happened."""
         ...
 
+    async def apply_control(self, control: str, detail: dict[str, Any]) -> str:
+        """Raise hand (head light), listening mode, head pan/tilt, volume; returns what it did."""
+        ...
+
+    def session_live(self, live: bool) -> None:
+        """Show the class that a pupil is (or is no longer) connected: privacy light."""
+        ...
+
 
 @dataclass
 class SyntheticHardware:
@@ -61,6 +69,12 @@ class SyntheticHardware:
     signal_dbm: int = -55
     actions: list[str] = field(default_factory=list)
     settings: dict[str, Any] = field(default_factory=dict)
+    hand_raised: bool = False
+    listening: bool = False
+    live: bool = False
+    pan: int = 0
+    tilt: int = 0
+    volume: int = 70
     _last: float = field(default_factory=time.monotonic)
 
     def read(self) -> Reading:
@@ -98,6 +112,32 @@ class SyntheticHardware:
         self.settings.update(settings)
         self.actions.append("update_settings")
         return f"applied {len(settings)} setting(s)"
+
+    async def apply_control(self, control: str, detail: dict[str, Any]) -> str:
+        """Change the synthetic head's state and log it."""
+        if control in {"raise_hand", "lower_hand"}:
+            self.hand_raised = control == "raise_hand"
+            result = "head light flashing" if self.hand_raised else "head light off"
+        elif control == "listening_mode":
+            self.listening = bool(detail.get("on", True))
+            result = "listening only" if self.listening else "speaking"
+        elif control == "head":
+            self.pan = max(-90, min(90, self.pan + int(detail.get("pan", 0))))
+            self.tilt = max(-30, min(30, self.tilt + int(detail.get("tilt", 0))))
+            result = f"head at pan {self.pan}, tilt {self.tilt}"
+        elif control == "volume":
+            self.volume = max(0, min(100, int(detail.get("level", self.volume))))
+            result = f"volume {self.volume}"
+        else:
+            raise ValueError(f"unknown control {control!r}")
+        self.actions.append(control)
+        log.info("hardware_control", control=control, result=result)
+        return result
+
+    def session_live(self, live: bool) -> None:
+        """The synthetic privacy light."""
+        self.live = live
+        log.info("hardware_live_light", on=live)
 
 
 class LinuxHardware(SyntheticHardware):

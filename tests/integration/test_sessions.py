@@ -77,7 +77,7 @@ async def join_socket(client, token: str):
     return ws, joined
 
 
-async def next_of(ws, kind: str, timeout: float = 3) -> dict:
+async def next_of(ws, kind: str, timeout: float = 3) -> dict[str, object]:
     while True:
         msg = await ws.receive_json(timeout=timeout)
         if msg["type"] == kind:

@@ -1,0 +1,222 @@
+"""The robot's end of a live lesson: answer the pupil's offers, obey the controls.
+
+Every offer gets a fresh peer connection (aiortc has no ICE restart, so a
+dropped pupil comes back with a new offer). The session socket is rejoined
+with the same token after a network blip or a server restart; the lesson
+ends when the server says so or the token stops working.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import random
+from typing import Any
+
+import aiohttp
+import structlog
+from aiortc import (
+    RTCConfiguration,
+    RTCDataChannel,
+    RTCIceCandidate,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCSessionDescription,
+)
+from aiortc.contrib.media import MediaBlackhole
+from aiortc.mediastreams import MediaStreamTrack
+from aiortc.sdp import candidate_from_sdp
+
+from telepresence.agent.hardware import Hardware
+from telepresence.agent.media import Media
+
+__all__ = ["CONTROLS", "RobotLesson", "ice_configuration", "parse_candidate"]
+
+log = structlog.get_logger("classbridge.lesson")
+CONTROLS = {"raise_hand", "lower_hand", "listening_mode", "head", "volume"}
+FINAL_CLOSE_CODES = {4401, 4403, 4410, 4426}
+
+
+def ice_configuration(servers: list[dict[str, Any]]) -> RTCConfiguration:
+    """The issued ICE servers only (an empty list is kept empty: no default public STUN)."""
+    return RTCConfiguration(
+        iceServers=[
+            RTCIceServer(urls=s["urls"], username=s.get("username"), credential=s.get("credential"))
+            for s in servers
+        ]
+    )
+
+
+def parse_candidate(message: dict[str, Any]) -> RTCIceCandidate | None:
+    """A trickled candidate as aiortc wants it (None for end-of-candidates)."""
+    text = message.get("candidate") or ""
+    if not text:
+        return None
+    candidate = candidate_from_sdp(text.split(":", 1)[1])
+    candidate.sdpMid = message.get("sdpMid")
+    candidate.sdpMLineIndex = message.get("sdpMLineIndex")
+    return candidate
+
+
+class RobotLesson:
+    """One session from the robot's side; ``stop()`` is safe to call twice."""
+
+    def __init__(
+        self,
+        server: str,
+        session_id: str,
+        token: str,
+        hardware: Hardware,
+        media: Media,
+    ) -> None:
+        self.server = server.rstrip("/")
+        self.session_id = session_id
+        self.token = token
+        self.hardware = hardware
+        self.media = media
+        self.ended = asyncio.Event()
+        self.finished = asyncio.Event()
+        self.pc: RTCPeerConnection | None = None
+        self.ice: list[dict[str, Any]] = []
+        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._sinks: list[Any] = []
+
+    async def run(self) -> None:
+        """Stay in the session until it ends; rejoin after drops with backoff."""
+        attempt = 0
+        while not self.ended.is_set():
+            try:
+                final = await self._connect_once()
+                attempt = 0
+            except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+                log.warning("lesson_socket_failed", error=str(exc) or type(exc).__name__)
+                final = False
+            if final:
+                break
+            attempt += 1
+            delay = random.uniform(0, min(2.0, 0.1 * 2**attempt))  # noqa: S311
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.ended.wait(), delay)
+        await self._close_pc()
+        self.hardware.session_live(False)
+        self.ended.set()
+        self.finished.set()
+
+    async def _connect_once(self) -> bool:
+        url = self.server.replace("http", "ws", 1) + "/ws/session"
+        async with aiohttp.ClientSession() as http, http.ws_connect(url, heartbeat=10) as ws:
+            self._ws = ws
+            await ws.send_json({"type": "join", "token": self.token})
+            async for msg in ws:
+                if msg.type != aiohttp.WSMsgType.TEXT:
+                    break
+                await self._on_message(json.loads(msg.data))
+            self._ws = None
+            return ws.close_code in FINAL_CLOSE_CODES
+
+    async def _on_message(self, message: dict[str, Any]) -> None:
+        kind = message.get("type")
+        if kind == "joined":
+            self.ice = message.get("ice_servers", [])
+        elif kind == "offer":
+            await self._answer(message["sdp"])
+        elif kind == "candidate" and self.pc is not None:
+            candidate = parse_candidate(message)
+            if candidate is not None:
+                await self.pc.addIceCandidate(candidate)
+        elif kind == "ended":
+            self.ended.set()
+        elif kind == "error":
+            log.warning("lesson_message_refused", code=message.get("code"))
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        if self._ws is not None and not self._ws.closed:
+            await self._ws.send_json(message)
+
+    async def _answer(self, sdp: str) -> None:
+        await self._close_pc()
+        pc = RTCPeerConnection(ice_configuration(self.ice))
+        self.pc = pc
+        for track in self.media.tracks():
+            pc.addTrack(track)
+        pc.on("track", self._on_track)
+        pc.on("datachannel", self._on_channel)
+        pc.on("connectionstatechange", lambda: self._on_state(pc))
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+        await pc.setLocalDescription(await pc.createAnswer())
+        await self._send({"type": "answer", "sdp": pc.localDescription.sdp})
+
+    def _on_state(self, pc: RTCPeerConnection) -> None:
+        if pc is not self.pc:
+            return
+        live = pc.connectionState == "connected"
+        self.hardware.session_live(live)
+        if live:
+            self._spawn(self._send({"type": "event", "kind": "media_started"}))
+
+    def _on_track(self, track: MediaStreamTrack) -> None:
+        # The pupil's camera is off by default; a video track that arrives anyway is
+        # read and dropped so that it cannot queue up (and is never shown or kept).
+        sink = self.media.speaker() if track.kind == "audio" else MediaBlackhole()
+        sink.addTrack(track)
+        self._sinks.append(sink)
+        self._spawn(sink.start())
+
+    def _on_channel(self, channel: RTCDataChannel) -> None:
+        @channel.on("message")
+        def on_message(raw: object) -> None:
+            self._spawn(self._control(channel, raw))
+
+    async def _control(self, channel: RTCDataChannel, raw: object) -> None:
+        try:
+            message = json.loads(raw) if isinstance(raw, str) else {}
+            control = message.get("control")
+            detail = message.get("detail") or {}
+            if control not in CONTROLS or not isinstance(detail, dict) or len(raw) > 1000:  # type: ignore[arg-type]
+                raise ValueError("unknown control")
+            result = await self.hardware.apply_control(control, detail)
+        except (ValueError, TypeError) as exc:
+            channel.send(
+                json.dumps(
+                    {
+                        "ack": message.get("id") if isinstance(message, dict) else None,
+                        "ok": False,
+                        "detail": str(exc),
+                    }
+                )
+            )
+            return
+        channel.send(json.dumps({"ack": message.get("id"), "ok": True, "detail": result}))
+        safe = {k: v for k, v in detail.items() if isinstance(v, (str, int, float, bool))}
+        await self._send(
+            {
+                "type": "event",
+                "kind": "control",
+                "control": control,
+                "detail": dict(list(safe.items())[:8]),
+            }
+        )
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _close_pc(self) -> None:
+        for sink in self._sinks:
+            await sink.stop()
+        self._sinks.clear()
+        if self.pc is not None:
+            pc, self.pc = self.pc, None
+            await pc.close()
+
+    async def stop(self) -> None:
+        """Leave the session and release everything."""
+        self.ended.set()
+        if self._ws is not None and not self._ws.closed:
+            await self._ws.close()
+        for task in list(self._tasks):
+            task.cancel()
+        await self._close_pc()

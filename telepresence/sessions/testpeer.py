@@ -1,0 +1,176 @@
+"""An aiortc pupil: joins a lesson like the tablet page does, and counts what arrives.
+
+Used by the end-to-end tests and ``bench/join_latency.py``; it is also a
+small reference client for people writing their own pupil software.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import time
+from typing import Any
+
+import aiohttp
+from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from telepresence.agent.lesson import ice_configuration, parse_candidate
+from telepresence.agent.media import ToneTrack
+
+__all__ = ["PupilPeer"]
+
+
+class PupilPeer:
+    """Join a booking's session as the pupil; ``close()`` is safe to call twice."""
+
+    def __init__(self, server: str, bearer: str) -> None:
+        self.server = server.rstrip("/")
+        self.bearer = bearer
+        self.video_frames = 0
+        self.audio_frames = 0
+        self.first_frame_at: float | None = None
+        self.joined_at: float | None = None
+        self.acks: dict[str, dict[str, Any]] = {}
+        self.session_id = ""
+        self.ended = asyncio.Event()
+        self.pc: RTCPeerConnection | None = None
+        self._http: aiohttp.ClientSession | None = None
+        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._ids = itertools.count(1)
+        self._channel: Any = None
+        self._ice: list[dict[str, Any]] = []
+        self._token = ""
+
+    async def join(self, booking_id: str) -> None:
+        """Tap "Join": ask the API for a ticket, join the socket, make an offer."""
+        self.joined_at = time.perf_counter()
+        self._http = aiohttp.ClientSession()
+        async with self._http.post(
+            f"{self.server}/api/bookings/{booking_id}/join",
+            headers={"Authorization": f"Bearer {self.bearer}"},
+        ) as resp:
+            ticket = await resp.json()
+            if resp.status != 200:
+                raise RuntimeError(ticket.get("detail"))
+        self._token, self.session_id = ticket["token"], ticket["session_id"]
+        self._ice = ticket["ice_servers"]
+        await self.connect_socket()
+
+    async def connect_socket(self) -> None:
+        """(Re)join the session socket with the same token and offer afresh."""
+        assert self._http is not None
+        url = self.server.replace("http", "ws", 1) + "/ws/session"
+        self._ws = await self._http.ws_connect(url)
+        await self._ws.send_json({"type": "join", "token": self._token})
+        self._spawn(self._read(self._ws))
+        await self.offer()
+
+    async def offer(self) -> None:
+        """A fresh peer connection and offer (what a rejoin does)."""
+        if self.pc is not None:
+            await self.pc.close()
+        pc = RTCPeerConnection(ice_configuration(self._ice))
+        self.pc = pc
+        pc.addTransceiver("video", direction="recvonly")
+        pc.addTrack(ToneTrack())
+        self._channel = pc.createDataChannel("controls")
+        self._channel.on("message", self._on_channel_message)
+        pc.on("track", lambda track: self._spawn(self._consume(track)))
+        await pc.setLocalDescription(await pc.createOffer())
+        assert self._ws is not None
+        await self._ws.send_json({"type": "offer", "sdp": pc.localDescription.sdp})
+
+    async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        async for msg in ws:
+            if msg.type != aiohttp.WSMsgType.TEXT:
+                break
+            message = json.loads(msg.data)
+            kind = message.get("type")
+            if kind == "answer" and self.pc is not None:
+                await self.pc.setRemoteDescription(
+                    RTCSessionDescription(sdp=message["sdp"], type="answer")
+                )
+            elif kind == "candidate" and self.pc is not None:
+                candidate = parse_candidate(message)
+                if candidate is not None:
+                    await self.pc.addIceCandidate(candidate)
+            elif kind == "peer_joined":
+                await self.offer()
+            elif kind == "ended":
+                self.ended.set()
+
+    async def _consume(self, track: MediaStreamTrack) -> None:
+        with contextlib.suppress(MediaStreamError):
+            while True:
+                await track.recv()
+                if track.kind == "video":
+                    self.video_frames += 1
+                    if self.first_frame_at is None:
+                        self.first_frame_at = time.perf_counter()
+                else:
+                    self.audio_frames += 1
+
+    def _on_channel_message(self, raw: str) -> None:
+        message = json.loads(raw)
+        self.acks[str(message.get("ack"))] = message
+
+    async def control(self, control: str, wait_s: float = 5, **detail: Any) -> dict[str, Any]:
+        """Send a control over the data channel and wait for the robot's ack."""
+        ident = str(next(self._ids))
+        for _ in range(int(wait_s / 0.02)):
+            if self._channel is not None and self._channel.readyState == "open":
+                break
+            await asyncio.sleep(0.02)
+        self._channel.send(json.dumps({"id": ident, "control": control, "detail": detail}))
+        for _ in range(int(wait_s / 0.02)):
+            if ident in self.acks:
+                return self.acks[ident]
+            await asyncio.sleep(0.02)
+        raise TimeoutError(f"no ack for {control}")
+
+    async def wait_frames(self, count: int, wait_s: float = 10) -> None:
+        """Wait until ``count`` video frames have been decoded."""
+        start = self.video_frames
+        for _ in range(int(wait_s / 0.02)):
+            if self.video_frames - start >= count:
+                return
+            await asyncio.sleep(0.02)
+        raise TimeoutError(f"{self.video_frames - start} of {count} frames in {wait_s}s")
+
+    async def send(self, message: dict[str, Any]) -> None:
+        """Send a raw message on the session socket."""
+        assert self._ws is not None
+        await self._ws.send_json(message)
+
+    async def drop_socket(self) -> None:
+        """Simulate a network drop: the socket and the peer connection go away."""
+        if self._ws is not None:
+            await self._ws.close()
+        if self.pc is not None:
+            await self.pc.close()
+            self.pc = None
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def close(self) -> None:
+        """Leave and release everything."""
+        if self._ws is not None and not self._ws.closed:
+            with contextlib.suppress(ConnectionError):
+                await self._ws.send_json({"type": "leave"})
+            await self._ws.close()
+        if self.pc is not None:
+            await self.pc.close()
+            self.pc = None
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._http is not None:
+            await self._http.close()
+            self._http = None

@@ -1,0 +1,130 @@
+"""Real media end to end: the device agent (aiortc, synthetic camera) and an aiortc pupil.
+
+Both peers are real aiortc peer connections over 127.0.0.1, signalled through
+the real server; frames are counted as they are decoded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+from pathlib import Path
+
+import pytest
+from factories import PUPIL_PIN, add_device
+from test_sessions import add_booking
+
+from device_registry.socket import DEVICE_HUB
+from telepresence.agent.client import AgentStopped, DeviceAgent
+from telepresence.agent.hardware import SyntheticHardware
+from telepresence.platform.context import DATABASE
+from telepresence.sessions.testpeer import PupilPeer
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "support"))
+import loopback  # noqa: E402
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(autouse=True)
+def _loopback_only(monkeypatch):
+    monkeypatch.setattr("aioice.ice.get_host_addresses", loopback.loopback_only)
+
+
+@pytest.fixture
+async def robot(client, org, login):
+    device = await add_device(client.app[DATABASE], org)
+    code = await (
+        await client.post(f"/api/devices/{device.id}/pairing-code", headers=await login("admin"))
+    ).json()
+    server = str(client.make_url("")).rstrip("/")
+    credential = await DeviceAgent.pair(server, code["code"])
+    hardware = SyntheticHardware()
+    agent = DeviceAgent(
+        credential, hardware, model="test robot", backoff_base=0.05, backoff_cap=0.3
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(agent.run(stop))
+    await asyncio.wait_for(agent.connected.wait(), 5)
+    yield device.id, agent, hardware
+    stop.set()
+    with contextlib.suppress(AgentStopped):
+        await asyncio.wait_for(task, 10)
+
+
+@pytest.fixture
+async def pupil_peer(client, org):
+    resp = await client.post(
+        "/api/auth/pupil-login", json={"pupil_code": "SAMK42", "pin": PUPIL_PIN}
+    )
+    peer = PupilPeer(str(client.make_url("")), (await resp.json())["token"])
+    yield peer
+    await peer.close()
+
+
+async def test_pupil_sees_the_class_and_drives_the_robot(client, org, robot, pupil_peer, login):
+    device_id, agent, hardware = robot
+    booking_id = await add_booking(client, org, device_id)
+    await pupil_peer.join(booking_id)
+    await pupil_peer.wait_frames(15, wait_s=10)
+    assert pupil_peer.first_frame_at is not None
+    assert pupil_peer.joined_at is not None
+    assert pupil_peer.first_frame_at - pupil_peer.joined_at < 5
+    assert hardware.live is True
+    ack = await pupil_peer.control("raise_hand")
+    assert ack["ok"] is True
+    assert ack["detail"] == "head light flashing"
+    head = await pupil_peer.control("head", pan=20, tilt=-5)
+    assert head["detail"] == "head at pan 20, tilt -5"
+    bad = await pupil_peer.control("self_destruct")
+    assert bad["ok"] is False
+    assert hardware.hand_raised is True
+    for _ in range(100):
+        if pupil_peer.audio_frames > 5:
+            break
+        await asyncio.sleep(0.05)
+    assert pupil_peer.audio_frames > 5
+    events = await (
+        await client.get(
+            f"/api/sessions/{pupil_peer.session_id}/events", headers=await login("hospital_staff")
+        )
+    ).json()
+    kinds = [(e["participant"], e["kind"]) for e in events]
+    assert ("robot", "media_started") in kinds
+    controls = [e["data"]["control"] for e in events if e["kind"] == "control"]
+    assert controls == ["raise_hand", "head"]
+    await pupil_peer.send({"type": "end"})
+    await asyncio.wait_for(pupil_peer.ended.wait(), 5)
+    lesson = agent.lesson
+    assert lesson is not None
+    await asyncio.wait_for(lesson.finished.wait(), 5)
+    assert hardware.live is False
+
+
+async def test_a_dropped_pupil_comes_back_into_the_same_session(client, org, robot, pupil_peer):
+    device_id, agent, _ = robot
+    booking_id = await add_booking(client, org, device_id)
+    await pupil_peer.join(booking_id)
+    await pupil_peer.wait_frames(5)
+    session_id = pupil_peer.session_id
+    await pupil_peer.drop_socket()
+    started = asyncio.get_running_loop().time()
+    await pupil_peer.connect_socket()
+    await pupil_peer.wait_frames(5, wait_s=5)
+    assert asyncio.get_running_loop().time() - started < 3
+    assert pupil_peer.session_id == session_id
+
+
+async def test_the_robot_rejoins_after_its_sockets_drop(client, org, robot, pupil_peer):
+    device_id, agent, _ = robot
+    booking_id = await add_booking(client, org, device_id)
+    await pupil_peer.join(booking_id)
+    await pupil_peer.wait_frames(5)
+    await client.app[DEVICE_HUB].disconnect(device_id, 1011, "restart")
+    lesson = agent.lesson
+    assert lesson is not None
+    assert lesson._ws is not None
+    await lesson._ws.close()
+    await pupil_peer.wait_frames(10, wait_s=5)
+    assert agent.lesson is lesson
