@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,6 +17,9 @@ from pathlib import Path
 import asyncpg
 import pytest
 from factories import PG_SERVER
+
+# Test-only helpers (e.g. the loopback ICE patch) import as top-level modules.
+sys.path.insert(0, str(Path(__file__).parent / "support"))
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 

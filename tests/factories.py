@@ -5,13 +5,14 @@ from __future__ import annotations
 import functools
 import os
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from argon2 import PasswordHasher
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from device_registry.models import Device
+from scheduler.models import Booking
 from telepresence.platform.database import Database
 from telepresence.platform.models import Provider, Pupil, Room, School, User
 
@@ -114,3 +115,34 @@ async def add_device(database: Database, org: Org, **values: Any) -> Device:
         session.add(device)
         await session.flush()
         return device
+
+
+async def add_booking(
+    database: Database,
+    org: Org,
+    robot_id: str,
+    *,
+    starts_in: timedelta = timedelta(minutes=2),
+    length: timedelta = timedelta(minutes=50),
+    status: str = "booked",
+) -> str:
+    """A booking of the org's pupil on a robot, starting soon, in the session window."""
+    start = datetime.now(UTC) + starts_in
+    async with database.transaction() as db:
+        booking = Booking(
+            pupil_id=org.pupil.id,
+            school_id=org.school_id,
+            lesson_key=f"A-mon-{start:%H%M%S%f}",
+            lesson_date=start.date(),
+            starts_at=start,
+            ends_at=start + length,
+            subject="Maths",
+            room="S12",
+            classroom_device_id=robot_id,
+            status=status,
+            created_at=datetime.now(UTC),
+            created_by=org.users["hospital_staff"].id,
+        )
+        db.add(booking)
+        await db.flush()
+        return booking.id

@@ -8,21 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import sys
-from pathlib import Path
 
+import loopback
 import pytest
-from factories import PUPIL_PIN, add_device
-from test_sessions import add_booking
+from factories import PUPIL_PIN, add_booking, add_device
 
 from device_registry.socket import DEVICE_HUB
 from telepresence.agent.client import AgentStopped, DeviceAgent
 from telepresence.agent.hardware import SyntheticHardware
 from telepresence.platform.context import DATABASE
 from telepresence.sessions.testpeer import PupilPeer
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "support"))
-import loopback  # noqa: E402
 
 pytestmark = pytest.mark.e2e
 
@@ -65,7 +60,7 @@ async def pupil_peer(client, org):
 
 async def test_pupil_sees_the_class_and_drives_the_robot(client, org, robot, pupil_peer, login):
     device_id, agent, hardware = robot
-    booking_id = await add_booking(client, org, device_id)
+    booking_id = await add_booking(client.app[DATABASE], org, device_id)
     await pupil_peer.join(booking_id)
     await pupil_peer.wait_frames(15, wait_s=10)
     assert pupil_peer.first_frame_at is not None
@@ -103,8 +98,8 @@ async def test_pupil_sees_the_class_and_drives_the_robot(client, org, robot, pup
 
 
 async def test_a_dropped_pupil_comes_back_into_the_same_session(client, org, robot, pupil_peer):
-    device_id, agent, _ = robot
-    booking_id = await add_booking(client, org, device_id)
+    device_id, _, _ = robot
+    booking_id = await add_booking(client.app[DATABASE], org, device_id)
     await pupil_peer.join(booking_id)
     await pupil_peer.wait_frames(5)
     session_id = pupil_peer.session_id
@@ -118,7 +113,7 @@ async def test_a_dropped_pupil_comes_back_into_the_same_session(client, org, rob
 
 async def test_the_robot_rejoins_after_its_sockets_drop(client, org, robot, pupil_peer):
     device_id, agent, _ = robot
-    booking_id = await add_booking(client, org, device_id)
+    booking_id = await add_booking(client.app[DATABASE], org, device_id)
     await pupil_peer.join(booking_id)
     await pupil_peer.wait_frames(5)
     await client.app[DEVICE_HUB].disconnect(device_id, 1011, "restart")

@@ -15,4 +15,4 @@ def loopback_only(use_ipv4: bool, use_ipv6: bool) -> list[str]:
 
 
 def install() -> None:
-    aioice.ice.get_host_addresses = loopback_only  # type: ignore[assignment]
+    aioice.ice.get_host_addresses = loopback_only
