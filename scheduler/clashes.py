@@ -133,7 +133,8 @@ async def _device_clashes(
     what = f"{device.kind.capitalize()} {device.name}"
     clashes = []
     if device.lifecycle != "active":
-        clashes.append(Clash(field, f"{what} is {device.lifecycle.replace('_', ' ')}"))
+        state = "in maintenance" if device.lifecycle == "maintenance" else device.lifecycle
+        clashes.append(Clash(field, f"{what} is {state}"))
     if field == "classroom_device_id" and device.school_id not in (None, plan.pupil.school_id):
         clashes.append(Clash(field, f"{what} belongs to another school"))
     others = await session.execute(
@@ -147,7 +148,7 @@ async def _device_clashes(
             Booking.ends_at > occ.start,
         )
     )
-    for other, pupil in others.tuples():
+    for other, pupil in others:
         clashes.append(
             Clash(
                 field,

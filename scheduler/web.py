@@ -10,11 +10,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from scheduler import bookings, services
-from scheduler.calendar import BellPeriod, CalendarError, Closure, SchoolCalendar, Term, WeekCycle
 from scheduler.events import HubBookingEvents
 from scheduler.imports import ImportRejected
-from scheduler.models import Booking, UnavailabilityRow
-from scheduler.occurrences import Lesson
 from scheduler.repository import unavailable_from_row
 from scheduler.schemas import (
     BookingIn,
@@ -24,12 +21,9 @@ from scheduler.schemas import (
     CalendarIn,
     CalendarOut,
     CancelIn,
-    DatedSpanIn,
     DateRangeQuery,
     ImportOut,
-    ImportProblemOut,
     ImportQuery,
-    LessonChangeOut,
     LessonOut,
     OccurrenceOut,
     SkippedOut,
@@ -37,99 +31,30 @@ from scheduler.schemas import (
     UnavailabilityOut,
     UnwellOut,
 )
-from scheduler.unavailability import OneOffUnavailable, Unavailable, WeeklyUnavailable
+from scheduler.views import (
+    EXTENSIONS,
+    booking_out,
+    calendar_in,
+    calendar_out,
+    import_out,
+    lesson_out,
+    occurrence_out,
+    problem_dict,
+    unavailability_out,
+    unavailable_in,
+)
 from telepresence.platform.audit import record_request
 from telepresence.platform.context import CLOCK, DATABASE, EVENTS
 from telepresence.platform.errors import InvalidInput
 from telepresence.platform.identity import STAFF, Principal, Role
 from telepresence.platform.routing import Routes
 
-__all__ = ["booking_out", "lesson_out", "routes"]
+__all__ = ["routes"]
 
 routes = Routes("timetables")
 WRITERS = [Role.ADMIN, Role.HOSPITAL_STAFF]
 READERS = sorted(STAFF)
 PUPIL_READERS = [*READERS, Role.PUPIL]
-
-
-def lesson_out(lesson: Lesson, lesson_id: str | None = None) -> LessonOut:
-    """The API view of a lesson."""
-    return LessonOut(
-        lesson_id=lesson_id,
-        lesson_key=lesson.key,
-        subject=lesson.subject,
-        class_group=lesson.class_group,
-        teacher=lesson.teacher,
-        room=lesson.room,
-        weekday=lesson.weekday,
-        start_local=f"{lesson.start:%H:%M}",
-        end_local=f"{lesson.end:%H:%M}",
-        week=lesson.week,
-        valid_from=lesson.valid_from,
-        valid_to=lesson.valid_to,
-    )
-
-
-def booking_out(b: Booking) -> BookingOut:
-    """The API view of a booking."""
-    return BookingOut(
-        id=b.id,
-        pupil_id=b.pupil_id,
-        lesson_key=b.lesson_key,
-        date=b.lesson_date,
-        start=b.starts_at,
-        end=b.ends_at,
-        subject=b.subject,
-        room=b.room,
-        classroom_device_id=b.classroom_device_id,
-        pupil_device_id=b.pupil_device_id,
-        status=b.status,
-        cancel_reason=b.cancel_reason,
-        flagged_reason=b.flagged_reason,
-    )
-
-
-def _calendar_in(body: CalendarIn, timezone: str) -> SchoolCalendar:
-    try:
-        cycle = None
-        if body.week_cycle is not None:
-            overrides = {o.date: o.week for o in body.week_cycle.overrides}
-            cycle = WeekCycle(body.week_cycle.week_a_monday, overrides)
-        return SchoolCalendar(
-            timezone=timezone,
-            terms=tuple(Term(t.name, t.start, t.end) for t in body.terms),
-            closures=tuple(Closure(c.name, c.start, c.end) for c in body.closures),
-            week_cycle=cycle,
-            bell_times=tuple(BellPeriod(b.name, b.start, b.end) for b in body.bell_times),
-            school_weekdays=frozenset(body.school_weekdays),
-        )
-    except CalendarError as exc:
-        raise InvalidInput(
-            f"The calendar is inconsistent: {exc}.", errors=[{"field": "body", "message": str(exc)}]
-        ) from exc
-
-
-def _calendar_out(school_id: str, cal: SchoolCalendar, flagged: int = 0) -> CalendarOut:
-    cycle = cal.week_cycle
-    return CalendarOut.model_validate(
-        {
-            "school_id": school_id,
-            "timezone": cal.timezone,
-            "terms": [DatedSpanIn(name=t.name, start=t.start, end=t.end) for t in cal.terms],
-            "closures": [DatedSpanIn(name=c.name, start=c.start, end=c.end) for c in cal.closures],
-            "week_cycle": None
-            if cycle is None
-            else {
-                "week_a_monday": cycle.reference_monday,
-                "overrides": [{"date": d, "week": w} for d, w in sorted(cycle.overrides.items())],
-            },
-            "bell_times": [
-                {"name": b.name, "start": b.start, "end": b.end} for b in cal.bell_times
-            ],
-            "school_weekdays": sorted(cal.school_weekdays),
-            "flagged_bookings": flagged,
-        }
-    )
 
 
 @routes.api(
@@ -144,7 +69,7 @@ async def get_calendar(request: web.Request, who: Principal) -> CalendarOut:
     """Without a calendar entered, every weekday counts as a school day."""
     async with request.app[DATABASE].sessions() as session:
         school, cal = await services.get_calendar(session, who, request.match_info["school_id"])
-        return _calendar_out(school.id, cal)
+        return calendar_out(school.id, cal)
 
 
 @routes.api(
@@ -161,41 +86,12 @@ async def put_calendar(request: web.Request, who: Principal, body: CalendarIn) -
     now = request.app[CLOCK].now()
     async with request.app[DATABASE].transaction() as session:
         school, _ = await services.get_calendar(session, who, request.match_info["school_id"])
-        calendar = _calendar_in(body, school.time_zone)
+        calendar = calendar_in(body, school.time_zone)
         school, events = await services.put_calendar(session, who, school.id, calendar, now)
         record_request(request, session, who, "calendar.replace", "school", school.id)
     HubBookingEvents(request.app[EVENTS]).publish(events)
     flagged = sum(1 for e in events if e.kind == "flagged")
-    return _calendar_out(school.id, calendar, flagged)
-
-
-def _import_out(outcome: services.ImportOutcome) -> ImportOut:
-    diff = outcome.diff
-    return ImportOut(
-        dry_run=outcome.dry_run,
-        source_format=outcome.source_format,
-        added=[lesson_out(lsn) for lsn in diff.added],
-        changed=[
-            LessonChangeOut(
-                lesson_key=c.new.key,
-                fields=list(c.fields),
-                before=lesson_out(c.old),
-                after=lesson_out(c.new),
-            )
-            for c in diff.changed
-        ],
-        removed=[lesson_out(lsn) for lsn in diff.removed],
-        unchanged=len(diff.unchanged),
-        warnings=[ImportProblemOut(**_problem(w)) for w in outcome.warnings],
-        flagged_bookings=outcome.flagged,
-    )
-
-
-_EXTENSIONS = {"ical": "ics", "csv": "csv", "oneroster": "zip"}
-
-
-def _problem(problem: object) -> dict[str, object]:
-    return {name: getattr(problem, name) for name in ("file", "line", "field", "message")}
+    return calendar_out(school.id, calendar, flagged)
 
 
 @routes.api(
@@ -212,7 +108,7 @@ async def import_timetable(request: web.Request, who: Principal, query: ImportQu
     data = await request.read()
     now = request.app[CLOCK].now()
     fmt = query.format
-    name = query.file_name or (f"upload.{_EXTENSIONS[fmt]}" if fmt else "upload")
+    name = query.file_name or (f"upload.{EXTENSIONS[fmt]}" if fmt else "upload")
     try:
         async with request.app[DATABASE].transaction() as session:
             outcome = await services.import_timetable(
@@ -235,10 +131,10 @@ async def import_timetable(request: web.Request, who: Principal, query: ImportQu
         raise InvalidInput(
             f"The timetable was not imported: {count} problem{'s' if count != 1 else ''} "
             f"found; nothing was changed. First: {exc.errors[0] if exc.errors else 'unknown'}.",
-            errors=[_problem(p) for p in exc.errors],
+            errors=[problem_dict(p) for p in exc.errors],
         ) from exc
     HubBookingEvents(request.app[EVENTS]).publish(outcome.events)
-    return _import_out(outcome)
+    return import_out(outcome)
 
 
 @routes.api(
@@ -278,28 +174,7 @@ async def list_occurrences(
             session, who, request.match_info["pupil_id"], query.from_, query.to, now
         )
         record_request(request, session, who, "occurrences.read", "pupil", pupil.id)
-    return [_occurrence_out(v) for v in views]
-
-
-def _occurrence_out(view: services.OccurrenceView) -> OccurrenceOut:
-    occ, lesson = view.occurrence, view.lesson
-    return OccurrenceOut(
-        lesson_id=view.lesson_id,
-        lesson_key=occ.lesson_key,
-        date=occ.date,
-        start_local=f"{occ.start_local:%H:%M}",
-        end_local=f"{occ.end_local:%H:%M}",
-        start=occ.start,
-        end=occ.end,
-        subject=lesson.subject,
-        class_group=lesson.class_group,
-        teacher=lesson.teacher,
-        room=lesson.room,
-        week=occ.week,
-        state=view.state,
-        booking=booking_out(view.booking) if view.booking else None,
-        unavailable=list(view.unavailable),
-    )
+    return [occurrence_out(v) for v in views]
 
 
 @routes.api(
@@ -445,41 +320,6 @@ async def unwell_today(request: web.Request, who: Principal) -> UnwellOut:
     return UnwellOut(cancelled=[booking_out(b) for b in cancelled])
 
 
-def _unavailable_in(body: UnavailabilityIn) -> Unavailable:
-    try:
-        if body.starts_at is not None and body.ends_at is not None:
-            return OneOffUnavailable("", body.reason, body.starts_at, body.ends_at)
-        if body.start is None or body.end is None:
-            raise ValueError("a weekly unavailability needs start and end")
-        return WeeklyUnavailable(
-            "",
-            body.reason,
-            frozenset(body.weekdays),
-            body.start,
-            body.end,
-            body.valid_from,
-            body.valid_to,
-        )
-    except ValueError as exc:
-        raise InvalidInput(str(exc), errors=[{"field": "body", "message": str(exc)}]) from exc
-
-
-def _unavailability_out(row: UnavailabilityRow, description: str) -> UnavailabilityOut:
-    return UnavailabilityOut(
-        id=row.id,
-        kind="weekly" if row.kind == "weekly" else "once",
-        reason=row.reason,
-        weekdays=row.weekdays,
-        start=f"{row.start_time:%H:%M}" if row.start_time else None,
-        end=f"{row.end_time:%H:%M}" if row.end_time else None,
-        valid_from=row.valid_from,
-        valid_to=row.valid_to,
-        starts_at=row.starts_at,
-        ends_at=row.ends_at,
-        description=description,
-    )
-
-
 @routes.api(
     "GET",
     "/api/pupils/{pupil_id}/unavailability",
@@ -494,7 +334,7 @@ async def list_unavailability(request: web.Request, who: Principal) -> list[Unav
     async with request.app[DATABASE].transaction() as session:
         zone, rows = await services.list_unavailability(session, who, pupil_id)
         record_request(request, session, who, "unavailability.read", "pupil", pupil_id)
-        return [_unavailability_out(r, unavailable_from_row(r).describe(zone)) for r in rows]
+        return [unavailability_out(r, unavailable_from_row(r).describe(zone)) for r in rows]
 
 
 @routes.api(
@@ -511,11 +351,11 @@ async def add_unavailability(
     request: web.Request, who: Principal, body: UnavailabilityIn
 ) -> UnavailabilityOut:
     """Existing bookings are not touched; new bookings and bulk booking respect it."""
-    entry = _unavailable_in(body)
+    entry = unavailable_in(body)
     pupil_id = request.match_info["pupil_id"]
     async with request.app[DATABASE].transaction() as session:
         zone, row = await services.add_unavailability(
             session, who, pupil_id, entry, request.app[CLOCK].now()
         )
         record_request(request, session, who, "unavailability.add", "pupil", pupil_id)
-        return _unavailability_out(row, entry.describe(zone))
+        return unavailability_out(row, entry.describe(zone))
