@@ -7,6 +7,7 @@ import asyncio
 import getpass
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from rich.console import Console
 
@@ -56,6 +57,14 @@ def _parser() -> argparse.ArgumentParser:
         help="synthetic battery, or the OS's battery and network readings",
     )
     agent.add_argument("--model", default="Classbridge synthetic robot")
+    timetable = sub.add_parser("import-timetable", help="import a pupil's timetable export")
+    timetable.add_argument("file", type=Path, help="the export: .ics, .csv or a OneRoster .zip")
+    timetable.add_argument("--pupil", required=True, help="the Classbridge pupil id")
+    timetable.add_argument(
+        "--format", choices=["ical", "csv", "oneroster"], help="default: guessed"
+    )
+    timetable.add_argument("--roster-id", help="OneRoster: the pupil's sourcedId or identifier")
+    timetable.add_argument("--dry-run", action="store_true", help="show the changes, write nothing")
     return parser
 
 
@@ -113,12 +122,19 @@ def _agent(_settings: Settings, args: argparse.Namespace) -> int:
     return run_agent_cli(args, console)
 
 
+def _import_timetable(settings: Settings, args: argparse.Namespace) -> int:
+    from scheduler.cli_import import import_timetable_cli
+
+    return asyncio.run(import_timetable_cli(settings, args, console))
+
+
 COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "serve": lambda settings, args: _serve(settings, args.host, args.port),
     "db": lambda settings, _args: _db_upgrade(settings),
     "demo": _demo,
     "user": _user_add,
     "agent": _agent,
+    "import-timetable": _import_timetable,
 }
 
 
