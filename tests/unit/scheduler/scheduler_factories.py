@@ -117,3 +117,19 @@ def zip_bundle(files: dict[str, bytes]) -> bytes:
         for name, data in files.items():
             bundle.writestr(name, data)
     return out.getvalue()
+
+
+def calendar_payload(*, cycle: bool = True) -> dict[str, object]:
+    """``school_calendar()`` as the JSON body of ``PUT /api/schools/{id}/calendar``."""
+    cal = school_calendar(cycle=cycle)
+    return {
+        "terms": [{"name": t.name, "start": str(t.start), "end": str(t.end)} for t in cal.terms],
+        "closures": [
+            {"name": c.name, "start": str(c.start), "end": str(c.end)} for c in cal.closures
+        ],
+        "week_cycle": {"week_a_monday": str(SPRING_START), "overrides": []} if cycle else None,
+        "bell_times": [
+            {"name": b.name, "start": f"{b.start:%H:%M}", "end": f"{b.end:%H:%M}"}
+            for b in cal.bell_times
+        ],
+    }
