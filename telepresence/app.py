@@ -42,6 +42,7 @@ from telepresence.platform.maintenance import purge_expired_tokens, purge_old_au
 from telepresence.platform.ratelimit import RateLimiter
 from telepresence.platform.routing import ENDPOINTS
 from telepresence.platform.settings import Settings
+from telepresence.sessions import pages as session_pages
 from telepresence.sessions import web as session_web
 from telepresence.sessions.jobs import end_finished_sessions
 from telepresence.sessions.signalling import SESSION_ROOMS, SessionRooms
@@ -139,6 +140,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         pages.routes,
         device_pages.routes,
         session_web.routes,
+        session_pages.routes,
         scheduler_web.routes,
     ):
         routes.install(app)

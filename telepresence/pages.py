@@ -382,33 +382,6 @@ async def assistant_page(request: web.Request, who: Principal) -> web.StreamResp
     )
 
 
-@routes.page("GET", "/today", roles=[Role.PUPIL], summary="Pupil's today page (tablet)")
-async def today_page(request: web.Request, who: Principal) -> web.StreamResponse:
-    """A friendly start page; lessons arrive with the timetable feature."""
-    async with request.app[DATABASE].sessions() as session:
-        pupil = await session.get(Pupil, who.subject_id)
-        school = await session.get(School, pupil.school_id) if pupil else None
-        robots = await device_views(
-            session,
-            list(
-                await session.scalars(
-                    select(Device).where(Device.pupil_id == who.subject_id, Device.kind == "robot")
-                )
-            ),
-        )
-    return render(
-        request,
-        who,
-        "today.html",
-        {
-            "title": "Today",
-            "first_name": pupil.first_name if pupil else who.display_name,
-            "school": school,
-            "robots": robots,
-        },
-    )
-
-
 @routes.page("GET", "/pair", roles=PUBLIC, summary="Where a scanned pairing QR code lands")
 async def pair_page(request: web.Request, _who: Principal | None) -> web.StreamResponse:
     """Explains what to do with a pairing code; pairs nothing by itself."""

@@ -28,6 +28,7 @@ from telepresence.sessions.models import LessonSession, SessionEvent, SessionTok
 __all__ = [
     "JoinTicket",
     "TokenHolder",
+    "booking_window",
     "end_session",
     "issue_session_token",
     "join_as_pupil",

@@ -1,0 +1,184 @@
+// The live lesson on the pupil's tablet: join, see and hear the class, drive the robot.
+// Plain JavaScript, no build step. Rejoins by itself, calmly, when the network drops.
+(function () {
+  "use strict";
+  var root = document.getElementById("lesson");
+  if (!root) { return; }
+  var video = document.getElementById("classroom");
+  var statusEl = document.getElementById("status");
+  var liveEl = document.getElementById("live");
+  var qualityEl = document.getElementById("quality").querySelector("strong");
+  var state = { token: null, ice: [], ws: null, pc: null, dc: null, mic: null, ended: false,
+                listening: false, hand: false, volume: 70, ids: 0, pending: {}, retries: 0,
+                frames: 0, offers: 0 };
+  window.classbridgeLesson = state;  // for tests and for support staff looking at a tablet
+
+  function say(text) { statusEl.textContent = text; }
+  function showLive(on) {
+    liveEl.hidden = !on;
+    document.getElementById("live-text").textContent = state.listening
+      ? "Live, just listening: the class can't hear you" : "Live: the class can hear you";
+    liveEl.classList.toggle("listening", state.listening);
+  }
+
+  async function ticket() {
+    var resp = await fetch("/api/bookings/" + root.dataset.booking + "/join", {
+      method: "POST", credentials: "same-origin",
+      headers: { "X-CSRF-Token": root.dataset.csrf, "Accept": "application/json" } });
+    var body = await resp.json();
+    if (!resp.ok) { throw new Error(body.detail || "Could not join"); }
+    state.token = body.token; state.ice = body.ice_servers; state.session = body.session_id;
+  }
+
+  function send(message) {
+    if (state.ws && state.ws.readyState === WebSocket.OPEN) { state.ws.send(JSON.stringify(message)); }
+  }
+
+  function connect() {
+    var scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    var ws = new WebSocket(scheme + location.host + "/ws/session");
+    state.ws = ws;
+    ws.onopen = function () { send({ type: "join", token: state.token }); };
+    ws.onmessage = function (e) { onMessage(JSON.parse(e.data)); };
+    ws.onclose = function (e) {
+      if (state.ws !== ws || state.ended) { return; }
+      if (e.code === 4410) { finished("The lesson has ended."); return; }
+      say("Reconnecting… hold on, you'll be back in class in a moment.");
+      var delay = Math.min(4000, 250 * Math.pow(2, state.retries++));
+      setTimeout(function () {
+        (e.code === 4401 ? ticket() : Promise.resolve()).then(connect).catch(function (err) {
+          finished(err.message);
+        });
+      }, delay);
+    };
+  }
+
+  function onMessage(m) {
+    if (m.type === "joined") { state.retries = 0; state.ice = m.ice_servers; offer(); }
+    else if (m.type === "peer_joined") { offer(); }
+    else if (m.type === "peer_left") { say("Waiting for the robot in your classroom…"); }
+    else if (m.type === "answer" && state.pc) { state.pc.setRemoteDescription({ type: "answer", sdp: m.sdp }); }
+    else if (m.type === "candidate" && state.pc && m.candidate) {
+      state.pc.addIceCandidate({ candidate: m.candidate, sdpMid: m.sdpMid, sdpMLineIndex: m.sdpMLineIndex });
+    }
+    else if (m.type === "ended") { finished("The lesson has ended."); }
+  }
+
+  async function microphone() {
+    if (!state.mic) {
+      try { state.mic = await navigator.mediaDevices.getUserMedia({ audio: true, video: false }); }
+      catch (err) { say("Your microphone is off, so the class can't hear you. You can still watch and listen."); }
+    }
+    return state.mic;
+  }
+
+  async function offer() {
+    if (state.pc) { state.pc.close(); }
+    var pc = new RTCPeerConnection({ iceServers: state.ice });
+    state.pc = pc; state.offers++;
+    pc.addTransceiver("video", { direction: "recvonly" });
+    var mic = await microphone();
+    if (mic) { mic.getAudioTracks().forEach(function (t) { t.enabled = !state.listening; pc.addTrack(t, mic); }); }
+    else { pc.addTransceiver("audio", { direction: "recvonly" }); }
+    state.dc = pc.createDataChannel("controls");
+    state.dc.onmessage = function (e) {
+      var ack = JSON.parse(e.data); var done = state.pending[ack.ack];
+      if (done) { delete state.pending[ack.ack]; done(ack); }
+    };
+    pc.ontrack = function (e) { if (video.srcObject !== e.streams[0]) { video.srcObject = e.streams[0]; } };
+    pc.onicecandidate = function (e) {
+      if (e.candidate) { send({ type: "candidate", candidate: e.candidate.candidate,
+                                sdpMid: e.candidate.sdpMid, sdpMLineIndex: e.candidate.sdpMLineIndex }); }
+    };
+    pc.onconnectionstatechange = function () {
+      if (pc !== state.pc) { return; }
+      if (pc.connectionState === "connected") { say(""); showLive(true); }
+      else if (pc.connectionState === "failed" || pc.connectionState === "disconnected") {
+        showLive(false);
+        say("Reconnecting… hold on, you'll be back in class in a moment.");
+        setTimeout(function () { if (pc === state.pc && pc.connectionState !== "connected") { offer(); } }, 1000);
+      }
+    };
+    await pc.setLocalDescription(await pc.createOffer());
+    send({ type: "offer", sdp: pc.localDescription.sdp });
+  }
+
+  function control(name, detail) {
+    return new Promise(function (resolve) {
+      if (!state.dc || state.dc.readyState !== "open") { resolve({ ok: false }); return; }
+      var id = String(++state.ids);
+      state.pending[id] = resolve;
+      state.dc.send(JSON.stringify({ id: id, control: name, detail: detail || {} }));
+      setTimeout(function () { if (state.pending[id]) { delete state.pending[id]; resolve({ ok: false }); } }, 4000);
+    });
+  }
+
+  function finished(text) {
+    state.ended = true; showLive(false); say(text);
+    if (state.pc) { state.pc.close(); }
+    if (state.mic) { state.mic.getTracks().forEach(function (t) { t.stop(); }); }
+  }
+
+  document.getElementById("hand").addEventListener("click", function () {
+    var button = this; var up = !state.hand;
+    control(up ? "raise_hand" : "lower_hand").then(function (ack) {
+      if (ack.ok) { state.hand = up; button.setAttribute("aria-pressed", String(up));
+                    button.lastChild.textContent = up ? " Lower hand" : " Raise hand"; }
+    });
+  });
+  document.getElementById("listen").addEventListener("click", function () {
+    var button = this; var on = !state.listening;
+    control("listening_mode", { on: on }).then(function (ack) {
+      if (!ack.ok) { return; }
+      state.listening = on; button.setAttribute("aria-pressed", String(on));
+      if (state.mic) { state.mic.getAudioTracks().forEach(function (t) { t.enabled = !on; }); }
+      showLive(!!state.pc && state.pc.connectionState === "connected");
+    });
+  });
+  document.querySelectorAll("[data-pan]").forEach(function (b) {
+    b.addEventListener("click", function () {
+      control("head", { pan: Number(b.dataset.pan), tilt: Number(b.dataset.tilt) });
+    });
+  });
+  document.querySelectorAll("[data-volume]").forEach(function (b) {
+    b.addEventListener("click", function () {
+      var level = Math.max(0, Math.min(100, state.volume + Number(b.dataset.volume)));
+      control("volume", { level: level }).then(function (ack) {
+        if (ack.ok) { state.volume = level; document.getElementById("volume-level").textContent = level + "%"; }
+      });
+    });
+  });
+  document.getElementById("leave").addEventListener("click", function () {
+    state.ended = true; send({ type: "end" });
+  });
+
+  async function sample() {
+    if (!state.pc || state.pc.connectionState !== "connected") { return; }
+    var stats = await state.pc.getStats(); var q = {};
+    stats.forEach(function (s) {
+      if (s.type === "inbound-rtp" && s.kind === "video") {
+        state.frames = s.framesDecoded || 0;
+        if (s.framesPerSecond !== undefined) { q.fps = s.framesPerSecond; }
+        if (s.jitter !== undefined) { q.jitter_ms = s.jitter * 1000; }
+        var total = (s.packetsReceived || 0) + (s.packetsLost || 0);
+        if (total > 0) { q.loss_pct = 100 * (s.packetsLost || 0) / total; }
+      }
+      if (s.type === "candidate-pair" && s.nominated && s.currentRoundTripTime !== undefined) {
+        q.rtt_ms = s.currentRoundTripTime * 1000;
+      }
+    });
+    var poor = (q.loss_pct || 0) > 5 || (q.rtt_ms || 0) > 400 || (q.fps !== undefined && q.fps < 10);
+    var fair = (q.loss_pct || 0) > 1 || (q.rtt_ms || 0) > 150 || (q.fps !== undefined && q.fps < 20);
+    qualityEl.textContent = poor ? "Poor" : fair ? "OK" : "Good";
+    qualityEl.className = poor ? "poor" : fair ? "fair" : "good";
+    send(Object.assign({ type: "quality" }, q));
+  }
+  setInterval(function () { sample().catch(function () {}); }, 5000);
+  setInterval(function () {  // a quicker frame count for the page's own status
+    if (state.pc) { state.pc.getStats().then(function (stats) { stats.forEach(function (s) {
+      if (s.type === "inbound-rtp" && s.kind === "video") { state.frames = s.framesDecoded || 0; }
+    }); }); }
+  }, 500);
+
+  ticket().then(connect).catch(function (err) { finished(err.message); });
+})();
