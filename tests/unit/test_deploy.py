@@ -6,10 +6,10 @@ import configparser
 import re
 import tomllib
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
+import yaml
 
 from telepresence.platform.settings import Settings
 
@@ -27,13 +27,9 @@ HARDENING = {
 }
 
 
-def _yaml() -> ModuleType:
-    return pytest.importorskip("yaml", reason="PyYAML is needed to parse deploy/compose.yaml")
-
-
 @pytest.fixture(scope="module")
 def compose() -> dict[str, Any]:
-    loaded: dict[str, Any] = _yaml().safe_load((DEPLOY / "compose.yaml").read_text())
+    loaded: dict[str, Any] = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
     return loaded
 
 
