@@ -66,6 +66,7 @@ class DeviceHub:
         self._links: dict[str, Link] = {}
         self._dirty: dict[str, LiveTelemetry] = {}
         self._presence: dict[str, tuple[bool, datetime]] = {}
+        self._described: dict[str, dict[str, str]] = {}
         self._last_sample: dict[str, datetime] = {}
         self._revoked_since: datetime = clock.now()
         self._task: asyncio.Task[None] | None = None
@@ -113,6 +114,10 @@ class DeviceHub:
             await old.ws.close(code=CLOSE_REPLACED, message=b"connected again elsewhere")
         self._set_presence(link, online=True)
 
+    def describe(self, link: Link, fields: dict[str, str]) -> None:
+        """What the device said about itself at hello; written on the next flush."""
+        self._described[link.device_id] = fields
+
     def detach(self, link: Link) -> None:
         """Forget a closed socket (unless a newer one replaced it)."""
         if self._links.get(link.device_id) is link:
@@ -149,10 +154,13 @@ class DeviceHub:
         now = self.clock.now()
         presence, self._presence = self._presence, {}
         dirty, self._dirty = self._dirty, {}
+        described, self._described = self._described, {}
         rows: dict[str, dict[str, Any]] = {
             device_id: {"id": device_id, "online": online, "last_seen_at": at}
             for device_id, (online, at) in presence.items()
         }
+        for device_id, fields in described.items():
+            rows.setdefault(device_id, {"id": device_id}).update(fields)
         samples = []
         for device_id, t in dirty.items():
             row = rows.setdefault(device_id, {"id": device_id, "online": True})

@@ -12,7 +12,6 @@ from pydantic import ValidationError
 
 from device_registry.domain import LiveTelemetry
 from device_registry.hub import DeviceHub, Link
-from device_registry.models import Device
 from device_registry.protocol import (
     CLOSE_HELLO_TIMEOUT,
     CLOSE_VERSION,
@@ -30,7 +29,7 @@ from device_registry.protocol import (
 from device_registry.services import record_ack
 from telepresence.platform.context import CLOCK, DATABASE, SETTINGS
 from telepresence.platform.errors import Forbidden, validation_errors
-from telepresence.platform.identity import Principal, Role
+from telepresence.platform.identity import Role
 from telepresence.platform.routing import authenticate, require
 
 __all__ = ["DEVICE_HUB", "serve_device_socket"]
@@ -104,16 +103,6 @@ async def _await_hello(ws: web.WebSocketResponse) -> HelloMessage | None:
             await ws.send_json(_error("hello_first", "Say hello before anything else."))
 
 
-async def _on_hello(request: web.Request, who: Principal, hello: HelloMessage) -> Device | None:
-    async with request.app[DATABASE].transaction() as session:
-        device = await session.get(Device, who.subject_id)
-        if device is None:
-            return None
-        device.reported_model = hello.model
-        device.software_version = hello.software_version
-        return device
-
-
 async def serve_device_socket(request: web.Request, _endpoint: Any) -> web.StreamResponse:
     """Authenticate by ``Authorization: Bearer <device credential>``, then speak v1."""
     who = require(await authenticate(request), frozenset({Role.DEVICE}))
@@ -130,19 +119,22 @@ async def serve_device_socket(request: web.Request, _endpoint: Any) -> web.Strea
         await ws.send_json(_error("invalid_message", f"Supported versions: {PROTOCOL_VERSIONS}"))
         await ws.close(code=CLOSE_VERSION, message=b"no common protocol version")
         return ws
-    device = await _on_hello(request, who, hello)
-    if device is None:
-        await ws.close(code=4401, message=b"unknown device")
-        return ws
+    version = max(common)
+    # Everything the socket needs came with authentication; what the device says
+    # about itself is written behind with its telemetry (no database trip here).
+    device_id, provider_id, name = who.subject_id, who.provider_id or "", who.display_name
+    reported = {"reported_model": hello.model, "software_version": hello.software_version}
+    del hello, who
     clock, hub, settings = request.app[CLOCK], request.app[DEVICE_HUB], request.app[SETTINGS]
-    link = Link(ws=ws, device_id=device.id, provider_id=device.provider_id, last_seen=clock.now())
+    link = Link(ws=ws, device_id=device_id, provider_id=provider_id, last_seen=clock.now())
     await hub.attach(link)
+    hub.describe(link, reported)
     try:
         await ws.send_json(
             WelcomeMessage(
-                protocol=max(common),
-                device_id=device.id,
-                name=device.name,
+                protocol=version,
+                device_id=device_id,
+                name=name,
                 heartbeat_seconds=settings.heartbeat_seconds,
                 server_time=clock.now(),
             ).model_dump(mode="json")
