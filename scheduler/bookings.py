@@ -218,7 +218,8 @@ async def cancel_booking(
     session: AsyncSession, who: Principal, booking_id: str, reason: str, now: datetime
 ) -> tuple[Booking, list[BookingEvent]]:
     """Cancel a live booking with a reason (kept); ``Conflict`` if it is not live."""
-    booking = await session.get(Booking, booking_id, with_for_update=True)
+    await repo.lock_booking(session, booking_id)
+    booking = await session.get(Booking, booking_id, populate_existing=True)
     if booking is None:
         raise NotFound(f"There is no booking {booking_id!r}.")
     await repo.visible_pupil(session, who, booking.pupil_id)

@@ -66,8 +66,12 @@ class Plan:
 
 
 async def load_plan(session: AsyncSession, who: Principal, pupil_id: str) -> Plan:
-    """The pupil (if visible to ``who``), their school's calendar and their unavailability."""
+    """The pupil (if visible to ``who``), their school's calendar and their unavailability.
+
+    Locks the pupil's row first, so that checks and writes for one pupil never interleave.
+    """
     pupil = await repo.visible_pupil(session, who, pupil_id)
+    await repo.lock_pupil(session, pupil.id)
     school = await session.get(School, pupil.school_id)
     if school is None:
         raise InvalidInput("The pupil's school no longer exists.")
@@ -80,8 +84,8 @@ async def load_plan(session: AsyncSession, who: Principal, pupil_id: str) -> Pla
 
 
 async def _locked_device(session: AsyncSession, plan: Plan, device_id: str, field: str) -> Device:
-    # Locking the device row serialises concurrent bookings of one robot (PostgreSQL).
-    device = await session.scalar(select(Device).where(Device.id == device_id).with_for_update())
+    await repo.lock_device(session, device_id)
+    device = await session.get(Device, device_id, populate_existing=True)
     if device is None or device.provider_id != plan.pupil.provider_id:
         raise InvalidInput(
             f"There is no device {device_id!r}.", errors=[{"field": field, "message": "unknown"}]

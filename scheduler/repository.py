@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import Select, Update, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from device_registry.models import Device
 from scheduler.calendar import BellPeriod, Closure, SchoolCalendar, Term, WeekCycle, WeekLetter
 from scheduler.models import (
     BellPeriodRow,
@@ -38,6 +40,9 @@ __all__ = [
     "load_calendar",
     "load_lessons",
     "load_unavailability",
+    "lock_booking",
+    "lock_device",
+    "lock_pupil",
     "pupil_display_name",
     "save_calendar",
     "unavailable_from_row",
@@ -64,6 +69,43 @@ async def get_school(session: AsyncSession, who: Principal, school_id: str) -> S
     if school is None or school.provider_id != who.provider_id:
         raise NotFound(f"There is no school {school_id!r}.")
     return school
+
+
+async def _lock(session: AsyncSession, touch: Update, for_update: Select[Any]) -> None:
+    if session.get_bind().dialect.name == "sqlite":
+        # SQLite has no row locks, and pysqlite only begins a transaction at the first
+        # write: a no-op UPDATE takes the database's write lock now, so the checks that
+        # follow see every transaction committed before this one and none can slip in.
+        await session.execute(touch.execution_options(synchronize_session=False))
+    else:
+        await session.execute(for_update.with_for_update())
+
+
+async def lock_pupil(session: AsyncSession, pupil_id: str) -> None:
+    """Hold the pupil's row until the transaction ends (serialises their bookings, imports)."""
+    await _lock(
+        session,
+        update(Pupil).where(Pupil.id == pupil_id).values(active=Pupil.active),
+        select(Pupil.id).where(Pupil.id == pupil_id),
+    )
+
+
+async def lock_device(session: AsyncSession, device_id: str) -> None:
+    """Hold the device's row until the transaction ends (one booking of a robot at a time)."""
+    await _lock(
+        session,
+        update(Device).where(Device.id == device_id).values(lifecycle=Device.lifecycle),
+        select(Device.id).where(Device.id == device_id),
+    )
+
+
+async def lock_booking(session: AsyncSession, booking_id: str) -> None:
+    """Hold the booking's row until the transaction ends (one cancellation wins)."""
+    await _lock(
+        session,
+        update(Booking).where(Booking.id == booking_id).values(status=Booking.status),
+        select(Booking.id).where(Booking.id == booking_id),
+    )
 
 
 def pupil_display_name(pupil: Pupil) -> str:

@@ -167,6 +167,8 @@ async def import_timetable(
     result = await asyncio.to_thread(
         parse_timetable, data, chosen, calendar, file_name=file_name, roster_id=roster_id
     )
+    if not dry_run:
+        await repo.lock_pupil(session, pupil.id)  # one import per pupil at a time
     rows = {row.key: row for row in await repo.load_lessons(session, pupil.id)}
     diff = diff_timetables((repo.lesson_from_row(r) for r in rows.values()), result.lessons)
     events: list[BookingEvent] = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -160,7 +161,8 @@ async def test_a_device_out_of_service_is_a_conflict(client, org, ready, lifecyc
     assert fields == ["classroom_device_id"]
 
 
-async def test_a_robot_booked_for_another_pupil_is_a_conflict(client, org, ready):
+async def add_noah(client, org, staff) -> tuple[str, dict[str, str]]:
+    """A second pupil of the same school with the same timetable and no devices."""
     async with client.app[DATABASE].transaction() as session:
         noah = Pupil(
             provider_id=org.provider_id,
@@ -173,8 +175,12 @@ async def test_a_robot_booked_for_another_pupil_is_a_conflict(client, org, ready
         session.add(noah)
         await session.flush()
         noah_id = noah.id
-    assert (await upload(client, noah_id, SIMS_CSV, ready.staff, format="csv")).status == 200
-    noah_lessons = await lesson_ids(client, noah_id, ready.staff)
+    assert (await upload(client, noah_id, SIMS_CSV, staff, format="csv")).status == 200
+    return noah_id, await lesson_ids(client, noah_id, staff)
+
+
+async def test_a_robot_booked_for_another_pupil_is_a_conflict(client, org, ready):
+    noah_id, noah_lessons = await add_noah(client, org, ready.staff)
     sam = await book(client, org.pupil.id, ready.staff, ready.lessons["B-mon-0850"], "2025-01-13")
     assert sam.status == 201
     no_robot = await book(client, noah_id, ready.staff, noah_lessons["B-mon-0850"], "2025-01-13")
@@ -352,3 +358,41 @@ async def test_too_unwell_today_cancels_what_has_not_started(client, org, clock,
     )
     states = {o["lesson_key"]: o["state"] for o in await occurrences.json()}
     assert states == {"A-mon-0850": "booked", "A-mon-0940": "unavailable"}
+
+
+async def test_two_staff_booking_one_robot_at_once_cannot_both_win(client, org, ready):
+    noah_id, noah_lessons = await add_noah(client, org, ready.staff)
+    sam, noah = await asyncio.gather(
+        book(client, org.pupil.id, ready.staff, ready.lessons["A-mon-0850"], "2025-01-20"),
+        book(
+            client,
+            noah_id,
+            ready.staff,
+            noah_lessons["A-mon-0850"],
+            "2025-01-20",
+            classroom_device_id=ready.robot_id,
+        ),
+    )
+    assert sorted([sam.status, noah.status]) == [201, 409]
+
+
+async def test_two_cancellations_at_once_cancel_once(client, org, ready):
+    lesson = ready.lessons["A-mon-0850"]
+    booking = await (await book(client, org.pupil.id, ready.staff, lesson, "2025-01-06")).json()
+    url = f"/api/bookings/{booking['id']}/cancel"
+    first, second = await asyncio.gather(
+        client.post(url, json={"reason": "a"}, headers=ready.staff),
+        client.post(url, json={"reason": "b"}, headers=ready.staff),
+    )
+    assert sorted([first.status, second.status]) == [200, 409]
+
+
+@pytest.mark.parametrize("body", [b"", b"{", b"[]", b'{"lesson_id": 7}', b'{"date": "soon"}'])
+async def test_malformed_booking_requests_are_422_not_500(client, org, ready, body):
+    resp = await client.post(
+        f"/api/pupils/{org.pupil.id}/bookings",
+        data=body,
+        headers=ready.staff | {"Content-Type": "application/json"},
+    )
+    assert resp.status == 422
+    assert (await resp.json())["detail"]
