@@ -217,7 +217,10 @@ async def bulk_book(
 async def cancel_booking(
     session: AsyncSession, who: Principal, booking_id: str, reason: str, now: datetime
 ) -> tuple[Booking, list[BookingEvent]]:
-    """Cancel a live booking with a reason (kept); ``Conflict`` if it is not live."""
+    """Cancel a live booking with a reason (kept).
+
+    Raises ``Conflict`` when it is already cancelled or completed, or its lesson has ended.
+    """
     await repo.lock_booking(session, booking_id)
     booking = await session.get(Booking, booking_id, populate_existing=True)
     if booking is None:
@@ -225,6 +228,8 @@ async def cancel_booking(
     await repo.visible_pupil(session, who, booking.pupil_id)
     if booking.status != "booked":
         raise Conflict(f"This booking is already {booking.status}.")
+    if booking.ends_at <= now:
+        raise Conflict("This lesson has already ended; its booking stays as it was.")
     booking.status = "cancelled"
     booking.cancel_reason = reason
     booking.cancelled_at = now

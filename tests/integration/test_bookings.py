@@ -396,3 +396,15 @@ async def test_malformed_booking_requests_are_422_not_500(client, org, ready, bo
     )
     assert resp.status == 422
     assert (await resp.json())["detail"]
+
+
+async def test_a_lesson_that_has_ended_cannot_be_cancelled(client, org, login, clock, ready):
+    lesson = ready.lessons["A-mon-0850"]
+    booking = await (await book(client, org.pupil.id, ready.staff, lesson, "2025-01-06")).json()
+    set_time(clock, at(2025, 1, 6, 10))
+    staff = await login("hospital_staff")
+    resp = await client.post(
+        f"/api/bookings/{booking['id']}/cancel", json={"reason": "late"}, headers=staff
+    )
+    detail, _ = await conflict(resp)
+    assert "already ended" in detail
