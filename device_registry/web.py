@@ -29,7 +29,7 @@ from telepresence.platform.audit import record_request
 from telepresence.platform.context import CLOCK, DATABASE, LOGIN_LIMITER, SETTINGS
 from telepresence.platform.errors import Conflict
 from telepresence.platform.identity import PUBLIC, STAFF, Principal, Role
-from telepresence.platform.routing import Routes, Schema
+from telepresence.platform.routing import Routes, Schema, client_address
 
 __all__ = ["routes"]
 
@@ -171,7 +171,7 @@ async def pairing_code(request: web.Request, who: Principal) -> PairingCodeOut:
 async def pair(request: web.Request, _who: Principal | None, body: PairIn) -> CredentialOut:
     """Rate-limited per address, like sign-in."""
     now = request.app[CLOCK].now()
-    request.app[LOGIN_LIMITER].check(f"pair:{request.remote}", now)
+    request.app[LOGIN_LIMITER].check(f"pair:{client_address(request)}", now)
     async with request.app[DATABASE].transaction() as session:
         credential, device = await services.redeem_pairing_code(
             session, body.code, body.serial, now

@@ -21,8 +21,7 @@ from telepresence.platform.errors import DomainError, validation_errors
 from telepresence.platform.identity import PUBLIC, STAFF, Principal, Role, TokenKind
 from telepresence.platform.models import Pupil, Room, School, User
 from telepresence.platform.rendering import HOME, render, safe_next
-from telepresence.platform.routing import SESSION_COOKIE, Routes, check_origin
-from telepresence.platform.web import client_address
+from telepresence.platform.routing import SESSION_COOKIE, Routes, check_origin, client_address
 
 __all__ = ["routes"]
 

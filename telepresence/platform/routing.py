@@ -37,6 +37,7 @@ __all__ = [
     "Schema",
     "authenticate",
     "check_origin",
+    "client_address",
     "csrf_for",
     "require",
     "still_signed_in",
@@ -142,6 +143,21 @@ async def _check_csrf(request: web.Request, session_token: str) -> None:
     secret = request.app[SETTINGS].secret_key.get_secret_value()
     if sent != csrf_token(secret, session_token):
         raise Forbidden("The form has expired or did not come from this site; reload the page.")
+
+
+def client_address(request: web.Request) -> str:
+    """The caller's address for rate limiting.
+
+    Behind a reverse proxy listed in ``trusted_proxies`` it is the address the
+    proxy saw (the last hop of ``X-Forwarded-For``); otherwise the peer's own,
+    so a client cannot choose its own address by sending the header.
+    """
+    remote = request.remote or "unknown"
+    if remote in request.app[SETTINGS].trusted_proxies:
+        hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",")]
+        if hops and hops[-1]:
+            return hops[-1][:64]
+    return remote
 
 
 def check_origin(request: web.Request) -> None:

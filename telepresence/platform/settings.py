@@ -34,6 +34,10 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Extra Origins allowed on websockets (the service's own origin always is).",
     )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses of reverse proxies whose X-Forwarded-For is believed.",
+    )
     cookie_secure: bool = Field(default=False, description="Mark cookies Secure (behind HTTPS).")
     session_hours: float = Field(default=12.0, gt=0, description="Lifetime of a login session.")
     api_token_hours: float = Field(default=8.0, gt=0, description="Lifetime of an API token.")

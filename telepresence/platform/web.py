@@ -13,7 +13,7 @@ from telepresence.platform.audit import entries
 from telepresence.platform.context import CLOCK, DATABASE, JOBS, LOGIN_LIMITER, SETTINGS
 from telepresence.platform.identity import PUBLIC, Principal, Role, TokenKind
 from telepresence.platform.openapi import build_openapi
-from telepresence.platform.routing import ENDPOINTS, Routes
+from telepresence.platform.routing import ENDPOINTS, Routes, client_address
 from telepresence.platform.schemas import (
     AuditEntryOut,
     AuditQuery,
@@ -26,16 +26,11 @@ from telepresence.platform.schemas import (
     TokenOut,
 )
 
-__all__ = ["VERSION", "client_address", "routes"]
+__all__ = ["VERSION", "routes"]
 
 VERSION = "0.1.0"
 routes = Routes("platform")
 EVERYONE = list(Role)
-
-
-def client_address(request: web.Request) -> str:
-    """The caller's address for rate limiting (the proxy's own when not configured)."""
-    return request.remote or "unknown"
 
 
 @routes.api(

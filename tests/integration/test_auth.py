@@ -108,3 +108,42 @@ async def test_malformed_and_foreign_tokens_are_refused(client, org):
     ):
         resp = await client.get("/api/me", headers={"Authorization": value})
         assert resp.status == 401, value
+
+
+async def test_behind_a_trusted_proxy_each_client_has_its_own_limit(
+    aiohttp_client, settings, clock, org
+):
+    from telepresence.app import create_app
+
+    proxied = await aiohttp_client(
+        create_app(
+            settings.model_copy(
+                update={"trusted_proxies": ["127.0.0.1"], "login_attempts_per_minute": 2}
+            ),
+            clock=clock,
+        )
+    )
+
+    async def attempt(forwarded: str) -> int:
+        resp = await proxied.post(
+            "/api/auth/login",
+            headers={"X-Forwarded-For": forwarded},
+            json={"email": org.email("admin"), "password": "guess"},
+        )
+        return resp.status
+
+    assert [await attempt("203.0.113.7") for _ in range(3)] == [401, 401, 429]
+    assert await attempt("198.51.100.1, 203.0.113.9") == 401  # another client: its own limit
+
+
+async def test_forwarded_for_is_ignored_from_untrusted_peers(client, org):
+    client.app[LOGIN_LIMITER].limit = 2
+    statuses = []
+    for n in range(3):
+        resp = await client.post(
+            "/api/auth/login",
+            headers={"X-Forwarded-For": f"203.0.113.{n}"},
+            json={"email": org.email("admin"), "password": "guess"},
+        )
+        statuses.append(resp.status)
+    assert statuses == [401, 401, 429]

@@ -177,3 +177,12 @@ def test_every_classbridge_variable_in_deploy_is_a_setting() -> None:
     assert mentioned, "deploy/ configures no CLASSBRIDGE_* setting"
     unknown = {name: files for name, files in mentioned.items() if name not in fields}
     assert unknown == {}
+
+
+def test_compose_gives_the_app_turn_credentials_and_trusts_only_the_proxy(compose):
+    env = compose["services"]["app"]["environment"]
+    assert env["CLASSBRIDGE_TURN_SECRET"].startswith("${TURN_SECRET")
+    assert "turns:" in env["CLASSBRIDGE_TURN_URLS"]
+    assert "443?transport=tcp" in env["CLASSBRIDGE_TURN_URLS"]
+    proxy_ip = compose["services"]["proxy"]["networks"]["default"]["ipv4_address"]
+    assert env["CLASSBRIDGE_TRUSTED_PROXIES"] == f'["{proxy_ip}"]'
