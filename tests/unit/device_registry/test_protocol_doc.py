@@ -34,3 +34,19 @@ def test_the_document_names_every_error_code():
     assert len(codes) == 7
     for code in codes:
         assert f"| `{code}` |" in DOC
+
+
+def test_the_document_holds_the_session_schemas_and_close_codes():
+    from telepresence.sessions import protocol, signalling
+
+    assert protocol.schema_markdown().strip() in DOC
+    for code in (
+        signalling.CLOSE_AUTH,
+        signalling.CLOSE_ENDED,
+        signalling.CLOSE_REPLACED,
+        signalling.CLOSE_JOIN_TIMEOUT,
+        signalling.CLOSE_PROTOCOL,
+    ):
+        assert f"| {code} |" in DOC
+    assert f"{protocol.MAX_FRAME_BYTES:,} bytes" in DOC
+    assert f"{protocol.MAX_SDP_BYTES:,} bytes" in DOC
