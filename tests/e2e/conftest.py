@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from live_server import LiveServer, Tab, launch_chromium, running_server, watch
-from playwright.sync_api import Browser, BrowserContext, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Playwright, sync_playwright
 
 
 @pytest.fixture(scope="session")
@@ -23,14 +23,23 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
 
 
 @pytest.fixture(scope="session")
-def chromium() -> Iterator[Browser]:
+def playwright() -> Iterator[Playwright]:
+    """The one Playwright driver of the run: the sync API allows only one per thread.
+
+    Every browser fixture launches from this one, never with its own ``sync_playwright()``.
+    """
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="session")
+def chromium(playwright: Playwright) -> Iterator[Browser]:
     """Debian's headless Chromium, driven by Playwright's sync API."""
-    with sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    browser = launch_chromium(playwright)
+    try:
+        yield browser
+    finally:
+        browser.close()
 
 
 @pytest.fixture

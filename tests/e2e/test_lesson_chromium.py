@@ -28,7 +28,7 @@ from live_server import (
     sign_in,
     stop_process,
 )
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Playwright, expect
 from sqlalchemy import select
 
 from device_registry.models import Device
@@ -98,15 +98,15 @@ async def book_now(server: LiveServer) -> tuple[str, str]:
 
 
 @pytest.fixture(scope="module")
-def webrtc_chromium() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM_PATH, args=CHROMIUM_ARGS + WEBRTC_ARGS
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
+def webrtc_chromium(playwright: Playwright) -> Iterator[Browser]:
+    # From conftest's one driver: a second sync_playwright() in this thread is refused.
+    browser = playwright.chromium.launch(
+        executable_path=CHROMIUM_PATH, args=CHROMIUM_ARGS + WEBRTC_ARGS
+    )
+    try:
+        yield browser
+    finally:
+        browser.close()
 
 
 class Agent:
