@@ -43,6 +43,14 @@
     if (!row) { return; }
     var status = row.querySelector('[data-field="status"]');
     var current = status.querySelector(".pill");
+    // Lifecycle changes (when the service sends them) take precedence over presence.
+    var lifecycle = {retired: ["retired", "Retired"], maintenance: ["maintenance", "Maintenance"]};
+    if (ev.lifecycle && lifecycle[ev.lifecycle]) {
+      status.replaceChildren(pill(lifecycle[ev.lifecycle][0], lifecycle[ev.lifecycle][1]));
+      current = null;
+    } else if (ev.lifecycle === "active" && current && current.classList.contains("maintenance")) {
+      current = pill("offline", "Offline"); status.replaceChildren(current);
+    }
     if (current && !current.classList.contains("retired") && !current.classList.contains("maintenance")) {
       var want = ev.online ? "Online" : "Offline";
       if (current.textContent !== want) {
