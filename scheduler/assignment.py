@@ -1,0 +1,685 @@
+"""Who carries which device when: assigning a school day's moves to its assistants (pure).
+
+The algorithm (docs/rota.md says why):
+
+1. **Anchor** pinned moves (and, when re-planning, the moves whose assignment
+   stands) on their assistant's timeline; one that no longer fits is flagged
+   (a pin) or freed (an earlier assignment).
+2. **Greedy by deadline**: the remaining moves in order of due time, each to
+   the feasible assistant with the least marginal cost. When that leaves
+   moves late or unassigned, the naive first-free greedy is run too and the
+   better of the two (fewer unassigned, then less lateness) is kept.
+3. **Bounded local search**: relocate a move to another assistant, or
+   exchange it with a move of another assistant near it in time (the other
+   one going wherever it fits best), while the objective strictly falls, for
+   at most ``max_rounds`` passes.
+
+The objective is lexicographic: unassigned moves, then seconds of lateness,
+then walking seconds plus a fairness term (``fairness_weight`` per unit of the
+sum of squared loads). Since every accepted step lowers it, the result is
+never worse than either greedy in (unassigned, lateness).
+
+Each assistant's timeline is kept in due-time order and simulated exactly:
+walk from where the previous move ended to the move's ``from_room``, wait for
+``earliest`` if early, carry it (walking time plus ``handling``), all inside
+one stretch of duty (never in a break), never starting before ``now``, and
+never finishing more than ``max_lateness`` after the due time.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Iterable, Mapping, Sequence
+from copy import copy
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+
+from scheduler.rota import (
+    NO_ASSISTANT_ON_DUTY,
+    NOBODY_FREE,
+    PINNED_ASSISTANT_CANNOT,
+    REACHED_CAP,
+    Assignment,
+    Assistant,
+    Move,
+    Pin,
+    Plan,
+)
+from scheduler.walking import RoomRef, WalkingRules
+
+__all__ = [
+    "AssignmentRules",
+    "assign",
+    "assign_first_free",
+    "changed_assignments",
+    "replan",
+]
+
+_UNASSIGNED = 10**18  # per unassigned move: outweighs any lateness
+_LATE = 10**9  # per second late: outweighs any walking and fairness
+_NEVER = -(2**62)
+Step = tuple[int, int, int, int]  # departs, done, late (s), walked (s)
+
+
+@dataclass(frozen=True, slots=True)
+class AssignmentRules:
+    """Tunables of the assignment.
+
+    ``handling``: time to unplug, pick up and set down a device, added to the
+    carrying walk. ``max_lateness``: a move that would finish later than this
+    after its due time is not planned but flagged. ``fairness_weight``: the
+    walking time one unit of the sum of squared loads is worth.
+    ``swap_horizon``: how far apart in due time two moves may be for the
+    local search to try exchanging them. The local search stops after
+    ``max_rounds`` passes or ``search_budget`` timeline simulations per move,
+    whichever comes first.
+    """
+
+    handling: timedelta = timedelta(minutes=1)
+    max_lateness: timedelta = timedelta(minutes=10)
+    fairness_weight: timedelta = timedelta(minutes=2)
+    max_rounds: int = 3
+    search_budget: int = 6
+    swap_horizon: timedelta = timedelta(hours=12)
+
+
+class _Job:
+    """A move in the solver's integer seconds, and where it currently sits.
+
+    ``floor`` is the lateness nobody can avoid (the carry alone overruns the
+    window); ``limit`` is the latest it may be done at all.
+    """
+
+    __slots__ = (
+        "carry",
+        "earliest",
+        "floor",
+        "frm",
+        "hopeless",
+        "key",
+        "lane",
+        "late",
+        "latest",
+        "limit",
+        "movable",
+        "move",
+        "pinned",
+        "to",
+        "tried",
+    )
+
+    def __init__(self, move: Move, carry: int, max_late: int) -> None:
+        self.move = move
+        self.earliest = int(move.earliest.timestamp())
+        self.latest = int(move.latest.timestamp())
+        self.limit = self.latest + max_late
+        self.key = (self.latest, self.earliest, move.device_id, move.from_room.id, move.to_room.id)
+        self.frm = move.from_room.id
+        self.to = move.to_room.id
+        self.carry = carry
+        self.floor = max(0, self.earliest + carry - self.latest)
+        self.lane: _Lane | None = None
+        self.late = 0
+        self.movable = True
+        self.pinned = False
+        self.hopeless: bool | None = None
+        self.tried: tuple[int, ...] | None = None  # lane versions when relocating it last failed
+
+    def fresh(self) -> _Job:
+        """The same move, not yet placed (for a second solve of the same day)."""
+        job = copy(self)
+        job.lane, job.late, job.movable, job.pinned, job.tried = None, 0, True, False, None
+        return job
+
+
+class _Lane:
+    """One assistant's timeline: jobs in due-time order and their simulated steps."""
+
+    __slots__ = ("acc", "cap", "cost", "home", "id", "jobs", "segments", "steps", "version")
+
+    def __init__(self, assistant: Assistant, now: int) -> None:
+        self.id = assistant.id
+        self.home = assistant.location.id if assistant.location else None
+        self.cap = assistant.max_moves
+        stretches = (
+            (max(int(start.timestamp()), now), int(end.timestamp()))
+            for window in assistant.duty
+            for start, end in window.segments()
+        )
+        self.segments = sorted((start, end) for start, end in stretches if start < end)
+        self.jobs: list[_Job] = []
+        self.steps: list[Step] = []
+        self.acc = [0]  # acc[i]: lateness and walking cost of the first i steps
+        self.cost = 0
+        self.version = 0
+
+
+# A simulated timeline: its steps, their running cost, its total cost.
+_Result = tuple[list[Step], list[int], int]
+# (cost increase, position, the one new step when appended, else the whole new timeline)
+_Insertion = tuple[int, int, Step | None, _Result | None]
+
+
+class _Solver:
+    """The state of one solve: jobs, lanes, and the simulation they share."""
+
+    def __init__(
+        self,
+        moves: Sequence[Move],
+        assistants: Sequence[Assistant],
+        walking: WalkingRules,
+        now: datetime,
+        rules: AssignmentRules,
+        template: _Solver | None = None,
+    ) -> None:
+        self.walking = walking
+        self.rooms: dict[str, RoomRef]
+        self.memo: dict[tuple[str, str], int]
+        self.jobs: list[_Job]
+        if template is not None:
+            self.rooms, self.memo = template.rooms, template.memo
+            self.jobs = [job.fresh() for job in template.jobs]
+        else:
+            self.rooms = {r.id: r for m in moves for r in (m.from_room, m.to_room)}
+            self.rooms.update((a.location.id, a.location) for a in assistants if a.location)
+            self.memo = {}
+            handling = int(rules.handling.total_seconds())
+            max_late = int(rules.max_lateness.total_seconds())
+            jobs = [
+                _Job(m, self.walk(m.from_room.id, m.to_room.id) + handling, max_late) for m in moves
+            ]
+            self.jobs = sorted(jobs, key=lambda job: job.key)
+        stamp = int(now.timestamp())
+        lanes = [_Lane(a, stamp) for a in assistants if not a.absent]
+        self.lanes = [lane for lane in lanes if lane.segments]
+        self.fair = int(rules.fairness_weight.total_seconds())
+        self.rules = rules
+        self.budget = rules.search_budget * len(self.jobs)
+
+    # -- simulation --------------------------------------------------------
+
+    def walk(self, a: str, b: str) -> int:
+        seconds = self.memo.get((a, b))
+        if seconds is None:
+            seconds = self.walking.seconds(self.rooms[a], self.rooms[b])
+            self.memo[a, b] = seconds
+        return seconds
+
+    def reach(
+        self, free: int, here: str | None, job: _Job, segments: list[tuple[int, int]]
+    ) -> Step | None:
+        """The earliest way to do ``job`` after being free at ``free`` in room ``here``."""
+        walked = 0 if here is None else self.memo.get((here, job.frm))
+        if walked is None:
+            walked = self.walk(here or job.frm, job.frm)
+        earliest = job.earliest
+        for start, end in segments:
+            depart = free if free > start else start
+            begin = depart + walked
+            if begin < earliest:
+                begin = earliest
+                depart = begin - walked
+            done = begin + job.carry
+            if done > job.limit:
+                return None
+            if done <= end:
+                return depart, done, done - job.latest if done > job.latest else 0, walked
+        return None
+
+    def simulate(self, lane: _Lane, jobs: list[_Job], keep: int = 0) -> _Result | None:
+        """Steps and cost of ``lane`` doing ``jobs`` in order; ``None`` if it cannot.
+
+        The first ``keep`` jobs must be the lane's current first ``keep``: their
+        steps are reused.
+        """
+        if lane.cap is not None and len(jobs) > lane.cap:
+            return None
+        self.budget -= 1
+        steps = lane.steps[:keep]
+        acc = lane.acc[: keep + 1]
+        running = acc[-1]
+        free, here = (steps[-1][1], jobs[keep - 1].to) if keep else (_NEVER, lane.home)
+        for job in jobs[keep:]:
+            found = self.reach(free, here, job, lane.segments)
+            if found is None:
+                return None
+            steps.append(found)
+            running += found[2] * _LATE + found[3]
+            acc.append(running)
+            free, here = found[1], job.to
+        return steps, acc, running + self.fair * len(jobs) * len(jobs)
+
+    def commit(self, lane: _Lane, jobs: list[_Job], result: _Result) -> None:
+        for job in lane.jobs:
+            job.lane = None
+        lane.jobs, (lane.steps, lane.acc, lane.cost) = jobs, result
+        lane.version += 1
+        for job, step in zip(jobs, lane.steps, strict=True):
+            job.lane, job.late = lane, step[2]
+
+    def unassigned(self) -> int:
+        return sum(1 for job in self.jobs if job.lane is None)
+
+    # -- 1. anchoring ------------------------------------------------------
+
+    def anchor(self, anchored: Mapping[str, str], pinned: set[str]) -> None:
+        """Put anchored jobs on their lanes in due order; free the ones that do not fit."""
+        lanes = {lane.id: lane for lane in self.lanes}
+        for job in self.jobs if anchored else ():
+            assistant_id = anchored.get(job.move.id)
+            if assistant_id is None:
+                continue
+            job.pinned = job.move.id in pinned
+            job.movable = False
+            lane = lanes.get(assistant_id)
+            option = None if lane is None else self.insertion(lane, job)
+            if lane is not None and option is not None:
+                self.place(lane, job, option)
+            elif not job.pinned:
+                job.movable = True
+
+    # -- 2. greedy ---------------------------------------------------------
+
+    def insertion(self, lane: _Lane, job: _Job, *, wide: bool = False) -> _Insertion | None:
+        """The cheapest way to add ``job`` to ``lane``, or ``None`` if it cannot.
+
+        The greedy tries the due-order position only; ``wide`` (the local
+        search) also tries the release-order one, which lets an assistant do a
+        move with a long window early, in a quiet moment.
+        """
+        jobs = lane.jobs
+        count = len(jobs)
+        if lane.cap is not None and count >= lane.cap:
+            return None
+        due = (
+            count if not count or job.key >= jobs[-1].key else bisect_right(jobs, job.key, key=_key)
+        )
+        best = self.insertion_at(lane, job, due)
+        if wide:
+            release = next(
+                (i for i, other in enumerate(jobs) if other.earliest > job.earliest), count
+            )
+            if release != due:
+                other = self.insertion_at(lane, job, release)
+                if other is not None and (best is None or other[0] < best[0]):
+                    best = other
+        return best
+
+    def insertion_at(self, lane: _Lane, job: _Job, pos: int) -> _Insertion | None:
+        jobs = lane.jobs
+        count = len(jobs)
+        if pos < count:
+            result = self.simulate(lane, [*jobs[:pos], job, *jobs[pos:]], pos)
+            return None if result is None else (result[2] - lane.cost, pos, None, result)
+        free, here = (lane.steps[-1][1], jobs[-1].to) if count else (_NEVER, lane.home)
+        step = self.reach(free, here, job, lane.segments)
+        if step is None:
+            return None
+        return step[2] * _LATE + step[3] + self.fair * (2 * count + 1), count, step, None
+
+    def place(self, lane: _Lane, job: _Job, option: _Insertion) -> None:
+        delta, pos, step, result = option
+        if step is not None:
+            lane.jobs.append(job)
+            lane.steps.append(step)
+            lane.acc.append(lane.acc[-1] + step[2] * _LATE + step[3])
+            lane.cost += delta
+            lane.version += 1
+            job.lane, job.late = lane, step[2]
+        elif result is not None:
+            self.commit(lane, [*lane.jobs[:pos], job, *lane.jobs[pos:]], result)
+
+    def greedy(self, first_free: bool) -> None:
+        """Place every free job in due order: cheapest lane, or the first that can."""
+        reach, fair = self.reach, self.fair
+        for job in self.jobs:
+            if not job.movable or job.lane is not None:
+                continue
+            best: _Insertion | None = None
+            chosen: _Lane | None = None
+            for lane in self.lanes:
+                jobs, count = lane.jobs, len(lane.jobs)
+                if (count and job.key < jobs[-1].key) or (
+                    lane.cap is not None and count >= lane.cap
+                ):
+                    option = self.insertion(lane, job)
+                else:  # the common case, inlined: append at the end of the lane's day
+                    free, here = (lane.steps[-1][1], jobs[-1].to) if count else (_NEVER, lane.home)
+                    step = reach(free, here, job, lane.segments)
+                    option = None
+                    if step is not None:
+                        delta = step[2] * _LATE + step[3] + fair * (2 * count + 1)
+                        option = delta, count, step, None
+                if option is not None and (best is None or option[0] < best[0]):
+                    best, chosen = option, lane
+                    if first_free:
+                        break
+            if best is not None and chosen is not None:
+                self.place(chosen, job, best)
+
+    # -- 3. local search ---------------------------------------------------
+
+    def without(self, job: _Job) -> tuple[list[_Job], _Result | None]:
+        lane = job.lane
+        assert lane is not None  # only ever called on placed jobs
+        pos = lane.jobs.index(job)
+        rest = [*lane.jobs[:pos], *lane.jobs[pos + 1 :]]
+        return rest, self.simulate(lane, rest, pos)
+
+    def relocate(self, job: _Job) -> bool:
+        """Move ``job`` to where the objective falls most (another lane, or another
+        point of its own lane's day); whether it did."""
+        versions = tuple(lane.version for lane in self.lanes)
+        if not job.movable or job.tried == versions or self.budget <= 0:
+            return False
+        source = job.lane
+        if source is None:
+            return self.place_best(job, _UNASSIGNED, None)
+        rest, left = self.without(job)
+        if left is None:
+            return False
+        gain = source.cost - left[2]
+        saved = (source.jobs, source.steps, source.acc, source.cost)
+        self.commit(source, rest, left)
+        if self.place_best(job, gain, None):
+            return True
+        self.commit(source, saved[0], saved[1:])
+        job.tried = tuple(lane.version for lane in self.lanes)
+        return False
+
+    def place_best(self, job: _Job, gain: int, skip: _Lane | None) -> bool:
+        """Place the unplaced ``job`` where it costs least, if that is less than ``gain``."""
+        best: _Insertion | None = None
+        target: _Lane | None = None
+        for lane in self.lanes:
+            option = None if lane is skip else self.insertion(lane, job, wide=True)
+            if option is not None and option[0] < gain and (best is None or option[0] < best[0]):
+                best, target = option, lane
+        if best is None or target is None:
+            job.tried = tuple(lane.version for lane in self.lanes)
+            return False
+        self.place(target, job, best)
+        return True
+
+    def exchange(self, job: _Job) -> bool:
+        """Give ``job`` the place of a nearby move on another lane, which goes where it fits."""
+        if not job.movable:
+            return False
+        horizon = int(self.rules.swap_horizon.total_seconds())
+        candidates = sorted(
+            (
+                (other, lane)
+                for lane in self.lanes
+                if lane is not job.lane
+                for other in lane.jobs
+                if other.movable and abs(other.latest - job.latest) <= horizon
+            ),
+            key=lambda pair: (abs(pair[0].latest - job.latest), pair[0].key),
+        )
+        for other, lane in candidates:
+            if self.budget <= 0:
+                return False
+            if self.try_exchange(job, other, lane):
+                return True
+        return False
+
+    def try_exchange(self, job: _Job, other: _Job, lane: _Lane) -> bool:
+        saved = [(x, x.jobs, x.steps, x.acc, x.cost) for x in self.lanes]
+        before = sum(x.cost for x in self.lanes) + _UNASSIGNED * (job.lane is None)
+        source = job.lane
+        if source is not None:
+            rest, left = self.without(job)
+            if left is None:
+                return False
+            self.commit(source, rest, left)
+        rest, left = self.without(other)
+        if left is not None:
+            self.commit(lane, rest, left)
+            option = self.insertion(lane, job)
+            if option is not None:
+                self.place(lane, job, option)
+                self.relocate(other)
+                after = sum(x.cost for x in self.lanes) + _UNASSIGNED * (other.lane is None)
+                if after < before:
+                    return True
+        for x in self.lanes:
+            for placed in x.jobs:
+                placed.lane = None
+        for x, jobs, steps, acc, cost in saved:
+            x.jobs, x.steps, x.acc, x.cost = jobs, steps, acc, cost
+            x.version += 1
+            for placed, step in zip(jobs, steps, strict=True):
+                placed.lane, placed.late = x, step[2]
+        return False
+
+    def needs_help(self, job: _Job) -> bool:
+        """Late beyond what nobody could avoid, or unassigned though someone is on duty."""
+        if job.lane is not None:
+            return job.late > job.floor
+        if job.hopeless is None:
+            job.hopeless = not any(self.reach(_NEVER, None, job, x.segments) for x in self.lanes)
+        return job.movable and not job.hopeless
+
+    def spread(self) -> int:
+        loads = [len(lane.jobs) for lane in self.lanes]
+        return max(loads) - min(loads) if loads else 0
+
+    def troubled(self) -> bool:
+        """Whether the local search has anything to gain on lateness, assignment or load."""
+        return self.spread() > 1 or any(self.needs_help(job) for job in self.jobs)
+
+    def improve(self) -> None:
+        """Bounded local search around the jobs in trouble and the busiest lanes."""
+        for _ in range(self.rules.max_rounds):
+            improved = False
+            for job in [job for job in self.jobs if self.needs_help(job)]:
+                if self.budget <= 0:
+                    return
+                lane = job.lane
+                if lane is not None and lane.jobs[0] is not job:
+                    # The move just before it on the same timeline is what delays it.
+                    improved |= self.relocate(lane.jobs[lane.jobs.index(job) - 1])
+                if self.needs_help(job):
+                    improved |= self.relocate(job)
+                if job.lane is None and self.needs_help(job):
+                    improved |= self.exchange(job)
+            if self.spread() > 1:
+                busiest = max(self.lanes, key=lambda lane: len(lane.jobs))
+                for job in list(busiest.jobs):
+                    improved |= self.relocate(job)
+            if not improved:
+                return
+
+    # -- results -----------------------------------------------------------
+
+    def lateness_key(self) -> tuple[int, int]:
+        """(unassigned moves, seconds of lateness): what assignment minimises first."""
+        return self.unassigned(), sum(job.late for job in self.jobs if job.lane is not None)
+
+    def reason(self, job: _Job) -> str:
+        if job.pinned:
+            return PINNED_ASSISTANT_CANNOT
+        on_duty = [lane for lane in self.lanes if self.reach(_NEVER, None, job, lane.segments)]
+        if not on_duty:
+            return NO_ASSISTANT_ON_DUTY
+        if all(lane.cap is not None and len(lane.jobs) >= lane.cap for lane in on_duty):
+            return REACHED_CAP
+        return NOBODY_FREE
+
+    def plan(self) -> Plan:
+        placed = {
+            job: (lane.id, step)
+            for lane in self.lanes
+            for job, step in zip(lane.jobs, lane.steps, strict=True)
+        }
+        out: list[Assignment] = []
+        for job in self.jobs:
+            where = placed.get(job)
+            if where is None:
+                out.append(Assignment(job.move, None, reason=self.reason(job), pinned=job.pinned))
+                continue
+            lane_id, (departs, done, late, _) = where
+            out.append(
+                Assignment(
+                    job.move,
+                    lane_id,
+                    departs_at=_instant(departs),
+                    done_at=_instant(done),
+                    late_by=_span(late),
+                    pinned=job.pinned,
+                )
+            )
+        return Plan(tuple(out), tuple(lane.id for lane in self.lanes))
+
+
+def _key(job: _Job) -> tuple[int, int, str, str, str]:
+    return job.key
+
+
+@lru_cache(maxsize=8192)
+def _instant(timestamp: int) -> datetime:
+    # Moves cluster on a few hundred distinct minutes a day: cached, the plan is cheap.
+    return datetime.fromtimestamp(timestamp, UTC)
+
+
+@lru_cache(maxsize=1024)
+def _span(seconds: int) -> timedelta:
+    return timedelta(seconds=seconds)
+
+
+def _pins(pins: Iterable[Pin]) -> dict[str, str]:
+    return {pin.move_id: pin.assistant_id for pin in pins}
+
+
+def _solve(
+    moves: Sequence[Move],
+    assistants: Sequence[Assistant],
+    walking: WalkingRules,
+    anchored: Mapping[str, str],
+    pinned: set[str],
+    now: datetime,
+    rules: AssignmentRules,
+    *,
+    first_free: bool,
+    template: _Solver | None = None,
+) -> _Solver:
+    solver = _Solver(moves, assistants, walking, now, rules, template)
+    solver.anchor(anchored, pinned)
+    solver.greedy(first_free=first_free)
+    return solver
+
+
+def assign(
+    moves: Sequence[Move],
+    assistants: Sequence[Assistant],
+    walking: WalkingRules,
+    pins: Iterable[Pin] = (),
+    *,
+    now: datetime,
+    rules: AssignmentRules | None = None,
+) -> Plan:
+    """Assign one school day's moves to its assistants (see the module docstring).
+
+    ``now`` (aware) is the earliest any assistant can set off. Pinned moves go
+    to their assistant or are flagged with ``PINNED_ASSISTANT_CANNOT``; every
+    other move is assigned or flagged with the reason nobody can do it
+    (``NO_ASSISTANT_ON_DUTY``, ``REACHED_CAP``, ``NOBODY_FREE``). Never worse
+    than ``assign_first_free`` in (unassigned moves, total lateness).
+    """
+    rules = rules or AssignmentRules()
+    pinned = _pins(pins)
+    solver = _solve(moves, assistants, walking, pinned, set(pinned), now, rules, first_free=False)
+    if solver.troubled():
+        solver.improve()
+    # Only a day still in trouble can be one where the naive greedy does better.
+    if any(solver.needs_help(job) for job in solver.jobs):
+        naive = _solve(
+            moves,
+            assistants,
+            walking,
+            pinned,
+            set(pinned),
+            now,
+            rules,
+            first_free=True,
+            template=solver,
+        )
+        if naive.lateness_key() < solver.lateness_key():
+            naive.improve()
+            solver = naive
+    return solver.plan()
+
+
+def assign_first_free(
+    moves: Sequence[Move],
+    assistants: Sequence[Assistant],
+    walking: WalkingRules,
+    pins: Iterable[Pin] = (),
+    *,
+    now: datetime,
+    rules: AssignmentRules | None = None,
+) -> Plan:
+    """The naive baseline: moves in due order, each to the first listed assistant who can.
+
+    Same feasibility as ``assign`` (walking, duty, breaks, caps, pins), but no
+    regard for lateness, distance or load. Kept for benchmarks and tests.
+    """
+    rules = rules or AssignmentRules()
+    pinned = _pins(pins)
+    return _solve(
+        moves, assistants, walking, pinned, set(pinned), now, rules, first_free=True
+    ).plan()
+
+
+def replan(
+    previous: Plan,
+    moves: Sequence[Move],
+    assistants: Sequence[Assistant],
+    walking: WalkingRules,
+    pins: Iterable[Pin] = (),
+    *,
+    now: datetime,
+    rules: AssignmentRules | None = None,
+) -> Plan:
+    """Re-plan a day after a change, touching only what the change affects.
+
+    ``moves`` is the day's full, freshly derived list. A move that was in
+    ``previous`` (same id, so unchanged) keeps its assistant as long as that
+    assistant is still available and it still fits; new moves, moves that
+    were unassigned and moves of assistants now absent are placed by the
+    greedy and the local search, which move nothing else. Pins win over the
+    previous plan.
+    """
+    rules = rules or AssignmentRules()
+    pinned = _pins(pins)
+    anchored = {
+        a.move.id: a.assistant_id for a in previous.assignments if a.assistant_id is not None
+    }
+    anchored.update(pinned)
+    solver = _solve(moves, assistants, walking, anchored, set(pinned), now, rules, first_free=False)
+    if solver.troubled():
+        solver.improve()
+    return solver.plan()
+
+
+def changed_assignments(
+    before: Plan, after: Plan
+) -> list[tuple[Assignment | None, Assignment | None]]:
+    """Pairs (before, after) of moves whose assistant or timing changed, added or removed.
+
+    The people to tell after a re-plan are the assistants on either side.
+    """
+    old = {a.move.id: a for a in before.assignments}
+    new = {a.move.id: a for a in after.assignments}
+    pairs: list[tuple[Assignment | None, Assignment | None]] = []
+    for move_id, now_assigned in new.items():
+        was = old.get(move_id)
+        if (
+            was is None
+            or was.assistant_id != now_assigned.assistant_id
+            or was.departs_at != now_assigned.departs_at
+        ):
+            pairs.append((was, now_assigned))
+    pairs.extend((was, None) for move_id, was in old.items() if move_id not in new)
+    return pairs

@@ -1,0 +1,418 @@
+"""The move rota's domain: lessons, robots, assistants, moves and plans (pure, no I/O).
+
+Every instant is an aware datetime (UTC in practice); nothing here reads a
+clock. ``derive`` turns one device's booked lessons of one school day into the
+moves that get it to each lesson and back to its charging base; the
+assignment of moves to assistants lives in ``scheduler.assignment``.
+
+A tablet on a stand in a classroom is rota'd exactly like a robot: it is a
+``DeviceDay`` too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from itertools import pairwise
+from typing import Literal
+
+from scheduler.walking import RoomRef, WalkingRules, room_pair
+
+__all__ = [
+    "NOBODY_FREE",
+    "NO_ASSISTANT_ON_DUTY",
+    "PINNED_ASSISTANT_CANNOT",
+    "REACHED_CAP",
+    "Assignment",
+    "Assistant",
+    "BatteryWarning",
+    "BookedLesson",
+    "Derivation",
+    "DerivationRules",
+    "DeviceDay",
+    "DutyWindow",
+    "Move",
+    "MoveReason",
+    "Pin",
+    "Plan",
+    "RoomRef",
+    "RotaError",
+    "WalkingRules",
+    "derive",
+    "derive_moves",
+    "room_pair",
+]
+
+MoveReason = Literal["to_lesson", "from_base", "to_base", "charge"]
+
+NO_ASSISTANT_ON_DUTY = "no assistant on duty"
+NOBODY_FREE = "nobody free in time"
+REACHED_CAP = "every assistant on duty has reached their cap"
+PINNED_ASSISTANT_CANNOT = "the pinned assistant cannot do it"
+
+
+class RotaError(ValueError):
+    """Input the rota cannot use: overlapping lessons, duty that ends before it starts."""
+
+
+def _require_aware(*instants: datetime) -> None:
+    if any(t.utcoffset() is None for t in instants):
+        raise RotaError("instants must be time-zone aware")
+
+
+@dataclass(frozen=True, slots=True)
+class BookedLesson:
+    """A booked lesson a classroom device must attend: where and when (aware instants)."""
+
+    booking_id: str
+    device_id: str
+    room: RoomRef
+    starts_at: datetime
+    ends_at: datetime
+
+    def __post_init__(self) -> None:
+        _require_aware(self.starts_at, self.ends_at)
+        if self.ends_at <= self.starts_at:
+            raise RotaError(f"booking {self.booking_id} ends before it starts")
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceDay:
+    """A classroom device at the start of a school day, as telemetry and the registry know it.
+
+    ``last_known_room`` of ``None`` means "at its charging base". Battery figures
+    are optional; without both of them the battery rule is not applied.
+    """
+
+    device_id: str
+    charging_base: RoomRef | None
+    last_known_room: RoomRef | None = None
+    battery_pct: float | None = None
+    drain_pct_per_hour: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DerivationRules:
+    """How moves are timed around lessons and when a charge trip is due.
+
+    ``fetch_lead``: how long before the first lesson the robot may be fetched
+    from its base. ``return_within``: how long after the last lesson it should
+    be back on its base. A charge trip leaves within ``trip_window`` of the
+    previous lesson's end, comes back within ``trip_window`` before the next
+    start, and needs at least ``min_charge`` on the base in between.
+    """
+
+    fetch_lead: timedelta = timedelta(minutes=60)
+    return_within: timedelta = timedelta(minutes=30)
+    trip_window: timedelta = timedelta(minutes=15)
+    min_charge: timedelta = timedelta(minutes=30)
+    battery_floor_pct: float = 20.0
+    charge_pct_per_hour: float = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    """Carry a device from one room to another between ``earliest`` and ``latest`` (due by).
+
+    ``booking_id`` is the lesson the move serves (the next one, or for
+    ``to_base``/``charge`` the one just ended). ``id`` is derived from the
+    content, so deriving the same day twice gives the same ids and a move
+    whose room or window changed gets a new one.
+    """
+
+    device_id: str
+    reason: MoveReason
+    from_room: RoomRef
+    to_room: RoomRef
+    earliest: datetime
+    latest: datetime
+    booking_id: str
+
+    @property
+    def id(self) -> str:
+        """``mv-`` and 16 hex digits hashed from device, reason, rooms and window."""
+        key = (
+            f"{self.device_id}|{self.reason}|{self.from_room.id}|{self.to_room.id}|"
+            f"{int(self.earliest.timestamp())}|{int(self.latest.timestamp())}"
+        )
+        return "mv-" + hashlib.blake2b(key.encode(), digest_size=8).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class BatteryWarning:
+    """A lesson the device's battery is projected not to last, and no charge trip fits before."""
+
+    device_id: str
+    booking_id: str
+    projected_pct: float
+
+
+@dataclass(frozen=True, slots=True)
+class Derivation:
+    """The moves of one device's day, in time order, and the battery warnings found."""
+
+    moves: tuple[Move, ...]
+    warnings: tuple[BatteryWarning, ...] = ()
+
+
+def derive_moves(
+    day: DeviceDay, lessons: Sequence[BookedLesson], rules: DerivationRules | None = None
+) -> list[Move]:
+    """The moves of one device's school day (see ``derive``), without the warnings."""
+    return list(derive(day, lessons, rules).moves)
+
+
+def derive(
+    day: DeviceDay, lessons: Sequence[BookedLesson], rules: DerivationRules | None = None
+) -> Derivation:
+    """Derive the moves that take ``day``'s device to each of ``lessons`` and home again.
+
+    ``lessons`` are that device's booked lessons of one day, in any order.
+    Moves: from where it is (its base unless ``last_known_room`` says
+    otherwise) to the first lesson; between consecutive lessons in different
+    rooms, in the window from the end of one to the start of the next; back to
+    the base after the last. No move where the device is already in the room.
+    With battery figures, a lesson the battery would not last (projected under
+    ``battery_floor_pct`` at its end) gets a charge trip in the gap before it
+    when the gap is long enough, and a ``BatteryWarning`` when it is not.
+    Raises ``RotaError`` for another device's lesson or lessons that overlap.
+    """
+    rules = rules or DerivationRules()
+    ordered = sorted(lessons, key=lambda lesson: lesson.starts_at)
+    _check(day, ordered)
+    moves: list[Move] = []
+    warnings: list[BatteryWarning] = []
+    base = day.charging_base
+    here = day.last_known_room or base
+    battery = day.battery_pct if day.drain_pct_per_hour is not None else None
+    previous: BookedLesson | None = None
+    for lesson in ordered:
+        if battery is not None and day.drain_pct_per_hour is not None:
+            use = day.drain_pct_per_hour * _hours(lesson.ends_at - lesson.starts_at)
+            if battery - use < rules.battery_floor_pct:
+                charged = _charge_trip(day, previous, lesson, here, rules, moves)
+                if charged is None:
+                    warnings.append(BatteryWarning(day.device_id, lesson.booking_id, battery - use))
+                else:
+                    here, battery = base, min(100.0, battery + charged)
+            battery -= use
+        if here is not None and here.id != lesson.room.id:
+            moves.append(_arrive(day, here, lesson, previous, rules))
+        here, previous = lesson.room, lesson
+    if previous is not None and base is not None and here is not None and here.id != base.id:
+        moves.append(
+            Move(
+                day.device_id,
+                "to_base",
+                here,
+                base,
+                previous.ends_at,
+                previous.ends_at + rules.return_within,
+                previous.booking_id,
+            )
+        )
+    return Derivation(tuple(moves), tuple(warnings))
+
+
+def _check(day: DeviceDay, ordered: Sequence[BookedLesson]) -> None:
+    for earlier, later in pairwise(ordered):
+        if later.starts_at < earlier.ends_at:
+            raise RotaError(f"bookings {earlier.booking_id} and {later.booking_id} overlap")
+    for lesson in ordered:
+        if lesson.device_id != day.device_id:
+            raise RotaError(f"booking {lesson.booking_id} is not for device {day.device_id}")
+
+
+def _hours(span: timedelta) -> float:
+    return span.total_seconds() / 3600
+
+
+def _arrive(
+    day: DeviceDay,
+    here: RoomRef,
+    lesson: BookedLesson,
+    previous: BookedLesson | None,
+    rules: DerivationRules,
+) -> Move:
+    base = day.charging_base
+    from_base = base is not None and here.id == base.id
+    if previous is None:
+        earliest = lesson.starts_at - rules.fetch_lead
+    elif here.id != previous.room.id:  # it went to its base to charge in between
+        earliest = lesson.starts_at - rules.trip_window
+    else:
+        earliest = previous.ends_at
+    reason: MoveReason = "from_base" if from_base else "to_lesson"
+    return Move(
+        day.device_id, reason, here, lesson.room, earliest, lesson.starts_at, lesson.booking_id
+    )
+
+
+def _charge_trip(
+    day: DeviceDay,
+    previous: BookedLesson | None,
+    lesson: BookedLesson,
+    here: RoomRef | None,
+    rules: DerivationRules,
+    moves: list[Move],
+) -> float | None:
+    """Append a trip to the base before ``lesson`` if the gap allows; the % it gains."""
+    base = day.charging_base
+    if previous is None or base is None or here is None:
+        return None
+    on_base = lesson.starts_at - previous.ends_at - 2 * rules.trip_window
+    if on_base < rules.min_charge:
+        return None
+    if here.id != base.id:
+        moves.append(
+            Move(
+                day.device_id,
+                "charge",
+                here,
+                base,
+                previous.ends_at,
+                previous.ends_at + rules.trip_window,
+                previous.booking_id,
+            )
+        )
+    return rules.charge_pct_per_hour * _hours(on_base)
+
+
+@dataclass(frozen=True, slots=True)
+class DutyWindow:
+    """A stretch of duty (aware instants) with its breaks, during which no move is asked."""
+
+    starts_at: datetime
+    ends_at: datetime
+    breaks: tuple[tuple[datetime, datetime], ...] = ()
+
+    def __post_init__(self) -> None:
+        _require_aware(self.starts_at, self.ends_at, *(t for b in self.breaks for t in b))
+        if self.ends_at <= self.starts_at:
+            raise RotaError("a duty window ends before it starts")
+        last = self.starts_at
+        for start, end in sorted(self.breaks):
+            if end <= start or start < last or end > self.ends_at:
+                raise RotaError("breaks must lie inside the duty window and not overlap")
+            last = end
+
+    def segments(self) -> tuple[tuple[datetime, datetime], ...]:
+        """The working stretches: the window minus its breaks, in time order."""
+        out: list[tuple[datetime, datetime]] = []
+        start = self.starts_at
+        for break_start, break_end in sorted(self.breaks):
+            if break_start > start:
+                out.append((start, break_start))
+            start = break_end
+        if start < self.ends_at:
+            out.append((start, self.ends_at))
+        return tuple(out)
+
+
+@dataclass(frozen=True, slots=True)
+class Assistant:
+    """A classroom assistant for the day: duty windows, where they are, a cap, absence.
+
+    ``location`` is where they start (``None``: assumed next to the first
+    move). ``max_moves`` caps the moves given to them in one plan (a day).
+    Raises ``RotaError`` when duty windows overlap.
+    """
+
+    id: str
+    duty: tuple[DutyWindow, ...]
+    location: RoomRef | None = None
+    max_moves: int | None = None
+    absent: bool = False
+
+    def __post_init__(self) -> None:
+        windows = sorted(self.duty, key=lambda w: w.starts_at)
+        for earlier, later in pairwise(windows):
+            if later.starts_at < earlier.ends_at:
+                raise RotaError(f"duty windows of assistant {self.id} overlap")
+        if self.max_moves is not None and self.max_moves < 0:
+            raise RotaError("a cap on moves cannot be negative")
+
+
+@dataclass(frozen=True, slots=True)
+class Pin:
+    """A manual assignment made by staff: the solver keeps it or flags it, never moves it."""
+
+    move_id: str
+    assistant_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    """One move's outcome: who carries it and when, or why nobody can.
+
+    ``departs_at`` is when the assistant sets off towards ``move.from_room``;
+    ``done_at`` when the device is in ``move.to_room``; ``late_by`` is how far
+    ``done_at`` is past ``move.latest`` (zero when on time).
+    """
+
+    move: Move
+    assistant_id: str | None
+    departs_at: datetime | None = None
+    done_at: datetime | None = None
+    late_by: timedelta = timedelta()
+    reason: str | None = None
+    pinned: bool = False
+
+    @property
+    def late(self) -> bool:
+        """Whether the device arrives after the move's due time."""
+        return self.late_by > timedelta()
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """The assignments of a set of moves (one school day), in deadline order.
+
+    ``assistant_ids`` are the assistants who were available (on duty, not
+    absent): the ones fairness is measured over.
+    """
+
+    assignments: tuple[Assignment, ...]
+    assistant_ids: tuple[str, ...]
+
+    def of(self, move_id: str) -> Assignment:
+        """The assignment of a move; raises ``KeyError`` for a move not in the plan."""
+        for assignment in self.assignments:
+            if assignment.move.id == move_id:
+                return assignment
+        raise KeyError(move_id)
+
+    def for_assistant(self, assistant_id: str) -> list[Assignment]:
+        """That assistant's moves in the order they do them."""
+        mine = [a for a in self.assignments if a.assistant_id == assistant_id]
+        return sorted(mine, key=lambda a: (a.departs_at, a.done_at))
+
+    @property
+    def unassigned(self) -> list[Assignment]:
+        """The moves nobody can do, each with its reason."""
+        return [a for a in self.assignments if a.assistant_id is None]
+
+    @property
+    def total_lateness(self) -> timedelta:
+        """The sum of ``late_by`` over assigned moves."""
+        return sum((a.late_by for a in self.assignments), timedelta())
+
+    @property
+    def late_count(self) -> int:
+        """How many assigned moves arrive after their due time."""
+        return sum(1 for a in self.assignments if a.late)
+
+    def loads(self) -> Counter[str]:
+        """Moves per available assistant (zero included)."""
+        counts = Counter(dict.fromkeys(self.assistant_ids, 0))
+        counts.update(a.assistant_id for a in self.assignments if a.assistant_id is not None)
+        return counts
+
+    @property
+    def spread(self) -> int:
+        """Most minus fewest moves over the available assistants (the fairness figure)."""
+        loads = self.loads().values()
+        return max(loads) - min(loads) if loads else 0
