@@ -44,7 +44,7 @@ from telepresence.platform.routing import ENDPOINTS
 from telepresence.platform.settings import Settings
 from telepresence.sessions import pages as session_pages
 from telepresence.sessions import web as session_web
-from telepresence.sessions.jobs import end_finished_sessions
+from telepresence.sessions.jobs import end_finished_sessions, prepare_sessions
 from telepresence.sessions.signalling import SESSION_ROOMS, SessionRooms
 
 __all__ = ["create_app"]
@@ -82,6 +82,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     )
     jobs.every(settings.heartbeat_seconds, mark_silent_devices_offline, name="device-presence")
     jobs.every(30, end_finished_sessions, name="end-sessions")
+    jobs.every(20, prepare_sessions, name="prepare-sessions")
     jobs.every(3600, purge_old_telemetry, name="purge-telemetry")
     jobs.every(3600, purge_expired_tokens, name="purge-tokens")
     jobs.every(24 * 3600, purge_old_audit, name="purge-audit")

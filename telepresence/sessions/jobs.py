@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import select
 
+from device_registry.hub import OUTBOX_TOPIC
+from device_registry.models import Device
+from scheduler.models import Booking
 from telepresence.platform.jobs import JobContext
 from telepresence.sessions import services
+from telepresence.sessions.domain import Participant
 from telepresence.sessions.models import LessonSession
+from telepresence.sessions.protocol import SessionInvite
 from telepresence.sessions.signalling import topic
 
-__all__ = ["end_finished_sessions"]
+__all__ = ["end_finished_sessions", "prepare_sessions"]
 
 
 async def end_finished_sessions(ctx: JobContext) -> int:
@@ -30,3 +37,48 @@ async def end_finished_sessions(ctx: JobContext) -> int:
     for session_id in ended:
         ctx.events.publish(topic(session_id, "all"), {"type": "ended", "reason": "lesson over"})
     return len(ended)
+
+
+async def prepare_sessions(ctx: JobContext) -> int:
+    """Open the sessions of lessons whose window has opened, and invite their robots.
+
+    The robot is then waiting in the session when the pupil taps Join, so the
+    class appears as fast as a direct connection allows. Returns how many
+    robots were invited.
+    """
+    now, settings = ctx.clock.now(), ctx.settings
+    opens_before = now + timedelta(minutes=settings.session_join_before_minutes)
+    invites = []
+    async with ctx.database.transaction() as db:
+        due = list(
+            await db.scalars(
+                select(Booking)
+                .join(Device, Device.id == Booking.classroom_device_id)
+                .outerjoin(LessonSession, LessonSession.booking_id == Booking.id)
+                .where(
+                    Booking.status == "booked",
+                    Booking.starts_at <= opens_before,
+                    Booking.ends_at > now,
+                    LessonSession.id.is_(None),
+                    Device.online.is_(True),
+                    Device.lifecycle == "active",
+                )
+            )
+        )
+        for booking in due:
+            session = await services.open_session(db, booking, now, settings)
+            token = await services.issue_session_token(db, session, Participant.ROBOT, now)
+            invites.append(
+                (
+                    session.robot_id,
+                    SessionInvite(
+                        session_id=session.id,
+                        token=token,
+                        closes_at=session.closes_at.isoformat(),
+                        subject=booking.subject,
+                    ),
+                )
+            )
+    for robot_id, invite in invites:
+        ctx.events.publish(OUTBOX_TOPIC, {"device_id": robot_id, "message": invite.model_dump()})
+    return len(invites)

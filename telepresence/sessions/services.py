@@ -32,6 +32,7 @@ __all__ = [
     "end_session",
     "issue_session_token",
     "join_as_pupil",
+    "open_session",
     "record_event",
     "resolve_session_token",
     "turn_settings",
@@ -75,6 +76,16 @@ def booking_window(booking: Booking, settings: Settings) -> SessionWindow:
         join_before=timedelta(minutes=settings.session_join_before_minutes),
         grace=timedelta(minutes=settings.session_grace_minutes),
     )
+
+
+async def open_session(
+    db: AsyncSession, booking: Booking, now: datetime, settings: Settings
+) -> LessonSession:
+    """The booking's session, created if needed (its window must be open)."""
+    window = booking_window(booking, settings)
+    if not window.contains(now):
+        raise Conflict(window.explain(now))
+    return await _session_for(db, booking, window, now)
 
 
 async def _session_for(

@@ -11,6 +11,7 @@ import pytest
 from factories import PUPIL_PIN, add_booking
 from sqlalchemy import select
 
+from device_registry.socket import DEVICE_HUB
 from telepresence.platform.context import DATABASE, JOBS
 from telepresence.sessions.jobs import end_finished_sessions
 from telepresence.sessions.models import LessonSession
@@ -266,3 +267,34 @@ async def test_sessions_end_when_the_window_closes(client, org, paired, pupil, r
         session = await db.scalar(select(LessonSession))
     assert session is not None
     assert (session.status, session.end_reason) == ("ended", "lesson over")
+
+
+async def test_robots_are_invited_before_the_pupil_taps_join(
+    client,
+    org,
+    paired,
+    pupil,
+    robot_socket,
+):
+    from telepresence.sessions.jobs import prepare_sessions
+
+    robot_id, _ = paired
+    await client.app[DEVICE_HUB].flush()  # the robot's socket made it online
+    soon = await add_booking(client.app[DATABASE], org, robot_id)
+    later = await add_booking(client.app[DATABASE], org, robot_id, starts_in=timedelta(hours=3))
+    assert await prepare_sessions(client.app[JOBS].context) == 1
+    invite = await next_of(robot_socket, "session_invite")
+    robot_ws, joined = await join_socket(client, str(invite["token"]))
+    assert joined["peer_present"] is False
+    assert await prepare_sessions(client.app[JOBS].context) == 0  # once per lesson
+    ticket = await (await client.post(f"/api/bookings/{soon}/join", headers=pupil)).json()
+    assert ticket["session_id"] == invite["session_id"]
+    with pytest.raises(TimeoutError):  # already there: no second invitation
+        await next_of(robot_socket, "session_invite", timeout=0.3)
+    pupil_ws, pupil_joined = await join_socket(client, ticket["token"])
+    assert pupil_joined["peer_present"] is True
+    await pupil_ws.send_json({"type": "offer", "sdp": SDP})
+    assert (await next_of(robot_ws, "offer"))["sdp"] == SDP
+    assert later
+    for ws in (pupil_ws, robot_ws):
+        await ws.close()
