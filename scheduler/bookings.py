@@ -31,6 +31,7 @@ from scheduler.occurrences import Lesson, Occurrence, expand
 from scheduler.ports import BookingEvent, BookingEventKind
 from telepresence.platform.errors import Conflict, InvalidInput, NotFound
 from telepresence.platform.identity import Principal
+from telepresence.platform.models import Pupil
 
 __all__ = [
     "MAX_BULK_DAYS",
@@ -41,6 +42,7 @@ __all__ = [
     "bulk_book",
     "cancel_booking",
     "list_bookings",
+    "list_flagged",
     "reconcile_bookings",
     "unwell_today",
 ]
@@ -289,6 +291,22 @@ async def list_bookings(
             Booking.lesson_date <= to_date,
         )
         .order_by(Booking.starts_at, Booking.created_at)
+    )
+    return list(rows)
+
+
+async def list_flagged(session: AsyncSession, who: Principal, now: datetime) -> list[Booking]:
+    """Live future bookings of the caller's provider that a change flagged, soonest first."""
+    rows = await session.scalars(
+        select(Booking)
+        .join(Pupil, Pupil.id == Booking.pupil_id)
+        .where(
+            Pupil.provider_id == who.provider_id,
+            Booking.status == "booked",
+            Booking.flagged_reason.is_not(None),
+            Booking.ends_at > now,
+        )
+        .order_by(Booking.starts_at)
     )
     return list(rows)
 

@@ -302,6 +302,23 @@ async def cancel(request: web.Request, who: Principal, body: CancelIn) -> Bookin
 
 
 @routes.api(
+    "GET",
+    "/api/bookings/flagged",
+    roles=READERS,
+    response=list[BookingOut],
+    summary="Future bookings flagged by a re-import or calendar change, for staff to resolve",
+)
+async def list_flagged(request: web.Request, who: Principal) -> list[BookingOut]:
+    """Soonest first; resolve one by cancelling it (and booking the lesson's new slot)."""
+    now = request.app[CLOCK].now()
+    async with request.app[DATABASE].transaction() as session:
+        found = await bookings.list_flagged(session, who, now)
+        pupils = sorted({b.pupil_id for b in found})
+        record_request(request, session, who, "bookings.flagged", "pupil", "*", {"pupils": pupils})
+        return [booking_out(b) for b in found]
+
+
+@routes.api(
     "POST",
     "/api/pupils/{pupil_id}/unwell-today",
     roles=[*WRITERS, Role.PUPIL],

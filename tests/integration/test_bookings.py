@@ -16,13 +16,13 @@ from integration.test_timetables import (
     set_time,
     upload,
 )
-from sqlalchemy import update
+from sqlalchemy import select, update
 from unit.scheduler.scheduler_factories import calendar_payload
 
 from device_registry.models import Device
 from scheduler.events import BOOKINGS_TOPIC
 from telepresence.platform.context import DATABASE, EVENTS
-from telepresence.platform.models import Pupil
+from telepresence.platform.models import AuditEntry, Pupil
 
 
 @dataclass
@@ -270,7 +270,7 @@ async def test_cancelling_keeps_the_booking_with_its_reason_and_frees_the_lesson
 
 
 async def test_reimport_flags_bookings_of_vanished_lessons_and_follows_room_changes(
-    client, org, ready
+    client, org, login, ready
 ):
     for key, day in (
         ("A-mon-0850", "2025-01-06"),
@@ -298,6 +298,13 @@ async def test_reimport_flags_bookings_of_vanished_lessons_and_follows_room_chan
     assert "no longer in the timetable" in by_key["*-fri-1140"]["flagged_reason"]
     assert (by_key["A-tue-0850"]["room"], by_key["A-tue-0850"]["flagged_reason"]) == ("Lab 5", None)
     assert by_key["A-mon-0850"]["flagged_reason"] is None
+    flagged = await client.get("/api/bookings/flagged", headers=ready.staff)
+    assert [b["lesson_key"] for b in await flagged.json()] == ["*-fri-1140"]
+    other = await client.get("/api/bookings/flagged", headers=await login("other_admin"))
+    assert await other.json() == []
+    async with client.app[DATABASE].sessions() as session:
+        actions = set(await session.scalars(select(AuditEntry.action)))
+    assert {"timetable.import", "booking.add", "bookings.read", "bookings.flagged"} <= actions
 
 
 async def test_a_new_closure_flags_bookings_inside_it(client, org, ready):
