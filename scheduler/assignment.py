@@ -1,29 +1,16 @@
 """Who carries which device when: assigning a school day's moves to its assistants (pure).
 
-The algorithm (docs/rota.md says why):
+1. **Anchor** pins (and, when re-planning, the assignments that stand) on
+   their assistant's timeline; a pin that no longer fits is flagged.
+2. **Greedy by deadline**: the other moves in due order, each to the
+   feasible assistant with the least marginal cost.
+3. **Bounded local search**: relocate a move (to another assistant, or to
+   another point of its assistant's day) or exchange it with another
+   assistant's move while the objective strictly falls; then, for a day still
+   in trouble, the naive first-free greedy is tried and kept if better.
 
-1. **Anchor** pinned moves (and, when re-planning, the moves whose assignment
-   stands) on their assistant's timeline; one that no longer fits is flagged
-   (a pin) or freed (an earlier assignment).
-2. **Greedy by deadline**: the remaining moves in order of due time, each to
-   the feasible assistant with the least marginal cost. When that leaves
-   moves late or unassigned, the naive first-free greedy is run too and the
-   better of the two (fewer unassigned, then less lateness) is kept.
-3. **Bounded local search**: relocate a move to another assistant, or
-   exchange it with a move of another assistant near it in time (the other
-   one going wherever it fits best), while the objective strictly falls, for
-   at most ``max_rounds`` passes.
-
-The objective is lexicographic: unassigned moves, then seconds of lateness,
-then walking seconds plus a fairness term (``fairness_weight`` per unit of the
-sum of squared loads). Since every accepted step lowers it, the result is
-never worse than either greedy in (unassigned, lateness).
-
-Each assistant's timeline is kept in due-time order and simulated exactly:
-walk from where the previous move ended to the move's ``from_room``, wait for
-``earliest`` if early, carry it (walking time plus ``handling``), all inside
-one stretch of duty (never in a break), never starting before ``now``, and
-never finishing more than ``max_lateness`` after the due time.
+The objective is lexicographic: unassigned moves, seconds of lateness, then
+walking plus fairness. docs/rota.md explains the model and why this method.
 """
 
 from __future__ import annotations
@@ -31,7 +18,6 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from copy import copy
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
@@ -40,7 +26,9 @@ from scheduler.rota import (
     NOBODY_FREE,
     PINNED_ASSISTANT_CANNOT,
     REACHED_CAP,
+    TOO_LATE,
     Assignment,
+    AssignmentRules,
     Assistant,
     Move,
     Pin,
@@ -48,13 +36,7 @@ from scheduler.rota import (
 )
 from scheduler.walking import RoomRef, WalkingRules
 
-__all__ = [
-    "AssignmentRules",
-    "assign",
-    "assign_first_free",
-    "changed_assignments",
-    "replan",
-]
+__all__ = ["assign", "assign_first_free", "replan"]
 
 _UNASSIGNED = 10**18  # per unassigned move: outweighs any lateness
 _LATE = 10**9  # per second late: outweighs any walking and fairness
@@ -62,34 +44,8 @@ _NEVER = -(2**62)
 Step = tuple[int, int, int, int]  # departs, done, late (s), walked (s)
 
 
-@dataclass(frozen=True, slots=True)
-class AssignmentRules:
-    """Tunables of the assignment.
-
-    ``handling``: time to unplug, pick up and set down a device, added to the
-    carrying walk. ``max_lateness``: a move that would finish later than this
-    after its due time is not planned but flagged. ``fairness_weight``: the
-    walking time one unit of the sum of squared loads is worth.
-    ``swap_horizon``: how far apart in due time two moves may be for the
-    local search to try exchanging them. The local search stops after
-    ``max_rounds`` passes or ``search_budget`` timeline simulations per move,
-    whichever comes first.
-    """
-
-    handling: timedelta = timedelta(minutes=1)
-    max_lateness: timedelta = timedelta(minutes=10)
-    fairness_weight: timedelta = timedelta(minutes=2)
-    max_rounds: int = 3
-    search_budget: int = 6
-    swap_horizon: timedelta = timedelta(hours=12)
-
-
 class _Job:
-    """A move in the solver's integer seconds, and where it currently sits.
-
-    ``floor`` is the lateness nobody can avoid (the carry alone overruns the
-    window); ``limit`` is the latest it may be done at all.
-    """
+    """A move in integer seconds and where it sits; ``floor``: lateness nobody can avoid."""
 
     __slots__ = (
         "carry",
@@ -190,7 +146,7 @@ class _Solver:
                 _Job(m, self.walk(m.from_room.id, m.to_room.id) + handling, max_late) for m in moves
             ]
             self.jobs = sorted(jobs, key=lambda job: job.key)
-        stamp = int(now.timestamp())
+        self.now = stamp = int(now.timestamp())
         lanes = [_Lane(a, stamp) for a in assistants if not a.absent]
         self.lanes = [lane for lane in lanes if lane.segments]
         self.fair = int(rules.fairness_weight.total_seconds())
@@ -263,6 +219,13 @@ class _Solver:
 
     # -- 1. anchoring ------------------------------------------------------
 
+    def start(self, anchored: Mapping[str, str], pinned: set[str], *, first_free: bool) -> _Solver:
+        """Anchor, then run the greedy; returns itself."""
+        self.anchored, self.pinned = anchored, pinned
+        self.anchor(anchored, pinned)
+        self.greedy(first_free=first_free)
+        return self
+
     def anchor(self, anchored: Mapping[str, str], pinned: set[str]) -> None:
         """Put anchored jobs on their lanes in due order; free the ones that do not fit."""
         lanes = {lane.id: lane for lane in self.lanes}
@@ -285,23 +248,25 @@ class _Solver:
         """The cheapest way to add ``job`` to ``lane``, or ``None`` if it cannot.
 
         The greedy tries the due-order position only; ``wide`` (the local
-        search) also tries the release-order one, which lets an assistant do a
-        move with a long window early, in a quiet moment.
+        search) also tries every position among the moves whose windows
+        overlap this one's: a long-window move done early in a quiet moment,
+        or two simultaneous moves in the order that walks least.
         """
         jobs = lane.jobs
         count = len(jobs)
         if lane.cap is not None and count >= lane.cap:
             return None
         due = (
-            count if not count or job.key >= jobs[-1].key else bisect_right(jobs, job.key, key=_key)
+            count
+            if not count or job.key >= jobs[-1].key
+            else bisect_right(jobs, job.key, key=lambda other: other.key)
         )
         best = self.insertion_at(lane, job, due)
         if wide:
-            release = next(
-                (i for i, other in enumerate(jobs) if other.earliest > job.earliest), count
-            )
-            if release != due:
-                other = self.insertion_at(lane, job, release)
+            low = next((i for i, other in enumerate(jobs) if other.limit >= job.earliest), count)
+            high = next((i for i, other in enumerate(jobs) if other.earliest > job.limit), count)
+            for pos in range(low, high + 1):
+                other = None if pos == due else self.insertion_at(lane, job, pos)
                 if other is not None and (best is None or other[0] < best[0]):
                     best = other
         return best
@@ -407,17 +372,14 @@ class _Solver:
         if not job.movable:
             return False
         horizon = int(self.rules.swap_horizon.total_seconds())
-        candidates = sorted(
-            (
-                (other, lane)
-                for lane in self.lanes
-                if lane is not job.lane
-                for other in lane.jobs
-                if other.movable and abs(other.latest - job.latest) <= horizon
-            ),
-            key=lambda pair: (abs(pair[0].latest - job.latest), pair[0].key),
+        candidates = sorted(  # nearest in due time first; keys are unique, so no ties
+            (abs(other.latest - job.latest), other.key, other, lane)
+            for lane in self.lanes
+            if lane is not job.lane
+            for other in lane.jobs
+            if other.movable and abs(other.latest - job.latest) <= horizon
         )
-        for other, lane in candidates:
+        for _, _, other, lane in candidates:
             if self.budget <= 0:
                 return False
             if self.try_exchange(job, other, lane):
@@ -500,6 +462,8 @@ class _Solver:
     def reason(self, job: _Job) -> str:
         if job.pinned:
             return PINNED_ASSISTANT_CANNOT
+        if job.limit < self.now + job.carry:
+            return TOO_LATE
         on_duty = [lane for lane in self.lanes if self.reach(_NEVER, None, job, lane.segments)]
         if not on_duty:
             return NO_ASSISTANT_ON_DUTY
@@ -533,10 +497,6 @@ class _Solver:
         return Plan(tuple(out), tuple(lane.id for lane in self.lanes))
 
 
-def _key(job: _Job) -> tuple[int, int, str, str, str]:
-    return job.key
-
-
 @lru_cache(maxsize=8192)
 def _instant(timestamp: int) -> datetime:
     # Moves cluster on a few hundred distinct minutes a day: cached, the plan is cheap.
@@ -548,26 +508,21 @@ def _span(seconds: int) -> timedelta:
     return timedelta(seconds=seconds)
 
 
-def _pins(pins: Iterable[Pin]) -> dict[str, str]:
-    return {pin.move_id: pin.assistant_id for pin in pins}
-
-
-def _solve(
+def _start(
     moves: Sequence[Move],
     assistants: Sequence[Assistant],
     walking: WalkingRules,
-    anchored: Mapping[str, str],
-    pinned: set[str],
+    pins: Iterable[Pin],
     now: datetime,
-    rules: AssignmentRules,
+    rules: AssignmentRules | None,
     *,
-    first_free: bool,
-    template: _Solver | None = None,
+    first_free: bool = False,
+    stands: Mapping[str, str] | None = None,
 ) -> _Solver:
-    solver = _Solver(moves, assistants, walking, now, rules, template)
-    solver.anchor(anchored, pinned)
-    solver.greedy(first_free=first_free)
-    return solver
+    """Anchor pins (and assignments that stand) and run the greedy."""
+    pinned = {pin.move_id: pin.assistant_id for pin in pins}
+    solver = _Solver(moves, assistants, walking, now, rules or AssignmentRules())
+    return solver.start({**(stands or {}), **pinned}, set(pinned), first_free=first_free)
 
 
 def assign(
@@ -587,24 +542,13 @@ def assign(
     (``NO_ASSISTANT_ON_DUTY``, ``REACHED_CAP``, ``NOBODY_FREE``). Never worse
     than ``assign_first_free`` in (unassigned moves, total lateness).
     """
-    rules = rules or AssignmentRules()
-    pinned = _pins(pins)
-    solver = _solve(moves, assistants, walking, pinned, set(pinned), now, rules, first_free=False)
+    solver = _start(moves, assistants, walking, pins, now, rules)
     if solver.troubled():
         solver.improve()
     # Only a day still in trouble can be one where the naive greedy does better.
     if any(solver.needs_help(job) for job in solver.jobs):
-        naive = _solve(
-            moves,
-            assistants,
-            walking,
-            pinned,
-            set(pinned),
-            now,
-            rules,
-            first_free=True,
-            template=solver,
-        )
+        naive = _Solver(moves, assistants, walking, now, solver.rules, solver)
+        naive.start(solver.anchored, solver.pinned, first_free=True)
         if naive.lateness_key() < solver.lateness_key():
             naive.improve()
             solver = naive
@@ -625,11 +569,7 @@ def assign_first_free(
     Same feasibility as ``assign`` (walking, duty, breaks, caps, pins), but no
     regard for lateness, distance or load. Kept for benchmarks and tests.
     """
-    rules = rules or AssignmentRules()
-    pinned = _pins(pins)
-    return _solve(
-        moves, assistants, walking, pinned, set(pinned), now, rules, first_free=True
-    ).plan()
+    return _start(moves, assistants, walking, pins, now, rules, first_free=True).plan()
 
 
 def replan(
@@ -651,35 +591,8 @@ def replan(
     greedy and the local search, which move nothing else. Pins win over the
     previous plan.
     """
-    rules = rules or AssignmentRules()
-    pinned = _pins(pins)
-    anchored = {
-        a.move.id: a.assistant_id for a in previous.assignments if a.assistant_id is not None
-    }
-    anchored.update(pinned)
-    solver = _solve(moves, assistants, walking, anchored, set(pinned), now, rules, first_free=False)
+    stands = {a.move.id: a.assistant_id for a in previous.assignments if a.assistant_id}
+    solver = _start(moves, assistants, walking, pins, now, rules, stands=stands)
     if solver.troubled():
         solver.improve()
     return solver.plan()
-
-
-def changed_assignments(
-    before: Plan, after: Plan
-) -> list[tuple[Assignment | None, Assignment | None]]:
-    """Pairs (before, after) of moves whose assistant or timing changed, added or removed.
-
-    The people to tell after a re-plan are the assistants on either side.
-    """
-    old = {a.move.id: a for a in before.assignments}
-    new = {a.move.id: a for a in after.assignments}
-    pairs: list[tuple[Assignment | None, Assignment | None]] = []
-    for move_id, now_assigned in new.items():
-        was = old.get(move_id)
-        if (
-            was is None
-            or was.assistant_id != now_assigned.assistant_id
-            or was.departs_at != now_assigned.departs_at
-        ):
-            pairs.append((was, now_assigned))
-    pairs.extend((was, None) for move_id, was in old.items() if move_id not in new)
-    return pairs

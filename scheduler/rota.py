@@ -26,7 +26,9 @@ __all__ = [
     "NO_ASSISTANT_ON_DUTY",
     "PINNED_ASSISTANT_CANNOT",
     "REACHED_CAP",
+    "TOO_LATE",
     "Assignment",
+    "AssignmentRules",
     "Assistant",
     "BatteryWarning",
     "BookedLesson",
@@ -41,6 +43,7 @@ __all__ = [
     "RoomRef",
     "RotaError",
     "WalkingRules",
+    "changed_assignments",
     "derive",
     "derive_moves",
     "room_pair",
@@ -52,6 +55,7 @@ NO_ASSISTANT_ON_DUTY = "no assistant on duty"
 NOBODY_FREE = "nobody free in time"
 REACHED_CAP = "every assistant on duty has reached their cap"
 PINNED_ASSISTANT_CANNOT = "the pinned assistant cannot do it"
+TOO_LATE = "too late to do it now"
 
 
 class RotaError(ValueError):
@@ -111,6 +115,28 @@ class DerivationRules:
     min_charge: timedelta = timedelta(minutes=30)
     battery_floor_pct: float = 20.0
     charge_pct_per_hour: float = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class AssignmentRules:
+    """Tunables of the assignment.
+
+    ``handling``: time to unplug, pick up and set down a device, added to the
+    carrying walk. ``max_lateness``: a move that would finish later than this
+    after its due time is not planned but flagged. ``fairness_weight``: the
+    walking time one unit of the sum of squared loads is worth.
+    ``swap_horizon``: how far apart in due time two moves may be for the
+    local search to try exchanging them. The local search stops after
+    ``max_rounds`` passes or ``search_budget`` timeline simulations per move,
+    whichever comes first.
+    """
+
+    handling: timedelta = timedelta(minutes=1)
+    max_lateness: timedelta = timedelta(minutes=10)
+    fairness_weight: timedelta = timedelta(minutes=2)
+    max_rounds: int = 3
+    search_budget: int = 6
+    swap_horizon: timedelta = timedelta(hours=12)
 
 
 @dataclass(frozen=True, slots=True)
@@ -416,3 +442,25 @@ class Plan:
         """Most minus fewest moves over the available assistants (the fairness figure)."""
         loads = self.loads().values()
         return max(loads) - min(loads) if loads else 0
+
+
+def changed_assignments(
+    before: Plan, after: Plan
+) -> list[tuple[Assignment | None, Assignment | None]]:
+    """Pairs (before, after) of moves whose assistant or timing changed, added or removed.
+
+    The people to tell after a re-plan are the assistants on either side.
+    """
+    old = {a.move.id: a for a in before.assignments}
+    new = {a.move.id: a for a in after.assignments}
+    pairs: list[tuple[Assignment | None, Assignment | None]] = []
+    for move_id, now_assigned in new.items():
+        was = old.get(move_id)
+        if (
+            was is None
+            or was.assistant_id != now_assigned.assistant_id
+            or was.departs_at != now_assigned.departs_at
+        ):
+            pairs.append((was, now_assigned))
+    pairs.extend((was, None) for move_id, was in old.items() if move_id not in new)
+    return pairs
