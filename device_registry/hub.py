@@ -118,6 +118,10 @@ class DeviceHub:
         """What the device said about itself at hello; written on the next flush."""
         self._described[link.device_id] = fields
 
+    def announce(self, provider_id: str, device_id: str, **change: Any) -> None:
+        """Tell fleet pages about a change made by staff (lifecycle, room)."""
+        self.events.publish(fleet_topic(provider_id), {"device_id": device_id, **change})
+
     def detach(self, link: Link) -> None:
         """Forget a closed socket (unless a newer one replaced it)."""
         if self._links.get(link.device_id) is link:

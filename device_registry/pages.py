@@ -304,6 +304,8 @@ async def device_lifecycle(request: web.Request, who: Principal) -> web.StreamRe
         errors = _errors(exc)
     if close:
         await hub.disconnect(device_id, *close)
+    if action in {"active", "maintenance", "retired"} and not errors:
+        hub.announce(who.provider_id or "", device_id, lifecycle=action)
     context = await _device_context(request, who, device_id)
     context |= {"errors": errors, "notice": "" if errors else "Saved."}
     return render(

@@ -147,33 +147,37 @@ async def serve_device_socket(request: web.Request, _endpoint: Any) -> web.Strea
 
 async def _serve(request: web.Request, ws: web.WebSocketResponse, link: Link) -> None:
     budget = _Budget(MESSAGES_PER_SECOND)
-    clock, hub = request.app[CLOCK], request.app[DEVICE_HUB]
     async for msg in ws:
         if msg.type != WSMsgType.TEXT:
             await ws.send_json(_error("invalid_message", "Send JSON text frames."))
-            continue
-        if not budget.take():
+        elif not budget.take():
             await ws.send_json(_error("rate_limited", "Too many messages; slow down."))
-            continue
-        parsed, error = _check_frame(msg.data)
-        if error is not None:
-            await ws.send_json(error)
-        elif isinstance(parsed, HeartbeatMessage):
-            hub.report(
-                link,
-                LiveTelemetry(
-                    at=clock.now(),
-                    battery_pct=parsed.battery_pct,
-                    charging=parsed.charging,
-                    signal_dbm=parsed.signal_dbm,
-                    network_type=parsed.network_type,
-                    room=parsed.room,
-                ),
-            )
-        elif isinstance(parsed, AckMessage):
-            await _on_ack(request, ws, link, parsed)
         else:
-            await ws.send_json(_error("duplicate_hello", "Hello was already said."))
+            await _on_frame(request, ws, link, msg.data)
+
+
+async def _on_frame(request: web.Request, ws: web.WebSocketResponse, link: Link, data: str) -> None:
+    # A function of its own so that the parsed message is released when it returns
+    # instead of living on in the socket's loop (10,000 idle sockets, 1 KB each).
+    parsed, error = _check_frame(data)
+    if error is not None:
+        await ws.send_json(error)
+    elif isinstance(parsed, HeartbeatMessage):
+        request.app[DEVICE_HUB].report(
+            link,
+            LiveTelemetry(
+                at=request.app[CLOCK].now(),
+                battery_pct=parsed.battery_pct,
+                charging=parsed.charging,
+                signal_dbm=parsed.signal_dbm,
+                network_type=parsed.network_type,
+                room=parsed.room,
+            ),
+        )
+    elif isinstance(parsed, AckMessage):
+        await _on_ack(request, ws, link, parsed)
+    else:
+        await ws.send_json(_error("duplicate_hello", "Hello was already said."))
 
 
 async def _on_ack(

@@ -26,10 +26,10 @@ from device_registry.schemas import (
 from device_registry.socket import DEVICE_HUB, serve_device_socket
 from device_registry.views import device_views, pair_url, qr_svg
 from telepresence.platform.audit import record_request
-from telepresence.platform.context import CLOCK, DATABASE, LOGIN_LIMITER, SETTINGS
+from telepresence.platform.context import CLOCK, DATABASE, SETTINGS
 from telepresence.platform.errors import Conflict
 from telepresence.platform.identity import PUBLIC, STAFF, Principal, Role
-from telepresence.platform.routing import Routes, Schema, client_address
+from telepresence.platform.routing import Routes, Schema, counting_failures
 
 __all__ = ["routes"]
 
@@ -125,6 +125,9 @@ async def patch_device(request: web.Request, who: Principal, body: DevicePatch) 
         out = (await device_views(session, [device]))[0]
     if close:
         await request.app[DEVICE_HUB].disconnect(device_id, CLOSE_RETIRED, "device retired")
+    request.app[DEVICE_HUB].announce(
+        who.provider_id or "", device_id, lifecycle=out.lifecycle.value
+    )
     return out
 
 
@@ -171,11 +174,11 @@ async def pairing_code(request: web.Request, who: Principal) -> PairingCodeOut:
 async def pair(request: web.Request, _who: Principal | None, body: PairIn) -> CredentialOut:
     """Rate-limited per address, like sign-in."""
     now = request.app[CLOCK].now()
-    request.app[LOGIN_LIMITER].check(f"pair:{client_address(request)}", now)
-    async with request.app[DATABASE].transaction() as session:
-        credential, device = await services.redeem_pairing_code(
-            session, body.code, body.serial, now
-        )
+    with counting_failures(request, "pair"):
+        async with request.app[DATABASE].transaction() as session:
+            credential, device = await services.redeem_pairing_code(
+                session, body.code, body.serial, now
+            )
     return CredentialOut(device_id=device.id, name=device.name, credential=credential)
 
 

@@ -85,6 +85,8 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> int:
         port=port or settings.port,
         print=None,
         access_log=None,
+        # Live pages (server-sent events) would hold a restart for a minute otherwise.
+        shutdown_timeout=5.0,
     )
     return 0
 

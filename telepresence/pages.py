@@ -16,12 +16,12 @@ from telepresence.organisation.schemas import PinIn, PupilIn, UserIn
 from telepresence.platform import auth
 from telepresence.platform.audit import entries as audit_entries
 from telepresence.platform.audit import record_request
-from telepresence.platform.context import CLOCK, DATABASE, LOGIN_LIMITER, SETTINGS
+from telepresence.platform.context import CLOCK, DATABASE, SETTINGS
 from telepresence.platform.errors import DomainError, validation_errors
 from telepresence.platform.identity import PUBLIC, STAFF, Principal, Role, TokenKind
 from telepresence.platform.models import Pupil, Room, School, User
 from telepresence.platform.rendering import HOME, render, safe_next
-from telepresence.platform.routing import SESSION_COOKIE, Routes, check_origin, client_address
+from telepresence.platform.routing import SESSION_COOKIE, Routes, check_origin, counting_failures
 
 __all__ = ["routes"]
 
@@ -98,11 +98,11 @@ async def login_submit(request: web.Request, _who: Principal | None) -> web.Stre
     check_origin(request)
     form = await _form(request)
     try:
-        request.app[LOGIN_LIMITER].check(
-            f"login:{client_address(request)}", request.app[CLOCK].now()
-        )
-        async with request.app[DATABASE].sessions() as session:
-            user = await auth.login_user(session, form.get("email", ""), form.get("password", ""))
+        with counting_failures(request, "login"):
+            async with request.app[DATABASE].sessions() as session:
+                user = await auth.login_user(
+                    session, form.get("email", ""), form.get("password", "")
+                )
     except DomainError as exc:
         return render(
             request,
@@ -134,11 +134,11 @@ async def pupil_login_submit(request: web.Request, _who: Principal | None) -> we
     check_origin(request)
     form = await _form(request)
     try:
-        request.app[LOGIN_LIMITER].check(
-            f"login:{client_address(request)}", request.app[CLOCK].now()
-        )
-        async with request.app[DATABASE].sessions() as session:
-            pupil = await auth.login_pupil(session, form.get("pupil_code", ""), form.get("pin", ""))
+        with counting_failures(request, "login"):
+            async with request.app[DATABASE].sessions() as session:
+                pupil = await auth.login_pupil(
+                    session, form.get("pupil_code", ""), form.get("pin", "")
+                )
     except DomainError as exc:
         return render(
             request,

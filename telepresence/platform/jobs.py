@@ -6,6 +6,7 @@ passes them the application's resources through ``JobContext``.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -52,6 +53,9 @@ class JobRunner:
     async def _run(self, name: str, job: Job) -> None:
         try:
             await job(self.context)
+        except asyncio.CancelledError:
+            # Shutting down mid-run: the job is idempotent and runs again next time.
+            log.info("job_cancelled", job=name)
         except Exception:
             # A failing job must not kill the scheduler; it is logged and retried next tick.
             log.exception("job_failed", job=name)

@@ -1,7 +1,8 @@
-"""Guessing protection: a sliding-window limit per key (client address + purpose).
+"""Guessing protection: a sliding-window limit of failed attempts per key.
 
-Per-process: with several instances each keeps its own window, so the
-effective limit is multiplied by the instance count (documented in README).
+Only failures count, so a whole school signing in from one address at 9:00 is
+never locked out; a guesser is. Per-process: with several instances each keeps
+its own window (documented in README).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ __all__ = ["RateLimiter"]
 
 
 class RateLimiter:
-    """At most ``limit`` attempts per ``window_s`` seconds for each key; memory is bounded."""
+    """At most ``limit`` failures per ``window_s`` seconds for each key; memory is bounded."""
 
     def __init__(self, limit: int, window_s: float = 60.0, max_keys: int = 50_000) -> None:
         self.limit = limit
@@ -23,9 +24,7 @@ class RateLimiter:
         self.max_keys = max_keys
         self._hits: OrderedDict[str, deque[float]] = OrderedDict()
 
-    def check(self, key: str, now: datetime) -> None:
-        """Record an attempt for ``key``; raise ``RateLimited`` past the limit."""
-        t = now.timestamp()
+    def _recent(self, key: str, t: float) -> deque[float]:
         hits = self._hits.get(key)
         if hits is None:
             hits = deque()
@@ -36,14 +35,24 @@ class RateLimiter:
             self._hits.move_to_end(key)
         while hits and hits[0] <= t - self.window_s:
             hits.popleft()
+        return hits
+
+    def check(self, key: str, now: datetime) -> None:
+        """Raise ``RateLimited`` if ``key`` has failed too often lately (records nothing)."""
+        t = now.timestamp()
+        hits = self._recent(key, t)
         if len(hits) >= self.limit:
             retry = int(hits[0] + self.window_s - t) + 1
             raise RateLimited(
                 "Too many attempts from this address; wait a minute and try again.",
                 retry_after=max(retry, 1),
             )
-        hits.append(t)
+
+    def fail(self, key: str, now: datetime) -> None:
+        """Record a failed attempt of ``key``."""
+        t = now.timestamp()
+        self._recent(key, t).append(t)
 
     def reset(self, key: str) -> None:
-        """Forget the attempts of ``key`` (after a successful login)."""
+        """Forget the failures of ``key``."""
         self._hits.pop(key, None)

@@ -7,10 +7,11 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
+from telepresence.platform.errors import DomainError
 from telepresence.platform.identity import Principal, Role
-from telepresence.platform.routing import csrf_for
+from telepresence.platform.routing import PRINCIPAL, csrf_for
 
-__all__ = ["ROLE_LABELS", "render", "safe_next"]
+__all__ = ["ROLE_LABELS", "render", "render_problem", "safe_next"]
 
 ROLE_LABELS = {
     Role.ADMIN: "Administrator",
@@ -68,3 +69,16 @@ def render(
         "errors": [],
     }
     return aiohttp_jinja2.render_template(template, request, base | context, status=status)
+
+
+def render_problem(request: web.Request, exc: DomainError) -> web.Response:
+    """An error page for people (the API answers the same errors as problem+json)."""
+    who = request.get(PRINCIPAL)
+    home = HOME.get(who.role, "/") if who else "/login"
+    return render(
+        request,
+        who,
+        "problem.html",
+        {"title": exc.title, "problem": exc, "home": home},
+        status=exc.status,
+    )

@@ -9,7 +9,8 @@ from, so the document cannot drift from the handlers.
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import quote, urlsplit
@@ -17,8 +18,8 @@ from urllib.parse import quote, urlsplit
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 
-from telepresence.platform.context import CLOCK, DATABASE, RESOLVERS, SETTINGS
-from telepresence.platform.errors import Forbidden, InvalidInput, Unauthorized
+from telepresence.platform.context import CLOCK, DATABASE, LOGIN_LIMITER, RESOLVERS, SETTINGS
+from telepresence.platform.errors import DomainError, Forbidden, InvalidInput, Unauthorized
 from telepresence.platform.identity import (
     Principal,
     Public,
@@ -38,6 +39,7 @@ __all__ = [
     "authenticate",
     "check_origin",
     "client_address",
+    "counting_failures",
     "csrf_for",
     "require",
     "still_signed_in",
@@ -158,6 +160,23 @@ def client_address(request: web.Request) -> str:
         if hops and hops[-1]:
             return hops[-1][:64]
     return remote
+
+
+@contextmanager
+def counting_failures(request: web.Request, purpose: str) -> Iterator[None]:
+    """Refuse callers who failed too often lately; count this attempt if it fails.
+
+    Only failures count (a wrong password, an unknown code), so everyone behind
+    one school address can sign in at 9:00 while a guesser is slowed down.
+    """
+    limiter = request.app[LOGIN_LIMITER]
+    key, now = f"{purpose}:{client_address(request)}", request.app[CLOCK].now()
+    limiter.check(key, now)
+    try:
+        yield
+    except DomainError:
+        limiter.fail(key, now)
+        raise
 
 
 def check_origin(request: web.Request) -> None:
@@ -303,10 +322,15 @@ def _page_handler(endpoint: Endpoint, fn: Handler) -> Handler:
     async def handle(request: web.Request) -> web.StreamResponse:
         try:
             who = await _authorise(request, endpoint.roles)
+            result: web.StreamResponse = await fn(request, who)
         except Unauthorized:
             target = quote(request.path_qs, safe="/?=&")
             raise web.HTTPSeeOther(f"/login?next={target}") from None
-        result: web.StreamResponse = await fn(request, who)
+        except DomainError as exc:
+            # People get a page that says what happened, not a JSON document.
+            from telepresence.platform.rendering import render_problem
+
+            return render_problem(request, exc)
         result.headers.setdefault("Cache-Control", "no-store")
         return result
 

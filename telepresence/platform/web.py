@@ -10,10 +10,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from telepresence.platform import auth
 from telepresence.platform.audit import entries
-from telepresence.platform.context import CLOCK, DATABASE, JOBS, LOGIN_LIMITER, SETTINGS
+from telepresence.platform.context import CLOCK, DATABASE, JOBS, SETTINGS
 from telepresence.platform.identity import PUBLIC, Principal, Role, TokenKind
 from telepresence.platform.openapi import build_openapi
-from telepresence.platform.routing import ENDPOINTS, Routes, client_address
+from telepresence.platform.routing import ENDPOINTS, Routes, counting_failures
 from telepresence.platform.schemas import (
     AuditEntryOut,
     AuditQuery,
@@ -45,10 +45,11 @@ EVERYONE = list(Role)
 async def api_login(request: web.Request, _who: Principal | None, body: LoginIn) -> TokenOut:
     """Staff and assistants sign in; the token expires after ``api_token_hours``."""
     now = request.app[CLOCK].now()
-    request.app[LOGIN_LIMITER].check(f"login:{client_address(request)}", now)
     settings = request.app[SETTINGS]
+    with counting_failures(request, "login"):
+        async with request.app[DATABASE].sessions() as check:
+            user = await auth.login_user(check, body.email, body.password)
     async with request.app[DATABASE].transaction() as session:
-        user = await auth.login_user(session, body.email, body.password)
         token, row = await auth.issue_token(
             session,
             kind=TokenKind.API,
@@ -74,10 +75,11 @@ async def api_pupil_login(
 ) -> TokenOut:
     """A pupil's tablet signs in with the code and PIN staff gave the pupil."""
     now = request.app[CLOCK].now()
-    request.app[LOGIN_LIMITER].check(f"login:{client_address(request)}", now)
     settings = request.app[SETTINGS]
+    with counting_failures(request, "login"):
+        async with request.app[DATABASE].sessions() as check:
+            pupil = await auth.login_pupil(check, body.pupil_code, body.pin)
     async with request.app[DATABASE].transaction() as session:
-        pupil = await auth.login_pupil(session, body.pupil_code, body.pin)
         token, row = await auth.issue_token(
             session,
             kind=TokenKind.API,

@@ -187,3 +187,20 @@ async def test_telemetry_history_query_is_validated(client, org, login):
     bad = await client.get(f"/api/devices/{device.id}/telemetry?hours=lots", headers=staff)
     assert bad.status == 422
     assert (await bad.json())["errors"][0]["field"] == "hours"
+
+
+async def test_fleet_pages_hear_about_lifecycle_changes(client, org, login):
+    import asyncio
+
+    from device_registry.hub import fleet_topic
+    from telepresence.platform.context import EVENTS
+
+    device = await add_device(client.app[DATABASE], org)
+    async with client.app[EVENTS].subscribe(fleet_topic(org.provider_id)) as events:
+        await client.patch(
+            f"/api/devices/{device.id}",
+            json={"lifecycle": "maintenance"},
+            headers=await login("admin"),
+        )
+        event = await asyncio.wait_for(events.get(), 2)
+    assert event == {"device_id": device.id, "lifecycle": "maintenance"}

@@ -57,7 +57,12 @@ async def test_anonymous_visitors_are_sent_to_sign_in(client, org):
 
 async def test_a_wrong_role_is_refused(client, org):
     await sign_in(client, org.email("assistant"))
-    assert (await client.get("/devices", allow_redirects=False)).status == 403
+    refused = await client.get("/devices", allow_redirects=False)
+    assert refused.status == 403
+    assert refused.content_type == "text/html"
+    html = await refused.text()
+    assert "<h1>Not allowed</h1>" in html
+    assert "assistant" in html
     assert (await client.get("/pupils", allow_redirects=False)).status == 403
 
 
