@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from device_registry.models import Device
+from telepresence.demo_timetables import seed_timetables
 from telepresence.platform.auth import hash_secret
 from telepresence.platform.database import Database
 from telepresence.platform.models import Provider, Pupil, Room, School, User
@@ -89,6 +90,12 @@ async def _get_or_add(
 
 async def seed_demo(database: Database, now: datetime) -> None:
     """Create the demo data that is missing (never duplicates, never overwrites)."""
+    await _seed_organisation(database, now)
+    # Calendars, timetables and Sam's bookings go through the scheduler's own services.
+    await seed_timetables(database, now, [code for *_, code, _pin in PUPILS])
+
+
+async def _seed_organisation(database: Database, now: datetime) -> None:
     async with database.transaction() as session:
         provider = await _get_or_add(
             session,

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from device_registry.models import Device
+from scheduler.models import Booking, LessonRow, SchoolCalendarRow, TermRow, Timetable
 from telepresence.platform.database import Database
 from telepresence.platform.models import Pupil, School, User
 
@@ -57,6 +58,30 @@ def test_demo_seeds_a_realistic_provider_once(demo_dir: Path):
     again = run(demo_dir, "demo")
     assert again.returncode == 0
     assert asyncio.run(counts(demo_dir)) == before
+
+
+async def timetable_counts(data_dir: Path) -> dict[str, int]:
+    db = Database(f"sqlite+aiosqlite:///{(data_dir / 'classbridge.sqlite3').resolve()}")
+    try:
+        async with db.sessions() as session:
+            return {
+                model.__name__: int(
+                    await session.scalar(select(func.count()).select_from(model)) or 0
+                )
+                for model in (SchoolCalendarRow, TermRow, Timetable, LessonRow, Booking)
+            }
+    finally:
+        await db.close()
+
+
+def test_demo_seeds_calendars_timetables_and_bookings_once(demo_dir: Path):
+    seeded = asyncio.run(timetable_counts(demo_dir))
+    assert seeded["SchoolCalendarRow"] == 2
+    assert seeded["TermRow"] == 6
+    assert seeded["Timetable"] == 6
+    assert 6 * 25 <= seeded["LessonRow"] <= 6 * 30
+    assert run(demo_dir, "demo").returncode == 0
+    assert asyncio.run(timetable_counts(demo_dir)) == seeded
 
 
 def test_user_add_takes_the_password_from_stdin(demo_dir: Path):
