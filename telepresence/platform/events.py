@@ -37,16 +37,21 @@ class EventHub:
             queue.put_nowait(event)
 
     @asynccontextmanager
-    async def subscribe(self, topic: str) -> AsyncIterator[asyncio.Queue[dict[str, Any]]]:
-        """A bounded queue receiving the topic's events until the context exits."""
+    async def subscribe(
+        self, topic: str, *more: str
+    ) -> AsyncIterator[asyncio.Queue[dict[str, Any]]]:
+        """One bounded queue receiving the events of these topics until the context exits."""
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(self.queue_size)
-        self._subscribers[topic].add(queue)
+        topics = (topic, *more)
+        for name in topics:
+            self._subscribers[name].add(queue)
         try:
             yield queue
         finally:
-            self._subscribers[topic].discard(queue)
-            if not self._subscribers[topic]:
-                del self._subscribers[topic]
+            for name in topics:
+                self._subscribers[name].discard(queue)
+                if not self._subscribers[name]:
+                    del self._subscribers[name]
 
     def subscriber_count(self, topic: str) -> int:
         """How many subscribers a topic has now."""

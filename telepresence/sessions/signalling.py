@@ -201,10 +201,9 @@ async def _run_peer(
     session = holder.session
     await rooms.enter(session.id, peer.participant, peer.ws)
     try:
-        async with (
-            events.subscribe(topic(session.id, peer.participant)) as inbox,
-            events.subscribe(topic(session.id, "all")) as broadcast,
-        ):
+        async with events.subscribe(
+            topic(session.id, peer.participant), topic(session.id, "all")
+        ) as inbox:
             ice = ice_servers(
                 services.turn_settings(app[SETTINGS_KEY]), session.id, session.closes_at
             )
@@ -224,7 +223,7 @@ async def _run_peer(
                 topic(session.id, peer.participant.peer),
                 {"type": "peer_joined", "participant": peer.participant.value},
             )
-            writer = asyncio.create_task(_write(peer, inbox, broadcast))
+            writer = asyncio.create_task(_write(peer, inbox))
             try:
                 await _read(request, peer)
             finally:
@@ -248,20 +247,13 @@ async def _run_peer(
             )
 
 
-async def _write(
-    peer: _Peer, inbox: asyncio.Queue[dict[str, Any]], broadcast: asyncio.Queue[dict[str, Any]]
-) -> None:
+async def _write(peer: _Peer, inbox: asyncio.Queue[dict[str, Any]]) -> None:
     while not peer.ws.closed:
-        getters = {asyncio.ensure_future(inbox.get()), asyncio.ensure_future(broadcast.get())}
-        done, pending = await asyncio.wait(getters, return_when=asyncio.FIRST_COMPLETED)
-        for task in pending:
-            task.cancel()
-        for task in done:
-            message = task.result()
-            await peer.ws.send_json(message)
-            if message.get("type") == "ended":
-                await peer.ws.close(code=CLOSE_ENDED, message=b"session ended")
-                return
+        message = await inbox.get()
+        await peer.ws.send_json(message)
+        if message.get("type") == "ended":
+            await peer.ws.close(code=CLOSE_ENDED, message=b"session ended")
+            return
 
 
 async def _read(request: web.Request, peer: _Peer) -> None:

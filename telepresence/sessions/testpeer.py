@@ -44,6 +44,8 @@ class PupilPeer:
         self._channel: Any = None
         self._ice: list[dict[str, Any]] = []
         self._token = ""
+        self._closing = False
+        self.reconnects = 0
 
     async def join(self, booking_id: str) -> None:
         """Tap "Join": ask the API for a ticket, join the socket, make an offer."""
@@ -63,6 +65,7 @@ class PupilPeer:
     async def connect_socket(self) -> None:
         """(Re)join the session socket with the same token and offer afresh."""
         assert self._http is not None
+        self._closing = False
         url = self.server.replace("http", "ws", 1) + "/ws/session"
         self._ws = await self._http.ws_connect(url)
         await self._ws.send_json({"type": "join", "token": self._token})
@@ -85,6 +88,22 @@ class PupilPeer:
         await self._ws.send_json({"type": "offer", "sdp": pc.localDescription.sdp})
 
     async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        await self._handle(ws)
+        if not self._closing and not self.ended.is_set() and ws is self._ws:
+            self._spawn(self._rejoin())
+
+    async def _rejoin(self) -> None:
+        """Like the tablet page: back into the same session, calmly, with backoff."""
+        for attempt in range(40):
+            await asyncio.sleep(min(1.0, 0.1 * 2**attempt))
+            try:
+                await self.connect_socket()
+            except (aiohttp.ClientError, OSError):
+                continue
+            self.reconnects += 1
+            return
+
+    async def _handle(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         async for msg in ws:
             if msg.type != aiohttp.WSMsgType.TEXT:
                 break
@@ -148,6 +167,7 @@ class PupilPeer:
 
     async def drop_socket(self) -> None:
         """Simulate a network drop: the socket and the peer connection go away."""
+        self._closing = True  # the test rejoins by hand
         if self._ws is not None:
             await self._ws.close()
         if self.pc is not None:
@@ -161,6 +181,7 @@ class PupilPeer:
 
     async def close(self) -> None:
         """Leave and release everything."""
+        self._closing = True
         if self._ws is not None and not self._ws.closed:
             with contextlib.suppress(ConnectionError):
                 await self._ws.send_json({"type": "leave"})

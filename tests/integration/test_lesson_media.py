@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 
+import aiohttp
 import loopback
 import pytest
-from factories import PUPIL_PIN, add_booking, add_device
+from factories import PASSWORD, PUPIL_PIN, add_booking, add_device, seed_org
+from sqlalchemy import select
 
 from device_registry.socket import DEVICE_HUB
 from telepresence.agent.client import AgentStopped, DeviceAgent
 from telepresence.agent.hardware import SyntheticHardware
 from telepresence.platform.context import DATABASE
+from telepresence.sessions.models import SessionEvent
 from telepresence.sessions.testpeer import PupilPeer
 
 pytestmark = pytest.mark.e2e
@@ -123,3 +127,96 @@ async def test_the_robot_rejoins_after_its_sockets_drop(client, org, robot, pupi
     await lesson._ws.close()
     await pupil_peer.wait_frames(10, wait_s=5)
     assert agent.lesson is lesson
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+async def run_agent(app, server: str, org):
+    """Pair a new robot through the HTTP API and run the real agent for it."""
+    device = await add_device(app[DATABASE], org)
+    async with aiohttp.ClientSession() as http:
+        login = await (
+            await http.post(
+                f"{server}/api/auth/login", json={"email": org.email("admin"), "password": PASSWORD}
+            )
+        ).json()
+        code = await (
+            await http.post(
+                f"{server}/api/devices/{device.id}/pairing-code",
+                headers={"Authorization": f"Bearer {login['token']}"},
+            )
+        ).json()
+    credential = await DeviceAgent.pair(server, code["code"])
+    hardware = SyntheticHardware()
+    agent = DeviceAgent(
+        credential, hardware, model="test robot", backoff_base=0.05, backoff_cap=0.5
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(agent.run(stop))
+    await asyncio.wait_for(agent.connected.wait(), 5)
+    return agent, device.id, stop, task
+
+
+async def pupil_peer_for(server: str) -> PupilPeer:
+    async with aiohttp.ClientSession() as http:
+        resp = await http.post(
+            f"{server}/api/auth/pupil-login", json={"pupil_code": "SAMK42", "pin": PUPIL_PIN}
+        )
+        return PupilPeer(server, (await resp.json())["token"])
+
+
+async def test_both_ends_rejoin_the_same_session_after_a_server_restart(settings, clock):
+    """The server process goes away mid-lesson and comes back on the same port."""
+    from aiohttp import web
+
+    from telepresence.app import create_app
+
+    port = free_port()
+
+    async def start() -> web.AppRunner:
+        runner = web.AppRunner(create_app(settings, clock=clock), shutdown_timeout=1)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        return runner
+
+    runner = await start()
+    server = f"http://127.0.0.1:{port}"
+    org = await seed_org(runner.app[DATABASE])
+    agent, robot_id, stop, task = await run_agent(runner.app, server, org)
+    peer = await pupil_peer_for(server)
+    try:
+        booking_id = await add_booking(runner.app[DATABASE], org, robot_id)
+        await peer.join(booking_id)
+        await peer.wait_frames(5)
+        session_id = peer.session_id
+        await runner.cleanup()  # the server process is gone
+        runner = await start()  # ... and back, with the same database
+        restarted = asyncio.get_running_loop().time()
+        await peer.wait_frames(10, wait_s=8)
+        assert asyncio.get_running_loop().time() - restarted < 5
+        assert peer.session_id == session_id
+        assert peer.reconnects >= 1
+        assert agent.lesson is not None
+        assert agent.lesson.session_id == session_id
+        async with runner.app[DATABASE].sessions() as db:
+            kinds = [
+                (e.participant, e.kind)
+                for e in await db.scalars(
+                    select(SessionEvent)
+                    .where(SessionEvent.session_id == session_id)
+                    .order_by(SessionEvent.id)
+                )
+            ]
+        assert ("pupil", "reconnected") in kinds
+        assert ("robot", "reconnected") in kinds
+    finally:
+        await peer.close()
+        stop.set()
+        with contextlib.suppress(AgentStopped, TimeoutError):
+            await asyncio.wait_for(task, 10)
+        await runner.cleanup()
