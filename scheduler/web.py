@@ -101,6 +101,7 @@ async def put_calendar(request: web.Request, who: Principal, body: CalendarIn) -
     query=ImportQuery,
     response=ImportOut,
     errors=(404, 413, 422),
+    raw_body=("text/calendar", "text/csv", "application/zip"),
     summary="Upload a timetable export (raw body; ?format=ical|csv|oneroster&dry_run=true)",
 )
 async def import_timetable(request: web.Request, who: Principal, query: ImportQuery) -> ImportOut:

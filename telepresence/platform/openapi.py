@@ -76,6 +76,14 @@ def _operation(endpoint: Endpoint, components: dict[str, Any]) -> dict[str, Any]
                 "application/json": {"schema": _schema(endpoint.body, components, "validation")}
             },
         }
+    if endpoint.raw_body:
+        op["requestBody"] = {
+            "required": True,
+            "content": {
+                media: {"schema": {"type": "string", "format": "binary"}}
+                for media in endpoint.raw_body
+            },
+        }
     ok: dict[str, Any] = {"description": "Success"}
     if endpoint.response is not None:
         schema = _schema(endpoint.response, components, "serialization")

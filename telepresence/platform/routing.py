@@ -74,6 +74,7 @@ class Endpoint:
     response: Any = None
     status: int = 200
     errors: tuple[int, ...] = ()
+    raw_body: tuple[str, ...] = ()
     adapter: TypeAdapter[Any] | None = field(default=None, compare=False)
 
     @property
@@ -229,8 +230,13 @@ class Routes:
         response: Any = None,
         status: int = 200,
         errors: Iterable[int] = (),
+        raw_body: Iterable[str] = (),
     ) -> Callable[[Handler], Handler]:
-        """Declare a JSON API route; the handler gets ``(request, who, body=, query=)``."""
+        """Declare a JSON API route; the handler gets ``(request, who, body=, query=)``.
+
+        ``raw_body`` names the media types of a body the handler reads itself
+        (an uploaded file), for the OpenAPI document.
+        """
         return self._declare(
             method,
             path,
@@ -242,6 +248,7 @@ class Routes:
             response=response,
             status=status,
             errors=tuple(errors),
+            raw_body=tuple(raw_body),
         )
 
     def page(

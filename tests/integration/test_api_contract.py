@@ -124,3 +124,10 @@ async def test_responses_carry_security_headers(client):
     resp = await client.get("/login")
     assert "script-src 'self'" in resp.headers["Content-Security-Policy"]
     assert resp.headers["X-Content-Type-Options"] == "nosniff"
+
+
+async def test_uploads_are_described_as_files(client):
+    doc = await (await client.get("/api/openapi.json")).json()
+    body = doc["paths"]["/api/pupils/{pupil_id}/timetable"]["post"]["requestBody"]["content"]
+    assert set(body) == {"text/calendar", "text/csv", "application/zip"}
+    assert body["text/csv"]["schema"] == {"type": "string", "format": "binary"}
