@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
-from copy import copy
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
@@ -41,6 +40,7 @@ __all__ = ["assign", "assign_first_free", "replan"]
 _UNASSIGNED = 10**18  # per unassigned move: outweighs any lateness
 _LATE = 10**9  # per second late: outweighs any walking and fairness
 _NEVER = -(2**62)
+_ANY = 2**100  # no ceiling on a cost
 Step = tuple[int, int, int, int]  # departs, done, late (s), walked (s)
 
 
@@ -48,6 +48,7 @@ class _Job:
     """A move in integer seconds and where it sits; ``floor``: lateness nobody can avoid."""
 
     __slots__ = (
+        "approach",
         "carry",
         "earliest",
         "floor",
@@ -67,6 +68,7 @@ class _Job:
 
     def __init__(self, move: Move, carry: int, max_late: int) -> None:
         self.move = move
+        self.approach: dict[str, int] = {}  # walking seconds from a room to ``frm``
         self.earliest = int(move.earliest.timestamp())
         self.latest = int(move.latest.timestamp())
         self.limit = self.latest + max_late
@@ -84,9 +86,7 @@ class _Job:
 
     def fresh(self) -> _Job:
         """The same move, not yet placed (for a second solve of the same day)."""
-        job = copy(self)
-        job.lane, job.late, job.movable, job.pinned, job.tried = None, 0, True, False, None
-        return job
+        return _Job(self.move, self.carry, self.limit - self.latest)
 
 
 class _Lane:
@@ -131,15 +131,13 @@ class _Solver:
     ) -> None:
         self.walking = walking
         self.rooms: dict[str, RoomRef]
-        self.memo: dict[tuple[str, str], int]
         self.jobs: list[_Job]
         if template is not None:
-            self.rooms, self.memo = template.rooms, template.memo
+            self.rooms = template.rooms
             self.jobs = [job.fresh() for job in template.jobs]
         else:
             self.rooms = {r.id: r for m in moves for r in (m.from_room, m.to_room)}
             self.rooms.update((a.location.id, a.location) for a in assistants if a.location)
-            self.memo = {}
             handling = int(rules.handling.total_seconds())
             max_late = int(rules.max_lateness.total_seconds())
             jobs = [
@@ -153,22 +151,17 @@ class _Solver:
         self.rules = rules
         self.budget = rules.search_budget * len(self.jobs)
 
-    # -- simulation --------------------------------------------------------
-
     def walk(self, a: str, b: str) -> int:
-        seconds = self.memo.get((a, b))
-        if seconds is None:
-            seconds = self.walking.seconds(self.rooms[a], self.rooms[b])
-            self.memo[a, b] = seconds
-        return seconds
+        # Each job keeps the walks to it (``approach``): no other memo pays for itself.
+        return self.walking.seconds(self.rooms[a], self.rooms[b])
 
     def reach(
         self, free: int, here: str | None, job: _Job, segments: list[tuple[int, int]]
     ) -> Step | None:
         """The earliest way to do ``job`` after being free at ``free`` in room ``here``."""
-        walked = 0 if here is None else self.memo.get((here, job.frm))
-        if walked is None:
-            walked = self.walk(here or job.frm, job.frm)
+        walked = 0 if here is None else job.approach.get(here, -1)
+        if walked < 0 and here is not None:
+            walked = job.approach[here] = self.walk(here, job.frm)
         earliest = job.earliest
         for start, end in segments:
             depart = free if free > start else start
@@ -183,18 +176,21 @@ class _Solver:
                 return depart, done, done - job.latest if done > job.latest else 0, walked
         return None
 
-    def simulate(self, lane: _Lane, jobs: list[_Job], keep: int = 0) -> _Result | None:
+    def simulate(
+        self, lane: _Lane, jobs: list[_Job], keep: int = 0, ceiling: int = _ANY
+    ) -> _Result | None:
         """Steps and cost of ``lane`` doing ``jobs`` in order; ``None`` if it cannot.
 
         The first ``keep`` jobs must be the lane's current first ``keep``: their
-        steps are reused.
+        steps are reused. Costs only grow along a timeline, so the simulation
+        gives up (``None``) as soon as the cost reaches ``ceiling``.
         """
         if lane.cap is not None and len(jobs) > lane.cap:
             return None
         self.budget -= 1
         steps = lane.steps[:keep]
         acc = lane.acc[: keep + 1]
-        running = acc[-1]
+        running, fairness = acc[-1], self.fair * len(jobs) * len(jobs)
         free, here = (steps[-1][1], jobs[keep - 1].to) if keep else (_NEVER, lane.home)
         for job in jobs[keep:]:
             found = self.reach(free, here, job, lane.segments)
@@ -202,9 +198,11 @@ class _Solver:
                 return None
             steps.append(found)
             running += found[2] * _LATE + found[3]
+            if running + fairness >= ceiling:
+                return None
             acc.append(running)
             free, here = found[1], job.to
-        return steps, acc, running + self.fair * len(jobs) * len(jobs)
+        return steps, acc, running + fairness
 
     def commit(self, lane: _Lane, jobs: list[_Job], result: _Result) -> None:
         for job in lane.jobs:
@@ -213,11 +211,6 @@ class _Solver:
         lane.version += 1
         for job, step in zip(jobs, lane.steps, strict=True):
             job.lane, job.late = lane, step[2]
-
-    def unassigned(self) -> int:
-        return sum(1 for job in self.jobs if job.lane is None)
-
-    # -- 1. anchoring ------------------------------------------------------
 
     def start(self, anchored: Mapping[str, str], pinned: set[str], *, first_free: bool) -> _Solver:
         """Anchor, then run the greedy; returns itself."""
@@ -242,10 +235,10 @@ class _Solver:
             elif not job.pinned:
                 job.movable = True
 
-    # -- 2. greedy ---------------------------------------------------------
-
-    def insertion(self, lane: _Lane, job: _Job, *, wide: bool = False) -> _Insertion | None:
-        """The cheapest way to add ``job`` to ``lane``, or ``None`` if it cannot.
+    def insertion(
+        self, lane: _Lane, job: _Job, *, wide: bool = False, below: int = _ANY
+    ) -> _Insertion | None:
+        """The cheapest way to add ``job`` to ``lane`` for less than ``below``, or ``None``.
 
         The greedy tries the due-order position only; ``wide`` (the local
         search) also tries every position among the moves whose windows
@@ -261,27 +254,27 @@ class _Solver:
             if not count or job.key >= jobs[-1].key
             else bisect_right(jobs, job.key, key=lambda other: other.key)
         )
-        best = self.insertion_at(lane, job, due)
+        best = self.insertion_at(lane, job, due, below)
         if wide:
             low = next((i for i, other in enumerate(jobs) if other.limit >= job.earliest), count)
             high = next((i for i, other in enumerate(jobs) if other.earliest > job.limit), count)
             for pos in range(low, high + 1):
-                other = None if pos == due else self.insertion_at(lane, job, pos)
-                if other is not None and (best is None or other[0] < best[0]):
-                    best = other
+                bound = below if best is None else best[0]
+                other = None if pos == due else self.insertion_at(lane, job, pos, bound)
+                best = other or best
         return best
 
-    def insertion_at(self, lane: _Lane, job: _Job, pos: int) -> _Insertion | None:
+    def insertion_at(self, lane: _Lane, job: _Job, pos: int, below: int) -> _Insertion | None:
         jobs = lane.jobs
         count = len(jobs)
         if pos < count:
-            result = self.simulate(lane, [*jobs[:pos], job, *jobs[pos:]], pos)
+            ceiling = lane.cost + below if below < _ANY else _ANY
+            result = self.simulate(lane, [*jobs[:pos], job, *jobs[pos:]], pos, ceiling)
             return None if result is None else (result[2] - lane.cost, pos, None, result)
         free, here = (lane.steps[-1][1], jobs[-1].to) if count else (_NEVER, lane.home)
         step = self.reach(free, here, job, lane.segments)
-        if step is None:
-            return None
-        return step[2] * _LATE + step[3] + self.fair * (2 * count + 1), count, step, None
+        delta = None if step is None else step[2] * _LATE + step[3] + self.fair * (2 * count + 1)
+        return None if delta is None or delta >= below else (delta, count, step, None)
 
     def place(self, lane: _Lane, job: _Job, option: _Insertion) -> None:
         delta, pos, step, result = option
@@ -308,7 +301,7 @@ class _Solver:
                 if (count and job.key < jobs[-1].key) or (
                     lane.cap is not None and count >= lane.cap
                 ):
-                    option = self.insertion(lane, job)
+                    option = self.insertion(lane, job, below=_ANY if best is None else best[0])
                 else:  # the common case, inlined: append at the end of the lane's day
                     free, here = (lane.steps[-1][1], jobs[-1].to) if count else (_NEVER, lane.home)
                     step = reach(free, here, job, lane.segments)
@@ -322,8 +315,6 @@ class _Solver:
                         break
             if best is not None and chosen is not None:
                 self.place(chosen, job, best)
-
-    # -- 3. local search ---------------------------------------------------
 
     def without(self, job: _Job) -> tuple[list[_Job], _Result | None]:
         lane = job.lane
@@ -358,8 +349,9 @@ class _Solver:
         best: _Insertion | None = None
         target: _Lane | None = None
         for lane in self.lanes:
-            option = None if lane is skip else self.insertion(lane, job, wide=True)
-            if option is not None and option[0] < gain and (best is None or option[0] < best[0]):
+            below = gain if best is None else best[0]
+            option = None if lane is skip else self.insertion(lane, job, wide=True, below=below)
+            if option is not None:
                 best, target = option, lane
         if best is None or target is None:
             job.tried = tuple(lane.version for lane in self.lanes)
@@ -433,6 +425,8 @@ class _Solver:
 
     def improve(self) -> None:
         """Bounded local search around the jobs in trouble and the busiest lanes."""
+        troubled = sum(1 for job in self.jobs if self.needs_help(job)) + self.spread()
+        self.budget = self.rules.search_budget * min(len(self.jobs), 2 * troubled + 4)
         for _ in range(self.rules.max_rounds):
             improved = False
             for job in [job for job in self.jobs if self.needs_help(job)]:
@@ -453,11 +447,10 @@ class _Solver:
             if not improved:
                 return
 
-    # -- results -----------------------------------------------------------
-
     def lateness_key(self) -> tuple[int, int]:
         """(unassigned moves, seconds of lateness): what assignment minimises first."""
-        return self.unassigned(), sum(job.late for job in self.jobs if job.lane is not None)
+        placed = [job.late for job in self.jobs if job.lane is not None]
+        return len(self.jobs) - len(placed), sum(placed)
 
     def reason(self, job: _Job) -> str:
         if job.pinned:
@@ -484,14 +477,15 @@ class _Solver:
                 out.append(Assignment(job.move, None, reason=self.reason(job), pinned=job.pinned))
                 continue
             lane_id, (departs, done, late, _) = where
-            out.append(
+            out.append(  # positional: this runs once per move of the day
                 Assignment(
                     job.move,
                     lane_id,
-                    departs_at=_instant(departs),
-                    done_at=_instant(done),
-                    late_by=_span(late),
-                    pinned=job.pinned,
+                    _instant(departs),
+                    _instant(done),
+                    _span(late),
+                    None,
+                    job.pinned,
                 )
             )
         return Plan(tuple(out), tuple(lane.id for lane in self.lanes))

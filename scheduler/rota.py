@@ -127,15 +127,16 @@ class AssignmentRules:
     walking time one unit of the sum of squared loads is worth.
     ``swap_horizon``: how far apart in due time two moves may be for the
     local search to try exchanging them. The local search stops after
-    ``max_rounds`` passes or ``search_budget`` timeline simulations per move,
-    whichever comes first.
+    ``max_rounds`` passes or after ``search_budget`` timeline simulations per
+    move it is allowed to look at (twice the moves in trouble plus four, at
+    most all of the day's), whichever comes first.
     """
 
     handling: timedelta = timedelta(minutes=1)
     max_lateness: timedelta = timedelta(minutes=10)
     fairness_weight: timedelta = timedelta(minutes=2)
     max_rounds: int = 3
-    search_budget: int = 6
+    search_budget: int = 3
     swap_horizon: timedelta = timedelta(hours=12)
 
 

@@ -46,8 +46,11 @@ class WalkingRules:
     same_building: timedelta = timedelta(minutes=4)
     other_building: timedelta = timedelta(minutes=8)
     overrides: Mapping[frozenset[str], timedelta] = field(default_factory=_no_overrides)
+    _rule_seconds: tuple[int, int, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        rule = (self.same_floor, self.same_building, self.other_building)
+        object.__setattr__(self, "_rule_seconds", tuple(int(t.total_seconds()) for t in rule))
         times = (self.same_floor, self.same_building, self.other_building, *self.overrides.values())
         if any(t < timedelta() for t in times):
             raise ValueError("walking times cannot be negative")
@@ -70,4 +73,9 @@ class WalkingRules:
 
     def seconds(self, a: RoomRef, b: RoomRef) -> int:
         """``between`` in whole seconds, for the solver's integer arithmetic."""
-        return int(self.between(a, b).total_seconds())
+        if a.id == b.id or self.overrides:
+            return int(self.between(a, b).total_seconds())
+        same_floor, same_building, other_building = self._rule_seconds
+        if a.building != b.building:
+            return other_building
+        return same_building if a.floor != b.floor else same_floor
