@@ -165,7 +165,7 @@ def score(plan: Plan) -> tuple[int, int, int, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--days", type=int, default=200)
+    parser.add_argument("--days", type=int, default=500)
     parser.add_argument("--seed", type=int, default=20260302)
     parser.add_argument("--max-moves", type=int, default=10)
     args = parser.parse_args()
