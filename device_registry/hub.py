@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -42,15 +42,14 @@ def fleet_topic(provider_id: str) -> str:
     return f"fleet:{provider_id}"
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Link:
-    """One open device socket."""
+    """One open device socket (kept small: there may be 10,000 of them)."""
 
     ws: web.WebSocketResponse
     device_id: str
     provider_id: str
     last_seen: datetime
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class DeviceHub:

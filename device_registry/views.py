@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 from urllib.parse import quote
 
-import segno
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -75,6 +74,8 @@ def pair_url(base_url: str, code: str) -> str:
 
 def qr_svg(data: str) -> str:
     """An SVG QR code (no XML declaration, so it can be inlined in a page)."""
+    import segno  # only pages that show a pairing code need it
+
     out = io.BytesIO()
     segno.make(data, error="m").save(
         out,

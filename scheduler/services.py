@@ -16,16 +16,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from scheduler import imports as importers
 from scheduler import repository as repo
 from scheduler.bookings import reconcile_bookings
 from scheduler.calendar import DEFAULT_TIMEZONE, CalendarError, SchoolCalendar
-from scheduler.imports import (
-    ImportRejected,
-    ImportResult,
-    import_csv,
-    import_ical,
-    import_oneroster,
-)
+from scheduler.imports import ImportRejected, ImportResult
 from scheduler.imports.common import ImportProblem
 from scheduler.models import Booking, LessonRow, Timetable, UnavailabilityRow
 from scheduler.occurrences import Lesson, Occurrence, TimetableDiff, diff_timetables, expand
@@ -113,13 +108,15 @@ def parse_timetable(
 ) -> ImportResult:
     """Run the importer for ``fmt`` (pure, CPU-bound); raises ``ImportRejected``."""
     if fmt == "ical":
-        return import_ical(data, calendar=calendar, file_name=file_name)
+        return importers.import_ical(data, calendar=calendar, file_name=file_name)
     if fmt == "csv":
-        return import_csv(data, calendar=calendar, file_name=file_name)
+        return importers.import_csv(data, calendar=calendar, file_name=file_name)
     if not roster_id:
         problem = ImportProblem(file_name, None, "roster_id", "say which pupil of the bundle")
         raise ImportRejected([problem])
-    return import_oneroster(data, calendar=calendar, pupil_id=roster_id, file_name=file_name)
+    return importers.import_oneroster(
+        data, calendar=calendar, pupil_id=roster_id, file_name=file_name
+    )
 
 
 @dataclass(frozen=True, slots=True)

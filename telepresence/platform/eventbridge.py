@@ -15,7 +15,6 @@ import json
 import uuid
 from typing import Any
 
-import asyncpg
 import structlog
 from sqlalchemy.engine import make_url
 
@@ -44,14 +43,18 @@ class PostgresEventBridge:
         self.tick = tick
         self.instance = uuid.uuid4().hex[:12]
         self._outbox: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue(5_000)
-        self._conn: asyncpg.Connection | None = None
+        self._conn: Any = None
         self._task: asyncio.Task[None] | None = None
+        self._postgres_error: type[Exception] = OSError
 
     async def start(self) -> None:
         """Connect, listen, and start forwarding this instance's events."""
+        import asyncpg  # only deployments on PostgreSQL load the driver
+
         self._conn = await asyncpg.connect(self.dsn)
         await self._conn.add_listener(CHANNEL, self._received)
         self.hub.forward = self._queue
+        self._postgres_error = asyncpg.PostgresError
         self._task = asyncio.get_running_loop().create_task(self._send_loop())
 
     def _queue(self, topic: str, event: dict[str, Any]) -> None:
@@ -93,7 +96,7 @@ class PostgresEventBridge:
             for payload in self._batches():
                 try:
                     await self._conn.execute("SELECT pg_notify($1, $2)", CHANNEL, payload)
-                except (OSError, asyncpg.PostgresError) as exc:
+                except (OSError, self._postgres_error) as exc:
                     log.warning("event_forward_failed", error=str(exc))
 
     async def close(self) -> None:
