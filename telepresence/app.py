@@ -15,6 +15,8 @@ from device_registry.hub import DeviceHub
 from device_registry.jobs import mark_silent_devices_offline, purge_old_telemetry
 from device_registry.services import resolve_device_token
 from device_registry.socket import DEVICE_HUB
+from scheduler import import_pages, unavailability_pages
+from scheduler import pages as scheduler_pages
 from scheduler import web as scheduler_web
 from telepresence import pages
 from telepresence.organisation import web as organisation_web
@@ -128,6 +130,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
             [
                 jinja2.PackageLoader("telepresence", "templates"),
                 jinja2.PackageLoader("device_registry", "templates"),
+                jinja2.PackageLoader("scheduler", "templates"),
             ]
         ),
         autoescape=jinja2.select_autoescape(["html"]),
@@ -143,6 +146,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         session_web.routes,
         session_pages.routes,
         scheduler_web.routes,
+        scheduler_pages.routes,
+        import_pages.routes,
+        unavailability_pages.routes,
     ):
         routes.install(app)
     app.router.add_static("/static", STATIC, name="static", append_version=True)
