@@ -160,3 +160,31 @@ def test_replanning_an_unchanged_day_changes_nothing(day):
         (a.move.id, a.assistant_id) for a in plan.assignments if a.assistant_id
     ]
     check_timelines(again, people)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.data())
+def test_replanning_after_one_booking_change_keeps_every_other_assignment(data):
+    moves, people = data.draw(days())
+    plan = assign(moves, people, WALK, now=EARLY)
+    device = data.draw(st.sampled_from(["robot0", "robot1", "robot2"]))
+    periods = data.draw(st.lists(st.sampled_from(PERIODS), min_size=1, max_size=5, unique=True))
+    lessons = [
+        BookedLesson(
+            f"{device}-{p}-new",
+            device,
+            data.draw(st.sampled_from(ROOMS)),
+            at(p),
+            at(p) + timedelta(minutes=50),
+        )
+        for p in periods
+    ]
+    changed = [m for m in moves if m.device_id != device] + derive_moves(
+        robot(device, BASE), lessons
+    )
+    again = replan(plan, changed, people, WALK, now=EARLY)
+    check_timelines(again, people)
+    assert sorted(a.move.id for a in again.assignments) == sorted(m.id for m in changed)
+    for before in plan.assignments:
+        if before.assistant_id is not None and before.move.device_id != device:
+            assert again.of(before.move.id).assistant_id == before.assistant_id
