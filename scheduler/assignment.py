@@ -323,38 +323,40 @@ class _Solver:
         rest = [*lane.jobs[:pos], *lane.jobs[pos + 1 :]]
         return rest, self.simulate(lane, rest, pos)
 
-    def relocate(self, job: _Job) -> bool:
+    def relocate(self, job: _Job, lanes: list[_Lane] | None = None) -> bool:
         """Move ``job`` to where the objective falls most (another lane, or another
-        point of its own lane's day); whether it did."""
+        point of its own lane's day; only ``lanes`` if given); whether it did."""
         versions = tuple(lane.version for lane in self.lanes)
-        if not job.movable or job.tried == versions or self.budget <= 0:
+        if not job.movable or (job.tried == versions and lanes is None) or self.budget <= 0:
             return False
         source = job.lane
         if source is None:
-            return self.place_best(job, _UNASSIGNED, None)
+            return self.place_best(job, _UNASSIGNED, lanes)
         rest, left = self.without(job)
         if left is None:
             return False
         gain = source.cost - left[2]
         saved = (source.jobs, source.steps, source.acc, source.cost)
         self.commit(source, rest, left)
-        if self.place_best(job, gain, None):
+        if self.place_best(job, gain, lanes):
             return True
         self.commit(source, saved[0], saved[1:])
-        job.tried = tuple(lane.version for lane in self.lanes)
+        if lanes is None:
+            job.tried = tuple(lane.version for lane in self.lanes)
         return False
 
-    def place_best(self, job: _Job, gain: int, skip: _Lane | None) -> bool:
+    def place_best(self, job: _Job, gain: int, lanes: list[_Lane] | None) -> bool:
         """Place the unplaced ``job`` where it costs least, if that is less than ``gain``."""
         best: _Insertion | None = None
         target: _Lane | None = None
-        for lane in self.lanes:
+        for lane in self.lanes if lanes is None else lanes:
             below = gain if best is None else best[0]
-            option = None if lane is skip else self.insertion(lane, job, wide=True, below=below)
+            option = self.insertion(lane, job, wide=True, below=below)
             if option is not None:
                 best, target = option, lane
         if best is None or target is None:
-            job.tried = tuple(lane.version for lane in self.lanes)
+            if lanes is None:
+                job.tried = tuple(lane.version for lane in self.lanes)
             return False
         self.place(target, job, best)
         return True
@@ -441,9 +443,11 @@ class _Solver:
                 if job.lane is None and self.needs_help(job):
                     improved |= self.exchange(job)
             if self.spread() > 1:
-                busiest = max(self.lanes, key=lambda lane: len(lane.jobs))
+                most = max(len(lane.jobs) for lane in self.lanes)
+                light = [lane for lane in self.lanes if len(lane.jobs) <= most - 2]
+                busiest = next(lane for lane in self.lanes if len(lane.jobs) == most)
                 for job in list(busiest.jobs):
-                    improved |= self.relocate(job)
+                    improved |= self.relocate(job, light)
             if not improved:
                 return
 
