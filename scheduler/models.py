@@ -17,6 +17,7 @@ from telepresence.platform.database import Base, new_id
 __all__ = [
     "BellPeriodRow",
     "Booking",
+    "CalendarFeed",
     "ClosureRow",
     "LessonRow",
     "SchoolCalendarRow",
@@ -197,3 +198,22 @@ class Booking(Base):
     flagged_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     created_by: Mapped[str] = mapped_column(String(32))
+
+
+class CalendarFeed(Base):
+    """A secret, revocable iCalendar feed URL of a pupil's bookings.
+
+    Only the SHA-256 of the URL's token is stored; the token is shown once,
+    when staff create the feed. A revoked feed answers 404 at once.
+    """
+
+    __tablename__ = "calendar_feeds"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    pupil_id: Mapped[str] = mapped_column(ForeignKey("pupils.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(32))
+    revoked_at: Mapped[datetime | None]
+    revoked_by: Mapped[str | None] = mapped_column(String(32))
+    last_used_at: Mapped[datetime | None]

@@ -15,7 +15,7 @@ from device_registry.hub import DeviceHub
 from device_registry.jobs import mark_silent_devices_offline, purge_old_telemetry
 from device_registry.services import resolve_device_token
 from device_registry.socket import DEVICE_HUB
-from scheduler import import_pages, unavailability_pages
+from scheduler import feed_pages, import_pages, unavailability_pages
 from scheduler import pages as scheduler_pages
 from scheduler import web as scheduler_web
 from telepresence import pages
@@ -149,6 +149,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         scheduler_pages.routes,
         import_pages.routes,
         unavailability_pages.routes,
+        feed_pages.routes,
     ):
         routes.install(app)
     app.router.add_static("/static", STATIC, name="static", append_version=True)
