@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp_jinja2
@@ -39,7 +39,7 @@ from telepresence.platform.eventbridge import PostgresEventBridge
 from telepresence.platform.events import EventHub
 from telepresence.platform.identity import TokenKind
 from telepresence.platform.jobs import JobContext, JobRunner
-from telepresence.platform.logging import request_id_middleware
+from telepresence.platform.logging import REQUEST_ID, request_id_middleware
 from telepresence.platform.maintenance import purge_expired_tokens, purge_old_audit
 from telepresence.platform.ratelimit import RateLimiter
 from telepresence.platform.routing import ENDPOINTS
@@ -56,18 +56,18 @@ CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
     "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-@web.middleware
-async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Headers every response carries (pages: no framing, no inline script)."""
-    response = await handler(request)
-    if not response.prepared:
-        response.headers.setdefault("Content-Security-Policy", CSP)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-    return response
+async def response_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """Headers every response carries: its request id, and no framing or inline script.
+
+    A signal rather than a middleware, so that long-lived sockets do not each
+    keep one more suspended frame for their whole life.
+    """
+    response.headers.setdefault("X-Request-ID", request.get(REQUEST_ID, ""))
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
 
 
 async def _resources(app: web.Application) -> AsyncIterator[None]:
@@ -110,9 +110,10 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
 def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
     """The whole service as one aiohttp application; resources open on startup."""
     app = web.Application(
-        middlewares=[request_id_middleware, error_middleware, security_headers],
+        middlewares=[request_id_middleware, error_middleware],
         client_max_size=settings.max_body_bytes,
     )
+    app.on_response_prepare.append(response_headers)
     app[SETTINGS] = settings
     app[CLOCK] = clock or SystemClock()
     app[EVENTS] = EventHub()

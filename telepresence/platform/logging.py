@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 import structlog
 from aiohttp import web
 
-__all__ = ["configure_logging", "request_id_middleware"]
+__all__ = ["REQUEST_ID", "configure_logging", "request_id_middleware"]
 
 
 def configure_logging(level: str = "INFO", *, json_logs: bool = True) -> None:
@@ -61,9 +61,6 @@ async def request_id_middleware(request: web.Request, handler: Handler) -> web.S
     request[REQUEST_ID] = request_id
     structlog.contextvars.bind_contextvars(request_id=request_id)
     try:
-        response = await handler(request)
-        if not response.prepared:
-            response.headers["X-Request-ID"] = request_id
-        return response
+        return await handler(request)
     finally:
         structlog.contextvars.unbind_contextvars("request_id")
