@@ -265,16 +265,19 @@ class _Solver:
         return best
 
     def insertion_at(self, lane: _Lane, job: _Job, pos: int, below: int) -> _Insertion | None:
-        jobs = lane.jobs
-        count = len(jobs)
-        if pos < count:
-            ceiling = lane.cost + below if below < _ANY else _ANY
-            result = self.simulate(lane, [*jobs[:pos], job, *jobs[pos:]], pos, ceiling)
-            return None if result is None else (result[2] - lane.cost, pos, None, result)
-        free, here = (lane.steps[-1][1], jobs[-1].to) if count else (_NEVER, lane.home)
+        jobs, count = lane.jobs, len(lane.jobs)
+        free, here = (lane.steps[pos - 1][1], jobs[pos - 1].to) if pos else (_NEVER, lane.home)
         step = self.reach(free, here, job, lane.segments)
-        delta = None if step is None else step[2] * _LATE + step[3] + self.fair * (2 * count + 1)
-        return None if delta is None or delta >= below else (delta, count, step, None)
+        if step is None:
+            return None
+        delta = step[2] * _LATE + step[3] + self.fair * (2 * count + 1)
+        if pos == count:
+            return None if delta >= below else (delta, count, step, None)
+        if lane.acc[pos] - lane.acc[-1] + delta >= below:  # the tail can only add: give up early
+            return None
+        ceiling = lane.cost + below if below < _ANY else _ANY
+        result = self.simulate(lane, [*jobs[:pos], job, *jobs[pos:]], pos, ceiling)
+        return None if result is None else (result[2] - lane.cost, pos, None, result)
 
     def place(self, lane: _Lane, job: _Job, option: _Insertion) -> None:
         delta, pos, step, result = option

@@ -136,7 +136,7 @@ class AssignmentRules:
     max_lateness: timedelta = timedelta(minutes=10)
     fairness_weight: timedelta = timedelta(minutes=2)
     max_rounds: int = 3
-    search_budget: int = 3
+    search_budget: int = 2
     swap_horizon: timedelta = timedelta(hours=12)
 
 
