@@ -44,21 +44,27 @@ EVERYONE = list(Role)
 )
 async def api_login(request: web.Request, _who: Principal | None, body: LoginIn) -> TokenOut:
     """Staff and assistants sign in; the token expires after ``api_token_hours``."""
-    now = request.app[CLOCK].now()
-    settings = request.app[SETTINGS]
     with counting_failures(request, "login"):
         async with request.app[DATABASE].sessions() as check:
             user = await auth.login_user(check, body.email, body.password)
+    return await _api_token(request, Role(user.role), user_id=user.id)
+
+
+async def _api_token(
+    request: web.Request, role: Role, *, user_id: str | None = None, pupil_id: str | None = None
+) -> TokenOut:
+    lifetime = timedelta(hours=request.app[SETTINGS].api_token_hours)
     async with request.app[DATABASE].transaction() as session:
         token, row = await auth.issue_token(
             session,
             kind=TokenKind.API,
-            role=Role(user.role),
-            now=now,
-            lifetime=timedelta(hours=settings.api_token_hours),
-            user_id=user.id,
+            role=role,
+            now=request.app[CLOCK].now(),
+            lifetime=lifetime,
+            user_id=user_id,
+            pupil_id=pupil_id,
         )
-    return TokenOut(token=token, role=Role(user.role), expires_at=row.expires_at)
+    return TokenOut(token=token, role=role, expires_at=row.expires_at)
 
 
 @routes.api(
@@ -74,21 +80,10 @@ async def api_pupil_login(
     request: web.Request, _who: Principal | None, body: PupilLoginIn
 ) -> TokenOut:
     """A pupil's tablet signs in with the code and PIN staff gave the pupil."""
-    now = request.app[CLOCK].now()
-    settings = request.app[SETTINGS]
     with counting_failures(request, "login"):
         async with request.app[DATABASE].sessions() as check:
             pupil = await auth.login_pupil(check, body.pupil_code, body.pin)
-    async with request.app[DATABASE].transaction() as session:
-        token, row = await auth.issue_token(
-            session,
-            kind=TokenKind.API,
-            role=Role.PUPIL,
-            now=now,
-            lifetime=timedelta(hours=settings.api_token_hours),
-            pupil_id=pupil.id,
-        )
-    return TokenOut(token=token, role=Role.PUPIL, expires_at=row.expires_at)
+    return await _api_token(request, Role.PUPIL, pupil_id=pupil.id)
 
 
 @routes.api(
