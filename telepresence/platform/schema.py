@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import device_registry.models
 import scheduler.models
+import scheduler.rota_models
 import telepresence.platform.models
 import telepresence.sessions.models
 from telepresence.platform.database import Base
@@ -15,6 +16,7 @@ _MODELS = (
     telepresence.platform.models,
     device_registry.models,
     scheduler.models,
+    scheduler.rota_models,
     telepresence.sessions.models,
 )
 metadata = Base.metadata
