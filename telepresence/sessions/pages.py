@@ -12,7 +12,8 @@ from sqlalchemy import select
 from device_registry.models import Device
 from device_registry.views import device_views
 from scheduler.models import Booking
-from telepresence.platform.context import CLOCK, DATABASE, SETTINGS
+from telepresence.platform.audit import record_request
+from telepresence.platform.context import CLOCK, DATABASE, EVENTS, SETTINGS
 from telepresence.platform.errors import NotFound
 from telepresence.platform.identity import Principal, Role
 from telepresence.platform.models import Pupil, School
@@ -72,12 +73,14 @@ async def today_page(request: web.Request, who: Principal) -> web.StreamResponse
             ),
         )
     lessons = [_lesson_view(b, zone, now, booking_window(b, settings)) for b in bookings]
+    unwell = request.query.get("unwell", "")
     return render(
         request,
         who,
         "today.html",
         {
             "title": "Today",
+            "unwell": int(unwell) if unwell.isdigit() else None,
             "first_name": pupil.first_name if pupil else who.display_name,
             "school": school,
             "robots": robots,
@@ -85,6 +88,21 @@ async def today_page(request: web.Request, who: Principal) -> web.StreamResponse
             "upcoming": [lesson for lesson in lessons if not lesson["over"]],
         },
     )
+
+
+@routes.page("POST", "/today/unwell", roles=[Role.PUPIL], summary="Too unwell today (tablet)")
+async def unwell_today_page(request: web.Request, who: Principal) -> web.StreamResponse:
+    """Cancels the rest of today's lessons and tells staff (through the booking events)."""
+    from scheduler import bookings
+    from scheduler.events import HubBookingEvents
+
+    async with request.app[DATABASE].transaction() as db:
+        cancelled, events = await bookings.unwell_today(
+            db, who, who.subject_id, request.app[CLOCK].now()
+        )
+        record_request(request, db, who, "pupil.unwell_today", "pupil", who.subject_id)
+    HubBookingEvents(request.app[EVENTS]).publish(events)
+    raise web.HTTPSeeOther(f"/today?unwell={len(cancelled)}")
 
 
 @routes.page(

@@ -174,3 +174,27 @@ async def test_admin_reads_the_audit_log_page(client, org):
     client.session.cookie_jar.clear()
     await sign_in(client, org.email("coordinator"))
     assert (await client.get("/audit", allow_redirects=False)).status == 403
+
+
+async def test_a_pupil_too_unwell_today_cancels_the_rest_of_the_day(client, org, paired):
+    from factories import add_booking
+    from sqlalchemy import select
+
+    from scheduler.models import Booking
+
+    robot_id, _ = paired
+    booking_id = await add_booking(client.app[DATABASE], org, robot_id)
+    await client.post("/pupil-login", data={"pupil_code": "SAMK42", "pin": "4826"})
+    page = await (await client.get("/today")).text()
+    assert "too unwell" in page
+    assert f"/lessons/{booking_id}" in page
+    resp = await client.post(
+        "/today/unwell", data={"csrf_token": csrf_of(page)}, allow_redirects=False
+    )
+    assert resp.status == 303
+    after = await (await client.get(resp.headers["Location"])).text()
+    assert "cancelled 1 lesson for today" in after
+    async with client.app[DATABASE].sessions() as db:
+        booking = await db.scalar(select(Booking).where(Booking.id == booking_id))
+    assert booking is not None
+    assert booking.status == "cancelled"
