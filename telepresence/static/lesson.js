@@ -123,7 +123,7 @@
     var button = this; var up = !state.hand;
     control(up ? "raise_hand" : "lower_hand").then(function (ack) {
       if (ack.ok) { state.hand = up; button.setAttribute("aria-pressed", String(up));
-                    button.lastChild.textContent = up ? " Lower hand" : " Raise hand"; }
+                    button.firstChild.textContent = up ? "Lower hand" : "Raise hand"; }
     });
   });
   document.getElementById("listen").addEventListener("click", function () {
