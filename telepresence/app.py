@@ -19,6 +19,7 @@ from scheduler import feed_pages, import_pages, unavailability_pages
 from scheduler import pages as scheduler_pages
 from scheduler import web as scheduler_web
 from telepresence import pages
+from telepresence.organisation import pages as organisation_pages
 from telepresence.organisation import web as organisation_web
 from telepresence.platform import web as platform_web
 from telepresence.platform.auth import resolve_person_token
@@ -141,6 +142,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     for routes in (
         platform_web.routes,
         organisation_web.routes,
+        organisation_pages.routes,
         device_registry.web.routes,
         pages.routes,
         device_pages.routes,

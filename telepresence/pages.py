@@ -19,7 +19,7 @@ from telepresence.platform.audit import record_request
 from telepresence.platform.context import CLOCK, DATABASE, SETTINGS
 from telepresence.platform.errors import DomainError, validation_errors
 from telepresence.platform.identity import PUBLIC, STAFF, Principal, Role, TokenKind
-from telepresence.platform.models import Pupil, Room, School, User
+from telepresence.platform.models import Pupil, School, User
 from telepresence.platform.rendering import HOME, render, safe_next
 from telepresence.platform.routing import SESSION_COOKIE, Routes, check_origin, counting_failures
 
@@ -279,26 +279,6 @@ async def pupil_pin(request: web.Request, who: Principal) -> web.StreamResponse:
     context |= {"errors": errors, "notice": "" if errors else "The new PIN is set."}
     return render(
         request, who, "pupil.html", context, status=422 if errors else 200, current="/pupils"
-    )
-
-
-@routes.page("GET", "/schools", roles=STAFF, summary="Home schools and their rooms")
-async def schools_page(request: web.Request, who: Principal) -> web.StreamResponse:
-    """Each school with its time zone and rooms."""
-    async with request.app[DATABASE].sessions() as session:
-        schools = await org.list_schools(session, who)
-        rooms = list(
-            await session.scalars(
-                select(Room)
-                .where(Room.school_id.in_([s.id for s in schools]))
-                .order_by(Room.building, Room.name)
-            )
-        )
-    by_school: dict[str, list[Room]] = {}
-    for room in rooms:
-        by_school.setdefault(room.school_id, []).append(room)
-    return render(
-        request, who, "schools.html", {"title": "Schools", "schools": schools, "rooms": by_school}
     )
 
 

@@ -198,3 +198,41 @@ async def test_a_pupil_too_unwell_today_cancels_the_rest_of_the_day(client, org,
         booking = await db.scalar(select(Booking).where(Booking.id == booking_id))
     assert booking is not None
     assert booking.status == "cancelled"
+
+
+async def test_admin_adds_a_school_and_a_room_from_the_schools_page(client, org):
+    await sign_in(client, org.email("admin"))
+    page = await (await client.get("/schools")).text()
+    resp = await client.post(
+        "/schools",
+        data={
+            "name": "Hillside Primary",
+            "time_zone": "Europe/London",
+            "csrf_token": csrf_of(page),
+        },
+        allow_redirects=False,
+    )
+    assert resp.status == 303
+    page = await (await client.get("/schools")).text()
+    assert "Hillside Primary" in page
+    school_id = resp.headers["Location"].split("#s-")[1]
+    room = await client.post(
+        f"/schools/{school_id}/rooms",
+        allow_redirects=False,
+        data={"name": "Class 4", "floor": "1", "csrf_token": csrf_of(page)},
+    )
+    assert room.status == 303
+    clash = await client.post(
+        f"/schools/{school_id}/rooms", data={"name": "class 4", "csrf_token": csrf_of(page)}
+    )
+    assert clash.status == 409
+    assert "already has a room" in await clash.text()
+    bad = await client.post(
+        "/schools", data={"name": "X", "time_zone": "Mars/Base", "csrf_token": csrf_of(page)}
+    )
+    assert bad.status == 422
+    assert "IANA time zone" in await bad.text()
+    client.session.cookie_jar.clear()
+    await sign_in(client, org.email("coordinator"))
+    coordinator_page = await (await client.get("/schools")).text()
+    assert "Add a home school" not in coordinator_page

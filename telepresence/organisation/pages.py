@@ -1,0 +1,123 @@
+"""Staff pages of the organisation: home schools and their rooms."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from pydantic import ValidationError
+from sqlalchemy import select
+
+from telepresence.organisation import services as org
+from telepresence.organisation.schemas import RoomIn, SchoolIn
+from telepresence.platform.audit import record_request
+from telepresence.platform.context import CLOCK, DATABASE
+from telepresence.platform.errors import DomainError, validation_errors
+from telepresence.platform.identity import STAFF, Principal, Role
+from telepresence.platform.models import Room
+from telepresence.platform.rendering import render
+from telepresence.platform.routing import Routes
+
+__all__ = ["routes", "schools_context"]
+
+routes = Routes("organisation-pages")
+
+
+async def schools_context(request: web.Request, who: Principal) -> dict[str, Any]:
+    """Each school of the provider with its rooms, for the schools page."""
+    async with request.app[DATABASE].sessions() as session:
+        schools = await org.list_schools(session, who)
+        rooms = list(
+            await session.scalars(
+                select(Room)
+                .where(Room.school_id.in_([s.id for s in schools]))
+                .order_by(Room.building, Room.name)
+            )
+        )
+    by_school: dict[str, list[Room]] = {}
+    for room in rooms:
+        by_school.setdefault(room.school_id, []).append(room)
+    return {
+        "title": "Schools",
+        "schools": schools,
+        "rooms": by_school,
+        "is_admin": who.role is Role.ADMIN,
+        "form": {},
+    }
+
+
+def _problems(exc: DomainError | ValidationError) -> list[str]:
+    if isinstance(exc, ValidationError):
+        return [
+            f"{e['field'].replace('_', ' ').capitalize()}: {e['message']}"
+            for e in validation_errors(exc)
+        ]
+    return [exc.detail]
+
+
+async def _form(request: web.Request) -> dict[str, str]:
+    return {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
+
+
+@routes.page("GET", "/schools", roles=STAFF, summary="Home schools and their rooms")
+async def schools_page(request: web.Request, who: Principal) -> web.StreamResponse:
+    """Each school with its time zone and rooms; administrators can add both."""
+    return render(request, who, "schools.html", await schools_context(request, who))
+
+
+@routes.page("POST", "/schools", roles=[Role.ADMIN], summary="Add a home school (form)")
+async def add_school_page(request: web.Request, who: Principal) -> web.StreamResponse:
+    """A school with its IANA time zone; errors are shown on the page."""
+    form = await _form(request)
+    try:
+        data = SchoolIn(
+            name=form.get("name", ""),
+            time_zone=form.get("time_zone") or "Europe/London",
+            contact_email=form.get("contact_email") or None,
+        )
+        async with request.app[DATABASE].transaction() as session:
+            school = await org.add_school(session, who, data, request.app[CLOCK].now())
+            record_request(request, session, who, "school.add", "school", school.id)
+    except (DomainError, ValidationError) as exc:
+        context = await schools_context(request, who)
+        return render(
+            request,
+            who,
+            "schools.html",
+            context | {"errors": _problems(exc), "form": form},
+            status=422,
+        )
+    raise web.HTTPSeeOther(f"/schools#s-{school.id}")
+
+
+@routes.page(
+    "POST",
+    "/schools/{school_id}/rooms",
+    roles=[Role.ADMIN],
+    summary="Add a room to a school (form)",
+)
+async def add_room_page(request: web.Request, who: Principal) -> web.StreamResponse:
+    """Room names are unique within a school."""
+    form = await _form(request)
+    school_id = request.match_info["school_id"]
+    try:
+        data = RoomIn(
+            name=form.get("name", ""),
+            building=form.get("building", ""),
+            floor=int(form.get("floor") or 0),
+        )
+        async with request.app[DATABASE].transaction() as session:
+            room = await org.add_room(session, who, school_id, data)
+            record_request(request, session, who, "room.add", "room", room.id)
+    except ValueError as exc:
+        problems = (
+            _problems(exc) if isinstance(exc, ValidationError) else ["Floor: enter a whole number."]
+        )
+        context = await schools_context(request, who)
+        return render(request, who, "schools.html", context | {"errors": problems}, status=422)
+    except DomainError as exc:
+        context = await schools_context(request, who)
+        return render(
+            request, who, "schools.html", context | {"errors": _problems(exc)}, status=exc.status
+        )
+    raise web.HTTPSeeOther(f"/schools#s-{school_id}")
