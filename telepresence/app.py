@@ -18,6 +18,9 @@ from device_registry.socket import DEVICE_HUB
 from scheduler import feed_pages, import_pages, unavailability_pages
 from scheduler import pages as scheduler_pages
 from scheduler import web as scheduler_web
+from scheduler.rota_listener import rota_planner
+from scheduler.rota_pages import routes as rota_page_routes
+from scheduler.rota_web import routes as rota_api_routes
 from telepresence import pages
 from telepresence.organisation import pages as organisation_pages
 from telepresence.organisation import web as organisation_web
@@ -139,6 +142,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         undefined=jinja2.StrictUndefined,
     )
     app.cleanup_ctx.append(_resources)
+    app.cleanup_ctx.append(rota_planner)
     for routes in (
         platform_web.routes,
         organisation_web.routes,
@@ -149,6 +153,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         session_web.routes,
         session_pages.routes,
         scheduler_web.routes,
+        rota_api_routes,
+        rota_page_routes,
         scheduler_pages.routes,
         import_pages.routes,
         unavailability_pages.routes,

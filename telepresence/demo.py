@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from device_registry.models import Device
+from telepresence.demo_rota import seed_rota
 from telepresence.demo_timetables import seed_timetables
 from telepresence.platform.auth import hash_secret
 from telepresence.platform.database import Database
@@ -93,6 +94,7 @@ async def seed_demo(database: Database, now: datetime) -> None:
     await _seed_organisation(database, now)
     # Calendars, timetables and Sam's bookings go through the scheduler's own services.
     await seed_timetables(database, now, [code for *_, code, _pin in PUPILS])
+    await seed_rota(database, now)  # after the bookings: today's moves are planned
 
 
 async def _seed_organisation(database: Database, now: datetime) -> None:

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from device_registry.models import Device
 from device_registry.views import device_views
+from scheduler.rota_pages import assistant_rota
 from telepresence.organisation import services as org
 from telepresence.organisation.schemas import PinIn, PupilIn, UserIn
 from telepresence.platform import auth
@@ -343,22 +344,8 @@ async def staff_add(request: web.Request, who: Principal) -> web.StreamResponse:
 
 @routes.page("GET", "/assistant", roles=[Role.ASSISTANT], summary="Assistant's day (phone)")
 async def assistant_page(request: web.Request, who: Principal) -> web.StreamResponse:
-    """The school's robots: where they were last, battery, online."""
-    async with request.app[DATABASE].sessions() as session:
-        school = await session.get(School, who.school_id) if who.school_id else None
-        devices = await device_views(
-            session,
-            list(
-                await session.scalars(
-                    select(Device)
-                    .where(Device.school_id == who.school_id, Device.lifecycle != "retired")
-                    .order_by(Device.name)
-                )
-            ),
-        )
-    return render(
-        request, who, "assistant.html", {"title": "Today", "school": school, "devices": devices}
-    )
+    """Today's move rota, phone first (``scheduler.rota_pages``)."""
+    return await assistant_rota(request, who)
 
 
 @routes.page("GET", "/pair", roles=PUBLIC, summary="Where a scanned pairing QR code lands")

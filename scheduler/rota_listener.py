@@ -1,0 +1,95 @@
+"""Keeping the rota right as bookings change: a task that re-plans on booking events.
+
+``rota_planner`` is an aiohttp ``cleanup_ctx``: it starts one task that
+listens on the ``bookings`` topic, coalesces the events that arrived
+together by school day, re-plans each such day once and announces the
+result. ``ROTA_ALERTS`` holds who is told about moves nobody can do (the
+notifications package installs its own; the default logs).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Iterable
+from datetime import date
+from typing import Any
+
+import structlog
+from aiohttp import web
+from sqlalchemy.exc import SQLAlchemyError
+
+from scheduler.events import BOOKINGS_TOPIC
+from scheduler.rota_planning import DayOutcome
+from scheduler.rota_services import LoggedRotaAlerts, RotaAlerts, announce, replan_days
+from telepresence.platform.context import CLOCK, DATABASE, EVENTS
+from telepresence.platform.errors import DomainError
+
+__all__ = [
+    "ROTA_ALERTS",
+    "ROTA_TASK",
+    "alerts_of",
+    "announce_outcomes",
+    "replan_for",
+    "rota_planner",
+]
+
+log = structlog.get_logger("classbridge.rota")
+ROTA_ALERTS = web.AppKey("rota_alerts", RotaAlerts)
+ROTA_TASK: web.AppKey[asyncio.Task[None]] = web.AppKey("rota_task")
+
+
+def alerts_of(app: web.Application) -> RotaAlerts:
+    """The installed alerts, or the logging default."""
+    return app.get(ROTA_ALERTS) or LoggedRotaAlerts()
+
+
+async def announce_outcomes(app: web.Application, outcomes: Iterable[DayOutcome]) -> None:
+    """Publish re-plans to pages and raise their alerts (call after the commit)."""
+    await announce(app[EVENTS], alerts_of(app), outcomes)
+
+
+async def replan_for(app: web.Application, days: Iterable[tuple[str, date]]) -> list[DayOutcome]:
+    """Re-plan these (school id, local date) days, one transaction each, and announce them.
+
+    A day that fails to re-plan (a database error) is logged and skipped: the
+    next change or the next look at that day plans it again.
+    """
+    outcomes: list[DayOutcome] = []
+    for school_id, day in sorted(set(days)):
+        try:
+            async with app[DATABASE].transaction() as session:
+                outcomes += await replan_days(session, school_id, [day], app[CLOCK].now())
+        except (SQLAlchemyError, DomainError) as exc:
+            log.warning("rota.replan_failed", school_id=school_id, day=str(day), error=str(exc))
+    await announce_outcomes(app, outcomes)
+    return outcomes
+
+
+def _day_of(event: dict[str, Any]) -> tuple[str, date] | None:
+    try:
+        return str(event["school_id"]), date.fromisoformat(str(event["lesson_date"]))
+    except (KeyError, ValueError):
+        return None
+
+
+async def _listen(app: web.Application) -> None:
+    async with app[EVENTS].subscribe(BOOKINGS_TOPIC) as queue:
+        while True:
+            events = [await queue.get()]
+            while not queue.empty():  # a bulk booking: one re-plan per day, not per lesson
+                events.append(queue.get_nowait())
+            await replan_for(app, (d for d in map(_day_of, events) if d is not None))
+
+
+async def rota_planner(app: web.Application) -> AsyncIterator[None]:
+    """Run the re-planning task for the application's lifetime (a ``cleanup_ctx``)."""
+    task = asyncio.create_task(_listen(app), name="rota-planner")
+    app[ROTA_TASK] = task
+    await asyncio.sleep(0)  # subscribed before the first request can book anything
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

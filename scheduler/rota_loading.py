@@ -1,0 +1,240 @@
+"""Reading one school day of the rota from the database as domain objects.
+
+Bookings name their room by the name the timetable gave it; a name the school
+has a room for becomes that room (with its building and floor), any other
+name becomes a room of its own (id ``?<name>``) on the ground floor of no
+building, so the walking rule treats it as "another building" and is safe.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from device_registry.models import Device
+from scheduler.models import Booking
+from scheduler.rota import Assistant, BookedLesson, DeviceDay, DutyWindow
+from scheduler.rota_models import (
+    AbsenceRow,
+    AssistantRotaRow,
+    DutyPatternRow,
+    WalkingOverrideRow,
+    WalkingRuleRow,
+)
+from scheduler.walking import RoomRef, WalkingRules, room_pair
+from telepresence.platform.models import Room, School, User
+
+__all__ = [
+    "DayInputs",
+    "RoomBook",
+    "absent_ids",
+    "duty_window",
+    "load_assistants",
+    "load_day",
+    "load_rooms",
+    "load_walking",
+    "local_instant",
+    "parse_hhmm",
+    "school_zone",
+    "without_overlaps",
+]
+
+ROTA_DEVICE_KINDS = ("robot", "tablet")
+
+
+def school_zone(school: School) -> ZoneInfo:
+    """The school's IANA zone."""
+    return ZoneInfo(school.time_zone)
+
+
+def local_instant(day: date, at: time, zone: ZoneInfo) -> datetime:
+    """A local wall-clock time of ``day`` in ``zone`` as an aware UTC instant."""
+    return datetime.combine(day, at, zone).astimezone(UTC)
+
+
+def parse_hhmm(text: str) -> time:
+    """``HH:MM`` as a time; raises ``ValueError`` for anything else."""
+    hours, _, minutes = text.partition(":")
+    return time(int(hours), int(minutes))
+
+
+@dataclass
+class RoomBook:
+    """The school's rooms by id and by name, and the refs the rota uses for them."""
+
+    by_id: dict[str, Room]
+    by_name: dict[str, Room]
+
+    def ref(self, name: str) -> RoomRef:
+        """The rota's ref for a room named in a booking (unknown names get ``?<name>``)."""
+        room = self.by_name.get(name.strip().casefold())
+        return self.ref_of(room) if room else RoomRef(f"?{name.strip()[:100]}", "?", 0)
+
+    @staticmethod
+    def ref_of(room: Room) -> RoomRef:
+        """The rota's ref of a known room."""
+        return RoomRef(room.id, room.building, room.floor)
+
+    def name(self, room_id: str) -> str:
+        """The name to show for a ref's id."""
+        room = self.by_id.get(room_id)
+        return room.name if room else room_id.removeprefix("?")
+
+
+@dataclass
+class DayInputs:
+    """Everything the planner needs for one school day."""
+
+    school: School
+    day: date
+    rooms: RoomBook
+    walking: WalkingRules
+    assistants: list[Assistant]
+    devices: dict[str, Device]
+    lessons: dict[str, list[BookedLesson]] = field(default_factory=dict)
+    pupil_of_booking: dict[str, str] = field(default_factory=dict)
+
+    def device_day(self, device_id: str) -> DeviceDay:
+        """The device at the start of the day: on its base, or where it was last without one."""
+        device = self.devices[device_id]
+        base = self.rooms.by_id.get(device.charging_base_room_id or "")
+        last = self.rooms.by_id.get(device.last_known_room_id or "")
+        # The day starts on the base (the rota took it back there last night), so the
+        # derived moves, and their ids, do not change as the robot moves during the day.
+        start = None if base is not None else last
+        return DeviceDay(
+            device_id,
+            RoomBook.ref_of(base) if base else None,
+            RoomBook.ref_of(start) if start else None,
+        )
+
+
+async def load_rooms(session: AsyncSession, school_id: str) -> RoomBook:
+    """The school's rooms."""
+    rooms = list(await session.scalars(select(Room).where(Room.school_id == school_id)))
+    return RoomBook({r.id: r for r in rooms}, {r.name.casefold(): r for r in rooms})
+
+
+async def load_walking(session: AsyncSession, school_id: str) -> WalkingRules:
+    """The school's walking rules and per-pair overrides (the defaults when none are set)."""
+    rule = await session.get(WalkingRuleRow, school_id)
+    overrides = {
+        room_pair(o.room_a_id, o.room_b_id): timedelta(seconds=o.seconds)
+        for o in await session.scalars(
+            select(WalkingOverrideRow).where(WalkingOverrideRow.school_id == school_id)
+        )
+    }
+    if rule is None:
+        return WalkingRules(overrides=overrides)
+    return WalkingRules(
+        timedelta(seconds=rule.same_floor_s),
+        timedelta(seconds=rule.same_building_s),
+        timedelta(seconds=rule.other_building_s),
+        overrides,
+    )
+
+
+async def absent_ids(session: AsyncSession, school_id: str, day: date) -> set[str]:
+    """The assistants of the school away on ``day``."""
+    rows = await session.scalars(
+        select(AbsenceRow.user_id).where(
+            AbsenceRow.school_id == school_id,
+            AbsenceRow.start_date <= day,
+            AbsenceRow.end_date >= day,
+        )
+    )
+    return set(rows)
+
+
+def duty_window(row: DutyPatternRow, day: date, zone: ZoneInfo) -> DutyWindow:
+    """A weekly pattern laid on a date (DST-correct in the school's zone)."""
+    breaks = tuple(
+        (
+            local_instant(day, parse_hhmm(start), zone),
+            local_instant(day, parse_hhmm(end), zone),
+        )
+        for start, end in row.breaks
+    )
+    return DutyWindow(
+        local_instant(day, row.start_time, zone), local_instant(day, row.end_time, zone), breaks
+    )
+
+
+async def load_assistants(session: AsyncSession, school: School, day: date) -> list[Assistant]:
+    """The school's active assistants with their duty of ``day``, caps and absences."""
+    users = list(
+        await session.scalars(
+            select(User)
+            .where(User.school_id == school.id, User.role == "assistant", User.active)
+            .order_by(User.name, User.id)
+        )
+    )
+    ids = [u.id for u in users]
+    patterns = await session.scalars(
+        select(DutyPatternRow).where(
+            DutyPatternRow.user_id.in_(ids), DutyPatternRow.weekday == day.weekday()
+        )
+    )
+    zone = school_zone(school)
+    windows: dict[str, list[DutyWindow]] = {}
+    for row in patterns:
+        windows.setdefault(row.user_id, []).append(duty_window(row, day, zone))
+    caps = {
+        r.user_id: r.max_moves_per_day
+        for r in await session.scalars(
+            select(AssistantRotaRow).where(AssistantRotaRow.user_id.in_(ids))
+        )
+    }
+    away = await absent_ids(session, school.id, day)
+    return [
+        Assistant(u.id, tuple(windows.get(u.id, ())), None, caps.get(u.id), u.id in away)
+        for u in users
+    ]
+
+
+async def load_day(session: AsyncSession, school: School, day: date) -> DayInputs:
+    """Rooms, walking, assistants and the live bookings of the school's active rota devices."""
+    rooms = await load_rooms(session, school.id)
+    inputs = DayInputs(
+        school,
+        day,
+        rooms,
+        await load_walking(session, school.id),
+        await load_assistants(session, school, day),
+        {},
+    )
+    rows = await session.execute(
+        select(Booking, Device)
+        .join(Device, Device.id == Booking.classroom_device_id)
+        .where(
+            Booking.school_id == school.id,
+            Booking.lesson_date == day,
+            Booking.status == "booked",
+            Device.kind.in_(ROTA_DEVICE_KINDS),
+            Device.lifecycle == "active",
+        )
+        .order_by(Booking.starts_at)
+    )
+    for booking, device in rows:
+        inputs.devices[device.id] = device
+        inputs.pupil_of_booking[booking.id] = booking.pupil_id
+        lesson = BookedLesson(
+            booking.id, device.id, rooms.ref(booking.room), booking.starts_at, booking.ends_at
+        )
+        inputs.lessons.setdefault(device.id, []).append(lesson)
+    return inputs
+
+
+def without_overlaps(lessons: Sequence[BookedLesson]) -> list[BookedLesson]:
+    """The lessons minus any that overlap an earlier one (bookings forbid it; be safe)."""
+    kept: list[BookedLesson] = []
+    for lesson in sorted(lessons, key=lambda x: x.starts_at):
+        if kept and lesson.starts_at < kept[-1].ends_at:
+            continue
+        kept.append(lesson)
+    return kept

@@ -1,0 +1,243 @@
+"""Planning one school day: bookings → moves → assignment → ``rota_moves`` rows.
+
+``plan_day`` is the one use case every trigger goes through (a booking
+event, an absence, a device in maintenance, a manual pin, the first look at a
+day). It re-derives the day's moves and re-plans with ``assignment.replan``,
+so moves whose id (content) did not change keep their assistant; ``done``
+and ``failed`` moves are history and never touched; a move already under
+way (its assistant should have set off) is left as it is; open moves the
+day no longer needs are deleted. Every change to someone's rota is written
+to ``rota_changes`` for their "what changed" list and for notifications.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+import structlog
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from scheduler.assignment import assign, replan
+from scheduler.rota import Assignment, Move, Pin, Plan, RotaError, derive
+from scheduler.rota_loading import DayInputs, load_day, school_zone, without_overlaps
+from scheduler.rota_models import OPEN_STATUSES, MoveRow, RotaChangeRow
+from telepresence.platform.errors import NotFound
+from telepresence.platform.models import School
+
+__all__ = [
+    "DayOutcome",
+    "derive_day",
+    "describe",
+    "lock_school",
+    "note_change",
+    "plan_day",
+    "rota_topic",
+]
+
+log = structlog.get_logger("classbridge.rota")
+
+
+def rota_topic(school_id: str) -> str:
+    """The event topic of one school's rota (pages listen to it)."""
+    return f"rota:{school_id}"
+
+
+@dataclass
+class DayOutcome:
+    """What a re-plan changed: assistants to tell, moves nobody can do."""
+
+    school_id: str
+    day: date
+    changed_assistants: set[str] = field(default_factory=set)
+    unassignable: list[MoveRow] = field(default_factory=list)
+    added: int = 0
+    removed: int = 0
+
+    def event(self) -> dict[str, object]:
+        """The rota event pages receive (ids only: pages re-read what they show)."""
+        return {
+            "kind": "replanned",
+            "date": self.day.isoformat(),
+            "assistants": sorted(self.changed_assistants),
+            "unassigned": [row.id for row in self.unassignable],
+        }
+
+
+async def lock_school(session: AsyncSession, school_id: str) -> School:
+    """The school, its row held until the transaction ends (one re-plan at a time)."""
+    if session.get_bind().dialect.name == "sqlite":
+        # SQLite has no row locks; a no-op UPDATE takes the database's write lock now.
+        await session.execute(update(School).where(School.id == school_id).values(name=School.name))
+        school = await session.get(School, school_id)
+    else:
+        school = await session.scalar(
+            select(School).where(School.id == school_id).with_for_update()
+        )
+    if school is None:
+        raise NotFound(f"There is no school {school_id!r}.")
+    return school
+
+
+def derive_day(inputs: DayInputs) -> list[Move]:
+    """Every rota device's moves of the day, in device then time order."""
+    moves: list[Move] = []
+    for device_id, lessons in sorted(inputs.lessons.items()):
+        try:
+            moves += derive(inputs.device_day(device_id), without_overlaps(lessons)).moves
+        except RotaError as exc:  # a booking the rota cannot use: say so, plan the rest
+            log.warning("rota.derive_failed", device_id=device_id, reason=str(exc))
+    return moves
+
+
+async def plan_day(session: AsyncSession, school_id: str, day: date, now: datetime) -> DayOutcome:
+    """Re-plan the school's ``day`` (local date) in the caller's transaction.
+
+    Raises ``NotFound`` for an unknown school. Access checks are the caller's.
+    """
+    school = await lock_school(session, school_id)
+    inputs = await load_day(session, school, day)
+    derived = {m.id: m for m in derive_day(inputs)}
+    rows = {
+        r.id: r
+        for r in await session.scalars(
+            select(MoveRow).where(MoveRow.school_id == school.id, MoveRow.local_date == day)
+        )
+    }
+    outcome = DayOutcome(school.id, day)
+    to_plan = [m for mid, m in derived.items() if mid not in rows or not _settled(rows[mid], now)]
+    pins = [
+        Pin(r.id, r.assistant_id)
+        for r in rows.values()
+        if r.pinned and r.assistant_id and r.id in derived and r.status in OPEN_STATUSES
+    ]
+    stands = [
+        Assignment(derived[r.id], r.assistant_id)
+        for r in rows.values()
+        if r.id in derived and r.assistant_id and r.status in OPEN_STATUSES
+    ]
+    if stands:
+        plan = replan(
+            Plan(tuple(stands), ()), to_plan, inputs.assistants, inputs.walking, pins, now=now
+        )
+    else:
+        plan = assign(to_plan, inputs.assistants, inputs.walking, pins, now=now)
+    for assignment in plan.assignments:
+        _apply(session, inputs, rows, assignment, now, outcome)
+    zone = school_zone(school)
+    for row in list(rows.values()):
+        if row.id not in derived and row.status in OPEN_STATUSES:
+            _note(session, row, row.assistant_id, now, "no longer needed: {what}", zone)
+            if row.assistant_id:
+                outcome.changed_assistants.add(row.assistant_id)
+            outcome.removed += 1
+            await session.delete(row)
+    await session.flush()
+    return outcome
+
+
+def _settled(row: MoveRow, now: datetime) -> bool:
+    """History, or under way: its assistant should already have set off."""
+    if row.status not in OPEN_STATUSES:
+        return True
+    return row.assistant_id is not None and row.departs_at is not None and row.departs_at <= now
+
+
+def _apply(
+    session: AsyncSession,
+    inputs: DayInputs,
+    rows: dict[str, MoveRow],
+    assignment: Assignment,
+    now: datetime,
+    outcome: DayOutcome,
+) -> None:
+    move, zone = assignment.move, school_zone(inputs.school)
+    row = rows.get(move.id)
+    is_new = row is None
+    if row is None:
+        row = _new_row(inputs, move, now)
+        session.add(row)
+        rows[move.id] = row
+        outcome.added += 1
+    before = row.assistant_id
+    flagged_before = not is_new and before is None and row.status_reason is not None
+    row.assistant_id = assignment.assistant_id
+    row.departs_at, row.done_by_plan = assignment.departs_at, assignment.done_at
+    if row.status != "escalated":
+        row.status = "assigned" if assignment.assistant_id else "pending"
+    row.status_reason = assignment.reason  # a pin that cannot be done stays, with the reason
+    if before != row.assistant_id:
+        row.version += 1
+        row.updated_at = now
+        if before:
+            _note(session, row, before, now, "no longer yours: {what}", zone)
+            outcome.changed_assistants.add(before)
+        if row.assistant_id:
+            _note(session, row, row.assistant_id, now, "new for you: {what}", zone)
+            outcome.changed_assistants.add(row.assistant_id)
+    if row.assistant_id is None and not flagged_before:
+        outcome.unassignable.append(row)
+
+
+def _new_row(inputs: DayInputs, move: Move, now: datetime) -> MoveRow:
+    return MoveRow(
+        id=move.id,
+        school_id=inputs.school.id,
+        local_date=inputs.day,
+        device_id=move.device_id,
+        booking_id=move.booking_id,
+        pupil_id=inputs.pupil_of_booking.get(move.booking_id),
+        reason=move.reason,
+        from_room_id=move.from_room.id,
+        from_room_name=inputs.rooms.name(move.from_room.id),
+        to_room_id=move.to_room.id,
+        to_room_name=inputs.rooms.name(move.to_room.id),
+        earliest=move.earliest,
+        due=move.latest,
+        pinned=False,
+        status="pending",
+        version=1,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def describe(row: MoveRow, zone: ZoneInfo) -> str:
+    """A move in a few words, for change notes: "S12 → Lab 3 by 10:05" (school time)."""
+    return f"{row.from_room_name} → {row.to_room_name} by {row.due.astimezone(zone):%H:%M}"
+
+
+def _note(
+    session: AsyncSession,
+    row: MoveRow,
+    assistant_id: str | None,
+    now: datetime,
+    text: str,
+    zone: ZoneInfo,
+) -> None:
+    session.add(
+        RotaChangeRow(
+            school_id=row.school_id,
+            local_date=row.local_date,
+            assistant_id=assistant_id,
+            move_id=row.id,
+            at=now,
+            text=text.format(what=describe(row, zone))[:300],
+        )
+    )
+
+
+def note_change(
+    session: AsyncSession,
+    row: MoveRow,
+    assistant_ids: Sequence[str | None],
+    now: datetime,
+    text: str,
+    zone: ZoneInfo,
+) -> None:
+    """Record a change of ``row`` for each of ``assistant_ids`` (``{what}`` names the move)."""
+    for assistant_id in dict.fromkeys(assistant_ids):
+        _note(session, row, assistant_id, now, text, zone)
