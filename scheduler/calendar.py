@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from types import MappingProxyType
 from typing import Literal, TypeGuard
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -30,6 +30,7 @@ __all__ = [
 
 WeekLetter = Literal["A", "B"]
 DEFAULT_TIMEZONE = "Europe/London"
+_MAX_MEMO = 200_000  # (date, time) pairs remembered per calendar: years of distinct lesson times
 
 
 class CalendarError(ValueError):
@@ -174,6 +175,10 @@ class SchoolCalendar:
     _periods: Mapping[str, BellPeriod] = field(
         init=False, repr=False, compare=False, hash=False, default_factory=dict
     )
+    # Memo of to_utc(): every pupil of a school shares the same dates and bell times.
+    _utc: dict[tuple[date, time], datetime] = field(
+        init=False, repr=False, compare=False, hash=False, default_factory=dict
+    )
 
     def __post_init__(self) -> None:
         load_zone(self.timezone)
@@ -191,6 +196,29 @@ class SchoolCalendar:
     def zone(self) -> ZoneInfo:
         """The school's ``ZoneInfo`` (cached by ``zoneinfo``)."""
         return ZoneInfo(self.timezone)
+
+    def to_utc(self, day: date, clock: time) -> datetime:
+        """The aware UTC instant of local ``clock`` on ``day`` in the school's zone.
+
+        A local time that does not exist (skipped by a spring-forward change)
+        takes the offset in force before the change, and an ambiguous one
+        (repeated by a fall-back change) its first occurrence (``fold=0``).
+        Remembered per (day, time), so expanding many pupils' lessons
+        converts each bell time of each date once.
+        """
+        key = (day, clock)
+        found = self._utc.get(key)
+        if found is None:
+            found = datetime.combine(day, clock, tzinfo=self.zone).astimezone(UTC)
+            if len(self._utc) < _MAX_MEMO:
+                self._utc[key] = found
+        return found
+
+    def changes_offset_on(self, day: date) -> bool:
+        """True when the zone's UTC offset changes during ``day`` (a clock change)."""
+        midnight = datetime.combine(day, time(0), tzinfo=self.zone)
+        next_midnight = datetime.combine(day + timedelta(days=1), time(0), tzinfo=self.zone)
+        return midnight.utcoffset() != next_midnight.utcoffset()
 
     def in_term(self, day: date) -> bool:
         """True when ``day`` falls inside a term (always true when no terms are set)."""

@@ -13,9 +13,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, fields
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from dataclasses import dataclass, field, fields
+from datetime import date, datetime, time, timedelta
 
 from scheduler.calendar import CalendarError, SchoolCalendar, WeekLetter, is_week_letter
 
@@ -66,6 +65,8 @@ class Lesson:
     valid_to: date | None = None
     excluded_dates: frozenset[date] = frozenset()
     extra_dates: frozenset[date] = frozenset()
+    # The slot key, formatted once: imports and expansion ask for it per row and occurrence.
+    _key: str = field(init=False, repr=False, compare=False, hash=False, default="")
 
     def __post_init__(self) -> None:
         if not 0 <= self.weekday <= 6:
@@ -80,11 +81,13 @@ class Lesson:
             raise ValueError(f"valid_to {self.valid_to} is before valid_from {self.valid_from}")
         if not self.subject.strip():
             raise ValueError("a lesson needs a subject")
+        key = lesson_key(self.week, self.weekday, self.start, self.valid_from)
+        object.__setattr__(self, "_key", key)
 
     @property
     def key(self) -> str:
         """The stable slot key (see :func:`lesson_key`)."""
-        return lesson_key(self.week, self.weekday, self.start, self.valid_from)
+        return self._key
 
     def is_valid_on(self, day: date) -> bool:
         """True when ``day`` lies inside the lesson's validity window."""
@@ -109,25 +112,6 @@ class Occurrence:
     start: datetime
     end: datetime
     week: WeekLetter | None
-
-
-class _UtcConverter:
-    """Converts local (date, time) pairs to UTC once per distinct pair."""
-
-    __slots__ = ("_cache", "_zone")
-
-    def __init__(self, zone: ZoneInfo) -> None:
-        self._zone = zone
-        self._cache: dict[tuple[date, time], datetime] = {}
-
-    def __call__(self, day: date, clock: time) -> datetime:
-        key = (day, clock)
-        found = self._cache.get(key)
-        if found is None:
-            # fold=0: nonexistent times use the pre-change offset, ambiguous the first.
-            local = datetime.combine(day, clock, tzinfo=self._zone)
-            found = self._cache[key] = local.astimezone(UTC)
-        return found
 
 
 def _check_cycle(lessons: Sequence[Lesson], calendar: SchoolCalendar) -> None:
@@ -158,10 +142,9 @@ def expand(
     lessons = list(lessons)
     _check_cycle(lessons, calendar)
     by_weekday: dict[int, list[Lesson]] = defaultdict(list)
-    for lesson in lessons:
+    for lesson in sorted(lessons, key=lambda lsn: (lsn.start, lsn.key)):
         by_weekday[lesson.weekday].append(lesson)
     extras = _extra_dates(lessons, from_date, to_date)
-    to_utc = _UtcConverter(calendar.zone)
     cycle = calendar.week_cycle
     result: list[Occurrence] = []
     day = from_date
@@ -171,11 +154,16 @@ def expand(
         extra = extras.get(day, [])
         if (todays or extra) and calendar.is_school_day(day):
             week = cycle.week_of(day) if cycle is not None else None
-            result.extend(
-                _occurrence(lesson, day, week, to_utc) for lesson in _due(todays, extra, day, week)
-            )
+            occurrences = [
+                _occurrence(lesson, day, week, calendar)
+                for lesson in _due(todays, extra, day, week)
+            ]
+            # Lessons are in (local start, key) order, which is UTC order except on a day
+            # with extra dates or a clock change (a skipped hour can reorder instants).
+            if extra or calendar.changes_offset_on(day):
+                occurrences.sort(key=_utc_order)
+            result.extend(occurrences)
         day += one_day
-    result.sort(key=lambda occ: (occ.start, occ.lesson_key))
     return result
 
 
@@ -196,16 +184,20 @@ def _due(
     return due
 
 
+def _utc_order(occ: Occurrence) -> tuple[datetime, str]:
+    return occ.start, occ.lesson_key
+
+
 def _occurrence(
-    lesson: Lesson, day: date, week: WeekLetter | None, to_utc: _UtcConverter
+    lesson: Lesson, day: date, week: WeekLetter | None, calendar: SchoolCalendar
 ) -> Occurrence:
     return Occurrence(
-        lesson_key=lesson.key,
+        lesson_key=lesson._key,
         date=day,
         start_local=lesson.start,
         end_local=lesson.end,
-        start=to_utc(day, lesson.start),
-        end=to_utc(day, lesson.end),
+        start=calendar.to_utc(day, lesson.start),
+        end=calendar.to_utc(day, lesson.end),
         week=week,
     )
 
@@ -234,7 +226,7 @@ class TimetableDiff:
         return not (self.added or self.changed or self.removed)
 
 
-_COMPARED_FIELDS = tuple(f.name for f in fields(Lesson))
+_COMPARED_FIELDS = tuple(f.name for f in fields(Lesson) if not f.name.startswith("_"))
 
 
 def diff_timetables(old_lessons: Iterable[Lesson], new_lessons: Iterable[Lesson]) -> TimetableDiff:

@@ -43,6 +43,7 @@ __all__ = [
     "lock_booking",
     "lock_device",
     "lock_pupil",
+    "lock_pupils",
     "pupil_display_name",
     "save_calendar",
     "unavailable_from_row",
@@ -269,3 +270,14 @@ async def live_bookings(
     if between is not None:
         query = query.where(Booking.lesson_date >= between[0], Booking.lesson_date <= between[1])
     return list(await session.scalars(query.order_by(Booking.starts_at)))
+
+
+async def lock_pupils(session: AsyncSession, pupil_ids: list[str]) -> None:
+    """:func:`lock_pupil` for many pupils in a few statements (ids in chunks of 1,000)."""
+    for start in range(0, len(pupil_ids), 1000):
+        chunk = pupil_ids[start : start + 1000]
+        await _lock(
+            session,
+            update(Pupil).where(Pupil.id.in_(chunk)).values(active=Pupil.active),
+            select(Pupil.id).where(Pupil.id.in_(chunk)),
+        )

@@ -207,9 +207,17 @@ def parse_clock(text: str) -> time:
     return time(hour, minute, second)
 
 
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
 def parse_date(text: str) -> date:
     """A date from ISO ``2025-01-06`` or UK ``06/01/2025``; else ValueError."""
     cleaned = text.strip()
+    if _ISO_DATE.match(cleaned):  # the common case, without strptime's cost
+        try:
+            return date.fromisoformat(cleaned)
+        except ValueError:
+            pass
     for pattern in ("%Y-%m-%d", "%d/%m/%Y"):
         try:
             return datetime.strptime(cleaned, pattern).date()  # noqa: DTZ007 - a date, no time

@@ -17,7 +17,7 @@ import io
 import re
 import zipfile
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from scheduler.calendar import BellPeriod, SchoolCalendar, WeekLetter, is_week_letter
@@ -34,7 +34,14 @@ from scheduler.imports.common import (
 )
 from scheduler.occurrences import Lesson
 
-__all__ = ["MAX_ENTRIES", "REQUIRED_FILES", "import_oneroster"]
+__all__ = [
+    "MAX_ENTRIES",
+    "REQUIRED_FILES",
+    "RosterBundle",
+    "bundle_lessons",
+    "import_oneroster",
+    "read_bundle",
+]
 
 REQUIRED_FILES = ("manifest.csv", "users.csv", "classes.csv", "courses.csv", "enrollments.csv")
 OPTIONAL_FILES = ("academicSessions.csv", "orgs.csv")
@@ -107,12 +114,11 @@ def _rows(name: str, data: bytes, required: Iterable[str], log: ProblemLog) -> l
     return rows
 
 
-def _find_pupil(users: list[_Row], pupil_id: str, log: ProblemLog) -> _Row:
-    matches = [
-        row
-        for row in users
-        if row.active and pupil_id in (row.get("sourcedId"), row.get("identifier"))
-    ]
+def _find_pupil(roster: RosterBundle, pupil_id: str, log: ProblemLog) -> _Row:
+    matches = sorted(
+        {id(row): row for row in roster.users_by_key.get(pupil_id, [])}.values(),
+        key=lambda row: row.line,
+    )
     if not matches:
         raise log.reject(None, f"no pupil with sourcedId or identifier {pupil_id!r} in users.csv")
     if len(matches) > 1:
@@ -140,17 +146,20 @@ class _Bundle:
     enrollments: list[_Row]
 
 
-def _teacher(bundle: _Bundle, class_id: str) -> str:
-    teachers = [
-        row
-        for row in bundle.enrollments
-        if row.active and row.get("classSourcedId") == class_id and row.get("role") == "teacher"
-    ]
-    teachers.sort(key=lambda row: row.get("primary").lower() != "true")
-    if not teachers or teachers[0].get("userSourcedId") not in bundle.users:
-        return ""
-    user = bundle.users[teachers[0].get("userSourcedId")]
-    return " ".join(part for part in (user.get("givenName"), user.get("familyName")) if part)
+def _teachers(bundle: _Bundle) -> dict[str, str]:
+    """Each class's teacher's name: its primary teacher enrolment first, else the first one."""
+    candidates: dict[str, list[_Row]] = {}
+    for row in bundle.enrollments:
+        if row.active and row.get("role") == "teacher":
+            candidates.setdefault(row.get("classSourcedId"), []).append(row)
+    names: dict[str, str] = {}
+    for class_id, rows in candidates.items():
+        rows.sort(key=lambda row: row.get("primary").lower() != "true")
+        user = bundle.users.get(rows[0].get("userSourcedId"))
+        if user is not None:
+            given, family = user.get("givenName"), user.get("familyName")
+            names[class_id] = " ".join(part for part in (given, family) if part)
+    return names
 
 
 def _validity(
@@ -191,9 +200,10 @@ def _slot(entry: str, calendar: SchoolCalendar) -> tuple[WeekLetter | None, int,
 
 
 def _class_lessons(
-    bundle: _Bundle, klass: _Row, enrollment: _Row, calendar: SchoolCalendar, log: ProblemLog
+    roster: RosterBundle, klass: _Row, enrollment: _Row, calendar: SchoolCalendar, log: ProblemLog
 ) -> list[Lesson]:
     """One lesson per entry of the class's ``periods`` field."""
+    bundle = roster.bundle
     course = bundle.courses.get(klass.get("courseSourcedId"))
     subject = (course.get("title") if course else "") or klass.get("title")
     valid_from, valid_to = _validity(bundle, klass, enrollment, log)
@@ -215,7 +225,7 @@ def _class_lessons(
                     start=period.start,
                     end=period.end,
                     class_group=klass.get("classCode") or klass.get("title"),
-                    teacher=_teacher(bundle, klass.get("sourcedId")),
+                    teacher=roster.teachers.get(klass.get("sourcedId"), ""),
                     room=klass.get("location"),
                     week=week,
                     valid_from=valid_from,
@@ -248,8 +258,60 @@ def _load(files: dict[str, bytes], log: ProblemLog) -> _Bundle:
     )
 
 
-def import_oneroster(
-    data: bytes, *, calendar: SchoolCalendar, pupil_id: str, file_name: str = "oneroster.zip"
+@dataclass(frozen=True, slots=True)
+class RosterBundle:
+    """A read and checked OneRoster bundle, indexed so that each pupil costs only their classes.
+
+    Read once with :func:`read_bundle`, then take any number of pupils'
+    timetables from it with :func:`bundle_lessons`.
+    """
+
+    file_name: str
+    bundle: _Bundle
+    users_by_key: dict[str, list[_Row]]
+    student_enrollments: dict[str, list[_Row]]
+    teachers: dict[str, str]
+    # A class's lessons are the same for each of its pupils with the same enrolment dates.
+    class_lessons: dict[tuple[str, str, str, int], list[Lesson]] = field(default_factory=dict)
+
+
+def read_bundle(data: bytes, *, file_name: str = "oneroster.zip") -> RosterBundle:
+    """Open, decode and check a bundle's files; :class:`ImportRejected` lists every problem."""
+    log = ProblemLog(file_name)
+    bundle = _load(_open_zip(data, log), log)
+    log.raise_if_any()
+    users_by_key: dict[str, list[_Row]] = {}
+    for row in bundle.users.values():
+        for key in {row.get("sourcedId"), row.get("identifier")} - {""}:
+            users_by_key.setdefault(key, []).append(row)
+    students: dict[str, list[_Row]] = {}
+    for row in bundle.enrollments:
+        if row.active and row.get("role") == "student":
+            students.setdefault(row.get("userSourcedId"), []).append(row)
+    return RosterBundle(file_name, bundle, users_by_key, students, _teachers(bundle))
+
+
+def _shared_class_lessons(
+    roster: RosterBundle, klass: _Row, enrollment: _Row, calendar: SchoolCalendar, log: ProblemLog
+) -> list[Lesson]:
+    """:func:`_class_lessons`, computed once per class, enrolment dates and calendar."""
+    key = (klass.get("sourcedId"), enrollment.get("beginDate"), enrollment.get("endDate"))
+    cache_key = (*key, id(calendar))
+    found = roster.class_lessons.get(cache_key)
+    if found is not None:
+        return found
+    scratch = ProblemLog(log.file)
+    lessons = _class_lessons(roster, klass, enrollment, calendar, scratch)
+    for problem in scratch.problems:
+        log.add(problem.line, problem.field, problem.message, problem.file)
+    log.warnings.extend(scratch.warnings)
+    if not scratch.problems and not scratch.warnings:
+        roster.class_lessons[cache_key] = lessons
+    return lessons
+
+
+def bundle_lessons(
+    roster: RosterBundle, *, calendar: SchoolCalendar, pupil_id: str
 ) -> ImportResult:
     """The timetable of the pupil whose ``sourcedId`` or ``identifier`` is ``pupil_id``.
 
@@ -257,22 +319,16 @@ def import_oneroster(
     pupil is actively enrolled in as a student, or raises
     :class:`ImportRejected` listing every problem with its file and line.
     """
-    log = ProblemLog(file_name)
-    bundle = _load(_open_zip(data, log), log)
-    log.raise_if_any()
-    pupil = _find_pupil(list(bundle.users.values()), pupil_id, log)
+    log = ProblemLog(roster.file_name)
+    pupil = _find_pupil(roster, pupil_id, log)
     entries: list[LineLesson] = []
-    for enrollment in bundle.enrollments:
-        if not (enrollment.active and enrollment.get("userSourcedId") == pupil.get("sourcedId")):
-            continue
-        if enrollment.get("role") != "student":
-            continue
-        klass = bundle.classes.get(enrollment.get("classSourcedId"))
+    for enrollment in roster.student_enrollments.get(pupil.get("sourcedId"), []):
+        klass = roster.bundle.classes.get(enrollment.get("classSourcedId"))
         if klass is None:
             message = f"class {enrollment.get('classSourcedId')!r} is not in classes.csv"
             log.add(enrollment.line, "classSourcedId", message, enrollment.file)
             continue
-        lessons = _class_lessons(bundle, klass, enrollment, calendar, log)
+        lessons = _shared_class_lessons(roster, klass, enrollment, calendar, log)
         entries += [LineLesson(lesson, klass.line, klass.file) for lesson in lessons]
     if not entries and not log.problems:
         log.add(None, None, f"pupil {pupil_id!r} is enrolled in no class with periods")
@@ -281,3 +337,12 @@ def import_oneroster(
     log.problems.extend(find_overlaps(entries))
     log.raise_if_any()
     return ImportResult(tuple(e.lesson for e in entries), "oneroster", tuple(log.warnings))
+
+
+def import_oneroster(
+    data: bytes, *, calendar: SchoolCalendar, pupil_id: str, file_name: str = "oneroster.zip"
+) -> ImportResult:
+    """One pupil's timetable from a bundle: :func:`read_bundle` then :func:`bundle_lessons`."""
+    return bundle_lessons(
+        read_bundle(data, file_name=file_name), calendar=calendar, pupil_id=pupil_id
+    )
