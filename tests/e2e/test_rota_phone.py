@@ -11,15 +11,23 @@ import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from live_server import DEMO, LiveServer, Tab, sign_in, watch
-from playwright.sync_api import APIRequestContext, Browser, Playwright, expect
+from playwright.sync_api import (
+    APIRequestContext,
+    APIResponse,
+    Browser,
+    Playwright,
+    ViewportSize,
+    expect,
+)
 
 pytestmark = pytest.mark.e2e
 
-PHONE = {"width": 390, "height": 844}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 PASSWORD = "rota-e2e-password"
 
 
@@ -37,7 +45,7 @@ def _zone_at_mid_morning(now: datetime) -> str:
     return "Etc/GMT" if east == 0 else f"Etc/GMT{'-' if east > 0 else '+'}{abs(east)}"
 
 
-def _ok(response, status: int = 200) -> dict:
+def _ok(response: APIResponse, status: int = 200) -> Any:
     assert response.status == status, response.text()
     return response.json() if response.text() else {}
 
