@@ -159,3 +159,15 @@ async def test_a_device_in_maintenance_leaves_the_rota(client, org, login):
     assert await _moves(client, org, day, admin) == []
     async with client.app[DATABASE].sessions() as session:
         assert await session.get(MoveRow, "missing") is None
+
+
+async def test_staff_find_each_schools_rota_from_the_navigation(client, org):
+    await sign_in(client, org.email("hospital_staff"))
+    page = await client.get("/rota")
+    html = await page.text()
+    assert page.status == 200
+    assert 'href="/rota" aria-current="page"' in html
+    assert f'href="/schools/{org.school_id}/rota">Test Academy' in html
+    client.session.cookie_jar.clear()
+    await sign_in(client, org.email("assistant"))
+    assert (await client.get("/rota", allow_redirects=False)).status == 403
