@@ -175,7 +175,7 @@ def test_paired_agent_shows_online_live_and_stops_when_retired(
         assert agent.wait(timeout=RETIRED_EXIT_SECONDS) == EXIT_REFUSED
         output.join()
         assert any("retired" in line for line in output.seen), output.seen
-        expect(status).to_have_text("Offline")
+        expect(status).to_have_text("Retired")  # the live table hears the lifecycle change
         assert admin.problems == []
     finally:
         stop_process(agent)
