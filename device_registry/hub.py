@@ -28,13 +28,16 @@ from telepresence.platform.clock import Clock
 from telepresence.platform.database import Database
 from telepresence.platform.events import EventHub
 
-__all__ = ["OUTBOX_TOPIC", "DeviceHub", "Link", "fleet_topic"]
+__all__ = ["CHANGES_TOPIC", "OUTBOX_TOPIC", "DeviceHub", "Link", "fleet_topic"]
 
 log = structlog.get_logger("classbridge.devices")
 SAMPLE_EVERY = timedelta(minutes=1)
 
 
 OUTBOX_TOPIC = "devices:outbox"
+# Changes other packages act on (the rota): lifecycle set by staff, and the room
+# a device reports when it differs from the last one it reported.
+CHANGES_TOPIC = "devices:changes"
 
 
 def fleet_topic(provider_id: str) -> str:
@@ -50,6 +53,7 @@ class Link:
     device_id: str
     provider_id: str
     last_seen: datetime
+    room: str | None = None
 
 
 class DeviceHub:
@@ -118,8 +122,9 @@ class DeviceHub:
         self._described[link.device_id] = fields
 
     def announce(self, provider_id: str, device_id: str, **change: Any) -> None:
-        """Tell fleet pages about a change made by staff (lifecycle, room)."""
+        """Tell fleet pages, and whoever plans around devices, about a change made by staff."""
         self.events.publish(fleet_topic(provider_id), {"device_id": device_id, **change})
+        self.events.publish(CHANGES_TOPIC, {"device_id": device_id, **change})
 
     def detach(self, link: Link) -> None:
         """Forget a closed socket (unless a newer one replaced it)."""
@@ -131,6 +136,11 @@ class DeviceHub:
         """Apply a heartbeat: in memory now, in the database on the next flush."""
         link.last_seen = telemetry.at
         self._dirty[link.device_id] = telemetry
+        if telemetry.room and telemetry.room != link.room:
+            link.room = telemetry.room
+            self.events.publish(
+                CHANGES_TOPIC, {"device_id": link.device_id, "reported_room": telemetry.room}
+            )
         self.events.publish(
             fleet_topic(link.provider_id),
             {

@@ -19,9 +19,17 @@ import structlog
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
+from device_registry.hub import CHANGES_TOPIC
 from scheduler.events import BOOKINGS_TOPIC
 from scheduler.rota_planning import DayOutcome
-from scheduler.rota_services import LoggedRotaAlerts, RotaAlerts, announce, replan_days
+from scheduler.rota_services import (
+    LoggedRotaAlerts,
+    RotaAlerts,
+    announce,
+    check_reported_room,
+    replan_days,
+    replan_device,
+)
 from telepresence.platform.context import CLOCK, DATABASE, EVENTS
 from telepresence.platform.errors import DomainError
 
@@ -30,6 +38,7 @@ __all__ = [
     "ROTA_TASK",
     "alerts_of",
     "announce_outcomes",
+    "on_device_change",
     "replan_for",
     "rota_planner",
 ]
@@ -82,14 +91,45 @@ async def _listen(app: web.Application) -> None:
             await replan_for(app, (d for d in map(_day_of, events) if d is not None))
 
 
+async def on_device_change(app: web.Application, change: dict[str, Any]) -> None:
+    """A device left or rejoined service, or reported a room: keep the rota true to it."""
+    device_id, now = str(change.get("device_id", "")), app[CLOCK].now()
+    try:
+        async with app[DATABASE].transaction() as session:
+            if "lifecycle" in change:
+                outcomes = await replan_device(session, device_id, now)
+                flagged = None
+            else:
+                outcomes = []
+                flagged = await check_reported_room(
+                    session, device_id, change.get("reported_room"), now
+                )
+    except (SQLAlchemyError, DomainError) as exc:
+        log.warning("rota.device_change_failed", device_id=device_id, error=str(exc))
+        return
+    await announce_outcomes(app, outcomes)
+    if flagged is not None:
+        app[EVENTS].publish(
+            f"rota:{flagged.school_id}", {"kind": "contradiction", "move": flagged.id}
+        )
+
+
+async def _listen_devices(app: web.Application) -> None:
+    async with app[EVENTS].subscribe(CHANGES_TOPIC) as queue:
+        while True:
+            await on_device_change(app, await queue.get())
+
+
 async def rota_planner(app: web.Application) -> AsyncIterator[None]:
-    """Run the re-planning task for the application's lifetime (a ``cleanup_ctx``)."""
+    """Run the re-planning tasks for the application's lifetime (a ``cleanup_ctx``)."""
     task = asyncio.create_task(_listen(app), name="rota-planner")
+    devices = asyncio.create_task(_listen_devices(app), name="rota-devices")
     app[ROTA_TASK] = task
     await asyncio.sleep(0)  # subscribed before the first request can book anything
     try:
         yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        for running in (task, devices):
+            running.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await running

@@ -171,3 +171,32 @@ async def test_staff_find_each_schools_rota_from_the_navigation(client, org):
     client.session.cookie_jar.clear()
     await sign_in(client, org.email("assistant"))
     assert (await client.get("/rota", allow_redirects=False)).status == 403
+
+
+async def test_maintenance_set_through_the_api_takes_the_robot_out_of_the_rota(client, org, login):
+    robot_id, day, admin = await _day(client, org, login)
+    assert len(await _moves(client, org, day, admin)) == 2
+    resp = await client.patch(
+        f"/api/devices/{robot_id}", json={"lifecycle": "maintenance"}, headers=admin
+    )
+    assert resp.status == 200
+    for _ in range(100):  # the rota listener re-plans right after the change
+        if await _moves(client, org, day, admin) == []:
+            break
+        await asyncio.sleep(0.05)
+    assert await _moves(client, org, day, admin) == []
+
+
+async def test_a_reported_room_that_contradicts_done_is_flagged_by_the_listener(client, org, login):
+    from device_registry.hub import CHANGES_TOPIC
+    from telepresence.platform.context import EVENTS
+
+    robot_id, day, admin = await _day(client, org, login)
+    moves = await _moves(client, org, day, admin)
+    assert (
+        await client.post(f"/api/moves/{moves[0]['id']}/done", json={}, headers=admin)
+    ).status == 200
+    async with client.app[EVENTS].subscribe(f"rota:{org.school_id}") as rota:
+        client.app[EVENTS].publish(CHANGES_TOPIC, {"device_id": robot_id, "reported_room": "S12"})
+        event = await asyncio.wait_for(rota.get(), 3)
+    assert event == {"kind": "contradiction", "move": moves[0]["id"]}

@@ -66,3 +66,29 @@ def test_history_keeps_one_sample_a_minute():
     assert sample_due(None, NOW, every)
     assert not sample_due(NOW, NOW + timedelta(seconds=59), every)
     assert sample_due(NOW, NOW + timedelta(seconds=60), every)
+
+
+async def test_the_hub_tells_others_when_a_device_reports_a_new_room():
+    from unittest.mock import MagicMock
+
+    from device_registry.domain import LiveTelemetry, NetworkType
+    from device_registry.hub import CHANGES_TOPIC, DeviceHub, Link
+    from telepresence.platform.clock import FixedClock
+    from telepresence.platform.events import EventHub
+
+    events = EventHub()
+    hub = DeviceHub(MagicMock(), FixedClock(NOW), events)
+    link = Link(ws=MagicMock(), device_id="d1", provider_id="p1", last_seen=NOW)
+    reading = LiveTelemetry(
+        at=NOW,
+        battery_pct=50,
+        charging=False,
+        signal_dbm=-60,
+        network_type=NetworkType.WIFI,
+        room="Lab 3",
+    )
+    async with events.subscribe(CHANGES_TOPIC) as changes:
+        hub.report(link, reading)
+        hub.report(link, reading)  # the same room again: nothing new to tell
+        assert changes.get_nowait() == {"device_id": "d1", "reported_room": "Lab 3"}
+        assert changes.empty()
