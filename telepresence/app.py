@@ -22,6 +22,8 @@ from scheduler.rota_listener import rota_planner
 from scheduler.rota_pages import routes as rota_page_routes
 from scheduler.rota_web import routes as rota_api_routes
 from telepresence import pages
+from telepresence.notifications import NotificationService, SmtpMailer
+from telepresence.notifications import web as notifications_web
 from telepresence.organisation import pages as organisation_pages
 from telepresence.organisation import web as organisation_web
 from telepresence.platform import web as platform_web
@@ -33,6 +35,7 @@ from telepresence.platform.context import (
     EVENTS,
     JOBS,
     LOGIN_LIMITER,
+    NOTIFIER,
     RESOLVERS,
     SETTINGS,
     TokenResolver,
@@ -82,9 +85,28 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     app[DATABASE] = database
     hub = DeviceHub(database, app[CLOCK], app[EVENTS])
     app[DEVICE_HUB] = hub
+    notifier = NotificationService(
+        database,
+        app[CLOCK],
+        SmtpMailer.from_settings(settings),
+        sender=settings.smtp_from,
+        base_url=settings.base_url,
+        attempts=settings.smtp_attempts,
+        events=app[EVENTS],
+    )
+    app[NOTIFIER] = notifier
+    context = JobContext(
+        settings=settings,
+        database=database,
+        clock=app[CLOCK],
+        events=app[EVENTS],
+        notifier=notifier,
+    )
     jobs = JobRunner(
-        JobContext(settings=settings, database=database, clock=app[CLOCK], events=app[EVENTS]),
+        context,
         enabled=settings.run_jobs,
+        retry_seconds=settings.leader_check_seconds,
+        poll_seconds=settings.leader_check_seconds,
     )
     jobs.every(settings.heartbeat_seconds, mark_silent_devices_offline, name="device-presence")
     jobs.every(30, end_finished_sessions, name="end-sessions")
@@ -99,11 +121,11 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         bridge = PostgresEventBridge(settings.effective_database_url, app[EVENTS])
         await bridge.start()
     hub.start()
-    jobs.start()
+    await jobs.start()
     try:
         yield
     finally:
-        jobs.stop()
+        await jobs.stop()
         await app[SESSION_ROOMS].close_all()
         await hub.close()
         if bridge is not None:
@@ -158,6 +180,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         scheduler_pages.routes,
         import_pages.routes,
         unavailability_pages.routes,
+        notifications_web.routes,
         feed_pages.routes,
     ):
         routes.install(app)

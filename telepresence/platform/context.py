@@ -13,6 +13,7 @@ from telepresence.platform.database import Database
 from telepresence.platform.events import EventHub
 from telepresence.platform.identity import Principal, TokenKind
 from telepresence.platform.jobs import JobRunner
+from telepresence.platform.notifier import Notifier
 from telepresence.platform.ratelimit import RateLimiter
 from telepresence.platform.settings import Settings
 
@@ -22,6 +23,7 @@ __all__ = [
     "EVENTS",
     "JOBS",
     "LOGIN_LIMITER",
+    "NOTIFIER",
     "RESOLVERS",
     "SETTINGS",
     "TokenResolver",
@@ -37,3 +39,4 @@ EVENTS = web.AppKey("events", EventHub)
 LOGIN_LIMITER = web.AppKey("login_limiter", RateLimiter)
 RESOLVERS: web.AppKey[dict[TokenKind, TokenResolver]] = web.AppKey("token_resolvers")
 JOBS = web.AppKey("jobs", JobRunner)
+NOTIFIER: web.AppKey[Notifier] = web.AppKey("notifier")

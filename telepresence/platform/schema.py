@@ -5,6 +5,8 @@ from __future__ import annotations
 import device_registry.models
 import scheduler.models
 import scheduler.rota_models
+import telepresence.notifications.models
+import telepresence.platform.jobstore
 import telepresence.platform.models
 import telepresence.sessions.models
 from telepresence.platform.database import Base
@@ -18,5 +20,7 @@ _MODELS = (
     scheduler.models,
     scheduler.rota_models,
     telepresence.sessions.models,
+    telepresence.platform.jobstore,
+    telepresence.notifications.models,
 )
 metadata = Base.metadata

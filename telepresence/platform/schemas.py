@@ -66,6 +66,7 @@ class SchedulerHealth(BaseModel):
     """State of the timed-jobs scheduler of this instance."""
 
     status: str
+    leader: bool = False
     jobs: list[dict[str, str | None]]
 
 
@@ -76,6 +77,7 @@ class HealthOut(BaseModel):
     version: str
     database: ComponentHealth
     scheduler: SchedulerHealth
+    smtp: Literal["configured", "not configured"]
 
 
 class AuditQuery(Schema):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -67,6 +68,29 @@ class Settings(BaseSettings):
         default=None, description="coturn static-auth-secret (TURN REST credentials)."
     )
     run_jobs: bool = Field(default=True, description="Run timed jobs in this instance.")
+    leader_check_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=60,
+        description="How often a follower tries to lead and the leader looks for new jobs.",
+    )
+    job_misfire_grace_seconds: int = Field(
+        default=3600, ge=1, description="How late a dated job may still run after a restart."
+    )
+    smtp_host: str = Field(default="", description="SMTP server; empty means no email.")
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_tls: Literal["starttls", "tls", "none"] = Field(
+        default="starttls", description="STARTTLS, implicit TLS, or plain (a local relay)."
+    )
+    smtp_username: str = ""
+    smtp_password: SecretStr | None = None
+    smtp_from: str = Field(
+        default="Classbridge <classbridge@localhost>", description="The From of every email."
+    )
+    smtp_timeout_seconds: float = Field(default=15.0, gt=0, le=120)
+    smtp_attempts: int = Field(
+        default=3, ge=1, le=10, description="Tries per email before it is recorded as failed."
+    )
     log_level: str = "INFO"
     log_json: bool = Field(default=True, description="JSON logs (False: human-readable).")
 

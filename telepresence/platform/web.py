@@ -132,7 +132,10 @@ async def healthz(request: web.Request, _who: Principal | None) -> web.Response:
         status="ok" if db.status == "ok" else "degraded",
         version=VERSION,
         database=db,
-        scheduler=SchedulerHealth(status=state["status"], jobs=state["jobs"]),
+        scheduler=SchedulerHealth(
+            status=state["status"], leader=state["leader"], jobs=state["jobs"]
+        ),
+        smtp="configured" if request.app[SETTINGS].smtp_host else "not configured",
     )
     return web.json_response(
         health.model_dump(mode="json"), status=200 if health.status == "ok" else 503

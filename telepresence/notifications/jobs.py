@@ -1,0 +1,35 @@
+"""Timed jobs of notifications: send a prepared notice at a set time."""
+
+from __future__ import annotations
+
+from telepresence.platform.jobs import JobContext
+from telepresence.platform.notifier import Notice
+
+__all__ = ["deliver_notice"]
+
+
+async def deliver_notice(
+    ctx: JobContext,
+    *,
+    idempotency_key: str,
+    kind: str,
+    subject: str,
+    body: str,
+    user_id: str | None = None,
+    email: str | None = None,
+    link: str | None = None,
+) -> bool:
+    """Send one notice (for ``JobRunner.schedule_once``); False when its key was already sent."""
+    if ctx.notifier is None:
+        raise RuntimeError("the job context has no notifier")
+    return await ctx.notifier.notify(
+        Notice(
+            idempotency_key=idempotency_key,
+            kind=kind,
+            subject=subject,
+            body=body,
+            user_id=user_id,
+            email=email,
+            link=link,
+        )
+    )

@@ -1,0 +1,147 @@
+"""Notifications against a real SMTP server (aiosmtpd) and the real database, on both backends."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+from factories import Org
+from smtp_server import Mailbox, free_port, smtp_server
+from sqlalchemy import select
+
+from telepresence.app import create_app
+from telepresence.notifications.domain import EmailStatus
+from telepresence.notifications.models import Notification
+from telepresence.notifications.services import NotificationService
+from telepresence.notifications.smtp import SmtpMailer
+from telepresence.platform.context import DATABASE, NOTIFIER
+from telepresence.platform.notifier import Notice
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[int, Mailbox]]:
+    with smtp_server() as server:
+        yield server
+
+
+def notice(org: Org, key: str = "move-reminder:m1", *, email: str | None = "ann@school.example"):
+    return Notice(
+        idempotency_key=key,
+        kind="move_reminder",
+        subject="Move Robbie to Lab 3 by 10:05",
+        body="Robot 'Robbie' from S12 to Lab 3 by 10:05 for Sam K.",
+        user_id=org.users["assistant"].id,
+        email=email,
+        link="/rota",
+    )
+
+
+def service(client, clock, port: int | None, **kwargs) -> NotificationService:
+    mailer = SmtpMailer("127.0.0.1", port, tls="none", timeout=5) if port else None
+    return NotificationService(
+        client.app[DATABASE],
+        clock,
+        mailer,
+        sender="Classbridge <noreply@classbridge.example>",
+        base_url="https://classbridge.example",
+        **kwargs,
+    )
+
+
+async def rows(client) -> list[Notification]:
+    async with client.app[DATABASE].sessions() as session:
+        return list((await session.scalars(select(Notification))).all())
+
+
+async def test_a_notice_is_emailed_once_and_recorded(client, org, clock, smtp):
+    port, mailbox = smtp
+    notifier = service(client, clock, port)
+    assert await notifier.notify(notice(org)) is True
+    assert await notifier.notify(notice(org)) is False  # same key: nothing more
+    assert len(mailbox.messages) == 1
+    mail = mailbox.messages[0]
+    assert mail["To"] == "ann@school.example"
+    assert mail["Subject"] == "Move Robbie to Lab 3 by 10:05"
+    assert "https://classbridge.example/rota" in mail.get_payload()
+    [row] = await rows(client)
+    assert row.email_status == EmailStatus.SENT
+    assert row.email_attempts == 1
+    assert row.emailed_at is not None
+
+
+async def test_racing_sends_of_one_key_send_one_email(client, org, clock, smtp):
+    port, mailbox = smtp
+    notifier = service(client, clock, port)
+    results = await asyncio.gather(*(notifier.notify(notice(org)) for _ in range(5)))
+    assert sorted(results) == [False, False, False, False, True]
+    assert len(mailbox.messages) == 1
+
+
+async def test_a_refusing_server_is_retried_a_bounded_number_of_times(client, org, clock):
+    with smtp_server(refuse=1) as (port, mailbox):
+        notifier = service(client, clock, port, attempts=3, first_retry_seconds=0.01)
+        assert await notifier.notify(notice(org, "k1"))
+        assert len(mailbox.messages) == 1
+    with smtp_server(refuse=10) as (port, mailbox):
+        notifier = service(client, clock, port, attempts=3, first_retry_seconds=0.01)
+        assert await notifier.notify(notice(org, "k2"))
+        assert mailbox.attempts == 3
+        assert mailbox.messages == []
+    by_key = {r.idempotency_key: r for r in await rows(client)}
+    assert (by_key["k1"].email_status, by_key["k1"].email_attempts) == ("sent", 2)
+    assert (by_key["k2"].email_status, by_key["k2"].email_attempts) == ("failed", 3)
+    assert "451" in (by_key["k2"].email_error or "")
+
+
+async def test_an_unreachable_server_is_recorded_as_failed(client, org, clock):
+    notifier = service(client, clock, free_port(), attempts=2, first_retry_seconds=0.01)
+    assert await notifier.notify(notice(org))
+    [row] = await rows(client)
+    assert row.email_status == EmailStatus.FAILED
+    assert row.email_attempts == 2
+
+
+async def test_without_smtp_the_app_runs_and_says_so(client, org, login):
+    health = await (await client.get("/healthz")).json()
+    assert health["smtp"] == "not configured"
+    assert await client.app[NOTIFIER].notify(notice(org))
+    [row] = await rows(client)
+    assert row.email_status == EmailStatus.NOT_CONFIGURED
+    headers = await login("assistant")
+    listed = await (await client.get("/api/notifications", headers=headers)).json()
+    assert [n["subject"] for n in listed] == ["Move Robbie to Lab 3 by 10:05"]
+
+
+async def test_the_app_emails_through_the_configured_server(aiohttp_client, settings, clock, smtp):
+    port, mailbox = smtp
+    configured = settings.model_copy(
+        update={"smtp_host": "127.0.0.1", "smtp_port": port, "smtp_tls": "none"}
+    )
+    client = await aiohttp_client(create_app(configured, clock=clock))
+    from factories import seed_org
+
+    org = await seed_org(client.app[DATABASE])
+    health = await (await client.get("/healthz")).json()
+    assert health["smtp"] == "configured"
+    assert await client.app[NOTIFIER].notify(notice(org))
+    assert [m["Subject"] for m in mailbox.messages] == ["Move Robbie to Lab 3 by 10:05"]
+
+
+async def test_users_see_and_mark_only_their_own_notifications(client, org, clock, login):
+    notifier = service(client, clock, None)
+    await notifier.notify(notice(org, "a", email=None))
+    await notifier.notify(notice(org, "b", email=None))
+    assistant, admin = await login("assistant"), await login("admin")
+    listed = await (await client.get("/api/notifications", headers=assistant)).json()
+    assert len(listed) == 2
+    assert await (await client.get("/api/notifications", headers=admin)).json() == []
+    target = listed[0]["id"]
+    refused = await client.post(f"/api/notifications/{target}/read", headers=admin)
+    assert refused.status == 404
+    for _ in range(2):  # idempotent
+        done = await client.post(f"/api/notifications/{target}/read", headers=assistant)
+        assert done.status == 200
+        assert (await done.json())["read_at"] is not None
+    unread = await (await client.get("/api/notifications?unread=true", headers=assistant)).json()
+    assert [n["id"] for n in unread] == [listed[1]["id"]]
