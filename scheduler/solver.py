@@ -1,0 +1,528 @@
+"""The solver behind ``scheduler.assignment``: timelines of assistants and the search (pure).
+
+Split from ``assignment.py`` (which holds the public functions and explains
+the method) to keep each module readable.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+
+from scheduler.rota import (
+    NO_ASSISTANT_ON_DUTY,
+    NOBODY_FREE,
+    PINNED_ASSISTANT_CANNOT,
+    REACHED_CAP,
+    TOO_LATE,
+    Assignment,
+    AssignmentRules,
+    Assistant,
+    Move,
+    Plan,
+)
+from scheduler.walking import RoomRef, WalkingRules
+
+__all__ = ["Solver"]
+
+_UNASSIGNED = 10**18  # per unassigned move: outweighs any lateness
+_LATE = 10**9  # per second late: outweighs any walking and fairness
+_NEVER = -(2**62)
+_ANY = 2**100  # no ceiling on a cost
+Step = tuple[int, int, int, int]  # departs, done, late (s), walked (s)
+
+
+class _Job:
+    """A move in integer seconds and where it sits; ``floor``: lateness nobody can avoid."""
+
+    __slots__ = (
+        "approach",
+        "carry",
+        "earliest",
+        "floor",
+        "frm",
+        "hopeless",
+        "key",
+        "lane",
+        "late",
+        "latest",
+        "limit",
+        "movable",
+        "move",
+        "pinned",
+        "to",
+        "tried",
+    )
+
+    def __init__(self, move: Move, carry: int, max_late: int) -> None:
+        self.move = move
+        self.approach: dict[str, int] = {}  # walking seconds from a room to ``frm``
+        self.earliest = int(move.earliest.timestamp())
+        self.latest = int(move.latest.timestamp())
+        self.limit = self.latest + max_late
+        self.key = (self.latest, self.earliest, move.device_id, move.from_room.id, move.to_room.id)
+        self.frm = move.from_room.id
+        self.to = move.to_room.id
+        self.carry = carry
+        self.floor = max(0, self.earliest + carry - self.latest)
+        self.lane: _Lane | None = None
+        self.late = 0
+        self.movable = True
+        self.pinned = False
+        self.hopeless: bool | None = None
+        self.tried: tuple[int, ...] | None = None  # lane versions when relocating it last failed
+
+    def fresh(self) -> _Job:
+        """The same move, not yet placed (for a second solve of the same day)."""
+        return _Job(self.move, self.carry, self.limit - self.latest)
+
+
+class _Lane:
+    """One assistant's timeline: jobs in due-time order and their simulated steps."""
+
+    __slots__ = ("acc", "cap", "cost", "home", "id", "jobs", "segments", "steps", "version")
+
+    def __init__(self, assistant: Assistant, now: int) -> None:
+        self.id = assistant.id
+        self.home = assistant.location.id if assistant.location else None
+        self.cap = assistant.max_moves
+        stretches = (
+            (max(int(start.timestamp()), now), int(end.timestamp()))
+            for window in assistant.duty
+            for start, end in window.segments()
+        )
+        self.segments = sorted((start, end) for start, end in stretches if start < end)
+        self.jobs: list[_Job] = []
+        self.steps: list[Step] = []
+        self.acc = [0]  # acc[i]: lateness and walking cost of the first i steps
+        self.cost = 0
+        self.version = 0
+
+
+# A simulated timeline: its steps, their running cost, its total cost.
+_Result = tuple[list[Step], list[int], int]
+# (cost increase, position, the one new step when appended, else the whole new timeline)
+_Insertion = tuple[int, int, Step | None, _Result | None]
+
+
+class Solver:
+    """The state of one solve: jobs, lanes, and the simulation they share."""
+
+    def __init__(
+        self,
+        moves: Sequence[Move],
+        assistants: Sequence[Assistant],
+        walking: WalkingRules,
+        now: datetime,
+        rules: AssignmentRules,
+        template: Solver | None = None,
+    ) -> None:
+        self.walking = walking
+        self.rooms: dict[str, RoomRef]
+        self.jobs: list[_Job]
+        if template is not None:
+            self.rooms = template.rooms
+            self.jobs = [job.fresh() for job in template.jobs]
+        else:
+            self.rooms = {r.id: r for m in moves for r in (m.from_room, m.to_room)}
+            self.rooms.update((a.location.id, a.location) for a in assistants if a.location)
+            handling = int(rules.handling.total_seconds())
+            max_late = int(rules.max_lateness.total_seconds())
+            jobs = [
+                _Job(m, self.walk(m.from_room.id, m.to_room.id) + handling, max_late) for m in moves
+            ]
+            self.jobs = sorted(jobs, key=lambda job: job.key)
+        self.now = stamp = int(now.timestamp())
+        lanes = [_Lane(a, stamp) for a in assistants if not a.absent]
+        self.lanes = [lane for lane in lanes if lane.segments]
+        self.fair = int(rules.fairness_weight.total_seconds())
+        self.rules = rules
+        self.budget = rules.search_budget * len(self.jobs)
+
+    def walk(self, a: str, b: str) -> int:
+        # Each job keeps the walks to it (``approach``): no other memo pays for itself.
+        return self.walking.seconds(self.rooms[a], self.rooms[b])
+
+    def reach(
+        self, free: int, here: str | None, job: _Job, segments: list[tuple[int, int]]
+    ) -> Step | None:
+        """The earliest way to do ``job`` after being free at ``free`` in room ``here``."""
+        walked = 0 if here is None else job.approach.get(here, -1)
+        if walked < 0 and here is not None:
+            walked = job.approach[here] = self.walk(here, job.frm)
+        earliest = job.earliest
+        for start, end in segments:
+            depart = free if free > start else start
+            begin = depart + walked
+            if begin < earliest:
+                begin = earliest
+                depart = begin - walked
+            done = begin + job.carry
+            if done > job.limit:
+                return None
+            if done <= end:
+                return depart, done, done - job.latest if done > job.latest else 0, walked
+        return None
+
+    def simulate(
+        self, lane: _Lane, jobs: list[_Job], keep: int = 0, ceiling: int = _ANY
+    ) -> _Result | None:
+        """Steps and cost of ``lane`` doing ``jobs`` in order; ``None`` if it cannot.
+
+        The first ``keep`` jobs must be the lane's current first ``keep``: their
+        steps are reused. Costs only grow along a timeline, so the simulation
+        gives up (``None``) as soon as the cost reaches ``ceiling``.
+        """
+        if lane.cap is not None and len(jobs) > lane.cap:
+            return None
+        self.budget -= 1
+        steps = lane.steps[:keep]
+        acc = lane.acc[: keep + 1]
+        running, fairness = acc[-1], self.fair * len(jobs) * len(jobs)
+        free, here = (steps[-1][1], jobs[keep - 1].to) if keep else (_NEVER, lane.home)
+        for job in jobs[keep:]:
+            found = self.reach(free, here, job, lane.segments)
+            if found is None:
+                return None
+            steps.append(found)
+            running += found[2] * _LATE + found[3]
+            if running + fairness >= ceiling:
+                return None
+            acc.append(running)
+            free, here = found[1], job.to
+        return steps, acc, running + fairness
+
+    def commit(self, lane: _Lane, jobs: list[_Job], result: _Result) -> None:
+        for job in lane.jobs:
+            job.lane = None
+        lane.jobs, (lane.steps, lane.acc, lane.cost) = jobs, result
+        lane.version += 1
+        for job, step in zip(jobs, lane.steps, strict=True):
+            job.lane, job.late = lane, step[2]
+
+    def start(
+        self,
+        anchored: Mapping[str, str],
+        pinned: set[str],
+        *,
+        first_free: bool,
+        order: Mapping[str, datetime] | None = None,
+    ) -> Solver:
+        """Anchor, then run the greedy; returns itself."""
+        self.anchored, self.pinned = anchored, pinned
+        self.anchor(anchored, pinned, order or {})
+        self.greedy(first_free=first_free)
+        return self
+
+    def anchor(
+        self, anchored: Mapping[str, str], pinned: set[str], order: Mapping[str, datetime]
+    ) -> None:
+        """Put anchored jobs on their lanes; free the ones that do not fit.
+
+        Jobs kept from a previous plan go in the order they were done there
+        (``order``: their departure times), so a plan re-anchored unchanged is
+        the same plan; others go in due order.
+        """
+        lanes = {lane.id: lane for lane in self.lanes}
+        sequence = sorted(
+            self.jobs, key=lambda job: (order.get(job.move.id, job.move.latest), job.key)
+        )
+        for job in sequence if anchored else ():
+            assistant_id = anchored.get(job.move.id)
+            if assistant_id is None:
+                continue
+            job.pinned = job.move.id in pinned
+            job.movable = False
+            lane = lanes.get(assistant_id)
+            option = None if lane is None else self._anchor_option(lane, job, order)
+            if lane is not None and option is not None:
+                self.place(lane, job, option)
+            elif not job.pinned:
+                job.movable = True
+
+    def _anchor_option(
+        self, lane: _Lane, job: _Job, order: Mapping[str, datetime]
+    ) -> _Insertion | None:
+        # A move kept from a previous plan goes after the ones done before it there
+        # (the local search may have ordered them against due order); a new anchor
+        # goes where the greedy would put it.
+        if job.move.id in order:
+            kept = self.insertion_at(lane, job, len(lane.jobs), _ANY)
+            if kept is not None and (lane.cap is None or len(lane.jobs) < lane.cap):
+                return kept
+        return self.insertion(lane, job) or self.insertion(lane, job, wide=True)
+
+    def insertion(
+        self, lane: _Lane, job: _Job, *, wide: bool = False, below: int = _ANY
+    ) -> _Insertion | None:
+        """The cheapest way to add ``job`` to ``lane`` for less than ``below``, or ``None``.
+
+        The greedy tries the due-order position only; ``wide`` (the local
+        search) also tries every position among the moves whose windows
+        overlap this one's: a long-window move done early in a quiet moment,
+        or two simultaneous moves in the order that walks least.
+        """
+        jobs = lane.jobs
+        count = len(jobs)
+        if lane.cap is not None and count >= lane.cap:
+            return None
+        due = (
+            count
+            if not count or job.key >= jobs[-1].key
+            else bisect_right(jobs, job.key, key=lambda other: other.key)
+        )
+        best = self.insertion_at(lane, job, due, below)
+        if wide:
+            low = next((i for i, other in enumerate(jobs) if other.limit >= job.earliest), count)
+            high = next((i for i, other in enumerate(jobs) if other.earliest > job.limit), count)
+            for pos in range(low, high + 1):
+                bound = below if best is None else best[0]
+                other = None if pos == due else self.insertion_at(lane, job, pos, bound)
+                best = other or best
+        return best
+
+    def insertion_at(self, lane: _Lane, job: _Job, pos: int, below: int) -> _Insertion | None:
+        jobs, count = lane.jobs, len(lane.jobs)
+        free, here = (lane.steps[pos - 1][1], jobs[pos - 1].to) if pos else (_NEVER, lane.home)
+        step = self.reach(free, here, job, lane.segments)
+        if step is None:
+            return None
+        delta = step[2] * _LATE + step[3] + self.fair * (2 * count + 1)
+        if pos == count:
+            return None if delta >= below else (delta, count, step, None)
+        if lane.acc[pos] - lane.acc[-1] + delta >= below:  # the tail can only add: give up early
+            return None
+        ceiling = lane.cost + below if below < _ANY else _ANY
+        result = self.simulate(lane, [*jobs[:pos], job, *jobs[pos:]], pos, ceiling)
+        return None if result is None else (result[2] - lane.cost, pos, None, result)
+
+    def place(self, lane: _Lane, job: _Job, option: _Insertion) -> None:
+        delta, pos, step, result = option
+        if step is not None:
+            lane.jobs.append(job)
+            lane.steps.append(step)
+            lane.acc.append(lane.acc[-1] + step[2] * _LATE + step[3])
+            lane.cost += delta
+            lane.version += 1
+            job.lane, job.late = lane, step[2]
+        elif result is not None:
+            self.commit(lane, [*lane.jobs[:pos], job, *lane.jobs[pos:]], result)
+
+    def greedy(self, first_free: bool) -> None:
+        """Place every free job in due order: cheapest lane, or the first that can."""
+        reach, fair = self.reach, self.fair
+        for job in self.jobs:
+            if not job.movable or job.lane is not None:
+                continue
+            best: _Insertion | None = None
+            chosen: _Lane | None = None
+            for lane in self.lanes:
+                jobs, count = lane.jobs, len(lane.jobs)
+                if (count and job.key < jobs[-1].key) or (
+                    lane.cap is not None and count >= lane.cap
+                ):
+                    option = self.insertion(lane, job, below=_ANY if best is None else best[0])
+                else:  # the common case, inlined: append at the end of the lane's day
+                    free, here = (lane.steps[-1][1], jobs[-1].to) if count else (_NEVER, lane.home)
+                    step = reach(free, here, job, lane.segments)
+                    option = None
+                    if step is not None:
+                        delta = step[2] * _LATE + step[3] + fair * (2 * count + 1)
+                        option = delta, count, step, None
+                if option is not None and (best is None or option[0] < best[0]):
+                    best, chosen = option, lane
+                    if first_free:
+                        break
+            if best is not None and chosen is not None:
+                self.place(chosen, job, best)
+
+    def without(self, job: _Job) -> tuple[list[_Job], _Result | None]:
+        lane = job.lane
+        assert lane is not None  # only ever called on placed jobs
+        pos = lane.jobs.index(job)
+        rest = [*lane.jobs[:pos], *lane.jobs[pos + 1 :]]
+        return rest, self.simulate(lane, rest, pos)
+
+    def relocate(self, job: _Job, lanes: list[_Lane] | None = None) -> bool:
+        """Move ``job`` to where the objective falls most (another lane, or another
+        point of its own lane's day; only ``lanes`` if given); whether it did."""
+        versions = tuple(lane.version for lane in self.lanes)
+        if not job.movable or (job.tried == versions and lanes is None) or self.budget <= 0:
+            return False
+        source = job.lane
+        if source is None:
+            return self.place_best(job, _UNASSIGNED, lanes)
+        rest, left = self.without(job)
+        if left is None:
+            return False
+        gain = source.cost - left[2]
+        saved = (source.jobs, source.steps, source.acc, source.cost)
+        self.commit(source, rest, left)
+        if self.place_best(job, gain, lanes):
+            return True
+        self.commit(source, saved[0], saved[1:])
+        if lanes is None:
+            job.tried = tuple(lane.version for lane in self.lanes)
+        return False
+
+    def place_best(self, job: _Job, gain: int, lanes: list[_Lane] | None) -> bool:
+        """Place the unplaced ``job`` where it costs least, if that is less than ``gain``."""
+        best: _Insertion | None = None
+        target: _Lane | None = None
+        for lane in self.lanes if lanes is None else lanes:
+            below = gain if best is None else best[0]
+            option = self.insertion(lane, job, wide=True, below=below)
+            if option is not None:
+                best, target = option, lane
+        if best is None or target is None:
+            if lanes is None:
+                job.tried = tuple(lane.version for lane in self.lanes)
+            return False
+        self.place(target, job, best)
+        return True
+
+    def exchange(self, job: _Job) -> bool:
+        """Give ``job`` the place of a nearby move on another lane, which goes where it fits."""
+        if not job.movable:
+            return False
+        horizon = int(self.rules.swap_horizon.total_seconds())
+        candidates = sorted(  # nearest in due time first; keys are unique, so no ties
+            (abs(other.latest - job.latest), other.key, other, lane)
+            for lane in self.lanes
+            if lane is not job.lane
+            for other in lane.jobs
+            if other.movable and abs(other.latest - job.latest) <= horizon
+        )
+        for _, _, other, lane in candidates:
+            if self.budget <= 0:
+                return False
+            if self.try_exchange(job, other, lane):
+                return True
+        return False
+
+    def try_exchange(self, job: _Job, other: _Job, lane: _Lane) -> bool:
+        saved = [(x, x.jobs, x.steps, x.acc, x.cost) for x in self.lanes]
+        before = sum(x.cost for x in self.lanes) + _UNASSIGNED * (job.lane is None)
+        source = job.lane
+        if source is not None:
+            rest, left = self.without(job)
+            if left is None:
+                return False
+            self.commit(source, rest, left)
+        rest, left = self.without(other)
+        if left is not None:
+            self.commit(lane, rest, left)
+            option = self.insertion(lane, job)
+            if option is not None:
+                self.place(lane, job, option)
+                self.relocate(other)
+                after = sum(x.cost for x in self.lanes) + _UNASSIGNED * (other.lane is None)
+                if after < before:
+                    return True
+        for x in self.lanes:
+            for placed in x.jobs:
+                placed.lane = None
+        for x, jobs, steps, acc, cost in saved:
+            x.jobs, x.steps, x.acc, x.cost = jobs, steps, acc, cost
+            x.version += 1
+            for placed, step in zip(jobs, steps, strict=True):
+                placed.lane, placed.late = x, step[2]
+        return False
+
+    def needs_help(self, job: _Job) -> bool:
+        """Late beyond what nobody could avoid, or unassigned though someone is on duty."""
+        if job.lane is not None:
+            return job.late > job.floor
+        if job.hopeless is None:
+            job.hopeless = not any(self.reach(_NEVER, None, job, x.segments) for x in self.lanes)
+        return job.movable and not job.hopeless
+
+    def spread(self) -> int:
+        loads = [len(lane.jobs) for lane in self.lanes]
+        return max(loads) - min(loads) if loads else 0
+
+    def troubled(self) -> bool:
+        """Whether the local search has anything to gain on lateness, assignment or load."""
+        return self.spread() > 1 or any(self.needs_help(job) for job in self.jobs)
+
+    def improve(self) -> None:
+        """Bounded local search around the jobs in trouble and the busiest lanes."""
+        troubled = sum(1 for job in self.jobs if self.needs_help(job)) + self.spread()
+        self.budget = self.rules.search_budget * min(len(self.jobs), 2 * troubled + 4)
+        for _ in range(self.rules.max_rounds):
+            improved = False
+            for job in [job for job in self.jobs if self.needs_help(job)]:
+                if self.budget <= 0:
+                    return
+                lane = job.lane
+                if lane is not None and lane.jobs[0] is not job:
+                    # The move just before it on the same timeline is what delays it.
+                    improved |= self.relocate(lane.jobs[lane.jobs.index(job) - 1])
+                if self.needs_help(job):
+                    improved |= self.relocate(job)
+                if job.lane is None and self.needs_help(job):
+                    improved |= self.exchange(job)
+            if self.spread() > 1:
+                most = max(len(lane.jobs) for lane in self.lanes)
+                light = [lane for lane in self.lanes if len(lane.jobs) <= most - 2]
+                busiest = next(lane for lane in self.lanes if len(lane.jobs) == most)
+                for job in list(busiest.jobs):
+                    improved |= self.relocate(job, light)
+            if not improved:
+                return
+
+    def lateness_key(self) -> tuple[int, int]:
+        """(unassigned moves, seconds of lateness): what assignment minimises first."""
+        placed = [job.late for job in self.jobs if job.lane is not None]
+        return len(self.jobs) - len(placed), sum(placed)
+
+    def reason(self, job: _Job) -> str:
+        if job.pinned:
+            return PINNED_ASSISTANT_CANNOT
+        if job.limit < self.now + job.carry:
+            return TOO_LATE
+        on_duty = [lane for lane in self.lanes if self.reach(_NEVER, None, job, lane.segments)]
+        if not on_duty:
+            return NO_ASSISTANT_ON_DUTY
+        if all(lane.cap is not None and len(lane.jobs) >= lane.cap for lane in on_duty):
+            return REACHED_CAP
+        return NOBODY_FREE
+
+    def plan(self) -> Plan:
+        placed = {
+            job: (lane.id, step)
+            for lane in self.lanes
+            for job, step in zip(lane.jobs, lane.steps, strict=True)
+        }
+        out: list[Assignment] = []
+        for job in self.jobs:
+            where = placed.get(job)
+            if where is None:
+                out.append(Assignment(job.move, None, reason=self.reason(job), pinned=job.pinned))
+                continue
+            lane_id, (departs, done, late, _) = where
+            out.append(  # positional: this runs once per move of the day
+                Assignment(
+                    job.move,
+                    lane_id,
+                    _instant(departs),
+                    _instant(done),
+                    _span(late),
+                    None,
+                    job.pinned,
+                )
+            )
+        return Plan(tuple(out), tuple(lane.id for lane in self.lanes))
+
+
+@lru_cache(maxsize=8192)
+def _instant(timestamp: int) -> datetime:
+    # Moves cluster on a few hundred distinct minutes a day: cached, the plan is cheap.
+    return datetime.fromtimestamp(timestamp, UTC)
+
+
+@lru_cache(maxsize=1024)
+def _span(seconds: int) -> timedelta:
+    return timedelta(seconds=seconds)
