@@ -73,6 +73,7 @@ class Command(enum.StrEnum):
     IDENTIFY = "identify"
     RESTART = "restart"
     UPDATE_SETTINGS = "update_settings"
+    READINESS_TEST = "readiness_test"
 
 
 class LifecycleError(ValueError):

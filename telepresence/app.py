@@ -52,8 +52,10 @@ from telepresence.platform.ratelimit import RateLimiter
 from telepresence.platform.routing import ENDPOINTS
 from telepresence.platform.settings import Settings
 from telepresence.sessions import pages as session_pages
+from telepresence.sessions import readiness
 from telepresence.sessions import web as session_web
 from telepresence.sessions.jobs import end_finished_sessions, prepare_sessions
+from telepresence.sessions.readiness import ECHOES, EchoPeers
 from telepresence.sessions.signalling import SESSION_ROOMS, SessionRooms
 
 __all__ = ["create_app"]
@@ -116,6 +118,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     jobs.every(24 * 3600, purge_old_audit, name="purge-audit")
     app[JOBS] = jobs
     app[SESSION_ROOMS] = SessionRooms()
+    app[ECHOES] = EchoPeers()
     bridge = None
     if database.dialect == "postgresql":
         bridge = PostgresEventBridge(settings.effective_database_url, app[EVENTS])
@@ -127,6 +130,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     finally:
         await jobs.stop()
         await app[SESSION_ROOMS].close_all()
+        await app[ECHOES].close()
         await hub.close()
         if bridge is not None:
             await bridge.close()
@@ -174,6 +178,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         device_pages.routes,
         session_web.routes,
         session_pages.routes,
+        readiness.routes,
         scheduler_web.routes,
         rota_api_routes,
         rota_page_routes,

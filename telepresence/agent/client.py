@@ -96,6 +96,7 @@ class DeviceAgent:
         self.media: Media = media or SyntheticMedia()
         self.lesson: Any = None
         self._lesson_task: asyncio.Task[None] | None = None
+        self._background: set[asyncio.Task[None]] = set()
 
     @staticmethod
     async def pair(server: str, code: str, serial: str | None = None) -> Credential:
@@ -223,6 +224,34 @@ class DeviceAgent:
                     "agent_message_refused", code=data.get("code"), detail=data.get("detail")
                 )
 
+    def _spawn_readiness(self, ws: aiohttp.ClientWebSocketResponse, data: dict[str, Any]) -> None:
+        """Test this room's connection in the background; ack with the verdict when done."""
+
+        async def run() -> None:
+            from telepresence.agent.readiness import measure_room
+
+            video = next((t for t in self.media.tracks() if t.kind == "video"), None)
+            try:
+                if video is None:
+                    raise RuntimeError("no camera to test with")
+                outcome = await measure_room(
+                    self.credential.server,
+                    self.credential.credential,
+                    video,
+                    room=str(data.get("args", {}).get("room", "")),
+                )
+                detail, ok = f"{outcome.get('verdict')}: {json.dumps(outcome)}"[:500], True
+            except (RuntimeError, aiohttp.ClientError, OSError) as exc:
+                detail, ok = f"readiness test failed: {exc}"[:500], False
+            if not ws.closed:
+                await ws.send_json(
+                    {"type": "ack", "command_id": data["command_id"], "ok": ok, "detail": detail}
+                )
+
+        task = asyncio.create_task(run())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
     async def _join_lesson(self, invite: dict[str, Any]) -> None:
         """Join the session the server invited this robot to (replacing any other)."""
         from telepresence.agent.lesson import RobotLesson
@@ -249,6 +278,9 @@ class DeviceAgent:
     async def _command(self, ws: aiohttp.ClientWebSocketResponse, data: dict[str, Any]) -> None:
         name = data.get("command")
         actions = {"identify": self.hardware.identify, "restart": self.hardware.restart}
+        if name == "readiness_test":
+            self._spawn_readiness(ws, data)
+            return
         if name in actions:
             detail, ok = await actions[name](), True
         elif name == "update_settings":

@@ -17,6 +17,7 @@ from telepresence.platform.identity import STAFF, Principal, Role
 from telepresence.platform.models import Room
 from telepresence.platform.rendering import render
 from telepresence.platform.routing import Routes
+from telepresence.sessions.readiness_models import ReadinessCheck
 
 __all__ = ["routes", "schools_context"]
 
@@ -34,6 +35,16 @@ async def schools_context(request: web.Request, who: Principal) -> dict[str, Any
                 .order_by(Room.building, Room.name)
             )
         )
+        checks = list(
+            await session.scalars(
+                select(ReadinessCheck)
+                .where(
+                    ReadinessCheck.school_id.in_([s.id for s in schools]),
+                    ReadinessCheck.finished_at.is_not(None),
+                )
+                .order_by(ReadinessCheck.started_at)
+            )
+        )
     by_school: dict[str, list[Room]] = {}
     for room in rooms:
         by_school.setdefault(room.school_id, []).append(room)
@@ -41,6 +52,7 @@ async def schools_context(request: web.Request, who: Principal) -> dict[str, Any
         "title": "Schools",
         "schools": schools,
         "rooms": by_school,
+        "checks": {(c.school_id, c.room.lower()): c for c in checks},  # the newest wins
         "is_admin": who.role is Role.ADMIN,
         "form": {},
     }

@@ -9,8 +9,12 @@ from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from telepresence.platform.database import Base, new_id
+from telepresence.sessions.readiness_models import ReadinessCheck
 
-__all__ = ["LessonSession", "SessionEvent", "SessionToken"]
+# ReadinessCheck lives in its own module; imported here so that every table of
+# the sessions package is registered wherever its models are.
+
+__all__ = ["LessonSession", "ReadinessCheck", "SessionEvent", "SessionToken"]
 
 
 class LessonSession(Base):

@@ -20,6 +20,7 @@ __all__ = [
     "QualityMessage",
     "SessionClosed",
     "SessionInvite",
+    "check_sdp",
     "parse_client_message",
     "schema_markdown",
 ]
@@ -38,7 +39,8 @@ class _Message(BaseModel):
     id: str | None = Field(default=None, max_length=40, description="Echoed in the ack.")
 
 
-def _check_sdp(sdp: str) -> str:
+def check_sdp(sdp: str) -> str:
+    """``sdp`` if it looks like SDP (``v=0``, ``<letter>=`` lines, an ``m=``); else ValueError."""
     lines = sdp.replace("\r\n", "\n").strip().split("\n")
     if not lines or lines[0] != "v=0":
         raise ValueError("an SDP starts with v=0")
@@ -64,7 +66,7 @@ class OfferMessage(_Message):
     type: Literal["offer"]
     sdp: str = Field(min_length=10, max_length=MAX_SDP_BYTES)
 
-    _valid = field_validator("sdp")(_check_sdp)
+    _valid = field_validator("sdp")(check_sdp)
 
 
 class AnswerMessage(_Message):
@@ -73,7 +75,7 @@ class AnswerMessage(_Message):
     type: Literal["answer"]
     sdp: str = Field(min_length=10, max_length=MAX_SDP_BYTES)
 
-    _valid = field_validator("sdp")(_check_sdp)
+    _valid = field_validator("sdp")(check_sdp)
 
 
 class CandidateMessage(_Message):

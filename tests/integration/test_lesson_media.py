@@ -220,3 +220,47 @@ async def test_both_ends_rejoin_the_same_session_after_a_server_restart(settings
         with contextlib.suppress(AgentStopped, TimeoutError):
             await asyncio.wait_for(task, 10)
         await runner.cleanup()
+
+
+async def test_a_readiness_call_measures_the_room_and_is_stored(client, org, robot, login):
+    device_id, _, _ = robot
+    admin = await login("admin")
+    sent = await client.post(
+        f"/api/devices/{device_id}/commands",
+        headers=admin,
+        json={"command": "readiness_test", "args": {"room": "Lab 3"}},
+    )
+    assert sent.status == 202
+    command_id = (await sent.json())["id"]
+    for _ in range(300):
+        listed = await (
+            await client.get(f"/api/devices/{device_id}/commands", headers=admin)
+        ).json()
+        done = next(c for c in listed if c["id"] == command_id)
+        if done["status"] != "sent":
+            break
+        await asyncio.sleep(0.1)
+    assert done["status"] == "done", done["detail"]
+    checks = await (
+        await client.get(
+            f"/api/readiness?school_id={org.school_id}", headers=await login("coordinator")
+        )
+    ).json()
+    assert len(checks) == 1
+    check = checks[0]
+    assert check["room"] == "Lab 3"
+    assert check["verdict"] == "good"
+    assert check["fps"] > 10
+    assert 0 <= check["rtt_ms"] < 150
+    assert check["bitrate_kbps"] > 50
+    await client.post("/login", data={"email": org.email("coordinator"), "password": PASSWORD})
+    page = await (await client.get("/schools")).text()
+    assert "Connection good" in page
+
+
+async def test_readiness_endpoints_are_for_devices_only(client, org, login):
+    staff = await login("hospital_staff")
+    assert (await client.post("/api/readiness", json={}, headers=staff)).status == 403
+    assert (
+        await client.get("/api/readiness?school_id=x", headers=await login("assistant"))
+    ).status == 403
