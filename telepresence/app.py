@@ -24,6 +24,7 @@ from scheduler.rota_web import routes as rota_api_routes
 from telepresence import pages
 from telepresence.notifications import NotificationService, SmtpMailer
 from telepresence.notifications import web as notifications_web
+from telepresence.notifications.jobs import resend_stalled_email
 from telepresence.organisation import pages as organisation_pages
 from telepresence.organisation import web as organisation_web
 from telepresence.platform import web as platform_web
@@ -116,6 +117,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     jobs.every(3600, purge_old_telemetry, name="purge-telemetry")
     jobs.every(3600, purge_expired_tokens, name="purge-tokens")
     jobs.every(24 * 3600, purge_old_audit, name="purge-audit")
+    jobs.every(300, resend_stalled_email, name="resend-stalled-email")
     app[JOBS] = jobs
     app[SESSION_ROOMS] = SessionRooms()
     app[ECHOES] = EchoPeers()

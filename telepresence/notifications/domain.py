@@ -17,6 +17,7 @@ class EmailStatus(enum.StrEnum):
     """What became of a notice's email."""
 
     PENDING = "pending"
+    RETRYING = "retrying"
     SENT = "sent"
     FAILED = "failed"
     NOT_CONFIGURED = "not_configured"

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from telepresence.notifications.services import NotificationService
 from telepresence.platform.jobs import JobContext
 from telepresence.platform.notifier import Notice
 
-__all__ = ["deliver_notice"]
+__all__ = ["deliver_notice", "resend_stalled_email"]
 
 
 async def deliver_notice(
@@ -33,3 +34,10 @@ async def deliver_notice(
             link=link,
         )
     )
+
+
+async def resend_stalled_email(ctx: JobContext) -> int:
+    """Maintenance: email the notices an instance recorded but died before sending."""
+    if not isinstance(ctx.notifier, NotificationService):
+        return 0
+    return await ctx.notifier.resend_stalled()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Protocol
 
@@ -29,6 +29,8 @@ from telepresence.platform.notifier import Notice
 __all__ = ["Mailer", "NotificationService", "list_for_user", "mark_read", "unread_count"]
 
 log = structlog.get_logger("classbridge.notifications")
+STALLED = timedelta(minutes=10)
+"""A notice still unsent this long after it was recorded was cut off mid-send."""
 
 
 class Mailer(Protocol):
@@ -92,6 +94,45 @@ class NotificationService:
         else:
             await self._email(row_id, notice)
         return True
+
+    async def resend_stalled(self, older_than: timedelta = STALLED) -> int:
+        """Email notices recorded but never sent (the instance died mid-send); returns how many.
+
+        Only notices still ``pending`` after ``older_than`` (far longer than
+        a send with all its retries takes) are picked, each claimed by one
+        atomic update, so a notice is never emailed by two instances.
+        """
+        if self.mailer is None:
+            return 0
+        cutoff = self.clock.now() - older_than
+        async with self.database.sessions() as session:
+            stalled = (
+                await session.scalars(
+                    select(Notification)
+                    .where(
+                        Notification.email_status == EmailStatus.PENDING.value,
+                        Notification.email.is_not(None),
+                        Notification.created_at < cutoff,
+                    )
+                    .order_by(Notification.created_at)
+                    .limit(100)
+                )
+            ).all()
+        sent = 0
+        for row in stalled:
+            async with self.database.transaction() as session:
+                claimed = await session.execute(
+                    update(Notification)
+                    .where(
+                        Notification.id == row.id,
+                        Notification.email_status == EmailStatus.PENDING.value,
+                    )
+                    .values(email_status=EmailStatus.RETRYING.value)
+                )
+            if claimed.rowcount:  # type: ignore[attr-defined]
+                await self._email(row.id, _notice_of(row))
+                sent += 1
+        return sent
 
     async def _record(self, notice: Notice, now: datetime) -> str | None:
         dialect = postgresql if self.database.dialect == "postgresql" else sqlite
@@ -158,6 +199,18 @@ class NotificationService:
             await session.execute(
                 update(Notification).where(Notification.id == row_id).values(**values)
             )
+
+
+def _notice_of(row: Notification) -> Notice:
+    return Notice(
+        idempotency_key=row.idempotency_key,
+        kind=row.kind,
+        subject=row.subject,
+        body=row.body,
+        user_id=row.user_id,
+        email=row.email,
+        link=row.link,
+    )
 
 
 async def list_for_user(

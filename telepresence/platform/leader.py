@@ -10,7 +10,8 @@ close that connection. When the leader's connection dies (the process ends,
 the network drops, or an operator runs ``pg_terminate_backend``) PostgreSQL
 releases the lock, and the next follower to retry takes it.
 
-On SQLite there is one instance by construction, so it simply leads.
+On SQLite there is one instance by construction, so it simply leads (and
+stands again if starting its scheduler failed).
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ class LeaderElection:
         self._nudge = asyncio.Event()
         self._hold_off = False
         self._errors: tuple[type[BaseException], ...] = (OSError, TimeoutError)
+        self._postgres = database_url.startswith("postgresql")
 
     @property
     def backend_pid(self) -> int | None:
@@ -73,13 +75,11 @@ class LeaderElection:
         return pid
 
     async def start(self) -> None:
-        """Lead at once on SQLite; on PostgreSQL try now and keep retrying in the background."""
-        if not self.database_url.startswith("postgresql"):
-            await self._become_leader()
-            return
-        import asyncpg  # only deployments on PostgreSQL load the driver
+        """Try to lead now (on SQLite: lead), and keep trying in the background."""
+        if self._postgres:
+            import asyncpg  # only deployments on PostgreSQL load the driver
 
-        self._errors = (OSError, TimeoutError, asyncpg.PostgresError)
+            self._errors = (OSError, TimeoutError, asyncpg.PostgresError)
         await self._attempt()
         self._task = asyncio.get_running_loop().create_task(self._run())
 
@@ -107,6 +107,9 @@ class LeaderElection:
             await self._step_down()
 
     async def _try_lock(self) -> None:
+        if not self._postgres:
+            await self._become_leader()  # one instance by construction
+            return
         if self._conn is None or self._conn.is_closed():
             import asyncpg
 
@@ -117,6 +120,8 @@ class LeaderElection:
             await self._become_leader()
 
     async def _check(self) -> None:
+        if not self._postgres:
+            return
         if self._conn is None or self._conn.is_closed():
             raise ConnectionError("the leader's connection is closed")
         await self._conn.fetchval("SELECT 1", timeout=max(self.retry_seconds, 1.0))
@@ -128,17 +133,23 @@ class LeaderElection:
     async def _become_leader(self) -> None:
         self.is_leader = True
         log.info("leader_elected", backend_pid=self.backend_pid)
-        await self.on_elected()
+        try:
+            await self.on_elected()
+        except Exception:
+            # Leading without a working scheduler would hold the jobs hostage:
+            # give the lock back (closing the session) and stand again later.
+            log.exception("leader_start_failed")
+            await self._step_down()
 
     async def _step_down(self) -> None:
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            conn.terminate()  # first: the lock is free for the others at once
         if self.is_leader:
             self.is_leader = False
             self._hold_off = True
             log.warning("leader_deposed")
             await self.on_deposed()
-        if self._conn is not None:
-            conn, self._conn = self._conn, None
-            conn.terminate()
 
     async def close(self) -> None:
         """Stop trying, stop leading and release the lock by closing the connection."""

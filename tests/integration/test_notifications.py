@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from factories import Org
@@ -145,3 +146,18 @@ async def test_users_see_and_mark_only_their_own_notifications(client, org, cloc
         assert (await done.json())["read_at"] is not None
     unread = await (await client.get("/api/notifications?unread=true", headers=assistant)).json()
     assert [n["id"] for n in unread] == [listed[1]["id"]]
+
+
+async def test_a_notice_cut_off_before_its_email_is_sent_later_once(client, org, clock, smtp):
+    port, mailbox = smtp
+    notifier = service(client, clock, port)
+    # The instance recorded the notice and died before emailing it.
+    assert await notifier._record(notice(org, "stalled"), clock.now()) is not None
+    assert await notifier.resend_stalled() == 0  # it may still be sending: wait
+    clock.advance(timedelta(minutes=11))
+    assert await notifier.notify(notice(org, "fresh"))  # sent at once, not picked up again
+    results = await asyncio.gather(notifier.resend_stalled(), notifier.resend_stalled())
+    assert sorted(results) == [0, 1]
+    assert sorted(m["To"] for m in mailbox.messages) == ["ann@school.example"] * 2
+    by_key = {r.idempotency_key: r for r in await rows(client)}
+    assert by_key["stalled"].email_status == EmailStatus.SENT

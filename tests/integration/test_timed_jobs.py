@@ -237,6 +237,7 @@ async def test_one_instance_leads_and_another_takes_over_when_its_connection_die
         return b.is_leader and not a.is_leader
 
     took = await eventually(b_leads, seconds=5)
+    assert a.state()["status"] == "standby"  # its scheduler stopped with its lock
     print(f"takeover after the leader's connection died: {took:.2f} s")
     assert took < 10 * CHECK
     # The old leader, now a follower, schedules; the new leader runs it once.
