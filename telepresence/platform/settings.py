@@ -49,7 +49,11 @@ class Settings(BaseSettings):
     )
     telemetry_retention_days: int = Field(default=30, ge=1)
     audit_retention_days: int = Field(default=400, ge=30)
-    max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Largest request body.")
+    max_body_bytes: int = Field(
+        default=6 * 1024 * 1024,
+        ge=1024,
+        description="Largest request body (room for a 5 MB timetable upload and its form).",
+    )
     login_attempts_per_minute: int = Field(default=10, ge=1)
     session_join_before_minutes: float = Field(
         default=5.0, ge=0, le=60, description="How early before a lesson pupils may join."

@@ -83,7 +83,7 @@ async def test_unknown_paths_and_methods_are_problem_documents(client):
 async def test_oversized_bodies_are_refused_with_413(client, login):
     resp = await client.post(
         "/api/devices",
-        data=io.BytesIO(b"x" * 2_000_000),
+        data=io.BytesIO(b"x" * 7_000_000),
         headers=await login("admin") | {"Content-Type": "application/json"},
     )
     assert resp.status == 413
