@@ -231,6 +231,11 @@ class DeviceHub:
             self._task = asyncio.get_running_loop().create_task(self._run())
             self._outbox_task = asyncio.get_running_loop().create_task(self._deliver_outbox())
 
+    async def close_sockets(self) -> None:
+        """Close every device socket (1001: going away); the devices reconnect."""
+        for link in list(self._links.values()):
+            await link.ws.close(code=1001, message=b"server shutting down")
+
     async def close(self) -> None:
         """Stop the loop, flush once more and close every socket (1001: going away)."""
         for task in (self._task, self._outbox_task):
@@ -239,8 +244,7 @@ class DeviceHub:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         self._task = self._outbox_task = None
-        for link in list(self._links.values()):
-            await link.ws.close(code=1001, message=b"server shutting down")
+        await self.close_sockets()
         try:
             await self.flush()
         except Exception:

@@ -80,6 +80,18 @@ async def response_headers(request: web.Request, response: web.StreamResponse) -
     response.headers.setdefault("Referrer-Policy", "same-origin")
 
 
+async def _close_sockets(app: web.Application) -> None:
+    """On shutdown, before handlers are waited for: close long-lived sockets (1001).
+
+    Their handlers then finish normally (recording who left) while the
+    database is still open; clients reconnect to the next instance.
+    """
+    if SESSION_ROOMS in app:
+        await app[SESSION_ROOMS].close_all()
+    if DEVICE_HUB in app:
+        await app[DEVICE_HUB].close_sockets()
+
+
 async def _resources(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     if settings.effective_database_url.startswith("sqlite"):
@@ -170,6 +182,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         undefined=jinja2.StrictUndefined,
     )
     app.cleanup_ctx.append(_resources)
+    app.on_shutdown.append(_close_sockets)
     app.cleanup_ctx.append(rota_planner)
     for routes in (
         platform_web.routes,
