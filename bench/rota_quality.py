@@ -46,8 +46,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from rota_scale import LESSON, MONDAY, PERIODS, at, make_assistants, make_rooms
 
-from scheduler.assignment import AssignmentRules, _Job, _Solver, assign, assign_first_free
-from scheduler.rota import Assistant, BookedLesson, DeviceDay, Move, Plan, WalkingRules, derive
+from scheduler.assignment import assign, assign_first_free
+from scheduler.rota import (
+    AssignmentRules,
+    Assistant,
+    BookedLesson,
+    DeviceDay,
+    Move,
+    Plan,
+    WalkingRules,
+    derive,
+)
+from scheduler.solver import Solver, _Job
 
 NEVER = -(2**62)
 RULES = AssignmentRules()
@@ -83,7 +93,7 @@ def make_day(rng: random.Random, n: int) -> Day:
 def exact(day: Day, walking: WalkingRules) -> tuple[int, int]:
     """The least (unassigned moves, seconds of lateness) over every assignment and order."""
     now = at(MONDAY, 0, 0)
-    solver = _Solver(day.moves, day.assistants, walking, now, RULES)
+    solver = Solver(day.moves, day.assistants, walking, now, RULES)
     jobs = solver.jobs
     full = (1 << len(jobs)) - 1
     best: dict[int, int] = {0: 0}  # subset done so far -> least lateness
@@ -109,7 +119,7 @@ def exact(day: Day, walking: WalkingRules) -> tuple[int, int]:
     )
 
 
-def lane_costs(solver: _Solver, lane: object, jobs: list[_Job]) -> dict[int, int]:
+def lane_costs(solver: Solver, lane: object, jobs: list[_Job]) -> dict[int, int]:
     """For each subset one assistant can do, in any order, its least total lateness."""
     segments = lane.segments  # type: ignore[attr-defined]
     cap = lane.cap  # type: ignore[attr-defined]
