@@ -267,7 +267,7 @@ class JobRunner:
             timezone="UTC",
             job_defaults={"coalesce": True, "max_instances": 1},
         )
-        store = DatabaseJobStore(self.context.database.url, self.context)
+        store = DatabaseJobStore(self.context.database.url, self.context, self.context.clock)
         scheduler.add_executor(_LoopExecutor(loop, self.context.database, store), "default")
         scheduler.add_jobstore(store, DATED)
         for name, job, seconds in self._jobs:

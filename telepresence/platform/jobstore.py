@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Coroutine
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, cast
 
 import structlog
@@ -29,6 +29,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import Mapped, mapped_column
 
+from telepresence.platform.clock import Clock
 from telepresence.platform.database import Base
 
 __all__ = [
@@ -143,12 +144,18 @@ class DatabaseJobStore(BaseJobStore):  # type: ignore[misc]
 
     Every job gets ``context`` as its first positional argument when it is
     loaded; only its keyword arguments are stored. Date triggers only.
+
+    Stored times are the service clock's (``clock``); APScheduler counts in
+    wall-clock time, so times are shifted by the difference on the way in
+    and out. With the system clock that is nothing; with a test clock moved
+    forward, jobs fall due as if that much time had passed.
     """
 
-    def __init__(self, database_url: str, context: object) -> None:
+    def __init__(self, database_url: str, context: object, clock: Clock | None = None) -> None:
         super().__init__()
         self.database_url = database_url
         self.context = context
+        self.clock = clock
         self.next_run: datetime | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._engine: AsyncEngine | None = None
@@ -187,8 +194,13 @@ class DatabaseJobStore(BaseJobStore):  # type: ignore[misc]
 
     # -- rows to APScheduler jobs ------------------------------------------------------
 
-    def _job(self, row: Any) -> Job | None:
+    def _skew(self) -> timedelta:
+        """How far the service clock is ahead of the wall clock."""
+        return self.clock.now() - datetime.now(UTC) if self.clock else timedelta()
+
+    def _job(self, row: Any, skew: timedelta = timedelta()) -> Job | None:
         run_at = row.run_at if row.run_at.tzinfo else row.run_at.replace(tzinfo=UTC)
+        run_at -= skew
         state = {
             "version": 1,
             "id": row.id,
@@ -217,7 +229,8 @@ class DatabaseJobStore(BaseJobStore):  # type: ignore[misc]
         query = select(TABLE).where(TABLE.c.fired_at.is_(None), *self._not_handed(), *conditions)
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query.order_by(TABLE.c.run_at))).all()
-        jobs = [self._job(row) for row in rows]
+        skew = self._skew()
+        jobs = [self._job(row, skew) for row in rows]
         return [j for j in jobs if j is not None]
 
     # -- the BaseJobStore interface (synchronous, worker thread only) ----------------
@@ -227,7 +240,7 @@ class DatabaseJobStore(BaseJobStore):  # type: ignore[misc]
         return jobs[0] if jobs else None
 
     def get_due_jobs(self, now: datetime) -> list[Job]:
-        return self._run(self._select(TABLE.c.run_at <= now))
+        return self._run(self._select(TABLE.c.run_at <= now + self._skew()))
 
     def get_next_run_time(self) -> datetime | None:
         async def earliest() -> datetime | None:
@@ -241,7 +254,7 @@ class DatabaseJobStore(BaseJobStore):  # type: ignore[misc]
             return value
 
         self.next_run = self._run(earliest())
-        return self.next_run
+        return None if self.next_run is None else self.next_run - self._skew()
 
     def get_all_jobs(self) -> list[Job]:
         return self._run(self._select())
@@ -262,10 +275,10 @@ class DatabaseJobStore(BaseJobStore):  # type: ignore[misc]
                 self.engine,
                 job_id=job.id,
                 func_ref=job.func_ref,
-                run_at=job.next_run_time,
+                run_at=job.next_run_time + self._skew(),
                 kwargs=dict(job.kwargs),
                 misfire_grace_seconds=None if grace is None else int(grace),
-                now=datetime.now(UTC),
+                now=datetime.now(UTC) + self._skew(),
             )
         )
 

@@ -1,7 +1,7 @@
 """Timed jobs on SQLite and PostgreSQL: dated jobs run once, survive restarts, one leader runs them.
 
-Dated jobs fire by the wall clock (APScheduler's), so times here are a second
-or two ahead; the test clock is what the jobs themselves read.
+Dated jobs fall due by the app's clock: most tests schedule a second or two
+ahead; one moves the test clock forward instead.
 """
 
 from __future__ import annotations
@@ -87,6 +87,23 @@ async def test_a_dated_job_runs_once_at_its_time(aiohttp_client, settings, clock
     health = await (await client.get("/healthz")).json()
     assert health["scheduler"]["status"] == "running"
     assert health["scheduler"]["leader"] is True
+
+
+async def test_a_job_falls_due_when_the_clock_is_moved_past_it(aiohttp_client, settings, clock):
+    client = await aiohttp_client(create_app(running_jobs(settings), clock=clock))
+    org = await seed_org(client.app[DATABASE])
+    jobs = client.app[JOBS]
+    reminder_at = clock.now() + timedelta(minutes=10)
+    await jobs.schedule_once("reminder:m1", deliver_notice, reminder_at, reminder(org))
+    await asyncio.sleep(4 * CHECK)
+    assert await count(client.app, Notification) == 0
+    clock.advance(timedelta(minutes=10))
+
+    async def sent() -> bool:
+        return await count(client.app, Notification) == 1
+
+    took = await eventually(sent, seconds=3)
+    assert took < 5 * CHECK  # at the next look at the table, not ten minutes later
 
 
 async def _none_left(app) -> bool:
