@@ -18,13 +18,14 @@ from device_registry.socket import DEVICE_HUB
 from scheduler import feed_pages, import_pages, unavailability_pages
 from scheduler import pages as scheduler_pages
 from scheduler import web as scheduler_web
-from scheduler.rota_listener import rota_planner
+from scheduler.rota_listener import ROTA_ALERTS, rota_planner
 from scheduler.rota_pages import routes as rota_page_routes
 from scheduler.rota_web import routes as rota_api_routes
 from telepresence import pages
 from telepresence.notifications import NotificationService, SmtpMailer
 from telepresence.notifications import web as notifications_web
 from telepresence.notifications.jobs import resend_stalled_email
+from telepresence.notifications.rota_alerts import NotifyingRotaAlerts
 from telepresence.organisation import pages as organisation_pages
 from telepresence.organisation import web as organisation_web
 from telepresence.platform import web as platform_web
@@ -110,6 +111,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         events=app[EVENTS],
     )
     app[NOTIFIER] = notifier
+    app[ROTA_ALERTS] = NotifyingRotaAlerts(database, notifier, app[CLOCK])
     context = JobContext(
         settings=settings,
         database=database,
