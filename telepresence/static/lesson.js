@@ -10,7 +10,7 @@
   var qualityEl = document.getElementById("quality").querySelector("strong");
   var state = { token: null, ice: [], ws: null, pc: null, dc: null, mic: null, ended: false,
                 listening: false, hand: false, volume: 70, ids: 0, pending: {}, retries: 0,
-                frames: 0, offers: 0 };
+                frames: 0, offers: 0, gen: 0 };
   window.classbridgeLesson = state;  // for tests and for support staff looking at a tablet
 
   function say(text) { statusEl.textContent = text; }
@@ -57,9 +57,13 @@
     if (m.type === "joined") { state.retries = 0; state.ice = m.ice_servers; offer(); }
     else if (m.type === "peer_joined") { offer(); }
     else if (m.type === "peer_left") { say("Waiting for the robot in your classroom…"); }
-    else if (m.type === "answer" && state.pc) { state.pc.setRemoteDescription({ type: "answer", sdp: m.sdp }); }
-    else if (m.type === "candidate" && state.pc && m.candidate) {
-      state.pc.addIceCandidate({ candidate: m.candidate, sdpMid: m.sdpMid, sdpMLineIndex: m.sdpMLineIndex });
+    else if (m.type === "answer" && live(state.pc)) {
+      state.pc.setRemoteDescription({ type: "answer", sdp: m.sdp }).catch(function () { offer(); });
+    }
+    else if (m.type === "candidate" && live(state.pc) && m.candidate) {
+      // A candidate for a connection that was replaced meanwhile is simply dropped.
+      state.pc.addIceCandidate({ candidate: m.candidate, sdpMid: m.sdpMid, sdpMLineIndex: m.sdpMLineIndex })
+        .catch(function () {});
     }
     else if (m.type === "ended") { finished("The lesson has ended."); }
   }
@@ -73,11 +77,15 @@
   }
 
   async function offer() {
+    // A newer offer (the robot came back, the network recovered) supersedes this one:
+    // every await is followed by a check, so two offers never race on one connection.
+    var gen = ++state.gen;
+    var mic = await microphone();
+    if (gen !== state.gen || state.ended) { return; }
     if (state.pc) { state.pc.close(); }
     var pc = new RTCPeerConnection({ iceServers: state.ice });
     state.pc = pc; state.offers++;
     pc.addTransceiver("video", { direction: "recvonly" });
-    var mic = await microphone();
     if (mic) { mic.getAudioTracks().forEach(function (t) { t.enabled = !state.listening; pc.addTrack(t, mic); }); }
     else { pc.addTransceiver("audio", { direction: "recvonly" }); }
     state.dc = pc.createDataChannel("controls");
@@ -99,9 +107,14 @@
         setTimeout(function () { if (pc === state.pc && pc.connectionState !== "connected") { offer(); } }, 1000);
       }
     };
-    await pc.setLocalDescription(await pc.createOffer());
+    var description = await pc.createOffer();
+    if (gen !== state.gen) { return; }
+    await pc.setLocalDescription(description);
+    if (gen !== state.gen) { return; }
     send({ type: "offer", sdp: pc.localDescription.sdp });
   }
+
+  function live(pc) { return pc && pc.signalingState !== "closed"; }
 
   function control(name, detail) {
     return new Promise(function (resolve) {
@@ -114,7 +127,7 @@
   }
 
   function finished(text) {
-    state.ended = true; showLive(false); say(text);
+    state.ended = true; state.gen++; showLive(false); say(text);
     if (state.pc) { state.pc.close(); }
     if (state.mic) { state.mic.getTracks().forEach(function (t) { t.stop(); }); }
   }
