@@ -21,6 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from device_registry.hub import CHANGES_TOPIC
 from scheduler.events import BOOKINGS_TOPIC
+from scheduler.rota_jobs import schedule_day_jobs
 from scheduler.rota_planning import DayOutcome
 from scheduler.rota_services import (
     LoggedRotaAlerts,
@@ -30,7 +31,7 @@ from scheduler.rota_services import (
     replan_days,
     replan_device,
 )
-from telepresence.platform.context import CLOCK, DATABASE, EVENTS
+from telepresence.platform.context import CLOCK, DATABASE, EVENTS, JOBS
 from telepresence.platform.errors import DomainError
 
 __all__ = [
@@ -54,8 +55,13 @@ def alerts_of(app: web.Application) -> RotaAlerts:
 
 
 async def announce_outcomes(app: web.Application, outcomes: Iterable[DayOutcome]) -> None:
-    """Publish re-plans to pages and raise their alerts (call after the commit)."""
+    """Publish re-plans to pages, raise their alerts and (re)schedule reminders and
+    escalations of the days they touched (call after the commit)."""
+    outcomes = list(outcomes)
     await announce(app[EVENTS], alerts_of(app), outcomes)
+    if JOBS in app:
+        for school_id, day in sorted({(o.school_id, o.day) for o in outcomes}):
+            await schedule_day_jobs(app[JOBS], school_id, day)
 
 
 async def replan_for(app: web.Application, days: Iterable[tuple[str, date]]) -> list[DayOutcome]:

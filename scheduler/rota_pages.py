@@ -16,11 +16,12 @@ from sqlalchemy import select
 
 from scheduler import rota_config, rota_services
 from scheduler.rota_ical import moves_calendar
+from scheduler.rota_jobs import cancel_move_jobs
 from scheduler.rota_listener import alerts_of, announce_outcomes
 from scheduler.rota_planning import rota_topic
 from scheduler.rota_views import assistant_moves, day_rota, my_rota
 from telepresence.platform.audit import record_request
-from telepresence.platform.context import CLOCK, DATABASE, EVENTS, SETTINGS
+from telepresence.platform.context import CLOCK, DATABASE, EVENTS, JOBS, SETTINGS
 from telepresence.platform.errors import InvalidInput, NotFound
 from telepresence.platform.identity import PUBLIC, STAFF, Principal, Role
 from telepresence.platform.models import School
@@ -92,6 +93,7 @@ async def done_form(request: web.Request, who: Principal) -> web.StreamResponse:
             record_request(request, session, who, "move.done", "move", row.id)
     if changed:
         request.app[EVENTS].publish(rota_topic(row.school_id), {"kind": "done", "move": row.id})
+        await cancel_move_jobs(request.app[JOBS], row.id)
     raise web.HTTPSeeOther(_back(form, "/assistant"))
 
 

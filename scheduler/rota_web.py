@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scheduler import rota_config, rota_services
+from scheduler.rota_jobs import cancel_move_jobs
 from scheduler.rota_listener import alerts_of, announce_outcomes
 from scheduler.rota_models import MoveRow
 from scheduler.rota_planning import DayOutcome, rota_topic
@@ -35,7 +36,7 @@ from scheduler.rota_schemas import (
 )
 from scheduler.rota_views import MoveView, RotaDay, day_rota, local_today
 from telepresence.platform.audit import record_request
-from telepresence.platform.context import CLOCK, DATABASE, EVENTS, SETTINGS
+from telepresence.platform.context import CLOCK, DATABASE, EVENTS, JOBS, SETTINGS
 from telepresence.platform.identity import STAFF, Principal, Role
 from telepresence.platform.models import User
 from telepresence.platform.routing import Routes
@@ -158,6 +159,7 @@ async def confirm_move(request: web.Request, who: Principal, body: ConfirmIn) ->
             record_request(request, session, who, "move.done", "move", row.id)
     if changed:
         request.app[EVENTS].publish(rota_topic(row.school_id), {"kind": "done", "move": row.id})
+        await cancel_move_jobs(request.app[JOBS], row.id)
     return await _move_result(request, who, move_id)
 
 

@@ -71,6 +71,15 @@ class Settings(BaseSettings):
     turn_secret: SecretStr | None = Field(
         default=None, description="coturn static-auth-secret (TURN REST credentials)."
     )
+    rota_reminder_minutes: float = Field(
+        default=10.0, ge=0, le=120, description="How long before a move its assistant is reminded."
+    )
+    rota_escalation_minutes: float = Field(
+        default=5.0,
+        ge=0,
+        le=120,
+        description="How long before a move is due an unconfirmed one is escalated.",
+    )
     run_jobs: bool = Field(default=True, description="Run timed jobs in this instance.")
     leader_check_seconds: float = Field(
         default=5.0,

@@ -1,0 +1,156 @@
+"""The rota's dated jobs: a reminder before each move and an escalation when one is not done.
+
+Jobs are scheduled (and re-scheduled, idempotently by id) whenever a school
+day's plan is announced, and run on the elected leader. Each re-reads its
+move, so a move done, reassigned or removed since is left alone; sends carry
+idempotency keys, so a job that runs twice (a restart) tells nobody twice.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import select
+
+from device_registry.models import Device
+from scheduler.repository import pupil_display_name
+from scheduler.rota_loading import school_zone
+from scheduler.rota_models import MoveRow
+from telepresence.platform.jobs import JobContext, JobRunner
+from telepresence.platform.models import Pupil, School, User
+from telepresence.platform.notifier import Notice
+
+__all__ = ["cancel_move_jobs", "escalate_move", "remind_move", "schedule_day_jobs"]
+
+log = structlog.get_logger("classbridge.rota")
+OPEN = ("pending", "assigned")
+REMIND = "scheduler.rota_jobs:remind_move"
+ESCALATE = "scheduler.rota_jobs:escalate_move"
+
+
+async def _describe(db: Any, move: MoveRow) -> tuple[str, School | None, Pupil | None]:
+    device = await db.get(Device, move.device_id)
+    school = await db.get(School, move.school_id)
+    pupil = await db.get(Pupil, move.pupil_id) if move.pupil_id else None
+    zone = school_zone(school) if school else None
+    due = move.due.astimezone(zone).strftime("%H:%M") if zone else move.due.strftime("%H:%M")
+    kind = "Robot" if device is None or device.kind == "robot" else "Tablet"
+    name = device.name if device else "device"
+    text = f"{kind} '{name}' · from {move.from_room_name} to {move.to_room_name} · by {due}"
+    if pupil is not None:
+        text += f" · for {pupil_display_name(pupil)}"
+    return text, school, pupil
+
+
+async def remind_move(ctx: JobContext, *, move_id: str) -> bool:
+    """Remind the assigned assistant of a move still to do; True when a reminder went out."""
+    now = ctx.clock.now()
+    async with ctx.database.transaction() as db:
+        move = await db.get(MoveRow, move_id)
+        if move is None or move.status != "assigned" or move.assistant_id is None:
+            return False
+        user = await db.get(User, move.assistant_id)
+        if user is None:
+            return False
+        text, _school, _pupil = await _describe(db, move)
+        move.reminded_at = move.reminded_at or now
+        notice = Notice(
+            idempotency_key=f"move-reminder:{move.id}:{user.id}",
+            kind="move_reminder",
+            subject=f"Soon: {text}",
+            body=f"Please move it now: {text}.",
+            user_id=user.id,
+            email=user.email,
+            link="/assistant",
+        )
+    ctx.events.publish(f"rota:{move.school_id}", {"kind": "reminded", "move": move.id})
+    return bool(ctx.notifier and await ctx.notifier.notify(notice))
+
+
+async def escalate_move(ctx: JobContext, *, move_id: str) -> bool:
+    """A move not confirmed in time: mark it escalated and tell the school and the key worker."""
+    now = ctx.clock.now()
+    async with ctx.database.transaction() as db:
+        move = await db.get(MoveRow, move_id)
+        if move is None or move.status not in OPEN:
+            return False
+        text, school, pupil = await _describe(db, move)
+        move.status, move.escalated_at = "escalated", now
+        move.status_reason = "not confirmed in time"
+        key_worker = (
+            await db.get(User, pupil.key_worker_id) if pupil and pupil.key_worker_id else None
+        )
+    notices = []
+    body = f"Nobody has confirmed this move and the lesson is about to start: {text}."
+    if school is not None and school.contact_email:
+        notices.append(
+            Notice(
+                idempotency_key=f"move-escalation:{move.id}:school",
+                kind="move_escalated",
+                subject=f"Not done: {text}",
+                body=body,
+                email=school.contact_email,
+            )
+        )
+    if key_worker is not None:
+        notices.append(
+            Notice(
+                idempotency_key=f"move-escalation:{move.id}:{key_worker.id}",
+                kind="move_escalated",
+                subject=f"Not done: {text}",
+                body=body,
+                user_id=key_worker.id,
+                email=key_worker.email,
+                link=f"/schools/{move.school_id}/rota",
+            )
+        )
+    ctx.events.publish(f"rota:{move.school_id}", {"kind": "escalated", "move": move.id})
+    sent = [await ctx.notifier.notify(n) for n in notices] if ctx.notifier else []
+    return any(sent)
+
+
+async def schedule_day_jobs(jobs: JobRunner, school_id: str, day: date) -> int:
+    """(Re)schedule the reminders and escalations of a school day's open moves.
+
+    Returns how many jobs were scheduled. A move that is no longer assigned
+    loses its reminder; one that is done loses both (the jobs also check).
+    """
+    settings, now = jobs.context.settings, jobs.context.clock.now()
+    remind = timedelta(minutes=settings.rota_reminder_minutes)
+    escalate = timedelta(minutes=settings.rota_escalation_minutes)
+    async with jobs.context.database.sessions() as db:
+        moves = list(
+            await db.scalars(
+                select(MoveRow).where(MoveRow.school_id == school_id, MoveRow.local_date == day)
+            )
+        )
+    scheduled = 0
+    for move in moves:
+        reminder, escalation = f"move-reminder:{move.id}", f"move-escalation:{move.id}"
+        if move.status == "assigned" and move.departs_at and move.reminded_at is None:
+            await jobs.schedule_once(
+                reminder, REMIND, _not_before(move.departs_at - remind, now), {"move_id": move.id}
+            )
+            scheduled += 1
+        else:
+            await jobs.cancel(reminder)
+        if move.status in OPEN:
+            await jobs.schedule_once(
+                escalation, ESCALATE, _not_before(move.due - escalate, now), {"move_id": move.id}
+            )
+            scheduled += 1
+        else:
+            await jobs.cancel(escalation)
+    return scheduled
+
+
+async def cancel_move_jobs(jobs: JobRunner, move_id: str) -> None:
+    """A move confirmed done needs neither its reminder nor its escalation."""
+    await jobs.cancel(f"move-reminder:{move_id}")
+    await jobs.cancel(f"move-escalation:{move_id}")
+
+
+def _not_before(at: datetime, now: datetime) -> datetime:
+    return max(at, now)
