@@ -8,7 +8,7 @@ idempotency keys, so a job that runs twice (a restart) tells nobody twice.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import structlog
@@ -22,7 +22,13 @@ from telepresence.platform.jobs import JobContext, JobRunner
 from telepresence.platform.models import Pupil, School, User
 from telepresence.platform.notifier import Notice
 
-__all__ = ["cancel_move_jobs", "escalate_move", "remind_move", "schedule_day_jobs"]
+__all__ = [
+    "cancel_move_jobs",
+    "escalate_move",
+    "remind_move",
+    "schedule_day_jobs",
+    "send_morning_rotas",
+]
 
 log = structlog.get_logger("classbridge.rota")
 OPEN = ("pending", "assigned")
@@ -154,3 +160,55 @@ async def cancel_move_jobs(jobs: JobRunner, move_id: str) -> None:
 
 def _not_before(at: datetime, now: datetime) -> datetime:
     return max(at, now)
+
+
+MORNING_FROM = time(7, 0)
+MORNING_UNTIL = time(10, 0)
+
+
+async def send_morning_rotas(ctx: JobContext) -> int:
+    """Each assistant's moves for today, once a day, between 07:00 and 10:00 school time.
+
+    Runs every few minutes on the leader; the idempotency key per school, day
+    and assistant makes every later run a no-op. Returns how many were sent.
+    """
+    now, sent = ctx.clock.now(), 0
+    async with ctx.database.sessions() as db:
+        schools = list(await db.scalars(select(School)))
+        todays: list[tuple[User, list[str], str]] = []
+        for school in schools:
+            local = now.astimezone(school_zone(school))
+            if not MORNING_FROM <= local.time() < MORNING_UNTIL:
+                continue
+            moves = list(
+                await db.scalars(
+                    select(MoveRow)
+                    .where(
+                        MoveRow.school_id == school.id,
+                        MoveRow.local_date == local.date(),
+                        MoveRow.assistant_id.is_not(None),
+                        MoveRow.status == "assigned",
+                    )
+                    .order_by(MoveRow.due)
+                )
+            )
+            by_assistant: dict[str, list[str]] = {}
+            for move in moves:
+                text, _school, _pupil = await _describe(db, move)
+                by_assistant.setdefault(str(move.assistant_id), []).append(text)
+            for user_id, lines in by_assistant.items():
+                user = await db.get(User, user_id)
+                if user is not None:
+                    todays.append((user, lines, f"{school.id}:{local.date().isoformat()}"))
+    for user, lines, key in todays:
+        notice = Notice(
+            idempotency_key=f"morning-rota:{key}:{user.id}",
+            kind="morning_rota",
+            subject=f"Today's moves ({len(lines)})",
+            body="\n".join(lines),
+            user_id=user.id,
+            email=user.email,
+            link="/assistant",
+        )
+        sent += bool(ctx.notifier and await ctx.notifier.notify(notice))
+    return sent

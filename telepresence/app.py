@@ -18,6 +18,7 @@ from device_registry.socket import DEVICE_HUB
 from scheduler import feed_pages, import_pages, unavailability_pages
 from scheduler import pages as scheduler_pages
 from scheduler import web as scheduler_web
+from scheduler.rota_jobs import send_morning_rotas
 from scheduler.rota_listener import ROTA_ALERTS, rota_planner
 from scheduler.rota_pages import routes as rota_page_routes
 from scheduler.rota_web import routes as rota_api_routes
@@ -132,6 +133,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     jobs.every(3600, purge_expired_tokens, name="purge-tokens")
     jobs.every(24 * 3600, purge_old_audit, name="purge-audit")
     jobs.every(300, resend_stalled_email, name="resend-stalled-email")
+    jobs.every(300, send_morning_rotas, name="morning-rota")
     app[JOBS] = jobs
     app[SESSION_ROOMS] = SessionRooms()
     app[ECHOES] = EchoPeers()

@@ -57,3 +57,25 @@ async def test_a_done_move_is_neither_reminded_nor_escalated(client, org, login)
         ids = set(await db.scalars(select(ScheduledJob.id)))
     assert f"move-reminder:{move['id']}" not in ids
     assert f"move-escalation:{move['id']}" not in ids
+
+
+async def test_each_assistant_gets_the_morning_rota_once(client, org, login, clock):
+    from datetime import UTC, datetime
+
+    from scheduler.rota_jobs import send_morning_rotas
+
+    _, day, admin = await _day(client, org, login)
+    moves = await _moves(client, org, day, admin)
+    due = datetime.fromisoformat(moves[0]["due"])
+    # 08:00 London time on the robot's day (the demo zone of the test school)
+    from zoneinfo import ZoneInfo
+
+    eight = datetime(day.year, day.month, day.day, 8, tzinfo=ZoneInfo("Europe/London"))
+    clock.offset = eight.astimezone(UTC) - datetime.now(UTC)
+    context = client.app[JOBS].context
+    assert await send_morning_rotas(context) == 1
+    assert await send_morning_rotas(context) == 0
+    mine = await (await client.get("/api/notifications", headers=await login("assistant"))).json()
+    morning = [n for n in mine if n["kind"] == "morning_rota"]
+    assert len(morning) == 1
+    assert due > eight
