@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from integration.test_rota_pages import _day, _moves
 from sqlalchemy import select
-from test_rota_pages import _day, _moves
 
 from scheduler.rota_jobs import escalate_move, remind_move
 from scheduler.rota_models import MoveRow
