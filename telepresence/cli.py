@@ -15,7 +15,8 @@ from telepresence.platform.settings import Settings
 
 __all__ = ["main"]
 
-console = Console(stderr=False)
+# Piped output (CI logs, `make demo | tee`) gets tables wide enough not to cut e-mail addresses.
+console = Console(stderr=False, width=None if sys.stdout.isatty() else 120)
 err = Console(stderr=True)
 
 
