@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import pairwise
 from typing import Literal
@@ -157,15 +157,21 @@ class Move:
     earliest: datetime
     latest: datetime
     booking_id: str
+    _id: str = field(init=False, repr=False, compare=False)
 
-    @property
-    def id(self) -> str:
-        """``mv-`` and 16 hex digits hashed from device, reason, rooms and window."""
+    def __post_init__(self) -> None:
+        # Hashed once: a national week asks for move ids hundreds of thousands of times.
         key = (
             f"{self.device_id}|{self.reason}|{self.from_room.id}|{self.to_room.id}|"
             f"{int(self.earliest.timestamp())}|{int(self.latest.timestamp())}"
         )
-        return "mv-" + hashlib.blake2b(key.encode(), digest_size=8).hexdigest()
+        digest = hashlib.blake2b(key.encode(), digest_size=8).hexdigest()
+        object.__setattr__(self, "_id", "mv-" + digest)
+
+    @property
+    def id(self) -> str:
+        """``mv-`` and 16 hex digits hashed from device, reason, rooms and window."""
+        return self._id
 
 
 @dataclass(frozen=True, slots=True)
