@@ -25,7 +25,7 @@ from telepresence.platform.context import CLOCK, DATABASE, EVENTS, SETTINGS
 from telepresence.platform.errors import DomainError, validation_errors
 from telepresence.platform.identity import STAFF, Principal, Role
 from telepresence.platform.models import Pupil, Room, School
-from telepresence.platform.rendering import render
+from telepresence.platform.rendering import form_fields, render
 from telepresence.platform.routing import Routes, still_signed_in
 
 __all__ = ["routes"]
@@ -39,10 +39,6 @@ def _errors(exc: DomainError | ValidationError) -> list[str]:
     if isinstance(exc, ValidationError):
         return [f"{e['field']}: {e['message']}" for e in validation_errors(exc)]
     return [exc.detail, *(e["message"] for e in exc.errors)]
-
-
-async def _form(request: web.Request) -> dict[str, str]:
-    return {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
 
 
 async def _fleet_context(request: web.Request, who: Principal) -> dict[str, Any]:
@@ -108,7 +104,7 @@ async def fleet_events(request: web.Request, who: Principal) -> web.StreamRespon
 @routes.page("POST", "/devices", roles=ADMIN, summary="Register a device (form)")
 async def fleet_add(request: web.Request, who: Principal) -> web.StreamResponse:
     """On success, go to the new device's page to pair it."""
-    form = await _form(request)
+    form = await form_fields(request)
     try:
         data = DeviceIn(
             serial=form.get("serial", ""),
@@ -238,7 +234,7 @@ async def device_pairing(request: web.Request, who: Principal) -> web.StreamResp
 async def device_command(request: web.Request, who: Principal) -> web.StreamResponse:
     """Identify, restart or update settings; refused when the device is offline."""
     device_id = request.match_info["device_id"]
-    form = await _form(request)
+    form = await form_fields(request)
     hub = request.app[DEVICE_HUB]
     errors: list[str] = []
     try:
@@ -276,7 +272,7 @@ async def device_command(request: web.Request, who: Principal) -> web.StreamResp
 async def device_lifecycle(request: web.Request, who: Principal) -> web.StreamResponse:
     """Retiring or revoking closes the device's socket at once."""
     device_id = request.match_info["device_id"]
-    action = (await _form(request)).get("action", "")
+    action = (await form_fields(request)).get("action", "")
     hub, now = request.app[DEVICE_HUB], request.app[CLOCK].now()
     errors: list[str] = []
     close: tuple[int, str] | None = None
@@ -293,7 +289,7 @@ async def device_lifecycle(request: web.Request, who: Principal) -> web.StreamRe
                 )
                 close = (CLOSE_RETIRED, "device retired") if retired else None
             elif action == "room":
-                room = (await _form(request)).get("room_id") or None
+                room = (await form_fields(request)).get("room_id") or None
                 await services.update_device(
                     session, who, device_id, DevicePatch(last_known_room_id=room), now
                 )

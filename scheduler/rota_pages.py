@@ -25,7 +25,7 @@ from telepresence.platform.context import CLOCK, DATABASE, EVENTS, JOBS, SETTING
 from telepresence.platform.errors import InvalidInput, NotFound
 from telepresence.platform.identity import PUBLIC, STAFF, Principal, Role
 from telepresence.platform.models import School
-from telepresence.platform.rendering import render
+from telepresence.platform.rendering import form_fields, render
 from telepresence.platform.routing import Routes, still_signed_in
 
 __all__ = ["assistant_rota", "routes"]
@@ -44,10 +44,6 @@ LABELS = {
     "escalated": "Escalated",
 }
 OPEN = ("pending", "assigned", "reminded", "late", "escalated")
-
-
-async def _form(request: web.Request) -> dict[str, str]:
-    return {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
 
 
 def _version(form: dict[str, str]) -> int | None:
@@ -83,7 +79,7 @@ async def assistant_rota(request: web.Request, who: Principal) -> web.StreamResp
 @routes.page("POST", "/rota/moves/{move_id}/done", roles=PEOPLE, summary="Confirm a move (form)")
 async def done_form(request: web.Request, who: Principal) -> web.StreamResponse:
     """Back to the page the form was on."""
-    form = await _form(request)
+    form = await form_fields(request)
     now = request.app[CLOCK].now()
     async with request.app[DATABASE].transaction() as session:
         row, changed = await rota_services.confirm_done(
@@ -100,7 +96,7 @@ async def done_form(request: web.Request, who: Principal) -> web.StreamResponse:
 @routes.page("POST", "/rota/moves/{move_id}/cant", roles=PEOPLE, summary="Can't do a move (form)")
 async def cant_form(request: web.Request, who: Principal) -> web.StreamResponse:
     """The reason is required; the move's day is re-planned and the failure escalated."""
-    form = await _form(request)
+    form = await form_fields(request)
     reason = form.get("reason", "").strip()
     if not 2 <= len(reason) <= 300:
         raise InvalidInput("Say in a few words why the move cannot be done.")
@@ -152,7 +148,7 @@ async def staff_rota(request: web.Request, who: Principal) -> web.StreamResponse
 )
 async def assign_form(request: web.Request, who: Principal) -> web.StreamResponse:
     """An empty assistant unpins the move and lets the planner choose."""
-    form = await _form(request)
+    form = await form_fields(request)
     now = request.app[CLOCK].now()
     async with request.app[DATABASE].transaction() as session:
         row, outcome = await rota_services.pin_move(
@@ -195,7 +191,7 @@ async def rota_events(request: web.Request, who: Principal) -> web.StreamRespons
 @routes.page("POST", "/rota/feed", roles=[Role.ASSISTANT], summary="A new calendar link (form)")
 async def feed_form(request: web.Request, who: Principal) -> web.StreamResponse:
     """Shows the new link once on the assistant's page; earlier links stop working."""
-    form = await _form(request)
+    form = await form_fields(request)
     now = request.app[CLOCK].now()
     async with request.app[DATABASE].transaction() as session:
         user = await rota_config.assistant_of(session, who, who.subject_id)

@@ -21,7 +21,7 @@ from telepresence.platform.context import CLOCK, DATABASE, SETTINGS
 from telepresence.platform.errors import DomainError, validation_errors
 from telepresence.platform.identity import PUBLIC, STAFF, Principal, Role, TokenKind
 from telepresence.platform.models import Pupil, School, User
-from telepresence.platform.rendering import HOME, render, safe_next
+from telepresence.platform.rendering import HOME, form_fields, render, safe_next
 from telepresence.platform.routing import SESSION_COOKIE, Routes, check_origin, counting_failures
 
 __all__ = ["routes"]
@@ -37,10 +37,6 @@ def _form_errors(exc: DomainError | ValidationError) -> list[str]:
             for e in validation_errors(exc)
         ]
     return [exc.detail, *(f"{e['field']}: {e['message']}" for e in exc.errors)]
-
-
-async def _form(request: web.Request) -> dict[str, str]:
-    return {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
 
 
 async def _sign_in(
@@ -97,7 +93,7 @@ async def login_page(request: web.Request, who: Principal | None) -> web.StreamR
 async def login_submit(request: web.Request, _who: Principal | None) -> web.StreamResponse:
     """Sets an HttpOnly, SameSite session cookie; rate-limited per address."""
     check_origin(request)
-    form = await _form(request)
+    form = await form_fields(request)
     try:
         with counting_failures(request, "login"):
             async with request.app[DATABASE].sessions() as session:
@@ -133,7 +129,7 @@ async def pupil_login_page(request: web.Request, _who: Principal | None) -> web.
 async def pupil_login_submit(request: web.Request, _who: Principal | None) -> web.StreamResponse:
     """Rate-limited like staff sign-in."""
     check_origin(request)
-    form = await _form(request)
+    form = await form_fields(request)
     try:
         with counting_failures(request, "login"):
             async with request.app[DATABASE].sessions() as session:
@@ -202,7 +198,7 @@ async def pupils_page(request: web.Request, who: Principal) -> web.StreamRespons
 )
 async def pupils_add(request: web.Request, who: Principal) -> web.StreamResponse:
     """On success, go to the pupil's page to set a PIN."""
-    form = await _form(request)
+    form = await form_fields(request)
     try:
         data = PupilIn(
             first_name=form.get("first_name", ""),
@@ -265,7 +261,7 @@ async def pupil_page(request: web.Request, who: Principal) -> web.StreamResponse
 async def pupil_pin(request: web.Request, who: Principal) -> web.StreamResponse:
     """Signs the pupil's tablet out; they sign in again with the new PIN."""
     pupil_id = request.match_info["pupil_id"]
-    form = await _form(request)
+    form = await form_fields(request)
     errors: list[str] = []
     try:
         data = PinIn(pin=form.get("pin", ""))
@@ -309,7 +305,7 @@ async def _staff_context(request: web.Request, who: Principal) -> dict[str, Any]
 @routes.page("POST", "/staff", roles=[Role.ADMIN], summary="Add a staff account (form)")
 async def staff_add(request: web.Request, who: Principal) -> web.StreamResponse:
     """Shows the generated password once."""
-    form = await _form(request)
+    form = await form_fields(request)
     context = await _staff_context(request, who)
     try:
         data = UserIn(

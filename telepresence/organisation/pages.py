@@ -15,7 +15,7 @@ from telepresence.platform.context import CLOCK, DATABASE
 from telepresence.platform.errors import DomainError, validation_errors
 from telepresence.platform.identity import STAFF, Principal, Role
 from telepresence.platform.models import Room
-from telepresence.platform.rendering import render
+from telepresence.platform.rendering import form_fields, render
 from telepresence.platform.routing import Routes
 from telepresence.sessions.readiness_models import ReadinessCheck
 
@@ -67,10 +67,6 @@ def _problems(exc: DomainError | ValidationError) -> list[str]:
     return [exc.detail]
 
 
-async def _form(request: web.Request) -> dict[str, str]:
-    return {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
-
-
 @routes.page("GET", "/schools", roles=STAFF, summary="Home schools and their rooms")
 async def schools_page(request: web.Request, who: Principal) -> web.StreamResponse:
     """Each school with its time zone and rooms; administrators can add both."""
@@ -80,7 +76,7 @@ async def schools_page(request: web.Request, who: Principal) -> web.StreamRespon
 @routes.page("POST", "/schools", roles=[Role.ADMIN], summary="Add a home school (form)")
 async def add_school_page(request: web.Request, who: Principal) -> web.StreamResponse:
     """A school with its IANA time zone; errors are shown on the page."""
-    form = await _form(request)
+    form = await form_fields(request)
     try:
         data = SchoolIn(
             name=form.get("name", ""),
@@ -110,7 +106,7 @@ async def add_school_page(request: web.Request, who: Principal) -> web.StreamRes
 )
 async def add_room_page(request: web.Request, who: Principal) -> web.StreamResponse:
     """Room names are unique within a school."""
-    form = await _form(request)
+    form = await form_fields(request)
     school_id = request.match_info["school_id"]
     try:
         data = RoomIn(

@@ -11,7 +11,7 @@ from telepresence.platform.errors import DomainError
 from telepresence.platform.identity import Principal, Role
 from telepresence.platform.routing import PRINCIPAL, csrf_for
 
-__all__ = ["ROLE_LABELS", "render", "render_problem", "safe_next"]
+__all__ = ["ROLE_LABELS", "form_fields", "render", "render_problem", "safe_next"]
 
 ROLE_LABELS = {
     Role.ADMIN: "Administrator",
@@ -96,3 +96,8 @@ def render_problem(request: web.Request, exc: DomainError) -> web.Response:
         {"title": exc.title, "problem": exc, "home": home},
         status=exc.status,
     )
+
+
+async def form_fields(request: web.Request) -> dict[str, str]:
+    """The text fields of a posted form (uploaded files are left out)."""
+    return {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
