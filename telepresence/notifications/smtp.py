@@ -1,15 +1,38 @@
-"""Email out through an SMTP server with aiosmtplib (STARTTLS, implicit TLS or plain)."""
+"""Email out through an SMTP server with aiosmtplib (STARTTLS, implicit TLS or plain).
+
+With TLS the server's certificate and name are always verified, against the
+system's CAs plus ``smtp_ca_file`` when set (a school's private CA);
+verification is off only when ``smtp_verify_certificate`` is explicitly false.
+``starttls`` insists on STARTTLS: a server that does not offer it is a
+failure, never a silent fall-back to plain text.
+"""
 
 from __future__ import annotations
 
+import ssl
 from email.message import EmailMessage
+from pathlib import Path
 
 import aiosmtplib
 
 from telepresence.notifications.domain import MailFailed
 from telepresence.platform.settings import Settings
 
-__all__ = ["SmtpMailer"]
+__all__ = ["SmtpMailer", "tls_context"]
+
+
+def tls_context(ca_file: Path | None = None, *, verify: bool = True) -> ssl.SSLContext:
+    """The client TLS context: system CAs plus ``ca_file``; no verification only if asked.
+
+    Raises ``OSError`` or ``ssl.SSLError`` for a CA file that cannot be read.
+    """
+    context = ssl.create_default_context()
+    if ca_file is not None:
+        context.load_verify_locations(cafile=str(ca_file))
+    if not verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
 
 
 class SmtpMailer:
@@ -24,6 +47,7 @@ class SmtpMailer:
         username: str = "",
         password: str = "",
         timeout: float = 15.0,
+        context: ssl.SSLContext | None = None,
     ) -> None:
         if tls not in {"starttls", "tls", "none"}:
             raise ValueError("tls must be starttls, tls or none")
@@ -33,6 +57,7 @@ class SmtpMailer:
         self.username = username
         self.password = password
         self.timeout = timeout
+        self.context = context or tls_context()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SmtpMailer | None:
@@ -47,6 +72,7 @@ class SmtpMailer:
             username=settings.smtp_username,
             password=password,
             timeout=settings.smtp_timeout_seconds,
+            context=tls_context(settings.smtp_ca_file, verify=settings.smtp_verify_certificate),
         )
 
     async def send(self, message: EmailMessage) -> None:
@@ -58,6 +84,7 @@ class SmtpMailer:
                 port=self.port,
                 use_tls=self.tls == "tls",
                 start_tls=self.tls == "starttls",
+                tls_context=self.context if self.tls != "none" else None,
                 username=self.username or None,
                 password=self.password or None,
                 timeout=self.timeout,

@@ -6,7 +6,7 @@ import secrets
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, FilePath, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings"]
@@ -94,6 +94,16 @@ class Settings(BaseSettings):
     smtp_port: int = Field(default=587, ge=1, le=65535)
     smtp_tls: Literal["starttls", "tls", "none"] = Field(
         default="starttls", description="STARTTLS, implicit TLS, or plain (a local relay)."
+    )
+    smtp_ca_file: FilePath | None = Field(
+        default=None,
+        description="A PEM file of CA certificates to trust for the SMTP server, besides the "
+        "system's (a private CA).",
+    )
+    smtp_verify_certificate: bool = Field(
+        default=True,
+        description="Verify the SMTP server's certificate and name. False only for a server "
+        "you cannot give a trusted certificate: the password could go to anyone.",
     )
     smtp_username: str = ""
     smtp_password: SecretStr | None = None

@@ -1,8 +1,14 @@
-"""A real SMTP server for tests: aiosmtpd on 127.0.0.1, a free port, its own thread."""
+"""A real SMTP server for tests: aiosmtpd on 127.0.0.1, a free port, its own thread.
+
+Plain by default; with a server ``ssl.SSLContext`` it offers STARTTLS (and
+requires it) or speaks implicit TLS, and with ``credentials`` it requires
+AUTH (over TLS).
+"""
 
 from __future__ import annotations
 
 import socket
+import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from email import message_from_bytes
@@ -10,6 +16,7 @@ from email.message import Message
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 
 class Mailbox:
@@ -19,13 +26,37 @@ class Mailbox:
         self.refuse = refuse
         self.attempts = 0
         self.messages: list[Message] = []
+        self.logins: list[str] = []
+        self.tls_seen: list[bool] = []
 
-    async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, _session: Any, envelope: Any) -> str:  # noqa: N802
         self.attempts += 1
+        self.tls_seen.append(server.transport.get_extra_info("ssl_object") is not None)
         if self.attempts <= self.refuse:
             return "451 Requested action aborted: try again later"
         self.messages.append(message_from_bytes(envelope.content))
         return "250 OK"
+
+
+class Credentials:
+    """An aiosmtpd authenticator accepting one login and password."""
+
+    def __init__(self, mailbox: Mailbox, login: str, password: str) -> None:
+        self.mailbox = mailbox
+        self.login = login.encode()
+        self.password = password.encode()
+
+    def __call__(
+        self, _server: Any, _session: Any, _envelope: Any, _mechanism: str, data: Any
+    ) -> AuthResult:
+        ok = (
+            isinstance(data, LoginPassword)
+            and data.login == self.login
+            and data.password == self.password
+        )
+        if ok:
+            self.mailbox.logins.append(data.login.decode())
+        return AuthResult(success=ok, handled=False)
 
 
 def free_port() -> int:
@@ -35,11 +66,37 @@ def free_port() -> int:
         return port
 
 
+def server_context(cert_file: str, key_file: str) -> ssl.SSLContext:
+    """A TLS server context with this certificate chain and key."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert_file, key_file)
+    return context
+
+
 @contextmanager
-def smtp_server(refuse: int = 0) -> Iterator[tuple[int, Mailbox]]:
+def smtp_server(
+    refuse: int = 0,
+    *,
+    starttls: ssl.SSLContext | None = None,
+    implicit_tls: ssl.SSLContext | None = None,
+    credentials: tuple[str, str] | None = None,
+) -> Iterator[tuple[int, Mailbox]]:
     """A running server (port, mailbox) until the block ends."""
     mailbox = Mailbox(refuse)
-    controller = Controller(mailbox, hostname="127.0.0.1", port=free_port())
+    options: dict[str, Any] = {}
+    if starttls is not None:
+        options |= {"tls_context": starttls, "require_starttls": True}
+    if implicit_tls is not None:
+        options["ssl_context"] = implicit_tls
+    if credentials is not None:
+        options |= {
+            "authenticator": Credentials(mailbox, *credentials),
+            "auth_required": True,
+            # aiosmtpd only counts STARTTLS as TLS: on implicit TLS it would never offer
+            # AUTH (it warns about this setting; the test marks that warning expected).
+            "auth_require_tls": implicit_tls is None,
+        }
+    controller = Controller(mailbox, hostname="127.0.0.1", port=free_port(), **options)
     controller.start()
     try:
         yield controller.port, mailbox
