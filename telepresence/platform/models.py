@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from telepresence.platform.database import Base, new_id
@@ -37,6 +37,9 @@ class School(Base):
     name: Mapped[str] = mapped_column(String(200))
     time_zone: Mapped[str] = mapped_column(String(64), default="Europe/London")
     contact_email: Mapped[str | None] = mapped_column(String(320))
+    # Whether pupils of this school may send their camera to the classroom (when each
+    # pupil has consented too); off by default: lessons are robot → pupil video only.
+    allow_pupil_camera: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime]
 
 
@@ -88,6 +91,8 @@ class Pupil(Base):
     key_worker_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
     parent_consent: Mapped[bool] = mapped_column(Boolean, default=False)
     class_informed: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The pupil's (and parent/carer's) consent to their camera being seen in class.
+    camera_consent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     pupil_code: Mapped[str] = mapped_column(String(16), unique=True)
     pin_hash: Mapped[str | None] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(Boolean, default=True)

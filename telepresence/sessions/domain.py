@@ -18,6 +18,7 @@ __all__ = [
     "SessionWindow",
     "TurnSettings",
     "ice_servers",
+    "sends_video",
     "turn_credential",
     "window_for",
 ]
@@ -74,6 +75,35 @@ def window_for(
     if ends_at <= starts_at:
         raise ValueError("a lesson ends after it starts")
     return SessionWindow(opens=starts_at - join_before, closes=ends_at + grace)
+
+
+DIRECTIONS = frozenset({"sendrecv", "sendonly", "recvonly", "inactive"})
+
+
+def sends_video(sdp: str) -> bool:
+    """Whether an SDP offers to *send* video: any ``m=video`` section that is
+    ``sendrecv`` or ``sendonly``.
+
+    A section without a direction attribute takes the session-level one, and
+    without that it is ``sendrecv`` (RFC 8866 §6.7). A port of 0 does not count
+    as "not sending": with ``a=bundle-only`` such a section is live (RFC 8843).
+    The input is SDP that passed ``check_sdp``.
+    """
+    session_direction = "sendrecv"
+    sections: list[tuple[str, str | None]] = []  # (media kind, its own direction)
+    for raw in sdp.replace("\r\n", "\n").split("\n"):
+        line = raw.strip()
+        if line.startswith("m="):
+            sections.append((line[2:].split(" ", 1)[0], None))
+        elif line.startswith("a=") and line[2:] in DIRECTIONS:
+            if sections:
+                sections[-1] = (sections[-1][0], line[2:])
+            else:
+                session_direction = line[2:]
+    return any(
+        kind == "video" and (direction or session_direction) in {"sendrecv", "sendonly"}
+        for kind, direction in sections
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from telepresence.platform.database import Base, new_id
@@ -51,6 +51,9 @@ class SessionToken(Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+    # Whether this end may send the pupil's camera: decided when the token is issued
+    # (the school allows it and the pupil consented), so a change applies from the next join.
+    pupil_camera: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class SessionEvent(Base):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 __all__ = ["JoinOut", "SessionEventOut", "SessionOut"]
 
@@ -21,6 +21,11 @@ class JoinOut(BaseModel):
     ice_servers: list[dict[str, Any]]
     closes_at: datetime
     subject: str
+    pupil_camera: bool = Field(
+        default=False,
+        description="Whether this join may send the pupil's camera "
+        "(the school allows it and the pupil consented).",
+    )
 
 
 class SessionOut(BaseModel):

@@ -14,6 +14,7 @@ from device_registry.models import Device
 from scheduler.models import Booking
 from telepresence.platform.errors import Conflict, NotFound
 from telepresence.platform.identity import Principal, Role, TokenKind, hash_token, new_token
+from telepresence.platform.models import Pupil, School
 from telepresence.platform.settings import Settings
 from telepresence.sessions.domain import (
     EventKind,
@@ -33,6 +34,7 @@ __all__ = [
     "issue_session_token",
     "join_as_pupil",
     "open_session",
+    "pupil_camera_allowed",
     "record_event",
     "resolve_session_token",
     "turn_settings",
@@ -51,6 +53,7 @@ class JoinTicket:
     closes_at: datetime
     robot_id: str
     subject: str
+    pupil_camera: bool = False
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,7 @@ class TokenHolder:
     session: LessonSession
     participant: Participant
     token_id: str
+    pupil_camera: bool = False
 
 
 def turn_settings(settings: Settings) -> TurnSettings:
@@ -120,10 +124,26 @@ async def _session_for(
     return session
 
 
+async def pupil_camera_allowed(db: AsyncSession, pupil_id: str) -> bool:
+    """Whether the pupil may send their camera now: the school allows it and the pupil consented."""
+    pupil = await db.get(Pupil, pupil_id)
+    school = await db.get(School, pupil.school_id) if pupil is not None else None
+    return bool(pupil and school and pupil.camera_consent and school.allow_pupil_camera)
+
+
 async def issue_session_token(
-    db: AsyncSession, session: LessonSession, participant: Participant, now: datetime
+    db: AsyncSession,
+    session: LessonSession,
+    participant: Participant,
+    now: datetime,
+    *,
+    pupil_camera: bool = False,
 ) -> str:
-    """A new token for one end; the end's earlier tokens stop working."""
+    """A new token for one end; the end's earlier tokens stop working.
+
+    ``pupil_camera`` is the grant the token carries for the whole of its life: whether
+    this end may offer to send video (only ever true for the pupil's end).
+    """
     await db.execute(
         update(SessionToken)
         .where(
@@ -141,6 +161,7 @@ async def issue_session_token(
             token_hash=hash_token(token),
             created_at=now,
             expires_at=session.closes_at,
+            pupil_camera=pupil_camera and participant is Participant.PUPIL,
         )
     )
     await db.flush()
@@ -163,7 +184,8 @@ async def join_as_pupil(
     if robot is None or robot.lifecycle != "active":
         raise Conflict("The classroom robot for this lesson is not in service today.")
     session = await _session_for(db, booking, window, now)
-    token = await issue_session_token(db, session, Participant.PUPIL, now)
+    camera = await pupil_camera_allowed(db, booking.pupil_id)
+    token = await issue_session_token(db, session, Participant.PUPIL, now, pupil_camera=camera)
     return JoinTicket(
         session_id=session.id,
         booking_id=booking.id,
@@ -173,6 +195,7 @@ async def join_as_pupil(
         closes_at=session.closes_at,
         robot_id=session.robot_id,
         subject=booking.subject,
+        pupil_camera=camera,
     )
 
 
@@ -188,7 +211,12 @@ async def resolve_session_token(db: AsyncSession, token: str, now: datetime) -> 
         or not (session.opens_at <= now < session.closes_at)
     ):
         return None
-    return TokenHolder(session=session, participant=Participant(row.participant), token_id=row.id)
+    return TokenHolder(
+        session=session,
+        participant=Participant(row.participant),
+        token_id=row.id,
+        pupil_camera=row.pupil_camera,
+    )
 
 
 async def token_is_live(db: AsyncSession, token_id: str, now: datetime) -> bool:

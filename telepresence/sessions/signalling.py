@@ -22,7 +22,7 @@ from telepresence.platform.context import CLOCK, DATABASE, EVENTS
 from telepresence.platform.context import SETTINGS as SETTINGS_KEY
 from telepresence.platform.errors import validation_errors
 from telepresence.sessions import services
-from telepresence.sessions.domain import EventKind, Participant, ice_servers
+from telepresence.sessions.domain import EventKind, Participant, ice_servers, sends_video
 from telepresence.sessions.protocol import (
     CANDIDATES_PER_OFFER,
     MAX_FRAME_BYTES,
@@ -103,6 +103,7 @@ class _Peer:
     updated: float = field(default_factory=time.monotonic)
     candidates: int = 0
     last_quality: float = 0.0
+    pupil_camera: bool = False  # the token's grant: may this end offer to send video?
 
     def take(self) -> bool:
         now = time.monotonic()
@@ -171,6 +172,7 @@ async def serve_session_socket(request: web.Request, _endpoint: Any) -> web.Stre
         session_id=holder.session.id,
         participant=holder.participant,
         token_id=holder.token_id,
+        pupil_camera=holder.pupil_camera,
     )
     await _run_peer(request, peer, holder, join)
     return ws
@@ -217,6 +219,7 @@ async def _run_peer(
                     "ice_servers": ice,
                     "closes_at": session.closes_at.isoformat(),
                     "peer_present": rooms.present(session.id, peer.participant.peer),
+                    "pupil_camera": peer.pupil_camera,
                 }
             )
             events.publish(
@@ -341,6 +344,11 @@ def _forward(request: web.Request, peer: _Peer, payload: dict[str, Any]) -> None
 async def _on_offer(request: web.Request, peer: _Peer, msg: OfferMessage) -> bool:
     if peer.participant is not Participant.PUPIL:
         await peer.ws.send_json(_error("wrong_end", "Only the pupil's end makes offers.", msg.id))
+        return True
+    if not peer.pupil_camera and sends_video(msg.sdp):
+        # Refused, not forwarded: the robot never sees an offer it must not accept.
+        detail = "The pupil's camera is not allowed in this lesson: offer video as recvonly."
+        await peer.ws.send_json(_error("camera_not_allowed", detail, msg.id))
         return True
     peer.candidates = 0
     _forward(request, peer, {"type": "offer", "sdp": msg.sdp})

@@ -83,6 +83,7 @@ async def join(request: web.Request, who: Principal) -> JoinOut:
         ice_servers=ticket.ice_servers,
         closes_at=ticket.closes_at,
         subject=ticket.subject,
+        pupil_camera=ticket.pupil_camera,
     )
 
 
