@@ -88,7 +88,17 @@ class DeviceDay:
     """A classroom device at the start of a school day, as telemetry and the registry know it.
 
     ``last_known_room`` of ``None`` means "at its charging base". Battery figures
-    are optional; without both of them the battery rule is not applied.
+    are optional; without both of them no new charge trip is decided.
+
+    ``battery_at`` is when ``battery_pct`` holds (now, for a live reading): the
+    projection starts there, so lessons over by then use nothing and a lesson
+    under way only its rest; ``None`` projects from the start of the day.
+    ``charging``: on charge on its base at ``battery_at``, gaining until it is
+    fetched for the first lesson. ``charge_after`` names the lessons after
+    which a charge trip is already planned (or done): such a trip is kept
+    once its gap has begun or without battery figures, and otherwise dropped
+    only when the battery now clearly lasts (``keep_charge_margin_pct`` above
+    the floor), so readings that drift do not make the rota flap.
     """
 
     device_id: str
@@ -96,6 +106,13 @@ class DeviceDay:
     last_known_room: RoomRef | None = None
     battery_pct: float | None = None
     drain_pct_per_hour: float | None = None
+    battery_at: datetime | None = None
+    charging: bool = False
+    charge_after: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        if self.battery_at is not None:
+            _require_aware(self.battery_at)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +123,9 @@ class DerivationRules:
     from its base. ``return_within``: how long after the last lesson it should
     be back on its base. A charge trip leaves within ``trip_window`` of the
     previous lesson's end, comes back within ``trip_window`` before the next
-    start, and needs at least ``min_charge`` on the base in between.
+    start, and needs at least ``min_charge`` on the base in between. A trip
+    already planned is dropped only when the battery would end the next
+    lesson ``keep_charge_margin_pct`` above ``battery_floor_pct``.
     """
 
     fetch_lead: timedelta = timedelta(minutes=60)
@@ -115,6 +134,7 @@ class DerivationRules:
     min_charge: timedelta = timedelta(minutes=30)
     battery_floor_pct: float = 20.0
     charge_pct_per_hour: float = 60.0
+    keep_charge_margin_pct: float = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,8 +229,11 @@ def derive(
     rooms, in the window from the end of one to the start of the next; back to
     the base after the last. No move where the device is already in the room.
     With battery figures, a lesson the battery would not last (projected under
-    ``battery_floor_pct`` at its end) gets a charge trip in the gap before it
-    when the gap is long enough, and a ``BatteryWarning`` when it is not.
+    ``battery_floor_pct`` at its end, from ``day.battery_at``) gets a charge
+    trip in the gap before it when the gap is long enough and has not begun
+    by ``battery_at``, and a ``BatteryWarning`` otherwise; trips named in
+    ``day.charge_after`` are kept as ``DeviceDay`` describes. Move ids depend
+    only on device, reason, rooms and window, never on the battery figures.
     Raises ``RotaError`` for another device's lesson or lessons that overlap.
     """
     rules = rules or DerivationRules()
@@ -220,17 +243,24 @@ def derive(
     warnings: list[BatteryWarning] = []
     base = day.charging_base
     here = day.last_known_room or base
-    battery = day.battery_pct if day.drain_pct_per_hour is not None else None
+    battery = _battery_at_start(day, ordered, rules)
     previous: BookedLesson | None = None
     for lesson in ordered:
-        if battery is not None and day.drain_pct_per_hour is not None:
-            use = day.drain_pct_per_hour * _hours(lesson.ends_at - lesson.starts_at)
-            if battery - use < rules.battery_floor_pct:
-                charged = _charge_trip(day, previous, lesson, here, rules, moves)
-                if charged is None:
-                    warnings.append(BatteryWarning(day.device_id, lesson.booking_id, battery - use))
-                else:
-                    here, battery = base, min(100.0, battery + charged)
+        use = _use(day, lesson)
+        planned = previous is not None and previous.booking_id in day.charge_after
+        ahead = day.battery_at is None or lesson.ends_at > day.battery_at
+        margin = rules.keep_charge_margin_pct if planned else 0.0
+        low = battery is not None and ahead and battery - use < rules.battery_floor_pct + margin
+        since = day.battery_at
+        begun = previous is not None and since is not None and previous.ends_at < since
+        if (planned and (begun or battery is None or low)) or (low and not begun):
+            gained = _charge_trip(day, previous, lesson, here, rules, moves)
+            if gained is not None:
+                here = base
+                battery = None if battery is None else min(100.0, battery + gained)
+        if battery is not None:
+            if ahead and battery - use < rules.battery_floor_pct:
+                warnings.append(BatteryWarning(day.device_id, lesson.booking_id, battery - use))
             battery -= use
         if here is not None and here.id != lesson.room.id:
             moves.append(_arrive(day, here, lesson, previous, rules))
@@ -248,6 +278,33 @@ def derive(
             )
         )
     return Derivation(tuple(moves), tuple(warnings))
+
+
+def _battery_at_start(
+    day: DeviceDay, ordered: Sequence[BookedLesson], rules: DerivationRules
+) -> float | None:
+    """The battery the projection starts from (``None``: no battery rule)."""
+    if day.battery_pct is None or day.drain_pct_per_hour is None:
+        return None
+    battery = day.battery_pct
+    on_base = day.last_known_room is None or (
+        day.charging_base is not None and day.last_known_room.id == day.charging_base.id
+    )
+    if day.charging and on_base and day.battery_at is not None and ordered:
+        fetched = ordered[0].starts_at - rules.fetch_lead
+        if fetched > day.battery_at:
+            battery += rules.charge_pct_per_hour * _hours(fetched - day.battery_at)
+    return min(100.0, battery)
+
+
+def _use(day: DeviceDay, lesson: BookedLesson) -> float:
+    """The battery a lesson uses after ``day.battery_at`` (all of it without a reading time)."""
+    if day.drain_pct_per_hour is None:
+        return 0.0
+    start = lesson.starts_at
+    if day.battery_at is not None and day.battery_at > start:
+        start = min(day.battery_at, lesson.ends_at)
+    return day.drain_pct_per_hour * _hours(lesson.ends_at - start)
 
 
 def _check(day: DeviceDay, ordered: Sequence[BookedLesson]) -> None:
@@ -292,7 +349,11 @@ def _charge_trip(
     rules: DerivationRules,
     moves: list[Move],
 ) -> float | None:
-    """Append a trip to the base before ``lesson`` if the gap allows; the % it gains."""
+    """Append a trip to the base before ``lesson`` if the gap allows; the % it gains.
+
+    The gain counts only time on the base after ``day.battery_at`` (a trip
+    under way has already put the rest into the reading).
+    """
     base = day.charging_base
     if previous is None or base is None or here is None:
         return None
@@ -311,6 +372,9 @@ def _charge_trip(
                 previous.booking_id,
             )
         )
+    arrives = previous.ends_at + rules.trip_window
+    if day.battery_at is not None and day.battery_at > arrives:
+        on_base = max(timedelta(), lesson.starts_at - rules.trip_window - day.battery_at)
     return rules.charge_pct_per_hour * _hours(on_base)
 
 
