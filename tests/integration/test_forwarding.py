@@ -18,6 +18,7 @@ import loopback
 import pytest
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from av import VideoFrame
 
 from telepresence.agent import media
 from telepresence.sessions.relay import LessonRelay, RelayFull
@@ -73,7 +74,7 @@ class Viewer:
         with contextlib.suppress(MediaStreamError):
             while True:
                 frame = await track.recv()
-                if track.kind == "video":
+                if isinstance(frame, VideoFrame):
                     self.frames.append((frame.width, frame.height))
                     self.first_frame.set()
                 else:
