@@ -37,6 +37,8 @@ __all__ = [
     "put_duty",
     "put_walking",
     "revoke_feeds",
+    "school_bases",
+    "set_base_room",
 ]
 
 MAX_ABSENCE_DAYS = 366
@@ -235,3 +237,35 @@ async def feed_owner(session: AsyncSession, token: str) -> User:
     if user is None or not user.active or user.role != Role.ASSISTANT.value:
         raise Gone("This calendar link no longer works.")
     return user
+
+
+async def set_base_room(session: AsyncSession, user: User, room_id: str | None) -> Room | None:
+    """Set the room the assistant starts their duty from (``None``: unknown); the room.
+
+    Raises ``InvalidInput`` (``room_id``) for a room that is not of the assistant's school.
+    """
+    room = None
+    if room_id is not None:
+        room = await session.get(Room, room_id)
+        if room is None or room.school_id != user.school_id:
+            raise _invalid("room_id", "not a room of the assistant's school")
+    settings = await session.get(AssistantRotaRow, user.id)
+    if settings is None:
+        settings = AssistantRotaRow(user_id=user.id)
+        session.add(settings)
+    settings.base_room_id = room.id if room else None
+    await session.flush()
+    return room
+
+
+async def school_bases(session: AsyncSession, school_id: str) -> tuple[list[Room], dict[str, str]]:
+    """The school's rooms by name, and its assistants' base rooms (user id → room id)."""
+    rooms = list(
+        await session.scalars(select(Room).where(Room.school_id == school_id).order_by(Room.name))
+    )
+    rows = await session.execute(
+        select(AssistantRotaRow.user_id, AssistantRotaRow.base_room_id)
+        .join(User, User.id == AssistantRotaRow.user_id)
+        .where(User.school_id == school_id, AssistantRotaRow.base_room_id.is_not(None))
+    )
+    return rooms, {user_id: room_id for user_id, room_id in rows if room_id}

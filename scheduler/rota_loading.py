@@ -165,8 +165,15 @@ def duty_window(row: DutyPatternRow, day: date, zone: ZoneInfo) -> DutyWindow:
     )
 
 
-async def load_assistants(session: AsyncSession, school: School, day: date) -> list[Assistant]:
-    """The school's active assistants with their duty of ``day``, caps and absences."""
+async def load_assistants(
+    session: AsyncSession, school: School, day: date, rooms: RoomBook | None = None
+) -> list[Assistant]:
+    """The school's active assistants with their duty of ``day``, caps, absences and base rooms.
+
+    An assistant's base room (from ``rooms``) is where their first errand of
+    the day starts; without one, or without ``rooms``, they are assumed to
+    start next to their first move.
+    """
     users = list(
         await session.scalars(
             select(User)
@@ -184,17 +191,27 @@ async def load_assistants(session: AsyncSession, school: School, day: date) -> l
     windows: dict[str, list[DutyWindow]] = {}
     for row in patterns:
         windows.setdefault(row.user_id, []).append(duty_window(row, day, zone))
-    caps = {
-        r.user_id: r.max_moves_per_day
+    settings = {
+        r.user_id: r
         for r in await session.scalars(
             select(AssistantRotaRow).where(AssistantRotaRow.user_id.in_(ids))
         )
     }
     away = await absent_ids(session, school.id, day)
-    return [
-        Assistant(u.id, tuple(windows.get(u.id, ())), None, caps.get(u.id), u.id in away)
-        for u in users
-    ]
+    out = []
+    for u in users:
+        own = settings.get(u.id)
+        base = rooms.by_id.get(own.base_room_id or "") if rooms and own else None
+        out.append(
+            Assistant(
+                u.id,
+                tuple(windows.get(u.id, ())),
+                RoomBook.ref_of(base) if base else None,
+                own.max_moves_per_day if own else None,
+                u.id in away,
+            )
+        )
+    return out
 
 
 async def load_day(session: AsyncSession, school: School, day: date) -> DayInputs:
@@ -205,7 +222,7 @@ async def load_day(session: AsyncSession, school: School, day: date) -> DayInput
         day,
         rooms,
         await load_walking(session, school.id),
-        await load_assistants(session, school, day),
+        await load_assistants(session, school, day, rooms),
         {},
     )
     rows = await session.execute(

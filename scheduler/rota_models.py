@@ -24,6 +24,8 @@ __all__ = [
     "FeedTokenRow",
     "MoveRow",
     "RotaChangeRow",
+    "RotaDeclineRow",
+    "RotaMorningRow",
     "WalkingOverrideRow",
     "WalkingRuleRow",
 ]
@@ -68,7 +70,12 @@ class AbsenceRow(Base):
 
 
 class AssistantRotaRow(Base):
-    """Per-assistant rota settings: a cap on moves per day, a phone, the last look at the rota."""
+    """Per-assistant rota settings: a cap on moves per day, a phone, the last look at the rota.
+
+    ``base_room_id`` is the room they usually start their duty from (the
+    learning-support base, say); ``None``: unknown, and the planner assumes
+    they start next to their first move.
+    """
 
     __tablename__ = "rota_assistants"
 
@@ -78,6 +85,7 @@ class AssistantRotaRow(Base):
     max_moves_per_day: Mapped[int | None] = mapped_column(Integer)
     phone: Mapped[str | None] = mapped_column(String(40))
     last_look_at: Mapped[datetime | None]
+    base_room_id: Mapped[str | None] = mapped_column(ForeignKey("rooms.id", ondelete="SET NULL"))
 
 
 class FeedTokenRow(Base):
@@ -182,3 +190,31 @@ class RotaChangeRow(Base):
     move_id: Mapped[str] = mapped_column(String(32))
     at: Mapped[datetime]
     text: Mapped[str] = mapped_column(String(300))
+
+
+class RotaDeclineRow(Base):
+    """An assistant's "Can't do it" for a move: the planner offers the move to anyone else."""
+
+    __tablename__ = "rota_declines"
+
+    move_id: Mapped[str] = mapped_column(
+        ForeignKey("rota_moves.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    reason: Mapped[str] = mapped_column(String(300))
+    at: Mapped[datetime]
+    reported_by: Mapped[str] = mapped_column(String(32))
+
+
+class RotaMorningRow(Base):
+    """When a school day's morning plan (fresh battery readings, then the morning message) ran."""
+
+    __tablename__ = "rota_mornings"
+
+    school_id: Mapped[str] = mapped_column(
+        ForeignKey("schools.id", ondelete="CASCADE"), primary_key=True
+    )
+    local_date: Mapped[date] = mapped_column(primary_key=True)
+    planned_at: Mapped[datetime]

@@ -140,7 +140,32 @@ async def staff_rota(request: web.Request, who: Principal) -> web.StreamResponse
     context = {"title": f"Move rota · {rota.school.name}", "rota": rota, "labels": LABELS}
     if request.query.get("live") == "1":
         return render(request, who, "rota_staff_live.html", context | {"open": OPEN})
-    return render(request, who, "rota_staff.html", context | {"open": OPEN}, current="/rota")
+    async with request.app[DATABASE].sessions() as session:
+        rooms, bases = await rota_config.school_bases(session, rota.school.id)
+    context |= {"open": OPEN, "rooms": rooms, "bases": bases}
+    return render(request, who, "rota_staff.html", context, current="/rota")
+
+
+@routes.page(
+    "POST",
+    "/schools/{school_id}/rota/base-room",
+    roles=STAFF_ROLES,
+    summary="Set the room an assistant starts their duty from (form)",
+)
+async def base_room_form(request: web.Request, who: Principal) -> web.StreamResponse:
+    """An empty room means unknown (the planner assumes they start next to their first move)."""
+    form = await form_fields(request)
+    now = request.app[CLOCK].now()
+    school_id = request.match_info["school_id"]
+    async with request.app[DATABASE].transaction() as session:
+        user = await rota_config.assistant_of(session, who, form.get("user_id", ""))
+        if user.school_id != school_id:
+            raise NotFound("That assistant is not on this school's rota.")
+        await rota_config.set_base_room(session, user, form.get("room_id") or None)
+        outcomes = await rota_services.replan_ahead(session, school_id, now)
+        record_request(request, session, who, "rota.base_room", "user", user.id)
+    await announce_outcomes(request.app, outcomes)
+    raise web.HTTPSeeOther(_back(form, f"/schools/{school_id}/rota"))
 
 
 @routes.page(

@@ -18,6 +18,7 @@ __all__ = [
     "AbsenceIn",
     "AbsenceOut",
     "AssignIn",
+    "BaseRoomIn",
     "BreakIn",
     "CantDoIn",
     "ConfirmIn",
@@ -67,6 +68,14 @@ class DutyOut(BaseModel):
     patterns: list[DutyPatternIn]
     max_moves_per_day: int | None
     phone: str | None
+    base_room_id: str | None = None
+    base_room: str | None = None
+
+
+class BaseRoomIn(Schema):
+    """The room an assistant usually starts their duty from, or ``null`` for unknown."""
+
+    room_id: str | None = Field(max_length=32)
 
 
 class AbsenceIn(Schema):

@@ -39,6 +39,7 @@ __all__ = [
     "check_reported_room",
     "confirm_done",
     "pin_move",
+    "replan_ahead",
     "replan_days",
     "replan_device",
     "visible_move",
@@ -259,6 +260,20 @@ async def replan_days(
     horizon = today + timedelta(days=REPLAN_HORIZON_DAYS)
     chosen = sorted({d for d in days if today <= d <= horizon})
     return [await plan_day(session, school_id, d, now) for d in chosen]
+
+
+async def replan_ahead(
+    session: AsyncSession, school_id: str | None, now: datetime
+) -> list[DayOutcome]:
+    """Re-plan the school's days already planned, from yesterday on (settings changed)."""
+    if school_id is None:
+        return []
+    planned = await session.scalars(
+        select(MoveRow.local_date)
+        .where(MoveRow.school_id == school_id, MoveRow.local_date >= now.date() - timedelta(days=1))
+        .distinct()
+    )
+    return await replan_days(session, school_id, set(planned), now)
 
 
 async def replan_device(session: AsyncSession, device_id: str, now: datetime) -> list[DayOutcome]:

@@ -8,21 +8,20 @@ audit log; re-plans are announced (``rota:{school}``) after the commit.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from aiohttp import web
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scheduler import rota_config, rota_services
 from scheduler.rota_jobs import cancel_move_jobs
 from scheduler.rota_listener import alerts_of, announce_outcomes
-from scheduler.rota_models import MoveRow
-from scheduler.rota_planning import DayOutcome, rota_topic
+from scheduler.rota_planning import rota_topic
 from scheduler.rota_schemas import (
     AbsenceIn,
     AbsenceOut,
     AssignIn,
+    BaseRoomIn,
     CantDoIn,
     ConfirmIn,
     DateQuery,
@@ -38,7 +37,7 @@ from scheduler.rota_views import MoveView, RotaDay, day_rota, local_today
 from telepresence.platform.audit import record_request
 from telepresence.platform.context import CLOCK, DATABASE, EVENTS, JOBS, SETTINGS
 from telepresence.platform.identity import STAFF, Principal, Role
-from telepresence.platform.models import User
+from telepresence.platform.models import Room, User
 from telepresence.platform.routing import Routes
 
 __all__ = ["move_out", "rota_out", "routes"]
@@ -228,6 +227,8 @@ async def get_duty(request: web.Request, who: Principal) -> DutyOut:
 
 async def _duty_out(session: AsyncSession, user: User) -> DutyOut:
     patterns, settings = await rota_config.get_duty(session, user)
+    base_id = settings.base_room_id if settings else None
+    base = await session.get(Room, base_id) if base_id else None
     return DutyOut(
         user_id=user.id,
         name=user.name,
@@ -235,7 +236,31 @@ async def _duty_out(session: AsyncSession, user: User) -> DutyOut:
         patterns=patterns,
         max_moves_per_day=settings.max_moves_per_day if settings else None,
         phone=settings.phone if settings else None,
+        base_room_id=base.id if base else None,
+        base_room=base.name if base else None,
     )
+
+
+@routes.api(
+    "PUT",
+    "/api/assistants/{user_id}/base-room",
+    roles=STAFF_ROLES,
+    body=BaseRoomIn,
+    response=DutyOut,
+    errors=(404, 422),
+    summary="Set the room an assistant starts their duty from (null: unknown)",
+)
+async def put_base_room(request: web.Request, who: Principal, body: BaseRoomIn) -> DutyOut:
+    """422 ``room_id`` for a room not of the assistant's school; the fortnight is re-planned."""
+    now = request.app[CLOCK].now()
+    async with request.app[DATABASE].transaction() as session:
+        user = await rota_config.assistant_of(session, who, request.match_info["user_id"])
+        await rota_config.set_base_room(session, user, body.room_id)
+        outcomes = await rota_services.replan_ahead(session, user.school_id, now)
+        record_request(request, session, who, "rota.base_room", "user", user.id)
+        out = await _duty_out(session, user)
+    await announce_outcomes(request.app, outcomes)
+    return out
 
 
 @routes.api(
@@ -253,24 +278,11 @@ async def put_duty(request: web.Request, who: Principal, body: DutyIn) -> DutyOu
     async with request.app[DATABASE].transaction() as session:
         user = await rota_config.assistant_of(session, who, request.match_info["user_id"])
         await rota_config.put_duty(session, user, body, now)
-        outcomes = await _replan_ahead(session, user.school_id, now)
+        outcomes = await rota_services.replan_ahead(session, user.school_id, now)
         record_request(request, session, who, "rota.duty", "user", user.id)
         out = await _duty_out(session, user)
     await announce_outcomes(request.app, outcomes)
     return out
-
-
-async def _replan_ahead(
-    session: AsyncSession, school_id: str | None, now: datetime, days: int = 14
-) -> list[DayOutcome]:
-    if school_id is None:
-        return []
-    planned = await session.scalars(
-        select(MoveRow.local_date)
-        .where(MoveRow.school_id == school_id, MoveRow.local_date >= now.date() - timedelta(days=1))
-        .distinct()
-    )
-    return await rota_services.replan_days(session, school_id, set(planned), now)
 
 
 @routes.api(

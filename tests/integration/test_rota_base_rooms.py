@@ -1,0 +1,117 @@
+"""An assistant's usual base room: set by API or the staff page, used for their first walk."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from factories import add_device
+from integration.rota_helpers import ALL_WEEK, add_assistant, add_lesson, tomorrow
+from integration.test_pages import csrf_of, sign_in
+
+from telepresence.platform.context import DATABASE
+from telepresence.platform.models import Room
+
+
+async def _sports_hall(client, org) -> str:
+    """A room in another building (8 minutes from S12 by the default rule)."""
+    async with client.app[DATABASE].transaction() as db:
+        room = Room(school_id=org.school_id, name="Sports hall", building="Sports")
+        db.add(room)
+        await db.flush()
+        return room.id
+
+
+async def _two_on_duty(client, org, login):
+    admin = await login("admin")
+    jo = org.users["assistant"].id
+    kim = await add_assistant(client.app[DATABASE], org, "kim@test.example")
+    for user_id in (jo, kim):
+        resp = await client.put(
+            f"/api/assistants/{user_id}/duty", json={"patterns": ALL_WEEK}, headers=admin
+        )
+        assert resp.status == 200, await resp.text()
+    return admin, jo, kim
+
+
+async def _first_move_of_the_day(client, org, admin) -> dict[str, object]:
+    robot = await add_device(client.app[DATABASE], org, charging_base_room_id=org.room_ids[0])
+    day = tomorrow()
+    await add_lesson(client.app[DATABASE], org, robot.id, day, "10:00", "10:50", "Lab 3")
+    url = f"/api/schools/{org.school_id}/rota?date={day.isoformat()}"
+    move = (await (await client.get(url, headers=admin)).json())["moves"][0]
+    assert move["summary"].startswith("Robot 'Robbie' · from S12 to Lab 3")
+    return move
+
+
+async def test_the_base_room_round_trips_and_bad_rooms_change_nothing(client, org, login):
+    admin = await login("admin")
+    jo = org.users["assistant"].id
+    s12 = org.room_ids[0]
+    url = f"/api/assistants/{jo}/base-room"
+    resp = await client.put(url, json={"room_id": s12}, headers=admin)
+    assert resp.status == 200, await resp.text()
+    assert ((await resp.json())["base_room_id"], (await resp.json())["base_room"]) == (s12, "S12")
+    for bad in ("nope", await _other_schools_room(client, org)):
+        resp = await client.put(url, json={"room_id": bad}, headers=admin)
+        assert resp.status == 422
+        assert resp.content_type == "application/problem+json"
+        assert (await resp.json())["errors"][0]["field"] == "room_id"
+    got = await (await client.get(f"/api/assistants/{jo}/duty", headers=admin)).json()
+    assert got["base_room_id"] == s12
+    assistant = await login("assistant")
+    resp = await client.put(url, json={"room_id": None}, headers=assistant)
+    assert resp.status == 403
+    resp = await client.put(url, json={"room_id": None}, headers=admin)
+    assert (await resp.json())["base_room_id"] is None
+
+
+async def _other_schools_room(client, org) -> str:
+    from telepresence.platform.models import School
+
+    async with client.app[DATABASE].transaction() as db:
+        school = School(
+            provider_id=org.provider_id,
+            name="Elsewhere High",
+            time_zone="UTC",
+            created_at=datetime.now(UTC),
+        )
+        db.add(school)
+        await db.flush()
+        room = Room(school_id=school.id, name="S12", building="Main")
+        db.add(room)
+        await db.flush()
+        return room.id
+
+
+async def test_the_assistant_starting_next_to_the_robot_gets_its_first_move(client, org, login):
+    admin, jo, kim = await _two_on_duty(client, org, login)
+    hall = await _sports_hall(client, org)
+    for user_id, room in ((jo, hall), (kim, org.room_ids[0])):
+        resp = await client.put(
+            f"/api/assistants/{user_id}/base-room", json={"room_id": room}, headers=admin
+        )
+        assert resp.status == 200, await resp.text()
+    move = await _first_move_of_the_day(client, org, admin)
+    assert move["assistant_id"] == kim
+
+
+async def test_staff_set_base_rooms_on_the_rota_page(client, org, login):
+    admin, jo, kim = await _two_on_duty(client, org, login)
+    hall = await _sports_hall(client, org)
+    await sign_in(client, org.email("admin"))
+    page = await client.get(f"/schools/{org.school_id}/rota")
+    html = await page.text()
+    assert page.status == 200
+    assert "Where assistants start" in html
+    assert f'id="base-{kim}"' in html
+    for user_id, room in ((kim, hall), (jo, org.room_ids[0])):
+        resp = await client.post(
+            f"/schools/{org.school_id}/rota/base-room",
+            data={"csrf_token": csrf_of(html), "user_id": user_id, "room_id": room},
+            allow_redirects=False,
+        )
+        assert resp.status == 303, await resp.text()
+    html = await (await client.get(f"/schools/{org.school_id}/rota")).text()
+    assert f'<option value="{hall}" selected>Sports hall</option>' in html
+    move = await _first_move_of_the_day(client, org, admin)
+    assert move["assistant_id"] == jo
