@@ -245,6 +245,41 @@ async def _pupil_context(request: web.Request, who: Principal, pupil_id: str) ->
     }
 
 
+@routes.page(
+    "POST",
+    "/pupils/{pupil_id}/camera-consent",
+    roles=STAFF,
+    summary="Record a pupil's camera consent (form)",
+)
+async def pupil_camera_consent(request: web.Request, who: Principal) -> web.StreamResponse:
+    """``consent`` is ``true`` or ``false``; applies from the pupil's next join."""
+    pupil_id = request.match_info["pupil_id"]
+    form = await form_fields(request)
+    choice = form.get("consent", "")
+    errors: list[str] = []
+    if choice not in {"true", "false"}:
+        errors = ["Choose whether the pupil consents to their camera in lessons."]
+    else:
+        async with request.app[DATABASE].transaction() as session:
+            pupil, changed = await org.set_camera_consent(session, who, pupil_id, choice == "true")
+            if changed:
+                record_request(
+                    request,
+                    session,
+                    who,
+                    "pupil.camera_consent",
+                    "pupil",
+                    pupil.id,
+                    {"consent": pupil.camera_consent},
+                )
+    context = await _pupil_context(request, who, pupil_id)
+    notice = "" if errors else "Camera consent saved. It applies from the pupil's next join."
+    context |= {"errors": errors, "notice": notice}
+    return render(
+        request, who, "pupil.html", context, status=422 if errors else 200, current="/pupils"
+    )
+
+
 @routes.page("GET", "/pupils/{pupil_id}", roles=STAFF, summary="A pupil's record (audited)")
 async def pupil_page(request: web.Request, who: Principal) -> web.StreamResponse:
     """Names, school, key worker, consent, tablet sign-in, devices."""

@@ -54,6 +54,7 @@ async def schools_context(request: web.Request, who: Principal) -> dict[str, Any
         "rooms": by_school,
         "checks": {(c.school_id, c.room.lower()): c for c in checks},  # the newest wins
         "is_admin": who.role is Role.ADMIN,
+        "can_set_camera": who.role in {Role.ADMIN, Role.COORDINATOR},
         "form": {},
     }
 
@@ -128,4 +129,34 @@ async def add_room_page(request: web.Request, who: Principal) -> web.StreamRespo
         return render(
             request, who, "schools.html", context | {"errors": _problems(exc)}, status=exc.status
         )
+    raise web.HTTPSeeOther(f"/schools#s-{school_id}")
+
+
+@routes.page(
+    "POST",
+    "/schools/{school_id}/pupil-camera",
+    roles=[Role.ADMIN, Role.COORDINATOR],
+    summary="Allow or stop pupils' cameras at a school (form)",
+)
+async def pupil_camera_page(request: web.Request, who: Principal) -> web.StreamResponse:
+    """``allowed`` is ``true`` or ``false``; anything else changes nothing (422)."""
+    form = await form_fields(request)
+    school_id = request.match_info["school_id"]
+    choice = form.get("allowed", "")
+    if choice not in {"true", "false"}:
+        context = await schools_context(request, who)
+        errors = ["Choose whether pupils' cameras are allowed."]
+        return render(request, who, "schools.html", context | {"errors": errors}, status=422)
+    async with request.app[DATABASE].transaction() as session:
+        school, changed = await org.set_pupil_camera(session, who, school_id, choice == "true")
+        if changed:
+            record_request(
+                request,
+                session,
+                who,
+                "school.pupil_camera",
+                "school",
+                school.id,
+                {"allowed": school.allow_pupil_camera},
+            )
     raise web.HTTPSeeOther(f"/schools#s-{school_id}")

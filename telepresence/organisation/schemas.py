@@ -5,13 +5,15 @@ from __future__ import annotations
 import zoneinfo
 from datetime import datetime
 
-from pydantic import BaseModel, EmailStr, Field, field_validator
+from pydantic import BaseModel, EmailStr, Field, StrictBool, field_validator
 
 from telepresence.platform.identity import Role
 from telepresence.platform.routing import Schema
 
 __all__ = [
+    "CameraConsentIn",
     "PinIn",
+    "PupilCameraIn",
     "PupilIn",
     "PupilOut",
     "PupilPatch",
@@ -49,6 +51,19 @@ class SchoolOut(BaseModel):
     name: str
     time_zone: str
     contact_email: str | None
+    allow_pupil_camera: bool
+
+
+class PupilCameraIn(Schema):
+    """Whether this school's pupils may send their camera to the classroom (with consent)."""
+
+    allowed: StrictBool
+
+
+class CameraConsentIn(Schema):
+    """Whether the pupil (and their parent/carer) consent to their camera in lessons."""
+
+    consent: StrictBool
 
 
 class RoomIn(Schema):
@@ -105,6 +120,7 @@ class PupilOut(BaseModel):
     key_worker_id: str | None
     parent_consent: bool
     class_informed: bool
+    camera_consent: bool
     pupil_code: str
     has_pin: bool
     active: bool

@@ -26,6 +26,8 @@ __all__ = [
     "list_schools",
     "new_pupil_code",
     "register_pupil",
+    "set_camera_consent",
+    "set_pupil_camera",
     "update_pupil",
 ]
 
@@ -161,6 +163,31 @@ async def update_pupil(
             setattr(pupil, key, value)
     await session.flush()
     return pupil
+
+
+async def set_pupil_camera(
+    session: AsyncSession, who: Principal, school_id: str, allowed: bool
+) -> tuple[School, bool]:
+    """Allow (or stop) pupils' cameras at a school; returns the school and whether it changed.
+
+    Applies from each pupil's next join: tokens already issued keep their grant.
+    """
+    school = await get_school(session, who, school_id)
+    changed = school.allow_pupil_camera != allowed
+    school.allow_pupil_camera = allowed
+    await session.flush()
+    return school, changed
+
+
+async def set_camera_consent(
+    session: AsyncSession, who: Principal, pupil_id: str, consent: bool
+) -> tuple[Pupil, bool]:
+    """Record the pupil's camera consent; returns the pupil and whether it changed."""
+    pupil = await get_pupil(session, who, pupil_id)
+    changed = pupil.camera_consent != consent
+    pupil.camera_consent = consent
+    await session.flush()
+    return pupil, changed
 
 
 async def add_user(

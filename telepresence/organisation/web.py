@@ -7,7 +7,9 @@ from sqlalchemy import select
 
 from telepresence.organisation import services
 from telepresence.organisation.schemas import (
+    CameraConsentIn,
     PinIn,
+    PupilCameraIn,
     PupilIn,
     PupilOut,
     PupilPatch,
@@ -32,12 +34,19 @@ __all__ = ["pupil_out", "routes"]
 routes = Routes("organisation")
 ADMIN = [Role.ADMIN]
 PUPIL_EDITORS = [Role.ADMIN, Role.HOSPITAL_STAFF]
+SCHOOL_SETTERS = [Role.ADMIN, Role.COORDINATOR]
 SCHOOL_READERS = [*STAFF, Role.ASSISTANT]
 
 
 def school_out(s: School) -> SchoolOut:
     """The API view of a school."""
-    return SchoolOut(id=s.id, name=s.name, time_zone=s.time_zone, contact_email=s.contact_email)
+    return SchoolOut(
+        id=s.id,
+        name=s.name,
+        time_zone=s.time_zone,
+        contact_email=s.contact_email,
+        allow_pupil_camera=s.allow_pupil_camera,
+    )
 
 
 def pupil_out(p: Pupil) -> PupilOut:
@@ -52,6 +61,7 @@ def pupil_out(p: Pupil) -> PupilOut:
         key_worker_id=p.key_worker_id,
         parent_consent=p.parent_consent,
         class_informed=p.class_informed,
+        camera_consent=p.camera_consent,
         pupil_code=p.pupil_code,
         has_pin=p.pin_hash is not None,
         active=p.active,
@@ -98,6 +108,34 @@ async def add_school(request: web.Request, who: Principal, body: SchoolIn) -> Sc
     async with request.app[DATABASE].transaction() as session:
         school = await services.add_school(session, who, body, request.app[CLOCK].now())
         record_request(request, session, who, "school.add", "school", school.id)
+        return school_out(school)
+
+
+@routes.api(
+    "PUT",
+    "/api/schools/{school_id}/pupil-camera",
+    roles=SCHOOL_SETTERS,
+    body=PupilCameraIn,
+    response=SchoolOut,
+    errors=(404,),
+    summary="Allow or stop pupils' cameras in this school's lessons (audited)",
+)
+async def set_pupil_camera(request: web.Request, who: Principal, body: PupilCameraIn) -> SchoolOut:
+    """A pupil's camera needs this and the pupil's consent; applies from their next join."""
+    async with request.app[DATABASE].transaction() as session:
+        school, changed = await services.set_pupil_camera(
+            session, who, request.match_info["school_id"], body.allowed
+        )
+        if changed:
+            record_request(
+                request,
+                session,
+                who,
+                "school.pupil_camera",
+                "school",
+                school.id,
+                {"allowed": body.allowed},
+            )
         return school_out(school)
 
 
@@ -217,6 +255,36 @@ async def patch_pupil(request: web.Request, who: Principal, body: PupilPatch) ->
             pupil.id,
             {"fields": sorted(body.model_dump(exclude_unset=True))},
         )
+        return pupil_out(pupil)
+
+
+@routes.api(
+    "PUT",
+    "/api/pupils/{pupil_id}/camera-consent",
+    roles=STAFF,
+    body=CameraConsentIn,
+    response=PupilOut,
+    errors=(404,),
+    summary="Record a pupil's consent to their camera in lessons (audited)",
+)
+async def set_camera_consent(
+    request: web.Request, who: Principal, body: CameraConsentIn
+) -> PupilOut:
+    """The camera also needs the home school's setting; applies from the pupil's next join."""
+    async with request.app[DATABASE].transaction() as session:
+        pupil, changed = await services.set_camera_consent(
+            session, who, request.match_info["pupil_id"], body.consent
+        )
+        if changed:
+            record_request(
+                request,
+                session,
+                who,
+                "pupil.camera_consent",
+                "pupil",
+                pupil.id,
+                {"consent": body.consent},
+            )
         return pupil_out(pupil)
 
 
