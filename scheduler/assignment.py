@@ -68,8 +68,10 @@ def assign(
     # Only a day still in trouble can be one where the naive greedy does better.
     if any(solver.needs_help(job) for job in solver.jobs):
         naive = Solver(moves, assistants, walking, now, solver.rules, solver)
-        naive.start(solver.anchored, solver.pinned, first_free=True)
-        if naive.lateness_key() < solver.lateness_key():
+        ours = solver.lateness_key()
+        # It stops as soon as it cannot beat ours (then its key is no better either).
+        naive.start(solver.anchored, solver.pinned, first_free=True, beat=ours)
+        if naive.lateness_key() < ours:
             naive.improve()
             solver = naive
     return solver.plan()

@@ -52,22 +52,27 @@ class _Job:
         "movable",
         "move",
         "pinned",
+        "step",
         "to",
         "tried",
     )
 
-    def __init__(self, move: Move, carry: int, max_late: int) -> None:
+    def __init__(self, move: Move, approach: dict[str, int], carry: int, max_late: int) -> None:
         self.move = move
-        self.approach: dict[str, int] = {}  # walking seconds from a room to ``frm``
-        self.earliest = int(move.earliest.timestamp())
-        self.latest = int(move.latest.timestamp())
-        self.limit = self.latest + max_late
-        self.key = (self.latest, self.earliest, move.device_id, move.from_room.id, move.to_room.id)
-        self.frm = move.from_room.id
-        self.to = move.to_room.id
+        self.approach = approach  # walking seconds from a room to ``frm``, shared per room
+        self.earliest = earliest = int(move.earliest.timestamp())
+        self.latest = latest = int(move.latest.timestamp())
+        self.limit = latest + max_late
+        self.frm = frm = move.from_room.id
+        self.to = to = move.to_room.id
+        self.key = (latest, earliest, move.device_id, frm, to)
         self.carry = carry
-        self.floor = max(0, self.earliest + carry - self.latest)
+        self.floor = max(0, earliest + carry - latest)
+        self.reset()
+
+    def reset(self) -> None:
         self.lane: _Lane | None = None
+        self.step: Step | None = None  # its step on ``lane``
         self.late = 0
         self.movable = True
         self.pinned = False
@@ -76,7 +81,12 @@ class _Job:
 
     def fresh(self) -> _Job:
         """The same move, not yet placed (for a second solve of the same day)."""
-        return _Job(self.move, self.carry, self.limit - self.latest)
+        job = _Job.__new__(_Job)
+        job.move, job.approach, job.key = self.move, self.approach, self.key
+        job.earliest, job.latest, job.limit = self.earliest, self.latest, self.limit
+        job.frm, job.to, job.carry, job.floor = self.frm, self.to, self.carry, self.floor
+        job.reset()
+        return job
 
 
 class _Lane:
@@ -121,19 +131,31 @@ class Solver:
     ) -> None:
         self.walking = walking
         self.rooms: dict[str, RoomRef]
+        # walks[b][a]: seconds from room a to room b, filled as they are needed
+        self.walks: dict[str, dict[str, int]]
         self.jobs: list[_Job]
         if template is not None:
-            self.rooms = template.rooms
+            self.rooms, self.walks = template.rooms, template.walks
             self.jobs = [job.fresh() for job in template.jobs]
         else:
-            self.rooms = {r.id: r for m in moves for r in (m.from_room, m.to_room)}
-            self.rooms.update((a.location.id, a.location) for a in assistants if a.location)
+            self.rooms = rooms = {}
+            for m in moves:
+                rooms[m.from_room.id] = m.from_room
+                rooms[m.to_room.id] = m.to_room
+            rooms.update((a.location.id, a.location) for a in assistants if a.location)
+            walks: dict[str, dict[str, int]] = {room: {} for room in rooms}
+            self.walks = walks
             handling = int(rules.handling.total_seconds())
             max_late = int(rules.max_lateness.total_seconds())
-            jobs = [
-                _Job(m, self.walk(m.from_room.id, m.to_room.id) + handling, max_late) for m in moves
-            ]
-            self.jobs = sorted(jobs, key=lambda job: job.key)
+            jobs = []
+            for m in moves:
+                frm, to = m.from_room.id, m.to_room.id
+                carry = walks[to].get(frm)
+                if carry is None:
+                    carry = walks[to][frm] = self.walk(frm, to)
+                jobs.append(_Job(m, walks[frm], carry + handling, max_late))
+            jobs.sort(key=_key)
+            self.jobs = jobs
         self.now = stamp = int(now.timestamp())
         lanes = [_Lane(a, stamp) for a in assistants if not a.absent]
         self.lanes = [lane for lane in lanes if lane.segments]
@@ -142,48 +164,60 @@ class Solver:
         self.budget = rules.search_budget * len(self.jobs)
 
     def walk(self, a: str, b: str) -> int:
-        # Each job keeps the walks to it (``approach``): no other memo pays for itself.
         return self.walking.seconds(self.rooms[a], self.rooms[b])
 
     def reach(
         self, free: int, here: str | None, job: _Job, segments: list[tuple[int, int]]
     ) -> Step | None:
         """The earliest way to do ``job`` after being free at ``free`` in room ``here``."""
-        walked = 0 if here is None else job.approach.get(here, -1)
-        if walked < 0 and here is not None:
-            walked = job.approach[here] = self.walk(here, job.frm)
-        earliest = job.earliest
+        if here is None:
+            walked = 0
+        else:
+            walked = job.approach.get(here, -1)
+            if walked < 0:
+                walked = job.approach[here] = self.walk(here, job.frm)
+        earliest, carry, limit = job.earliest, job.carry, job.limit
         for start, end in segments:
             depart = free if free > start else start
             begin = depart + walked
             if begin < earliest:
                 begin = earliest
                 depart = begin - walked
-            done = begin + job.carry
-            if done > job.limit:
+            done = begin + carry
+            if done > limit:
                 return None
             if done <= end:
-                return depart, done, done - job.latest if done > job.latest else 0, walked
+                late = done - job.latest
+                return depart, done, late if late > 0 else 0, walked
         return None
 
     def simulate(
-        self, lane: _Lane, jobs: list[_Job], keep: int = 0, ceiling: int = _ANY
+        self, lane: _Lane, jobs: list[_Job], keep: int = 0, ceiling: int = _ANY, shift: int = 0
     ) -> _Result | None:
         """Steps and cost of ``lane`` doing ``jobs`` in order; ``None`` if it cannot.
 
         The first ``keep`` jobs must be the lane's current first ``keep``: their
         steps are reused. Costs only grow along a timeline, so the simulation
-        gives up (``None``) as soon as the cost reaches ``ceiling``.
+        gives up (``None``) as soon as the cost reaches ``ceiling``. ``shift``
+        says how the rest relates to the lane's current jobs: -1 when ``jobs``
+        has one inserted at ``keep``, +1 when the one at ``keep`` was removed.
+        Then, once a job ends when it does now, the rest of the current
+        timeline is reused as it is (only its running cost moves).
         """
-        if lane.cap is not None and len(jobs) > lane.cap:
+        count = len(jobs)
+        if lane.cap is not None and count > lane.cap:
             return None
         self.budget -= 1
-        steps = lane.steps[:keep]
-        acc = lane.acc[: keep + 1]
-        running, fairness = acc[-1], self.fair * len(jobs) * len(jobs)
+        old_steps, old_acc = lane.steps, lane.acc
+        steps = old_steps[:keep]
+        acc = old_acc[: keep + 1]
+        running, fairness = acc[-1], self.fair * count * count
         free, here = (steps[-1][1], jobs[keep - 1].to) if keep else (_NEVER, lane.home)
-        for job in jobs[keep:]:
-            found = self.reach(free, here, job, lane.segments)
+        reach, segments = self.reach, lane.segments
+        first = (keep + 1 if shift < 0 else keep) if shift else count
+        for i in range(keep, count):
+            job = jobs[i]
+            found = reach(free, here, job, segments)
             if found is None:
                 return None
             steps.append(found)
@@ -192,6 +226,13 @@ class Solver:
                 return None
             acc.append(running)
             free, here = found[1], job.to
+            if i >= first and free == old_steps[i + shift][1]:
+                rest = i + shift + 1  # the current index of the next job
+                offset = running - old_acc[rest]
+                steps += old_steps[rest:]
+                acc += [cost + offset for cost in old_acc[rest + 1 :]]
+                total = old_acc[-1] + offset + fairness
+                return None if total >= ceiling else (steps, acc, total)
         return steps, acc, running + fairness
 
     def commit(self, lane: _Lane, jobs: list[_Job], result: _Result) -> None:
@@ -200,7 +241,7 @@ class Solver:
         lane.jobs, (lane.steps, lane.acc, lane.cost) = jobs, result
         lane.version += 1
         for job, step in zip(jobs, lane.steps, strict=True):
-            job.lane, job.late = lane, step[2]
+            job.lane, job.step, job.late = lane, step, step[2]
 
     def start(
         self,
@@ -209,11 +250,16 @@ class Solver:
         *,
         first_free: bool,
         order: Mapping[str, datetime] | None = None,
+        beat: tuple[int, int] | None = None,
     ) -> Solver:
-        """Anchor, then run the greedy; returns itself."""
+        """Anchor, then run the greedy; returns itself.
+
+        With ``beat``, the greedy may stop early, leaving jobs unplaced, once
+        its ``lateness_key`` can no longer be below ``beat``.
+        """
         self.anchored, self.pinned = anchored, pinned
         self.anchor(anchored, pinned, order or {})
-        self.greedy(first_free=first_free)
+        self.greedy(first_free, beat)
         return self
 
     def anchor(
@@ -225,11 +271,13 @@ class Solver:
         (``order``: their departure times), so a plan re-anchored unchanged is
         the same plan; others go in due order.
         """
+        if not anchored:
+            return
         lanes = {lane.id: lane for lane in self.lanes}
         sequence = sorted(
             self.jobs, key=lambda job: (order.get(job.move.id, job.move.latest), job.key)
         )
-        for job in sequence if anchored else ():
+        for job in sequence:
             assistant_id = anchored.get(job.move.id)
             if assistant_id is None:
                 continue
@@ -295,7 +343,7 @@ class Solver:
         if lane.acc[pos] - lane.acc[-1] + delta >= below:  # the tail can only add: give up early
             return None
         ceiling = lane.cost + below if below < _ANY else _ANY
-        result = self.simulate(lane, [*jobs[:pos], job, *jobs[pos:]], pos, ceiling)
+        result = self.simulate(lane, [*jobs[:pos], job, *jobs[pos:]], pos, ceiling, -1)
         return None if result is None else (result[2] - lane.cost, pos, None, result)
 
     def place(self, lane: _Lane, job: _Job, option: _Insertion) -> None:
@@ -306,44 +354,67 @@ class Solver:
             lane.acc.append(lane.acc[-1] + step[2] * _LATE + step[3])
             lane.cost += delta
             lane.version += 1
-            job.lane, job.late = lane, step[2]
+            job.lane, job.step, job.late = lane, step, step[2]
         elif result is not None:
             self.commit(lane, [*lane.jobs[:pos], job, *lane.jobs[pos:]], result)
 
-    def greedy(self, first_free: bool) -> None:
-        """Place every free job in due order: cheapest lane, or the first that can."""
-        reach, fair = self.reach, self.fair
+    def greedy(self, first_free: bool, beat: tuple[int, int] | None = None) -> None:
+        """Place every free job in due order: cheapest lane, or the first that can.
+
+        With ``beat``, give up as soon as the result can no longer have a
+        smaller (unassigned, lateness) than ``beat``: while every job is
+        appended, no step already made changes, so both only grow.
+        """
+        unassigned = late = 0
+        if beat is not None:
+            unassigned = sum(1 for job in self.jobs if job.lane is None and not job.movable)
+            late = sum(job.late for job in self.jobs if job.lane is not None)
         for job in self.jobs:
             if not job.movable or job.lane is not None:
                 continue
-            best: _Insertion | None = None
-            chosen: _Lane | None = None
-            for lane in self.lanes:
-                jobs, count = lane.jobs, len(lane.jobs)
-                if (count and job.key < jobs[-1].key) or (
-                    lane.cap is not None and count >= lane.cap
-                ):
-                    option = self.insertion(lane, job, below=_ANY if best is None else best[0])
-                else:  # the common case, inlined: append at the end of the lane's day
-                    free, here = (lane.steps[-1][1], jobs[-1].to) if count else (_NEVER, lane.home)
-                    step = reach(free, here, job, lane.segments)
-                    option = None
-                    if step is not None:
-                        delta = step[2] * _LATE + step[3] + fair * (2 * count + 1)
-                        option = delta, count, step, None
-                if option is not None and (best is None or option[0] < best[0]):
-                    best, chosen = option, lane
-                    if first_free:
-                        break
-            if best is not None and chosen is not None:
-                self.place(chosen, job, best)
+            best = self.place_greedily(job, first_free)
+            if beat is None:
+                continue
+            if best is None:
+                unassigned += 1
+            elif best[2] is None:  # inserted before other jobs: their steps moved
+                beat = None
+                continue
+            else:
+                late += best[2][2]
+            if (unassigned, late) >= beat:
+                return
+
+    def place_greedily(self, job: _Job, first_free: bool) -> _Insertion | None:
+        """Place ``job`` on the cheapest lane, or the first that can; how, or ``None``."""
+        reach, fair = self.reach, self.fair
+        best: _Insertion | None = None
+        chosen: _Lane | None = None
+        for lane in self.lanes:
+            jobs, count = lane.jobs, len(lane.jobs)
+            if (count and job.key < jobs[-1].key) or (lane.cap is not None and count >= lane.cap):
+                option = self.insertion(lane, job, below=_ANY if best is None else best[0])
+            else:  # the common case, inlined: append at the end of the lane's day
+                free, here = (lane.steps[-1][1], jobs[-1].to) if count else (_NEVER, lane.home)
+                step = reach(free, here, job, lane.segments)
+                option = None
+                if step is not None:
+                    delta = step[2] * _LATE + step[3] + fair * (2 * count + 1)
+                    option = delta, count, step, None
+            if option is not None and (best is None or option[0] < best[0]):
+                best, chosen = option, lane
+                if first_free:
+                    break
+        if best is not None and chosen is not None:
+            self.place(chosen, job, best)
+        return best
 
     def without(self, job: _Job) -> tuple[list[_Job], _Result | None]:
         lane = job.lane
         assert lane is not None  # only ever called on placed jobs
         pos = lane.jobs.index(job)
         rest = [*lane.jobs[:pos], *lane.jobs[pos + 1 :]]
-        return rest, self.simulate(lane, rest, pos)
+        return rest, self.simulate(lane, rest, pos, shift=1)
 
     def relocate(self, job: _Job, lanes: list[_Lane] | None = None) -> bool:
         """Move ``job`` to where the objective falls most (another lane, or another
@@ -428,7 +499,7 @@ class Solver:
             x.jobs, x.steps, x.acc, x.cost = jobs, steps, acc, cost
             x.version += 1
             for placed, step in zip(jobs, steps, strict=True):
-                placed.lane, placed.late = x, step[2]
+                placed.lane, placed.step, placed.late = x, step, step[2]
         return False
 
     def needs_help(self, job: _Job) -> bool:
@@ -491,22 +562,17 @@ class Solver:
         return NOBODY_FREE
 
     def plan(self) -> Plan:
-        placed = {
-            job: (lane.id, step)
-            for lane in self.lanes
-            for job, step in zip(lane.jobs, lane.steps, strict=True)
-        }
         out: list[Assignment] = []
         for job in self.jobs:
-            where = placed.get(job)
-            if where is None:
+            lane, step = job.lane, job.step
+            if lane is None or step is None:
                 out.append(Assignment(job.move, None, reason=self.reason(job), pinned=job.pinned))
                 continue
-            lane_id, (departs, done, late, _) = where
+            departs, done, late, _ = step
             out.append(  # positional: this runs once per move of the day
                 Assignment(
                     job.move,
-                    lane_id,
+                    lane.id,
                     _instant(departs),
                     _instant(done),
                     _span(late),
@@ -515,6 +581,10 @@ class Solver:
                 )
             )
         return Plan(tuple(out), tuple(lane.id for lane in self.lanes))
+
+
+def _key(job: _Job) -> tuple[int, int, str, str, str]:
+    return job.key
 
 
 @lru_cache(maxsize=8192)
