@@ -56,10 +56,12 @@ from telepresence.platform.routing import ENDPOINTS
 from telepresence.platform.settings import Settings
 from telepresence.sessions import pages as session_pages
 from telepresence.sessions import readiness
+from telepresence.sessions import watch as session_watch
 from telepresence.sessions import web as session_web
 from telepresence.sessions.jobs import end_finished_sessions, prepare_sessions
 from telepresence.sessions.readiness import ECHOES, EchoPeers
 from telepresence.sessions.signalling import SESSION_ROOMS, SessionRooms
+from telepresence.sessions.watch import RELAYS, RelayHub
 
 __all__ = ["create_app"]
 
@@ -137,6 +139,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     app[JOBS] = jobs
     app[SESSION_ROOMS] = SessionRooms()
     app[ECHOES] = EchoPeers()
+    app[RELAYS] = RelayHub()
     bridge = None
     if database.dialect == "postgresql":
         bridge = PostgresEventBridge(settings.effective_database_url, app[EVENTS])
@@ -149,6 +152,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         await jobs.stop()
         await app[SESSION_ROOMS].close_all()
         await app[ECHOES].close()
+        await app[RELAYS].close_all()
         await hub.close()
         if bridge is not None:
             await bridge.close()
@@ -198,6 +202,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         session_web.routes,
         session_pages.routes,
         readiness.routes,
+        session_watch.routes,
         scheduler_web.routes,
         rota_api_routes,
         rota_page_routes,

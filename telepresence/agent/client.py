@@ -97,6 +97,7 @@ class DeviceAgent:
         self.lesson: Any = None
         self._lesson_task: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
+        self.relays: dict[str, tuple[Any, asyncio.Task[None]]] = {}
 
     @staticmethod
     async def pair(server: str, code: str, serial: str | None = None) -> Credential:
@@ -127,6 +128,8 @@ class DeviceAgent:
         try:
             await self._stay_connected(stop)
         finally:
+            uploads = [self._stop_relay(session_id) for session_id in list(self.relays)]
+            await asyncio.gather(*(t for t in uploads if t is not None), return_exceptions=True)
             await self.leave_lesson(None)
 
     async def _stay_connected(self, stop: asyncio.Event) -> None:
@@ -218,7 +221,12 @@ class DeviceAgent:
             elif data.get("type") == "session_invite":
                 await self._join_lesson(data)
             elif data.get("type") == "session_end":
+                self._stop_relay(data.get("session_id"))
                 await self.leave_lesson(data.get("session_id"))
+            elif data.get("type") == "relay_invite":
+                self._start_relay(data)
+            elif data.get("type") == "relay_stop":
+                self._stop_relay(data.get("session_id"))
             elif data.get("type") == "error":
                 log.warning(
                     "agent_message_refused", code=data.get("code"), detail=data.get("detail")
@@ -251,6 +259,28 @@ class DeviceAgent:
         task = asyncio.create_task(run())
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+    def _start_relay(self, invite: dict[str, Any]) -> None:
+        """Also send this lesson's media to the server's relay (staff are watching)."""
+        from telepresence.agent.relay import RelayUpload
+
+        self._stop_relay(invite.get("session_id"))
+        upload = RelayUpload(self.credential.server, self.credential.credential, invite, self.media)
+        task = asyncio.create_task(upload.run())
+        self.relays[upload.session_id] = (upload, task)
+
+        def done(_finished: asyncio.Task[None]) -> None:
+            if self.relays.get(upload.session_id, (None,))[0] is upload:
+                del self.relays[upload.session_id]
+
+        task.add_done_callback(done)
+
+    def _stop_relay(self, session_id: Any) -> asyncio.Task[None] | None:
+        entry = self.relays.pop(str(session_id), None)
+        if entry is None:
+            return None
+        entry[0].stop()
+        return entry[1]
 
     async def _join_lesson(self, invite: dict[str, Any]) -> None:
         """Join the session the server invited this robot to (replacing any other)."""

@@ -40,6 +40,7 @@ NAV: dict[Role, list[tuple[str, str]]] = {
     ],
     Role.HOSPITAL_STAFF: [
         ("/pupils", "Pupils"),
+        ("/watch", "Live lessons"),
         ("/timetables", "Timetables"),
         ("/rota", "Move rota"),
         ("/devices", "Devices"),

@@ -71,6 +71,12 @@ class Settings(BaseSettings):
     turn_secret: SecretStr | None = Field(
         default=None, description="coturn static-auth-secret (TURN REST credentials)."
     )
+    relay_max_viewers: int = Field(
+        default=2,
+        ge=0,
+        le=8,
+        description="Hospital staff who may watch one lesson through the server's relay (0: off).",
+    )
     rota_reminder_minutes: float = Field(
         default=10.0, ge=0, le=120, description="How long before a move its assistant is reminded."
     )

@@ -46,6 +46,8 @@ class EventKind(enum.StrEnum):
     MEDIA_STARTED = "media_started"
     CONTROL = "control"
     QUALITY = "quality"
+    WATCHING = "watching"  # hospital staff started watching through the relay
+    STOPPED_WATCHING = "stopped_watching"
     ENDED = "ended"
 
 

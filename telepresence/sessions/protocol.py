@@ -18,6 +18,8 @@ __all__ = [
     "LeaveMessage",
     "OfferMessage",
     "QualityMessage",
+    "RelayInvite",
+    "RelayStop",
     "SessionClosed",
     "SessionInvite",
     "check_sdp",
@@ -152,6 +154,8 @@ def schema_markdown() -> str:
         EndMessage,
         SessionInvite,
         SessionClosed,
+        RelayInvite,
+        RelayStop,
     ):
         schema = json.dumps(model.model_json_schema(), indent=2, sort_keys=True, ensure_ascii=False)
         parts.append(f"#### `{model.__name__}`\n\n```json\n{schema}\n```\n")
@@ -175,6 +179,27 @@ class SessionClosed(BaseModel):
     type: Literal["session_end"] = "session_end"
     session_id: str
     reason: str
+
+
+class RelayInvite(BaseModel):
+    """Server → robot over the device socket: also send this session's media to the server's relay.
+
+    The robot offers (video and audio, sendonly) in ``POST {offer_path}`` with
+    its device credential, body ``{"sdp": "…"}``, and sets the answer it gets
+    back. The relay forwards VP8 video and Opus audio only.
+    """
+
+    type: Literal["relay_invite"] = "relay_invite"
+    session_id: str
+    offer_path: str
+    ice_servers: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class RelayStop(BaseModel):
+    """Server → robot over the device socket: nobody watches through the relay any more."""
+
+    type: Literal["relay_stop"] = "relay_stop"
+    session_id: str
 
 
 if __name__ == "__main__":

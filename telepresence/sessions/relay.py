@@ -49,6 +49,14 @@ class LessonRelay:
     def viewers(self) -> list[str]:
         return list(self._viewers)
 
+    @property
+    def has_upstream(self) -> bool:
+        """Whether the robot's connection is there and not failed or closed."""
+        return self._upstream is not None and self._upstream.connectionState not in (
+            "failed",
+            "closed",
+        )
+
     async def accept_upstream(self, offer_sdp: str) -> str:
         """Answer the robot's offer (it sends video and audio); returns the answer SDP.
 

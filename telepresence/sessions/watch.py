@@ -1,0 +1,368 @@
+"""Watching a live lesson through the server's relay: the hospital teacher beside the pupil.
+
+A lesson is a direct call between the pupil's tablet and the classroom robot.
+When a member of the hospital school's staff opens "Watch" for a live lesson
+of one of their pupils, the server asks the robot (over its device socket) to
+send its camera and microphone to the relay as well, and forwards the encoded
+frames to the watcher (:mod:`telepresence.sessions.relay`). Nothing is
+decoded, recorded or stored; the relay closes when the last watcher leaves,
+when the session ends (on any instance) and at the end of its window.
+
+The relay lives in the instance that served the first watcher: with several
+instances, ``/api/sessions/{id}/watch`` and ``/api/sessions/{id}/relay`` must
+reach the same one (the nginx configuration in ``deploy/`` routes them by
+session id).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import structlog
+from aiohttp import web
+from pydantic import BaseModel, Field, field_validator
+from sqlalchemy import select
+
+from device_registry.models import Device
+from device_registry.socket import DEVICE_HUB
+from scheduler.models import Booking
+from telepresence.platform.audit import record_request
+from telepresence.platform.context import CLOCK, DATABASE, EVENTS, SETTINGS
+from telepresence.platform.errors import Conflict, NotFound
+from telepresence.platform.identity import Principal, Role
+from telepresence.platform.models import Pupil, School
+from telepresence.platform.rendering import render
+from telepresence.platform.routing import Routes, Schema
+from telepresence.sessions import services
+from telepresence.sessions.domain import EventKind, ice_servers
+from telepresence.sessions.models import LessonSession
+from telepresence.sessions.protocol import MAX_SDP_BYTES, RelayInvite, RelayStop, check_sdp
+from telepresence.sessions.signalling import topic
+
+__all__ = ["RELAYS", "RelayHub", "routes"]
+
+log = structlog.get_logger("classbridge.relay")
+routes = Routes("watch")
+
+
+class RelayHub:
+    """The lesson relays of this process, one per session being watched."""
+
+    def __init__(self) -> None:
+        self._relays: dict[str, Any] = {}
+        self._watchers: dict[str, asyncio.Task[None]] = {}
+
+    def get(self, session_id: str) -> Any | None:
+        return self._relays.get(session_id)
+
+    def open(
+        self, app: web.Application, session: LessonSession, ice: list[dict[str, Any]]
+    ) -> tuple[Any, bool]:
+        """The session's relay, made if there is none; ``(relay, new)``."""
+        from telepresence.agent.lesson import ice_configuration
+        from telepresence.sessions.relay import LessonRelay
+
+        relay = self._relays.get(session.id)
+        if relay is not None:
+            return relay, False
+        relay = LessonRelay(ice_configuration(ice), max_viewers=app[SETTINGS].relay_max_viewers)
+        self._relays[session.id] = relay
+        self._watchers[session.id] = asyncio.create_task(
+            self._close_when_over(app, session.id, session.robot_id, session.closes_at)
+        )
+        return relay, True
+
+    async def _close_when_over(
+        self, app: web.Application, session_id: str, robot_id: str, closes_at: datetime
+    ) -> None:
+        """Close the relay when the session ends anywhere, or its window closes."""
+        left = (closes_at - app[CLOCK].now()).total_seconds()
+        with contextlib.suppress(TimeoutError):
+            async with app[EVENTS].subscribe(topic(session_id, "all")) as queue:
+                async with asyncio.timeout(max(left, 0)):
+                    while (await queue.get()).get("type") != "ended":
+                        pass
+        self._watchers.pop(session_id, None)
+        await self.close(session_id)
+        await app[DEVICE_HUB].send_anywhere(robot_id, RelayStop(session_id=session_id).model_dump())
+
+    async def close(self, session_id: str) -> None:
+        relay = self._relays.pop(session_id, None)
+        watcher = self._watchers.pop(session_id, None)
+        if watcher is not None and watcher is not asyncio.current_task():
+            watcher.cancel()
+        if relay is not None:
+            await relay.close()
+
+    async def close_all(self) -> None:
+        for session_id in list(self._relays):
+            await self.close(session_id)
+
+
+RELAYS = web.AppKey("lesson_relays", RelayHub)
+
+
+class OfferIn(Schema):
+    """A WebRTC offer: the watcher's (receive only) or the robot's (send only)."""
+
+    sdp: str = Field(min_length=10, max_length=MAX_SDP_BYTES)
+
+    _valid = field_validator("sdp")(check_sdp)
+
+
+class WatchOut(BaseModel):
+    """The relay's answer."""
+
+    sdp: str
+    session_id: str
+    closes_at: datetime
+
+
+class WatchInfo(BaseModel):
+    """What a watcher needs before offering: the ICE servers and what the lesson is."""
+
+    session_id: str
+    subject: str
+    pupil: str
+    closes_at: datetime
+    ice_servers: list[dict[str, Any]]
+
+
+async def _live_session(
+    request: web.Request, who: Principal
+) -> tuple[LessonSession, Booking, Pupil]:
+    """The session, if it is live now and its pupil is in the caller's provider."""
+    now = request.app[CLOCK].now()
+    async with request.app[DATABASE].sessions() as db:
+        session = await db.get(LessonSession, request.match_info["session_id"])
+        pupil = await db.get(Pupil, session.pupil_id) if session else None
+        booking = await db.get(Booking, session.booking_id) if session else None
+    if session is None or pupil is None or booking is None or pupil.provider_id != who.provider_id:
+        raise NotFound("There is no such session.")
+    if session.status != "open" or not session.opens_at <= now < session.closes_at:
+        raise Conflict("This lesson is not live now.")
+    return session, booking, pupil
+
+
+def _ice(request: web.Request, session: LessonSession) -> list[dict[str, Any]]:
+    return ice_servers(services.turn_settings(request.app[SETTINGS]), session.id, session.closes_at)
+
+
+def _relay_on(request: web.Request) -> None:
+    if request.app[SETTINGS].relay_max_viewers == 0:
+        raise Conflict("Watching through the server is turned off for this service.")
+
+
+def _short(pupil: Pupil) -> str:
+    return f"{pupil.first_name} {pupil.last_name[:1]}.".strip()
+
+
+@routes.api(
+    "GET",
+    "/api/sessions/{session_id}/watch",
+    roles=[Role.HOSPITAL_STAFF],
+    response=WatchInfo,
+    errors=(404, 409),
+    summary="Before watching a live lesson: its ICE servers",
+)
+async def watch_info(request: web.Request, who: Principal) -> WatchInfo:
+    """Hospital school staff of the pupil's provider, while the lesson is live."""
+    _relay_on(request)
+    session, booking, pupil = await _live_session(request, who)
+    return WatchInfo(
+        session_id=session.id,
+        subject=booking.subject,
+        pupil=_short(pupil),
+        closes_at=session.closes_at,
+        ice_servers=_ice(request, session),
+    )
+
+
+@routes.api(
+    "POST",
+    "/api/sessions/{session_id}/watch",
+    roles=[Role.HOSPITAL_STAFF],
+    body=OfferIn,
+    response=WatchOut,
+    errors=(404, 409),
+    summary="Watch a live lesson through the relay: offer (receive only) → answer",
+)
+async def watch(request: web.Request, who: Principal, body: OfferIn) -> WatchOut:
+    """The robot is asked to send to the relay too; recorded in the timeline and audit log."""
+    from telepresence.sessions.relay import RelayFull
+
+    _relay_on(request)
+    session, _booking, pupil = await _live_session(request, who)
+    relay, new = request.app[RELAYS].open(request.app, session, _ice(request, session))
+    try:
+        answer = await relay.add_viewer(who.subject_id, body.sdp)
+    except RelayFull as exc:
+        raise Conflict(str(exc)) from exc
+    except ValueError as exc:  # aiortc refuses an offer it cannot answer (e.g. no VP8)
+        if new:
+            await request.app[RELAYS].close(session.id)
+        raise Conflict(f"This offer cannot be relayed: {exc}") from exc
+    if new or not relay.has_upstream:
+        invite = RelayInvite(
+            session_id=session.id,
+            offer_path=f"/api/sessions/{session.id}/relay",
+            ice_servers=_ice(request, session),
+        )
+        await request.app[DEVICE_HUB].send_anywhere(session.robot_id, invite.model_dump())
+    now = request.app[CLOCK].now()
+    async with request.app[DATABASE].transaction() as db:
+        await services.record_event(
+            db, session.id, None, EventKind.WATCHING, {"watcher": who.subject_id}, now
+        )
+        record_request(request, db, who, "session.watch", "pupil", pupil.id)
+    log.info("relay_watcher_joined", session=session.id, watchers=len(relay.viewers))
+    return WatchOut(sdp=answer, session_id=session.id, closes_at=session.closes_at)
+
+
+@routes.api(
+    "DELETE",
+    "/api/sessions/{session_id}/watch",
+    roles=[Role.HOSPITAL_STAFF],
+    status=204,
+    errors=(404,),
+    summary="Stop watching a lesson",
+)
+async def stop_watching(request: web.Request, who: Principal) -> None:
+    """The relay closes, and the robot stops sending to it, when nobody watches."""
+    session_id = request.match_info["session_id"]
+    hub = request.app[RELAYS]
+    relay = hub.get(session_id)
+    if relay is None or who.subject_id not in relay.viewers:
+        raise NotFound("You are not watching this lesson.")
+    await relay.remove_viewer(who.subject_id)
+    async with request.app[DATABASE].transaction() as db:
+        session = await db.get(LessonSession, session_id)
+        assert session is not None
+        await services.record_event(
+            db,
+            session_id,
+            None,
+            EventKind.STOPPED_WATCHING,
+            {"watcher": who.subject_id},
+            request.app[CLOCK].now(),
+        )
+    if not relay.viewers:
+        await hub.close(session_id)
+        await request.app[DEVICE_HUB].send_anywhere(
+            session.robot_id, RelayStop(session_id=session_id).model_dump()
+        )
+
+
+@routes.api(
+    "POST",
+    "/api/sessions/{session_id}/relay",
+    roles=[Role.DEVICE],
+    body=OfferIn,
+    response=WatchOut,
+    errors=(404, 409),
+    summary="The lesson's robot sends its media to the relay: offer (send only) → answer",
+)
+async def relay_upstream(request: web.Request, who: Principal, body: OfferIn) -> WatchOut:
+    """Only the session's own robot, only while somebody watches."""
+    async with request.app[DATABASE].sessions() as db:
+        session = await db.get(LessonSession, request.match_info["session_id"])
+    if session is None or session.robot_id != who.subject_id:
+        raise NotFound("There is no such session for this device.")
+    now = request.app[CLOCK].now()
+    if session.status != "open" or not session.opens_at <= now < session.closes_at:
+        raise Conflict("This lesson is not live now.")
+    relay = request.app[RELAYS].get(session.id)
+    if relay is None:
+        raise Conflict("Nobody is watching this lesson through the relay.")
+    try:
+        answer = await relay.accept_upstream(body.sdp)
+    except ValueError as exc:
+        raise Conflict(f"This offer cannot be relayed: {exc}") from exc
+    return WatchOut(sdp=answer, session_id=session.id, closes_at=session.closes_at)
+
+
+class LiveLesson(BaseModel):
+    session_id: str
+    subject: str
+    pupil: str
+    room: str
+    ends: str
+    watchable: bool
+
+
+@routes.page(
+    "GET",
+    "/watch",
+    roles=[Role.HOSPITAL_STAFF],
+    summary="Lessons live now for the provider's pupils, to watch alongside a pupil",
+)
+async def live_lessons_page(request: web.Request, who: Principal) -> web.StreamResponse:
+    now = request.app[CLOCK].now()
+    async with request.app[DATABASE].sessions() as db:
+        rows = (
+            await db.execute(
+                select(LessonSession, Booking, Pupil, Device, School.time_zone)
+                .join(Booking, Booking.id == LessonSession.booking_id)
+                .join(School, School.id == Booking.school_id)
+                .join(Pupil, Pupil.id == LessonSession.pupil_id)
+                .join(Device, Device.id == LessonSession.robot_id)
+                .where(
+                    Pupil.provider_id == who.provider_id,
+                    LessonSession.status == "open",
+                    LessonSession.opens_at <= now,
+                    LessonSession.closes_at > now,
+                )
+                .order_by(Booking.starts_at)
+            )
+        ).all()
+    on = request.app[SETTINGS].relay_max_viewers > 0
+    lessons = [
+        LiveLesson(
+            session_id=s.id,
+            subject=b.subject,
+            pupil=_short(p),
+            room=b.room or "",
+            ends=f"{b.ends_at.astimezone(ZoneInfo(zone)):%H:%M}",
+            watchable=on and d.online,
+        )
+        for s, b, p, d, zone in rows
+    ]
+    return render(
+        request,
+        who,
+        "live_lessons.html",
+        {"title": "Live lessons", "lessons": lessons, "relay_on": on},
+        current="/watch",
+    )
+
+
+@routes.page(
+    "GET",
+    "/watch/{session_id}",
+    roles=[Role.HOSPITAL_STAFF],
+    summary="Watch a live lesson alongside the pupil (through the relay)",
+)
+async def watch_page(request: web.Request, who: Principal) -> web.StreamResponse:
+    _relay_on(request)
+    session, booking, pupil = await _live_session(request, who)
+    async with request.app[DATABASE].sessions() as db:
+        school = await db.get(School, booking.school_id)
+    zone = ZoneInfo(school.time_zone if school else "Europe/London")
+    return render(
+        request,
+        who,
+        "watch.html",
+        {
+            "title": f"Watching {booking.subject}",
+            "session": session,
+            "subject": booking.subject,
+            "pupil": _short(pupil),
+            "room": booking.room or "",
+            "ends": f"{booking.ends_at.astimezone(zone):%H:%M}",
+        },
+        current="/watch",
+    )
