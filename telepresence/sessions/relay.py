@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
@@ -36,9 +37,15 @@ class RelayFull(Exception):
 class LessonRelay:
     """Receives one upstream peer (the robot) and forwards its media to viewers."""
 
-    def __init__(self, configuration: RTCConfiguration | None = None, max_viewers: int = 4) -> None:
+    def __init__(
+        self,
+        configuration: RTCConfiguration | None = None,
+        max_viewers: int = 4,
+        on_viewer_gone: Callable[[str], Awaitable[None]] | None = None,
+    ) -> None:
         self._configuration = configuration or RTCConfiguration(iceServers=[])
         self.max_viewers = max_viewers
+        self._on_viewer_gone = on_viewer_gone
         self.video = ForwardedSource("video")
         self.audio = ForwardedSource("audio")
         self._upstream: RTCPeerConnection | None = None
@@ -97,7 +104,9 @@ class LessonRelay:
             @pc.on("connectionstatechange")
             async def _gone() -> None:
                 if pc.connectionState in ("failed", "closed"):
-                    await self.remove_viewer(viewer_id, only=pc)
+                    removed = await self.remove_viewer(viewer_id, only=pc)
+                    if removed and self._on_viewer_gone is not None:
+                        await self._on_viewer_gone(viewer_id)
 
             try:
                 await pc.setRemoteDescription(RTCSessionDescription(offer_sdp, "offer"))
@@ -108,12 +117,14 @@ class LessonRelay:
                 raise
             return str(pc.localDescription.sdp)
 
-    async def remove_viewer(self, viewer_id: str, only: RTCPeerConnection | None = None) -> None:
+    async def remove_viewer(self, viewer_id: str, only: RTCPeerConnection | None = None) -> bool:
+        """Stop serving a viewer; False if it was not (or no longer) served."""
         entry = self._viewers.get(viewer_id)
         if entry is None or (only is not None and entry[0] is not only):
-            return
+            return False
         del self._viewers[viewer_id]
         await self._close_viewer(*entry)
+        return True
 
     async def stats(self) -> dict[str, Any]:
         """What the relay sees: frames in, keyframe requests, per viewer frames sent and skipped."""

@@ -69,7 +69,16 @@ class RelayHub:
         relay = self._relays.get(session.id)
         if relay is not None:
             return relay, False
-        relay = LessonRelay(ice_configuration(ice), max_viewers=app[SETTINGS].relay_max_viewers)
+        session_id, robot_id = session.id, session.robot_id
+
+        async def gone(viewer_id: str) -> None:
+            await self.viewer_left(app, session_id, robot_id, viewer_id)
+
+        relay = LessonRelay(
+            ice_configuration(ice),
+            max_viewers=app[SETTINGS].relay_max_viewers,
+            on_viewer_gone=gone,
+        )
         self._relays[session.id] = relay
         self._watchers[session.id] = asyncio.create_task(
             self._close_when_over(app, session.id, session.robot_id, session.closes_at)
@@ -89,6 +98,26 @@ class RelayHub:
         self._watchers.pop(session_id, None)
         await self.close(session_id)
         await app[DEVICE_HUB].send_anywhere(robot_id, RelayStop(session_id=session_id).model_dump())
+
+    async def viewer_left(
+        self, app: web.Application, session_id: str, robot_id: str, viewer_id: str
+    ) -> None:
+        """Record it; the last one out closes the relay and stops the robot's upload."""
+        async with app[DATABASE].transaction() as db:
+            await services.record_event(
+                db,
+                session_id,
+                None,
+                EventKind.STOPPED_WATCHING,
+                {"watcher": viewer_id},
+                app[CLOCK].now(),
+            )
+        relay = self._relays.get(session_id)
+        if relay is not None and not relay.viewers:
+            await self.close(session_id)
+            await app[DEVICE_HUB].send_anywhere(
+                robot_id, RelayStop(session_id=session_id).model_dump()
+            )
 
     async def close(self, session_id: str) -> None:
         relay = self._relays.pop(session_id, None)
@@ -238,23 +267,11 @@ async def stop_watching(request: web.Request, who: Principal) -> None:
     relay = hub.get(session_id)
     if relay is None or who.subject_id not in relay.viewers:
         raise NotFound("You are not watching this lesson.")
-    await relay.remove_viewer(who.subject_id)
-    async with request.app[DATABASE].transaction() as db:
-        session = await db.get(LessonSession, session_id)
+    if await relay.remove_viewer(who.subject_id):
+        async with request.app[DATABASE].sessions() as db:
+            session = await db.get(LessonSession, session_id)
         assert session is not None
-        await services.record_event(
-            db,
-            session_id,
-            None,
-            EventKind.STOPPED_WATCHING,
-            {"watcher": who.subject_id},
-            request.app[CLOCK].now(),
-        )
-    if not relay.viewers:
-        await hub.close(session_id)
-        await request.app[DEVICE_HUB].send_anywhere(
-            session.robot_id, RelayStop(session_id=session_id).model_dump()
-        )
+        await hub.viewer_left(request.app, session_id, session.robot_id, who.subject_id)
 
 
 @routes.api(

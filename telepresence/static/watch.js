@@ -88,8 +88,8 @@
     event.preventDefault();
     leaving = true;
     var href = this.getAttribute("href");
-    if (pc) { pc.close(); }
     api("DELETE", "/api/sessions/" + session + "/watch").catch(function () {}).then(function () {
+      if (pc) { pc.close(); }
       window.location.href = href;
     });
   });

@@ -167,3 +167,25 @@ async def test_nothing_to_watch_outside_a_live_lesson(client, org, login):
     resp = await client.get("/api/sessions/nope/watch", headers=staff)
     assert resp.status == 404
     assert (await resp.json())["detail"] == "There is no such session."
+
+
+async def test_a_watcher_who_just_goes_away_is_noticed(
+    client,
+    org,
+    robot,  # noqa: F811
+    pupil_peer,  # noqa: F811
+    login,
+):
+    device_id, agent, _ = robot
+    booking_id = await add_booking(client.app[DATABASE], org, device_id)
+    await pupil_peer.join(booking_id)
+    session_id = pupil_peer.session_id
+    staff = await login("hospital_staff")
+    viewer = Viewer()
+    assert await offer_to_watch(client, session_id, staff, viewer) == 200
+    await viewer.wait_frames(5, timeout=15)
+    await viewer.close()  # the tab closed: no DELETE
+    await wait_for(lambda: client.app[RELAYS].get(session_id) is None, 10)
+    await wait_for(lambda: session_id not in agent.relays)
+    events = await (await client.get(f"/api/sessions/{session_id}/events", headers=staff)).json()
+    assert [e["kind"] for e in events].count("stopped_watching") == 1
