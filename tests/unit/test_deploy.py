@@ -186,3 +186,20 @@ def test_compose_gives_the_app_turn_credentials_and_trusts_only_the_proxy(compos
     assert "443?transport=tcp" in env["CLASSBRIDGE_TURN_URLS"]
     proxy_ip = compose["services"]["proxy"]["networks"]["default"]["ipv4_address"]
     assert env["CLASSBRIDGE_TRUSTED_PROXIES"] == f'["{proxy_ip}"]'
+
+
+def test_nginx_sends_one_sessions_relay_calls_to_one_instance() -> None:
+    nginx = (DEPLOY / "nginx.conf").read_text()
+    relay = nginx[nginx.index("upstream classbridge_relay") :]
+    assert "hash $relay_session consistent;" in relay.split("}")[0]
+    location = nginx[nginx.index("location ~ ^/api/sessions/[^/]+/(watch|relay)$") :]
+    assert "proxy_pass http://classbridge_relay;" in location.split("}")[0]
+    # The map's pattern picks the session id out of both relay paths.
+    pattern = re.search(r"~(\^/api/sessions/\(\?<sid>[^ ]+\$) \$sid;", nginx)
+    assert pattern is not None
+    regex = re.compile(pattern.group(1).replace("(?<sid>", "(?P<sid>"))
+    for path in ("/api/sessions/abc123/watch", "/api/sessions/abc123/relay"):
+        match = regex.match(path)
+        assert match is not None
+        assert match.group("sid") == "abc123"
+    assert regex.match("/api/sessions/abc123/events") is None
