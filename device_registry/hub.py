@@ -35,9 +35,12 @@ SAMPLE_EVERY = timedelta(minutes=1)
 
 
 OUTBOX_TOPIC = "devices:outbox"
-# Changes other packages act on (the rota): lifecycle set by staff, and the room
-# a device reports when it differs from the last one it reported.
+# Changes other packages act on (the rota): lifecycle set by staff, the room a
+# device reports when it differs from the last one it reported, and its battery
+# when it enters another BATTERY_STEP band or starts or stops charging (published
+# after the reading is written, so a listener reads it back).
 CHANGES_TOPIC = "devices:changes"
+BATTERY_STEP = 10
 
 
 def fleet_topic(provider_id: str) -> str:
@@ -71,6 +74,7 @@ class DeviceHub:
         self._presence: dict[str, tuple[bool, datetime]] = {}
         self._described: dict[str, dict[str, str]] = {}
         self._last_sample: dict[str, datetime] = {}
+        self._battery_band: dict[str, tuple[int, bool | None]] = {}
         self._revoked_since: datetime = clock.now()
         self._task: asyncio.Task[None] | None = None
         self._outbox_task: asyncio.Task[None] | None = None
@@ -212,9 +216,22 @@ class DeviceHub:
             )
             revoked_ids = set(revoked)
         self._revoked_since = now - timedelta(seconds=self.flush_every)
+        self._announce_batteries(dirty)
         for device_id in revoked_ids:
             if device_id in self._links:
                 await self.disconnect(device_id, CLOSE_AUTH, "credential revoked")
+
+    def _announce_batteries(self, written: dict[str, LiveTelemetry]) -> None:
+        for device_id, t in written.items():
+            if t.battery_pct is None:
+                continue
+            band = (t.battery_pct // BATTERY_STEP, t.charging)
+            if self._battery_band.get(device_id) != band:
+                self._battery_band[device_id] = band
+                self.events.publish(
+                    CHANGES_TOPIC,
+                    {"device_id": device_id, "battery_pct": t.battery_pct, "charging": t.charging},
+                )
 
     async def _run(self) -> None:
         while True:

@@ -13,18 +13,23 @@ from typing import Any
 
 import structlog
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from device_registry.models import Device
 from scheduler.repository import pupil_display_name
 from scheduler.rota_loading import school_zone
-from scheduler.rota_models import MoveRow
+from scheduler.rota_models import MoveRow, RotaMorningRow
+from scheduler.rota_planning import plan_day, rota_topic
+from telepresence.platform.errors import DomainError
 from telepresence.platform.jobs import JobContext, JobRunner
 from telepresence.platform.models import Pupil, School, User
 from telepresence.platform.notifier import Notice
 
 __all__ = [
+    "MORNING_TOPIC",
     "cancel_move_jobs",
     "escalate_move",
+    "morning_plan",
     "remind_move",
     "schedule_day_jobs",
     "send_morning_rotas",
@@ -32,6 +37,8 @@ __all__ = [
 
 log = structlog.get_logger("classbridge.rota")
 OPEN = ("pending", "assigned")
+MORNING_TOPIC = "rota-mornings"
+"""Morning plans made by the leader's job, for the rota listener to announce."""
 REMIND = "scheduler.rota_jobs:remind_move"
 ESCALATE = "scheduler.rota_jobs:escalate_move"
 
@@ -166,20 +173,51 @@ MORNING_FROM = time(7, 0)
 MORNING_UNTIL = time(10, 0)
 
 
+async def morning_plan(ctx: JobContext, school_id: str, day: date) -> bool:
+    """Re-plan a school's today once, with the robots' morning battery readings.
+
+    Recorded in ``rota_mornings`` so later runs skip it; the outcome goes to
+    the school's pages and, on ``MORNING_TOPIC``, to the rota listener, which
+    raises its alerts and schedules its reminders. True when it planned now.
+    """
+    now = ctx.clock.now()
+    try:
+        async with ctx.database.transaction() as db:
+            if await db.get(RotaMorningRow, (school_id, day)) is not None:
+                return False
+            outcome = await plan_day(db, school_id, day, now)
+            db.add(RotaMorningRow(school_id=school_id, local_date=day, planned_at=now))
+    except (SQLAlchemyError, DomainError) as exc:  # another instance did it, or it is gone
+        log.warning("rota.morning_plan_failed", school_id=school_id, error=str(exc))
+        return False
+    event = outcome.event()
+    ctx.events.publish(rota_topic(school_id), event)
+    ctx.events.publish(MORNING_TOPIC, {**event, "school_id": school_id})
+    return True
+
+
 async def send_morning_rotas(ctx: JobContext) -> int:
     """Each assistant's moves for today, once a day, between 07:00 and 10:00 school time.
 
-    Runs every few minutes on the leader; the idempotency key per school, day
-    and assistant makes every later run a no-op. Returns how many were sent.
+    Runs every few minutes on the leader. The first run of a school's morning
+    re-plans its day (``morning_plan``: the battery rule uses the readings of
+    the morning) before the messages are written. The idempotency key per
+    school, day and assistant makes every later run a no-op. Returns how many
+    were sent.
     """
     now, sent = ctx.clock.now(), 0
     async with ctx.database.sessions() as db:
         schools = list(await db.scalars(select(School)))
+    mornings = [
+        (school, local)
+        for school in schools
+        if MORNING_FROM <= (local := now.astimezone(school_zone(school))).time() < MORNING_UNTIL
+    ]
+    for school, local in mornings:
+        await morning_plan(ctx, school.id, local.date())
+    async with ctx.database.sessions() as db:
         todays: list[tuple[User, list[str], str]] = []
-        for school in schools:
-            local = now.astimezone(school_zone(school))
-            if not MORNING_FROM <= local.time() < MORNING_UNTIL:
-                continue
+        for school, local in mornings:
             moves = list(
                 await db.scalars(
                     select(MoveRow)

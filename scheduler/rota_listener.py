@@ -21,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from device_registry.hub import CHANGES_TOPIC
 from scheduler.events import BOOKINGS_TOPIC
-from scheduler.rota_jobs import schedule_day_jobs
+from scheduler.rota_jobs import MORNING_TOPIC, schedule_day_jobs
 from scheduler.rota_planning import DayOutcome
 from scheduler.rota_services import (
     LoggedRotaAlerts,
@@ -40,6 +40,7 @@ __all__ = [
     "alerts_of",
     "announce_outcomes",
     "on_device_change",
+    "on_morning_plan",
     "replan_for",
     "rota_planner",
 ]
@@ -98,12 +99,16 @@ async def _listen(app: web.Application) -> None:
 
 
 async def on_device_change(app: web.Application, change: dict[str, Any]) -> None:
-    """A device left or rejoined service, or reported a room: keep the rota true to it."""
+    """A device left or rejoined service, reported a room or a battery level: keep the
+    rota true to it."""
     device_id, now = str(change.get("device_id", "")), app[CLOCK].now()
     try:
         async with app[DATABASE].transaction() as session:
             if "lifecycle" in change:
                 outcomes = await replan_device(session, device_id, now)
+                flagged = None
+            elif "battery_pct" in change:  # the battery rule projects from this reading
+                outcomes = await replan_device(session, device_id, now, today_only=True)
                 flagged = None
             else:
                 outcomes = []
@@ -120,6 +125,29 @@ async def on_device_change(app: web.Application, change: dict[str, Any]) -> None
         )
 
 
+async def on_morning_plan(app: web.Application, event: dict[str, Any]) -> None:
+    """The leader's morning plan of a school day: flag moves nobody can do, schedule reminders.
+
+    The assistants hear about their day from the morning message itself.
+    """
+    school_id, day = str(event.get("school_id", "")), event.get("date")
+    try:
+        when = date.fromisoformat(str(day))
+    except ValueError:
+        return
+    unassigned = [str(m) for m in event.get("unassigned", [])]
+    if unassigned:
+        await alerts_of(app).unassignable(school_id, unassigned)
+    if JOBS in app:
+        await schedule_day_jobs(app[JOBS], school_id, when)
+
+
+async def _listen_mornings(app: web.Application) -> None:
+    async with app[EVENTS].subscribe(MORNING_TOPIC) as queue:
+        while True:
+            await on_morning_plan(app, await queue.get())
+
+
 async def _listen_devices(app: web.Application) -> None:
     async with app[EVENTS].subscribe(CHANGES_TOPIC) as queue:
         while True:
@@ -130,12 +158,13 @@ async def rota_planner(app: web.Application) -> AsyncIterator[None]:
     """Run the re-planning tasks for the application's lifetime (a ``cleanup_ctx``)."""
     task = asyncio.create_task(_listen(app), name="rota-planner")
     devices = asyncio.create_task(_listen_devices(app), name="rota-devices")
+    mornings = asyncio.create_task(_listen_mornings(app), name="rota-mornings")
     app[ROTA_TASK] = task
     await asyncio.sleep(0)  # subscribed before the first request can book anything
     try:
         yield
     finally:
-        for running in (task, devices):
+        for running in (task, devices, mornings):
             running.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await running

@@ -9,7 +9,7 @@ building, so the walking rule treats it as "another building" and is safe.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -45,6 +45,10 @@ __all__ = [
 ]
 
 ROTA_DEVICE_KINDS = ("robot", "tablet")
+DRAIN_PCT_PER_HOUR = 15.0
+"""A robot's battery use in a live lesson (an AV1-class robot lasts 6-7 hours of lessons)."""
+FRESH_READING = timedelta(minutes=30)
+"""A battery reading older than this (the device went quiet) decides no new charge trip."""
 
 
 def school_zone(school: School) -> ZoneInfo:
@@ -98,20 +102,44 @@ class DayInputs:
     devices: dict[str, Device]
     lessons: dict[str, list[BookedLesson]] = field(default_factory=dict)
     pupil_of_booking: dict[str, str] = field(default_factory=dict)
+    now: datetime | None = None
+    charge_after: dict[str, frozenset[str]] = field(default_factory=dict)
 
     def device_day(self, device_id: str) -> DeviceDay:
-        """The device at the start of the day: on its base, or where it was last without one."""
+        """The device at the start of the day: on its base, or where it was last without one.
+
+        On the school's today, with a battery reading at most ``FRESH_READING``
+        old, the battery rule projects from ``now``; charge trips already
+        planned (``charge_after``) are passed on so that they stay put.
+        """
         device = self.devices[device_id]
         base = self.rooms.by_id.get(device.charging_base_room_id or "")
         last = self.rooms.by_id.get(device.last_known_room_id or "")
         # The day starts on the base (the rota took it back there last night), so the
         # derived moves, and their ids, do not change as the robot moves during the day.
         start = None if base is not None else last
-        return DeviceDay(
+        day = DeviceDay(
             device_id,
             RoomBook.ref_of(base) if base else None,
             RoomBook.ref_of(start) if start else None,
+            charge_after=self.charge_after.get(device_id, frozenset()),
         )
+        if self._fresh_reading(device):
+            day = replace(
+                day,
+                battery_pct=float(device.battery_pct or 0),
+                drain_pct_per_hour=DRAIN_PCT_PER_HOUR,
+                battery_at=self.now,
+                charging=bool(device.charging),
+            )
+        return day
+
+    def _fresh_reading(self, device: Device) -> bool:
+        now, seen = self.now, device.last_seen_at
+        if now is None or seen is None or device.battery_pct is None or device.kind != "robot":
+            return False  # a tablet on a stand stays plugged in
+        today = now.astimezone(school_zone(self.school)).date()
+        return today == self.day and now - seen <= FRESH_READING
 
 
 async def load_rooms(session: AsyncSession, school_id: str) -> RoomBook:

@@ -3,7 +3,10 @@
 ``plan_day`` is the one use case every trigger goes through (a booking
 event, an absence, a device in maintenance, a manual pin, the first look at a
 day). It re-derives the day's moves and re-plans with ``assignment.replan``,
-so moves whose id (content) did not change keep their assistant; ``done``
+so moves whose id (content) did not change keep their assistant (on the
+school's today with each robot's latest battery reading, projected from
+now; charge trips already planned stay unless the battery clearly lasts);
+``done``
 and ``failed`` moves are history and never touched; a move already under
 way (its assistant should have set off) is left as it is; open moves the
 day no longer needs are deleted. Every change to someone's rota is written
@@ -12,7 +15,7 @@ to ``rota_changes`` for their "what changed" list and for notifications.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -35,6 +38,7 @@ __all__ = [
     "lock_school",
     "note_change",
     "plan_day",
+    "planned_charges",
     "rota_topic",
 ]
 
@@ -87,10 +91,28 @@ def derive_day(inputs: DayInputs) -> list[Move]:
     moves: list[Move] = []
     for device_id, lessons in sorted(inputs.lessons.items()):
         try:
-            moves += derive(inputs.device_day(device_id), without_overlaps(lessons)).moves
+            derivation = derive(inputs.device_day(device_id), without_overlaps(lessons))
         except RotaError as exc:  # a booking the rota cannot use: say so, plan the rest
             log.warning("rota.derive_failed", device_id=device_id, reason=str(exc))
+            continue
+        moves += derivation.moves
+        for warning in derivation.warnings:
+            log.warning(
+                "rota.battery_will_not_last",
+                device_id=device_id,
+                booking_id=warning.booking_id,
+                projected_pct=round(warning.projected_pct, 1),
+            )
     return moves
+
+
+def planned_charges(rows: Iterable[MoveRow]) -> dict[str, frozenset[str]]:
+    """Per device, the lessons after which a charge trip is planned or was done."""
+    found: dict[str, set[str]] = {}
+    for row in rows:
+        if row.reason == "charge" and (row.status in OPEN_STATUSES or row.status == "done"):
+            found.setdefault(row.device_id, set()).add(row.booking_id)
+    return {device_id: frozenset(ids) for device_id, ids in found.items()}
 
 
 async def plan_day(session: AsyncSession, school_id: str, day: date, now: datetime) -> DayOutcome:
@@ -100,13 +122,14 @@ async def plan_day(session: AsyncSession, school_id: str, day: date, now: dateti
     """
     school = await lock_school(session, school_id)
     inputs = await load_day(session, school, day)
-    derived = {m.id: m for m in derive_day(inputs)}
     rows = {
         r.id: r
         for r in await session.scalars(
             select(MoveRow).where(MoveRow.school_id == school.id, MoveRow.local_date == day)
         )
     }
+    inputs.now, inputs.charge_after = now, planned_charges(rows.values())
+    derived = {m.id: m for m in derive_day(inputs)}
     outcome = DayOutcome(school.id, day)
     to_plan = [m for mid, m in derived.items() if mid not in rows or not _settled(rows[mid], now)]
     pins = [
