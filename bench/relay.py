@@ -43,8 +43,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import aioice.ice
 import aiohttp
+import aioice.ice
 import av
 from aiohttp import web
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
@@ -55,8 +55,8 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from telepresence.sessions.forwarding import EncodedFrame, FrameAssembler, pin_codecs  # noqa: E402
-from telepresence.sessions.relay import LessonRelay  # noqa: E402
+from telepresence.sessions.forwarding import EncodedFrame, FrameAssembler, pin_codecs
+from telepresence.sessions.relay import LessonRelay
 
 FPS = 30
 WIDTH, HEIGHT = 640, 480
@@ -137,7 +137,7 @@ async def serve(mode: str) -> None:
 
 
 def rss_mb() -> float:
-    with open("/proc/self/status") as status:
+    with Path("/proc/self/status").open() as status:
         for line in status:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
@@ -413,7 +413,7 @@ async def main() -> dict[str, Any]:
     plan = PLAN
     results = []
     for mode, n in plan:
-        print(f"{mode} × {n} …", file=sys.stderr)
+        print(f"{mode}, {n} sessions …", file=sys.stderr)
         results.append(await run(mode, n, clip))
     print(table(results))
     reference = results[0]
