@@ -45,6 +45,12 @@ def _start(
     )
 
 
+def _finish(solver: Solver) -> Plan:
+    plan = solver.plan()
+    solver.release()  # the solve's garbage goes now, not in a pass of the cyclic collector
+    return plan
+
+
 def assign(
     moves: Sequence[Move],
     assistants: Sequence[Assistant],
@@ -73,8 +79,9 @@ def assign(
         naive.start(solver.anchored, solver.pinned, first_free=True, beat=ours)
         if naive.lateness_key() < ours:
             naive.improve()
-            solver = naive
-    return solver.plan()
+            solver, naive = naive, solver
+        naive.release()
+    return _finish(solver)
 
 
 def assign_first_free(
@@ -91,7 +98,7 @@ def assign_first_free(
     Same feasibility as ``assign`` (walking, duty, breaks, caps, pins), but no
     regard for lateness, distance or load. Kept for benchmarks and tests.
     """
-    return _start(moves, assistants, walking, pins, now, rules, first_free=True).plan()
+    return _finish(_start(moves, assistants, walking, pins, now, rules, first_free=True))
 
 
 def replan(
@@ -119,4 +126,4 @@ def replan(
     solver = _start(moves, assistants, walking, pins, now, rules, stands=stands, order=order)
     if solver.troubled():
         solver.improve()
-    return solver.plan()
+    return _finish(solver)

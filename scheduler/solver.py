@@ -60,8 +60,8 @@ class _Job:
     def __init__(self, move: Move, approach: dict[str, int], carry: int, max_late: int) -> None:
         self.move = move
         self.approach = approach  # walking seconds from a room to ``frm``, shared per room
-        self.earliest = earliest = int(move.earliest.timestamp())
-        self.latest = latest = int(move.latest.timestamp())
+        self.earliest = earliest = _stamp(move.earliest)
+        self.latest = latest = _stamp(move.latest)
         self.limit = latest + max_late
         self.frm = frm = move.from_room.id
         self.to = to = move.to_room.id
@@ -99,16 +99,26 @@ class _Lane:
         self.home = assistant.location.id if assistant.location else None
         self.cap = assistant.max_moves
         stretches = (
-            (max(int(start.timestamp()), now), int(end.timestamp()))
+            (max(_stamp(start), now), _stamp(end))
             for window in assistant.duty
             for start, end in window.segments()
         )
         self.segments = sorted((start, end) for start, end in stretches if start < end)
+        self.reset()
+
+    def reset(self) -> None:
         self.jobs: list[_Job] = []
         self.steps: list[Step] = []
         self.acc = [0]  # acc[i]: lateness and walking cost of the first i steps
         self.cost = 0
         self.version = 0
+
+    def fresh(self) -> _Lane:
+        """The same assistant with an empty day (for a second solve of the same day)."""
+        lane = _Lane.__new__(_Lane)
+        lane.id, lane.home, lane.cap, lane.segments = self.id, self.home, self.cap, self.segments
+        lane.reset()
+        return lane
 
 
 # A simulated timeline: its steps, their running cost, its total cost.
@@ -157,8 +167,12 @@ class Solver:
             jobs.sort(key=_key)
             self.jobs = jobs
         self.now = stamp = int(now.timestamp())
-        lanes = [_Lane(a, stamp) for a in assistants if not a.absent]
-        self.lanes = [lane for lane in lanes if lane.segments]
+        self.lanes: list[_Lane]
+        if template is not None:
+            self.lanes = [lane.fresh() for lane in template.lanes]
+        else:
+            lanes = [_Lane(a, stamp) for a in assistants if not a.absent]
+            self.lanes = [lane for lane in lanes if lane.segments]
         self.fair = int(rules.fairness_weight.total_seconds())
         self.rules = rules
         self.budget = rules.search_budget * len(self.jobs)
@@ -235,12 +249,16 @@ class Solver:
                 return None if total >= ceiling else (steps, acc, total)
         return steps, acc, running + fairness
 
-    def commit(self, lane: _Lane, jobs: list[_Job], result: _Result) -> None:
-        for job in lane.jobs:
+    def commit(self, lane: _Lane, jobs: list[_Job], result: _Result, same: int = 0) -> None:
+        """Make ``jobs`` (simulated as ``result``) the lane's day; its first ``same``
+        jobs and steps are the lane's current first ``same``."""
+        for job in lane.jobs[same:]:
             job.lane = None
         lane.jobs, (lane.steps, lane.acc, lane.cost) = jobs, result
         lane.version += 1
-        for job, step in zip(jobs, lane.steps, strict=True):
+        steps = lane.steps
+        for i in range(same, len(jobs)):
+            job, step = jobs[i], steps[i]
             job.lane, job.step, job.late = lane, step, step[2]
 
     def start(
@@ -356,7 +374,7 @@ class Solver:
             lane.version += 1
             job.lane, job.step, job.late = lane, step, step[2]
         elif result is not None:
-            self.commit(lane, [*lane.jobs[:pos], job, *lane.jobs[pos:]], result)
+            self.commit(lane, [*lane.jobs[:pos], job, *lane.jobs[pos:]], result, pos)
 
     def greedy(self, first_free: bool, beat: tuple[int, int] | None = None) -> None:
         """Place every free job in due order: cheapest lane, or the first that can.
@@ -387,20 +405,15 @@ class Solver:
 
     def place_greedily(self, job: _Job, first_free: bool) -> _Insertion | None:
         """Place ``job`` on the cheapest lane, or the first that can; how, or ``None``."""
-        reach, fair = self.reach, self.fair
         best: _Insertion | None = None
         chosen: _Lane | None = None
         for lane in self.lanes:
             jobs, count = lane.jobs, len(lane.jobs)
+            below = _ANY if best is None else best[0]
             if (count and job.key < jobs[-1].key) or (lane.cap is not None and count >= lane.cap):
-                option = self.insertion(lane, job, below=_ANY if best is None else best[0])
-            else:  # the common case, inlined: append at the end of the lane's day
-                free, here = (lane.steps[-1][1], jobs[-1].to) if count else (_NEVER, lane.home)
-                step = reach(free, here, job, lane.segments)
-                option = None
-                if step is not None:
-                    delta = step[2] * _LATE + step[3] + fair * (2 * count + 1)
-                    option = delta, count, step, None
+                option = self.insertion(lane, job, below=below)
+            else:  # the common case: append at the end of the lane's day
+                option = self.appending(lane, job, below)
             if option is not None and (best is None or option[0] < best[0]):
                 best, chosen = option, lane
                 if first_free:
@@ -409,12 +422,44 @@ class Solver:
             self.place(chosen, job, best)
         return best
 
-    def without(self, job: _Job) -> tuple[list[_Job], _Result | None]:
+    def appending(self, lane: _Lane, job: _Job, below: int) -> _Insertion | None:
+        """``job`` appended to ``lane`` if that costs less than ``below`` (``reach``
+        inlined: this is the greedy's inner loop)."""
+        count = len(lane.jobs)
+        share = self.fair * (2 * count + 1)
+        free, here = (lane.steps[-1][1], lane.jobs[-1].to) if count else (_NEVER, lane.home)
+        if here is None:
+            walked = 0
+        else:
+            walked = job.approach.get(here, -1)
+            if walked < 0:
+                walked = job.approach[here] = self.walk(here, job.frm)
+        if share + walked >= below:
+            return None
+        earliest, latest = job.earliest, job.latest
+        for start, end in lane.segments:
+            depart = free if free > start else start
+            begin = depart + walked
+            if begin < earliest:
+                begin = earliest
+                depart = begin - walked
+            done = begin + job.carry
+            if done > job.limit:
+                return None
+            if done <= end:
+                late = done - latest
+                late = late if late > 0 else 0
+                delta = late * _LATE + walked + share
+                return (delta, count, (depart, done, late, walked), None) if delta < below else None
+        return None
+
+    def without(self, job: _Job) -> tuple[list[_Job], _Result | None, int]:
+        """The lane's jobs without ``job``, their simulation, and where ``job`` was."""
         lane = job.lane
         assert lane is not None  # only ever called on placed jobs
         pos = lane.jobs.index(job)
         rest = [*lane.jobs[:pos], *lane.jobs[pos + 1 :]]
-        return rest, self.simulate(lane, rest, pos, shift=1)
+        return rest, self.simulate(lane, rest, pos, shift=1), pos
 
     def relocate(self, job: _Job, lanes: list[_Lane] | None = None) -> bool:
         """Move ``job`` to where the objective falls most (another lane, or another
@@ -425,15 +470,15 @@ class Solver:
         source = job.lane
         if source is None:
             return self.place_best(job, _UNASSIGNED, lanes)
-        rest, left = self.without(job)
+        rest, left, pos = self.without(job)
         if left is None:
             return False
         gain = source.cost - left[2]
         saved = (source.jobs, source.steps, source.acc, source.cost)
-        self.commit(source, rest, left)
+        self.commit(source, rest, left, pos)
         if self.place_best(job, gain, lanes):
             return True
-        self.commit(source, saved[0], saved[1:])
+        self.commit(source, saved[0], saved[1:], pos)
         if lanes is None:
             job.tried = tuple(lane.version for lane in self.lanes)
         return False
@@ -474,17 +519,17 @@ class Solver:
         return False
 
     def try_exchange(self, job: _Job, other: _Job, lane: _Lane) -> bool:
-        saved = [(x, x.jobs, x.steps, x.acc, x.cost) for x in self.lanes]
+        saved = [(x, x.version, x.jobs, x.steps, x.acc, x.cost) for x in self.lanes]
         before = sum(x.cost for x in self.lanes) + _UNASSIGNED * (job.lane is None)
         source = job.lane
         if source is not None:
-            rest, left = self.without(job)
+            rest, left, pos = self.without(job)
             if left is None:
                 return False
-            self.commit(source, rest, left)
-        rest, left = self.without(other)
+            self.commit(source, rest, left, pos)
+        rest, left, pos = self.without(other)
         if left is not None:
-            self.commit(lane, rest, left)
+            self.commit(lane, rest, left, pos)
             option = self.insertion(lane, job)
             if option is not None:
                 self.place(lane, job, option)
@@ -492,14 +537,17 @@ class Solver:
                 after = sum(x.cost for x in self.lanes) + _UNASSIGNED * (other.lane is None)
                 if after < before:
                     return True
-        for x in self.lanes:
+        # Put back the lanes that changed (every change bumps a lane's version).
+        changed = [entry for entry in saved if entry[0].version != entry[1]]
+        for x, *_ in changed:
             for placed in x.jobs:
                 placed.lane = None
-        for x, jobs, steps, acc, cost in saved:
+        for x, _, jobs, steps, acc, cost in changed:
             x.jobs, x.steps, x.acc, x.cost = jobs, steps, acc, cost
-            x.version += 1
             for placed, step in zip(jobs, steps, strict=True):
                 placed.lane, placed.step, placed.late = x, step, step[2]
+        for x in self.lanes:
+            x.version += 1
         return False
 
     def needs_help(self, job: _Job) -> bool:
@@ -544,6 +592,12 @@ class Solver:
             if not improved:
                 return
 
+    def release(self) -> None:
+        """Break the references between jobs and lanes, so that reference counting
+        frees this solve at once instead of leaving it to the cyclic collector."""
+        for job in self.jobs:
+            job.lane = None
+
     def lateness_key(self) -> tuple[int, int]:
         """(unassigned moves, seconds of lateness): what assignment minimises first."""
         placed = [job.late for job in self.jobs if job.lane is not None]
@@ -585,6 +639,12 @@ class Solver:
 
 def _key(job: _Job) -> tuple[int, int, str, str, str]:
     return job.key
+
+
+@lru_cache(maxsize=8192)
+def _stamp(instant: datetime) -> int:
+    # The same few hundred instants (bells, duty, breaks) recur all week.
+    return int(instant.timestamp())
 
 
 @lru_cache(maxsize=8192)
