@@ -102,12 +102,13 @@ async def cant_form(request: web.Request, who: Principal) -> web.StreamResponse:
         raise InvalidInput("Say in a few words why the move cannot be done.")
     now = request.app[CLOCK].now()
     async with request.app[DATABASE].transaction() as session:
-        row, outcome = await rota_services.cant_do(
+        row, outcome, escalate = await rota_services.cant_do(
             session, who, request.match_info["move_id"], reason, _version(form), now
         )
         record_request(request, session, who, "move.failed", "move", row.id, {"reason": reason})
     await announce_outcomes(request.app, [outcome])
-    await alerts_of(request.app).failed(row.school_id, row.id, reason)
+    if escalate is not None:
+        await alerts_of(request.app).failed(row.school_id, row.id, escalate)
     raise web.HTTPSeeOther(_back(form, "/assistant"))
 
 

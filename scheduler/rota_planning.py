@@ -25,9 +25,10 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scheduler.assignment import assign, replan
+from scheduler.declines import respect_declines
 from scheduler.rota import Assignment, Move, Pin, Plan, RotaError, derive
 from scheduler.rota_loading import DayInputs, load_day, school_zone, without_overlaps
-from scheduler.rota_models import OPEN_STATUSES, MoveRow, RotaChangeRow
+from scheduler.rota_models import OPEN_STATUSES, MoveRow, RotaChangeRow, RotaDeclineRow
 from telepresence.platform.errors import NotFound
 from telepresence.platform.models import School
 
@@ -35,6 +36,7 @@ __all__ = [
     "DayOutcome",
     "derive_day",
     "describe",
+    "load_declines",
     "lock_school",
     "note_change",
     "plan_day",
@@ -142,12 +144,19 @@ async def plan_day(session: AsyncSession, school_id: str, day: date, now: dateti
         for r in rows.values()
         if r.id in derived and r.assistant_id and r.status in OPEN_STATUSES
     ]
-    if stands:
-        plan = replan(
-            Plan(tuple(stands), ()), to_plan, inputs.assistants, inputs.walking, pins, now=now
-        )
-    else:
-        plan = assign(to_plan, inputs.assistants, inputs.walking, pins, now=now)
+
+    def solve(extra: list[Pin], dropped: frozenset[str]) -> Plan:
+        moves = [m for m in to_plan if m.id not in dropped]
+        standing = tuple(a for a in stands if a.move.id not in dropped)
+        if standing:
+            previous = Plan(standing, ())
+            return replan(
+                previous, moves, inputs.assistants, inputs.walking, [*pins, *extra], now=now
+            )
+        return assign(moves, inputs.assistants, inputs.walking, [*pins, *extra], now=now)
+
+    declined = await load_declines(session, list(rows))
+    plan = respect_declines(solve([], frozenset()), declined, solve)
     for assignment in plan.assignments:
         _apply(session, inputs, rows, assignment, now, outcome)
     zone = school_zone(school)
@@ -160,6 +169,19 @@ async def plan_day(session: AsyncSession, school_id: str, day: date, now: dateti
             await session.delete(row)
     await session.flush()
     return outcome
+
+
+async def load_declines(session: AsyncSession, move_ids: list[str]) -> dict[str, frozenset[str]]:
+    """Who said they cannot do each of these moves."""
+    found: dict[str, set[str]] = {}
+    if move_ids:
+        for move_id, user_id in await session.execute(
+            select(RotaDeclineRow.move_id, RotaDeclineRow.user_id).where(
+                RotaDeclineRow.move_id.in_(move_ids)
+            )
+        ):
+            found.setdefault(move_id, set()).add(user_id)
+    return {move_id: frozenset(users) for move_id, users in found.items()}
 
 
 def _settled(row: MoveRow, now: datetime) -> bool:

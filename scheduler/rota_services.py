@@ -22,9 +22,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from device_registry.models import Device
+from scheduler.declines import NOBODY_ELSE
 from scheduler.models import Booking
 from scheduler.rota_loading import school_zone
-from scheduler.rota_models import OPEN_STATUSES, MoveRow
+from scheduler.rota_models import OPEN_STATUSES, MoveRow, RotaDeclineRow
 from scheduler.rota_planning import DayOutcome, note_change, plan_day, rota_topic
 from telepresence.platform.errors import Conflict, InvalidInput, NotFound
 from telepresence.platform.events import EventHub
@@ -175,27 +176,63 @@ async def cant_do(
     reason: str,
     version: int | None,
     now: datetime,
-) -> tuple[MoveRow, DayOutcome]:
-    """Record that a move cannot be done (``failed`` with the reason) and re-plan its day.
+) -> tuple[MoveRow, DayOutcome, str | None]:
+    """Record that a move cannot be done and offer it to someone else at once.
 
-    The failed move stays failed (staff may give it to someone by hand); the
-    re-plan gives the assistant's freed time to others. Raises ``Conflict``
-    like ``confirm_done`` and for a move already done.
+    The assistant who had it declines it (``rota_declines``: it never goes
+    back to them) and the day is re-planned: another on-duty assistant who
+    can still do it in time gets it (a change note and the rota-changed
+    notice tell them). Returns ``(move, outcome, escalate)``: ``escalate`` is
+    the reason to escalate with (``RotaAlerts.failed``) when nobody else can,
+    else ``None``. A move nobody had (staff reporting it) becomes ``failed``
+    and is escalated. Saying it again is no error and changes nothing.
+    Raises ``Conflict`` like ``confirm_done`` and for a move already done.
     """
     row = await visible_move(session, who, move_id)
+    unchanged = DayOutcome(row.school_id, row.local_date)
+    if await session.get(RotaDeclineRow, (row.id, who.subject_id)) is not None:
+        return row, unchanged, None
     if row.status == "failed":
         if row.confirmed_by == who.subject_id:
-            return row, DayOutcome(row.school_id, row.local_date)
+            return row, unchanged, None
         raise Conflict("This move was already reported as not possible; nothing changed.")
     if row.status == "done":
         raise Conflict("This move is already done; nothing changed.")
     await _check_actor(session, who, row, version)
-    row.status, row.status_reason = "failed", reason
-    row.confirmed_at, row.confirmed_by = now, who.subject_id
     row.version += 1
     row.updated_at = now
+    if row.assistant_id is None:
+        row.status, row.status_reason = "failed", reason
+        row.confirmed_at, row.confirmed_by = now, who.subject_id
+        return row, await plan_day(session, row.school_id, row.local_date, now), reason
+    decliner = await session.get(User, row.assistant_id)
+    name = decliner.name if decliner else "The assistant"
+    session.add(
+        RotaDeclineRow(
+            move_id=row.id,
+            user_id=row.assistant_id,
+            reason=reason,
+            at=now,
+            reported_by=who.subject_id,
+        )
+    )
+    school = await session.get(School, row.school_id)
+    assert school is not None  # rows cascade with their school
+    note_change(session, row, [row.assistant_id], now, "you can't: {what}", school_zone(school))
+    before = row.assistant_id
+    row.assistant_id, row.pinned, row.status = None, False, "pending"
+    row.status_reason = f"{name} can't: {reason}"[:300]
+    await session.flush()
     outcome = await plan_day(session, row.school_id, row.local_date, now)
-    return row, outcome
+    outcome.changed_assistants.add(before)
+    if _holder(row) is not None:  # the re-plan gave it to someone else
+        return row, outcome, None
+    row.status_reason = f"{name} can't: {reason}; {row.status_reason or NOBODY_ELSE}"[:300]
+    return row, outcome, row.status_reason
+
+
+def _holder(row: MoveRow) -> str | None:
+    return row.assistant_id
 
 
 async def pin_move(

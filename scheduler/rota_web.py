@@ -176,14 +176,15 @@ async def cant_do_move(request: web.Request, who: Principal, body: CantDoIn) -> 
     move_id = request.match_info["move_id"]
     now = request.app[CLOCK].now()
     async with request.app[DATABASE].transaction() as session:
-        row, outcome = await rota_services.cant_do(
+        row, outcome, escalate = await rota_services.cant_do(
             session, who, move_id, body.reason, body.version, now
         )
         record_request(
             request, session, who, "move.failed", "move", row.id, {"reason": body.reason}
         )
     await announce_outcomes(request.app, [outcome])
-    await alerts_of(request.app).failed(row.school_id, row.id, body.reason)
+    if escalate is not None:
+        await alerts_of(request.app).failed(row.school_id, row.id, escalate)
     return await _move_result(request, who, move_id)
 
 

@@ -189,7 +189,7 @@ async def test_someone_elses_move_or_a_reassigned_one_cannot_be_confirmed(client
     assert resp.status == 422
 
 
-async def test_cant_do_fails_the_move_with_the_reason(client, org, login):
+async def test_cant_do_with_nobody_else_flags_the_move_with_the_reason(client, org, login):
     await _on_duty(client, login, org.users["assistant"].id)
     _, day = await _robot_day(client, org)
     assistant = await login("assistant")
@@ -199,10 +199,16 @@ async def test_cant_do_fails_the_move_with_the_reason(client, org, login):
         f"/api/moves/{first['id']}/cant", json={"reason": "Lab 3 is locked"}, headers=assistant
     )
     assert resp.status == 200, await resp.text()
-    assert ((await resp.json())["status"], (await resp.json())["status_reason"]) == (
-        "failed",
-        "Lab 3 is locked",
+    moved = await resp.json()
+    assert (moved["status"], moved["assistant_id"]) == ("pending", None)
+    assert moved["status_reason"] == (
+        "Test assistant can't: Lab 3 is locked; nobody else on duty can do it in time"
     )
+    again = await client.post(
+        f"/api/moves/{first['id']}/cant", json={"reason": "Lab 3 is locked"}, headers=assistant
+    )
+    assert again.status == 200  # said twice: nothing more happens
+    assert (await again.json())["version"] == moved["version"]
     resp = await client.post(f"/api/moves/{first['id']}/done", json={}, headers=assistant)
     assert resp.status == 409
 

@@ -1,0 +1,104 @@
+""" "Can't do it": the move goes at once to another on-duty assistant, never back; with
+nobody else it is escalated to the school and the key worker with the reason."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from factories import add_device
+from integration.rota_helpers import ALL_WEEK, add_assistant, add_lesson, tomorrow
+from integration.test_pages import csrf_of, sign_in
+
+from telepresence.platform.context import DATABASE
+
+KIM = "kim@test.example"
+
+
+async def _two_on_duty_and_a_day(client, org, login):
+    admin = await login("admin")
+    kim = await add_assistant(client.app[DATABASE], org, KIM)
+    for user_id in (org.users["assistant"].id, kim):
+        resp = await client.put(
+            f"/api/assistants/{user_id}/duty", json={"patterns": ALL_WEEK}, headers=admin
+        )
+        assert resp.status == 200, await resp.text()
+    database = client.app[DATABASE]
+    robot = await add_device(database, org, charging_base_room_id=org.room_ids[0])
+    day = tomorrow()
+    await add_lesson(database, org, robot.id, day, "10:00", "10:50", "Lab 3")
+    await add_lesson(database, org, robot.id, day, "11:00", "11:50", "S12")
+    url = f"/api/schools/{org.school_id}/rota?date={day.isoformat()}"
+    first = (await (await client.get(url, headers=admin)).json())["moves"][0]
+    emails = {org.users["assistant"].id: org.email("assistant"), kim: KIM}
+    return admin, url, first, emails
+
+
+async def _kinds(client, login, who: str) -> list[dict[str, Any]]:
+    return await (await client.get("/api/notifications", headers=await login(who))).json()
+
+
+async def test_a_declined_move_goes_to_the_other_assistant_and_never_back(client, org, login):
+    admin, url, first, emails = await _two_on_duty_and_a_day(client, org, login)
+    holder = first["assistant_id"]
+    [other] = set(emails) - {holder}
+    before = len(
+        [n for n in await _kinds(client, login, emails[other]) if n["kind"] == "rota_changed"]
+    )
+    declining = await login(emails[holder])
+    resp = await client.post(
+        f"/api/moves/{first['id']}/cant", json={"reason": "lift broken"}, headers=declining
+    )
+    assert resp.status == 200, await resp.text()
+    moved = await resp.json()
+    assert (moved["assistant_id"], moved["status"]) == (other, "assigned")
+    told = [n for n in await _kinds(client, login, emails[other]) if n["kind"] == "rota_changed"]
+    assert len(told) == before + 1
+    assert [
+        n for n in await _kinds(client, login, "hospital_staff") if n["kind"] == "move_failed"
+    ] == []
+    # Saying it again changes nothing; re-planning never gives it back.
+    again = await client.post(
+        f"/api/moves/{first['id']}/cant", json={"reason": "lift broken"}, headers=declining
+    )
+    assert again.status == 200
+    assert (await again.json())["assistant_id"] == other
+    resp = await client.post(f"{url.replace('/rota?', '/rota/replan?')}", headers=admin)
+    assert resp.status == 200, await resp.text()
+    replanned = {m["id"]: m for m in (await resp.json())["moves"]}
+    assert replanned[first["id"]]["assistant_id"] == other
+    # The one who declined cannot confirm it now.
+    resp = await client.post(f"/api/moves/{first['id']}/done", json={}, headers=declining)
+    assert resp.status == 409
+
+
+async def test_when_everybody_declined_the_school_and_key_worker_hear_at_once(client, org, login):
+    _admin, _url, first, emails = await _two_on_duty_and_a_day(client, org, login)
+    holder = first["assistant_id"]
+    [other] = set(emails) - {holder}
+    resp = await client.post(
+        f"/api/moves/{first['id']}/cant",
+        json={"reason": "lift broken"},
+        headers=await login(emails[holder]),
+    )
+    assert (await resp.json())["assistant_id"] == other
+    await sign_in(client, emails[other])
+    html = await (await client.get("/assistant")).text()
+    resp = await client.post(
+        f"/rota/moves/{first['id']}/cant",
+        data={"csrf_token": csrf_of(html), "reason": "with a pupil in crisis"},
+        allow_redirects=False,
+    )
+    assert resp.status == 303, await resp.text()
+    async with client.app[DATABASE].sessions() as db:
+        from scheduler.rota_models import MoveRow
+
+        row = await db.get(MoveRow, first["id"])
+    assert row is not None
+    assert (row.status, row.assistant_id) == ("pending", None)
+    assert "with a pupil in crisis" in (row.status_reason or "")
+    assert "nobody else on duty can do it in time" in (row.status_reason or "")
+    failed = [
+        n for n in await _kinds(client, login, "hospital_staff") if n["kind"] == "move_failed"
+    ]
+    assert len(failed) == 1
+    assert "with a pupil in crisis" in failed[0]["body"]
