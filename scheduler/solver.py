@@ -68,16 +68,23 @@ class _Job:
         self.key = (latest, earliest, move.device_id, frm, to)
         self.carry = carry
         self.floor = max(0, earliest + carry - latest)
-        self.reset()
-
-    def reset(self) -> None:
+        # As ``reset``, written out: a national week makes a quarter of a million jobs.
         self.lane: _Lane | None = None
-        self.step: Step | None = None  # its step on ``lane``
+        self.step: Step | None = None
         self.late = 0
         self.movable = True
         self.pinned = False
         self.hopeless: bool | None = None
-        self.tried: tuple[int, ...] | None = None  # lane versions when relocating it last failed
+        self.tried: tuple[int, ...] | None = None
+
+    def reset(self) -> None:
+        self.lane = None
+        self.step = None  # its step on ``lane``
+        self.late = 0
+        self.movable = True
+        self.pinned = False
+        self.hopeless = None
+        self.tried = None  # lane versions when relocating it last failed
 
     def fresh(self) -> _Job:
         """The same move, not yet placed (for a second solve of the same day)."""
@@ -98,12 +105,19 @@ class _Lane:
         self.id = assistant.id
         self.home = assistant.location.id if assistant.location else None
         self.cap = assistant.max_moves
-        stretches = (
-            (max(_stamp(start), now), _stamp(end))
-            for window in assistant.duty
-            for start, end in window.segments()
-        )
-        self.segments = sorted((start, end) for start, end in stretches if start < end)
+        segments = []
+        for window in assistant.duty:
+            if window.breaks:
+                stretches = window.segments()
+            else:
+                stretches = ((window.starts_at, window.ends_at),)
+            for start, end in stretches:
+                begin, finish = _stamp(start), _stamp(end)
+                begin = begin if begin > now else now
+                if begin < finish:
+                    segments.append((begin, finish))
+        segments.sort()
+        self.segments = segments
         self.reset()
 
     def reset(self) -> None:
@@ -157,13 +171,15 @@ class Solver:
             self.walks = walks
             handling = int(rules.handling.total_seconds())
             max_late = int(rules.max_lateness.total_seconds())
+            seconds = walking.seconds
             jobs = []
             for m in moves:
-                frm, to = m.from_room.id, m.to_room.id
-                carry = walks[to].get(frm)
+                frm, to = m.from_room, m.to_room
+                into = walks[to.id]
+                carry = into.get(frm.id)
                 if carry is None:
-                    carry = walks[to][frm] = self.walk(frm, to)
-                jobs.append(_Job(m, walks[frm], carry + handling, max_late))
+                    carry = into[frm.id] = seconds(frm, to)
+                jobs.append(_Job(m, walks[frm.id], carry + handling, max_late))
             jobs.sort(key=_key)
             self.jobs = jobs
         self.now = stamp = int(now.timestamp())
