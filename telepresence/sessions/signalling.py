@@ -227,12 +227,14 @@ async def _run_peer(
                 {"type": "peer_joined", "participant": peer.participant.value},
             )
             writer = asyncio.create_task(_write(peer, inbox))
+            watchers = asyncio.create_task(_tell_watchers(app, session.id, inbox))
             try:
                 await _read(request, peer)
             finally:
-                writer.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await writer
+                for task in (writer, watchers):
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
     finally:
         rooms.leave(session.id, peer.participant, peer.ws)
         events.publish(
@@ -248,6 +250,18 @@ async def _run_peer(
                 {"close_code": peer.ws.close_code},
                 app[CLOCK].now(),
             )
+
+
+async def _tell_watchers(
+    app: web.Application, session_id: str, inbox: asyncio.Queue[dict[str, Any]]
+) -> None:
+    """A participant (re)joining learns who is watching through the relay, if anyone is."""
+    from telepresence.sessions.watch import watcher_names
+
+    async with app[DATABASE].sessions() as db:
+        names = await watcher_names(db, session_id)
+    if names:
+        inbox.put_nowait({"type": "watching", "watchers": names})
 
 
 async def _write(peer: _Peer, inbox: asyncio.Queue[dict[str, Any]]) -> None:

@@ -46,6 +46,7 @@ class PupilPeer:
         self._token = ""
         self._closing = False
         self.reconnects = 0
+        self.watchers: list[str] = []
 
     async def join(self, booking_id: str) -> None:
         """Tap "Join": ask the API for a ticket, join the socket, make an offer."""
@@ -121,6 +122,8 @@ class PupilPeer:
                 await self.offer()
             elif kind == "ended":
                 self.ended.set()
+            elif kind in {"joined", "watching"}:
+                self.watchers = list(message.get("watchers") or [])
 
     async def _consume(self, track: MediaStreamTrack) -> None:
         with contextlib.suppress(MediaStreamError):

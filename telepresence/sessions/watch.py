@@ -34,12 +34,12 @@ from telepresence.platform.audit import record_request
 from telepresence.platform.context import CLOCK, DATABASE, EVENTS, SETTINGS
 from telepresence.platform.errors import Conflict, NotFound
 from telepresence.platform.identity import Principal, Role
-from telepresence.platform.models import Pupil, School
+from telepresence.platform.models import Pupil, School, User
 from telepresence.platform.rendering import render
 from telepresence.platform.routing import Routes, Schema
 from telepresence.sessions import services
 from telepresence.sessions.domain import EventKind, ice_servers
-from telepresence.sessions.models import LessonSession
+from telepresence.sessions.models import LessonSession, SessionEvent
 from telepresence.sessions.protocol import MAX_SDP_BYTES, RelayInvite, RelayStop, check_sdp
 from telepresence.sessions.signalling import topic
 
@@ -112,6 +112,7 @@ class RelayHub:
                 {"watcher": viewer_id},
                 app[CLOCK].now(),
             )
+        await announce_watchers(app, session_id)
         relay = self._relays.get(session_id)
         if relay is not None and not relay.viewers:
             await self.close(session_id)
@@ -133,6 +134,34 @@ class RelayHub:
 
 
 RELAYS = web.AppKey("lesson_relays", RelayHub)
+
+
+async def watcher_names(db: Any, session_id: str) -> list[str]:
+    """Who watches a session now (from its timeline), as "Grace A.", for both ends to show."""
+    rows = await db.execute(
+        select(SessionEvent.kind, SessionEvent.data)
+        .where(
+            SessionEvent.session_id == session_id,
+            SessionEvent.kind.in_([EventKind.WATCHING.value, EventKind.STOPPED_WATCHING.value]),
+        )
+        .order_by(SessionEvent.id)
+    )
+    watching: dict[str, int] = {}
+    for kind, data in rows:
+        who = str((data or {}).get("watcher", ""))
+        watching[who] = watching.get(who, 0) + (1 if kind == EventKind.WATCHING.value else -1)
+    ids = [who for who, n in watching.items() if n > 0]
+    if not ids:
+        return []
+    users = await db.scalars(select(User).where(User.id.in_(ids)))
+    return sorted(f"{u.name.split()[0]} {u.name.split()[-1][:1]}." for u in users)
+
+
+async def announce_watchers(app: web.Application, session_id: str) -> None:
+    """Tell both ends of the session who is watching (nobody is watched without knowing)."""
+    async with app[DATABASE].sessions() as db:
+        names = await watcher_names(db, session_id)
+    app[EVENTS].publish(topic(session_id, "all"), {"type": "watching", "watchers": names})
 
 
 class OfferIn(Schema):
@@ -248,6 +277,7 @@ async def watch(request: web.Request, who: Principal, body: OfferIn) -> WatchOut
             db, session.id, None, EventKind.WATCHING, {"watcher": who.subject_id}, now
         )
         record_request(request, db, who, "session.watch", "pupil", pupil.id)
+    await announce_watchers(request.app, session.id)
     log.info("relay_watcher_joined", session=session.id, watchers=len(relay.viewers))
     return WatchOut(sdp=answer, session_id=session.id, closes_at=session.closes_at)
 

@@ -72,6 +72,8 @@ async def test_hospital_staff_watch_a_live_lesson_beside_the_pupil(
         await viewer.wait_frames(20, timeout=15)
         assert set(viewer.frames) == {(640, 480)}
         assert session_id in agent.relays  # the robot uploads to the relay as well
+        # Nobody is watched without knowing: the pupil's end is told who watches.
+        await wait_for(lambda: pupil_peer.watchers == ["Test s."])
         # The pupil's own call carries on alongside.
         await pupil_peer.wait_frames(10)
 
@@ -91,6 +93,7 @@ async def test_hospital_staff_watch_a_live_lesson_beside_the_pupil(
             await client.get(f"/api/sessions/{session_id}/events", headers=staff)
         ).json()
         assert [e["kind"] for e in events].count("stopped_watching") == 1
+        await wait_for(lambda: pupil_peer.watchers == [])
     finally:
         await viewer.close()
 
