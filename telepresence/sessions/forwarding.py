@@ -257,6 +257,8 @@ class ForwardedTrack(MediaStreamTrack):
         self._time_base = Fraction(1, VIDEO_CLOCK if self._video else AUDIO_CLOCK)
         self.sent = 0
         self.skipped = 0
+        self.delay_ms = 0.0  # smoothed time frames wait in this viewer's queue
+        self.max_delay_ms = 0.0
 
     def offer(self, frame: EncodedFrame) -> None:
         """Queue a frame for this viewer (called by the source, never blocks)."""
@@ -300,6 +302,9 @@ class ForwardedTrack(MediaStreamTrack):
             self._ready.clear()
             await self._ready.wait()
         frame = self._queue.popleft()
+        waited = (time.monotonic() - frame.arrived) * 1000
+        self.delay_ms += (waited - self.delay_ms) / 16
+        self.max_delay_ms = max(self.max_delay_ms, waited)
         if self._origin is None:
             self._origin = frame.timestamp
         packet = av.Packet(frame.data)

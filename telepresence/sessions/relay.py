@@ -133,7 +133,12 @@ class LessonRelay:
             "audio_packets": self.audio.frames,
             "keyframe_requests": self.video.keyframe_requests,
             "viewers": {
-                vid: {"sent": tracks[0].sent, "skipped": tracks[0].skipped}
+                vid: {
+                    "sent": tracks[0].sent,
+                    "skipped": tracks[0].skipped,
+                    "queue_delay_ms": round(tracks[0].delay_ms, 2),
+                    "max_queue_delay_ms": round(tracks[0].max_delay_ms, 2),
+                }
                 for vid, (_pc, tracks) in self._viewers.items()
             },
         }
