@@ -169,10 +169,10 @@ async def confirm_move(request: web.Request, who: Principal, body: ConfirmIn) ->
     body=CantDoIn,
     response=MoveOut,
     errors=(404, 409, 422),
-    summary="Report that a move cannot be done, with the reason (escalated; day re-planned)",
+    summary="Report that a move cannot be done: offered to someone else, or escalated",
 )
 async def cant_do_move(request: web.Request, who: Principal, body: CantDoIn) -> MoveOut:
-    """The move becomes ``failed``; staff may give it to someone by hand."""
+    """Another on-duty assistant gets it at once; with nobody else it is escalated."""
     move_id = request.match_info["move_id"]
     now = request.app[CLOCK].now()
     async with request.app[DATABASE].transaction() as session:
