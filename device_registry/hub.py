@@ -57,6 +57,7 @@ class Link:
     provider_id: str
     last_seen: datetime
     room: str | None = None
+    connected_at: datetime | None = None  # set by attach(); revocations before it spare it
 
 
 class DeviceHub:
@@ -116,6 +117,7 @@ class DeviceHub:
     async def attach(self, link: Link) -> None:
         """Register a socket, closing an older one of the same device."""
         old = self._links.get(link.device_id)
+        link.connected_at = link.connected_at or self.clock.now()
         self._links[link.device_id] = link
         if old is not None and old is not link:
             await old.ws.close(code=CLOSE_REPLACED, message=b"connected again elsewhere")
@@ -209,16 +211,22 @@ class DeviceHub:
                 await _update_devices(session, list(rows.values()))
             if samples:
                 await session.execute(insert(TelemetrySample), samples)
-            revoked = await session.scalars(
-                select(DeviceCredential.device_id).where(
+            revoked = await session.execute(
+                select(DeviceCredential.device_id, DeviceCredential.revoked_at).where(
                     DeviceCredential.revoked_at >= self._revoked_since
                 )
             )
-            revoked_ids = set(revoked)
+            revoked_at: dict[str, datetime] = {}
+            for device_id, when in revoked:
+                if when is not None:  # the query asks for revoked ones only
+                    revoked_at[device_id] = max(when, revoked_at.get(device_id, when))
         self._revoked_since = now - timedelta(seconds=self.flush_every)
         self._announce_batteries(dirty)
-        for device_id in revoked_ids:
-            if device_id in self._links:
+        for device_id, when in revoked_at.items():
+            link = self._links.get(device_id)
+            # A socket opened after the revocation holds the new credential (pairing again
+            # revokes the old one and issues a new one): it stays.
+            if link is not None and (link.connected_at is None or link.connected_at <= when):
                 await self.disconnect(device_id, CLOSE_AUTH, "credential revoked")
 
     def _announce_batteries(self, written: dict[str, LiveTelemetry]) -> None:

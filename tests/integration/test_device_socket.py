@@ -288,3 +288,22 @@ async def test_fleet_updates_reach_viewers_on_another_instance(
             event = await asyncio.wait_for(events.get(), 2)
             assert event["online"] is True
         await ws.close()
+
+
+async def test_pairing_again_keeps_the_socket_of_the_new_credential(client, login, paired):
+    # Pairing again revokes the old credential; the revocation sweep must close only
+    # sockets opened before it, not the one the re-paired device opened with its new one.
+    device_id, old_headers = paired
+    old_ws, _ = await connect(client, old_headers)
+    admin = await login("admin")
+    code = await (await client.post(f"/api/devices/{device_id}/pairing-code", headers=admin)).json()
+    pair = await (await client.post("/api/devices/pair", json={"code": code["code"]})).json()
+    await old_ws.receive(timeout=2.5)  # the sweep closes the socket of the old credential
+    assert old_ws.close_code == 4401
+    new_ws, _ = await connect(client, {"Authorization": f"Bearer {pair['credential']}"})
+    await client.app[DEVICE_HUB].flush()
+    await client.app[DEVICE_HUB].flush()
+    with pytest.raises(TimeoutError):
+        await new_ws.receive(timeout=1.5)
+    assert not new_ws.closed
+    await new_ws.close()
