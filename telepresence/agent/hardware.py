@@ -57,6 +57,10 @@ class Hardware(Protocol):
         """Show the class that a pupil is (or is no longer) connected: privacy light."""
         ...
 
+    def pupil_camera(self, live: bool, frames: int) -> None:
+        """Show the class that the pupil's camera is (or is no longer) live on the robot."""
+        ...
+
 
 @dataclass
 class SyntheticHardware:
@@ -72,6 +76,7 @@ class SyntheticHardware:
     hand_raised: bool = False
     listening: bool = False
     live: bool = False
+    camera_live: bool = False
     pan: int = 0
     tilt: int = 0
     volume: int = 70
@@ -138,6 +143,11 @@ class SyntheticHardware:
         """The synthetic privacy light."""
         self.live = live
         log.info("hardware_live_light", on=live)
+
+    def pupil_camera(self, live: bool, frames: int) -> None:
+        """The synthetic "pupil's camera is live" indicator (``frames`` received so far)."""
+        self.camera_live = live
+        log.info("hardware_pupil_camera", on=live, frames=frames)
 
 
 class LinuxHardware(SyntheticHardware):

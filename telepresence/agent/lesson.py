@@ -24,12 +24,11 @@ from aiortc import (
     RTCPeerConnection,
     RTCSessionDescription,
 )
-from aiortc.contrib.media import MediaBlackhole
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.sdp import candidate_from_sdp
 
 from telepresence.agent.hardware import Hardware
-from telepresence.agent.media import Media
+from telepresence.agent.media import Media, PupilCameraView
 
 __all__ = ["CONTROLS", "RobotLesson", "ice_configuration", "parse_candidate"]
 
@@ -157,9 +156,13 @@ class RobotLesson:
             self._spawn(self._send({"type": "event", "kind": "media_started"}))
 
     def _on_track(self, track: MediaStreamTrack) -> None:
-        # The pupil's camera is off by default; a video track that arrives anyway is
-        # read and dropped so that it cannot queue up (and is never shown or kept).
-        sink = self.media.speaker() if track.kind == "audio" else MediaBlackhole()
+        # The pupil's camera (only when the server granted it at the pupil's join): read as
+        # it arrives, never queued or kept; the robot shows the class while it is live.
+        sink = (
+            self.media.speaker()
+            if track.kind == "audio"
+            else PupilCameraView(self.hardware.pupil_camera)
+        )
         sink.addTrack(track)
         self._sinks.append(sink)
         self._spawn(sink.start())

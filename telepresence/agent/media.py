@@ -11,17 +11,27 @@ from __future__ import annotations
 
 import array
 import asyncio
+import contextlib
 import fractions
 import math
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from aiortc import AudioStreamTrack, MediaStreamTrack, VideoStreamTrack
 from aiortc.contrib.media import MediaBlackhole, MediaPlayer, MediaRelay
+from aiortc.mediastreams import MediaStreamError
 from av import AudioFrame, VideoFrame
 
-__all__ = ["DeviceMedia", "Media", "SyntheticMedia", "TestPatternTrack", "ToneTrack"]
+__all__ = [
+    "DeviceMedia",
+    "Media",
+    "PupilCameraView",
+    "SyntheticMedia",
+    "TestPatternTrack",
+    "ToneTrack",
+]
 
 WIDTH, HEIGHT = 640, 480
 FONT = {  # 3x5 digits, one row per string, for the clock on the test pattern
@@ -133,6 +143,62 @@ class ToneTrack(AudioStreamTrack):
         frame.time_base = fractions.Fraction(1, self.RATE)
         self._sent += self.SAMPLES
         return frame
+
+
+class PupilCameraView:
+    """Reads the pupil's video as it arrives and says when it is live; keeps no frame.
+
+    Every frame is read at once and dropped (a robot with a screen draws it
+    here), so nothing queues up however long the lesson. ``on_live(live,
+    frames)`` is called at the first frame and again once no frame has come for
+    ``idle_s`` seconds (the pupil turned the camera off), and on ``stop()``.
+    The same ``addTrack``/``start``/``stop`` shape as aiortc's media sinks;
+    ``stop()`` is safe to call twice.
+    """
+
+    def __init__(self, on_live: Callable[[bool, int], None], idle_s: float = 1.0) -> None:
+        self.on_live = on_live
+        self.idle_s = idle_s
+        self.frames = 0
+        self.live = False
+        self._track: MediaStreamTrack | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def addTrack(self, track: MediaStreamTrack) -> None:  # noqa: N802 (aiortc's sink API)
+        """The pupil's video track (one per peer connection)."""
+        self._track = track
+
+    async def start(self) -> None:
+        """Start reading."""
+        if self._track is not None and self._task is None:
+            self._task = asyncio.create_task(self._read(self._track))
+
+    def _set(self, live: bool) -> None:
+        if live != self.live:
+            self.live = live
+            self.on_live(live, self.frames)
+
+    async def _read(self, track: MediaStreamTrack) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(track.recv(), self.idle_s)
+            except TimeoutError:
+                self._set(False)
+                continue
+            except MediaStreamError:
+                break
+            self.frames += 1
+            self._set(True)
+        self._set(False)
+
+    async def stop(self) -> None:
+        """Stop reading; the indicator goes off."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._set(False)
 
 
 class SyntheticMedia:

@@ -10,9 +10,15 @@
   var qualityEl = document.getElementById("quality").querySelector("strong");
   var state = { token: null, ice: [], ws: null, pc: null, dc: null, mic: null, ended: false,
                 listening: false, hand: false, volume: 70, ids: 0, pending: {}, retries: 0,
-                frames: 0, offers: 0, gen: 0 };
+                frames: 0, offers: 0, gen: 0,
+                // The pupil's camera: allowed per join by the server (school setting and the
+                // pupil's consent); off at every start; sent by replaceTrack on a video
+                // transceiver that is sendrecv from the first offer, so no renegotiation.
+                cameraAllowed: false, camera: null, videoSender: null };
   window.classbridgeLesson = state;  // for tests and for support staff looking at a tablet
 
+  var cameraButton = document.getElementById("camera");
+  var cameraHint = document.getElementById("camera-hint");
   function say(text) { statusEl.textContent = text; }
   function showLive(on) {
     liveEl.hidden = !on;
@@ -28,6 +34,40 @@
     var body = await resp.json();
     if (!resp.ok) { throw new Error(body.detail || "Could not join"); }
     state.token = body.token; state.ice = body.ice_servers; state.session = body.session_id;
+    allowCamera(!!body.pupil_camera);
+  }
+
+  function allowCamera(allowed) {
+    // A setting changed since the last join applies now: the toggle comes or goes.
+    state.cameraAllowed = allowed;
+    cameraButton.hidden = !allowed; cameraHint.hidden = !allowed;
+    if (!allowed && state.camera) { cameraOff(); }
+  }
+
+  function showCamera(on) {
+    cameraButton.setAttribute("aria-pressed", String(on));
+    document.getElementById("camera-state").textContent = on ? "on" : "off";
+    document.getElementById("camera-live").hidden = !on;
+    document.getElementById("self").hidden = !on;
+    document.getElementById("self-video").srcObject = on ? state.camera : null;
+  }
+
+  async function cameraOn() {
+    try { state.camera = await navigator.mediaDevices.getUserMedia({ video: true, audio: false }); }
+    catch (err) { say("Your camera could not start. The class can still hear you."); return; }
+    if (!state.cameraAllowed || state.ended) { cameraOff(); return; }
+    var track = state.camera.getVideoTracks()[0];
+    // A connection being replaced may refuse; the next offer takes the camera along.
+    if (state.videoSender) { await state.videoSender.replaceTrack(track).catch(function () {}); }
+    showCamera(true);
+  }
+
+  function cameraOff() {
+    var sender = state.videoSender;
+    if (sender) { sender.replaceTrack(null).catch(function () {}); }
+    if (state.camera) { state.camera.getTracks().forEach(function (t) { t.stop(); }); }
+    state.camera = null;
+    showCamera(false);
   }
 
   function send(message) {
@@ -54,7 +94,9 @@
   }
 
   function onMessage(m) {
-    if (m.type === "joined") { state.retries = 0; state.ice = m.ice_servers; offer(); }
+    if (m.type === "joined") {
+      state.retries = 0; state.ice = m.ice_servers; allowCamera(!!m.pupil_camera); offer();
+    }
     else if (m.type === "peer_joined") { offer(); }
     else if (m.type === "peer_left") { say("Waiting for the robot in your classroom…"); }
     else if (m.type === "answer" && live(state.pc)) {
@@ -85,7 +127,12 @@
     if (state.pc) { state.pc.close(); }
     var pc = new RTCPeerConnection({ iceServers: state.ice });
     state.pc = pc; state.offers++;
-    pc.addTransceiver("video", { direction: "recvonly" });
+    // The robot's video comes back on this transceiver; the pupil's camera goes out on it
+    // only when this join allows it (the server refuses an offer that sends video otherwise).
+    var camTrack = state.camera ? state.camera.getVideoTracks()[0] : null;
+    var videoTx = pc.addTransceiver(state.cameraAllowed && camTrack ? camTrack : "video",
+                                    { direction: state.cameraAllowed ? "sendrecv" : "recvonly" });
+    state.videoSender = state.cameraAllowed ? videoTx.sender : null;
     if (mic) { mic.getAudioTracks().forEach(function (t) { t.enabled = !state.listening; pc.addTrack(t, mic); }); }
     else { pc.addTransceiver("audio", { direction: "recvonly" }); }
     state.dc = pc.createDataChannel("controls");
@@ -93,7 +140,10 @@
       var ack = JSON.parse(e.data); var done = state.pending[ack.ack];
       if (done) { delete state.pending[ack.ack]; done(ack); }
     };
-    pc.ontrack = function (e) { if (video.srcObject !== e.streams[0]) { video.srcObject = e.streams[0]; } };
+    pc.ontrack = function (e) {
+      if (e.track.kind === "video" && video.srcObject !== e.streams[0]) { video.srcObject = e.streams[0]; }
+      else if (e.track.kind === "audio" && !video.srcObject) { video.srcObject = e.streams[0]; }
+    };
     pc.onicecandidate = function (e) {
       if (e.candidate) { send({ type: "candidate", candidate: e.candidate.candidate,
                                 sdpMid: e.candidate.sdpMid, sdpMLineIndex: e.candidate.sdpMLineIndex }); }
@@ -130,6 +180,8 @@
     state.ended = true; state.gen++; showLive(false); say(text);
     if (state.pc) { state.pc.close(); }
     if (state.mic) { state.mic.getTracks().forEach(function (t) { t.stop(); }); }
+    if (state.camera) { cameraOff(); }
+    cameraButton.hidden = true; cameraHint.hidden = true;
   }
 
   document.getElementById("hand").addEventListener("click", function () {
@@ -138,6 +190,9 @@
       if (ack.ok) { state.hand = up; button.setAttribute("aria-pressed", String(up));
                     button.firstChild.textContent = up ? "Lower hand" : "Raise hand"; }
     });
+  });
+  cameraButton.addEventListener("click", function () {
+    if (state.camera) { cameraOff(); } else { cameraOn(); }
   });
   document.getElementById("listen").addEventListener("click", function () {
     var button = this; var on = !state.listening;
