@@ -4,9 +4,9 @@ in the signalling (an offer that would send video without the grant is never for
 from __future__ import annotations
 
 from factories import PUPIL_PIN, add_booking
+from integration.test_pages import csrf_of, sign_in
+from integration.test_sessions import join_socket, next_of, robot_socket
 from sqlalchemy import select
-from test_pages import csrf_of, sign_in
-from test_sessions import join_socket, next_of, robot_socket
 
 from telepresence.platform.context import DATABASE
 from telepresence.platform.models import AuditEntry, Pupil, School
@@ -61,7 +61,7 @@ async def lesson(client, org, paired, robot_socket):
     ticket = await resp.json()
     invite = await next_of(robot_socket, "session_invite")
     pupil_ws, joined = await join_socket(client, ticket["token"])
-    robot_ws, _ = await join_socket(client, invite["token"])
+    robot_ws, _ = await join_socket(client, str(invite["token"]))
     await next_of(pupil_ws, "peer_joined")
     return booking_id, ticket, joined, pupil_ws, robot_ws
 
