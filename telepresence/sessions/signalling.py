@@ -104,6 +104,7 @@ class _Peer:
     candidates: int = 0
     last_quality: float = 0.0
     pupil_camera: bool = False  # the token's grant: may this end offer to send video?
+    refused: bool = False  # the message being handled was refused (no ack for it)
 
     def take(self) -> bool:
         now = time.monotonic()
@@ -345,10 +346,17 @@ async def _handle(request: web.Request, peer: _Peer, data: str) -> bool:
     if handler is None:
         await peer.ws.send_json(_error("duplicate_join", "Already joined.", message.id))
         return True
+    peer.refused = False
     keep_open: bool = await handler(request, peer, message)
-    if keep_open and message.id is not None and not peer.ws.closed:
+    if keep_open and not peer.refused and message.id is not None and not peer.ws.closed:
         await peer.ws.send_json({"type": "ack", "id": message.id})
     return keep_open
+
+
+async def _refuse(peer: _Peer, code: str, detail: str, ref: str | None = None) -> None:
+    """Refuse the message being handled: an ``error`` naming it, and no ``ack``."""
+    peer.refused = True
+    await peer.ws.send_json(_error(code, detail, ref))
 
 
 def _forward(request: web.Request, peer: _Peer, payload: dict[str, Any]) -> None:
@@ -357,12 +365,12 @@ def _forward(request: web.Request, peer: _Peer, payload: dict[str, Any]) -> None
 
 async def _on_offer(request: web.Request, peer: _Peer, msg: OfferMessage) -> bool:
     if peer.participant is not Participant.PUPIL:
-        await peer.ws.send_json(_error("wrong_end", "Only the pupil's end makes offers.", msg.id))
+        await _refuse(peer, "wrong_end", "Only the pupil's end makes offers.", msg.id)
         return True
     if not peer.pupil_camera and sends_video(msg.sdp):
         # Refused, not forwarded: the robot never sees an offer it must not accept.
         detail = "The pupil's camera is not allowed in this lesson: offer video as recvonly."
-        await peer.ws.send_json(_error("camera_not_allowed", detail, msg.id))
+        await _refuse(peer, "camera_not_allowed", detail, msg.id)
         return True
     peer.candidates = 0
     _forward(request, peer, {"type": "offer", "sdp": msg.sdp})
@@ -371,7 +379,7 @@ async def _on_offer(request: web.Request, peer: _Peer, msg: OfferMessage) -> boo
 
 async def _on_answer(request: web.Request, peer: _Peer, msg: AnswerMessage) -> bool:
     if peer.participant is not Participant.ROBOT:
-        await peer.ws.send_json(_error("wrong_end", "Only the robot answers.", msg.id))
+        await _refuse(peer, "wrong_end", "Only the robot answers.", msg.id)
         return True
     peer.candidates = 0
     _forward(request, peer, {"type": "answer", "sdp": msg.sdp})
@@ -381,9 +389,7 @@ async def _on_answer(request: web.Request, peer: _Peer, msg: AnswerMessage) -> b
 async def _on_candidate(request: web.Request, peer: _Peer, msg: CandidateMessage) -> bool:
     peer.candidates += 1
     if peer.candidates > CANDIDATES_PER_OFFER:
-        await peer.ws.send_json(
-            _error("too_many_candidates", "Too many candidates for one offer.", msg.id)
-        )
+        await _refuse(peer, "too_many_candidates", "Too many candidates for one offer.", msg.id)
         return True
     _forward(
         request,
@@ -401,7 +407,7 @@ async def _on_candidate(request: web.Request, peer: _Peer, msg: CandidateMessage
 async def _on_quality(request: web.Request, peer: _Peer, msg: QualityMessage) -> bool:
     now = time.monotonic()
     if now - peer.last_quality < QUALITY_EVERY_S:
-        await peer.ws.send_json(_error("rate_limited", "One quality sample every 2 s.", msg.id))
+        await _refuse(peer, "rate_limited", "One quality sample every 2 s.", msg.id)
         return True
     peer.last_quality = now
     data = msg.model_dump(exclude={"type", "id"}, exclude_none=True)
@@ -411,9 +417,7 @@ async def _on_quality(request: web.Request, peer: _Peer, msg: QualityMessage) ->
 
 async def _on_event(request: web.Request, peer: _Peer, msg: EventMessage) -> bool:
     if msg.kind == "control" and peer.participant is not Participant.ROBOT:
-        await peer.ws.send_json(
-            _error("wrong_end", "The robot reports the controls it applied.", msg.id)
-        )
+        await _refuse(peer, "wrong_end", "The robot reports the controls it applied.", msg.id)
         return True
     kind = EventKind.CONTROL if msg.kind == "control" else EventKind.MEDIA_STARTED
     await _record(
@@ -434,9 +438,7 @@ async def _on_leave(request: web.Request, peer: _Peer, msg: LeaveMessage) -> boo
 
 async def _on_end(request: web.Request, peer: _Peer, msg: EndMessage) -> bool:
     if peer.participant is not Participant.PUPIL:
-        await peer.ws.send_json(
-            _error("wrong_end", "Only the pupil's end ends the lesson.", msg.id)
-        )
+        await _refuse(peer, "wrong_end", "Only the pupil's end ends the lesson.", msg.id)
         return True
     async with request.app[DATABASE].transaction() as db:
         await services.end_session(db, peer.session_id, "ended by pupil", request.app[CLOCK].now())

@@ -174,6 +174,12 @@ async def test_bad_messages_are_refused_and_nothing_is_forwarded(
         await next_of(robot_ws, "offer", timeout=0.3)
     with pytest.raises(TimeoutError):
         await next_of(pupil_ws, "answer", timeout=0.3)
+    # A refused message is answered by its error only, never also acknowledged.
+    await robot_ws.send_json({"type": "offer", "sdp": SDP, "id": "r1"})
+    refused = await next_of(robot_ws, "error")
+    assert refused["code"] == "wrong_end"
+    with pytest.raises(TimeoutError):
+        await next_of(robot_ws, "ack", timeout=0.3)
     for ws in (pupil_ws, robot_ws):
         await ws.close()
 
