@@ -61,6 +61,10 @@ class Hardware(Protocol):
         """Show the class that the pupil's camera is (or is no longer) live on the robot."""
         ...
 
+    def watchers(self, names: list[str]) -> None:
+        """Show the class who else watches through the server's relay (empty: nobody)."""
+        ...
+
 
 @dataclass
 class SyntheticHardware:
@@ -77,6 +81,7 @@ class SyntheticHardware:
     listening: bool = False
     live: bool = False
     camera_live: bool = False
+    watching: list[str] = field(default_factory=list)
     pan: int = 0
     tilt: int = 0
     volume: int = 70
@@ -148,6 +153,11 @@ class SyntheticHardware:
         """The synthetic "pupil's camera is live" indicator (``frames`` received so far)."""
         self.camera_live = live
         log.info("hardware_pupil_camera", on=live, frames=frames)
+
+    def watchers(self, names: list[str]) -> None:
+        """The synthetic "also watching" display: who watches through the relay."""
+        self.watching = list(names)
+        log.info("hardware_watchers", watchers=names)
 
 
 class LinuxHardware(SyntheticHardware):

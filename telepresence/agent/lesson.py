@@ -127,6 +127,9 @@ class RobotLesson:
                 await self.pc.addIceCandidate(candidate)
         elif kind == "ended":
             self.ended.set()
+        elif kind == "watching":
+            names = message.get("watchers") or []
+            self.hardware.watchers([str(n)[:40] for n in names if isinstance(n, str)][:8])
         elif kind == "error":
             log.warning("lesson_message_refused", code=message.get("code"))
 
@@ -218,6 +221,7 @@ class RobotLesson:
     async def stop(self) -> None:
         """Leave the session and release everything."""
         self.ended.set()
+        self.hardware.watchers([])
         if self._ws is not None and not self._ws.closed:
             await self._ws.close()
         for task in list(self._tasks):

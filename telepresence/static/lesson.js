@@ -108,6 +108,7 @@
         .catch(function () {});
     }
     else if (m.type === "ended") { finished("The lesson has ended."); }
+    else if (m.type === "watching") { showWatchers(m.watchers || []); }
   }
 
   async function microphone() {
@@ -219,6 +220,17 @@
   document.getElementById("leave").addEventListener("click", function () {
     state.ended = true; send({ type: "end" });
   });
+
+  // Nobody watches without the pupil knowing: hospital staff watching through the server.
+  function showWatchers(names) {
+    var badge = document.getElementById("watchers");
+    if (!badge) { return; }
+    state.watchers = names;
+    if (!names.length) { badge.hidden = true; return; }
+    document.getElementById("watchers-text").textContent =
+      names.join(" and ") + (names.length > 1 ? " are" : " is") + " watching with you";
+    badge.hidden = false;
+  }
 
   async function sample() {
     if (!state.pc || state.pc.connectionState !== "connected") { return; }

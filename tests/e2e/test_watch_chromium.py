@@ -70,6 +70,8 @@ def test_a_teacher_watches_the_lesson_beside_the_pupil(
         teacher.get_by_role("link", name="Live lessons").click()
         watch = teacher.get_by_role("link", name="Watch Year 9 Maths with Sam K.")
         expect(watch).to_be_visible()
+        if os.environ.get("CLASSBRIDGE_E2E_SCREENSHOTS"):
+            teacher.screenshot(path=f"{os.environ['CLASSBRIDGE_E2E_SCREENSHOTS']}/live-lessons.png")
         watch.click()
         teacher.wait_for_function(
             "() => Number(document.getElementById('watch').dataset.frames) > 30"
@@ -80,6 +82,8 @@ def test_a_teacher_watches_the_lesson_beside_the_pupil(
         time.sleep(1.0)
         later, _ = decoded(teacher)
         assert later - count >= 15, "Chromium keeps decoding forwarded frames"
+        # Nobody is watched without knowing: the pupil's tablet says who watches.
+        expect(pupil.locator("#watchers")).to_contain_text("Grace A. is watching with you")
         # The pupil's own call is unaffected.
         before = pupil.evaluate(PUPIL_DECODED)
         time.sleep(1.0)
@@ -89,6 +93,7 @@ def test_a_teacher_watches_the_lesson_beside_the_pupil(
 
         shots = os.environ.get("CLASSBRIDGE_E2E_SCREENSHOTS")
         if shots:  # for people reviewing the page; never in CI
+            pupil.screenshot(path=f"{shots}/tablet-lesson-watched.png")
             for name, (width, height) in VIEWPORTS.items():
                 teacher.set_viewport_size({"width": width, "height": height})
                 time.sleep(0.3)
@@ -97,6 +102,7 @@ def test_a_teacher_watches_the_lesson_beside_the_pupil(
         session_id = pupil.evaluate("() => window.classbridgeLesson.session")
         teacher.get_by_role("link", name="Stop watching").click()
         teacher.wait_for_url(live_server.url("/watch"))
+        expect(pupil.locator("#watchers")).to_be_hidden()
         assert errors == []
     finally:
         tablet.close()
@@ -109,6 +115,8 @@ def test_a_teacher_watches_the_lesson_beside_the_pupil(
             break
         time.sleep(0.1)
     assert "relay_upload_started" in text
+    assert "hardware_watchers" in text  # the robot shows the class who watches, too
+    assert "Grace A." in text
     staff = bearer(live_server, "hospital_staff")
     events = api(live_server, "GET", f"/api/sessions/{session_id}/events", staff)
     kinds = [e["kind"] for e in events]

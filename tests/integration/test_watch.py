@@ -53,7 +53,7 @@ async def test_hospital_staff_watch_a_live_lesson_beside_the_pupil(
     pupil_peer,  # noqa: F811
     login,
 ):
-    device_id, agent, _ = robot
+    device_id, agent, hardware = robot
     booking_id = await add_booking(client.app[DATABASE], org, device_id)
     await pupil_peer.join(booking_id)
     await pupil_peer.wait_frames(5)
@@ -74,6 +74,7 @@ async def test_hospital_staff_watch_a_live_lesson_beside_the_pupil(
         assert session_id in agent.relays  # the robot uploads to the relay as well
         # Nobody is watched without knowing: the pupil's end is told who watches.
         await wait_for(lambda: pupil_peer.watchers == ["Test s."])
+        await wait_for(lambda: hardware.watching == ["Test s."])  # and the class sees it
         # The pupil's own call carries on alongside.
         await pupil_peer.wait_frames(10)
 
@@ -94,6 +95,7 @@ async def test_hospital_staff_watch_a_live_lesson_beside_the_pupil(
         ).json()
         assert [e["kind"] for e in events].count("stopped_watching") == 1
         await wait_for(lambda: pupil_peer.watchers == [])
+        await wait_for(lambda: hardware.watching == [])
     finally:
         await viewer.close()
 
