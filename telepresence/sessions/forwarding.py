@@ -33,7 +33,7 @@ estimate of the robot's uplink.
 
 These are private aiortc internals (the receiver's jitter buffer attribute,
 the sender's keyframe hook): they are pinned to :data:`AIORTC_VERSION` and
-guarded by ``tests/integration/sessions/test_forwarding.py`` end to end.
+guarded by ``tests/integration/test_relay_media.py`` end to end.
 """
 
 from __future__ import annotations

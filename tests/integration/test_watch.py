@@ -12,7 +12,7 @@ import asyncio
 
 import pytest
 from factories import add_booking, add_user
-from integration.test_forwarding import Viewer
+from integration.test_relay_media import Viewer
 from integration.test_lesson_media import _loopback_only, pupil_peer, robot  # noqa: F401
 from sqlalchemy import select
 

@@ -84,3 +84,15 @@ def test_modules_stay_small():
         if (n := len(p.read_text().splitlines())) > 600 and "migrations" not in p.parts
     ]
     assert big == []
+
+
+def test_test_modules_have_unique_names():
+    """pytest imports test modules by basename (rootdir-relative, no packages)."""
+    tests = ROOT / "tests"
+    seen: dict[str, str] = {}
+    clashes = []
+    for path in sorted(tests.rglob("test_*.py")):
+        other = seen.setdefault(path.name, str(path.relative_to(tests)))
+        if other != str(path.relative_to(tests)):
+            clashes.append(f"{other} and {path.relative_to(tests)}")
+    assert clashes == []
