@@ -12,8 +12,8 @@ import asyncio
 
 import pytest
 from factories import add_booking, add_user
-from integration.test_relay_media import Viewer
 from integration.test_lesson_media import _loopback_only, pupil_peer, robot  # noqa: F401
+from integration.test_relay_media import Viewer
 from sqlalchemy import select
 
 from telepresence.platform.context import DATABASE
