@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from itertools import pairwise
 from typing import Literal
 
@@ -56,6 +57,11 @@ NOBODY_FREE = "nobody free in time"
 REACHED_CAP = "every assistant on duty has reached their cap"
 PINNED_ASSISTANT_CANNOT = "the pinned assistant cannot do it"
 TOO_LATE = "too late to do it now"
+
+
+_set = object.__setattr__  # how a frozen dataclass sets its fields in ``__init__``
+_blake2b = hashlib.blake2b
+_NO_TIME = timedelta()
 
 
 class RotaError(ValueError):
@@ -160,7 +166,7 @@ class AssignmentRules:
     swap_horizon: timedelta = timedelta(hours=12)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Move:
     """Carry a device from one room to another between ``earliest`` and ``latest`` (due by).
 
@@ -179,19 +185,42 @@ class Move:
     booking_id: str
     _id: str = field(init=False, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
+    # Written out instead of the frozen dataclass's ``__init__`` and a
+    # ``__post_init__``: a national week derives over a hundred thousand moves.
+    def __init__(
+        self,
+        device_id: str,
+        reason: MoveReason,
+        from_room: RoomRef,
+        to_room: RoomRef,
+        earliest: datetime,
+        latest: datetime,
+        booking_id: str,
+    ) -> None:
+        _set(self, "device_id", device_id)
+        _set(self, "reason", reason)
+        _set(self, "from_room", from_room)
+        _set(self, "to_room", to_room)
+        _set(self, "earliest", earliest)
+        _set(self, "latest", latest)
+        _set(self, "booking_id", booking_id)
         # Hashed once: a national week asks for move ids hundreds of thousands of times.
         key = (
-            f"{self.device_id}|{self.reason}|{self.from_room.id}|{self.to_room.id}|"
-            f"{int(self.earliest.timestamp())}|{int(self.latest.timestamp())}"
+            f"{device_id}|{reason}|{from_room.id}|{to_room.id}|"
+            f"{_epoch_text(earliest)}|{_epoch_text(latest)}"
         )
-        digest = hashlib.blake2b(key.encode(), digest_size=8).hexdigest()
-        object.__setattr__(self, "_id", "mv-" + digest)
+        _set(self, "_id", "mv-" + _blake2b(key.encode(), digest_size=8).hexdigest())
 
     @property
     def id(self) -> str:
         """``mv-`` and 16 hex digits hashed from device, reason, rooms and window."""
         return self._id
+
+
+@lru_cache(maxsize=8192)
+def _epoch_text(instant: datetime) -> str:
+    # Whole seconds since the epoch, as in a move's id; the bells of a day recur.
+    return str(int(instant.timestamp()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -441,7 +470,7 @@ class Pin:
     assistant_id: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Assignment:
     """One move's outcome: who carries it and when, or why nobody can.
 
@@ -457,6 +486,25 @@ class Assignment:
     late_by: timedelta = timedelta()
     reason: str | None = None
     pinned: bool = False
+
+    # Written out instead of the frozen dataclass's: a plan makes one per move.
+    def __init__(
+        self,
+        move: Move,
+        assistant_id: str | None,
+        departs_at: datetime | None = None,
+        done_at: datetime | None = None,
+        late_by: timedelta = _NO_TIME,
+        reason: str | None = None,
+        pinned: bool = False,
+    ) -> None:
+        _set(self, "move", move)
+        _set(self, "assistant_id", assistant_id)
+        _set(self, "departs_at", departs_at)
+        _set(self, "done_at", done_at)
+        _set(self, "late_by", late_by)
+        _set(self, "reason", reason)
+        _set(self, "pinned", pinned)
 
     @property
     def late(self) -> bool:

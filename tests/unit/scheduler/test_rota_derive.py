@@ -1,11 +1,12 @@
 """Deriving a robot's moves from its booked lessons, and the walking rule, on hand-checked days."""
 
-from datetime import timedelta
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from unit.scheduler.rota_factories import BASE, GYM, LAB3, S12, S14, at, lesson, robot
 
-from scheduler.rota import DerivationRules, RotaError, derive, derive_moves
+from scheduler.rota import DerivationRules, Move, RotaError, derive, derive_moves
 from scheduler.walking import RoomRef, WalkingRules, room_pair
 
 
@@ -64,6 +65,30 @@ def test_move_ids_are_stable_and_follow_the_content():
     moved = derive_moves(robot(), [lessons[0], lesson("b2", GYM, "09:45")])
     assert moved[0].id == first[0].id
     assert moved[1].id != first[1].id
+
+
+def test_a_move_id_is_the_hash_the_services_have_stored():
+    # Ids are persisted: how a move is built may change, its id may not.
+    when = datetime(2026, 3, 2, 9, 40, tzinfo=UTC)
+    due = datetime(2026, 3, 2, 10, 45, tzinfo=timezone(timedelta(hours=1)))
+    s12, lab3 = RoomRef("s12", "A", 1), RoomRef("lab3", "B", 0)
+    move = Move("robot-7", "to_lesson", s12, lab3, when, due, "b2")
+    assert move.id == "mv-92ce6f7f24288a3e"
+    twin = Move(
+        device_id="robot-7",
+        reason="to_lesson",
+        from_room=s12,
+        to_room=lab3,
+        earliest=when,
+        latest=due,
+        booking_id="b2",
+    )
+    assert twin == move
+    assert hash(twin) == hash(move)
+    assert repr(move).startswith("Move(device_id='robot-7', reason='to_lesson', from_room=")
+    assert "mv-" not in repr(move)
+    assert replace(move, booking_id="b3").id == move.id
+    assert replace(move, to_room=s12).id != move.id
 
 
 def test_a_low_battery_gets_a_charge_trip_in_a_long_enough_gap():
