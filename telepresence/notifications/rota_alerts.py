@@ -54,7 +54,8 @@ class NotifyingRotaAlerts:
 
     async def rota_changed(self, school_id: str, assistant_ids: Sequence[str]) -> None:
         """Each of these assistants: their rota changed (the page says what)."""
-        at = self.clock.now().isoformat(timespec="seconds")
+        # One notice per change: two changes within the same second are two notices.
+        at = self.clock.now().isoformat(timespec="microseconds")
         async with self.database.sessions() as session:
             users = (await session.scalars(select(User).where(User.id.in_(assistant_ids)))).all()
         for user in users:
