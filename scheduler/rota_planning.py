@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from scheduler.assignment import assign, replan
 from scheduler.declines import respect_declines
-from scheduler.rota import Assignment, Move, Pin, Plan, RotaError, derive
+from scheduler.rota import Assignment, BatteryWarning, Move, Pin, Plan, RotaError, derive
 from scheduler.rota_loading import DayInputs, load_day, school_zone, without_overlaps
 from scheduler.rota_models import OPEN_STATUSES, MoveRow, RotaChangeRow, RotaDeclineRow
 from telepresence.platform.errors import NotFound
@@ -60,6 +60,7 @@ class DayOutcome:
     day: date
     changed_assistants: set[str] = field(default_factory=set)
     unassignable: list[MoveRow] = field(default_factory=list)
+    battery_warnings: list[BatteryWarning] = field(default_factory=list)
     added: int = 0
     removed: int = 0
 
@@ -88,8 +89,12 @@ async def lock_school(session: AsyncSession, school_id: str) -> School:
     return school
 
 
-def derive_day(inputs: DayInputs) -> list[Move]:
-    """Every rota device's moves of the day, in device then time order."""
+def derive_day(inputs: DayInputs, warnings: list[BatteryWarning] | None = None) -> list[Move]:
+    """Every rota device's moves of the day, in device then time order.
+
+    Lessons a robot's battery will not last, with no gap to charge before them,
+    are added to ``warnings`` when it is given.
+    """
     moves: list[Move] = []
     for device_id, lessons in sorted(inputs.lessons.items()):
         try:
@@ -98,6 +103,8 @@ def derive_day(inputs: DayInputs) -> list[Move]:
             log.warning("rota.derive_failed", device_id=device_id, reason=str(exc))
             continue
         moves += derivation.moves
+        if warnings is not None:
+            warnings.extend(derivation.warnings)
         for warning in derivation.warnings:
             log.warning(
                 "rota.battery_will_not_last",
@@ -131,8 +138,9 @@ async def plan_day(session: AsyncSession, school_id: str, day: date, now: dateti
         )
     }
     inputs.now, inputs.charge_after = now, planned_charges(rows.values())
-    derived = {m.id: m for m in derive_day(inputs)}
-    outcome = DayOutcome(school.id, day)
+    warnings: list[BatteryWarning] = []
+    derived = {m.id: m for m in derive_day(inputs, warnings)}
+    outcome = DayOutcome(school.id, day, battery_warnings=warnings)
     to_plan = [m for mid, m in derived.items() if mid not in rows or not _settled(rows[mid], now)]
     pins = [
         Pin(r.id, r.assistant_id)

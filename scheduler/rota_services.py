@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from device_registry.models import Device
 from scheduler.declines import NOBODY_ELSE
 from scheduler.models import Booking
+from scheduler.rota import BatteryWarning
 from scheduler.rota_loading import school_zone
 from scheduler.rota_models import OPEN_STATUSES, MoveRow, RotaDeclineRow
 from scheduler.rota_planning import DayOutcome, note_change, plan_day, rota_topic
@@ -66,6 +67,10 @@ class RotaAlerts(Protocol):
         """These assistants' rotas changed (tell them; their page lists what)."""
         ...
 
+    async def battery_low(self, school_id: str, warnings: Sequence[BatteryWarning]) -> None:
+        """Lessons a robot will not last and no charge trip fits before: the same people."""
+        ...
+
 
 class LoggedRotaAlerts:
     """Until notifications are wired in: a log line per alert, nothing sent."""
@@ -82,6 +87,11 @@ class LoggedRotaAlerts:
         """Log whose rota changed."""
         log.info("rota.changed", school_id=school_id, assistants=list(assistant_ids))
 
+    async def battery_low(self, school_id: str, warnings: Sequence[BatteryWarning]) -> None:
+        """Log the lessons at risk."""
+        lessons = [w.booking_id for w in warnings]
+        log.warning("rota.battery_low", school_id=school_id, lessons=lessons)
+
 
 async def announce(hub: EventHub, alerts: RotaAlerts, outcomes: Iterable[DayOutcome]) -> None:
     """After the commit: publish each re-plan on ``rota:{school}`` and raise its alerts."""
@@ -91,6 +101,8 @@ async def announce(hub: EventHub, alerts: RotaAlerts, outcomes: Iterable[DayOutc
             await alerts.unassignable(outcome.school_id, [r.id for r in outcome.unassignable])
         if outcome.changed_assistants:
             await alerts.rota_changed(outcome.school_id, sorted(outcome.changed_assistants))
+        if outcome.battery_warnings:
+            await alerts.battery_low(outcome.school_id, outcome.battery_warnings)
 
 
 async def visible_school(session: AsyncSession, who: Principal, school_id: str) -> School:

@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from device_registry.models import Device
+from scheduler.models import Booking
+from scheduler.rota import BatteryWarning
 from scheduler.rota_models import MoveRow
 from telepresence.platform.clock import Clock
 from telepresence.platform.database import Database
@@ -70,6 +72,72 @@ class NotifyingRotaAlerts:
                     link="/assistant",
                 )
             )
+
+    async def battery_low(self, school_id: str, warnings: Sequence[BatteryWarning]) -> None:
+        """A robot will not last a lesson and no break is long enough to charge it first.
+
+        Once per lesson, to the pupil's key worker and the school's contact, so
+        that someone charges or swaps the robot before the pupil loses the class.
+        """
+        async with self.database.sessions() as session:
+            school = await session.get(School, school_id)
+            by_id = {w.booking_id: w for w in warnings}
+            bookings = (
+                await session.scalars(select(Booking).where(Booking.id.in_(list(by_id))))
+            ).all()
+            devices = {
+                d.id: d.name
+                for d in await session.scalars(
+                    select(Device).where(Device.id.in_({w.device_id for w in warnings}))
+                )
+            }
+            pupils = {
+                p.id: p
+                for p in await session.scalars(
+                    select(Pupil).where(Pupil.id.in_({b.pupil_id for b in bookings}))
+                )
+            }
+            workers = {
+                u.id: u
+                for u in await session.scalars(
+                    select(User).where(
+                        User.id.in_({p.key_worker_id for p in pupils.values() if p.key_worker_id}),
+                        User.active.is_(True),
+                    )
+                )
+            }
+        if school is None:
+            return
+        zone = ZoneInfo(school.time_zone)
+        for booking in bookings:
+            warning = by_id[booking.id]
+            pupil = pupils.get(booking.pupil_id)
+            robot = devices.get(warning.device_id, "?")
+            starts = booking.starts_at.astimezone(zone).strftime("%H:%M")
+            who = f" for {pupil.first_name} {pupil.last_name[:1]}." if pupil else ""
+            body = (
+                f"Robot '{robot}' may run out of battery during {booking.subject} at {starts}"
+                f"{who} (about {max(warning.projected_pct, 0):.0f}% left by its end), and no "
+                "break before it is long enough to charge it. Charge or swap it before then."
+            )
+            worker = workers.get(pupil.key_worker_id or "") if pupil else None
+            recipients: list[tuple[str | None, str | None]] = []
+            if worker is not None:
+                recipients.append((worker.id, worker.email))
+            if school.contact_email:
+                recipients.append((None, school.contact_email))
+            for user_id, email in recipients:
+                await self.notifier.notify(
+                    Notice(
+                        idempotency_key=f"battery-low:{booking.id}:{user_id or email}",
+                        kind="battery_low",
+                        subject=f"Robot '{robot}' may not last {booking.subject}",
+                        body=body,
+                        user_id=user_id,
+                        email=email,
+                        link=f"/schools/{school_id}/rota?date={booking.lesson_date.isoformat()}",
+                    )
+                )
 
     async def _escalate(
         self, school_id: str, move_ids: Sequence[str], *, kind: str, reason: str | None

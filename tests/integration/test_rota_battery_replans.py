@@ -183,3 +183,20 @@ async def test_the_hub_announces_battery_bands_after_writing_them(client, org):
 
 def _telemetry(app, pct: int) -> LiveTelemetry:
     return LiveTelemetry(app[CLOCK].now(), pct, False, -60, NetworkType.WIFI, None)
+
+
+async def test_staff_are_told_when_a_robot_will_not_last_a_lesson(client, org, login, clock):
+    robot_id, day, admin = await _robot_day(client, org, login, clock)
+    await _read(client, robot_id, 12)  # 12 % at 08:00, off its charger: not even 09:00-10:00
+    url = f"/api/schools/{org.school_id}/rota?date={day.isoformat()}"
+    assert (await client.get(url, headers=admin)).status == 200
+    await on_device_change(client.app, {"device_id": robot_id, "battery_pct": 12})
+    staff = await login("hospital_staff")
+    mine = await (await client.get("/api/notifications", headers=staff)).json()
+    low = [n for n in mine if n["kind"] == "battery_low"]
+    assert len(low) == 1  # once per lesson, however often the day is re-planned
+    assert low[0]["subject"] == "Robot 'Robbie' may not last Maths"
+    assert "during Maths at 09:00 for Sam K." in low[0]["body"]
+    # Nothing for the assistant: it is not a move.
+    theirs = await (await client.get("/api/notifications", headers=await login("assistant"))).json()
+    assert [n for n in theirs if n["kind"] == "battery_low"] == []
