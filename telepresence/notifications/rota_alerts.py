@@ -38,6 +38,19 @@ def move_line(move: MoveRow, device: str, pupil: Pupil | None, zone: ZoneInfo) -
     return line
 
 
+def _recipients(
+    school: School, pupil: Pupil | None, workers: dict[str, User]
+) -> list[tuple[str | None, str | None]]:
+    """The pupil's key worker (in the app and by email) and the school's contact address."""
+    worker = workers.get(pupil.key_worker_id or "") if pupil else None
+    found: list[tuple[str | None, str | None]] = []
+    if worker is not None:
+        found.append((worker.id, worker.email))
+    if school.contact_email:
+        found.append((None, school.contact_email))
+    return found
+
+
 class NotifyingRotaAlerts:
     """Tells people about the rota through the service's ``Notifier``."""
 
@@ -120,13 +133,7 @@ class NotifyingRotaAlerts:
                 f"{who} (about {max(warning.projected_pct, 0):.0f}% left by its end), and no "
                 "break before it is long enough to charge it. Charge or swap it before then."
             )
-            worker = workers.get(pupil.key_worker_id or "") if pupil else None
-            recipients: list[tuple[str | None, str | None]] = []
-            if worker is not None:
-                recipients.append((worker.id, worker.email))
-            if school.contact_email:
-                recipients.append((None, school.contact_email))
-            for user_id, email in recipients:
+            for user_id, email in _recipients(school, pupil, workers):
                 await self.notifier.notify(
                     Notice(
                         idempotency_key=f"battery-low:{booking.id}:{user_id or email}",
@@ -155,13 +162,7 @@ class NotifyingRotaAlerts:
                 "Nobody can do this robot move" if reason is None else "A robot move was not done"
             )
             body = f"{line}\n{'Why' if reason is None else 'Reason given'}: {why}"
-            worker = workers.get(pupil.key_worker_id or "") if pupil else None
-            recipients: list[tuple[str | None, str | None]] = []
-            if worker is not None:
-                recipients.append((worker.id, worker.email))
-            if school.contact_email:
-                recipients.append((None, school.contact_email))
-            for user_id, email in recipients:
+            for user_id, email in _recipients(school, pupil, workers):
                 await self.notifier.notify(
                     Notice(
                         idempotency_key=f"{kind}:{move.id}:v{move.version}:{user_id or email}",

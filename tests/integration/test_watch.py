@@ -38,6 +38,14 @@ async def offer_to_watch(client, session_id: str, headers: dict[str, str], viewe
     return resp.status
 
 
+async def live_lesson(client, org, robot, pupil_peer, login):  # noqa: F811
+    """A lesson booked now with the pupil in it: the agent, the session, staff headers."""
+    device_id, agent, _ = robot
+    booking_id = await add_booking(client.app[DATABASE], org, device_id)
+    await pupil_peer.join(booking_id)
+    return agent, pupil_peer.session_id, await login("hospital_staff")
+
+
 async def wait_for(condition, seconds: float = 5.0) -> None:
     async def poll() -> None:
         while not condition():
@@ -107,11 +115,7 @@ async def test_the_relay_closes_when_the_lesson_ends(
     pupil_peer,  # noqa: F811
     login,
 ):
-    device_id, agent, _ = robot
-    booking_id = await add_booking(client.app[DATABASE], org, device_id)
-    await pupil_peer.join(booking_id)
-    session_id = pupil_peer.session_id
-    staff = await login("hospital_staff")
+    agent, session_id, staff = await live_lesson(client, org, robot, pupil_peer, login)
     viewer = Viewer()
     try:
         assert await offer_to_watch(client, session_id, staff, viewer) == 200
@@ -181,11 +185,7 @@ async def test_a_watcher_who_just_goes_away_is_noticed(
     pupil_peer,  # noqa: F811
     login,
 ):
-    device_id, agent, _ = robot
-    booking_id = await add_booking(client.app[DATABASE], org, device_id)
-    await pupil_peer.join(booking_id)
-    session_id = pupil_peer.session_id
-    staff = await login("hospital_staff")
+    agent, session_id, staff = await live_lesson(client, org, robot, pupil_peer, login)
     viewer = Viewer()
     assert await offer_to_watch(client, session_id, staff, viewer) == 200
     await viewer.wait_frames(5, timeout=15)
