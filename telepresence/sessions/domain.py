@@ -46,6 +46,7 @@ class EventKind(enum.StrEnum):
     MEDIA_STARTED = "media_started"
     CONTROL = "control"
     QUALITY = "quality"
+    CAMERA = "camera"  # the pupil turned their camera on or off ({"on": bool})
     WATCHING = "watching"  # hospital staff started watching through the relay
     STOPPED_WATCHING = "stopped_watching"
     ENDED = "ended"

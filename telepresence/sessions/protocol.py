@@ -101,10 +101,13 @@ class QualityMessage(_Message):
 
 
 class EventMessage(_Message):
-    """Something that happened at an end: a control applied, media started."""
+    """Something that happened at an end: a control applied, media started, the pupil's camera.
+
+    ``camera`` (pupil only, with the camera grant) carries ``detail: {"on": true|false}``.
+    """
 
     type: Literal["event"]
-    kind: Literal["control", "media_started"]
+    kind: Literal["control", "media_started", "camera"]
     control: Literal[CONTROLS] | None = None  # type: ignore[valid-type]
     detail: dict[str, str | int | float | bool] = Field(default_factory=dict, max_length=8)
 

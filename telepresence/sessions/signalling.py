@@ -419,6 +419,17 @@ async def _on_event(request: web.Request, peer: _Peer, msg: EventMessage) -> boo
     if msg.kind == "control" and peer.participant is not Participant.ROBOT:
         await _refuse(peer, "wrong_end", "The robot reports the controls it applied.", msg.id)
         return True
+    if msg.kind == "camera":
+        if not peer.pupil_camera:
+            await _refuse(peer, "camera_not_allowed", "There is no camera in this lesson.", msg.id)
+            return True
+        if not isinstance(msg.detail.get("on"), bool):
+            await _refuse(
+                peer, "invalid_message", 'A camera event says {"on": true|false}.', msg.id
+            )
+            return True
+        await _record(request, peer, EventKind.CAMERA, {"on": msg.detail["on"]})
+        return True
     kind = EventKind.CONTROL if msg.kind == "control" else EventKind.MEDIA_STARTED
     await _record(
         request,

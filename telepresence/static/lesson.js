@@ -60,14 +60,17 @@
     // A connection being replaced may refuse; the next offer takes the camera along.
     if (state.videoSender) { await state.videoSender.replaceTrack(track).catch(function () {}); }
     showCamera(true);
+    send({ type: "event", kind: "camera", detail: { on: true } });  // on the session's timeline
   }
 
   function cameraOff() {
     var sender = state.videoSender;
     if (sender) { sender.replaceTrack(null).catch(function () {}); }
+    var was = !!state.camera;
     if (state.camera) { state.camera.getTracks().forEach(function (t) { t.stop(); }); }
     state.camera = null;
     showCamera(false);
+    if (was) { send({ type: "event", kind: "camera", detail: { on: false } }); }
   }
 
   function send(message) {

@@ -181,5 +181,10 @@ def test_turning_the_camera_on_sends_frames_to_the_robot(
     expect(page.locator("#camera-live")).to_be_hidden()
     frames, _ = wait_for(robot_agent, on=False, after=1)
     assert frames >= 20, "the robot decoded the pupil's video continuously"
+    session_id = page.evaluate("() => window.classbridgeLesson.session")
     leave(page, live_server)
     assert errors == []
+    # The session's timeline shows when the pupil's camera was live.
+    staff = bearer(live_server, "hospital_staff")
+    events = api(live_server, "GET", f"/api/sessions/{session_id}/events", staff)
+    assert [e["data"] for e in events if e["kind"] == "camera"] == [{"on": True}, {"on": False}]

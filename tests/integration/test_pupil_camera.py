@@ -225,3 +225,42 @@ async def test_settings_from_the_school_and_pupil_pages(client, org):
         "school.pupil_camera",
         "pupil.camera_consent",
     ]
+
+
+async def test_the_pupils_camera_going_on_and_off_is_on_the_timeline(
+    client, org, paired, login, robot_socket
+):
+    await allow(client, org, login, school=True, pupil=True)
+    _, ticket, _, pupil_ws, robot_ws = await lesson(client, org, paired, robot_socket)
+    for on in (True, False):
+        await pupil_ws.send_json(
+            {"type": "event", "kind": "camera", "detail": {"on": on}, "id": "c"}
+        )
+        assert await next_of(pupil_ws, "ack") == {"type": "ack", "id": "c"}
+    await robot_ws.send_json({"type": "event", "kind": "camera", "detail": {"on": True}, "id": "r"})
+    assert (await next_of(robot_ws, "error"))["code"] == "camera_not_allowed"  # the robot has none
+    await pupil_ws.send_json({"type": "event", "kind": "camera", "detail": {"on": "yes"}})
+    assert (await next_of(pupil_ws, "error"))["code"] == "invalid_message"
+    staff = await login("hospital_staff")
+    events = await (
+        await client.get(f"/api/sessions/{ticket['session_id']}/events", headers=staff)
+    ).json()
+    camera = [(e["participant"], e["data"]) for e in events if e["kind"] == "camera"]
+    assert camera == [("pupil", {"on": True}), ("pupil", {"on": False})]
+    for ws in (pupil_ws, robot_ws):
+        await ws.close()
+
+
+async def test_without_the_grant_a_camera_event_is_refused(
+    client, org, paired, login, robot_socket
+):
+    _, ticket, _, pupil_ws, robot_ws = await lesson(client, org, paired, robot_socket)
+    await pupil_ws.send_json({"type": "event", "kind": "camera", "detail": {"on": True}})
+    assert (await next_of(pupil_ws, "error"))["code"] == "camera_not_allowed"
+    staff = await login("hospital_staff")
+    events = await (
+        await client.get(f"/api/sessions/{ticket['session_id']}/events", headers=staff)
+    ).json()
+    assert [e for e in events if e["kind"] == "camera"] == []
+    for ws in (pupil_ws, robot_ws):
+        await ws.close()
