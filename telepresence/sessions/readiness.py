@@ -116,7 +116,7 @@ class StartOut(BaseModel):
 
 
 class OfferIn(Schema):
-    """The device's offer (video and a data channel)."""
+    """A WebRTC offer (SDP): a device's test call, a watcher's or the robot's relay leg."""
 
     sdp: str = Field(min_length=10, max_length=MAX_SDP_BYTES)
 

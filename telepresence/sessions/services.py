@@ -199,17 +199,18 @@ async def join_as_pupil(
     )
 
 
+def is_live(session: LessonSession, now: datetime) -> bool:
+    """Whether the session is open and ``now`` is inside its window."""
+    return session.status == "open" and session.opens_at <= now < session.closes_at
+
+
 async def resolve_session_token(db: AsyncSession, token: str, now: datetime) -> TokenHolder | None:
     """The open session and end behind a live token, or None (revoked, expired, ended)."""
     row = await db.scalar(select(SessionToken).where(SessionToken.token_hash == hash_token(token)))
     if row is None or row.revoked_at is not None or row.expires_at <= now:
         return None
     session = await db.get(LessonSession, row.session_id)
-    if (
-        session is None
-        or session.status != "open"
-        or not (session.opens_at <= now < session.closes_at)
-    ):
+    if session is None or not is_live(session, now):
         return None
     return TokenHolder(
         session=session,

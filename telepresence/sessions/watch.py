@@ -24,23 +24,25 @@ from zoneinfo import ZoneInfo
 
 import structlog
 from aiohttp import web
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel
 from sqlalchemy import select
 
 from device_registry.models import Device
 from device_registry.socket import DEVICE_HUB
 from scheduler.models import Booking
+from telepresence.organisation.services import display_name
 from telepresence.platform.audit import record_request
 from telepresence.platform.context import CLOCK, DATABASE, EVENTS, SETTINGS
 from telepresence.platform.errors import Conflict, NotFound
 from telepresence.platform.identity import Principal, Role
 from telepresence.platform.models import Pupil, School, User
 from telepresence.platform.rendering import render
-from telepresence.platform.routing import Routes, Schema
+from telepresence.platform.routing import Routes
 from telepresence.sessions import services
 from telepresence.sessions.domain import EventKind, ice_servers
 from telepresence.sessions.models import LessonSession, SessionEvent
-from telepresence.sessions.protocol import MAX_SDP_BYTES, RelayInvite, RelayStop, check_sdp
+from telepresence.sessions.protocol import RelayInvite, RelayStop
+from telepresence.sessions.readiness import OfferIn
 from telepresence.sessions.signalling import topic
 
 __all__ = ["RELAYS", "RelayHub", "routes"]
@@ -96,8 +98,7 @@ class RelayHub:
                     while (await queue.get()).get("type") != "ended":
                         pass
         self._watchers.pop(session_id, None)
-        await self.close(session_id)
-        await app[DEVICE_HUB].send_anywhere(robot_id, RelayStop(session_id=session_id).model_dump())
+        await self._stop(app, session_id, robot_id)
 
     async def viewer_left(
         self, app: web.Application, session_id: str, robot_id: str, viewer_id: str
@@ -115,10 +116,12 @@ class RelayHub:
         await announce_watchers(app, session_id)
         relay = self._relays.get(session_id)
         if relay is not None and not relay.viewers:
-            await self.close(session_id)
-            await app[DEVICE_HUB].send_anywhere(
-                robot_id, RelayStop(session_id=session_id).model_dump()
-            )
+            await self._stop(app, session_id, robot_id)
+
+    async def _stop(self, app: web.Application, session_id: str, robot_id: str) -> None:
+        """Close the session's relay and tell its robot to stop sending to it."""
+        await self.close(session_id)
+        await app[DEVICE_HUB].send_anywhere(robot_id, RelayStop(session_id=session_id).model_dump())
 
     async def close(self, session_id: str) -> None:
         relay = self._relays.pop(session_id, None)
@@ -154,7 +157,8 @@ async def watcher_names(db: Any, session_id: str) -> list[str]:
     if not ids:
         return []
     users = await db.scalars(select(User).where(User.id.in_(ids)))
-    return sorted(f"{u.name.split()[0]} {u.name.split()[-1][:1]}." for u in users)
+    names = [u.name.split() or [""] for u in users]
+    return sorted(display_name(n[0], n[-1] if len(n) > 1 else "") for n in names)
 
 
 async def announce_watchers(app: web.Application, session_id: str) -> None:
@@ -162,14 +166,6 @@ async def announce_watchers(app: web.Application, session_id: str) -> None:
     async with app[DATABASE].sessions() as db:
         names = await watcher_names(db, session_id)
     app[EVENTS].publish(topic(session_id, "all"), {"type": "watching", "watchers": names})
-
-
-class OfferIn(Schema):
-    """A WebRTC offer: the watcher's (receive only) or the robot's (send only)."""
-
-    sdp: str = Field(min_length=10, max_length=MAX_SDP_BYTES)
-
-    _valid = field_validator("sdp")(check_sdp)
 
 
 class WatchOut(BaseModel):
@@ -201,7 +197,7 @@ async def _live_session(
         booking = await db.get(Booking, session.booking_id) if session else None
     if session is None or pupil is None or booking is None or pupil.provider_id != who.provider_id:
         raise NotFound("There is no such session.")
-    if session.status != "open" or not session.opens_at <= now < session.closes_at:
+    if not services.is_live(session, now):
         raise Conflict("This lesson is not live now.")
     return session, booking, pupil
 
@@ -216,7 +212,7 @@ def _relay_on(request: web.Request) -> None:
 
 
 def _short(pupil: Pupil) -> str:
-    return f"{pupil.first_name} {pupil.last_name[:1]}.".strip()
+    return display_name(pupil.first_name, pupil.last_name)
 
 
 @routes.api(
@@ -319,8 +315,7 @@ async def relay_upstream(request: web.Request, who: Principal, body: OfferIn) ->
         session = await db.get(LessonSession, request.match_info["session_id"])
     if session is None or session.robot_id != who.subject_id:
         raise NotFound("There is no such session for this device.")
-    now = request.app[CLOCK].now()
-    if session.status != "open" or not session.opens_at <= now < session.closes_at:
+    if not services.is_live(session, request.app[CLOCK].now()):
         raise Conflict("This lesson is not live now.")
     relay = request.app[RELAYS].get(session.id)
     if relay is None:
