@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import json
 import os
-import random
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 import aiohttp
 import structlog
 
+from telepresence.agent.backoff import full_jitter
 from telepresence.agent.hardware import Hardware
 from telepresence.agent.media import Media, SyntheticMedia
 
@@ -120,8 +120,7 @@ class DeviceAgent:
         )
 
     def _delay(self, attempt: int) -> float:
-        # Full jitter: spreads a whole fleet's reconnections after a server restart.
-        return random.uniform(0, min(self.backoff_cap, self.backoff_base * 2**attempt))  # noqa: S311
+        return full_jitter(attempt, self.backoff_base, self.backoff_cap)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Stay connected until ``stop`` is set; raises ``AgentStopped`` when refused."""

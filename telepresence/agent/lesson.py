@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import random
 from typing import Any
 
 import aiohttp
@@ -27,6 +26,7 @@ from aiortc import (
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.sdp import candidate_from_sdp
 
+from telepresence.agent.backoff import full_jitter
 from telepresence.agent.hardware import Hardware
 from telepresence.agent.media import Media, PupilCameraView
 
@@ -95,7 +95,7 @@ class RobotLesson:
             if final:
                 break
             attempt += 1
-            delay = random.uniform(0, min(2.0, 0.1 * 2**attempt))  # noqa: S311
+            delay = full_jitter(attempt, base=0.1, cap=2.0)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.ended.wait(), delay)
         await self._close_pc()

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
 from typing import Any
 
 import aiohttp
 import structlog
 from aiortc import RTCPeerConnection, RTCSessionDescription
 
+from telepresence.agent.backoff import full_jitter
 from telepresence.agent.lesson import ice_configuration
 from telepresence.agent.media import Media
 
@@ -49,7 +49,7 @@ class RelayUpload:
             if kept is False:  # the server no longer wants it
                 return
             attempt = 0 if kept else attempt + 1
-            delay = random.uniform(0, min(10.0, 0.5 * 2**attempt))  # noqa: S311
+            delay = full_jitter(attempt, base=0.5, cap=10.0)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), timeout=delay)
 

@@ -18,6 +18,7 @@ from device_registry.models import Device
 from scheduler.models import Booking
 from scheduler.rota import BatteryWarning
 from scheduler.rota_models import MoveRow
+from telepresence.organisation.services import display_name
 from telepresence.platform.clock import Clock
 from telepresence.platform.database import Database
 from telepresence.platform.models import Pupil, School, User
@@ -34,7 +35,7 @@ def move_line(move: MoveRow, device: str, pupil: Pupil | None, zone: ZoneInfo) -
     by = move.due.astimezone(zone).strftime("%H:%M")
     line = f"Robot '{device}' · from {move.from_room_name} to {move.to_room_name} · by {by}"
     if pupil is not None:
-        line += f" · for {pupil.first_name} {pupil.last_name[:1]}."
+        line += f" · for {display_name(pupil.first_name, pupil.last_name)}"
     return line
 
 
@@ -127,7 +128,7 @@ class NotifyingRotaAlerts:
             pupil = pupils.get(booking.pupil_id)
             robot = devices.get(warning.device_id, "?")
             starts = booking.starts_at.astimezone(zone).strftime("%H:%M")
-            who = f" for {pupil.first_name} {pupil.last_name[:1]}." if pupil else ""
+            who = f" for {display_name(pupil.first_name, pupil.last_name)}" if pupil else ""
             body = (
                 f"Robot '{robot}' may run out of battery during {booking.subject} at {starts}"
                 f"{who} (about {max(warning.projected_pct, 0):.0f}% left by its end), and no "
