@@ -55,6 +55,8 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from join_latency import loopback_only
+
 from telepresence.sessions.forwarding import (
     AUDIO_QUEUE_PACKETS,
     VIDEO_QUEUE_FRAMES,
@@ -74,11 +76,6 @@ CLEAN_FPS = 0.95 * FPS
 GOAL_RATIO = 6.0
 GOAL_ADDED_MS = 10.0
 LATENCY_SESSIONS = 8
-
-
-def loopback_only(use_ipv4: bool, use_ipv6: bool) -> list[str]:
-    """Benchmarks talk to 127.0.0.1 only (aioice skips loopback by default)."""
-    return ["127.0.0.1"] if use_ipv4 else []
 
 
 aioice.ice.get_host_addresses = loopback_only
