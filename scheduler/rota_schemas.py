@@ -173,6 +173,10 @@ class MoveOut(BaseModel):
     contradiction: str | None
     minutes_left: int | None
     version: int
+    declines: list[str] = Field(
+        default_factory=list,
+        description='Who said "Can\'t do it" for this move, when (school time) and why.',
+    )
 
 
 class RotaOut(BaseModel):

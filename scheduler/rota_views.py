@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from device_registry.models import Device
 from scheduler.repository import pupil_display_name
 from scheduler.rota_loading import school_zone
-from scheduler.rota_models import AssistantRotaRow, MoveRow, RotaChangeRow
+from scheduler.rota_models import AssistantRotaRow, MoveRow, RotaChangeRow, RotaDeclineRow
 from scheduler.rota_planning import DayOutcome, plan_day
 from scheduler.rota_services import visible_school
 from telepresence.platform.errors import Forbidden
@@ -66,6 +66,8 @@ class MoveView:
     confirmed_by_name: str | None
     status: str
     minutes_left: int | None
+    # "Ann Smith can't (10:02): on lunch cover", for staff: who said "Can't do it" and why
+    declines: tuple[str, ...] = ()
 
     def local(self, instant: datetime | None) -> str:
         """``HH:MM`` in the school's zone ('' for none)."""
@@ -107,7 +109,15 @@ async def _views(
     devices = {
         d.id: d for d in await session.scalars(select(Device).where(Device.id.in_(device_ids)))
     }
+    declines = list(
+        await session.scalars(
+            select(RotaDeclineRow)
+            .where(RotaDeclineRow.move_id.in_(r.id for r in rows))
+            .order_by(RotaDeclineRow.at)
+        )
+    )
     people = {r.assistant_id for r in rows} | {r.confirmed_by for r in rows}
+    people |= {d.user_id for d in declines}
     names = {
         u.id: u.name
         for u in await session.scalars(select(User).where(User.id.in_(p for p in people if p)))
@@ -117,6 +127,11 @@ async def _views(
         p.id: pupil_display_name(p)
         for p in await session.scalars(select(Pupil).where(Pupil.id.in_(pupil_ids)))
     }
+    said: dict[str, list[str]] = {}
+    for d in declines:
+        who = names.get(d.user_id, "An assistant")
+        when = d.at.astimezone(zone).strftime("%H:%M")
+        said.setdefault(d.move_id, []).append(f"{who} can't ({when}): {d.reason}")
     views = []
     for row in sorted(rows, key=lambda r: (r.due, r.earliest, r.id)):
         device = devices.get(row.device_id)
@@ -135,6 +150,7 @@ async def _views(
                 names.get(row.confirmed_by or ""),
                 status,
                 left,
+                tuple(said.get(row.id, ())),
             )
         )
     return views

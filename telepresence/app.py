@@ -21,6 +21,7 @@ from scheduler import web as scheduler_web
 from scheduler.rota_jobs import send_morning_rotas
 from scheduler.rota_listener import ROTA_ALERTS, rota_planner
 from scheduler.rota_pages import routes as rota_page_routes
+from scheduler.rota_retention import purge_old_rota
 from scheduler.rota_web import routes as rota_api_routes
 from telepresence import pages
 from telepresence.notifications import NotificationService, SmtpMailer
@@ -134,6 +135,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     jobs.every(3600, purge_old_telemetry, name="purge-telemetry")
     jobs.every(3600, purge_expired_tokens, name="purge-tokens")
     jobs.every(24 * 3600, purge_old_audit, name="purge-audit")
+    jobs.every(24 * 3600, purge_old_rota, name="purge-rota")
     jobs.every(300, resend_stalled_email, name="resend-stalled-email")
     jobs.every(300, send_morning_rotas, name="morning-rota")
     app[JOBS] = jobs

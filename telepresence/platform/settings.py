@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     )
     telemetry_retention_days: int = Field(default=30, ge=1)
     audit_retention_days: int = Field(default=400, ge=30)
+    rota_retention_days: int = Field(
+        default=400, ge=30, description="Days the move rota (who moved what, when) is kept."
+    )
     max_body_bytes: int = Field(
         default=6 * 1024 * 1024,
         ge=1024,

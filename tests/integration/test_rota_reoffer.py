@@ -3,6 +3,7 @@ nobody else it is escalated to the school and the key worker with the reason."""
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 from factories import add_device
@@ -56,6 +57,13 @@ async def test_a_declined_move_goes_to_the_other_assistant_and_never_back(client
     assert [
         n for n in await _kinds(client, login, "hospital_staff") if n["kind"] == "move_failed"
     ] == []
+    # Staff still see who could not do it and why, after someone else has taken it.
+    [declined] = moved["declines"]
+    assert "can't (" in declined
+    assert declined.endswith("): lift broken")
+    await sign_in(client, org.email("admin"))
+    page = await (await client.get(f"/schools/{org.school_id}/rota?date={url[-10:]}")).text()
+    assert declined in html.unescape(page)
     # Saying it again changes nothing; re-planning never gives it back.
     again = await client.post(
         f"/api/moves/{first['id']}/cant", json={"reason": "lift broken"}, headers=declining
@@ -82,10 +90,10 @@ async def test_when_everybody_declined_the_school_and_key_worker_hear_at_once(cl
     )
     assert (await resp.json())["assistant_id"] == other
     await sign_in(client, emails[other])
-    html = await (await client.get("/assistant")).text()
+    page = await (await client.get("/assistant")).text()
     resp = await client.post(
         f"/rota/moves/{first['id']}/cant",
-        data={"csrf_token": csrf_of(html), "reason": "with a pupil in crisis"},
+        data={"csrf_token": csrf_of(page), "reason": "with a pupil in crisis"},
         allow_redirects=False,
     )
     assert resp.status == 303, await resp.text()
