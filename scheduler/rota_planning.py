@@ -163,7 +163,12 @@ async def plan_day(session: AsyncSession, school_id: str, day: date, now: dateti
             )
         return assign(moves, inputs.assistants, inputs.walking, [*pins, *extra], now=now)
 
-    declined = await load_declines(session, list(rows))
+    # A hand pin to someone who said "Can't do it" is staff having sorted it out with them.
+    overruled = {pin.move_id: pin.assistant_id for pin in pins}
+    declined = {
+        move_id: users - {overruled.get(move_id, "")}
+        for move_id, users in (await load_declines(session, list(rows))).items()
+    }
     plan = respect_declines(solve([], frozenset()), declined, solve)
     for assignment in plan.assignments:
         _apply(session, inputs, rows, assignment, now, outcome)

@@ -191,19 +191,26 @@ async def cant_do(
 ) -> tuple[MoveRow, DayOutcome, str | None]:
     """Record that a move cannot be done and offer it to someone else at once.
 
-    The assistant who had it declines it (``rota_declines``: it never goes
-    back to them) and the day is re-planned: another on-duty assistant who
-    can still do it in time gets it (a change note and the rota-changed
-    notice tell them). Returns ``(move, outcome, escalate)``: ``escalate`` is
-    the reason to escalate with (``RotaAlerts.failed``) when nobody else can,
-    else ``None``. A move nobody had (staff reporting it) becomes ``failed``
-    and is escalated. Saying it again is no error and changes nothing.
+    The assistant who had it declines it (``rota_declines``: the planner
+    never gives it back to them; staff may, by hand) and the day is
+    re-planned: another on-duty assistant who can still do it in time gets it
+    (a change note and the rota-changed notice tell them). Returns ``(move,
+    outcome, escalate)``: ``escalate`` is the reason to escalate with
+    (``RotaAlerts.failed``) when nobody else can, else ``None``. A move
+    nobody had (staff reporting it) becomes ``failed`` and is escalated.
+    Saying it again is no error and changes nothing, unless staff have given
+    the move back to them by hand since: then it counts anew.
     Raises ``Conflict`` like ``confirm_done`` and for a move already done.
     """
     row = await visible_move(session, who, move_id)
     unchanged = DayOutcome(row.school_id, row.local_date)
-    if await session.get(RotaDeclineRow, (row.id, who.subject_id)) is not None:
-        return row, unchanged, None
+    said = await session.get(RotaDeclineRow, (row.id, who.subject_id))
+    if said is not None:
+        if row.assistant_id != who.subject_id:
+            return row, unchanged, None
+        # Staff gave it back to them by hand, and they still cannot: said again, anew.
+        await session.delete(said)
+        await session.flush()
     if row.status == "failed":
         if row.confirmed_by == who.subject_id:
             return row, unchanged, None

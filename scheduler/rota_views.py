@@ -66,8 +66,8 @@ class MoveView:
     confirmed_by_name: str | None
     status: str
     minutes_left: int | None
-    # "Ann Smith can't (10:02): on lunch cover", for staff: who said "Can't do it" and why
-    declines: tuple[str, ...] = ()
+    # (name, "HH:MM", reason) of each "Can't do it" said for this move, oldest first
+    declines: tuple[tuple[str, str, str], ...] = ()
 
     def local(self, instant: datetime | None) -> str:
         """``HH:MM`` in the school's zone ('' for none)."""
@@ -82,6 +82,21 @@ class MoveView:
             f"to {self.row.to_room_name} · by {self.local(self.row.due)}"
         )
         return f"{text} · for {self.pupil}" if self.pupil else text
+
+    @property
+    def declined(self) -> list[str]:
+        """ "Ann Smith can't (10:02): on lunch cover", one per "Can't do it"."""
+        return [f"{name} can't ({at}): {reason}" for name, at, reason in self.declines]
+
+    @property
+    def declined_untold(self) -> list[str]:
+        """The ``declined`` lines the status reason does not already tell (for the page)."""
+        told = self.row.status_reason or ""
+        return [
+            f"{name} can't ({at}): {reason}"
+            for name, at, reason in self.declines
+            if f"{name} can't: {reason}" not in told
+        ]
 
 
 @dataclass
@@ -127,11 +142,10 @@ async def _views(
         p.id: pupil_display_name(p)
         for p in await session.scalars(select(Pupil).where(Pupil.id.in_(pupil_ids)))
     }
-    said: dict[str, list[str]] = {}
+    said: dict[str, list[tuple[str, str, str]]] = {}
     for d in declines:
-        who = names.get(d.user_id, "An assistant")
-        when = d.at.astimezone(zone).strftime("%H:%M")
-        said.setdefault(d.move_id, []).append(f"{who} can't ({when}): {d.reason}")
+        who, when = names.get(d.user_id, "An assistant"), d.at.astimezone(zone).strftime("%H:%M")
+        said.setdefault(d.move_id, []).append((who, when, d.reason))
     views = []
     for row in sorted(rows, key=lambda r: (r.due, r.earliest, r.id)):
         device = devices.get(row.device_id)

@@ -75,7 +75,7 @@ def move_out(view: MoveView) -> MoveOut:
         contradiction=row.contradiction,
         minutes_left=view.minutes_left,
         version=row.version,
-        declines=list(view.declines),
+        declines=view.declined,
     )
 
 

@@ -79,6 +79,32 @@ async def test_a_declined_move_goes_to_the_other_assistant_and_never_back(client
     assert resp.status == 409
 
 
+async def test_staff_can_give_a_declined_move_back_by_hand_and_it_can_be_declined_again(
+    client, org, login
+):
+    admin, _url, first, emails = await _two_on_duty_and_a_day(client, org, login)
+    holder = first["assistant_id"]
+    [other] = set(emails) - {holder}
+    declining = await login(emails[holder])
+    cant = f"/api/moves/{first['id']}/cant"
+    resp = await client.post(cant, json={"reason": "lift broken"}, headers=declining)
+    assert (await resp.json())["assistant_id"] == other
+    # The lift is mended: the coordinator sorts it out with them and pins it back.
+    resp = await client.put(
+        f"/api/moves/{first['id']}/assignment", json={"assistant_id": holder}, headers=admin
+    )
+    assert resp.status == 200, await resp.text()
+    back = await resp.json()
+    assert (back["assistant_id"], back["pinned"], back["status"]) == (holder, True, "assigned")
+    assert len(back["declines"]) == 1  # what they said before is still on record
+    # And if it breaks again, saying so again counts: the move goes to the other assistant.
+    resp = await client.post(cant, json={"reason": "lift broken again"}, headers=declining)
+    assert resp.status == 200, await resp.text()
+    again = await resp.json()
+    assert (again["assistant_id"], again["pinned"]) == (other, False)
+    assert [d.rsplit(": ", 1)[1] for d in again["declines"]] == ["lift broken again"]
+
+
 async def test_when_everybody_declined_the_school_and_key_worker_hear_at_once(client, org, login):
     _admin, _url, first, emails = await _two_on_duty_and_a_day(client, org, login)
     holder = first["assistant_id"]
