@@ -74,6 +74,7 @@ async def test_starttls_with_a_login_trusting_the_configured_ca(pki, starttls_se
     smtp = mailer(port, "starttls", pki.ca_file)
     assert smtp is not None
     await smtp.send(message())
+    await mailbox.all_closed()
     assert [m["Subject"] for m in mailbox.messages] == ["Robbie to Lab 3 by 10:05"]
     assert mailbox.logins == [LOGIN[0]]
     assert mailbox.tls_seen == [True]
@@ -85,6 +86,7 @@ async def test_implicit_tls_with_a_login_trusting_the_configured_ca(pki, implici
     smtp = mailer(port, "tls", pki.ca_file)
     assert smtp is not None
     await smtp.send(message("implicit"))
+    await mailbox.all_closed()
     assert [m["Subject"] for m in mailbox.messages] == ["implicit"]
     assert mailbox.logins == [LOGIN[0]]
     assert mailbox.tls_seen == [True]
@@ -98,6 +100,7 @@ async def test_a_certificate_nobody_trusts_is_refused(tls, starttls_server, impl
     assert smtp is not None
     with pytest.raises(MailFailed, match=r"(?i)certificate"):
         await smtp.send(message())
+    await mailbox.all_closed()
     assert mailbox.messages == []
     assert mailbox.logins == []  # the password never went to an unverified server
 
@@ -116,6 +119,7 @@ async def test_a_wrong_password_is_a_failure_not_a_send(pki, starttls_server):
     assert smtp is not None
     with pytest.raises(MailFailed, match="535"):
         await smtp.send(message())
+    await mailbox.all_closed()
     assert mailbox.messages == []
 
 
@@ -124,6 +128,7 @@ async def test_verification_is_off_only_when_a_setting_says_so(starttls_server):
     smtp = mailer(port, "starttls", None, smtp_verify_certificate=False)
     assert smtp is not None
     await smtp.send(message("unverified"))
+    await mailbox.all_closed()
     assert [m["Subject"] for m in mailbox.messages] == ["unverified"]
 
 
@@ -140,4 +145,5 @@ async def test_starttls_is_never_skipped_when_the_server_does_not_offer_it(pki):
         assert smtp is not None
         with pytest.raises(MailFailed, match="STARTTLS"):
             await smtp.send(message())
+        await mailbox.all_closed()
         assert mailbox.messages == []

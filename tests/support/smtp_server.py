@@ -7,8 +7,10 @@ AUTH (over TLS).
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import ssl
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from email import message_from_bytes
@@ -16,7 +18,7 @@ from email.message import Message
 from typing import Any
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 
 class Mailbox:
@@ -28,6 +30,22 @@ class Mailbox:
         self.messages: list[Message] = []
         self.logins: list[str] = []
         self.tls_seen: list[bool] = []
+        self.sessions: list[SMTP] = []  # the server's connections (set by ``smtp_server``)
+
+    def connections_open(self) -> int:
+        return sum(1 for smtp in self.sessions if smtp.transport is not None)
+
+    async def all_closed(self, timeout: float = 5.0) -> None:
+        """Let the client's loop run until the server has seen every connection close.
+
+        A client's TLS close goes on after ``send`` returns (close_notify both
+        ways, then the socket): a test's loop that ends at once leaves the
+        socket open for the garbage collector to report in a later test.
+        """
+        deadline = asyncio.get_running_loop().time() + timeout
+        while self.connections_open():
+            assert asyncio.get_running_loop().time() < deadline, "a connection never closed"
+            await asyncio.sleep(0.01)
 
     async def handle_DATA(self, server: Any, _session: Any, envelope: Any) -> str:  # noqa: N802
         self.attempts += 1
@@ -57,6 +75,36 @@ class Credentials:
         if ok:
             self.mailbox.logins.append(data.login.decode())
         return AuthResult(success=ok, handled=False)
+
+
+class _Controller(Controller):
+    """aiosmtpd's controller, stopped only once the connections it served have closed.
+
+    ``Controller.stop`` ends the server's loop at once: a connection still
+    closing then (a client that just quit, a TLS handshake just refused, the
+    raw socket under STARTTLS, which ``SMTP.connection_lost`` closes a turn
+    later) is left open, and the garbage collector reports it as an unclosed
+    transport in whichever test it happens to run next.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.sessions: list[SMTP] = []
+
+    def factory(self) -> SMTP:
+        smtp: SMTP = super().factory()  # type: ignore[no-untyped-call]
+        self.sessions.append(smtp)
+        return smtp
+
+    def stop(self, no_assert: bool = False) -> None:
+        deadline = time.monotonic() + 5
+        while any(smtp.transport is not None for smtp in self.sessions):
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.01)
+        # A few more turns of the server's loop for the closes scheduled by connection_lost.
+        asyncio.run_coroutine_threadsafe(asyncio.sleep(0.05), self.loop).result(timeout=5)
+        super().stop(no_assert)
 
 
 def free_port() -> int:
@@ -96,7 +144,8 @@ def smtp_server(
             # AUTH (it warns about this setting; the test marks that warning expected).
             "auth_require_tls": implicit_tls is None,
         }
-    controller = Controller(mailbox, hostname="127.0.0.1", port=free_port(), **options)
+    controller = _Controller(mailbox, hostname="127.0.0.1", port=free_port(), **options)
+    mailbox.sessions = controller.sessions
     controller.start()
     try:
         yield controller.port, mailbox
