@@ -142,6 +142,12 @@ async def plan_day(session: AsyncSession, school_id: str, day: date, now: dateti
     derived = {m.id: m for m in derive_day(inputs, warnings)}
     outcome = DayOutcome(school.id, day, battery_warnings=warnings)
     to_plan = [m for mid, m in derived.items() if mid not in rows or not _settled(rows[mid], now)]
+    # A pin is for someone who is in: one for an assistant now away (off sick) or gone
+    # goes, and the move is planned like any other.
+    present = {a.id for a in inputs.assistants if not a.absent}
+    for r in rows.values():
+        if r.pinned and r.status in OPEN_STATUSES and r.assistant_id not in present:
+            r.pinned = False
     pins = [
         Pin(r.id, r.assistant_id)
         for r in rows.values()

@@ -25,7 +25,7 @@ from device_registry.models import Device
 from scheduler.declines import NOBODY_ELSE
 from scheduler.models import Booking
 from scheduler.rota import BatteryWarning
-from scheduler.rota_loading import school_zone
+from scheduler.rota_loading import absent_ids, school_zone
 from scheduler.rota_models import OPEN_STATUSES, MoveRow, RotaDeclineRow
 from scheduler.rota_planning import DayOutcome, note_change, plan_day, rota_topic
 from telepresence.platform.errors import Conflict, InvalidInput, NotFound
@@ -287,6 +287,11 @@ async def pin_move(
             raise InvalidInput(
                 f"{user.name} is not active.",
                 errors=[{"field": "assistant_id", "message": "inactive"}],
+            )
+        if user.id in await absent_ids(session, row.school_id, row.local_date):
+            raise InvalidInput(
+                f"{user.name} is away on that day.",
+                errors=[{"field": "assistant_id", "message": "away on that day"}],
             )
         row.assistant_id, row.pinned, row.status = assistant_id, True, "assigned"
         row.status_reason = None

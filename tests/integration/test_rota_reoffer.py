@@ -105,6 +105,46 @@ async def test_staff_can_give_a_declined_move_back_by_hand_and_it_can_be_decline
     assert [d.rsplit(": ", 1)[1] for d in again["declines"]] == ["lift broken again"]
 
 
+async def test_a_move_pinned_to_someone_off_sick_goes_to_whoever_is_in(client, org, login):
+    admin, url, first, emails = await _two_on_duty_and_a_day(client, org, login)
+    [other] = set(emails) - {first["assistant_id"]}
+    resp = await client.put(
+        f"/api/moves/{first['id']}/assignment", json={"assistant_id": other}, headers=admin
+    )
+    assert (await resp.json())["pinned"] is True
+    day = url[-10:]
+    resp = await client.post(
+        f"/api/assistants/{other}/absences",
+        json={"start_date": day, "end_date": day, "reason": "off sick"},
+        headers=admin,
+    )
+    assert resp.status == 201, await resp.text()
+    moves = {m["id"]: m for m in (await (await client.get(url, headers=admin)).json())["moves"]}
+    moved = moves[first["id"]]
+    # The pin was for someone who is not in: it goes, and so does the move, to who is.
+    assert (moved["assistant_id"], moved["pinned"], moved["status"]) == (
+        first["assistant_id"],
+        False,
+        "assigned",
+    )
+    failed = [
+        n for n in await _kinds(client, login, "hospital_staff") if n["kind"] == "move_failed"
+    ]
+    assert failed == []
+    # And it stays an ordinary move at the next re-plan.
+    resp = await client.post(url.replace("/rota?", "/rota/replan?"), headers=admin)
+    again = {m["id"]: m for m in (await resp.json())["moves"]}[first["id"]]
+    assert (again["assistant_id"], again["pinned"]) == (first["assistant_id"], False)
+    # Pinning it to them again while they are away is refused, and changes nothing.
+    resp = await client.put(
+        f"/api/moves/{first['id']}/assignment", json={"assistant_id": other}, headers=admin
+    )
+    assert resp.status == 422
+    assert "away on that day" in (await resp.json())["detail"]
+    after = {m["id"]: m for m in (await (await client.get(url, headers=admin)).json())["moves"]}
+    assert after[first["id"]]["version"] == again["version"]
+
+
 async def test_when_everybody_declined_the_school_and_key_worker_hear_at_once(client, org, login):
     _admin, _url, first, emails = await _two_on_duty_and_a_day(client, org, login)
     holder = first["assistant_id"]
