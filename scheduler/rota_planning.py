@@ -232,7 +232,10 @@ def _apply(
     row.departs_at, row.done_by_plan = assignment.departs_at, assignment.done_at
     if row.status != "escalated":
         row.status = "assigned" if assignment.assistant_id else "pending"
-    row.status_reason = assignment.reason  # a pin that cannot be done stays, with the reason
+    row.status_reason = assignment.reason  # e.g. the pinned assistant cannot do it
+    # A pin that cannot be done is flagged (the reason, an alert) and goes: the row no
+    # longer says whom it was for, and the next plan treats the move like any other.
+    row.pinned = row.pinned and assignment.assistant_id is not None
     if before != row.assistant_id:
         row.version += 1
         row.updated_at = now

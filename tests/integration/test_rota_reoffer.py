@@ -145,6 +145,29 @@ async def test_a_move_pinned_to_someone_off_sick_goes_to_whoever_is_in(client, o
     assert after[first["id"]]["version"] == again["version"]
 
 
+async def test_a_pin_that_cannot_be_done_is_flagged_and_then_planned_like_any_move(
+    client, org, login
+):
+    admin, url, first, _emails = await _two_on_duty_and_a_day(client, org, login)
+    late_shift = await add_assistant(client.app[DATABASE], org, "pat@test.example")
+    afternoons = [{"weekday": d, "start": "15:00", "end": "17:00", "breaks": []} for d in range(7)]
+    resp = await client.put(
+        f"/api/assistants/{late_shift}/duty", json={"patterns": afternoons}, headers=admin
+    )
+    assert resp.status == 200, await resp.text()
+    resp = await client.put(
+        f"/api/moves/{first['id']}/assignment", json={"assistant_id": late_shift}, headers=admin
+    )
+    assert resp.status == 200, await resp.text()
+    flagged = await resp.json()
+    assert (flagged["assistant_id"], flagged["pinned"]) == (None, False)
+    assert flagged["status_reason"] == "the pinned assistant cannot do it"
+    resp = await client.post(url.replace("/rota?", "/rota/replan?"), headers=admin)
+    again = {m["id"]: m for m in (await resp.json())["moves"]}[first["id"]]
+    assert again["assistant_id"] not in (None, late_shift)
+    assert again["pinned"] is False
+
+
 async def test_when_everybody_declined_the_school_and_key_worker_hear_at_once(client, org, login):
     _admin, _url, first, emails = await _two_on_duty_and_a_day(client, org, login)
     holder = first["assistant_id"]
