@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from device_registry.models import Device
 from scheduler.models import Booking
 from scheduler.rota import Assistant, BookedLesson, DeviceDay, DutyWindow
+from scheduler.rota_battery import drain_rates
 from scheduler.rota_models import (
     AbsenceRow,
     AssistantRotaRow,
@@ -46,7 +47,8 @@ __all__ = [
 
 ROTA_DEVICE_KINDS = ("robot", "tablet")
 DRAIN_PCT_PER_HOUR = 15.0
-"""A robot's battery use in a live lesson (an AV1-class robot lasts 6-7 hours of lessons)."""
+"""A robot's battery use in a live lesson (an AV1-class robot lasts 6-7 hours of lessons),
+until its own rate is learned from its telemetry (``scheduler.rota_battery``)."""
 FRESH_READING = timedelta(minutes=30)
 """A battery reading older than this (the device went quiet) decides no new charge trip."""
 
@@ -104,6 +106,7 @@ class DayInputs:
     pupil_of_booking: dict[str, str] = field(default_factory=dict)
     now: datetime | None = None
     charge_after: dict[str, frozenset[str]] = field(default_factory=dict)
+    drain: dict[str, float] = field(default_factory=dict)  # learned, % an hour in a lesson
 
     def device_day(self, device_id: str) -> DeviceDay:
         """The device at the start of the day: on its base, or where it was last without one.
@@ -128,7 +131,7 @@ class DayInputs:
             day = replace(
                 day,
                 battery_pct=float(device.battery_pct or 0),
-                drain_pct_per_hour=DRAIN_PCT_PER_HOUR,
+                drain_pct_per_hour=self.drain.get(device_id, DRAIN_PCT_PER_HOUR),
                 battery_at=self.now,
                 charging=bool(device.charging),
             )
@@ -272,6 +275,7 @@ async def load_day(session: AsyncSession, school: School, day: date) -> DayInput
             booking.id, device.id, rooms.ref(booking.room), booking.starts_at, booking.ends_at
         )
         inputs.lessons.setdefault(device.id, []).append(lesson)
+    inputs.drain = await drain_rates(session, inputs.devices)
     return inputs
 
 

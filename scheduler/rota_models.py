@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from telepresence.platform.database import Base, new_id
@@ -25,6 +25,7 @@ __all__ = [
     "MoveRow",
     "RotaChangeRow",
     "RotaDeclineRow",
+    "RotaDrainRow",
     "RotaMorningRow",
     "WalkingOverrideRow",
     "WalkingRuleRow",
@@ -218,3 +219,16 @@ class RotaMorningRow(Base):
     )
     local_date: Mapped[date] = mapped_column(primary_key=True)
     planned_at: Mapped[datetime]
+
+
+class RotaDrainRow(Base):
+    """A robot's battery use in lessons, learned from its telemetry (``scheduler.drain``)."""
+
+    __tablename__ = "rota_drain_rates"
+
+    device_id: Mapped[str] = mapped_column(
+        ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True
+    )
+    pct_per_hour: Mapped[float] = mapped_column(Float)
+    hours: Mapped[float] = mapped_column(Float)  # of lesson readings behind it
+    learned_at: Mapped[datetime]

@@ -18,6 +18,7 @@ from device_registry.socket import DEVICE_HUB
 from scheduler import feed_pages, import_pages, unavailability_pages
 from scheduler import pages as scheduler_pages
 from scheduler import web as scheduler_web
+from scheduler.rota_battery import learn_drain_rates
 from scheduler.rota_jobs import send_morning_rotas
 from scheduler.rota_listener import ROTA_ALERTS, rota_planner
 from scheduler.rota_pages import routes as rota_page_routes
@@ -136,6 +137,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     jobs.every(3600, purge_expired_tokens, name="purge-tokens")
     jobs.every(24 * 3600, purge_old_audit, name="purge-audit")
     jobs.every(24 * 3600, purge_old_rota, name="purge-rota")
+    jobs.every(6 * 3600, learn_drain_rates, name="rota-drain-rates")
     jobs.every(300, resend_stalled_email, name="resend-stalled-email")
     jobs.every(300, send_morning_rotas, name="morning-rota")
     app[JOBS] = jobs
