@@ -21,7 +21,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
@@ -51,6 +51,8 @@ __all__ = ["DATED", "JobContext", "JobRunner"]
 
 log = structlog.get_logger("classbridge.jobs")
 DATED = "dated"
+FIRST_RUN_WITHIN = 300
+"""Seconds after an election by which every periodic job has run once (or its period)."""
 """Alias of the database job store in the scheduler."""
 
 
@@ -270,7 +272,11 @@ class JobRunner:
         store = DatabaseJobStore(self.context.database.url, self.context, self.context.clock)
         scheduler.add_executor(_LoopExecutor(loop, self.context.database, store), "default")
         scheduler.add_jobstore(store, DATED)
+        elected_at = datetime.now(UTC)
         for name, job, seconds in self._jobs:
+            # Upkeep that runs every few hours or once a day also runs soon after an
+            # election: an instance restarted more often than that would otherwise never.
+            first = elected_at + timedelta(seconds=min(seconds, FIRST_RUN_WITHIN))
             scheduler.add_job(
                 self._run,
                 "interval",
@@ -278,6 +284,7 @@ class JobRunner:
                 args=[name, job],
                 id=name,
                 misfire_grace_time=int(seconds),
+                next_run_time=first,
             )
         self._scheduler, self._store = scheduler, store
         scheduler.start()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
@@ -23,6 +23,7 @@ from telepresence.notifications.jobs import deliver_notice
 from telepresence.notifications.models import Notification
 from telepresence.platform.context import DATABASE, JOBS
 from telepresence.platform.eventbridge import asyncpg_dsn
+from telepresence.platform.jobs import FIRST_RUN_WITHIN
 from telepresence.platform.jobstore import ScheduledJob, upsert_job
 from telepresence.platform.settings import Settings
 
@@ -87,6 +88,24 @@ async def test_a_dated_job_runs_once_at_its_time(aiohttp_client, settings, clock
     health = await (await client.get("/healthz")).json()
     assert health["scheduler"]["status"] == "running"
     assert health["scheduler"]["leader"] is True
+
+
+async def test_daily_upkeep_runs_soon_after_an_election_not_a_day_later(aiohttp_client, settings):
+    client = await aiohttp_client(create_app(running_jobs(settings)))
+
+    elected = datetime.now(UTC)
+
+    async def scheduled() -> bool:  # the first look at the jobs after the election
+        return any(j["id"] == "purge-audit" for j in client.app[JOBS].state()["jobs"])
+
+    await eventually(scheduled)
+    jobs = {j["id"]: j["next_run"] for j in client.app[JOBS].state()["jobs"]}
+    for daily in ("purge-audit", "purge-rota", "rota-drain-rates", "purge-tokens"):
+        first = datetime.fromisoformat(jobs[daily])
+        assert first - elected <= timedelta(seconds=FIRST_RUN_WITHIN), daily
+    # A frequent job keeps its own period.
+    presence = datetime.fromisoformat(jobs["device-presence"]) - elected
+    assert presence <= timedelta(seconds=settings.heartbeat_seconds)
 
 
 async def test_a_job_falls_due_when_the_clock_is_moved_past_it(aiohttp_client, settings, clock):
