@@ -14,14 +14,13 @@ from aiohttp import web
 from aiohttp_sse import sse_response
 from sqlalchemy import select
 
-from scheduler import rota_config, rota_services
+from scheduler import rota_actions, rota_config, rota_services
 from scheduler.rota_ical import moves_calendar
-from scheduler.rota_jobs import cancel_move_jobs
-from scheduler.rota_listener import alerts_of, announce_outcomes
+from scheduler.rota_listener import announce_outcomes
 from scheduler.rota_planning import rota_topic
 from scheduler.rota_views import assistant_moves, day_rota, my_rota
 from telepresence.platform.audit import record_request
-from telepresence.platform.context import CLOCK, DATABASE, EVENTS, JOBS, SETTINGS
+from telepresence.platform.context import CLOCK, DATABASE, EVENTS, SETTINGS
 from telepresence.platform.errors import InvalidInput, NotFound
 from telepresence.platform.identity import PUBLIC, STAFF, Principal, Role
 from telepresence.platform.models import School
@@ -80,16 +79,7 @@ async def assistant_rota(request: web.Request, who: Principal) -> web.StreamResp
 async def done_form(request: web.Request, who: Principal) -> web.StreamResponse:
     """Back to the page the form was on."""
     form = await form_fields(request)
-    now = request.app[CLOCK].now()
-    async with request.app[DATABASE].transaction() as session:
-        row, changed = await rota_services.confirm_done(
-            session, who, request.match_info["move_id"], _version(form), now
-        )
-        if changed:
-            record_request(request, session, who, "move.done", "move", row.id)
-    if changed:
-        request.app[EVENTS].publish(rota_topic(row.school_id), {"kind": "done", "move": row.id})
-        await cancel_move_jobs(request.app[JOBS], row.id)
+    await rota_actions.confirm(request, who, request.match_info["move_id"], _version(form))
     raise web.HTTPSeeOther(_back(form, "/assistant"))
 
 
@@ -100,15 +90,8 @@ async def cant_form(request: web.Request, who: Principal) -> web.StreamResponse:
     reason = form.get("reason", "").strip()
     if not 2 <= len(reason) <= 300:
         raise InvalidInput("Say in a few words why the move cannot be done.")
-    now = request.app[CLOCK].now()
-    async with request.app[DATABASE].transaction() as session:
-        row, outcome, escalate = await rota_services.cant_do(
-            session, who, request.match_info["move_id"], reason, _version(form), now
-        )
-        record_request(request, session, who, "move.failed", "move", row.id, {"reason": reason})
-    await announce_outcomes(request.app, [outcome])
-    if escalate is not None:
-        await alerts_of(request.app).failed(row.school_id, row.id, escalate)
+    move_id = request.match_info["move_id"]
+    await rota_actions.report_cant(request, who, move_id, reason, _version(form))
     raise web.HTTPSeeOther(_back(form, "/assistant"))
 
 

@@ -13,10 +13,8 @@ from datetime import timedelta
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from scheduler import rota_config, rota_services
-from scheduler.rota_jobs import cancel_move_jobs
-from scheduler.rota_listener import alerts_of, announce_outcomes
-from scheduler.rota_planning import rota_topic
+from scheduler import rota_actions, rota_config, rota_services
+from scheduler.rota_listener import announce_outcomes
 from scheduler.rota_schemas import (
     AbsenceIn,
     AbsenceOut,
@@ -35,7 +33,7 @@ from scheduler.rota_schemas import (
 )
 from scheduler.rota_views import MoveView, RotaDay, day_rota, local_today
 from telepresence.platform.audit import record_request
-from telepresence.platform.context import CLOCK, DATABASE, EVENTS, JOBS, SETTINGS
+from telepresence.platform.context import CLOCK, DATABASE, SETTINGS
 from telepresence.platform.identity import STAFF, Principal, Role
 from telepresence.platform.models import Room, User
 from telepresence.platform.routing import Routes
@@ -152,14 +150,7 @@ async def _move_result(request: web.Request, who: Principal, move_id: str) -> Mo
 async def confirm_move(request: web.Request, who: Principal, body: ConfirmIn) -> MoveOut:
     """409 for someone else's move, or one reassigned since ``version``."""
     move_id = request.match_info["move_id"]
-    now = request.app[CLOCK].now()
-    async with request.app[DATABASE].transaction() as session:
-        row, changed = await rota_services.confirm_done(session, who, move_id, body.version, now)
-        if changed:
-            record_request(request, session, who, "move.done", "move", row.id)
-    if changed:
-        request.app[EVENTS].publish(rota_topic(row.school_id), {"kind": "done", "move": row.id})
-        await cancel_move_jobs(request.app[JOBS], row.id)
+    await rota_actions.confirm(request, who, move_id, body.version)
     return await _move_result(request, who, move_id)
 
 
@@ -175,17 +166,7 @@ async def confirm_move(request: web.Request, who: Principal, body: ConfirmIn) ->
 async def cant_do_move(request: web.Request, who: Principal, body: CantDoIn) -> MoveOut:
     """Another on-duty assistant gets it at once; with nobody else it is escalated."""
     move_id = request.match_info["move_id"]
-    now = request.app[CLOCK].now()
-    async with request.app[DATABASE].transaction() as session:
-        row, outcome, escalate = await rota_services.cant_do(
-            session, who, move_id, body.reason, body.version, now
-        )
-        record_request(
-            request, session, who, "move.failed", "move", row.id, {"reason": body.reason}
-        )
-    await announce_outcomes(request.app, [outcome])
-    if escalate is not None:
-        await alerts_of(request.app).failed(row.school_id, row.id, escalate)
+    await rota_actions.report_cant(request, who, move_id, body.reason, body.version)
     return await _move_result(request, who, move_id)
 
 
