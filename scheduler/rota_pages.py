@@ -118,7 +118,12 @@ async def staff_rota(request: web.Request, who: Principal) -> web.StreamResponse
         raise InvalidInput("Give the date as YYYY-MM-DD.") from None
     async with request.app[DATABASE].transaction() as session:
         rota, outcome = await day_rota(
-            session, who, request.match_info["school_id"], day, request.app[CLOCK].now()
+            session,
+            who,
+            request.match_info["school_id"],
+            day,
+            request.app[CLOCK].now(),
+            battery=True,
         )
     await announce_outcomes(request.app, [outcome] if outcome else [])
     context = {"title": f"Move rota · {rota.school.name}", "rota": rota, "labels": LABELS}

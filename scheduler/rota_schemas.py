@@ -188,6 +188,10 @@ class RotaOut(BaseModel):
     moves: list[MoveOut]
     unassigned: int
     changes: list[str] = Field(default_factory=list)
+    battery_warnings: list[str] = Field(
+        default_factory=list,
+        description="Today only: lessons a robot's battery may not last, with no gap to charge.",
+    )
 
 
 class FeedOut(BaseModel):

@@ -16,9 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from device_registry.models import Device
 from scheduler.repository import pupil_display_name
-from scheduler.rota_loading import school_zone
+from scheduler.rota import BatteryWarning
+from scheduler.rota_loading import load_day, school_zone
 from scheduler.rota_models import AssistantRotaRow, MoveRow, RotaChangeRow, RotaDeclineRow
-from scheduler.rota_planning import DayOutcome, plan_day
+from scheduler.rota_planning import DayOutcome, derive_day, plan_day, planned_charges
 from scheduler.rota_services import visible_school
 from telepresence.platform.errors import Forbidden
 from telepresence.platform.identity import Principal, Role
@@ -109,6 +110,7 @@ class RotaDay:
     moves: list[MoveView]
     assistants: list[User]
     changes: list[RotaChangeRow] = field(default_factory=list)
+    battery: list[str] = field(default_factory=list)  # today's battery risks, for staff
 
     @property
     def unassigned(self) -> list[MoveView]:
@@ -171,13 +173,20 @@ async def _views(
 
 
 async def day_rota(
-    session: AsyncSession, who: Principal, school_id: str, day: date | None, now: datetime
+    session: AsyncSession,
+    who: Principal,
+    school_id: str,
+    day: date | None,
+    now: datetime,
+    *,
+    battery: bool = False,
 ) -> tuple[RotaDay, DayOutcome | None]:
     """The school's rota of ``day`` (default: today there), planned first if it never was.
 
     Staff of the school's provider and the school's own assistants only
     (``NotFound`` for anyone else). Returns the outcome of a first plan, if
-    one was made, for the caller to announce after the commit.
+    one was made, for the caller to announce after the commit. With
+    ``battery``, today's battery risks too (``battery_risks``).
     """
     school = await visible_school(session, who, school_id)
     day = day or local_today(school, now)
@@ -194,7 +203,35 @@ async def day_rota(
         )
     )
     views = await _views(session, school, rows, now)
-    return RotaDay(school, day, school_zone(school), views, assistants), outcome
+    rota = RotaDay(school, day, school_zone(school), views, assistants)
+    if battery and day == local_today(school, now):
+        rota.battery = await battery_risks(session, school, day, rows, now)
+    return rota, outcome
+
+
+async def battery_risks(
+    session: AsyncSession, school: School, day: date, rows: list[MoveRow], now: datetime
+) -> list[str]:
+    """Lessons of ``day`` a robot's battery is projected not to last, with no gap to charge
+    it first: what the key worker and the school contact were told, for the staff page."""
+    inputs = await load_day(session, school, day)
+    inputs.now, inputs.charge_after = now, planned_charges(rows)
+    warnings: list[BatteryWarning] = []
+    derive_day(inputs, warnings)
+    lessons = {lesson.booking_id: lesson for day_of in inputs.lessons.values() for lesson in day_of}
+    zone = school_zone(school)
+    said = []
+    for warning in warnings:
+        lesson, device = lessons.get(warning.booking_id), inputs.devices.get(warning.device_id)
+        if lesson is None or device is None:
+            continue
+        left = round(warning.projected_pct)
+        end = f"about {left} % left at its end" if left > 0 else "it would run flat before the end"
+        said.append(
+            f"Robot '{device.name}' may run out of battery in the lesson at "
+            f"{lesson.starts_at.astimezone(zone):%H:%M} ({end}): charge or swap it before then."
+        )
+    return said
 
 
 async def _rows(session: AsyncSession, school_id: str, day: date) -> list[MoveRow]:

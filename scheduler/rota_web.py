@@ -86,6 +86,7 @@ def rota_out(rota: RotaDay) -> RotaOut:
         moves=[move_out(m) for m in rota.moves],
         unassigned=len(rota.unassigned),
         changes=[c.text for c in rota.changes],
+        battery_warnings=rota.battery,
     )
 
 
@@ -101,9 +102,8 @@ def rota_out(rota: RotaDay) -> RotaOut:
 async def get_rota(request: web.Request, who: Principal, query: DateQuery) -> RotaOut:
     """Assistants only see their own school's rota."""
     async with request.app[DATABASE].transaction() as session:
-        rota, outcome = await day_rota(
-            session, who, request.match_info["school_id"], query.date, request.app[CLOCK].now()
-        )
+        now, school_id = request.app[CLOCK].now(), request.match_info["school_id"]
+        rota, outcome = await day_rota(session, who, school_id, query.date, now, battery=True)
     await announce_outcomes(request.app, [outcome] if outcome else [])
     return rota_out(rota)
 

@@ -7,11 +7,13 @@ it uses 15 % an hour. From 08:00 with 35 % it would end the second lesson at
 
 from __future__ import annotations
 
+import html
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from factories import add_device
 from integration.rota_helpers import ALL_WEEK, LONDON, add_lesson, tomorrow
+from integration.test_pages import sign_in
 from sqlalchemy import select
 
 from device_registry.domain import LiveTelemetry, NetworkType
@@ -200,3 +202,12 @@ async def test_staff_are_told_when_a_robot_will_not_last_a_lesson(client, org, l
     # Nothing for the assistant: it is not a move.
     theirs = await (await client.get("/api/notifications", headers=await login("assistant"))).json()
     assert [n for n in theirs if n["kind"] == "battery_low"] == []
+    # Staff see it on the school's rota too (API and page), and only while it holds.
+    rota = await (await client.get(url, headers=admin)).json()
+    [said] = rota["battery_warnings"]
+    assert said.startswith("Robot 'Robbie' may run out of battery in the lesson at 09:00")
+    await sign_in(client, org.email("admin"))
+    page = await (await client.get(f"/schools/{org.school_id}/rota?date={day}&live=1")).text()
+    assert said in html.unescape(page)
+    await _read(client, robot_id, 95)
+    assert (await (await client.get(url, headers=admin)).json())["battery_warnings"] == []
