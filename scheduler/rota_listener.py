@@ -27,6 +27,7 @@ from scheduler.rota_services import (
     LoggedRotaAlerts,
     RotaAlerts,
     announce,
+    busy_today,
     check_reported_room,
     replan_days,
     replan_device,
@@ -39,7 +40,9 @@ __all__ = [
     "ROTA_TASK",
     "alerts_of",
     "announce_outcomes",
+    "on_battery_readings",
     "on_device_change",
+    "on_device_changes",
     "on_morning_plan",
     "replan_for",
     "rota_planner",
@@ -48,6 +51,8 @@ __all__ = [
 log = structlog.get_logger("classbridge.rota")
 ROTA_ALERTS = web.AppKey("rota_alerts", RotaAlerts)
 ROTA_TASK: web.AppKey[asyncio.Task[None]] = web.AppKey("rota_task")
+SETTLE_SECONDS = 0.5
+"""How long device changes are gathered before the rota acts on them."""
 
 
 def alerts_of(app: web.Application) -> RotaAlerts:
@@ -148,10 +153,40 @@ async def _listen_mornings(app: web.Application) -> None:
             await on_morning_plan(app, await queue.get())
 
 
+async def on_battery_readings(app: web.Application, device_ids: Iterable[str]) -> None:
+    """Fresh battery readings from these devices: each of their schools' today is re-planned
+    once, however many of its robots reported."""
+    try:
+        async with app[DATABASE].sessions() as session:
+            days = await busy_today(session, device_ids, app[CLOCK].now())
+    except SQLAlchemyError as exc:
+        log.warning("rota.battery_readings_failed", error=str(exc))
+        return
+    await replan_for(app, days)
+
+
+async def on_device_changes(app: web.Application, changes: Iterable[dict[str, Any]]) -> None:
+    """A batch of device changes in order; battery readings are taken together at the end."""
+    readings: dict[str, None] = {}  # devices that reported, in order, once each
+    for change in changes:
+        if "battery_pct" in change and "lifecycle" not in change:
+            readings[str(change.get("device_id", ""))] = None
+        else:
+            await on_device_change(app, change)
+    if readings:
+        await on_battery_readings(app, readings)
+
+
 async def _listen_devices(app: web.Application) -> None:
     async with app[EVENTS].subscribe(CHANGES_TOPIC) as queue:
         while True:
-            await on_device_change(app, await queue.get())
+            changes = [await queue.get()]
+            # After a restart every robot reconnects and reports its battery within a few
+            # seconds: gather them, so that a school is re-planned once, not once per robot.
+            await asyncio.sleep(SETTLE_SECONDS)
+            while not queue.empty():
+                changes.append(queue.get_nowait())
+            await on_device_changes(app, changes)
 
 
 async def rota_planner(app: web.Application) -> AsyncIterator[None]:

@@ -375,6 +375,42 @@ async def replan_device(
     return await replan_days(session, school.id, days, now)
 
 
+async def busy_today(
+    session: AsyncSession, device_ids: Iterable[str], now: datetime
+) -> list[tuple[str, date]]:
+    """The (school id, today there) of those devices' schools where any of them is booked or
+    has an open move today: what fresh battery readings from them make worth re-planning."""
+    devices = list(await session.scalars(select(Device).where(Device.id.in_(set(device_ids)))))
+    days = []
+    for school_id in sorted({d.school_id for d in devices if d.school_id}):
+        school = await session.get(School, school_id)
+        if school is None:
+            continue
+        today = now.astimezone(school_zone(school)).date()
+        ids = [d.id for d in devices if d.school_id == school_id]
+        booked = await session.scalar(
+            select(Booking.id)
+            .where(
+                Booking.classroom_device_id.in_(ids),
+                Booking.lesson_date == today,
+                Booking.status == "booked",
+            )
+            .limit(1)
+        )
+        moving = await session.scalar(
+            select(MoveRow.id)
+            .where(
+                MoveRow.device_id.in_(ids),
+                MoveRow.local_date == today,
+                MoveRow.status.in_(OPEN_STATUSES),
+            )
+            .limit(1)
+        )
+        if booked is not None or moving is not None:
+            days.append((school_id, today))
+    return days
+
+
 async def check_reported_room(
     session: AsyncSession, device_id: str, reported_room: str | None, now: datetime
 ) -> MoveRow | None:
