@@ -11,6 +11,7 @@ from integration.test_rota_battery_replans import WITH_TRIP, _read, _robot_day, 
 
 import scheduler.rota_listener as listener
 from device_registry.hub import CHANGES_TOPIC
+from scheduler.rota_services import replan_days
 from telepresence.platform.context import DATABASE, EVENTS
 
 
@@ -23,12 +24,11 @@ async def test_a_burst_of_readings_re_plans_the_school_once(client, org, login, 
     assert (await client.get(url, headers=admin)).status == 200
 
     replanned: list[tuple[str, object]] = []
-    real = listener.replan_days
 
     async def counting(session, school_id, days, now):
         days = list(days)
         replanned.extend((school_id, d) for d in days)
-        return await real(session, school_id, days, now)
+        return await replan_days(session, school_id, days, now)
 
     monkeypatch.setattr(listener, "replan_days", counting)
     await _read(client, robot_id, 35)
