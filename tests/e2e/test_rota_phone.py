@@ -1,4 +1,5 @@
-"""An assistant follows the rota on a phone, confirms a move, and the staff view shows it done.
+"""An assistant follows the rota on a phone, confirms a move, and the staff view shows it done;
+then says they can't do the next one, and the staff view shows why.
 
 The test makes its own school day through the API (a school whose zone puts
 "now" at mid-morning, a robot, a pupil, a lesson within the hour, an
@@ -203,5 +204,18 @@ def test_assistant_confirms_on_a_phone_and_staff_see_it_done(
     # The staff page was open all along: the rota event updates it without a reload.
     expect(row.locator('[data-field="status"]')).to_contain_text("Done")
     expect(staff.page.locator("tr", has_text=rota_day.summary)).to_contain_text("Ali Test at")
+
+    # The move back to the base: the assistant can't do it, and says why; it leaves their
+    # list, and the staff page (live) shows why, with nobody else on duty to take it.
+    back = page.locator("li.move", has_text="from Room 5 to Hall")
+    back.get_by_text("Can't do it").tap()
+    back.get_by_label("Why not?").fill("Fire drill at the end of the lesson")
+    back.get_by_role("button", name="Send").tap()
+    page.wait_for_url(live_server.url("/assistant"))
+    expect(page.locator("li.move", has_text="from Room 5 to Hall")).to_have_count(0)
+    staff_back = staff.page.locator("tr", has_text="from Room 5 to Hall")
+    expect(staff_back).to_contain_text("Ali Test can't: Fire drill at the end of the lesson")
+    status = staff_back.locator('[data-field="status"]')
+    expect(status).to_contain_text(re.compile("Nobody yet|Escalated"))
     assert phone.problems == []
     assert staff.problems == []
