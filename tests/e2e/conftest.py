@@ -5,8 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
-from live_server import LiveServer, Tab, launch_chromium, running_server, watch
-from playwright.sync_api import Browser, BrowserContext, Playwright, sync_playwright
+from live_server import DEMO, LiveServer, Tab, launch_chromium, ok, running_server, watch
+from playwright.sync_api import (
+    APIRequestContext,
+    Browser,
+    BrowserContext,
+    Playwright,
+    sync_playwright,
+)
 
 
 @pytest.fixture(scope="session")
@@ -58,3 +64,19 @@ def open_tab(chromium: Browser) -> Iterator[Callable[[], Tab]]:
     yield open_one
     for context in contexts:
         context.close()
+
+
+@pytest.fixture
+def api(playwright: Playwright, live_server: LiveServer) -> Iterator[APIRequestContext]:
+    """The demo admin's API client (bearer token), for tests that make their own data."""
+    anonymous = playwright.request.new_context(base_url=live_server.base_url)
+    login = DEMO["admin"]
+    token = ok(
+        anonymous.post("/api/auth/login", data={"email": login.login, "password": login.secret})
+    )["token"]
+    anonymous.dispose()
+    client = playwright.request.new_context(
+        base_url=live_server.base_url, extra_http_headers={"Authorization": f"Bearer {token}"}
+    )
+    yield client
+    client.dispose()

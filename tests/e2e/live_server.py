@@ -16,10 +16,19 @@ import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright
+from playwright.sync_api import (
+    APIRequestContext,
+    APIResponse,
+    Browser,
+    BrowserContext,
+    Page,
+    Playwright,
+)
 
 __all__ = [
     "AUDIT_JS",
@@ -312,3 +321,30 @@ def sign_in(page: Page, server: LiveServer, role: str) -> None:
         page.get_by_label("Password").fill(login.secret)
         page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(server.url(login.start_page))
+
+
+def zone_at_mid_morning(now: datetime) -> str:
+    """An ``Etc/GMT±N`` zone in which it is about 10:00 at ``now`` (aware): a school there has
+    today's lessons ahead of it at any hour the tests run."""
+    east = (10 - now.hour) % 24
+    east = east - 24 if east > 14 else east
+    return "Etc/GMT" if east == 0 else f"Etc/GMT{'-' if east > 0 else '+'}{abs(east)}"
+
+
+def ok(response: APIResponse, status: int = 200) -> Any:
+    """The JSON of a response that must have ``status`` ({} for an empty body)."""
+    assert response.status == status, response.text()
+    return response.json() if response.text() else {}
+
+
+def school_at_mid_morning(api: APIRequestContext, name: str) -> tuple[dict[str, Any], ZoneInfo]:
+    """A new school called ``name`` (through the admin ``api``) where it is mid-morning now, in
+    a term from a week ago to a week ahead with every weekday a school day; and its zone."""
+    zone = ZoneInfo(zone_at_mid_morning(datetime.now(UTC)))
+    today = datetime.now(zone).date()
+    school = ok(api.post("/api/schools", data={"name": name, "time_zone": zone.key}), 201)
+    week = timedelta(days=7)
+    term = {"name": "Term", "start": str(today - week), "end": str(today + week)}
+    calendar = {"terms": [term], "school_weekdays": list(range(7))}
+    ok(api.put(f"/api/schools/{school['id']}/calendar", data=calendar))
+    return school, zone

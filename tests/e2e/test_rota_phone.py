@@ -12,17 +12,13 @@ import re
 import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any
-from zoneinfo import ZoneInfo
+from datetime import datetime, timedelta
 
 import pytest
-from live_server import DEMO, LiveServer, Tab, sign_in, watch
+from live_server import LiveServer, Tab, ok, school_at_mid_morning, sign_in, watch
 from playwright.sync_api import (
     APIRequestContext,
-    APIResponse,
     Browser,
-    Playwright,
     ViewportSize,
     expect,
 )
@@ -40,50 +36,18 @@ class RotaDay:
     summary: str
 
 
-def _zone_at_mid_morning(now: datetime) -> str:
-    """An ``Etc/GMT±N`` zone in which it is about 10:00 now (so lessons fit today)."""
-    east = (10 - now.hour) % 24
-    east = east - 24 if east > 14 else east
-    return "Etc/GMT" if east == 0 else f"Etc/GMT{'-' if east > 0 else '+'}{abs(east)}"
-
-
-def _ok(response: APIResponse, status: int = 200) -> Any:
-    assert response.status == status, response.text()
-    return response.json() if response.text() else {}
-
-
-@pytest.fixture
-def api(playwright: Playwright, live_server: LiveServer) -> Iterator[APIRequestContext]:
-    """The admin's API client (bearer token)."""
-    anonymous = playwright.request.new_context(base_url=live_server.base_url)
-    login = DEMO["admin"]
-    token = _ok(
-        anonymous.post("/api/auth/login", data={"email": login.login, "password": login.secret})
-    )["token"]
-    anonymous.dispose()
-    client = playwright.request.new_context(
-        base_url=live_server.base_url, extra_http_headers={"Authorization": f"Bearer {token}"}
-    )
-    yield client
-    client.dispose()
-
-
 @pytest.fixture
 def rota_day(api: APIRequestContext) -> RotaDay:
     """A school with a robot booked in Room 5 within the hour, fetched from the Hall."""
-    now = datetime.now(UTC)
-    zone = _zone_at_mid_morning(now)
-    local = now.astimezone(ZoneInfo(zone))
     tag = secrets.token_hex(3)
-    school = _ok(
-        api.post("/api/schools", data={"name": f"Rota School {tag}", "time_zone": zone}), 201
-    )
+    school, zone = school_at_mid_morning(api, f"Rota School {tag}")
+    local = datetime.now(zone)
     rooms = {
-        name: _ok(api.post(f"/api/schools/{school['id']}/rooms", data={"name": name}), 201)["id"]
+        name: ok(api.post(f"/api/schools/{school['id']}/rooms", data={"name": name}), 201)["id"]
         for name in ("Hall", "Room 5")
     }
     email = f"ali.{tag}@rota.example"
-    _ok(
+    ok(
         api.post(
             "/api/users",
             data={
@@ -96,16 +60,16 @@ def rota_day(api: APIRequestContext) -> RotaDay:
         ),
         201,
     )
-    users = _ok(api.get("/api/users"))
+    users = ok(api.get("/api/users"))
     assistant_id = next(u["id"] for u in users if u["email"] == email)
-    pupil = _ok(
+    pupil = ok(
         api.post(
             "/api/pupils",
             data={"first_name": "Zoe", "last_name": "Quinn", "school_id": school["id"]},
         ),
         201,
     )
-    robot = _ok(
+    robot = ok(
         api.post(
             "/api/devices",
             data={
@@ -121,31 +85,20 @@ def rota_day(api: APIRequestContext) -> RotaDay:
         201,
     )
     today = local.date()
-    term = {
-        "name": "Term",
-        "start": str(today - timedelta(days=7)),
-        "end": str(today + timedelta(days=7)),
-    }
-    _ok(
-        api.put(
-            f"/api/schools/{school['id']}/calendar",
-            data={"terms": [term], "school_weekdays": list(range(7))},
-        )
-    )
     start = (local + timedelta(minutes=40)).replace(second=0, microsecond=0)
     start -= timedelta(minutes=start.minute % 5)
     end = start + timedelta(minutes=50)
     csv = f"Day,Subject,Start,End,Room\r\n{start:%A},Maths,{start:%H:%M},{end:%H:%M},Room 5\r\n"
-    _ok(
+    ok(
         api.post(
             f"/api/pupils/{pupil['id']}/timetable?format=csv&file_name=zoe.csv",
             data=csv.encode(),
             headers={"Content-Type": "text/csv"},
         )
     )
-    occurrences = _ok(api.get(f"/api/pupils/{pupil['id']}/occurrences?from={today}&to={today}"))
+    occurrences = ok(api.get(f"/api/pupils/{pupil['id']}/occurrences?from={today}&to={today}"))
     lesson_id = occurrences[0]["lesson_id"]
-    _ok(
+    ok(
         api.post(
             f"/api/pupils/{pupil['id']}/bookings",
             data={"lesson_id": lesson_id, "date": str(today), "classroom_device_id": robot["id"]},
@@ -153,7 +106,7 @@ def rota_day(api: APIRequestContext) -> RotaDay:
         201,
     )
     duty = [{"weekday": d, "start": "00:00", "end": "23:59"} for d in range(7)]
-    _ok(api.put(f"/api/assistants/{assistant_id}/duty", data={"patterns": duty}))
+    ok(api.put(f"/api/assistants/{assistant_id}/duty", data={"patterns": duty}))
     summary = f"Robot 'Rover' · from Hall to Room 5 · by {start:%H:%M} · for Zoe Q."
     return RotaDay(school["id"], email, summary)
 
