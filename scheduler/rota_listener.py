@@ -107,13 +107,13 @@ async def on_device_change(app: web.Application, change: dict[str, Any]) -> None
     """A device left or rejoined service, reported a room or a battery level: keep the
     rota true to it."""
     device_id, now = str(change.get("device_id", "")), app[CLOCK].now()
+    if _is_reading(change):  # the battery rule projects from this reading
+        await on_battery_readings(app, [device_id])
+        return
     try:
         async with app[DATABASE].transaction() as session:
             if "lifecycle" in change:
                 outcomes = await replan_device(session, device_id, now)
-                flagged = None
-            elif "battery_pct" in change:  # the battery rule projects from this reading
-                outcomes = await replan_device(session, device_id, now, today_only=True)
                 flagged = None
             else:
                 outcomes = []
@@ -165,11 +165,16 @@ async def on_battery_readings(app: web.Application, device_ids: Iterable[str]) -
     await replan_for(app, days)
 
 
+def _is_reading(change: dict[str, Any]) -> bool:
+    """A battery reading (a new 10 % band, charging on or off), not a lifecycle change."""
+    return "battery_pct" in change and "lifecycle" not in change
+
+
 async def on_device_changes(app: web.Application, changes: Iterable[dict[str, Any]]) -> None:
     """A batch of device changes in order; battery readings are taken together at the end."""
     readings: dict[str, None] = {}  # devices that reported, in order, once each
     for change in changes:
-        if "battery_pct" in change and "lifecycle" not in change:
+        if _is_reading(change):
             readings[str(change.get("device_id", ""))] = None
         else:
             await on_device_change(app, change)

@@ -337,16 +337,13 @@ async def replan_ahead(
     return await replan_days(session, school_id, set(planned), now)
 
 
-async def replan_device(
-    session: AsyncSession, device_id: str, now: datetime, *, today_only: bool = False
-) -> list[DayOutcome]:
+async def replan_device(session: AsyncSession, device_id: str, now: datetime) -> list[DayOutcome]:
     """Re-plan the days ahead on which ``device_id`` has bookings or open moves.
 
     For the device registry to call after a lifecycle change (maintenance
     takes a device out of the rota; back to active puts it in again) or when
-    a device goes offline for good; with ``today_only`` after a new battery
-    reading (only today's plan uses it). Publishing is the caller's
-    (``announce``).
+    a device goes offline for good (a new battery reading only matters to
+    today: see ``busy_today``). Publishing is the caller's (``announce``).
     """
     device = await session.get(Device, device_id)
     if device is None or device.school_id is None:
@@ -369,10 +366,7 @@ async def replan_device(
             MoveRow.status.in_(OPEN_STATUSES),
         )
     )
-    days = {*booked, *moving}
-    if today_only:
-        days &= {today}
-    return await replan_days(session, school.id, days, now)
+    return await replan_days(session, school.id, {*booked, *moving}, now)
 
 
 async def busy_today(
