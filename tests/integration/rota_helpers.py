@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from factories import Org, add_user
+from factories import Org, add_device, add_user
 
 from scheduler.models import Booking
+from telepresence.platform.context import DATABASE
 from telepresence.platform.database import Database
 
 LONDON = ZoneInfo("Europe/London")
@@ -15,6 +17,9 @@ ALL_WEEK = [
     {"weekday": d, "start": "07:00", "end": "18:00", "breaks": [{"start": "12:30", "end": "13:00"}]}
     for d in range(7)
 ]
+
+# Robbie's day in most rota tests: Lab 3 at 10:00, then S12 (its base) at 11:00.
+LAB_THEN_S12 = (("10:00", "10:50", "Lab 3"), ("11:00", "11:50", "S12"))
 
 
 def tomorrow() -> date:
@@ -56,3 +61,24 @@ async def add_assistant(database: Database, org: Org, email: str) -> str:
     async with database.transaction() as session:
         user = await add_user(session, "assistant", org.provider_id, org.school_id, email=email)
         return user.id
+
+
+async def on_duty_all_week(client: Any, admin: dict[str, str], *user_ids: str) -> None:
+    """These assistants on duty every day (``ALL_WEEK``), set through the API as ``admin``."""
+    for user_id in user_ids:
+        resp = await client.put(
+            f"/api/assistants/{user_id}/duty", json={"patterns": ALL_WEEK}, headers=admin
+        )
+        assert resp.status == 200, await resp.text()
+
+
+async def robbie_tomorrow(
+    client: Any, org: Org, *lessons: tuple[str, str, str]
+) -> tuple[str, date]:
+    """Robbie (base S12) booked tomorrow in each (start, end, room); its id and the day."""
+    database = client.app[DATABASE]
+    robot = await add_device(database, org, charging_base_room_id=org.room_ids[0])
+    day = tomorrow()
+    for start, end, room in lessons:
+        await add_lesson(database, org, robot.id, day, start, end, room)
+    return robot.id, day

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import asyncio
 
-from factories import add_device
-from integration.rota_helpers import ALL_WEEK, add_assistant, add_lesson, at, tomorrow
+from integration.rota_helpers import (
+    LAB_THEN_S12,
+    add_assistant,
+    add_lesson,
+    at,
+    on_duty_all_week,
+    robbie_tomorrow,
+)
 
 from device_registry.models import Device
 from telepresence.platform.context import DATABASE
@@ -13,20 +19,11 @@ from telepresence.platform.context import DATABASE
 
 async def _robot_day(client, org):
     """Robbie (base S12) booked tomorrow 10:00 in Lab 3 and 11:00 in S12."""
-    database = client.app[DATABASE]
-    robot = await add_device(database, org, charging_base_room_id=org.room_ids[0])
-    day = tomorrow()
-    await add_lesson(database, org, robot.id, day, "10:00", "10:50", "Lab 3")
-    await add_lesson(database, org, robot.id, day, "11:00", "11:50", "S12")
-    return robot.id, day
+    return await robbie_tomorrow(client, org, *LAB_THEN_S12)
 
 
 async def _on_duty(client, login, user_id):
-    admin = await login("admin")
-    resp = await client.put(
-        f"/api/assistants/{user_id}/duty", json={"patterns": ALL_WEEK}, headers=admin
-    )
-    assert resp.status == 200, await resp.text()
+    await on_duty_all_week(client, await login("admin"), user_id)
 
 
 async def test_duty_patterns_round_trip_and_bad_input_changes_nothing(client, org, login):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from factories import add_device
-from integration.rota_helpers import ALL_WEEK, add_assistant, add_lesson, tomorrow
+from integration.rota_helpers import add_assistant, add_lesson, on_duty_all_week, tomorrow
 from integration.test_pages import csrf_of, sign_in
 
 from telepresence.platform.context import DATABASE
@@ -25,11 +25,7 @@ async def _two_on_duty(client, org, login):
     admin = await login("admin")
     jo = org.users["assistant"].id
     kim = await add_assistant(client.app[DATABASE], org, "kim@test.example")
-    for user_id in (jo, kim):
-        resp = await client.put(
-            f"/api/assistants/{user_id}/duty", json={"patterns": ALL_WEEK}, headers=admin
-        )
-        assert resp.status == 200, await resp.text()
+    await on_duty_all_week(client, admin, jo, kim)
     return admin, jo, kim
 
 

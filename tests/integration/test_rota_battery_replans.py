@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from factories import add_device
-from integration.rota_helpers import ALL_WEEK, LONDON, add_lesson, tomorrow
+from integration.rota_helpers import LONDON, on_duty_all_week, robbie_tomorrow
 from integration.test_pages import sign_in
 from sqlalchemy import select
 
@@ -26,21 +26,12 @@ from telepresence.platform.context import CLOCK, DATABASE, EVENTS, JOBS
 
 
 async def _robot_day(client, org, login, clock):
-    admin = await login("admin")
-    resp = await client.put(
-        f"/api/assistants/{org.users['assistant'].id}/duty",
-        json={"patterns": ALL_WEEK},
-        headers=admin,
-    )
-    assert resp.status == 200
-    database = client.app[DATABASE]
-    robot = await add_device(database, org, charging_base_room_id=org.room_ids[0])
-    day = tomorrow()
-    await add_lesson(database, org, robot.id, day, "09:00", "10:00", "Lab 3")
-    await add_lesson(database, org, robot.id, day, "13:00", "14:00", "Lab 3")
+    await on_duty_all_week(client, await login("admin"), org.users["assistant"].id)
+    lessons = (("09:00", "10:00", "Lab 3"), ("13:00", "14:00", "Lab 3"))
+    robot_id, day = await robbie_tomorrow(client, org, *lessons)
     eight = datetime(day.year, day.month, day.day, 8, tzinfo=LONDON)
     clock.offset = eight.astimezone(UTC) - datetime.now(UTC)
-    return robot.id, day, await login("admin")  # signed in again at the new time
+    return robot_id, day, await login("admin")  # signed in again at the new time
 
 
 async def _read(client, robot_id: str, pct: int, *, charging: bool = False) -> None:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from factories import add_device
-from integration.rota_helpers import ALL_WEEK, add_lesson, tomorrow
+from integration.rota_helpers import LAB_THEN_S12, on_duty_all_week, robbie_tomorrow, tomorrow
 from integration.test_pages import csrf_of, sign_in
 
 from device_registry.models import Device
@@ -20,18 +19,10 @@ from telepresence.platform.context import CLOCK, DATABASE, EVENTS
 async def _day(client, org, login, start: str = "10:00"):
     """The assistant on duty all week; Robbie booked in Lab 3 then S12 on ``day``."""
     admin = await login("admin")
-    resp = await client.put(
-        f"/api/assistants/{org.users['assistant'].id}/duty",
-        json={"patterns": ALL_WEEK},
-        headers=admin,
-    )
-    assert resp.status == 200
-    database = client.app[DATABASE]
-    robot = await add_device(database, org, charging_base_room_id=org.room_ids[0])
-    day = tomorrow()
-    await add_lesson(database, org, robot.id, day, start, "10:50", "Lab 3")
-    await add_lesson(database, org, robot.id, day, "11:00", "11:50", "S12")
-    return robot.id, day, admin
+    await on_duty_all_week(client, admin, org.users["assistant"].id)
+    first, second = LAB_THEN_S12
+    robot_id, day = await robbie_tomorrow(client, org, (start, *first[1:]), second)
+    return robot_id, day, admin
 
 
 async def _moves(client, org, day, headers):

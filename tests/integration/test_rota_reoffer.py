@@ -6,8 +6,12 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from factories import add_device
-from integration.rota_helpers import ALL_WEEK, add_assistant, add_lesson, tomorrow
+from integration.rota_helpers import (
+    LAB_THEN_S12,
+    add_assistant,
+    on_duty_all_week,
+    robbie_tomorrow,
+)
 from integration.test_pages import csrf_of, sign_in
 
 from telepresence.platform.context import DATABASE
@@ -18,16 +22,8 @@ KIM = "kim@test.example"
 async def _two_on_duty_and_a_day(client, org, login):
     admin = await login("admin")
     kim = await add_assistant(client.app[DATABASE], org, KIM)
-    for user_id in (org.users["assistant"].id, kim):
-        resp = await client.put(
-            f"/api/assistants/{user_id}/duty", json={"patterns": ALL_WEEK}, headers=admin
-        )
-        assert resp.status == 200, await resp.text()
-    database = client.app[DATABASE]
-    robot = await add_device(database, org, charging_base_room_id=org.room_ids[0])
-    day = tomorrow()
-    await add_lesson(database, org, robot.id, day, "10:00", "10:50", "Lab 3")
-    await add_lesson(database, org, robot.id, day, "11:00", "11:50", "S12")
+    await on_duty_all_week(client, admin, org.users["assistant"].id, kim)
+    _robot_id, day = await robbie_tomorrow(client, org, *LAB_THEN_S12)
     url = f"/api/schools/{org.school_id}/rota?date={day.isoformat()}"
     first = (await (await client.get(url, headers=admin)).json())["moves"][0]
     emails = {org.users["assistant"].id: org.email("assistant"), kim: KIM}
