@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from hypothesis import strategies as st
 
 from scheduler.rota import (
     Assistant,
@@ -20,6 +24,7 @@ S12 = RoomRef("s12", "main", 0)
 S14 = RoomRef("s14", "main", 0)
 LAB3 = RoomRef("lab3", "main", 1)
 GYM = RoomRef("gym", "sports", 0)
+PERIODS = ["08:50", "09:45", "11:00", "11:55", "13:40", "14:35"]  # a secondary day's bells
 
 
 def at(hhmm: str) -> datetime:
@@ -38,6 +43,30 @@ def lesson(
     """A booked lesson of ``minutes`` starting at ``start``."""
     begins = at(start)
     return BookedLesson(booking_id, device_id, room, begins, begins + timedelta(minutes=minutes))
+
+
+def draw_lessons(
+    draw: Callable[..., Any],
+    device: str,
+    rooms: Sequence[RoomRef],
+    *,
+    least: int,
+    most: int,
+    suffix: str = "",
+) -> list[BookedLesson]:
+    """Some of ``PERIODS`` for ``device`` (drawn, ``least`` to ``most``), each a 50-minute
+    lesson in a drawn room; for property tests (``draw``: Hypothesis's draw function)."""
+    periods = draw(st.lists(st.sampled_from(PERIODS), min_size=least, max_size=most, unique=True))
+    return [
+        BookedLesson(
+            f"{device}-{p}{suffix}",
+            device,
+            draw(st.sampled_from(rooms)),
+            at(p),
+            at(p) + timedelta(minutes=50),
+        )
+        for p in periods
+    ]
 
 
 def robot(

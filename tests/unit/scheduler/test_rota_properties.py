@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from unit.scheduler.rota_factories import assistant, at, robot
+from unit.scheduler.rota_factories import assistant, at, draw_lessons, robot
 
 from scheduler.assignment import assign, assign_first_free, replan
 from scheduler.rota import (
@@ -15,7 +15,6 @@ from scheduler.rota import (
     TOO_LATE,
     AssignmentRules,
     Assistant,
-    BookedLesson,
     Move,
     Pin,
     Plan,
@@ -25,7 +24,6 @@ from scheduler.walking import RoomRef, WalkingRules
 
 ROOMS = [RoomRef(f"r{n}", "main" if n < 6 else "block", n % 2) for n in range(9)]
 BASE = ROOMS[0]
-PERIODS = ["08:50", "09:45", "11:00", "11:55", "13:40", "14:35"]
 REASONS = {NO_ASSISTANT_ON_DUTY, NOBODY_FREE, PINNED_ASSISTANT_CANNOT, REACHED_CAP, TOO_LATE}
 WALK = WalkingRules()
 RULES = AssignmentRules()
@@ -37,17 +35,7 @@ def days(draw: st.DrawFn) -> tuple[list[Move], list[Assistant]]:
     moves: list[Move] = []
     for r in range(draw(st.integers(1, 3))):
         device = f"robot{r}"
-        periods = draw(st.lists(st.sampled_from(PERIODS), min_size=1, max_size=5, unique=True))
-        lessons = [
-            BookedLesson(
-                f"{device}-{p}",
-                device,
-                draw(st.sampled_from(ROOMS)),
-                at(p),
-                at(p) + timedelta(minutes=50),
-            )
-            for p in periods
-        ]
+        lessons = draw_lessons(draw, device, ROOMS, least=1, most=5)
         last_known = draw(st.sampled_from([None, *ROOMS]))
         moves.extend(derive_moves(robot(device, BASE, last_known), lessons))
     people = []
@@ -168,17 +156,7 @@ def test_replanning_after_one_booking_change_keeps_every_other_assignment(data):
     moves, people = data.draw(days())
     plan = assign(moves, people, WALK, now=EARLY)
     device = data.draw(st.sampled_from(["robot0", "robot1", "robot2"]))
-    periods = data.draw(st.lists(st.sampled_from(PERIODS), min_size=1, max_size=5, unique=True))
-    lessons = [
-        BookedLesson(
-            f"{device}-{p}-new",
-            device,
-            data.draw(st.sampled_from(ROOMS)),
-            at(p),
-            at(p) + timedelta(minutes=50),
-        )
-        for p in periods
-    ]
+    lessons = draw_lessons(data.draw, device, ROOMS, least=1, most=5, suffix="-new")
     changed = [m for m in moves if m.device_id != device] + derive_moves(
         robot(device, BASE), lessons
     )

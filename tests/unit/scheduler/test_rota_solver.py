@@ -4,19 +4,16 @@ A re-simulated timeline reuses the old tail once it rejoins it, and the naive
 safety-net greedy stops once it cannot win: neither may change a result.
 """
 
-from datetime import timedelta
-
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from unit.scheduler.rota_factories import assistant, at, robot
+from unit.scheduler.rota_factories import assistant, at, draw_lessons, robot
 
 from scheduler.assignment import assign_first_free
-from scheduler.rota import AssignmentRules, Assistant, BookedLesson, Move, derive_moves
+from scheduler.rota import AssignmentRules, Assistant, Move, derive_moves
 from scheduler.solver import Solver
 from scheduler.walking import RoomRef, WalkingRules
 
 ROOMS = [RoomRef(f"r{n}", "main" if n < 5 else "block", n % 2) for n in range(8)]
-PERIODS = ["08:50", "09:45", "11:00", "11:55", "13:40", "14:35"]
 WALK = WalkingRules()
 RULES = AssignmentRules()
 EARLY = at("06:00")
@@ -28,17 +25,7 @@ def busy_days(draw: st.DrawFn) -> tuple[list[Move], list[Assistant]]:
     moves: list[Move] = []
     for r in range(draw(st.integers(2, 5))):
         device = f"robot{r}"
-        periods = draw(st.lists(st.sampled_from(PERIODS), min_size=2, max_size=6, unique=True))
-        lessons = [
-            BookedLesson(
-                f"{device}-{p}",
-                device,
-                draw(st.sampled_from(ROOMS)),
-                at(p),
-                at(p) + timedelta(minutes=50),
-            )
-            for p in periods
-        ]
+        lessons = draw_lessons(draw, device, ROOMS, least=2, most=6)
         moves.extend(derive_moves(robot(device, ROOMS[0]), lessons))
     people = [
         assistant(f"a{n}", "08:00", "16:00", draw(st.sampled_from([(), (("12:30", "13:00"),)])))
