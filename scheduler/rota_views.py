@@ -94,8 +94,8 @@ class MoveView:
         """The ``declined`` lines the status reason does not already tell (for the page)."""
         told = self.row.status_reason or ""
         return [
-            f"{name} can't ({at}): {reason}"
-            for name, at, reason in self.declines
+            line
+            for (name, _at, reason), line in zip(self.declines, self.declined, strict=True)
             if f"{name} can't: {reason}" not in told
         ]
 
