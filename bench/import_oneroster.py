@@ -11,7 +11,7 @@ A OneRoster 1.2 bundle is generated in memory (not timed): 5,000 pupils in
 30 periods of week A and 25 of week B (``A:Mon:P1`` ...), so 50 lesson rows a
 pupil, 250,000 in all; teachers, courses, a term, enrolments. Timed:
 
-- **import**: ``scheduler.roster_import.import_roster``, the service an upload
+- **import**: ``scheduler.timetables.roster_import.import_roster``, the service an upload
   of the bundle goes through: read and check the zip, validate every pupil's
   lessons against the school's bell times and A/B weeks, diff with what is
   stored, write in one transaction (the product's path, end to end);
@@ -47,9 +47,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import asyncpg
 from sqlalchemy import delete, insert
 
-from scheduler import repository as repo
-from scheduler.models import LessonRow, Timetable
-from scheduler.roster_import import RosterPupil, import_roster, lesson_values, parse_roster
+from scheduler.timetables import repository as repo
+from scheduler.timetables.models import LessonRow, Timetable
+from scheduler.timetables.roster_import import (
+    RosterPupil,
+    import_roster,
+    lesson_values,
+    parse_roster,
+)
 from telepresence.dbmigrate import upgrade
 from telepresence.demo_timetables import demo_calendar
 from telepresence.platform.database import Database, new_id

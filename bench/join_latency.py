@@ -119,7 +119,7 @@ async def book_now(app: web.Application, key: str) -> str:
     from sqlalchemy import select
 
     from device_registry.models import Device
-    from scheduler.models import Booking
+    from scheduler.bookings.models import Booking
     from telepresence.platform.models import Pupil
 
     now = datetime.now(UTC)

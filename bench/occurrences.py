@@ -10,7 +10,7 @@ alternating A/B), at a school with the demo's calendar: the autumn term
 2026 (INSET day, October half term, A/B weeks restarted after half term, and
 the clocks going back on 25 October inside the term). Timed:
 
-- **expand**: ``scheduler.occurrences.expand`` of each pupil's lessons over the
+- **expand**: ``scheduler.timetables.occurrences.expand`` of each pupil's lessons over the
   term (the product's path: zone, closures, week letters, validity);
 - **baseline**, in the same run: a plain loop over the term's dates that emits
   the *same* occurrences from a precomputed, untimed plan of which lessons fall
@@ -38,9 +38,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from scheduler.calendar import SchoolCalendar
-from scheduler.imports import import_csv
-from scheduler.occurrences import Lesson, Occurrence, expand
+from scheduler.timetables.calendar import SchoolCalendar
+from scheduler.timetables.imports import import_csv
+from scheduler.timetables.occurrences import Lesson, Occurrence, expand
 from telepresence.demo_timetables import demo_calendar, demo_timetable_csv
 
 TODAY = date(2026, 11, 25)

@@ -46,8 +46,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from rota_scale import LESSON, MONDAY, PERIODS, at, make_assistants, make_rooms
 
-from scheduler.assignment import assign, assign_first_free
-from scheduler.rota import (
+from scheduler.rota.domain.assignment import assign, assign_first_free
+from scheduler.rota.domain.moves import (
     AssignmentRules,
     Assistant,
     BookedLesson,
@@ -57,7 +57,7 @@ from scheduler.rota import (
     WalkingRules,
     derive,
 )
-from scheduler.solver import Solver, _Job
+from scheduler.rota.domain.solver import Solver, _Job
 
 NEVER = -(2**62)
 RULES = AssignmentRules()

@@ -43,8 +43,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from scheduler.assignment import assign, assign_first_free, replan
-from scheduler.rota import (
+from scheduler.rota.domain.assignment import assign, assign_first_free, replan
+from scheduler.rota.domain.moves import (
     Assistant,
     BookedLesson,
     DeviceDay,

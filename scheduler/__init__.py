@@ -1,27 +1,7 @@
 """Timetables and their import, occurrences, bookings and moves."""
 
-from scheduler.assignment import assign, assign_first_free, replan
-from scheduler.calendar import (
-    BellPeriod,
-    CalendarError,
-    Closure,
-    SchoolCalendar,
-    Term,
-    WeekCycle,
-    WeekLetter,
-    is_school_day,
-    week_of,
-)
-from scheduler.occurrences import (
-    Lesson,
-    LessonChange,
-    Occurrence,
-    TimetableDiff,
-    diff_timetables,
-    expand,
-    lesson_key,
-)
-from scheduler.rota import (
+from scheduler.rota.domain.assignment import assign, assign_first_free, replan
+from scheduler.rota.domain.moves import (
     Assignment,
     AssignmentRules,
     Assistant,
@@ -37,6 +17,26 @@ from scheduler.rota import (
     WalkingRules,
     derive,
     derive_moves,
+)
+from scheduler.timetables.calendar import (
+    BellPeriod,
+    CalendarError,
+    Closure,
+    SchoolCalendar,
+    Term,
+    WeekCycle,
+    WeekLetter,
+    is_school_day,
+    week_of,
+)
+from scheduler.timetables.occurrences import (
+    Lesson,
+    LessonChange,
+    Occurrence,
+    TimetableDiff,
+    diff_timetables,
+    expand,
+    lesson_key,
 )
 
 __all__ = [

@@ -15,16 +15,23 @@ from device_registry.hub import DeviceHub
 from device_registry.jobs import mark_silent_devices_offline, purge_old_telemetry
 from device_registry.services import resolve_device_token
 from device_registry.socket import DEVICE_HUB
-from scheduler import feed_pages, import_pages, unavailability_pages
-from scheduler import pages as scheduler_pages
-from scheduler import web as scheduler_web
-from scheduler.rota_battery import learn_drain_rates
-from scheduler.rota_jobs import send_morning_rotas
-from scheduler.rota_listener import ROTA_ALERTS, rota_planner
-from scheduler.rota_pages import routes as rota_page_routes
-from scheduler.rota_retention import purge_old_rota
-from scheduler.rota_web import routes as rota_api_routes
+from scheduler.bookings import pages as booking_pages
+from scheduler.bookings import unavailability_pages
+from scheduler.bookings import web as booking_web
+from scheduler.bookings.feeds import pages as feed_pages
+from scheduler.rota.battery import learn_drain_rates
+from scheduler.rota.jobs import send_morning_rotas
+from scheduler.rota.listener import ROTA_ALERTS, rota_planner
+from scheduler.rota.pages import routes as rota_page_routes
+from scheduler.rota.retention import purge_old_rota
+from scheduler.rota.web import routes as rota_api_routes
+from scheduler.timetables import import_pages
+from scheduler.timetables import pages as timetable_pages
+from scheduler.timetables import web as timetable_web
 from telepresence import pages
+from telepresence.engagement import web as engagement_web
+from telepresence.engagement.jobs import compute_finished_outcomes, nightly_engagement
+from telepresence.fleet_metrics import FLEET_SOURCES
 from telepresence.notifications import NotificationService, SmtpMailer
 from telepresence.notifications import web as notifications_web
 from telepresence.notifications.jobs import resend_stalled_email
@@ -50,18 +57,29 @@ from telepresence.platform.errors import error_middleware
 from telepresence.platform.eventbridge import PostgresEventBridge
 from telepresence.platform.events import EventHub
 from telepresence.platform.identity import TokenKind
-from telepresence.platform.jobs import JobContext, JobRunner
+from telepresence.platform.jobs import Job, JobContext, JobRunner
 from telepresence.platform.logging import REQUEST_ID, request_id_middleware
 from telepresence.platform.maintenance import purge_expired_tokens, purge_old_audit
+from telepresence.platform.metrics import METRICS, Metrics
+from telepresence.platform.probes import SMTP_PROBE, SmtpProbe
+from telepresence.platform.probes import routes as probe_routes
 from telepresence.platform.ratelimit import RateLimiter
+from telepresence.platform.revocation import REVOCATION_HOOKS
 from telepresence.platform.routing import ENDPOINTS
 from telepresence.platform.settings import Settings
+from telepresence.reintegration import pages as reintegration_pages
+from telepresence.reintegration import records_web as reintegration_records
+from telepresence.reintegration import web as reintegration_web
+from telepresence.reintegration.jobs import no_contact_alerts, review_reminders
 from telepresence.sessions import pages as session_pages
 from telepresence.sessions import readiness
+from telepresence.sessions import timings as session_timings
 from telepresence.sessions import watch as session_watch
 from telepresence.sessions import web as session_web
+from telepresence.sessions.invitations import RobotInvitations
 from telepresence.sessions.jobs import end_finished_sessions, prepare_sessions
 from telepresence.sessions.readiness import ECHOES, EchoPeers
+from telepresence.sessions.revocation import lesson_revocation, revoke_lesson_tokens
 from telepresence.sessions.signalling import SESSION_ROOMS, SessionRooms
 from telepresence.sessions.watch import RELAYS, RelayHub
 
@@ -98,6 +116,26 @@ async def _close_sockets(app: web.Application) -> None:
         await app[DEVICE_HUB].close_sockets()
 
 
+def _periodic_jobs(settings: Settings) -> list[tuple[float, Job, str]]:
+    """Every package's maintenance jobs: (every how many seconds, job, name)."""
+    return [
+        (settings.heartbeat_seconds, mark_silent_devices_offline, "device-presence"),
+        (30, end_finished_sessions, "end-sessions"),
+        (20, prepare_sessions, "prepare-sessions"),
+        (3600, purge_old_telemetry, "purge-telemetry"),
+        (3600, purge_expired_tokens, "purge-tokens"),
+        (24 * 3600, purge_old_audit, "purge-audit"),
+        (24 * 3600, purge_old_rota, "purge-rota"),
+        (6 * 3600, learn_drain_rates, "rota-drain-rates"),
+        (300, resend_stalled_email, "resend-stalled-email"),
+        (300, send_morning_rotas, "morning-rota"),
+        (120, compute_finished_outcomes, "engagement-outcomes"),
+        (900, nightly_engagement, "engagement-nightly"),
+        (3600, review_reminders, "reintegration-reviews"),
+        (3600, no_contact_alerts, "reintegration-no-contact"),
+    ]
+
+
 async def _resources(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     if settings.effective_database_url.startswith("sqlite"):
@@ -106,6 +144,8 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     app[DATABASE] = database
     hub = DeviceHub(database, app[CLOCK], app[EVENTS])
     app[DEVICE_HUB] = hub
+    invitations = RobotInvitations(database, app[CLOCK], settings, hub)
+    hub.lessons = invitations
     notifier = NotificationService(
         database,
         app[CLOCK],
@@ -124,22 +164,16 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         events=app[EVENTS],
         notifier=notifier,
     )
+    app[METRICS].watch_pool(database)
     jobs = JobRunner(
         context,
+        metrics=app[METRICS],
         enabled=settings.run_jobs,
         retry_seconds=settings.leader_check_seconds,
         poll_seconds=settings.leader_check_seconds,
     )
-    jobs.every(settings.heartbeat_seconds, mark_silent_devices_offline, name="device-presence")
-    jobs.every(30, end_finished_sessions, name="end-sessions")
-    jobs.every(20, prepare_sessions, name="prepare-sessions")
-    jobs.every(3600, purge_old_telemetry, name="purge-telemetry")
-    jobs.every(3600, purge_expired_tokens, name="purge-tokens")
-    jobs.every(24 * 3600, purge_old_audit, name="purge-audit")
-    jobs.every(24 * 3600, purge_old_rota, name="purge-rota")
-    jobs.every(6 * 3600, learn_drain_rates, name="rota-drain-rates")
-    jobs.every(300, resend_stalled_email, name="resend-stalled-email")
-    jobs.every(300, send_morning_rotas, name="morning-rota")
+    for seconds, job, name in _periodic_jobs(settings):
+        jobs.every(seconds, job, name=name)
     app[JOBS] = jobs
     app[SESSION_ROOMS] = SessionRooms()
     app[ECHOES] = EchoPeers()
@@ -157,10 +191,22 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         await app[SESSION_ROOMS].close_all()
         await app[ECHOES].close()
         await app[RELAYS].close_all()
+        await invitations.close()
         await hub.close()
         if bridge is not None:
             await bridge.close()
         await database.close()
+
+
+def _metrics() -> Metrics:
+    metrics = Metrics()
+    metrics.fleet_sources.extend(FLEET_SOURCES)
+    # Uploads are counted by their route and status, where every format's import ends.
+    metrics.import_routes |= {
+        ("POST", "/api/pupils/{pupil_id}/timetable"),
+        ("POST", "/pupils/{pupil_id}/timetable/import"),
+    }
+    return metrics
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
@@ -175,12 +221,15 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app[EVENTS] = EventHub()
     app[LOGIN_LIMITER] = RateLimiter(settings.login_attempts_per_minute)
     app[ENDPOINTS] = []
+    app[METRICS] = _metrics()
+    app[SMTP_PROBE] = SmtpProbe()
     resolvers: dict[TokenKind, TokenResolver] = {
         TokenKind.SESSION: resolve_person_token,
         TokenKind.API: resolve_person_token,
         TokenKind.DEVICE: resolve_device_token,
     }
     app[RESOLVERS] = resolvers
+    app[REVOCATION_HOOKS] = [revoke_lesson_tokens]
     aiohttp_jinja2.setup(
         app,
         loader=jinja2.ChoiceLoader(
@@ -188,16 +237,20 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
                 jinja2.PackageLoader("telepresence", "templates"),
                 jinja2.PackageLoader("device_registry", "templates"),
                 jinja2.PackageLoader("scheduler", "templates"),
+                jinja2.PackageLoader("telepresence.reintegration", "templates"),
             ]
         ),
         autoescape=jinja2.select_autoescape(["html"]),
         undefined=jinja2.StrictUndefined,
     )
     app.cleanup_ctx.append(_resources)
+    app.cleanup_ctx.append(lesson_revocation)
     app.on_shutdown.append(_close_sockets)
     app.cleanup_ctx.append(rota_planner)
     for routes in (
         platform_web.routes,
+        probe_routes,
+        session_timings.routes,
         organisation_web.routes,
         organisation_pages.routes,
         device_registry.web.routes,
@@ -207,14 +260,20 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         session_pages.routes,
         readiness.routes,
         session_watch.routes,
-        scheduler_web.routes,
+        timetable_web.routes,
+        booking_web.routes,
         rota_api_routes,
         rota_page_routes,
-        scheduler_pages.routes,
+        booking_pages.routes,
         import_pages.routes,
+        timetable_pages.routes,
         unavailability_pages.routes,
         notifications_web.routes,
+        engagement_web.routes,
         feed_pages.routes,
+        reintegration_web.routes,
+        reintegration_records.routes,
+        reintegration_pages.routes,
     ):
         routes.install(app)
     app.router.add_static("/static", STATIC, name="static", append_version=True)

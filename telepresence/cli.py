@@ -126,7 +126,7 @@ def _agent(_settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _import_timetable(settings: Settings, args: argparse.Namespace) -> int:
-    from scheduler.cli_import import import_timetable_cli
+    from scheduler.timetables.cli import import_timetable_cli
 
     return asyncio.run(import_timetable_cli(settings, args, console))
 

@@ -11,9 +11,9 @@ from datetime import datetime, time
 
 from sqlalchemy import select
 
-from scheduler.rota_loading import school_zone
-from scheduler.rota_models import AssistantRotaRow, DutyPatternRow
-from scheduler.rota_planning import plan_day
+from scheduler.rota.loading import school_zone
+from scheduler.rota.models import AssistantRotaRow, DutyPatternRow
+from scheduler.rota.planning import plan_day
 from telepresence.platform.database import Database
 from telepresence.platform.models import School, User
 

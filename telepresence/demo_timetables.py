@@ -18,9 +18,18 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from scheduler import bookings, services
-from scheduler.calendar import BellPeriod, Closure, SchoolCalendar, Term, WeekCycle, monday_of
-from scheduler.models import Booking, SchoolCalendarRow, Timetable
+from scheduler.bookings import services as bookings
+from scheduler.bookings.models import Booking
+from scheduler.timetables import services
+from scheduler.timetables.calendar import (
+    BellPeriod,
+    Closure,
+    SchoolCalendar,
+    Term,
+    WeekCycle,
+    monday_of,
+)
+from scheduler.timetables.models import SchoolCalendarRow, Timetable
 from telepresence.platform.database import Database
 from telepresence.platform.identity import Principal, Role
 from telepresence.platform.models import Pupil, School, User

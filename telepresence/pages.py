@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from device_registry.models import Device
 from device_registry.views import device_views
-from scheduler.rota_pages import assistant_rota
+from scheduler.rota.pages import assistant_rota
 from telepresence.organisation import services as org
 from telepresence.organisation.schemas import PinIn, PupilIn, UserIn
 from telepresence.platform import auth
@@ -22,6 +22,7 @@ from telepresence.platform.errors import DomainError, validation_errors
 from telepresence.platform.identity import PUBLIC, STAFF, Principal, Role, TokenKind
 from telepresence.platform.models import Pupil, School, User
 from telepresence.platform.rendering import HOME, form_fields, render, safe_next
+from telepresence.platform.revocation import Identity, revoke_identity
 from telepresence.platform.routing import SESSION_COOKIE, Routes, check_origin, counting_failures
 
 __all__ = ["routes"]
@@ -303,7 +304,9 @@ async def pupil_pin(request: web.Request, who: Principal) -> web.StreamResponse:
         async with request.app[DATABASE].transaction() as session:
             pupil = await org.get_pupil(session, who, pupil_id)
             pupil.pin_hash = await auth.hash_secret(data.pin)
-            await auth.revoke_tokens_of(session, now=request.app[CLOCK].now(), pupil_id=pupil.id)
+            await revoke_identity(
+                request.app, session, Identity.PUPIL, pupil.id, request.app[CLOCK].now()
+            )
             record_request(request, session, who, "pupil.set_pin", "pupil", pupil.id)
     except ValidationError:
         errors = ["The PIN must be 4 to 8 digits."]
@@ -375,7 +378,7 @@ async def staff_add(request: web.Request, who: Principal) -> web.StreamResponse:
 
 @routes.page("GET", "/assistant", roles=[Role.ASSISTANT], summary="Assistant's day (phone)")
 async def assistant_page(request: web.Request, who: Principal) -> web.StreamResponse:
-    """Today's move rota, phone first (``scheduler.rota_pages``)."""
+    """Today's move rota, phone first (``scheduler.rota.pages``)."""
     return await assistant_rota(request, who)
 
 
@@ -391,7 +394,9 @@ async def audit_page(request: web.Request, who: Principal) -> web.StreamResponse
     """Recent entries, optionally for one record; names instead of ids where known."""
     subject_id = request.query.get("subject_id", "")[:64] or None
     async with request.app[DATABASE].sessions() as session:
-        rows = await audit_entries(session, subject_id=subject_id, limit=200)
+        rows = await audit_entries(
+            session, provider_id=who.provider_id, subject_id=subject_id, limit=200
+        )
         users = {
             u.id: u.name
             for u in await session.scalars(select(User).where(User.provider_id == who.provider_id))

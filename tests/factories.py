@@ -12,7 +12,7 @@ from argon2 import PasswordHasher
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from device_registry.models import Device
-from scheduler.models import Booking
+from scheduler.bookings.models import Booking
 from telepresence.platform.database import Database
 from telepresence.platform.models import Provider, Pupil, Room, School, User
 

@@ -1,6 +1,6 @@
 """The rota's alerts as notifications: moves nobody can do, moves not done, changed rotas.
 
-Implements ``scheduler.rota_services.RotaAlerts``. A move nobody can do, or
+Implements ``scheduler.rota.services.RotaAlerts``. A move nobody can do, or
 one an assistant could not do, goes to the school's contact address and to
 the pupil's key worker (hospital staff); a changed rota goes to the
 assistant. Pupils appear as first name and initial only. Keys name the move
@@ -15,9 +15,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from device_registry.models import Device
-from scheduler.models import Booking
-from scheduler.rota import BatteryWarning
-from scheduler.rota_models import MoveRow
+from scheduler.bookings.models import Booking
+from scheduler.rota.domain.moves import BatteryWarning
+from scheduler.rota.models import MoveRow
 from telepresence.organisation.services import display_name
 from telepresence.platform.clock import Clock
 from telepresence.platform.database import Database

@@ -44,6 +44,7 @@ from telepresence.platform.jobstore import (
     upsert_job,
 )
 from telepresence.platform.leader import LeaderElection
+from telepresence.platform.metrics import Metrics
 from telepresence.platform.notifier import Notifier
 from telepresence.platform.settings import Settings
 
@@ -84,11 +85,13 @@ class _LoopExecutor(AsyncIOExecutor):  # type: ignore[misc]
         loop: asyncio.AbstractEventLoop,
         database: Database,
         store: DatabaseJobStore | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         super().__init__()
         self.loop = loop
         self.database = database
         self.store = store
+        self.metrics = metrics
 
     def start(self, scheduler: Any, alias: str) -> None:
         super().start(scheduler, alias)
@@ -105,6 +108,10 @@ class _LoopExecutor(AsyncIOExecutor):  # type: ignore[misc]
             e.code == EVENT_JOB_ERROR and isinstance(e.exception, asyncio.CancelledError)
             for e in events
         )
+        if self.metrics is not None and not interrupted:
+            # By function, never by id: a dated job's id names one move or booking.
+            failed = any(e.code == EVENT_JOB_ERROR for e in events)
+            self.metrics.job_ran(str(job.func_ref), ok=not failed)
         if dated and not interrupted:
             await finish_job(self.database.engine, job.id)
         return events
@@ -219,8 +226,10 @@ class JobRunner:
         enabled: bool,
         retry_seconds: float = 5.0,
         poll_seconds: float = 5.0,
+        metrics: Metrics | None = None,
     ) -> None:
         self.context = context
+        self.metrics = metrics
         self.enabled = enabled
         self.poll_seconds = poll_seconds
         self.election = LeaderElection(
@@ -249,9 +258,15 @@ class JobRunner:
         except asyncio.CancelledError:
             # Shutting down mid-run: the job is idempotent and runs again next time.
             log.info("job_cancelled", job=name)
+            return
         except Exception:
             # A failing job must not kill the scheduler; it is logged and retried next tick.
             log.exception("job_failed", job=name)
+            ok = False
+        else:
+            ok = True
+        if self.metrics is not None:
+            self.metrics.job_ran(name, ok=ok)
 
     async def start(self) -> None:
         """Stand for election (when enabled); the scheduler starts when this instance leads."""
@@ -270,7 +285,8 @@ class JobRunner:
             job_defaults={"coalesce": True, "max_instances": 1},
         )
         store = DatabaseJobStore(self.context.database.url, self.context, self.context.clock)
-        scheduler.add_executor(_LoopExecutor(loop, self.context.database, store), "default")
+        executor = _LoopExecutor(loop, self.context.database, store, self.metrics)
+        scheduler.add_executor(executor, "default")
         scheduler.add_jobstore(store, DATED)
         elected_at = datetime.now(UTC)
         for name, job, seconds in self._jobs:

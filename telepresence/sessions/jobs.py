@@ -8,12 +8,11 @@ from sqlalchemy import select
 
 from device_registry.hub import OUTBOX_TOPIC
 from device_registry.models import Device
-from scheduler.models import Booking
+from scheduler.bookings.models import Booking
 from telepresence.platform.jobs import JobContext
 from telepresence.sessions import services
-from telepresence.sessions.domain import Participant
+from telepresence.sessions.invitations import invite_robot
 from telepresence.sessions.models import LessonSession
-from telepresence.sessions.protocol import SessionInvite
 from telepresence.sessions.signalling import topic
 
 __all__ = ["end_finished_sessions", "prepare_sessions"]
@@ -67,18 +66,8 @@ async def prepare_sessions(ctx: JobContext) -> int:
         )
         for booking in due:
             session = await services.open_session(db, booking, now, settings)
-            token = await services.issue_session_token(db, session, Participant.ROBOT, now)
-            invites.append(
-                (
-                    session.robot_id,
-                    SessionInvite(
-                        session_id=session.id,
-                        token=token,
-                        closes_at=session.closes_at.isoformat(),
-                        subject=booking.subject,
-                    ),
-                )
-            )
+            invite = await invite_robot(db, session, booking.subject, now, "window opened")
+            invites.append((session.robot_id, invite))
     for robot_id, invite in invites:
         ctx.events.publish(OUTBOX_TOPIC, {"device_id": robot_id, "message": invite.model_dump()})
     return len(invites)

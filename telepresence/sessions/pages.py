@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from device_registry.models import Device
 from device_registry.views import device_views
-from scheduler.models import Booking
+from scheduler.bookings.models import Booking
 from telepresence.platform.audit import record_request
 from telepresence.platform.context import CLOCK, DATABASE, EVENTS, SETTINGS
 from telepresence.platform.errors import NotFound
@@ -93,8 +93,8 @@ async def today_page(request: web.Request, who: Principal) -> web.StreamResponse
 @routes.page("POST", "/today/unwell", roles=[Role.PUPIL], summary="Too unwell today (tablet)")
 async def unwell_today_page(request: web.Request, who: Principal) -> web.StreamResponse:
     """Cancels the rest of today's lessons and tells staff (through the booking events)."""
-    from scheduler import bookings
-    from scheduler.events import HubBookingEvents
+    from scheduler.bookings import services as bookings
+    from scheduler.bookings.events import HubBookingEvents
 
     async with request.app[DATABASE].transaction() as db:
         cancelled, events = await bookings.unwell_today(

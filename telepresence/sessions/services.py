@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from device_registry.models import Device
-from scheduler.models import Booking
+from scheduler.bookings.models import Booking
 from telepresence.platform.errors import Conflict, NotFound
 from telepresence.platform.identity import Principal, Role, TokenKind, hash_token, new_token
 from telepresence.platform.models import Pupil, School

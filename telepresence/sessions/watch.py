@@ -29,7 +29,7 @@ from sqlalchemy import select
 
 from device_registry.models import Device
 from device_registry.socket import DEVICE_HUB
-from scheduler.models import Booking
+from scheduler.bookings.models import Booking
 from telepresence.organisation.services import display_name
 from telepresence.platform.audit import record_request
 from telepresence.platform.context import CLOCK, DATABASE, EVENTS, SETTINGS

@@ -17,7 +17,7 @@ from live_server import AUDIT_JS, LiveServer, sign_in
 from playwright.sync_api import Browser, Page, expect
 from playwright.sync_api import Error as PlaywrightError
 
-from scheduler.models import Booking
+from scheduler.bookings.models import Booking
 from telepresence.platform.database import Database
 
 pytestmark = pytest.mark.e2e

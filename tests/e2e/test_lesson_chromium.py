@@ -33,7 +33,7 @@ from playwright.sync_api import Browser, Page, Playwright, expect
 from sqlalchemy import select
 
 from device_registry.models import Device
-from scheduler.models import Booking
+from scheduler.bookings.models import Booking
 from telepresence.platform.database import Database
 from telepresence.platform.models import Pupil
 

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from factories import Org, add_device, add_user
 
-from scheduler.models import Booking
+from scheduler.bookings.models import Booking
 from telepresence.platform.context import DATABASE
 from telepresence.platform.database import Database
 

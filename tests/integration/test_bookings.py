@@ -17,10 +17,10 @@ from integration.test_timetables import (
     upload,
 )
 from sqlalchemy import select, update
-from unit.scheduler.scheduler_factories import calendar_payload
+from scheduler_factories import calendar_payload
 
 from device_registry.models import Device
-from scheduler.events import BOOKINGS_TOPIC
+from scheduler.bookings.events import BOOKINGS_TOPIC
 from telepresence.platform.context import DATABASE, EVENTS
 from telepresence.platform.models import AuditEntry, Pupil
 

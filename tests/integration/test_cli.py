@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy import func, select
 
 from device_registry.models import Device
-from scheduler.models import Booking, LessonRow, SchoolCalendarRow, TermRow, Timetable
+from scheduler.bookings.models import Booking
+from scheduler.timetables.models import LessonRow, SchoolCalendarRow, TermRow, Timetable
 from telepresence.platform.database import Database
 from telepresence.platform.models import Pupil, School, User
 

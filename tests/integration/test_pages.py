@@ -180,7 +180,7 @@ async def test_a_pupil_too_unwell_today_cancels_the_rest_of_the_day(client, org,
     from factories import add_booking
     from sqlalchemy import select
 
-    from scheduler.models import Booking
+    from scheduler.bookings.models import Booking
 
     robot_id, _ = paired
     booking_id = await add_booking(client.app[DATABASE], org, robot_id)
@@ -236,3 +236,4 @@ async def test_admin_adds_a_school_and_a_room_from_the_schools_page(client, org)
     await sign_in(client, org.email("coordinator"))
     coordinator_page = await (await client.get("/schools")).text()
     assert "Add a home school" not in coordinator_page
+

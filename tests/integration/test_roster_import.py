@@ -7,12 +7,13 @@ from datetime import UTC, date, datetime
 import pytest
 from factories import add_device
 from sqlalchemy import func, select
-from unit.scheduler.scheduler_factories import oneroster_files, school_calendar, zip_bundle
+from scheduler_factories import oneroster_files, school_calendar, zip_bundle
 
-from scheduler import repository as repo
-from scheduler.imports import ImportRejected
-from scheduler.models import Booking, LessonRow, Timetable
-from scheduler.roster_import import import_roster
+from scheduler.bookings.models import Booking
+from scheduler.timetables import repository as repo
+from scheduler.timetables.imports import ImportRejected
+from scheduler.timetables.models import LessonRow, Timetable
+from scheduler.timetables.roster_import import import_roster
 from telepresence.platform.context import DATABASE
 from telepresence.platform.identity import Principal, Role
 from telepresence.platform.models import Pupil

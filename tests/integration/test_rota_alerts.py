@@ -11,8 +11,8 @@ from factories import Org, add_device, seed_org
 from smtp_server import Mailbox, smtp_server
 from sqlalchemy import select
 
-from scheduler.rota_listener import ROTA_ALERTS
-from scheduler.rota_models import MoveRow
+from scheduler.rota.listener import ROTA_ALERTS
+from scheduler.rota.models import MoveRow
 from telepresence.app import create_app
 from telepresence.notifications.models import Notification
 from telepresence.notifications.rota_alerts import NotifyingRotaAlerts

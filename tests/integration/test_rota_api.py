@@ -238,8 +238,8 @@ async def test_an_absent_assistants_moves_go_to_someone_on_duty(client, org, log
 
 
 async def test_a_booking_event_re_plans_the_day(client, org, login):
-    from scheduler.events import HubBookingEvents
-    from scheduler.ports import BookingEvent, BookingEventKind
+    from scheduler.bookings.events import HubBookingEvents
+    from scheduler.bookings.ports import BookingEvent, BookingEventKind
     from telepresence.platform.context import EVENTS
 
     await _on_duty(client, login, org.users["assistant"].id)

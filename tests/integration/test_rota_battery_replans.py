@@ -19,9 +19,9 @@ from sqlalchemy import select
 from device_registry.domain import LiveTelemetry, NetworkType
 from device_registry.hub import CHANGES_TOPIC, DeviceHub, Link
 from device_registry.models import Device
-from scheduler.rota_jobs import send_morning_rotas
-from scheduler.rota_listener import on_device_change
-from scheduler.rota_models import MoveRow, RotaChangeRow
+from scheduler.rota.jobs import send_morning_rotas
+from scheduler.rota.listener import on_device_change
+from scheduler.rota.models import MoveRow, RotaChangeRow
 from telepresence.platform.context import CLOCK, DATABASE, EVENTS, JOBS
 
 

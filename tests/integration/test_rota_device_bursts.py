@@ -9,9 +9,9 @@ from factories import add_device
 from integration.rota_helpers import add_lesson
 from integration.test_rota_battery_replans import WITH_TRIP, _read, _robot_day, _rows, _shape
 
-import scheduler.rota_listener as listener
+import scheduler.rota.listener as listener
 from device_registry.hub import CHANGES_TOPIC
-from scheduler.rota_services import replan_days
+from scheduler.rota.services import replan_days
 from telepresence.platform.context import DATABASE, EVENTS
 
 

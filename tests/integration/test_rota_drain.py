@@ -12,10 +12,10 @@ from integration.test_rota_battery_replans import WITHOUT_TRIP, _read, _robot_da
 from sqlalchemy import select
 
 from device_registry.models import TelemetrySample
-from scheduler.models import Booking
-from scheduler.rota_battery import learn_drain_rates
-from scheduler.rota_loading import DRAIN_PCT_PER_HOUR, load_day
-from scheduler.rota_models import RotaDrainRow
+from scheduler.bookings.models import Booking
+from scheduler.rota.battery import learn_drain_rates
+from scheduler.rota.loading import DRAIN_PCT_PER_HOUR, load_day
+from scheduler.rota.models import RotaDrainRow
 from telepresence.platform.context import CLOCK, DATABASE, JOBS
 from telepresence.platform.models import School
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from integration.test_rota_pages import _day, _moves
 from sqlalchemy import select
 
-from scheduler.rota_jobs import escalate_move, remind_move
-from scheduler.rota_models import MoveRow
+from scheduler.rota.jobs import escalate_move, remind_move
+from scheduler.rota.models import MoveRow
 from telepresence.platform.context import DATABASE, JOBS
 from telepresence.platform.jobstore import ScheduledJob
 
@@ -62,7 +62,7 @@ async def test_a_done_move_is_neither_reminded_nor_escalated(client, org, login)
 async def test_each_assistant_gets_the_morning_rota_once(client, org, login, clock):
     from datetime import UTC, datetime
 
-    from scheduler.rota_jobs import send_morning_rotas
+    from scheduler.rota.jobs import send_morning_rotas
 
     _, day, admin = await _day(client, org, login)
     moves = await _moves(client, org, day, admin)

@@ -9,10 +9,10 @@ from integration.rota_helpers import LAB_THEN_S12, on_duty_all_week, robbie_tomo
 from integration.test_pages import csrf_of, sign_in
 
 from device_registry.models import Device
-from scheduler.rota_listener import announce_outcomes
-from scheduler.rota_models import MoveRow
-from scheduler.rota_planning import rota_topic
-from scheduler.rota_services import check_reported_room, replan_device
+from scheduler.rota.listener import announce_outcomes
+from scheduler.rota.models import MoveRow
+from scheduler.rota.planning import rota_topic
+from scheduler.rota.services import check_reported_room, replan_device
 from telepresence.platform.context import CLOCK, DATABASE, EVENTS
 
 

@@ -183,7 +183,7 @@ async def test_when_everybody_declined_the_school_and_key_worker_hear_at_once(cl
     )
     assert resp.status == 303, await resp.text()
     async with client.app[DATABASE].sessions() as db:
-        from scheduler.rota_models import MoveRow
+        from scheduler.rota.models import MoveRow
 
         row = await db.get(MoveRow, first["id"])
     assert row is not None

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, time, timedelta
 from integration.test_rota_reoffer import _two_on_duty_and_a_day
 from sqlalchemy import func, select
 
-from scheduler.rota_models import MoveRow, RotaChangeRow, RotaDeclineRow, RotaMorningRow
-from scheduler.rota_retention import purge_old_rota
+from scheduler.rota.models import MoveRow, RotaChangeRow, RotaDeclineRow, RotaMorningRow
+from scheduler.rota.retention import purge_old_rota
 from telepresence.platform.clock import FixedClock
 from telepresence.platform.context import DATABASE, JOBS
 

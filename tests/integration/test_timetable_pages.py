@@ -11,7 +11,8 @@ from integration.test_pages import csrf_of, sign_in
 from integration.test_timetables import SIMS_CSV, at, put_calendar, set_time
 from sqlalchemy import func, select
 
-from scheduler.models import Booking, LessonRow, UnavailabilityRow
+from scheduler.bookings.models import Booking, UnavailabilityRow
+from scheduler.timetables.models import LessonRow
 from telepresence.platform.context import DATABASE
 
 

@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 from factories import PUPIL_PIN
 from sqlalchemy import func, select
-from unit.scheduler.scheduler_factories import (
+from scheduler_factories import (
     FIXTURES,
     calendar_payload,
     oneroster_files,
     zip_bundle,
 )
 
-from scheduler.models import LessonRow, Timetable
+from scheduler.timetables.models import LessonRow, Timetable
 from telepresence.platform.context import DATABASE
 
 SIMS_CSV = (FIXTURES / "sims_timetable.csv").read_bytes()

@@ -34,16 +34,75 @@ def offending(package: str, forbidden: tuple[str, ...], allow: tuple[str, ...] =
     return out
 
 
+FEATURES = (
+    "device_registry",
+    "scheduler",
+    "telepresence.agent",
+    "telepresence.engagement",
+    "telepresence.notifications",
+    "telepresence.organisation",
+    "telepresence.reintegration",
+    "telepresence.sessions",
+    "telepresence.app",
+    "telepresence.cli",
+    "telepresence.demo",
+    "telepresence.pages",
+    "telepresence.schema",
+)
+
+# Pure cores: plain Python over values, time passed in. They import no I/O library
+# and, of the project, only other pure modules and the kernel's error types.
+PURE = (
+    "device_registry/domain.py",
+    "scheduler/timetables/calendar.py",
+    "scheduler/timetables/occurrences.py",
+    "scheduler/timetables/imports/",
+    "scheduler/bookings/domain.py",
+    "scheduler/bookings/rules.py",
+    "scheduler/bookings/unavailability.py",
+    "scheduler/bookings/week.py",
+    "scheduler/rota/domain/",
+)
+IO = ("aiohttp", "sqlalchemy", "asyncpg", "aiosqlite", "aiosmtplib", "aiortc", "structlog")
+PURE_KERNEL = ("telepresence.platform.errors",)
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _is_pure(path: Path) -> bool:
+    rel = str(path.relative_to(ROOT))
+    return any(rel == p or (p.endswith("/") and rel.startswith(p)) for p in PURE)
+
+
+def impure_imports(path: Path) -> list[str]:
+    """What a pure module imports that is not pure: I/O libraries or the project's adapters."""
+    pure_names = {
+        _module_name(p)
+        for pkg in ("device_registry", "scheduler")
+        for p in modules(pkg)
+        if _is_pure(p)
+    }
+    bad = []
+    for name in imports_of(path):
+        if name.startswith(IO):
+            bad.append(name)
+        elif name.startswith(("scheduler", "device_registry", "telepresence")):
+            package_faces = {"scheduler.timetables.imports", "scheduler.rota.domain"}
+            if (
+                name not in pure_names
+                and name not in package_faces
+                and not name.startswith(PURE_KERNEL)
+            ):
+                bad.append(name)
+    return bad
+
+
 def test_the_kernel_imports_no_feature_package():
-    # schema.py gathers every table for Alembic; only migrations and tests use it.
-    assert (
-        offending(
-            "telepresence/platform",
-            ("device_registry", "scheduler", "telepresence.notifications"),
-            allow=("schema.py",),
-        )
-        == []
-    )
+    # The metadata of every table is assembled at the composition root (telepresence/schema.py).
+    assert offending("telepresence/platform", FEATURES) == []
 
 
 def test_the_device_registry_knows_nothing_of_timetables_or_sessions():
@@ -63,17 +122,53 @@ def test_the_scheduler_knows_nothing_of_media():
     assert offending("scheduler", ("aiortc", "av", "telepresence.agent")) == []
 
 
-def test_domain_modules_do_no_io():
-    io = ("aiohttp", "sqlalchemy", "asyncpg", "aiosqlite")
-    domain = [
-        p
-        for pkg in ("device_registry", "scheduler")
-        for p in modules(pkg)
-        if p.name in {"domain.py", "calendar.py", "occurrences.py"}
+def test_the_scheduler_rooms_point_one_way():
+    """timetables <- bookings <- rota: the rota plans moves from bookings, never the reverse.
+
+    Timetables' use cases tell bookings what an import or a calendar change did
+    (``reconcile_bookings``, booking events); nothing else of bookings, and nothing of
+    the rota, is known to timetables.
+    """
+    assert offending("scheduler/bookings", ("scheduler.rota",)) == []
+    timetables_may_use = (
+        "scheduler.bookings.services",
+        "scheduler.bookings.ports",
+        "scheduler.bookings.events",
+    )
+    bad = [
+        f"{path.relative_to(ROOT)} imports {name}"
+        for path in modules("scheduler/timetables")
+        for name in imports_of(path)
+        if name.startswith(("scheduler.bookings", "scheduler.rota"))
+        and name not in timetables_may_use
     ]
-    assert domain
-    bad = [f"{p.relative_to(ROOT)}: {n}" for p in domain for n in imports_of(p) if n.startswith(io)]
     assert bad == []
+
+
+def test_pure_cores_import_no_io_and_no_adapter():
+    pure = [p for pkg in ("device_registry", "scheduler") for p in modules(pkg) if _is_pure(p)]
+    assert len(pure) >= 15
+    bad = [f"{p.relative_to(ROOT)}: {n}" for p in pure for n in impure_imports(p)]
+    assert bad == []
+
+
+def test_the_rule_checker_catches_a_pure_module_that_reaches_for_a_service(tmp_path: Path):
+    core = ROOT / "scheduler" / "bookings" / "rules.py"
+    bad = tmp_path / "rules.py"
+    bad.write_text(core.read_text() + "\nfrom scheduler.bookings.services import book_occurrence\n")
+    names = set(imports_of(bad)) - set(imports_of(core))
+    assert names == {"scheduler.bookings.services"}
+    assert "scheduler.bookings.services" in impure_imports(bad)
+
+
+def test_no_folder_of_the_scheduler_is_crowded():
+    """A room past about 15 modules wants sub-rooms named after what people do."""
+    crowded = {
+        str(d.relative_to(ROOT)): n
+        for d in (ROOT / "scheduler").rglob("*")
+        if d.is_dir() and (n := len(list(d.glob("*.py")))) > 17
+    }
+    assert crowded == {}
 
 
 def test_modules_stay_small():

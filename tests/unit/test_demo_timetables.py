@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from scheduler.imports import import_csv
+from scheduler.timetables.imports import import_csv
 from telepresence.demo_timetables import demo_calendar, demo_timetable_csv
 
 

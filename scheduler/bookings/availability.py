@@ -1,0 +1,124 @@
+"""What a pupil can be booked into: their dated occurrences with booking state, and the
+treatment and appointments (unavailability) that block some of them.
+
+Every function takes an ``AsyncSession`` inside the caller's transaction, the
+caller (``who``) and the time (``now``, aware UTC) as plain values.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from scheduler.bookings import repository as booking_repo
+from scheduler.bookings.domain import OccurrenceView, occurrence_state
+from scheduler.bookings.models import Booking, UnavailabilityRow
+from scheduler.bookings.unavailability import Unavailable, WeeklyUnavailable, blocking
+from scheduler.timetables import repository as repo
+from scheduler.timetables.calendar import DEFAULT_TIMEZONE, CalendarError
+from scheduler.timetables.occurrences import expand
+from telepresence.platform.errors import Conflict, InvalidInput
+from telepresence.platform.identity import Principal
+from telepresence.platform.models import Pupil, School
+
+__all__ = [
+    "MAX_OCCURRENCE_DAYS",
+    "add_unavailability",
+    "list_unavailability",
+    "occurrences_for",
+]
+
+MAX_OCCURRENCE_DAYS = 366
+
+
+async def occurrences_for(
+    session: AsyncSession,
+    who: Principal,
+    pupil_id: str,
+    from_date: date,
+    to_date: date,
+    now: datetime,
+) -> tuple[Pupil, list[OccurrenceView[Booking]]]:
+    """The pupil's lesson occurrences from ``from_date`` to ``to_date`` inclusive, in order.
+
+    Raises ``InvalidInput`` for a reversed or over-long range and ``Conflict``
+    when the timetable needs A/B weeks the school's calendar no longer has.
+    """
+    if to_date < from_date:
+        raise InvalidInput("'to' is before 'from'.", errors=[{"field": "to", "message": "before"}])
+    if (to_date - from_date).days >= MAX_OCCURRENCE_DAYS:
+        raise InvalidInput(f"Ask for at most {MAX_OCCURRENCE_DAYS} days at a time.")
+    pupil = await repo.visible_pupil(session, who, pupil_id)
+    school = await session.get(School, pupil.school_id)
+    if school is None:
+        raise InvalidInput("The pupil's school no longer exists.")
+    calendar = await repo.load_calendar(session, school)
+    rows = await repo.load_lessons(session, pupil.id)
+    by_key = {row.key: (row.id, repo.lesson_from_row(row)) for row in rows}
+    try:
+        occurrences = expand((lsn for _, lsn in by_key.values()), calendar, from_date, to_date)
+    except CalendarError as exc:
+        raise Conflict(f"The timetable cannot be laid on the school's calendar: {exc}.") from exc
+    bookings = await booking_repo.live_bookings(session, [pupil.id], between=(from_date, to_date))
+    booked = {(b.lesson_key, b.lesson_date): b for b in bookings}
+    unavailable = [
+        booking_repo.unavailable_from_row(r)
+        for r in await booking_repo.load_unavailability(session, pupil.id)
+    ]
+    zone = calendar.zone
+    views: list[OccurrenceView[Booking]] = []
+    for occ in occurrences:
+        lesson_id, lesson = by_key[occ.lesson_key]
+        booking = booked.get((occ.lesson_key, occ.date))
+        blocked = tuple(u.describe(zone) for u in blocking(unavailable, occ))
+        state = occurrence_state(occ, booking is not None, blocked, now)
+        views.append(OccurrenceView(occ, lesson_id, lesson, booking, blocked, state))
+    return pupil, views
+
+
+async def list_unavailability(
+    session: AsyncSession, who: Principal, pupil_id: str
+) -> tuple[ZoneInfo, list[UnavailabilityRow]]:
+    """The school's zone (to describe entries in) and the pupil's unavailability, weekly first."""
+    pupil = await repo.visible_pupil(session, who, pupil_id)
+    return await _zone(session, pupil), await booking_repo.load_unavailability(session, pupil.id)
+
+
+async def _zone(session: AsyncSession, pupil: Pupil) -> ZoneInfo:
+    school = await session.get(School, pupil.school_id)
+    return ZoneInfo(school.time_zone if school else DEFAULT_TIMEZONE)
+
+
+async def add_unavailability(
+    session: AsyncSession,
+    who: Principal,
+    pupil_id: str,
+    entry: Unavailable,
+    now: datetime,
+) -> tuple[ZoneInfo, UnavailabilityRow]:
+    """Store a validated weekly or one-off unavailability (existing bookings are untouched).
+
+    Returns the school's zone (to describe the entry in) and the stored row.
+    """
+    pupil = await repo.visible_pupil(session, who, pupil_id)
+    row = UnavailabilityRow(
+        pupil_id=pupil.id, reason=entry.reason, created_at=now, created_by=who.subject_id
+    )
+    _fill_unavailability(row, entry)
+    session.add(row)
+    await session.flush()
+    return await _zone(session, pupil), row
+
+
+def _fill_unavailability(row: UnavailabilityRow, entry: Unavailable) -> None:
+    if isinstance(entry, WeeklyUnavailable):
+        row.kind = "weekly"
+        row.weekdays = sorted(entry.weekdays)
+        row.start_time, row.end_time = entry.start, entry.end
+        row.valid_from, row.valid_to = entry.valid_from, entry.valid_to
+    else:
+        row.kind = "once"
+        row.weekdays = []
+        row.starts_at, row.ends_at = entry.starts_at, entry.ends_at

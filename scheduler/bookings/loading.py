@@ -1,0 +1,177 @@
+"""Loading and locking what a booking decision needs, before the rules decide.
+
+A booking use case visits this module once to load and lock (the pupil, their
+calendar and unavailability, the chosen devices, the live bookings that could
+clash), asks the pure rules of ``scheduler.bookings.rules``, then writes. The
+pupil's row is locked first, so that checks and writes for one pupil never
+interleave; then the devices, so that two pupils cannot take one robot at once.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from device_registry.models import Device
+from scheduler.bookings import repository as booking_repo
+from scheduler.bookings.models import Booking
+from scheduler.bookings.rules import DeviceFacts, Overlap, PupilFacts
+from scheduler.timetables import repository as repo
+from scheduler.timetables.calendar import SchoolCalendar
+from telepresence.platform.errors import Conflict, InvalidInput
+from telepresence.platform.identity import Principal
+from telepresence.platform.models import Pupil, School
+
+__all__ = ["Devices", "Overlaps", "Plan", "choose_devices", "load_overlaps", "load_plan"]
+
+
+@dataclass(slots=True)
+class Plan:
+    """The pupil's row (to write bookings for) and the facts the rules need, loaded once."""
+
+    pupil: Pupil
+    facts: PupilFacts
+
+    @property
+    def name(self) -> str:
+        return self.facts.name
+
+    @property
+    def calendar(self) -> SchoolCalendar:
+        return self.facts.calendar
+
+
+async def load_plan(session: AsyncSession, who: Principal, pupil_id: str) -> Plan:
+    """The pupil (if visible to ``who``), locked, with their calendar and unavailability."""
+    pupil = await repo.visible_pupil(session, who, pupil_id)
+    await repo.lock_pupil(session, pupil.id)
+    school = await session.get(School, pupil.school_id)
+    if school is None:
+        raise InvalidInput("The pupil's school no longer exists.")
+    rows = await booking_repo.load_unavailability(session, pupil.id)
+    unavailable = [booking_repo.unavailable_from_row(r) for r in rows]
+    calendar = await repo.load_calendar(session, school)
+    facts = PupilFacts(repo.pupil_display_name(pupil), pupil.school_id, calendar, unavailable)
+    return Plan(pupil, facts)
+
+
+# --- devices -------------------------------------------------------------------------------
+
+
+async def _locked_device(session: AsyncSession, plan: Plan, device_id: str, field: str) -> Device:
+    await booking_repo.lock_device(session, device_id)
+    device = await session.get(Device, device_id, populate_existing=True)
+    if device is None or device.provider_id != plan.pupil.provider_id:
+        raise InvalidInput(
+            f"There is no device {device_id!r}.", errors=[{"field": field, "message": "unknown"}]
+        )
+    if field == "pupil_device_id" and device.kind != "tablet":
+        raise InvalidInput(
+            f"{device.name} is a {device.kind}; the pupil's end is a tablet.",
+            errors=[{"field": field, "message": "must be a tablet"}],
+        )
+    return device
+
+
+async def _assigned(session: AsyncSession, pupil_id: str, kind: str) -> str | None:
+    rows = await session.scalars(
+        select(Device).where(Device.pupil_id == pupil_id, Device.kind == kind)
+    )
+    rank = {"active": 0, "maintenance": 1}
+    found = sorted(rows, key=lambda d: (rank.get(d.lifecycle, 2), d.name))
+    return found[0].id if found else None
+
+
+@dataclass(frozen=True, slots=True)
+class Devices:
+    """The chosen devices (rows, to book with) and their facts (classroom end first)."""
+
+    classroom: Device
+    pupil: Device | None
+
+    @property
+    def facts(self) -> list[DeviceFacts]:
+        chosen = [("classroom_device_id", self.classroom), ("pupil_device_id", self.pupil)]
+        return [
+            DeviceFacts(d.id, name, d.kind, d.name, d.lifecycle, d.school_id)
+            for name, d in chosen
+            if d is not None
+        ]
+
+
+async def choose_devices(
+    session: AsyncSession, plan: Plan, classroom_id: str | None, pupil_device_id: str | None
+) -> Devices:
+    """The chosen devices, locked, defaulting to the pupil's assigned robot and tablet."""
+    classroom_id = classroom_id or await _assigned(session, plan.pupil.id, "robot")
+    if classroom_id is None:
+        raise Conflict(
+            f"{plan.name} has no robot assigned; choose a classroom device.",
+            errors=[{"field": "classroom_device_id", "message": "no robot assigned"}],
+        )
+    pupil_device_id = pupil_device_id or await _assigned(session, plan.pupil.id, "tablet")
+    classroom = await _locked_device(session, plan, classroom_id, "classroom_device_id")
+    tablet = None
+    if pupil_device_id is not None:
+        tablet = await _locked_device(session, plan, pupil_device_id, "pupil_device_id")
+    return Devices(classroom, tablet)
+
+
+# --- live bookings that could clash --------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Overlaps:
+    """Live bookings over a span: the pupil's own, and other pupils' by device id."""
+
+    own: list[Overlap] = field(default_factory=list)
+    others: dict[str, list[Overlap]] = field(default_factory=dict)
+
+    def add_own(self, booking: Booking) -> None:
+        """Count a booking just made (a bulk booking checks the next ones against it)."""
+        self.own.append(_overlap(booking))
+
+
+def _overlap(booking: Booking, pupil_name: str = "") -> Overlap:
+    return Overlap(
+        booking.lesson_key,
+        booking.lesson_date,
+        booking.subject,
+        booking.starts_at,
+        booking.ends_at,
+        pupil_name,
+    )
+
+
+async def load_overlaps(
+    session: AsyncSession, plan: Plan, devices: Devices, start: datetime, end: datetime
+) -> Overlaps:
+    """The live bookings that meet ``[start, end)``: the pupil's, and others' of ``devices``."""
+    live = (Booking.status == "booked", Booking.starts_at < end, Booking.ends_at > start)
+    own = await session.scalars(
+        select(Booking)
+        .where(Booking.pupil_id == plan.pupil.id, *live)
+        .order_by(Booking.starts_at, Booking.id)
+    )
+    ids = [d.id for d in (devices.classroom, devices.pupil) if d is not None]
+    rows = await session.execute(
+        select(Booking, Pupil)
+        .join(Pupil, Pupil.id == Booking.pupil_id)
+        .where(
+            Booking.pupil_id != plan.pupil.id,
+            or_(Booking.classroom_device_id.in_(ids), Booking.pupil_device_id.in_(ids)),
+            *live,
+        )
+        .order_by(Booking.starts_at, Booking.id)
+    )
+    others: dict[str, list[Overlap]] = defaultdict(list)
+    for booking, pupil in rows:
+        seen = _overlap(booking, repo.pupil_display_name(pupil))
+        for device_id in ids:
+            if device_id in (booking.classroom_device_id, booking.pupil_device_id):
+                others[device_id].append(seen)
+    return Overlaps([_overlap(b) for b in own], dict(others))

@@ -1,0 +1,253 @@
+"""Staff pages of bookings: a pupil's week as a grid, booking, cancelling, bulk booking.
+
+Hospital staff and admins book and cancel; coordinators see the same pages
+read-only. Every page is audited like the API; every error is shown in the
+page (never a raw problem document); booking events go out after commit.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from aiohttp import web
+
+from scheduler.bookings import availability
+from scheduler.bookings import services as bookings
+from scheduler.bookings.events import HubBookingEvents
+from scheduler.bookings.week import week_grid
+from scheduler.timetables import services
+from scheduler.timetables.calendar import monday_of
+from scheduler.timetables.pages import (
+    READERS,
+    WRITERS,
+    error_messages,
+    error_page,
+    form_of,
+    parse_day,
+)
+from scheduler.timetables.repository import pupil_display_name, visible_pupil
+from telepresence.platform.audit import record_request
+from telepresence.platform.context import CLOCK, DATABASE, EVENTS
+from telepresence.platform.errors import DomainError, InvalidInput, NotFound
+from telepresence.platform.identity import Principal
+from telepresence.platform.rendering import render
+from telepresence.platform.routing import Routes
+
+__all__ = ["routes"]
+
+routes = Routes("timetable-pages")
+NOTICES = {
+    "booked": "The lesson is booked.",
+    "cancelled": "The booking is cancelled.",
+    "imported": "The timetable is imported. Bookings whose lesson moved or vanished are flagged.",
+}
+MAX_REASON = 200
+
+
+async def _week_context(
+    request: web.Request, who: Principal, pupil_id: str, day: date | None
+) -> dict[str, Any]:
+    now = request.app[CLOCK].now()
+    async with request.app[DATABASE].transaction() as session:
+        pupil = await visible_pupil(session, who, pupil_id)
+        school, calendar = await services.get_calendar(session, who, pupil.school_id)
+        today = now.astimezone(calendar.zone).date()
+        monday = monday_of(day or today)
+        pupil, views = await availability.occurrences_for(
+            session, who, pupil_id, monday, monday + timedelta(days=6), now
+        )
+        record_request(request, session, who, "occurrences.read", "pupil", pupil.id)
+    return {
+        "title": f"{pupil_display_name(pupil)}: timetable",
+        "pupil": pupil,
+        "pupil_name": pupil_display_name(pupil),
+        "school": school,
+        "grid": week_grid(views, calendar, monday),
+        "today": today,
+        "this_monday": today - timedelta(days=today.weekday()),
+        "now": now,
+        "can_edit": who.role in WRITERS,
+        "notice": "",
+    }
+
+
+async def week_response(
+    request: web.Request,
+    who: Principal,
+    pupil_id: str,
+    day: date | None,
+    *,
+    errors: list[str] | None = None,
+    status: int = 200,
+) -> web.Response:
+    """The week page, optionally with errors of a refused form."""
+    context = await _week_context(request, who, pupil_id, day)
+    context["notice"] = NOTICES.get(request.query.get("notice", ""), "")
+    context["errors"] = errors or []
+    return render(
+        request, who, "timetable_week.html", context, status=status, current="/timetables"
+    )
+
+
+@routes.page(
+    "GET", "/pupils/{pupil_id}/timetable", roles=READERS, summary="A pupil's week as a grid"
+)
+async def week_page(request: web.Request, who: Principal) -> web.StreamResponse:
+    """``?week=YYYY-MM-DD`` picks the week (any day of it); this week by default."""
+    try:
+        week = request.query.get("week", "")
+        day = parse_day(week, "week") if week else None
+        return await week_response(request, who, request.match_info["pupil_id"], day)
+    except DomainError as exc:
+        return error_page(request, who, exc)
+
+
+def _back(pupil_id: str, day: date, notice: str) -> web.HTTPSeeOther:
+    return web.HTTPSeeOther(f"/pupils/{pupil_id}/timetable?week={day.isoformat()}&notice={notice}")
+
+
+@routes.page(
+    "POST", "/pupils/{pupil_id}/timetable/book", roles=WRITERS, summary="Book one lesson (form)"
+)
+async def book_page(request: web.Request, who: Principal) -> web.StreamResponse:
+    """One click: the pupil's own robot and tablet; clashes are listed in the page."""
+    pupil_id = request.match_info["pupil_id"]
+    form = form_of(await request.post())
+    now = request.app[CLOCK].now()
+    try:
+        day = parse_day(form.get("date", ""), "date")
+        async with request.app[DATABASE].transaction() as session:
+            booking, events = await bookings.book_occurrence(
+                session,
+                who,
+                pupil_id,
+                lesson_id=form.get("lesson_id", ""),
+                day=day,
+                classroom_device_id=None,
+                pupil_device_id=None,
+                now=now,
+            )
+            details = {"booking": booking.id}
+            record_request(request, session, who, "booking.add", "pupil", pupil_id, details)
+    except DomainError as exc:
+        return await _refused(request, who, pupil_id, form, exc)
+    HubBookingEvents(request.app[EVENTS]).publish(events)
+    raise _back(pupil_id, day, "booked")
+
+
+async def _refused(
+    request: web.Request, who: Principal, pupil_id: str, form: dict[str, str], exc: DomainError
+) -> web.Response:
+    try:
+        day = parse_day(form.get("week", "") or form.get("date", ""), "week")
+        return await week_response(
+            request, who, pupil_id, day, errors=error_messages(exc), status=exc.status
+        )
+    except DomainError as again:
+        return error_page(request, who, again)
+
+
+@routes.page(
+    "POST",
+    "/pupils/{pupil_id}/timetable/cancel",
+    roles=WRITERS,
+    summary="Cancel a booking with a reason (form)",
+)
+async def cancel_page(request: web.Request, who: Principal) -> web.StreamResponse:
+    """The booking stays, cancelled, with its reason."""
+    pupil_id = request.match_info["pupil_id"]
+    form = form_of(await request.post())
+    reason = form.get("reason", "")
+    try:
+        day = parse_day(form.get("week", ""), "week")
+        if not reason or len(reason) > MAX_REASON:
+            raise InvalidInput(
+                f"Say why the booking is cancelled (1 to {MAX_REASON} characters).",
+                errors=[{"field": "reason", "message": "required"}],
+            )
+        async with request.app[DATABASE].transaction() as session:
+            booking, events = await bookings.cancel_booking(
+                session, who, form.get("booking_id", ""), reason, request.app[CLOCK].now()
+            )
+            if booking.pupil_id != pupil_id:  # rolls the cancellation back
+                raise NotFound("That booking is not this pupil's.")
+            details = {"booking": booking.id}
+            record_request(request, session, who, "booking.cancel", "pupil", pupil_id, details)
+    except DomainError as exc:
+        return await _refused(request, who, pupil_id, form, exc)
+    HubBookingEvents(request.app[EVENTS]).publish(events)
+    raise _back(pupil_id, day, "cancelled")
+
+
+async def _bulk_context(request: web.Request, who: Principal, pupil_id: str) -> dict[str, Any]:
+    async with request.app[DATABASE].transaction() as session:
+        lessons = await services.timetable_of(session, who, pupil_id)
+        pupil = await visible_pupil(session, who, pupil_id)
+        _school, calendar = await services.get_calendar(session, who, pupil.school_id)
+    today = request.app[CLOCK].now().astimezone(calendar.zone).date()
+    return {
+        "title": f"{pupil_display_name(pupil)}: book in bulk",
+        "pupil": pupil,
+        "pupil_name": pupil_display_name(pupil),
+        "subjects": sorted({lesson.subject for _, lesson in lessons}, key=str.casefold),
+        "chosen": [],
+        "from_date": today.isoformat(),
+        "to_date": (today + timedelta(days=13)).isoformat(),
+        "outcome": None,
+        "zone": calendar.zone,
+        "max_days": bookings.MAX_BULK_DAYS,
+    }
+
+
+@routes.page("GET", "/pupils/{pupil_id}/timetable/bulk", roles=WRITERS, summary="Bulk-booking form")
+async def bulk_page(request: web.Request, who: Principal) -> web.StreamResponse:
+    """Subjects (none ticked = all) and a date range."""
+    try:
+        context = await _bulk_context(request, who, request.match_info["pupil_id"])
+    except DomainError as exc:
+        return error_page(request, who, exc)
+    return render(request, who, "timetable_bulk.html", context, current="/timetables")
+
+
+@routes.page(
+    "POST",
+    "/pupils/{pupil_id}/timetable/bulk",
+    roles=WRITERS,
+    summary="Book every lesson of some subjects in a date range (form)",
+)
+async def bulk_submit(request: web.Request, who: Principal) -> web.StreamResponse:
+    """Shows what was booked, and what was skipped and why (unavailability, clashes...)."""
+    pupil_id = request.match_info["pupil_id"]
+    posted = await request.post()
+    form = form_of(posted)
+    chosen = [s for s in posted.getall("subject", []) if isinstance(s, str)]
+    try:
+        context = await _bulk_context(request, who, pupil_id)
+    except DomainError as exc:
+        return error_page(request, who, exc)
+    context |= {"chosen": chosen, "from_date": form.get("from", ""), "to_date": form.get("to", "")}
+    try:
+        first, last = parse_day(form.get("from", ""), "from"), parse_day(form.get("to", ""), "to")
+        async with request.app[DATABASE].transaction() as session:
+            outcome = await bookings.bulk_book(
+                session,
+                who,
+                pupil_id,
+                subjects=chosen,
+                from_date=first,
+                to_date=last,
+                classroom_device_id=None,
+                pupil_device_id=None,
+                now=request.app[CLOCK].now(),
+            )
+            details = {"booked": len(outcome.booked), "skipped": len(outcome.skipped)}
+            record_request(request, session, who, "booking.bulk", "pupil", pupil_id, details)
+    except DomainError as exc:
+        context["errors"] = error_messages(exc)
+        return render(
+            request, who, "timetable_bulk.html", context, status=exc.status, current="/timetables"
+        )
+    HubBookingEvents(request.app[EVENTS]).publish(outcome.events)
+    context["outcome"] = outcome
+    return render(request, who, "timetable_bulk.html", context, current="/timetables")

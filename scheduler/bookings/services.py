@@ -1,0 +1,393 @@
+"""Use cases of bookings: book one occurrence or many by rule, cancel, flag on change.
+
+Every clash is reported at once and in words staff can act on. Functions
+return the :class:`~scheduler.bookings.ports.BookingEvent`s of their changes; the
+caller publishes them after its transaction commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from scheduler.bookings import repository as booking_repo
+from scheduler.bookings.loading import Devices, Plan, choose_devices, load_overlaps, load_plan
+from scheduler.bookings.models import Booking, UnavailabilityRow
+from scheduler.bookings.ports import BookingEvent, BookingEventKind
+from scheduler.bookings.rules import Clash, clashes_of, find_occurrence
+from scheduler.timetables import repository as repo
+from scheduler.timetables.calendar import CalendarError, SchoolCalendar
+from scheduler.timetables.models import LessonRow
+from scheduler.timetables.occurrences import Lesson, Occurrence, expand
+from telepresence.platform.errors import Conflict, InvalidInput, NotFound
+from telepresence.platform.identity import Principal
+from telepresence.platform.models import Pupil
+
+__all__ = [
+    "MAX_BULK_DAYS",
+    "UNWELL_REASON",
+    "BulkOutcome",
+    "Skipped",
+    "book_occurrence",
+    "bulk_book",
+    "cancel_booking",
+    "list_bookings",
+    "list_flagged",
+    "pupils_with_future_bookings",
+    "reconcile_bookings",
+    "unwell_today",
+]
+
+MAX_BULK_DAYS = 120
+UNWELL_REASON = "too unwell today"
+
+
+def booking_event(
+    booking: Booking, kind: BookingEventKind, at: datetime, reason: str | None = None
+) -> BookingEvent:
+    """The event describing ``booking`` after a change of ``kind``."""
+    return BookingEvent(
+        kind=kind,
+        booking_id=booking.id,
+        pupil_id=booking.pupil_id,
+        school_id=booking.school_id,
+        lesson_key=booking.lesson_key,
+        lesson_date=booking.lesson_date,
+        starts_at=booking.starts_at,
+        ends_at=booking.ends_at,
+        room=booking.room,
+        classroom_device_id=booking.classroom_device_id,
+        pupil_device_id=booking.pupil_device_id,
+        at=at,
+        reason=reason,
+    )
+
+
+def _new_booking(
+    plan: Plan, lesson: Lesson, occ: Occurrence, devices: Devices, who: Principal, now: datetime
+) -> Booking:
+    return Booking(
+        pupil_id=plan.pupil.id,
+        school_id=plan.pupil.school_id,
+        lesson_key=occ.lesson_key,
+        lesson_date=occ.date,
+        starts_at=occ.start,
+        ends_at=occ.end,
+        subject=lesson.subject,
+        room=lesson.room,
+        classroom_device_id=devices.classroom.id,
+        pupil_device_id=devices.pupil.id if devices.pupil else None,
+        status="booked",
+        created_at=now,
+        created_by=who.subject_id,
+    )
+
+
+async def _lesson(session: AsyncSession, plan: Plan, lesson_id: str) -> LessonRow:
+    row = await session.get(LessonRow, lesson_id)
+    if row is None or row.pupil_id != plan.pupil.id:
+        raise NotFound(f"{plan.name} has no lesson {lesson_id!r}.")
+    return row
+
+
+async def _insert(session: AsyncSession, booking: Booking) -> None:
+    session.add(booking)
+    try:
+        await session.flush()
+    except IntegrityError as exc:  # a concurrent request booked the same occurrence first
+        raise Conflict("This lesson was booked by someone else a moment ago.") from exc
+
+
+# --- use cases -----------------------------------------------------------------------------
+
+
+async def book_occurrence(
+    session: AsyncSession,
+    who: Principal,
+    pupil_id: str,
+    *,
+    lesson_id: str,
+    day: date,
+    classroom_device_id: str | None,
+    pupil_device_id: str | None,
+    now: datetime,
+) -> tuple[Booking, list[BookingEvent]]:
+    """Book the pupil into the occurrence of ``lesson_id`` on local date ``day``.
+
+    Devices default to the pupil's assigned robot and tablet. Raises
+    ``Conflict`` whose ``errors`` list every clash (already booked, device
+    booked for another pupil or not active, unavailability, closure, past).
+    """
+    plan = await load_plan(session, who, pupil_id)
+    lesson = repo.lesson_from_row(await _lesson(session, plan, lesson_id))
+    found = find_occurrence(plan.calendar, lesson, day)
+    if isinstance(found, Clash):
+        raise Conflict(f"Cannot book {lesson.subject}: {found.message}.", errors=[found.as_error()])
+    devices = await choose_devices(session, plan, classroom_device_id, pupil_device_id)
+    seen = await load_overlaps(session, plan, devices, found.start, found.end)
+    clashes = clashes_of(plan.facts, lesson, found, devices.facts, seen.own, seen.others, now)
+    if clashes:
+        raise Conflict(
+            f"Cannot book {plan.facts.label(lesson.subject, found)}: "
+            + "; ".join(c.message for c in clashes)
+            + ".",
+            errors=[c.as_error() for c in clashes],
+        )
+    booking = _new_booking(plan, lesson, found, devices, who, now)
+    await _insert(session, booking)
+    return booking, [booking_event(booking, BookingEventKind.BOOKED, now)]
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """An occurrence a bulk booking left alone, and why."""
+
+    lesson_id: str
+    occurrence: Occurrence
+    subject: str
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class BulkOutcome:
+    """What a bulk booking booked and what it skipped."""
+
+    booked: tuple[Booking, ...]
+    skipped: tuple[Skipped, ...]
+    events: tuple[BookingEvent, ...]
+
+
+async def bulk_book(
+    session: AsyncSession,
+    who: Principal,
+    pupil_id: str,
+    *,
+    subjects: Iterable[str],
+    from_date: date,
+    to_date: date,
+    classroom_device_id: str | None,
+    pupil_device_id: str | None,
+    now: datetime,
+) -> BulkOutcome:
+    """Book every occurrence of the given subjects (all when empty) in the date range.
+
+    Occurrences that clash (unavailability, already booked, device busy, past)
+    are skipped and reported with their reasons; the rest are booked in the
+    caller's transaction. Raises ``InvalidInput`` for a reversed or over-long range.
+    """
+    if to_date < from_date or (to_date - from_date).days >= MAX_BULK_DAYS:
+        raise InvalidInput(f"Give a range of 1 to {MAX_BULK_DAYS} days, 'from' first.")
+    plan = await load_plan(session, who, pupil_id)
+    wanted = {s.strip().casefold() for s in subjects if s.strip()}
+    rows = [
+        r
+        for r in await repo.load_lessons(session, plan.pupil.id)
+        if not wanted or r.subject.casefold() in wanted
+    ]
+    lessons = {r.key: (r.id, repo.lesson_from_row(r)) for r in rows}
+    try:
+        occurrences = expand(
+            (lsn for _, lsn in lessons.values()), plan.calendar, from_date, to_date
+        )
+    except CalendarError as exc:
+        raise Conflict(f"The timetable cannot be laid on the school's calendar: {exc}.") from exc
+    devices = await choose_devices(session, plan, classroom_device_id, pupil_device_id)
+    booked: list[Booking] = []
+    skipped: list[Skipped] = []
+    if not occurrences:
+        return BulkOutcome((), (), ())
+    start, end = min(o.start for o in occurrences), max(o.end for o in occurrences)
+    seen = await load_overlaps(session, plan, devices, start, end)
+    facts = devices.facts
+    for occ in occurrences:
+        lesson_id, lesson = lessons[occ.lesson_key]
+        clashes = clashes_of(plan.facts, lesson, occ, facts, seen.own, seen.others, now)
+        if clashes:
+            reasons = tuple(c.message for c in clashes)
+            skipped.append(Skipped(lesson_id, occ, lesson.subject, reasons))
+            continue
+        booking = _new_booking(plan, lesson, occ, devices, who, now)
+        booked.append(booking)
+        seen.add_own(booking)
+    for booking in booked:
+        await _insert(session, booking)
+    events = tuple(booking_event(b, BookingEventKind.BOOKED, now) for b in booked)
+    return BulkOutcome(tuple(booked), tuple(skipped), events)
+
+
+async def cancel_booking(
+    session: AsyncSession, who: Principal, booking_id: str, reason: str, now: datetime
+) -> tuple[Booking, list[BookingEvent]]:
+    """Cancel a live booking with a reason (kept).
+
+    Raises ``Conflict`` when it is already cancelled or completed, or its lesson has ended.
+    """
+    await booking_repo.lock_booking(session, booking_id)
+    booking = await session.get(Booking, booking_id, populate_existing=True)
+    if booking is None:
+        raise NotFound(f"There is no booking {booking_id!r}.")
+    await repo.visible_pupil(session, who, booking.pupil_id)
+    if booking.status != "booked":
+        raise Conflict(f"This booking is already {booking.status}.")
+    if booking.ends_at <= now:
+        raise Conflict("This lesson has already ended; its booking stays as it was.")
+    booking.status = "cancelled"
+    booking.cancel_reason = reason
+    booking.cancelled_at = now
+    booking.cancelled_by = who.subject_id
+    await session.flush()
+    return booking, [booking_event(booking, BookingEventKind.CANCELLED, now, reason)]
+
+
+async def unwell_today(
+    session: AsyncSession, who: Principal, pupil_id: str, now: datetime
+) -> tuple[list[Booking], list[BookingEvent]]:
+    """ "Too unwell today": unavailable until the end of the local day; cancel what is left.
+
+    Bookings that have not started yet today are cancelled with that reason;
+    one already under way is left to end normally.
+    """
+    plan = await load_plan(session, who, pupil_id)
+    zone = plan.calendar.zone
+    today = now.astimezone(zone).date()
+    end_of_day = datetime.combine(today + timedelta(days=1), datetime.min.time(), tzinfo=zone)
+    session.add(
+        UnavailabilityRow(
+            pupil_id=plan.pupil.id,
+            kind="once",
+            reason=UNWELL_REASON,
+            weekdays=[],
+            starts_at=now,
+            ends_at=end_of_day,
+            created_at=now,
+            created_by=who.subject_id,
+        )
+    )
+    bookings = await booking_repo.live_bookings(
+        session, [plan.pupil.id], starting_after=now, between=(today, today)
+    )
+    events = []
+    for booking in bookings:
+        booking.status = "cancelled"
+        booking.cancel_reason = UNWELL_REASON
+        booking.cancelled_at = now
+        booking.cancelled_by = who.subject_id
+        events.append(booking_event(booking, BookingEventKind.CANCELLED, now, UNWELL_REASON))
+    await session.flush()
+    return bookings, events
+
+
+async def list_bookings(
+    session: AsyncSession, who: Principal, pupil_id: str, from_date: date, to_date: date
+) -> list[Booking]:
+    """The pupil's bookings (all statuses) with local dates in the range, by start."""
+    pupil = await repo.visible_pupil(session, who, pupil_id)
+    rows = await session.scalars(
+        select(Booking)
+        .where(
+            Booking.pupil_id == pupil.id,
+            Booking.lesson_date >= from_date,
+            Booking.lesson_date <= to_date,
+        )
+        .order_by(Booking.starts_at, Booking.created_at)
+    )
+    return list(rows)
+
+
+async def list_flagged(session: AsyncSession, who: Principal, now: datetime) -> list[Booking]:
+    """Live future bookings of the caller's provider that a change flagged, soonest first."""
+    rows = await session.scalars(
+        select(Booking)
+        .join(Pupil, Pupil.id == Booking.pupil_id)
+        .where(
+            Pupil.provider_id == who.provider_id,
+            Booking.status == "booked",
+            Booking.flagged_reason.is_not(None),
+            Booking.ends_at > now,
+        )
+        .order_by(Booking.starts_at)
+    )
+    return list(rows)
+
+
+async def reconcile_bookings(
+    session: AsyncSession,
+    pupil_id: str,
+    lessons: Mapping[str, Lesson],
+    calendar: SchoolCalendar,
+    now: datetime,
+    cause: str,
+) -> list[BookingEvent]:
+    """Check the pupil's future live bookings against a new timetable or calendar.
+
+    A booking whose lesson vanished, moved or no longer takes place that day is
+    flagged with a reason (never deleted or cancelled: staff decide); one whose
+    room or end time changed is updated. Already-flagged bookings are left alone.
+    """
+    events: list[BookingEvent] = []
+    for booking in await booking_repo.live_bookings(session, [pupil_id], starting_after=now):
+        if booking.flagged_reason is not None:
+            continue
+        lesson = lessons.get(booking.lesson_key)
+        reason = _vanished(booking, lesson, calendar, cause)
+        if reason is not None:
+            booking.flagged_reason = reason[:300]
+            booking.flagged_at = now
+            events.append(booking_event(booking, BookingEventKind.FLAGGED, now, reason))
+        elif lesson is not None and _refresh(booking, lesson, calendar):
+            events.append(booking_event(booking, BookingEventKind.CHANGED, now, cause))
+    await session.flush()
+    return events
+
+
+def _vanished(
+    booking: Booking, lesson: Lesson | None, calendar: SchoolCalendar, cause: str
+) -> str | None:
+    when = f"{booking.subject} on {booking.lesson_date:%a %d %b}"
+    if lesson is None:
+        return f"{when} is no longer in the timetable: removed or moved ({cause})"
+    try:
+        found = expand([lesson], calendar, booking.lesson_date, booking.lesson_date)
+    except CalendarError:
+        found = []
+    if not found:
+        return f"{when} no longer takes place on that day ({cause})"
+    if found[0].start != booking.starts_at:
+        return f"{when} now starts at {found[0].start_local:%H:%M} ({cause})"
+    return None
+
+
+def _refresh(booking: Booking, lesson: Lesson, calendar: SchoolCalendar) -> bool:
+    occ = expand([lesson], calendar, booking.lesson_date, booking.lesson_date)[0]
+    changed = (booking.ends_at, booking.room, booking.subject) != (
+        occ.end,
+        lesson.room,
+        lesson.subject,
+    )
+    booking.ends_at, booking.room, booking.subject = occ.end, lesson.room, lesson.subject
+    return changed
+
+
+async def pupils_with_future_bookings(
+    session: AsyncSession, ids: Sequence[str], now: datetime, chunk: int = 1000
+) -> set[str]:
+    """The pupils among ``ids`` with live bookings still to start (only they need reconciling)."""
+    found: set[str] = set()
+    for start in range(0, len(ids), chunk):
+        found |= set(
+            await session.scalars(
+                select(Booking.pupil_id)
+                .where(
+                    Booking.pupil_id.in_(list(ids[start : start + chunk])),
+                    Booking.status == "booked",
+                    Booking.starts_at > now,
+                )
+                .distinct()
+            )
+        )
+    return found

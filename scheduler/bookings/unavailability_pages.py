@@ -1,0 +1,169 @@
+"""The staff page of a pupil's unavailability: weekly treatment, one-off appointments, unwell today.
+
+Times are entered in the school's local time (the clock of the lessons the
+pupil joins) and one-off entries are stored as UTC instants.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+
+from scheduler.bookings import availability
+from scheduler.bookings import services as bookings
+from scheduler.bookings.events import HubBookingEvents
+from scheduler.bookings.repository import unavailable_from_row
+from scheduler.bookings.unavailability import OneOffUnavailable, Unavailable, WeeklyUnavailable
+from scheduler.timetables.imports.common import parse_clock
+from scheduler.timetables.pages import (
+    READERS,
+    WRITERS,
+    error_messages,
+    error_page,
+    form_of,
+    parse_day,
+)
+from scheduler.timetables.repository import pupil_display_name, visible_pupil
+from telepresence.platform.audit import record_request
+from telepresence.platform.context import CLOCK, DATABASE, EVENTS
+from telepresence.platform.errors import DomainError, InvalidInput
+from telepresence.platform.identity import Principal
+from telepresence.platform.rendering import render
+from telepresence.platform.routing import Routes
+
+__all__ = ["routes", "unavailable_from_form"]
+
+routes = Routes("timetable-pages")
+DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+NOTICES = {
+    "added": "The unavailability is saved.",
+    "unwell": "Today's remaining bookings are cancelled.",
+}
+
+
+def _local(text: str, field: str, zone: ZoneInfo) -> datetime:
+    try:
+        return datetime.fromisoformat(text).replace(tzinfo=zone).astimezone(UTC)
+    except ValueError:
+        raise InvalidInput(
+            f"{field.capitalize()}: give a date and time.",
+            errors=[{"field": field, "message": "not a date and time"}],
+        ) from None
+
+
+def unavailable_from_form(form: dict[str, str], weekdays: list[str], zone: ZoneInfo) -> Unavailable:
+    """A weekly (``kind=weekly``) or one-off entry from the page's form fields.
+
+    One-off times are local to ``zone``. Raises ``InvalidInput`` naming what is wrong.
+    """
+    reason = form.get("reason", "")
+    if not reason or len(reason) > 200:
+        raise InvalidInput("Say what the pupil is unavailable for (up to 200 characters).")
+    try:
+        if form.get("kind") == "weekly":
+            days = frozenset(int(d) for d in weekdays if d.isdigit())
+            if not days:
+                raise ValueError("tick at least one day")
+            return WeeklyUnavailable(
+                "",
+                reason,
+                days,
+                parse_clock(form.get("start", "")),
+                parse_clock(form.get("end", "")),
+                parse_day(form["valid_from"], "from") if form.get("valid_from") else None,
+                parse_day(form["valid_to"], "until") if form.get("valid_to") else None,
+            )
+        starts = _local(form.get("starts", ""), "starts", zone)
+        return OneOffUnavailable("", reason, starts, _local(form.get("ends", ""), "ends", zone))
+    except ValueError as exc:
+        raise InvalidInput(f"{str(exc)[:1].upper()}{str(exc)[1:]}.") from exc
+
+
+async def _context(request: web.Request, who: Principal, pupil_id: str) -> dict[str, Any]:
+    async with request.app[DATABASE].transaction() as session:
+        pupil = await visible_pupil(session, who, pupil_id)
+        zone, rows = await availability.list_unavailability(session, who, pupil.id)
+        record_request(request, session, who, "unavailability.read", "pupil", pupil.id)
+    entries = [(row, unavailable_from_row(row).describe(zone)) for row in rows]
+    return {
+        "title": f"{pupil_display_name(pupil)}: unavailability",
+        "pupil": pupil,
+        "pupil_name": pupil_display_name(pupil),
+        "zone": zone,
+        "entries": entries,
+        "days": DAYS,
+        "form": {},
+        "ticked": [],
+        "can_edit": who.role in WRITERS,
+        "notice": NOTICES.get(request.query.get("notice", ""), ""),
+    }
+
+
+@routes.page(
+    "GET",
+    "/pupils/{pupil_id}/unavailability",
+    roles=READERS,
+    summary="A pupil's unavailability, with forms to add weekly and one-off entries",
+)
+async def unavailability_page(request: web.Request, who: Principal) -> web.StreamResponse:
+    """Weekly entries first."""
+    try:
+        context = await _context(request, who, request.match_info["pupil_id"])
+    except DomainError as exc:
+        return error_page(request, who, exc)
+    return render(request, who, "unavailability.html", context, current="/timetables")
+
+
+@routes.page(
+    "POST",
+    "/pupils/{pupil_id}/unavailability",
+    roles=WRITERS,
+    summary="Add a weekly or one-off unavailability (form)",
+)
+async def unavailability_add(request: web.Request, who: Principal) -> web.StreamResponse:
+    """Existing bookings stay; new bookings and bulk booking respect the entry."""
+    pupil_id = request.match_info["pupil_id"]
+    posted = await request.post()
+    form = form_of(posted)
+    ticked = [d for d in posted.getall("weekday", []) if isinstance(d, str)]
+    try:
+        context = await _context(request, who, pupil_id)
+    except DomainError as exc:
+        return error_page(request, who, exc)
+    try:
+        entry = unavailable_from_form(form, ticked, context["zone"])
+        async with request.app[DATABASE].transaction() as session:
+            await availability.add_unavailability(
+                session, who, pupil_id, entry, request.app[CLOCK].now()
+            )
+            record_request(request, session, who, "unavailability.add", "pupil", pupil_id)
+    except DomainError as exc:
+        context |= {"errors": error_messages(exc), "form": form, "ticked": ticked, "notice": ""}
+        return render(
+            request, who, "unavailability.html", context, status=exc.status, current="/timetables"
+        )
+    raise web.HTTPSeeOther(f"/pupils/{pupil_id}/unavailability?notice=added")
+
+
+@routes.page(
+    "POST",
+    "/pupils/{pupil_id}/unwell-today",
+    roles=WRITERS,
+    summary="Too unwell today: cancel the rest of today's bookings (form)",
+)
+async def unwell_today_form(request: web.Request, who: Principal) -> web.StreamResponse:
+    """Lessons already under way are left to end."""
+    pupil_id = request.match_info["pupil_id"]
+    try:
+        async with request.app[DATABASE].transaction() as session:
+            _cancelled, events = await bookings.unwell_today(
+                session, who, pupil_id, request.app[CLOCK].now()
+            )
+            record_request(request, session, who, "pupil.unwell_today", "pupil", pupil_id)
+    except DomainError as exc:
+        return error_page(request, who, exc)
+    HubBookingEvents(request.app[EVENTS]).publish(events)
+    raise web.HTTPSeeOther(f"/pupils/{pupil_id}/unavailability?notice=unwell")

@@ -1,0 +1,268 @@
+"""HTTP API of bookings: a pupil's occurrences, booking and cancelling, unavailability.
+
+Hospital staff and admins write; coordinators read; a pupil reads their own
+occurrences and bookings. Every read or change of a pupil's bookings is in the
+audit log; booking events are published after commit.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from scheduler.bookings import availability
+from scheduler.bookings import services as bookings
+from scheduler.bookings.events import HubBookingEvents
+from scheduler.bookings.repository import unavailable_from_row
+from scheduler.bookings.schemas import (
+    BookingIn,
+    BookingOut,
+    BulkBookingIn,
+    BulkBookingOut,
+    CancelIn,
+    DateRangeQuery,
+    OccurrenceOut,
+    SkippedOut,
+    UnavailabilityIn,
+    UnavailabilityOut,
+    UnwellOut,
+)
+from scheduler.bookings.views import (
+    booking_out,
+    occurrence_out,
+    unavailability_out,
+    unavailable_in,
+)
+from telepresence.platform.audit import record_request
+from telepresence.platform.context import CLOCK, DATABASE, EVENTS
+from telepresence.platform.identity import STAFF, Principal, Role
+from telepresence.platform.routing import Routes
+
+__all__ = ["routes"]
+
+routes = Routes("bookings")
+WRITERS = [Role.ADMIN, Role.HOSPITAL_STAFF]
+READERS = sorted(STAFF)
+PUPIL_READERS = [*READERS, Role.PUPIL]
+
+
+@routes.api(
+    "GET",
+    "/api/pupils/{pupil_id}/occurrences",
+    roles=PUPIL_READERS,
+    query=DateRangeQuery,
+    response=list[OccurrenceOut],
+    errors=(404, 409, 422),
+    summary="A pupil's dated lessons with booking state (?from=YYYY-MM-DD&to=YYYY-MM-DD)",
+)
+async def list_occurrences(
+    request: web.Request, who: Principal, query: DateRangeQuery
+) -> list[OccurrenceOut]:
+    """In UTC start order; local times are the school's, DST-correct; closures skipped."""
+    now = request.app[CLOCK].now()
+    async with request.app[DATABASE].transaction() as session:
+        pupil, views = await availability.occurrences_for(
+            session, who, request.match_info["pupil_id"], query.from_, query.to, now
+        )
+        record_request(request, session, who, "occurrences.read", "pupil", pupil.id)
+    return [occurrence_out(v) for v in views]
+
+
+@routes.api(
+    "GET",
+    "/api/pupils/{pupil_id}/bookings",
+    roles=PUPIL_READERS,
+    query=DateRangeQuery,
+    response=list[BookingOut],
+    errors=(404,),
+    summary="A pupil's bookings of every status, flagged ones included (?from=&to=)",
+)
+async def list_bookings(
+    request: web.Request, who: Principal, query: DateRangeQuery
+) -> list[BookingOut]:
+    """By start time."""
+    pupil_id = request.match_info["pupil_id"]
+    async with request.app[DATABASE].transaction() as session:
+        found = await bookings.list_bookings(session, who, pupil_id, query.from_, query.to)
+        record_request(request, session, who, "bookings.read", "pupil", pupil_id)
+        return [booking_out(b) for b in found]
+
+
+@routes.api(
+    "POST",
+    "/api/pupils/{pupil_id}/bookings",
+    roles=WRITERS,
+    body=BookingIn,
+    response=BookingOut,
+    status=201,
+    errors=(404, 409, 422),
+    summary="Book one occurrence (409 names every clash)",
+)
+async def book(request: web.Request, who: Principal, body: BookingIn) -> BookingOut:
+    """Devices default to the pupil's assigned robot and tablet."""
+    now = request.app[CLOCK].now()
+    async with request.app[DATABASE].transaction() as session:
+        booking, events = await bookings.book_occurrence(
+            session,
+            who,
+            request.match_info["pupil_id"],
+            lesson_id=body.lesson_id,
+            day=body.date,
+            classroom_device_id=body.classroom_device_id,
+            pupil_device_id=body.pupil_device_id,
+            now=now,
+        )
+        record_request(
+            request, session, who, "booking.add", "pupil", booking.pupil_id, {"booking": booking.id}
+        )
+    HubBookingEvents(request.app[EVENTS]).publish(events)
+    return booking_out(booking)
+
+
+@routes.api(
+    "POST",
+    "/api/pupils/{pupil_id}/bookings/bulk",
+    roles=WRITERS,
+    body=BulkBookingIn,
+    response=BulkBookingOut,
+    errors=(404, 409, 422),
+    summary="Book every occurrence of some subjects in a date range, skipping clashes",
+)
+async def book_in_bulk(request: web.Request, who: Principal, body: BulkBookingIn) -> BulkBookingOut:
+    """Skipped occurrences come back with their reasons (unavailability, already booked...)."""
+    now = request.app[CLOCK].now()
+    async with request.app[DATABASE].transaction() as session:
+        outcome = await bookings.bulk_book(
+            session,
+            who,
+            request.match_info["pupil_id"],
+            subjects=body.subjects,
+            from_date=body.from_,
+            to_date=body.to,
+            classroom_device_id=body.classroom_device_id,
+            pupil_device_id=body.pupil_device_id,
+            now=now,
+        )
+        details = {"booked": len(outcome.booked), "skipped": len(outcome.skipped)}
+        record_request(
+            request, session, who, "booking.bulk", "pupil", request.match_info["pupil_id"], details
+        )
+    HubBookingEvents(request.app[EVENTS]).publish(outcome.events)
+    return BulkBookingOut(
+        booked=[booking_out(b) for b in outcome.booked],
+        skipped=[
+            SkippedOut(
+                lesson_id=s.lesson_id,
+                date=s.occurrence.date,
+                start_local=f"{s.occurrence.start_local:%H:%M}",
+                subject=s.subject,
+                reasons=list(s.reasons),
+            )
+            for s in outcome.skipped
+        ],
+    )
+
+
+@routes.api(
+    "POST",
+    "/api/bookings/{booking_id}/cancel",
+    roles=WRITERS,
+    body=CancelIn,
+    response=BookingOut,
+    errors=(404, 409),
+    summary="Cancel a booking with a reason",
+)
+async def cancel(request: web.Request, who: Principal, body: CancelIn) -> BookingOut:
+    """The booking stays, with its reason; cancelling twice is a 409."""
+    now = request.app[CLOCK].now()
+    async with request.app[DATABASE].transaction() as session:
+        booking, events = await bookings.cancel_booking(
+            session, who, request.match_info["booking_id"], body.reason, now
+        )
+        record_request(
+            request,
+            session,
+            who,
+            "booking.cancel",
+            "pupil",
+            booking.pupil_id,
+            {"booking": booking.id},
+        )
+    HubBookingEvents(request.app[EVENTS]).publish(events)
+    return booking_out(booking)
+
+
+@routes.api(
+    "GET",
+    "/api/bookings/flagged",
+    roles=READERS,
+    response=list[BookingOut],
+    summary="Future bookings flagged by a re-import or calendar change, for staff to resolve",
+)
+async def list_flagged(request: web.Request, who: Principal) -> list[BookingOut]:
+    """Soonest first; resolve one by cancelling it (and booking the lesson's new slot)."""
+    now = request.app[CLOCK].now()
+    async with request.app[DATABASE].transaction() as session:
+        found = await bookings.list_flagged(session, who, now)
+        pupils = sorted({b.pupil_id for b in found})
+        record_request(request, session, who, "bookings.flagged", "pupil", "*", {"pupils": pupils})
+        return [booking_out(b) for b in found]
+
+
+@routes.api(
+    "POST",
+    "/api/pupils/{pupil_id}/unwell-today",
+    roles=[*WRITERS, Role.PUPIL],
+    response=UnwellOut,
+    errors=(404,),
+    summary="Too unwell today: cancel the rest of today's bookings",
+)
+async def unwell_today(request: web.Request, who: Principal) -> UnwellOut:
+    """The pupil (on the tablet) or staff; lessons already under way are left alone."""
+    now = request.app[CLOCK].now()
+    pupil_id = request.match_info["pupil_id"]
+    async with request.app[DATABASE].transaction() as session:
+        cancelled, events = await bookings.unwell_today(session, who, pupil_id, now)
+        record_request(request, session, who, "pupil.unwell_today", "pupil", pupil_id)
+    HubBookingEvents(request.app[EVENTS]).publish(events)
+    return UnwellOut(cancelled=[booking_out(b) for b in cancelled])
+
+
+@routes.api(
+    "GET",
+    "/api/pupils/{pupil_id}/unavailability",
+    roles=PUPIL_READERS,
+    response=list[UnavailabilityOut],
+    errors=(404,),
+    summary="When a pupil cannot join lessons (treatment, appointments)",
+)
+async def list_unavailability(request: web.Request, who: Principal) -> list[UnavailabilityOut]:
+    """Weekly entries first."""
+    pupil_id = request.match_info["pupil_id"]
+    async with request.app[DATABASE].transaction() as session:
+        zone, rows = await availability.list_unavailability(session, who, pupil_id)
+        record_request(request, session, who, "unavailability.read", "pupil", pupil_id)
+        return [unavailability_out(r, unavailable_from_row(r).describe(zone)) for r in rows]
+
+
+@routes.api(
+    "POST",
+    "/api/pupils/{pupil_id}/unavailability",
+    roles=WRITERS,
+    body=UnavailabilityIn,
+    response=UnavailabilityOut,
+    status=201,
+    errors=(404, 422),
+    summary="Add a weekly or one-off unavailability",
+)
+async def add_unavailability(
+    request: web.Request, who: Principal, body: UnavailabilityIn
+) -> UnavailabilityOut:
+    """Existing bookings are not touched; new bookings and bulk booking respect it."""
+    entry = unavailable_in(body)
+    pupil_id = request.match_info["pupil_id"]
+    async with request.app[DATABASE].transaction() as session:
+        zone, row = await availability.add_unavailability(
+            session, who, pupil_id, entry, request.app[CLOCK].now()
+        )
+        record_request(request, session, who, "unavailability.add", "pupil", pupil_id)
+        return unavailability_out(row, entry.describe(zone))

@@ -1,0 +1,318 @@
+"""The solver behind ``scheduler.rota.domain.assignment``: the greedy and the local search (pure).
+
+Split from ``assignment.py`` (which holds the public functions and explains
+the method) to keep each module readable; the timelines they work on are
+simulated in ``scheduler.rota.domain.timeline``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+from scheduler.rota.domain.moves import (
+    NO_ASSISTANT_ON_DUTY,
+    NOBODY_FREE,
+    PINNED_ASSISTANT_CANNOT,
+    REACHED_CAP,
+    TOO_LATE,
+    Assignment,
+    Plan,
+)
+from scheduler.rota.domain.timeline import (
+    _ANY,
+    _NEVER,
+    _UNASSIGNED,
+    Timelines,
+    _Insertion,
+    _instant,
+    _Job,
+    _Lane,
+    _span,
+)
+
+__all__ = ["Solver"]
+
+
+class Solver(Timelines):
+    """The state of one solve: the greedy, the local search, and the plan they make."""
+
+    def start(
+        self,
+        anchored: Mapping[str, str],
+        pinned: set[str],
+        *,
+        first_free: bool,
+        order: Mapping[str, datetime] | None = None,
+        beat: tuple[int, int] | None = None,
+    ) -> Solver:
+        """Anchor, then run the greedy; returns itself.
+
+        With ``beat``, the greedy may stop early, leaving jobs unplaced, once
+        its ``lateness_key`` can no longer be below ``beat``.
+        """
+        self.anchored, self.pinned = anchored, pinned
+        self.anchor(anchored, pinned, order or {})
+        self.greedy(first_free, beat)
+        return self
+
+    def anchor(
+        self, anchored: Mapping[str, str], pinned: set[str], order: Mapping[str, datetime]
+    ) -> None:
+        """Put anchored jobs on their lanes; free the ones that do not fit.
+
+        Jobs kept from a previous plan go in the order they were done there
+        (``order``: their departure times), so a plan re-anchored unchanged is
+        the same plan; others go in due order.
+        """
+        if not anchored:
+            return
+        lanes = {lane.id: lane for lane in self.lanes}
+        sequence = sorted(
+            self.jobs, key=lambda job: (order.get(job.move.id, job.move.latest), job.key)
+        )
+        for job in sequence:
+            assistant_id = anchored.get(job.move.id)
+            if assistant_id is None:
+                continue
+            job.pinned = job.move.id in pinned
+            job.movable = False
+            lane = lanes.get(assistant_id)
+            option = None if lane is None else self._anchor_option(lane, job, order)
+            if lane is not None and option is not None:
+                self.place(lane, job, option)
+            elif not job.pinned:
+                job.movable = True
+
+    def _anchor_option(
+        self, lane: _Lane, job: _Job, order: Mapping[str, datetime]
+    ) -> _Insertion | None:
+        # A move kept from a previous plan goes after the ones done before it there
+        # (the local search may have ordered them against due order); a new anchor
+        # goes where the greedy would put it.
+        if job.move.id in order:
+            kept = self.insertion_at(lane, job, len(lane.jobs), _ANY)
+            if kept is not None and (lane.cap is None or len(lane.jobs) < lane.cap):
+                return kept
+        return self.insertion(lane, job) or self.insertion(lane, job, wide=True)
+
+    def greedy(self, first_free: bool, beat: tuple[int, int] | None = None) -> None:
+        """Place every free job in due order: cheapest lane, or the first that can.
+
+        With ``beat``, give up as soon as the result can no longer have a
+        smaller (unassigned, lateness) than ``beat``: while every job is
+        appended, no step already made changes, so both only grow.
+        """
+        unassigned = late = 0
+        if beat is not None:
+            unassigned = sum(1 for job in self.jobs if job.lane is None and not job.movable)
+            late = sum(job.late for job in self.jobs if job.lane is not None)
+        for job in self.jobs:
+            if not job.movable or job.lane is not None:
+                continue
+            best = self.place_greedily(job, first_free)
+            if beat is None:
+                continue
+            if best is None:
+                unassigned += 1
+            elif best[2] is None:  # inserted before other jobs: their steps moved
+                beat = None
+                continue
+            else:
+                late += best[2][2]
+            if (unassigned, late) >= beat:
+                return
+
+    def place_greedily(self, job: _Job, first_free: bool) -> _Insertion | None:
+        """Place ``job`` on the cheapest lane, or the first that can; how, or ``None``."""
+        best: _Insertion | None = None
+        chosen: _Lane | None = None
+        for lane in self.lanes:
+            jobs, count = lane.jobs, len(lane.jobs)
+            below = _ANY if best is None else best[0]
+            if (count and job.key < jobs[-1].key) or (lane.cap is not None and count >= lane.cap):
+                option = self.insertion(lane, job, below=below)
+            else:  # the common case: append at the end of the lane's day
+                option = self.appending(lane, job, below)
+            if option is not None and (best is None or option[0] < best[0]):
+                best, chosen = option, lane
+                if first_free:
+                    break
+        if best is not None and chosen is not None:
+            self.place(chosen, job, best)
+        return best
+
+    def relocate(self, job: _Job, lanes: list[_Lane] | None = None) -> bool:
+        """Move ``job`` to where the objective falls most (another lane, or another
+        point of its own lane's day; only ``lanes`` if given); whether it did."""
+        versions = tuple(lane.version for lane in self.lanes)
+        if not job.movable or (job.tried == versions and lanes is None) or self.budget <= 0:
+            return False
+        source = job.lane
+        if source is None:
+            return self.place_best(job, _UNASSIGNED, lanes)
+        rest, left, pos = self.without(job)
+        if left is None:
+            return False
+        gain = source.cost - left[2]
+        saved = (source.jobs, source.steps, source.acc, source.cost)
+        self.commit(source, rest, left, pos)
+        if self.place_best(job, gain, lanes):
+            return True
+        self.commit(source, saved[0], saved[1:], pos)
+        if lanes is None:
+            job.tried = tuple(lane.version for lane in self.lanes)
+        return False
+
+    def place_best(self, job: _Job, gain: int, lanes: list[_Lane] | None) -> bool:
+        """Place the unplaced ``job`` where it costs least, if that is less than ``gain``."""
+        best: _Insertion | None = None
+        target: _Lane | None = None
+        for lane in self.lanes if lanes is None else lanes:
+            below = gain if best is None else best[0]
+            option = self.insertion(lane, job, wide=True, below=below)
+            if option is not None:
+                best, target = option, lane
+        if best is None or target is None:
+            if lanes is None:
+                job.tried = tuple(lane.version for lane in self.lanes)
+            return False
+        self.place(target, job, best)
+        return True
+
+    def exchange(self, job: _Job) -> bool:
+        """Give ``job`` the place of a nearby move on another lane, which goes where it fits."""
+        if not job.movable:
+            return False
+        horizon = int(self.rules.swap_horizon.total_seconds())
+        candidates = sorted(  # nearest in due time first; keys are unique, so no ties
+            (abs(other.latest - job.latest), other.key, other, lane)
+            for lane in self.lanes
+            if lane is not job.lane
+            for other in lane.jobs
+            if other.movable and abs(other.latest - job.latest) <= horizon
+        )
+        for _, _, other, lane in candidates:
+            if self.budget <= 0:
+                return False
+            if self.try_exchange(job, other, lane):
+                return True
+        return False
+
+    def try_exchange(self, job: _Job, other: _Job, lane: _Lane) -> bool:
+        saved = [(x, x.version, x.jobs, x.steps, x.acc, x.cost) for x in self.lanes]
+        before = sum(x.cost for x in self.lanes) + _UNASSIGNED * (job.lane is None)
+        source = job.lane
+        if source is not None:
+            rest, left, pos = self.without(job)
+            if left is None:
+                return False
+            self.commit(source, rest, left, pos)
+        rest, left, pos = self.without(other)
+        if left is not None:
+            self.commit(lane, rest, left, pos)
+            option = self.insertion(lane, job)
+            if option is not None:
+                self.place(lane, job, option)
+                self.relocate(other)
+                after = sum(x.cost for x in self.lanes) + _UNASSIGNED * (other.lane is None)
+                if after < before:
+                    return True
+        # Put back the lanes that changed (every change bumps a lane's version).
+        changed = [entry for entry in saved if entry[0].version != entry[1]]
+        for x, *_ in changed:
+            for placed in x.jobs:
+                placed.lane = None
+        for x, _, jobs, steps, acc, cost in changed:
+            x.jobs, x.steps, x.acc, x.cost = jobs, steps, acc, cost
+            for placed, step in zip(jobs, steps, strict=True):
+                placed.lane, placed.step, placed.late = x, step, step[2]
+        for x in self.lanes:
+            x.version += 1
+        return False
+
+    def needs_help(self, job: _Job) -> bool:
+        """Late beyond what nobody could avoid, or unassigned though someone is on duty."""
+        if job.lane is not None:
+            return job.late > job.floor
+        if job.hopeless is None:
+            job.hopeless = not any(self.reach(_NEVER, None, job, x.segments) for x in self.lanes)
+        return job.movable and not job.hopeless
+
+    def spread(self) -> int:
+        loads = [len(lane.jobs) for lane in self.lanes]
+        return max(loads) - min(loads) if loads else 0
+
+    def troubled(self) -> bool:
+        """Whether the local search has anything to gain on lateness, assignment or load."""
+        return self.spread() > 1 or any(self.needs_help(job) for job in self.jobs)
+
+    def improve(self) -> None:
+        """Bounded local search around the jobs in trouble and the busiest lanes."""
+        troubled = sum(1 for job in self.jobs if self.needs_help(job)) + self.spread()
+        self.budget = self.rules.search_budget * min(len(self.jobs), 2 * troubled + 4)
+        for _ in range(self.rules.max_rounds):
+            improved = False
+            for job in [job for job in self.jobs if self.needs_help(job)]:
+                if self.budget <= 0:
+                    return
+                lane = job.lane
+                if lane is not None and lane.jobs[0] is not job:
+                    # The move just before it on the same timeline is what delays it.
+                    improved |= self.relocate(lane.jobs[lane.jobs.index(job) - 1])
+                if self.needs_help(job):
+                    improved |= self.relocate(job)
+                if job.lane is None and self.needs_help(job):
+                    improved |= self.exchange(job)
+            if self.spread() > 1:
+                most = max(len(lane.jobs) for lane in self.lanes)
+                light = [lane for lane in self.lanes if len(lane.jobs) <= most - 2]
+                busiest = next(lane for lane in self.lanes if len(lane.jobs) == most)
+                for job in list(busiest.jobs):
+                    improved |= self.relocate(job, light)
+            if not improved:
+                return
+
+    def release(self) -> None:
+        """Break the references between jobs and lanes, so that reference counting
+        frees this solve at once instead of leaving it to the cyclic collector."""
+        for job in self.jobs:
+            job.lane = None
+
+    def lateness_key(self) -> tuple[int, int]:
+        """(unassigned moves, seconds of lateness): what assignment minimises first."""
+        placed = [job.late for job in self.jobs if job.lane is not None]
+        return len(self.jobs) - len(placed), sum(placed)
+
+    def reason(self, job: _Job) -> str:
+        if job.pinned:
+            return PINNED_ASSISTANT_CANNOT
+        if job.limit < self.now + job.carry:
+            return TOO_LATE
+        on_duty = [lane for lane in self.lanes if self.reach(_NEVER, None, job, lane.segments)]
+        if not on_duty:
+            return NO_ASSISTANT_ON_DUTY
+        if all(lane.cap is not None and len(lane.jobs) >= lane.cap for lane in on_duty):
+            return REACHED_CAP
+        return NOBODY_FREE
+
+    def plan(self) -> Plan:
+        out: list[Assignment] = []
+        for job in self.jobs:
+            lane, step = job.lane, job.step
+            if lane is None or step is None:
+                out.append(Assignment(job.move, None, reason=self.reason(job), pinned=job.pinned))
+                continue
+            departs, done, late, _ = step
+            out.append(  # positional: this runs once per move of the day
+                Assignment(
+                    job.move,
+                    lane.id,
+                    _instant(departs),
+                    _instant(done),
+                    _span(late),
+                    None,
+                    job.pinned,
+                )
+            )
+        return Plan(tuple(out), tuple(lane.id for lane in self.lanes))

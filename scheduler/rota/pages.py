@@ -1,0 +1,242 @@
+"""Pages of the move rota: the assistant's phone page, the staff view, live updates, iCal.
+
+Forms post back here and redirect (no inline script: ``rota.js`` refreshes
+the list when a ``rota:{school}`` event arrives, and counts the minutes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import date
+
+from aiohttp import web
+from aiohttp_sse import sse_response
+from sqlalchemy import select
+
+from scheduler.rota import actions as rota_actions
+from scheduler.rota import config as rota_config
+from scheduler.rota import services as rota_services
+from scheduler.rota.ical import moves_calendar
+from scheduler.rota.listener import announce_outcomes
+from scheduler.rota.planning import rota_topic
+from scheduler.rota.views import assistant_moves, day_rota, my_rota
+from telepresence.platform.audit import record_request
+from telepresence.platform.context import CLOCK, DATABASE, EVENTS, SETTINGS
+from telepresence.platform.errors import InvalidInput, NotFound
+from telepresence.platform.identity import PUBLIC, STAFF, Principal, Role
+from telepresence.platform.models import School
+from telepresence.platform.rendering import form_fields, render
+from telepresence.platform.routing import Routes, still_signed_in
+
+__all__ = ["assistant_rota", "routes"]
+
+routes = Routes("rota pages")
+STAFF_ROLES = sorted(STAFF)
+PEOPLE = [*STAFF_ROLES, Role.ASSISTANT]
+RECHECK_SECONDS = 10
+LABELS = {
+    "pending": "Nobody yet",
+    "assigned": "To do",
+    "reminded": "Reminded",
+    "late": "Late",
+    "done": "Done",
+    "failed": "Couldn't",
+    "escalated": "Escalated",
+}
+OPEN = ("pending", "assigned", "reminded", "late", "escalated")
+
+
+def _version(form: dict[str, str]) -> int | None:
+    text = form.get("version", "")
+    return int(text) if text.isdigit() else None
+
+
+def _back(form: dict[str, str], fallback: str) -> str:
+    target = form.get("back", "")
+    return target if target.startswith("/") and not target.startswith("//") else fallback
+
+
+async def assistant_rota(request: web.Request, who: Principal) -> web.StreamResponse:
+    """The assistant's day: their moves in time order with Done / Can't do it (``/assistant``).
+
+    ``?live=1`` answers only the list (for ``rota.js``), without counting as a look.
+    """
+    live = request.query.get("live") == "1"
+    async with request.app[DATABASE].transaction() as session:
+        rota, outcome = await my_rota(session, who, request.app[CLOCK].now(), mark_seen=not live)
+    await announce_outcomes(request.app, [outcome] if outcome else [])
+    context = {
+        "title": "Today",
+        "rota": rota,
+        "labels": LABELS,
+        "open": OPEN,
+        "first_name": who.display_name.split(" ")[0],
+        "feed_url": request.query.get("feed", ""),
+    }
+    return render(request, who, "rota_live.html" if live else "rota_assistant.html", context)
+
+
+@routes.page("POST", "/rota/moves/{move_id}/done", roles=PEOPLE, summary="Confirm a move (form)")
+async def done_form(request: web.Request, who: Principal) -> web.StreamResponse:
+    """Back to the page the form was on."""
+    form = await form_fields(request)
+    await rota_actions.confirm(request, who, request.match_info["move_id"], _version(form))
+    raise web.HTTPSeeOther(_back(form, "/assistant"))
+
+
+@routes.page("POST", "/rota/moves/{move_id}/cant", roles=PEOPLE, summary="Can't do a move (form)")
+async def cant_form(request: web.Request, who: Principal) -> web.StreamResponse:
+    """The reason is required; the move's day is re-planned and the failure escalated."""
+    form = await form_fields(request)
+    reason = form.get("reason", "").strip()
+    if not 2 <= len(reason) <= 300:
+        raise InvalidInput("Say in a few words why the move cannot be done.")
+    move_id = request.match_info["move_id"]
+    await rota_actions.report_cant(request, who, move_id, reason, _version(form))
+    raise web.HTTPSeeOther(_back(form, "/assistant"))
+
+
+@routes.page("GET", "/rota", roles=STAFF_ROLES, summary="Move rotas: pick a school")
+async def rota_index(request: web.Request, who: Principal) -> web.StreamResponse:
+    """The provider's schools, each linking to today's rota."""
+    async with request.app[DATABASE].sessions() as session:
+        schools = list(
+            await session.scalars(
+                select(School).where(School.provider_id == who.provider_id).order_by(School.name)
+            )
+        )
+    return render(request, who, "rota_index.html", {"title": "Move rota", "schools": schools})
+
+
+@routes.page(
+    "GET", "/schools/{school_id}/rota", roles=STAFF_ROLES, summary="A school day's move rota"
+)
+async def staff_rota(request: web.Request, who: Principal) -> web.StreamResponse:
+    """Statuses, who did what, unassigned moves highlighted, hand assignment (pins)."""
+    try:
+        day = date.fromisoformat(request.query["date"]) if request.query.get("date") else None
+    except ValueError:
+        raise InvalidInput("Give the date as YYYY-MM-DD.") from None
+    async with request.app[DATABASE].transaction() as session:
+        rota, outcome = await day_rota(
+            session,
+            who,
+            request.match_info["school_id"],
+            day,
+            request.app[CLOCK].now(),
+            battery=True,
+        )
+    await announce_outcomes(request.app, [outcome] if outcome else [])
+    context = {"title": f"Move rota · {rota.school.name}", "rota": rota, "labels": LABELS}
+    if request.query.get("live") == "1":
+        return render(request, who, "rota_staff_live.html", context | {"open": OPEN})
+    async with request.app[DATABASE].sessions() as session:
+        rooms, bases = await rota_config.school_bases(session, rota.school.id)
+    context |= {"open": OPEN, "rooms": rooms, "bases": bases}
+    return render(request, who, "rota_staff.html", context, current="/rota")
+
+
+@routes.page(
+    "POST",
+    "/schools/{school_id}/rota/base-room",
+    roles=STAFF_ROLES,
+    summary="Set the room an assistant starts their duty from (form)",
+)
+async def base_room_form(request: web.Request, who: Principal) -> web.StreamResponse:
+    """An empty room means unknown (the planner assumes they start next to their first move)."""
+    form = await form_fields(request)
+    now = request.app[CLOCK].now()
+    school_id = request.match_info["school_id"]
+    async with request.app[DATABASE].transaction() as session:
+        user = await rota_config.assistant_of(session, who, form.get("user_id", ""))
+        if user.school_id != school_id:
+            raise NotFound("That assistant is not on this school's rota.")
+        await rota_config.set_base_room(session, user, form.get("room_id") or None)
+        outcomes = await rota_services.replan_ahead(session, school_id, now)
+        record_request(request, session, who, "rota.base_room", "user", user.id)
+    await announce_outcomes(request.app, outcomes)
+    raise web.HTTPSeeOther(_back(form, f"/schools/{school_id}/rota"))
+
+
+@routes.page(
+    "POST", "/schools/{school_id}/rota/assign", roles=STAFF_ROLES, summary="Assign a move (form)"
+)
+async def assign_form(request: web.Request, who: Principal) -> web.StreamResponse:
+    """An empty assistant unpins the move and lets the planner choose."""
+    form = await form_fields(request)
+    now = request.app[CLOCK].now()
+    async with request.app[DATABASE].transaction() as session:
+        row, outcome = await rota_services.pin_move(
+            session,
+            who,
+            form.get("move_id", ""),
+            form.get("assistant_id") or None,
+            _version(form),
+            now,
+        )
+        if row.school_id != request.match_info["school_id"]:
+            raise NotFound("That move is not on this school's rota.")
+        details = {"assistant_id": row.assistant_id}
+        record_request(request, session, who, "move.assign", "move", row.id, details)
+    await announce_outcomes(request.app, [outcome])
+    raise web.HTTPSeeOther(f"/schools/{row.school_id}/rota?date={row.local_date.isoformat()}")
+
+
+@routes.page("GET", "/rota/events", roles=PEOPLE, summary="Live rota changes (server-sent events)")
+async def rota_events(request: web.Request, who: Principal) -> web.StreamResponse:
+    """One ``rota`` event per change of the school's rota; ends when the session does."""
+    school_id = request.query.get("school", "")[:32]
+    async with request.app[DATABASE].sessions() as session:
+        school = await rota_services.visible_school(session, who, school_id)
+    async with (
+        request.app[EVENTS].subscribe(rota_topic(school.id)) as queue,
+        sse_response(request, ping_interval=15) as stream,
+    ):
+        while stream.is_connected():
+            try:
+                event = await asyncio.wait_for(queue.get(), RECHECK_SECONDS)
+            except TimeoutError:
+                if not await still_signed_in(request):
+                    break
+                continue
+            await stream.send(json.dumps(event), event="rota")
+    return stream
+
+
+@routes.page("POST", "/rota/feed", roles=[Role.ASSISTANT], summary="A new calendar link (form)")
+async def feed_form(request: web.Request, who: Principal) -> web.StreamResponse:
+    """Shows the new link once on the assistant's page; earlier links stop working."""
+    form = await form_fields(request)
+    now = request.app[CLOCK].now()
+    async with request.app[DATABASE].transaction() as session:
+        user = await rota_config.assistant_of(session, who, who.subject_id)
+        if form.get("action") == "revoke":
+            await rota_config.revoke_feeds(session, user, now)
+            record_request(request, session, who, "rota.feed_revoke", "user", user.id)
+            raise web.HTTPSeeOther("/assistant")
+        token = await rota_config.new_feed(session, user, now)
+        record_request(request, session, who, "rota.feed_new", "user", user.id)
+    base = request.app[SETTINGS].base_url.rstrip("/")
+    request_query = {"feed": f"{base}/feeds/assistants/{token}.ics"}
+    return await assistant_rota(
+        request.clone(rel_url=request.rel_url.with_query(request_query)), who
+    )
+
+
+@routes.page(
+    "GET", "/feeds/assistants/{token}.ics", roles=PUBLIC, summary="An assistant's moves (iCal)"
+)
+async def feed(request: web.Request, _who: Principal | None) -> web.StreamResponse:
+    """The secret link is the credential: 404 unknown, 410 revoked."""
+    async with request.app[DATABASE].sessions() as session:
+        user = await rota_config.feed_owner(session, request.match_info["token"][:100])
+        now = request.app[CLOCK].now()
+        moves = await assistant_moves(session, user, now)
+    body = moves_calendar(user.name, [m for m in moves if m.row.status != "failed"], now)
+    return web.Response(
+        text=body,
+        content_type="text/calendar",
+        charset="utf-8",
+        headers={"Cache-Control": "private, max-age=300"},
+    )

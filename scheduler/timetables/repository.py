@@ -1,0 +1,218 @@
+"""Reading and writing the scheduler's tables as domain objects.
+
+Access rules live here too, because every query starts from "which pupil or
+school may this caller see": staff see their provider's, a pupil only their
+own record, and anything else is reported as not found.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Select, Update, delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from scheduler.timetables.calendar import (
+    BellPeriod,
+    Closure,
+    SchoolCalendar,
+    Term,
+    WeekCycle,
+    WeekLetter,
+)
+from scheduler.timetables.models import (
+    BellPeriodRow,
+    ClosureRow,
+    LessonRow,
+    SchoolCalendarRow,
+    TermRow,
+    WeekOverrideRow,
+)
+from scheduler.timetables.occurrences import Lesson
+from telepresence.platform.errors import NotFound
+from telepresence.platform.identity import Principal, Role
+from telepresence.platform.models import Pupil, School
+
+__all__ = [
+    "apply_lesson",
+    "get_school",
+    "lesson_from_row",
+    "load_calendar",
+    "load_lessons",
+    "lock_pupil",
+    "lock_pupils",
+    "lock_rows",
+    "pupil_display_name",
+    "save_calendar",
+    "visible_pupil",
+]
+
+
+async def visible_pupil(session: AsyncSession, who: Principal, pupil_id: str) -> Pupil:
+    """The pupil if the caller may see them (staff of their provider, or the pupil).
+
+    Raises ``NotFound`` otherwise, so that ids of other providers' pupils leak nothing.
+    """
+    pupil = await session.get(Pupil, pupil_id)
+    if pupil is None or pupil.provider_id != who.provider_id:
+        raise NotFound(f"There is no pupil {pupil_id!r}.")
+    if who.role is Role.PUPIL and who.subject_id != pupil.id:
+        raise NotFound(f"There is no pupil {pupil_id!r}.")
+    return pupil
+
+
+async def get_school(session: AsyncSession, who: Principal, school_id: str) -> School:
+    """A school of the caller's provider; ``NotFound`` otherwise."""
+    school = await session.get(School, school_id)
+    if school is None or school.provider_id != who.provider_id:
+        raise NotFound(f"There is no school {school_id!r}.")
+    return school
+
+
+async def lock_rows(session: AsyncSession, touch: Update, for_update: Select[Any]) -> None:
+    if session.get_bind().dialect.name == "sqlite":
+        # SQLite has no row locks, and pysqlite only begins a transaction at the first
+        # write: a no-op UPDATE takes the database's write lock now, so the checks that
+        # follow see every transaction committed before this one and none can slip in.
+        await session.execute(touch.execution_options(synchronize_session=False))
+    else:
+        await session.execute(for_update.with_for_update())
+
+
+async def lock_pupil(session: AsyncSession, pupil_id: str) -> None:
+    """Hold the pupil's row until the transaction ends (serialises their bookings, imports)."""
+    await lock_rows(
+        session,
+        update(Pupil).where(Pupil.id == pupil_id).values(active=Pupil.active),
+        select(Pupil.id).where(Pupil.id == pupil_id),
+    )
+
+
+def pupil_display_name(pupil: Pupil) -> str:
+    """First name and initial, the only name shown beside someone else's booking."""
+    return f"{pupil.first_name} {pupil.last_name[:1]}.".strip()
+
+
+async def load_calendar(session: AsyncSession, school: School) -> SchoolCalendar:
+    """The school's calendar; with none entered, every weekday counts as a school day."""
+    settings = await session.get(SchoolCalendarRow, school.id)
+    terms = await session.scalars(
+        select(TermRow).where(TermRow.school_id == school.id).order_by(TermRow.start_date)
+    )
+    closures = await session.scalars(
+        select(ClosureRow).where(ClosureRow.school_id == school.id).order_by(ClosureRow.start_date)
+    )
+    bells = await session.scalars(
+        select(BellPeriodRow)
+        .where(BellPeriodRow.school_id == school.id)
+        .order_by(BellPeriodRow.position)
+    )
+    cycle = None
+    if settings is not None and settings.week_a_monday is not None:
+        overrides = await session.scalars(
+            select(WeekOverrideRow).where(WeekOverrideRow.school_id == school.id)
+        )
+        letters: dict[date, WeekLetter] = {
+            o.week_monday: "A" if o.week == "A" else "B" for o in overrides
+        }
+        cycle = WeekCycle(settings.week_a_monday, letters)
+    return SchoolCalendar(
+        timezone=school.time_zone,
+        terms=tuple(Term(t.name, t.start_date, t.end_date) for t in terms),
+        closures=tuple(Closure(c.name, c.start_date, c.end_date) for c in closures),
+        week_cycle=cycle,
+        bell_times=tuple(BellPeriod(b.name, b.start_time, b.end_time) for b in bells),
+        school_weekdays=frozenset(settings.school_weekdays if settings else range(5)),
+    )
+
+
+async def save_calendar(
+    session: AsyncSession, school_id: str, calendar: SchoolCalendar, *, by: str, now: datetime
+) -> None:
+    """Replace the school's terms, closures, A/B weeks and bells with ``calendar``'s."""
+    for table in (TermRow, ClosureRow, BellPeriodRow, WeekOverrideRow):
+        await session.execute(delete(table).where(table.school_id == school_id))
+    settings = await session.get(SchoolCalendarRow, school_id)
+    if settings is None:
+        settings = SchoolCalendarRow(school_id=school_id)
+        session.add(settings)
+    cycle = calendar.week_cycle
+    settings.week_a_monday = cycle.reference_monday if cycle else None
+    settings.school_weekdays = sorted(calendar.school_weekdays)
+    settings.updated_at = now
+    settings.updated_by = by
+    session.add_all(
+        TermRow(school_id=school_id, name=t.name, start_date=t.start, end_date=t.end)
+        for t in calendar.terms
+    )
+    session.add_all(
+        ClosureRow(school_id=school_id, name=c.name, start_date=c.start, end_date=c.end)
+        for c in calendar.closures
+    )
+    session.add_all(
+        BellPeriodRow(
+            school_id=school_id, position=i, name=b.name, start_time=b.start, end_time=b.end
+        )
+        for i, b in enumerate(calendar.bell_times)
+    )
+    if cycle is not None:
+        session.add_all(
+            WeekOverrideRow(school_id=school_id, week_monday=monday, week=letter)
+            for monday, letter in cycle.overrides.items()
+        )
+    await session.flush()
+
+
+def lesson_from_row(row: LessonRow) -> Lesson:
+    """The domain lesson stored in ``row``."""
+    return Lesson(
+        subject=row.subject,
+        weekday=row.weekday,
+        start=row.start_time,
+        end=row.end_time,
+        class_group=row.class_group,
+        teacher=row.teacher,
+        room=row.room,
+        week="A" if row.week == "A" else "B" if row.week == "B" else None,
+        valid_from=row.valid_from,
+        valid_to=row.valid_to,
+        excluded_dates=frozenset(date.fromisoformat(d) for d in row.excluded_dates),
+        extra_dates=frozenset(date.fromisoformat(d) for d in row.extra_dates),
+    )
+
+
+def apply_lesson(row: LessonRow, lesson: Lesson) -> None:
+    """Write every field of ``lesson`` (and its key) into ``row``."""
+    row.key = lesson.key
+    row.subject = lesson.subject
+    row.weekday = lesson.weekday
+    row.start_time = lesson.start
+    row.end_time = lesson.end
+    row.class_group = lesson.class_group
+    row.teacher = lesson.teacher
+    row.room = lesson.room
+    row.week = lesson.week
+    row.valid_from = lesson.valid_from
+    row.valid_to = lesson.valid_to
+    row.excluded_dates = sorted(d.isoformat() for d in lesson.excluded_dates)
+    row.extra_dates = sorted(d.isoformat() for d in lesson.extra_dates)
+
+
+async def load_lessons(session: AsyncSession, pupil_id: str) -> list[LessonRow]:
+    """The pupil's lesson rows, by key."""
+    rows = await session.scalars(
+        select(LessonRow).where(LessonRow.pupil_id == pupil_id).order_by(LessonRow.key)
+    )
+    return list(rows)
+
+
+async def lock_pupils(session: AsyncSession, pupil_ids: list[str]) -> None:
+    """:func:`lock_pupil` for many pupils in a few statements (ids in chunks of 1,000)."""
+    for start in range(0, len(pupil_ids), 1000):
+        chunk = pupil_ids[start : start + 1000]
+        await lock_rows(
+            session,
+            update(Pupil).where(Pupil.id.in_(chunk)).values(active=Pupil.active),
+            select(Pupil.id).where(Pupil.id.in_(chunk)),
+        )

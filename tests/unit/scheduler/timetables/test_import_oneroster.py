@@ -1,0 +1,75 @@
+from datetime import date, time
+
+import pytest
+from scheduler_factories import oneroster_files, school_calendar, zip_bundle
+
+from scheduler.timetables.imports import ImportRejected, import_oneroster
+
+
+def rejected(data: bytes, pupil_id: str = "p-17") -> list[tuple[str, int | None, str]]:
+    with pytest.raises(ImportRejected) as caught:
+        import_oneroster(data, calendar=school_calendar(), pupil_id=pupil_id)
+    return [(p.file, p.line, p.message) for p in caught.value.errors]
+
+
+@pytest.mark.parametrize("pupil_id", ["p-17", "UPN-A123"])
+def test_pupil_classes_become_lessons(pupil_id: str) -> None:
+    bundle = zip_bundle(oneroster_files())
+    result = import_oneroster(bundle, calendar=school_calendar(), pupil_id=pupil_id)
+    assert [(x.key, x.subject, x.teacher, x.room) for x in result.lessons] == [
+        ("A-mon-0850@2025-01-06", "Mathematics", "Rahul Patel", "Room MA"),
+        ("B-mon-0940@2025-01-06", "Mathematics", "Rahul Patel", "Room MA"),
+        ("*-tue-1050@2025-01-06", "English", "Joy Okafor", "Room EN"),
+        ("*-wed-1320@2025-01-06", "Science", "", "Room SC"),
+    ]
+    assert result.lessons[0].valid_to == date(2025, 4, 4)
+    assert result.lessons[3].end == time(14, 10)
+
+
+def test_enrolment_in_a_missing_class_names_the_enrolment_line() -> None:
+    # p-18's only class, c-fr, is absent from classes.csv; p-17's import ignores it.
+    assert rejected(zip_bundle(oneroster_files()), pupil_id="UPN-B456") == [
+        ("enrollments.csv", 7, "class 'c-fr' is not in classes.csv"),
+    ]
+
+
+def test_every_bad_period_is_reported() -> None:
+    files = oneroster_files(periods={"c-ma": "Mon:P1,Funday:P2", "c-en": "Tue:P9,garbage"})
+    problems = rejected(zip_bundle(files))
+    assert [(f, line) for f, line, _ in problems] == [("classes.csv", 2)] + [("classes.csv", 3)] * 2
+    assert "unknown day 'Funday'" in problems[0][2]
+    assert "unknown period 'P9'" in problems[1][2]
+    assert "not [A:|B:]Day:Period" in problems[2][2]
+
+
+def test_overlapping_classes_are_rejected() -> None:
+    files = oneroster_files(periods={"c-ma": "Mon:P1", "c-en": "Mon:1"})
+    problems = rejected(zip_bundle(files))
+    assert problems == [
+        ("classes.csv", 3, "English 08:50-09:40 overlaps Mathematics 08:50-09:40 (line 2) "
+         "on the same day and week"),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda f: f.pop("enrollments.csv"), "bundle has no enrollments.csv"),
+        (lambda f: f.update({"classes.csv": b"sourcedId,title\r\nc-ma,Maths\r\n"}),
+         "missing column 'periods'"),
+        (lambda f: f.update({"users.csv": b"\xff\xfeu"}), "UTF-16"),
+        (lambda f: f.update({"manifest.csv": b"propertyName,value\r\noneroster.version,1.0\r\n"}),
+         "oneroster.version is '1.0'"),
+    ],
+)  # fmt: skip
+def test_broken_bundles_are_rejected(mutate: object, message: str) -> None:
+    files = oneroster_files()
+    mutate(files)  # type: ignore[operator]
+    assert any(message in text for _, _, text in rejected(zip_bundle(files)))
+
+
+def test_not_a_zip_unknown_pupil_and_truncated_zip() -> None:
+    assert "not a zip file" in rejected(b"sourcedId,title\n")[0][2]
+    assert "no pupil" in rejected(zip_bundle(oneroster_files()), pupil_id="nobody")[0][2]
+    truncated = zip_bundle(oneroster_files())[:-200]
+    assert rejected(truncated)[0][2]
