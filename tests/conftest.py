@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).parent / "support"))
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from telepresence.platform.schema import metadata
+from telepresence.schema import metadata
 from telepresence.platform.settings import Settings
 
 

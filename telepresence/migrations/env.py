@@ -8,7 +8,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from telepresence.platform.schema import metadata
+from telepresence.schema import metadata
 
 config = context.config
 

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, inspect
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from telepresence.dbmigrate import upgrade
-from telepresence.platform.schema import metadata
+from telepresence.schema import metadata
 
 
 def _diff(connection: Connection) -> list[object]:
