@@ -32,6 +32,7 @@ def record(
     session.add(
         AuditEntry(
             at=at,
+            provider_id=actor.provider_id,
             actor_role=actor.role.value,
             actor_id=actor.subject_id,
             action=action,
@@ -68,13 +69,24 @@ def record_request(
 async def entries(
     session: AsyncSession,
     *,
+    provider_id: str | None,
     subject_type: str | None = None,
     subject_id: str | None = None,
     actor_id: str | None = None,
     limit: int = 100,
 ) -> list[AuditEntry]:
-    """Audit entries, newest first, filtered as asked."""
-    query = select(AuditEntry).order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(limit)
+    """The provider's audit entries, newest first, filtered as asked.
+
+    A caller without a provider sees nothing: entries never cross providers.
+    """
+    if provider_id is None:
+        return []
+    query = (
+        select(AuditEntry)
+        .where(AuditEntry.provider_id == provider_id)
+        .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+        .limit(limit)
+    )
     if subject_type:
         query = query.where(AuditEntry.subject_type == subject_type)
     if subject_id:

@@ -123,6 +123,8 @@ class AuditEntry(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     at: Mapped[datetime] = mapped_column(index=True)
+    # The acting provider: every read of the log is scoped to the caller's provider.
+    provider_id: Mapped[str | None] = mapped_column(String(32), index=True)
     actor_role: Mapped[str] = mapped_column(String(20))
     actor_id: Mapped[str] = mapped_column(String(32))
     action: Mapped[str] = mapped_column(String(60))

@@ -159,10 +159,11 @@ async def openapi(request: web.Request, _who: Principal | None) -> web.Response:
     response=list[AuditEntryOut],
     summary="The audit log: who read or changed which record (newest first)",
 )
-async def audit_log(
-    request: web.Request, _who: Principal, query: AuditQuery
-) -> list[AuditEntryOut]:
-    """For the data protection officer: filter by record, or by the person who acted."""
+async def audit_log(request: web.Request, who: Principal, query: AuditQuery) -> list[AuditEntryOut]:
+    """For the data protection officer: filter by record, or by the person who acted.
+
+    Only the caller's provider's entries: another provider's are as if they did not exist.
+    """
     async with request.app[DATABASE].sessions() as session:
-        rows = await entries(session, **query.model_dump())
+        rows = await entries(session, provider_id=who.provider_id, **query.model_dump())
     return [AuditEntryOut.model_validate(r, from_attributes=True) for r in rows]
