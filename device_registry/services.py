@@ -67,8 +67,13 @@ async def _check_assignment(
     *,
     school_id: str | None,
     pupil_id: str | None,
-    room_ids: list[str | None],
+    rooms: dict[str, str | None],
 ) -> None:
+    """Every id in the body names something of the caller's provider (and of the school).
+
+    A foreign id is reported exactly like a missing one, so nothing of another
+    provider is confirmed or named.
+    """
     problems: list[dict[str, str]] = []
     if school_id is not None:
         school = await session.get(School, school_id)
@@ -82,12 +87,25 @@ async def _check_assignment(
             problems.append(
                 {"field": "pupil_id", "message": "The pupil belongs to another school."}
             )
-    for room_id in filter(None, room_ids):
-        room = await session.get(Room, room_id)
-        if room is None or (school_id is not None and room.school_id != school_id):
-            problems.append({"field": "room_id", "message": f"No room {room_id!r} here."})
+    for field, room_id in rooms.items():
+        if room_id is not None and not await _room_fits(session, who, room_id, school_id):
+            problems.append({"field": field, "message": "No such room."})
     if problems:
         raise InvalidInput("The assignment refers to things that do not fit.", errors=problems)
+
+
+async def _room_fits(
+    session: AsyncSession, who: Principal, room_id: str, school_id: str | None
+) -> bool:
+    """Whether the room is one of the caller's provider's, in the device's school if it has one."""
+    query = (
+        select(Room.id)
+        .join(School, School.id == Room.school_id)
+        .where(Room.id == room_id, School.provider_id == who.provider_id)
+    )
+    if school_id is not None:
+        query = query.where(Room.school_id == school_id)
+    return await session.scalar(query) is not None
 
 
 async def register_device(
@@ -101,7 +119,7 @@ async def register_device(
         who,
         school_id=data.school_id,
         pupil_id=data.pupil_id,
-        room_ids=[data.charging_base_room_id],
+        rooms={"charging_base_room_id": data.charging_base_room_id},
     )
     assert who.provider_id is not None
     device = Device(
@@ -134,7 +152,9 @@ async def update_device(
         who,
         school_id=school_id,
         pupil_id=changes.get("pupil_id", device.pupil_id),
-        room_ids=[changes.get("charging_base_room_id"), changes.get("last_known_room_id")],
+        rooms={
+            field: changes.get(field) for field in ("charging_base_room_id", "last_known_room_id")
+        },
     )
     close = False
     if "lifecycle" in changes and changes["lifecycle"] is not None:

@@ -6,7 +6,13 @@ about this one, neither from the audit log nor by naming this provider's ids.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+from factories import add_device
 from test_pages import sign_in
+
+from telepresence.platform.context import DATABASE
+from telepresence.platform.models import Room, School
 
 
 async def test_the_audit_log_shows_only_the_callers_provider(client, org, login):
@@ -31,3 +37,71 @@ async def test_the_audit_page_shows_only_the_callers_provider(client, org, login
     assert org.pupil.id not in html.replace(f"subject_id={org.pupil.id}", "").replace(
         f'value="{org.pupil.id}"', ""
     )
+
+
+async def _other_providers_room(client, org) -> str:
+    """A school and room of the other provider."""
+    async with client.app[DATABASE].transaction() as session:
+        school = School(
+            provider_id=org.other_provider_id, name="Far Away High", created_at=datetime.now(UTC)
+        )
+        session.add(school)
+        await session.flush()
+        room = Room(school_id=school.id, name="Ward 7 classroom")
+        session.add(room)
+        await session.flush()
+        return room.id
+
+
+async def test_a_device_cannot_point_at_another_providers_room(client, org, login):
+    foreign_room = await _other_providers_room(client, org)
+    device = await add_device(client.app[DATABASE], org, school_id=None)
+    admin = await login("admin")
+    for field in ("last_known_room_id", "charging_base_room_id"):
+        resp = await client.patch(
+            f"/api/devices/{device.id}", headers=admin, json={field: foreign_room}
+        )
+        assert resp.status == 422, (field, await resp.text())
+        problem = await resp.json()
+        assert problem["errors"] == [{"field": field, "message": "No such room."}]
+        assert "Ward 7" not in await resp.text()
+    created = await client.post(
+        "/api/devices",
+        headers=admin,
+        json={
+            "serial": "ROBOT-0777",
+            "name": "Rover",
+            "model": "AV1",
+            "kind": "robot",
+            "charging_base_room_id": foreign_room,
+        },
+    )
+    assert created.status == 422
+    shown = await (await client.get(f"/api/devices/{device.id}", headers=admin)).json()
+    assert shown["last_known_room_id"] is None
+    assert shown["charging_base_room_id"] is None
+    listed = await (await client.get("/api/devices", headers=admin)).json()
+    assert [d["serial"] for d in listed] == ["ROBOT-0001"]
+
+
+async def test_a_room_of_another_school_of_the_same_provider_is_refused(client, org, login):
+    device = await add_device(client.app[DATABASE], org)
+    admin = await login("admin")
+    school = await (
+        await client.post(
+            "/api/schools", headers=admin, json={"name": "Second Academy", "time_zone": "UTC"}
+        )
+    ).json()
+    room = await (
+        await client.post(f"/api/schools/{school['id']}/rooms", headers=admin, json={"name": "R1"})
+    ).json()
+    resp = await client.patch(
+        f"/api/devices/{device.id}", headers=admin, json={"last_known_room_id": room["id"]}
+    )
+    assert resp.status == 422
+    mine = org.room_ids[0]
+    ok = await client.patch(
+        f"/api/devices/{device.id}", headers=admin, json={"last_known_room_id": mine}
+    )
+    assert ok.status == 200
+    assert (await ok.json())["last_known_room"] == "S12"
