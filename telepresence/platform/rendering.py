@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp_jinja2
 from aiohttp import web
@@ -51,13 +53,36 @@ NAV: dict[Role, list[tuple[str, str]]] = {
     Role.DEVICE: [],
 }
 HOME = {role: items[0][0] for role, items in NAV.items() if items}
+MAX_NEXT = 2000
+# What WHATWG URL parsing silently removes from anywhere in a URL...
+_URL_IGNORED = re.compile(r"[\t\n\r]")
+# ...and what it strips from the ends or refuses, and raw non-ASCII: our own links
+# are percent-encoded, so no same-site path needs any of these.
+_CONTROL = re.compile(r"[^\x21-\x7e]")
 
 
 def safe_next(target: str, who: Principal) -> str:
-    """A same-site path to go to after signing in (never another site)."""
-    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return HOME.get(who.role, "/")
+    """A same-site path to go to after signing in (never another site).
+
+    The check is made on the target as a browser will read it: browsers drop
+    tabs and line breaks anywhere in a URL and read a backslash as a slash, so
+    ``/%09/evil.example`` (a tab) is ``//evil.example``. Anything with another
+    control character, a space or raw non-ASCII, a scheme or a host, and anything
+    long, goes home instead.
+    """
+    home = HOME.get(who.role, "/")
+    normalised = _URL_IGNORED.sub("", target).replace("\\", "/")
+    if (
+        len(normalised) > MAX_NEXT
+        or _CONTROL.search(normalised)
+        or not normalised.startswith("/")
+        or normalised.startswith("//")
+    ):
+        return home
+    parts = urlsplit(normalised)
+    if parts.scheme or parts.netloc:
+        return home
+    return normalised
 
 
 def render(
