@@ -1,0 +1,194 @@
+"""Engagement figures as aggregate SQL over the outcomes (SQLAlchemy Core, SQLite and PostgreSQL).
+
+Nothing here loads session events: every figure is a ``GROUP BY`` over
+``engagement_outcomes`` (one row per finished booking), or over the rota's
+moves for punctuality. The few sums that need a calendar (school days,
+teaching time) are done in Python on the grouped rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, case, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+
+from scheduler.rota.models import MoveRow
+from telepresence.engagement.models import OutcomeRow
+
+__all__ = [
+    "Counts",
+    "Scope",
+    "counts_by",
+    "last_joined_by_pupil",
+    "last_used_by_device",
+    "move_punctuality",
+    "pupil_weeks",
+    "with_trend",
+]
+
+Out = OutcomeRow
+Grouping = ColumnElement[Any] | InstrumentedAttribute[Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Whose figures: a provider, optionally narrowed to some pupils, a school, a date range."""
+
+    provider_id: str
+    first: date
+    last: date
+    pupil_ids: frozenset[str] | None = None  # None: every pupil of the provider
+    school_id: str | None = None
+
+    def where(self) -> list[ColumnElement[bool]]:
+        """The conditions on ``engagement_outcomes`` this scope stands for."""
+        conditions = [
+            Out.provider_id == self.provider_id,
+            Out.lesson_date >= self.first,
+            Out.lesson_date <= self.last,
+        ]
+        if self.pupil_ids is not None:
+            conditions.append(Out.pupil_id.in_(sorted(self.pupil_ids)))
+        if self.school_id is not None:
+            conditions.append(Out.school_id == self.school_id)
+        return conditions
+
+
+@dataclass(slots=True)
+class Counts:
+    """Lessons and minutes of one group (a pupil's week, a subject, a school, a device)."""
+
+    key: tuple[Any, ...]
+    booked: int = 0
+    joined: int = 0
+    attended: int = 0
+    partial: int = 0
+    missed: int = 0
+    cancelled: int = 0
+    present_seconds: int = 0
+    booked_seconds: int = 0
+    trend: float | None = field(default=None)
+
+    @property
+    def minutes(self) -> int:
+        """Minutes present, rounded."""
+        return round(self.present_seconds / 60)
+
+    @property
+    def share(self) -> float | None:
+        """Share of booked (not cancelled) time present; None when nothing was booked."""
+        return self.present_seconds / self.booked_seconds if self.booked_seconds else None
+
+
+def _tally(group: Sequence[Grouping]) -> Select[Any]:
+    live = Out.outcome != "cancelled"
+
+    def count(condition: ColumnElement[bool]) -> ColumnElement[Any]:
+        return func.sum(case((condition, 1), else_=0))
+
+    return select(
+        *group,
+        count(live),
+        count(Out.present_seconds > 0),
+        count(Out.outcome == "attended"),
+        count(Out.outcome == "partial"),
+        count(Out.outcome == "missed"),
+        count(Out.outcome == "cancelled"),
+        func.sum(Out.present_seconds),
+        func.sum(case((live, Out.booked_seconds), else_=0)),
+    ).group_by(*group)
+
+
+async def counts_by(db: AsyncSession, scope: Scope, *group: Grouping) -> list[Counts]:
+    """Counts grouped by the given outcome columns (e.g. ``Out.pupil_id, Out.week_monday``)."""
+    query = _tally(group).where(*scope.where()).order_by(*group)
+    out = []
+    width = len(group)
+    for row in (await db.execute(query)).all():
+        values = [int(v or 0) for v in row[width:]]
+        out.append(Counts(tuple(row[:width]), *values))
+    return out
+
+
+async def pupil_weeks(db: AsyncSession, scope: Scope) -> list[Counts]:
+    """Per pupil and school week, oldest week first, each with its trend (see ``with_trend``)."""
+    return with_trend(await counts_by(db, scope, Out.pupil_id, Out.week_monday))
+
+
+def with_trend(weeks: list[Counts], previous: int = 4) -> list[Counts]:
+    """Set each week's ``trend``: its share minus the mean share of the pupil's ``previous``
+    weeks before it (None without a share on both sides). ``weeks`` keyed (pupil, monday)."""
+    by_pupil: dict[Any, list[Counts]] = {}
+    for week in weeks:
+        by_pupil.setdefault(week.key[0], []).append(week)
+    for rows in by_pupil.values():
+        rows.sort(key=lambda c: c.key[1])
+        for i, week in enumerate(rows):
+            before = [s for c in rows[max(0, i - previous) : i] if (s := c.share) is not None]
+            if week.share is not None and before:
+                week.trend = round(week.share - sum(before) / len(before), 4)
+    return weeks
+
+
+async def last_used_by_device(db: AsyncSession, provider_id: str, until: date) -> dict[str, date]:
+    """The last date each device carried a lesson the pupil was present in."""
+    query = (
+        select(Out.device_id, func.max(Out.lesson_date))
+        .where(Out.provider_id == provider_id, Out.present_seconds > 0, Out.lesson_date <= until)
+        .group_by(Out.device_id)
+    )
+    return dict((await db.execute(query)).all())
+
+
+async def last_joined_by_pupil(db: AsyncSession, provider_id: str, until: date) -> dict[str, date]:
+    """The last date each pupil was present in a lesson."""
+    query = (
+        select(Out.pupil_id, func.max(Out.lesson_date))
+        .where(Out.provider_id == provider_id, Out.present_seconds > 0, Out.lesson_date <= until)
+        .group_by(Out.pupil_id)
+    )
+    return dict((await db.execute(query)).all())
+
+
+async def move_punctuality(
+    db: AsyncSession, school_ids: Sequence[str], first: date, last: date
+) -> dict[str, dict[str, int]]:
+    """Per school: moves done on time, late, failed (or escalated), and still open."""
+    if not school_ids:
+        return {}
+    done = MoveRow.status == "done"
+    on_time = done & (MoveRow.confirmed_at <= MoveRow.due)
+    failed = MoveRow.status.in_(("failed", "escalated"))
+
+    def count(condition: ColumnElement[bool]) -> ColumnElement[Any]:
+        return func.sum(case((condition, 1), else_=0))
+
+    query = (
+        select(
+            MoveRow.school_id,
+            count(on_time),
+            count(done & ~on_time),
+            count(failed),
+            count(~done & ~failed),
+        )
+        .where(
+            MoveRow.school_id.in_(list(school_ids)),
+            MoveRow.local_date >= first,
+            MoveRow.local_date <= last,
+        )
+        .group_by(MoveRow.school_id)
+    )
+    return {
+        school: {
+            "on_time": int(a or 0),
+            "late": int(b or 0),
+            "failed": int(c or 0),
+            "open": int(d or 0),
+        }
+        for school, a, b, c, d in (await db.execute(query)).all()
+    }

@@ -1,0 +1,132 @@
+"""Tables of engagement: each booking's outcome, disengagement alerts, shared notes, daily runs.
+
+An outcome row copies the few booking facts the figures group by (pupil,
+school, device, subject, local date and its week), so that the engagement
+figures are aggregate queries over one table, on SQLite and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from telepresence.platform.database import Base, new_id
+
+__all__ = [
+    "AlertRecipientRow",
+    "AlertRow",
+    "EngagementRunRow",
+    "OutcomeRow",
+    "SharedNoteRow",
+]
+
+
+class OutcomeRow(Base):
+    """What one booked lesson gave the pupil, computed from its session's timeline."""
+
+    __tablename__ = "engagement_outcomes"
+    __table_args__ = (
+        Index("ix_engagement_outcomes_pupil_date", "pupil_id", "lesson_date"),
+        Index("ix_engagement_outcomes_school_date", "school_id", "lesson_date"),
+        Index("ix_engagement_outcomes_device_date", "device_id", "lesson_date"),
+    )
+
+    booking_id: Mapped[str] = mapped_column(
+        ForeignKey("bookings.id", ondelete="CASCADE"), primary_key=True
+    )
+    pupil_id: Mapped[str] = mapped_column(ForeignKey("pupils.id", ondelete="CASCADE"))
+    provider_id: Mapped[str] = mapped_column(ForeignKey("providers.id"), index=True)
+    school_id: Mapped[str] = mapped_column(ForeignKey("schools.id"))
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.id"))
+    subject: Mapped[str] = mapped_column(String(200))
+    lesson_date: Mapped[date]
+    week_monday: Mapped[date]
+    starts_at: Mapped[datetime]
+    booked_seconds: Mapped[int] = mapped_column(Integer)
+    present_seconds: Mapped[int] = mapped_column(Integer)
+    first_join: Mapped[datetime | None]
+    last_leave: Mapped[datetime | None]
+    gaps: Mapped[int] = mapped_column(Integer)
+    gap_seconds: Mapped[int] = mapped_column(Integer)
+    reconnects: Mapped[int] = mapped_column(Integer)
+    hands_raised: Mapped[int] = mapped_column(Integer)
+    camera_seconds: Mapped[int] = mapped_column(Integer)
+    quality: Mapped[str] = mapped_column(String(8))
+    quality_samples: Mapped[int] = mapped_column(Integer)
+    rtt_ms: Mapped[float | None] = mapped_column(Float)
+    loss_pct: Mapped[float | None] = mapped_column(Float)
+    outcome: Mapped[str] = mapped_column(String(10))
+    reason: Mapped[str | None] = mapped_column(String(20))
+    move_id: Mapped[str | None] = mapped_column(String(32))
+    computed_at: Mapped[datetime]
+
+
+class AlertRow(Base):
+    """A disengagement (or operational) alert about one pupil; one open per pupil and rule."""
+
+    __tablename__ = "engagement_alerts"
+    __table_args__ = (
+        Index(
+            "uq_engagement_alerts_open",
+            "pupil_id",
+            "rule",
+            unique=True,
+            sqlite_where=text("status != 'resolved'"),
+            postgresql_where=text("status != 'resolved'"),
+        ),
+        Index("ix_engagement_alerts_provider_status", "provider_id", "status"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    pupil_id: Mapped[str] = mapped_column(ForeignKey("pupils.id", ondelete="CASCADE"))
+    provider_id: Mapped[str] = mapped_column(ForeignKey("providers.id"))
+    rule: Mapped[str] = mapped_column(String(30))
+    status: Mapped[str] = mapped_column(String(12), default="open")
+    summary: Mapped[str] = mapped_column(String(300))
+    figures: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    opened_at: Mapped[datetime]
+    acknowledged_at: Mapped[datetime | None]
+    acknowledged_by: Mapped[str | None] = mapped_column(String(32))
+    resolved_at: Mapped[datetime | None]
+    resolved_by: Mapped[str | None] = mapped_column(String(32))
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class AlertRecipientRow(Base):
+    """Someone an alert was sent to (the pupil's key worker, the provider's coordinators)."""
+
+    __tablename__ = "engagement_alert_recipients"
+
+    alert_id: Mapped[str] = mapped_column(
+        ForeignKey("engagement_alerts.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class SharedNoteRow(Base):
+    """A key worker's note on a pupil; ``shared`` ones go into the home-school report."""
+
+    __tablename__ = "engagement_notes"
+    __table_args__ = (Index("ix_engagement_notes_pupil_at", "pupil_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    pupil_id: Mapped[str] = mapped_column(ForeignKey("pupils.id", ondelete="CASCADE"))
+    author_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    text: Mapped[str] = mapped_column(Text)
+    shared: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime]
+
+
+class EngagementRunRow(Base):
+    """The day a daily engagement job last ran (claimed atomically: once a day, one instance)."""
+
+    __tablename__ = "engagement_runs"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    last_day: Mapped[date]
+    ran_at: Mapped[datetime]

@@ -1,0 +1,168 @@
+"""Computing and storing each finished booking's outcome from its session's timeline.
+
+Runs for lessons that have just finished (every few minutes) and again for
+the last fortnight every night, so events that arrive late are taken in.
+Writing is an upsert by booking: running it twice gives the same rows.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from scheduler.bookings.models import Booking
+from scheduler.rota.models import MoveRow
+from telepresence.engagement.domain import (
+    BookingFacts,
+    LessonOutcome,
+    TimelineEvent,
+    lesson_outcome,
+    week_monday,
+)
+from telepresence.engagement.models import OutcomeRow
+from telepresence.platform.models import Pupil
+from telepresence.sessions.models import LessonSession, SessionEvent
+
+__all__ = ["FAILED_MOVES", "compute_outcomes", "finished_bookings"]
+
+FAILED_MOVES = ("failed", "escalated")
+"""Moves that did not get the robot to its lesson."""
+ARRIVING = ("to_lesson", "from_base")
+CHUNK = 500
+
+
+async def finished_bookings(
+    db: AsyncSession,
+    now: datetime,
+    *,
+    grace: timedelta,
+    recompute_since: datetime | None = None,
+    booking_ids: Sequence[str] | None = None,
+) -> list[str]:
+    """Ids of bookings whose lesson is over: those without an outcome yet, and (for the
+    nightly recompute) every one that ended after ``recompute_since``."""
+    over = Booking.ends_at <= now - grace
+    query = select(Booking.id).outerjoin(OutcomeRow, OutcomeRow.booking_id == Booking.id)
+    if booking_ids is not None:
+        return list(await db.scalars(query.where(over, Booking.id.in_(booking_ids))))
+    wanted: ColumnElement[bool] = OutcomeRow.booking_id.is_(None)
+    if recompute_since is not None:
+        wanted = or_(wanted, Booking.ends_at >= recompute_since)
+    return list(await db.scalars(query.where(over, wanted).order_by(Booking.ends_at)))
+
+
+async def compute_outcomes(
+    db: AsyncSession, booking_ids: Sequence[str], now: datetime, *, attended_share: float
+) -> int:
+    """Compute and store the outcomes of these (finished) bookings; returns how many."""
+    done = 0
+    for start in range(0, len(booking_ids), CHUNK):
+        chunk = list(booking_ids[start : start + CHUNK])
+        rows = await _outcome_rows(db, chunk, now, attended_share)
+        if rows:
+            await _upsert(db, rows)
+        done += len(rows)
+    return done
+
+
+async def _outcome_rows(
+    db: AsyncSession, ids: list[str], now: datetime, share: float
+) -> list[dict[str, Any]]:
+    bookings = (
+        await db.execute(
+            select(Booking, Pupil.provider_id)
+            .join(Pupil, Pupil.id == Booking.pupil_id)
+            .where(Booking.id.in_(ids))
+        )
+    ).all()
+    events = await _timelines(db, ids)
+    moves = await _failed_moves(db, ids)
+    rows = []
+    for booking, provider_id in bookings:
+        facts = BookingFacts(
+            starts_at=booking.starts_at,
+            ends_at=booking.ends_at,
+            status=booking.status,
+            cancel_reason=booking.cancel_reason,
+            failed_move_id=moves.get(booking.id),
+        )
+        result = lesson_outcome(facts, events.get(booking.id, []), attended_share=share)
+        rows.append(_row(booking, provider_id, result, now))
+    return rows
+
+
+async def _timelines(db: AsyncSession, ids: list[str]) -> dict[str, list[TimelineEvent]]:
+    query = (
+        select(
+            LessonSession.booking_id,
+            SessionEvent.id,
+            SessionEvent.at,
+            SessionEvent.kind,
+            SessionEvent.participant,
+            SessionEvent.data,
+        )
+        .join(SessionEvent, SessionEvent.session_id == LessonSession.id)
+        .where(LessonSession.booking_id.in_(ids))
+    )
+    out: dict[str, list[TimelineEvent]] = defaultdict(list)
+    for booking_id, seq, at, kind, participant, data in (await db.execute(query)).all():
+        out[booking_id].append(TimelineEvent(at, kind, participant, data, seq))
+    return out
+
+
+async def _failed_moves(db: AsyncSession, ids: list[str]) -> dict[str, str]:
+    query = select(MoveRow.booking_id, MoveRow.id).where(
+        and_(
+            MoveRow.booking_id.in_(ids),
+            MoveRow.reason.in_(ARRIVING),
+            MoveRow.status.in_(FAILED_MOVES),
+        )
+    )
+    return dict((await db.execute(query)).all())
+
+
+def _row(
+    booking: Booking, provider_id: str, result: LessonOutcome, now: datetime
+) -> dict[str, Any]:
+    usage = result.usage
+    return {
+        "booking_id": booking.id,
+        "pupil_id": booking.pupil_id,
+        "provider_id": provider_id,
+        "school_id": booking.school_id,
+        "device_id": booking.classroom_device_id,
+        "subject": booking.subject,
+        "lesson_date": booking.lesson_date,
+        "week_monday": week_monday(booking.lesson_date),
+        "starts_at": booking.starts_at,
+        "booked_seconds": result.booked_seconds,
+        "present_seconds": usage.present_seconds,
+        "first_join": usage.first_join,
+        "last_leave": usage.last_leave,
+        "gaps": usage.gaps,
+        "gap_seconds": usage.gap_seconds,
+        "reconnects": usage.reconnects,
+        "hands_raised": usage.hands_raised,
+        "camera_seconds": usage.camera_seconds,
+        "quality": usage.quality,
+        "quality_samples": usage.quality_samples,
+        "rtt_ms": usage.rtt_ms,
+        "loss_pct": usage.loss_pct,
+        "outcome": result.outcome.value,
+        "reason": result.reason.value if result.reason else None,
+        "move_id": result.move_id,
+        "computed_at": now,
+    }
+
+
+async def _upsert(db: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
+    insert = dialect.insert(OutcomeRow)
+    keep = {c: insert.excluded[c] for c in rows[0] if c != "booking_id"}
+    await db.execute(insert.on_conflict_do_update(index_elements=["booking_id"], set_=keep), rows)

@@ -1,0 +1,251 @@
+"""Use cases of the engagement API and pages: a pupil's lessons and weeks, the coordinator's
+summary, alerts, the pupil's own week. Figures come from ``figures`` (aggregate SQL)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from device_registry.models import Device
+from scheduler.timetables.calendar import SchoolCalendar
+from telepresence.engagement import access
+from telepresence.engagement.domain import describe, week_monday
+from telepresence.engagement.figures import Counts, Scope, counts_by, move_punctuality, with_trend
+from telepresence.engagement.models import AlertRecipientRow, AlertRow, OutcomeRow
+from telepresence.engagement.schemas import (
+    AlertOut,
+    AlertQuery,
+    CountsOut,
+    DeviceOut,
+    MyWeekOut,
+    OutcomeOut,
+    PupilEngagementOut,
+    SummaryOut,
+)
+from telepresence.engagement.signals import calendars, school_days_after
+from telepresence.platform.identity import Principal, Role
+from telepresence.platform.models import Pupil
+
+__all__ = [
+    "counts_out",
+    "list_alerts",
+    "my_week",
+    "outcome_out",
+    "pupil_engagement",
+    "pupil_outcomes",
+    "summary",
+]
+
+Out = OutcomeRow
+DEFAULT_TEACHING = timedelta(hours=5)
+
+
+def counts_out(c: Counts, key: str | None = None) -> CountsOut:
+    """The API shape of a group's counts."""
+    share = c.share
+    return CountsOut(
+        key=key if key is not None else str(c.key[-1]) if c.key else "",
+        booked=c.booked,
+        joined=c.joined,
+        attended=c.attended,
+        partial=c.partial,
+        missed=c.missed,
+        cancelled=c.cancelled,
+        minutes=c.minutes,
+        booked_minutes=round(c.booked_seconds / 60),
+        share=round(share, 4) if share is not None else None,
+        trend=c.trend,
+    )
+
+
+def outcome_out(r: OutcomeRow) -> OutcomeOut:
+    """The API shape of one lesson's outcome."""
+    return OutcomeOut(
+        booking_id=r.booking_id,
+        pupil_id=r.pupil_id,
+        subject=r.subject,
+        lesson_date=r.lesson_date,
+        starts_at=r.starts_at,
+        outcome=r.outcome,
+        reason=r.reason,
+        description=describe(r.outcome, r.reason, r.present_seconds, r.booked_seconds),
+        booked_minutes=round(r.booked_seconds / 60),
+        present_minutes=round(r.present_seconds / 60),
+        first_join=r.first_join,
+        last_leave=r.last_leave,
+        gaps=r.gaps,
+        reconnects=r.reconnects,
+        hands_raised=r.hands_raised,
+        camera_minutes=round(r.camera_seconds / 60),
+        quality=r.quality,
+        move_id=r.move_id,
+    )
+
+
+async def pupil_outcomes(
+    db: AsyncSession, who: Principal, pupil_id: str, start: date, end: date
+) -> list[OutcomeRow]:
+    """The pupil's finished lessons in the range, oldest first (``NotFound`` if not visible)."""
+    pupil = await access.visible_pupil(db, who, pupil_id)
+    query = (
+        select(OutcomeRow)
+        .where(Out.pupil_id == pupil.id, Out.lesson_date >= start, Out.lesson_date <= end)
+        .order_by(Out.starts_at)
+    )
+    return list(await db.scalars(query))
+
+
+async def pupil_engagement(
+    db: AsyncSession, who: Principal, pupil_id: str, start: date, end: date
+) -> PupilEngagementOut:
+    """The pupil's weeks (trend against their own earlier weeks) and subjects in the range."""
+    pupil = await access.visible_pupil(db, who, pupil_id)
+    ids = frozenset({pupil.id})
+    # Four weeks more before the range, so the first weeks have a trend too.
+    wide = Scope(pupil.provider_id, week_monday(start) - timedelta(weeks=4), end, ids)
+    weeks = with_trend(await counts_by(db, wide, Out.pupil_id, Out.week_monday))
+    shown = [w for w in weeks if w.key[1] >= week_monday(start)]
+    scope = Scope(pupil.provider_id, start, end, ids)
+    subjects = await counts_by(db, scope, Out.subject)
+    total = await counts_by(db, scope, Out.pupil_id)
+    return PupilEngagementOut(
+        pupil_id=pupil.id,
+        name=f"{pupil.first_name} {pupil.last_name}",
+        start=start,
+        end=end,
+        total=counts_out(total[0] if total else Counts(()), "total"),
+        weeks=[counts_out(w, w.key[1].isoformat()) for w in shown],
+        subjects=[counts_out(s) for s in subjects],
+    )
+
+
+def _teaching_seconds(calendar: SchoolCalendar | None) -> float:
+    if calendar is None or not calendar.bell_times:
+        return DEFAULT_TEACHING.total_seconds()
+    day = date(2000, 1, 3)
+    return sum(
+        (datetime.combine(day, b.end) - datetime.combine(day, b.start)).total_seconds()
+        for b in calendar.bell_times
+    )
+
+
+async def _devices(
+    db: AsyncSession, scope: Scope, today: date, cals: dict[str, SchoolCalendar]
+) -> list[DeviceOut]:
+    robots = select(Device).where(
+        Device.provider_id == scope.provider_id,
+        Device.kind == "robot",
+        Device.lifecycle == "active",
+    )
+    if scope.school_id:
+        robots = robots.where(Device.school_id == scope.school_id)
+    used = {c.key[0]: c for c in await counts_by(db, scope, Out.device_id)}
+    last_query = (
+        select(Out.device_id, func.max(Out.lesson_date))
+        .where(Out.provider_id == scope.provider_id, Out.present_seconds > 0)
+        .group_by(Out.device_id)
+    )
+    last = dict((await db.execute(last_query)).all())
+    out = []
+    for robot in await db.scalars(robots.order_by(Device.name)):
+        cal = cals.get(robot.school_id or "")
+        days = school_days_after(cal, scope.first - timedelta(days=1), min(scope.last, today))
+        counts = used.get(robot.id, Counts((robot.id,)))
+        capacity = days * _teaching_seconds(cal)
+        since = last.get(robot.id) or max(robot.created_at.date(), scope.first) - timedelta(days=1)
+        out.append(
+            DeviceOut(
+                device_id=robot.id,
+                name=robot.name,
+                school_id=robot.school_id,
+                lessons=counts.joined,
+                minutes=counts.minutes,
+                utilisation=round(counts.present_seconds / capacity, 4) if capacity else None,
+                last_used=last.get(robot.id),
+                unused_school_days=school_days_after(cal, since, today - timedelta(days=1)),
+            )
+        )
+    return out
+
+
+async def summary(db: AsyncSession, who: Principal, scope: Scope, today: date) -> SummaryOut:
+    """The coordinator's page in figures, for the pupils the caller may see."""
+    scope = await access.narrowed(db, who, scope)
+    pupils = await counts_by(db, scope, Out.pupil_id)
+    schools = await counts_by(db, scope, Out.school_id)
+    provider = await counts_by(db, scope, Out.provider_id)
+    cals = await calendars(db, scope.provider_id)
+    school_ids = [scope.school_id] if scope.school_id else list(cals)
+    devices = await _devices(db, scope, today, cals) if scope.pupil_ids is None else []
+    alerts = select(func.count()).where(
+        AlertRow.provider_id == scope.provider_id, AlertRow.status != "resolved"
+    )
+    if scope.pupil_ids is not None:
+        alerts = alerts.where(AlertRow.pupil_id.in_(sorted(scope.pupil_ids)))
+    return SummaryOut(
+        start=scope.first,
+        end=scope.last,
+        provider=counts_out(provider[0] if provider else Counts(()), "provider"),
+        pupils=[counts_out(c) for c in pupils],
+        schools=[counts_out(c) for c in schools],
+        devices=devices,
+        moves=await move_punctuality(db, school_ids, scope.first, scope.last),
+        open_alerts=int(await db.scalar(alerts) or 0),
+    )
+
+
+async def list_alerts(db: AsyncSession, who: Principal, query: AlertQuery) -> list[AlertOut]:
+    """Alerts sent to the caller (all of their provider's for admins), newest first."""
+    stmt = (
+        select(AlertRow, Pupil)
+        .join(Pupil, Pupil.id == AlertRow.pupil_id)
+        .where(AlertRow.provider_id == who.provider_id)
+    )
+    if who.role is not Role.ADMIN:
+        stmt = stmt.join(
+            AlertRecipientRow,
+            (AlertRecipientRow.alert_id == AlertRow.id)
+            & (AlertRecipientRow.user_id == who.subject_id),
+        )
+    if query.status == "unresolved":
+        stmt = stmt.where(AlertRow.status != "resolved")
+    elif query.status != "all":
+        stmt = stmt.where(AlertRow.status == query.status)
+    if query.pupil_id:
+        await access.visible_pupil(db, who, query.pupil_id)
+        stmt = stmt.where(AlertRow.pupil_id == query.pupil_id)
+    stmt = stmt.order_by(AlertRow.opened_at.desc(), AlertRow.id).limit(query.limit)
+    return [alert_out(a, p) for a, p in (await db.execute(stmt)).all()]
+
+
+def alert_out(alert: AlertRow, pupil: Pupil) -> AlertOut:
+    """The API shape of an alert."""
+    return AlertOut(
+        id=alert.id,
+        pupil_id=alert.pupil_id,
+        pupil_name=f"{pupil.first_name} {pupil.last_name}",
+        rule=alert.rule,
+        status=alert.status,
+        summary=alert.summary,
+        figures=alert.figures,
+        opened_at=alert.opened_at,
+        acknowledged_at=alert.acknowledged_at,
+        resolved_at=alert.resolved_at,
+        note=alert.note,
+    )
+
+
+async def my_week(db: AsyncSession, pupil_id: str, provider_id: str, today: date) -> MyWeekOut:
+    """The pupil's own school week so far, in words for a child."""
+    monday = week_monday(today)
+    scope = Scope(provider_id, monday, today, frozenset({pupil_id}))
+    rows = await counts_by(db, scope, Out.pupil_id)
+    c = rows[0] if rows else Counts(())
+    if c.joined == 0:
+        text = "No lessons joined yet this week." if c.booked else "No lessons this week yet."
+    else:
+        text = f"You joined {c.joined} lesson{'s' if c.joined != 1 else ''} this week"
+        text += f" ({c.minutes} minutes)."
+    return MyWeekOut(joined=c.joined, booked=c.booked, minutes=c.minutes, text=text)
