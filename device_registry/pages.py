@@ -26,6 +26,7 @@ from telepresence.platform.errors import DomainError, validation_errors
 from telepresence.platform.identity import STAFF, Principal, Role
 from telepresence.platform.models import Pupil, Room, School
 from telepresence.platform.rendering import form_fields, render
+from telepresence.platform.revocation import Identity, revoke_identity
 from telepresence.platform.routing import Routes, still_signed_in
 
 __all__ = ["routes"]
@@ -281,12 +282,15 @@ async def device_lifecycle(request: web.Request, who: Principal) -> web.StreamRe
             if action == "revoke":
                 device = await services.get_device(session, who, device_id)
                 await services.revoke_credentials(session, device.id, now)
+                await revoke_identity(request.app, session, Identity.DEVICE, device.id, now)
                 device.paired_at = None
                 close = (CLOSE_AUTH, "credential revoked")
             elif action in {"active", "maintenance", "retired"}:
                 _, retired = await services.update_device(
                     session, who, device_id, DevicePatch(lifecycle=action), now
                 )
+                if retired:
+                    await revoke_identity(request.app, session, Identity.DEVICE, device_id, now)
                 close = (CLOSE_RETIRED, "device retired") if retired else None
             elif action == "room":
                 room = (await form_fields(request)).get("room_id") or None

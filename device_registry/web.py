@@ -29,6 +29,7 @@ from telepresence.platform.audit import record_request
 from telepresence.platform.context import CLOCK, DATABASE, SETTINGS
 from telepresence.platform.errors import Conflict
 from telepresence.platform.identity import PUBLIC, STAFF, Principal, Role
+from telepresence.platform.revocation import Identity, revoke_identity
 from telepresence.platform.routing import Routes, Schema, counting_failures
 
 __all__ = ["routes"]
@@ -110,9 +111,10 @@ async def patch_device(request: web.Request, who: Principal, body: DevicePatch) 
     """Retiring revokes the credential and closes the device's socket at once."""
     device_id = request.match_info["device_id"]
     async with request.app[DATABASE].transaction() as session:
-        device, close = await services.update_device(
-            session, who, device_id, body, request.app[CLOCK].now()
-        )
+        now = request.app[CLOCK].now()
+        device, close = await services.update_device(session, who, device_id, body, now)
+        if close:
+            await revoke_identity(request.app, session, Identity.DEVICE, device.id, now)
         record_request(
             request,
             session,
@@ -179,6 +181,7 @@ async def pair(request: web.Request, _who: Principal | None, body: PairIn) -> Cr
             credential, device = await services.redeem_pairing_code(
                 session, body.code, body.serial, now
             )
+            await revoke_identity(request.app, session, Identity.DEVICE, device.id, now)
     return CredentialOut(device_id=device.id, name=device.name, credential=credential)
 
 
@@ -197,7 +200,9 @@ async def rotate_credential(request: web.Request, who: Principal) -> CredentialO
         device = await services.get_device(session, who, request.match_info["device_id"])
         if device.lifecycle == "retired":
             raise Conflict("A retired device gets no credential.")
-        credential = await services.issue_credential(session, device, request.app[CLOCK].now())
+        now = request.app[CLOCK].now()
+        credential = await services.issue_credential(session, device, now)
+        await revoke_identity(request.app, session, Identity.DEVICE, device.id, now)
         record_request(request, session, who, "device.credential_rotate", "device", device.id)
     await request.app[DEVICE_HUB].disconnect(device.id, CLOSE_AUTH, "credential rotated")
     return CredentialOut(device_id=device.id, name=device.name, credential=credential)
@@ -215,7 +220,9 @@ async def revoke_credential(request: web.Request, who: Principal) -> None:
     """The device must be paired again to connect."""
     async with request.app[DATABASE].transaction() as session:
         device = await services.get_device(session, who, request.match_info["device_id"])
-        await services.revoke_credentials(session, device.id, request.app[CLOCK].now())
+        now = request.app[CLOCK].now()
+        await services.revoke_credentials(session, device.id, now)
+        await revoke_identity(request.app, session, Identity.DEVICE, device.id, now)
         device.paired_at = None
         record_request(request, session, who, "device.credential_revoke", "device", device.id)
     await request.app[DEVICE_HUB].disconnect(device.id, CLOSE_AUTH, "credential revoked")

@@ -64,7 +64,7 @@ from telepresence.platform.metrics import METRICS, Metrics
 from telepresence.platform.probes import SMTP_PROBE, SmtpProbe
 from telepresence.platform.probes import routes as probe_routes
 from telepresence.platform.ratelimit import RateLimiter
-from telepresence.platform.revocation import REVOCATION_HOOKS
+from telepresence.platform.revocation import install_revocation_hooks
 from telepresence.platform.routing import ENDPOINTS
 from telepresence.platform.settings import Settings
 from telepresence.reintegration import pages as reintegration_pages
@@ -229,7 +229,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         TokenKind.DEVICE: resolve_device_token,
     }
     app[RESOLVERS] = resolvers
-    app[REVOCATION_HOOKS] = [revoke_lesson_tokens]
+    install_revocation_hooks(app, revoke_lesson_tokens)
     aiohttp_jinja2.setup(
         app,
         loader=jinja2.ChoiceLoader(

@@ -27,6 +27,7 @@ from telepresence.platform.context import CLOCK, DATABASE
 from telepresence.platform.errors import NotFound
 from telepresence.platform.identity import STAFF, Principal, Role
 from telepresence.platform.models import Pupil, School, User
+from telepresence.platform.revocation import Identity, revoke_identity
 from telepresence.platform.routing import Routes
 
 __all__ = ["pupil_out", "routes"]
@@ -245,7 +246,7 @@ async def patch_pupil(request: web.Request, who: Principal, body: PupilPatch) ->
     async with request.app[DATABASE].transaction() as session:
         pupil = await services.update_pupil(session, who, request.match_info["pupil_id"], body)
         if body.active is False:
-            await auth.revoke_tokens_of(session, now=now, pupil_id=pupil.id)
+            await revoke_identity(request.app, session, Identity.PUPIL, pupil.id, now)
         record_request(
             request,
             session,
@@ -303,7 +304,7 @@ async def set_pin(request: web.Request, who: Principal, body: PinIn) -> None:
     async with request.app[DATABASE].transaction() as session:
         pupil = await services.get_pupil(session, who, request.match_info["pupil_id"])
         pupil.pin_hash = await auth.hash_secret(body.pin)
-        await auth.revoke_tokens_of(session, now=now, pupil_id=pupil.id)
+        await revoke_identity(request.app, session, Identity.PUPIL, pupil.id, now)
         record_request(request, session, who, "pupil.set_pin", "pupil", pupil.id)
 
 
@@ -359,5 +360,5 @@ async def deactivate_user(request: web.Request, who: Principal) -> None:
         if user is None or user.provider_id != who.provider_id:
             raise NotFound("There is no such account.")
         user.active = False
-        await auth.revoke_tokens_of(session, now=now, user_id=user.id)
+        await revoke_identity(request.app, session, Identity.USER, user.id, now)
         record_request(request, session, who, "user.deactivate", "user", user.id)

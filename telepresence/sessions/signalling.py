@@ -74,6 +74,10 @@ class SessionRooms:
         if self._sockets.get((session_id, who)) is ws:
             del self._sockets[(session_id, who)]
 
+    def ends(self) -> dict[tuple[str, Participant], web.WebSocketResponse]:
+        """Every open socket by session and end (a copy: the revocation sweep closes some)."""
+        return dict(self._sockets)
+
     def present(self, session_id: str, who: Participant) -> bool:
         """Whether that end is connected to this process."""
         return (session_id, who) in self._sockets

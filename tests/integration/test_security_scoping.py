@@ -8,11 +8,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from factories import add_device
-from test_pages import sign_in
+from factories import PASSWORD, add_device
 
 from telepresence.platform.context import DATABASE
 from telepresence.platform.models import Room, School
+
+
+async def sign_in(client, email: str) -> None:
+    resp = await client.post(
+        "/login", data={"email": email, "password": PASSWORD, "next": ""}, allow_redirects=False
+    )
+    assert resp.status == 303, await resp.text()
 
 
 async def test_the_audit_log_shows_only_the_callers_provider(client, org, login):
