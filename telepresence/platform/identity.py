@@ -34,6 +34,7 @@ class Role(enum.StrEnum):
     COORDINATOR = "coordinator"
     HOSPITAL_STAFF = "hospital_staff"
     ASSISTANT = "assistant"
+    SCHOOL_CONTACT = "school_contact"
     PUPIL = "pupil"
     DEVICE = "device"
 

@@ -20,6 +20,7 @@ ROLE_LABELS = {
     Role.COORDINATOR: "Coordinator",
     Role.HOSPITAL_STAFF: "Hospital school staff",
     Role.ASSISTANT: "Classroom assistant",
+    Role.SCHOOL_CONTACT: "Home school contact",
     Role.PUPIL: "Pupil",
     Role.DEVICE: "Device",
 }
@@ -49,6 +50,7 @@ NAV: dict[Role, list[tuple[str, str]]] = {
         ("/schools", "Schools"),
     ],
     Role.ASSISTANT: [("/assistant", "Today")],
+    Role.SCHOOL_CONTACT: [("/school", "Our pupils")],
     Role.PUPIL: [("/today", "Today")],
     Role.DEVICE: [],
 }

@@ -1,0 +1,411 @@
+"""Pages of reintegration: the pupil's plan and timeline (staff), a review, the home school's view.
+
+Forms post here and go through the same services as the API; a refused form
+shows the page again with what was wrong (status 4xx) and changes nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from telepresence.platform.audit import record_request
+from telepresence.platform.context import CLOCK, DATABASE, NOTIFIER
+from telepresence.platform.errors import DomainError, InvalidInput, validation_errors
+from telepresence.platform.identity import PUBLIC, STAFF, Principal, Role
+from telepresence.platform.models import Pupil, School
+from telepresence.platform.rendering import form_fields, render
+from telepresence.platform.routing import Routes, check_origin
+from telepresence.reintegration import contacts, reviews, services, visits
+from telepresence.reintegration.access import (
+    KEY_WORKERS,
+    contact_pupil_ids,
+    is_contact,
+    readable_plan,
+    visible_pupil,
+)
+from telepresence.reintegration.domain import Goal, Outcome
+from telepresence.reintegration.forms import (
+    contact_from,
+    note_from,
+    phase_from,
+    plan_from,
+    review_from,
+    visit_from,
+)
+from telepresence.reintegration.invitations import (
+    accept_invitation,
+    invitation_notice,
+    invite_contact,
+    open_invitation,
+)
+from telepresence.reintegration.records_web import ENGAGEMENT
+from telepresence.reintegration.services import PHASE_LABELS
+from telepresence.reintegration.timeline import KINDS, parse_kinds, timeline
+
+__all__ = ["routes"]
+
+routes = Routes("reintegration-pages")
+CONTACT_WRITERS = [*KEY_WORKERS, Role.SCHOOL_CONTACT]
+PEOPLE = [*STAFF, Role.SCHOOL_CONTACT]
+
+
+def _problems(exc: DomainError | ValidationError) -> list[str]:
+    if isinstance(exc, ValidationError):
+        return [
+            f"{e['field'].replace('_', ' ').capitalize()}: {e['message']}"
+            for e in validation_errors(exc)
+        ]
+    return [exc.detail]
+
+
+async def _plan_context(
+    request: web.Request, session: AsyncSession, who: Principal, pupil: Pupil
+) -> dict[str, Any]:
+    plan = await services.current_plan(session, pupil.id)
+    school = await session.get(School, pupil.school_id)
+    shared_only = is_contact(who)
+    kinds = parse_kinds(",".join(request.query.getall("k", [])) or request.query.get("kinds", ""))
+    context: dict[str, Any] = {
+        "title": f"Return to school: {pupil.first_name} {pupil.last_name[:1]}.",
+        "pupil": pupil,
+        "school": school,
+        "plan": None,
+        "phases": PHASE_LABELS,
+        "goals": list(Goal),
+        "outcomes": list(Outcome),
+        "kinds": KINDS,
+        "chosen": kinds,
+        "form": {},
+        "notice": request.query.get("done", ""),
+    }
+    if plan is None:
+        context["can_start"] = who.role is Role.ADMIN or pupil.key_worker_id == who.subject_id
+        return context
+    record_request(request, session, who, "reintegration.read", "pupil", pupil.id)
+    out = await services.plan_out(session, plan)
+    actions = await contacts.actions_of(session, plan, shared_only=shared_only)
+    context |= {
+        "plan": out,
+        "is_key_worker": plan.key_worker_id == who.subject_id,
+        "actions": actions,
+        "contacts": await contacts.contacts_of(session, plan, shared_only=shared_only),
+        "visits": await visits.visits_of(session, plan),
+        "timeline": await timeline(session, plan, kinds, shared_only=shared_only),
+        "zone": ZoneInfo(school.time_zone if school else "Europe/London"),
+    }
+    if not shared_only:
+        context["factors"] = await reviews.factors_of(session, plan.provider_id)
+        context["reviews"] = list(reversed(await reviews.reviews_of(session, plan)))
+    return context
+
+
+async def _show(
+    request: web.Request,
+    who: Principal,
+    pupil_id: str,
+    *,
+    errors: list[str] | None = None,
+    form: dict[str, str] | None = None,
+    status: int = 200,
+) -> web.Response:
+    async with request.app[DATABASE].transaction() as session:
+        pupil = await visible_pupil(session, who, pupil_id)
+        context = await _plan_context(request, session, who, pupil)
+    template = "reintegration/school_pupil.html" if is_contact(who) else "reintegration/plan.html"
+    context |= {"errors": errors or [], "form": form or {}}
+    current = "/school" if is_contact(who) else "/pupils"
+    return render(request, who, template, context, status=status, current=current)
+
+
+def _page_of(who: Principal, pupil_id: str) -> str:
+    return f"/school/pupils/{pupil_id}" if is_contact(who) else f"/pupils/{pupil_id}/reintegration"
+
+
+async def _apply(
+    request: web.Request, who: Principal, pupil_id: str, change: Any, done: str
+) -> web.StreamResponse:
+    """Run ``change(session, form, now)``; on success go back with a notice, else show why."""
+    form = await form_fields(request)
+    try:
+        async with request.app[DATABASE].transaction() as session:
+            await change(session, form, request.app[CLOCK].now())
+    except (DomainError, ValidationError) as exc:
+        status = exc.status if isinstance(exc, DomainError) else 422
+        return await _show(request, who, pupil_id, errors=_problems(exc), form=form, status=status)
+    raise web.HTTPSeeOther(f"{_page_of(who, pupil_id)}?done={done}")
+
+
+async def _pupil_of_plan(request: web.Request, who: Principal) -> str:
+    async with request.app[DATABASE].sessions() as session:
+        plan = await readable_plan(session, who, request.match_info["plan_id"])
+        return plan.pupil_id
+
+
+@routes.page(
+    "GET",
+    "/pupils/{pupil_id}/reintegration",
+    roles=STAFF,
+    summary="A pupil's reintegration plan and timeline (audited)",
+)
+async def plan_page(request: web.Request, who: Principal) -> web.StreamResponse:
+    """Plan, phase, reviews, contacts and actions, visits, notes, and the one timeline."""
+    return await _show(request, who, request.match_info["pupil_id"])
+
+
+@routes.page(
+    "POST",
+    "/pupils/{pupil_id}/reintegration",
+    roles=KEY_WORKERS,
+    summary="Start a reintegration plan (form)",
+)
+async def create_plan_form(request: web.Request, who: Principal) -> web.StreamResponse:
+    """The pupil's key worker owns the plan."""
+    pupil_id = request.match_info["pupil_id"]
+
+    async def change(session: AsyncSession, form: dict[str, str], now: datetime) -> None:
+        plan = await services.create_plan(session, who, plan_from(pupil_id, form), now)
+        record_request(request, session, who, "reintegration.create", "pupil", plan.pupil_id)
+
+    return await _apply(request, who, pupil_id, change, "started")
+
+
+@routes.page(
+    "POST",
+    "/reintegration/plans/{plan_id}/phase",
+    roles=KEY_WORKERS,
+    summary="Move a plan to another phase (form)",
+)
+async def phase_form(request: web.Request, who: Principal) -> web.StreamResponse:
+    """A skip or a step back needs a reason."""
+    pupil_id = await _pupil_of_plan(request, who)
+
+    async def change(session: AsyncSession, form: dict[str, str], now: datetime) -> None:
+        plan = await services.change_phase(
+            session, who, request.match_info["plan_id"], phase_from(form), now
+        )
+        record_request(
+            request,
+            session,
+            who,
+            "reintegration.phase",
+            "pupil",
+            plan.pupil_id,
+            {"phase": plan.phase},
+        )
+
+    return await _apply(request, who, pupil_id, change, "phase")
+
+
+@routes.page(
+    "POST",
+    "/reintegration/plans/{plan_id}/reviews",
+    roles=KEY_WORKERS,
+    summary="Record a review (form)",
+)
+async def review_form(request: web.Request, who: Principal) -> web.StreamResponse:
+    """Ratings of each factor, notes and decisions."""
+    pupil_id = await _pupil_of_plan(request, who)
+
+    async def change(session: AsyncSession, form: dict[str, str], now: datetime) -> None:
+        await reviews.record_review(
+            session, who, request.match_info["plan_id"], review_from(form), now
+        )
+
+    return await _apply(request, who, pupil_id, change, "review")
+
+
+@routes.page(
+    "POST",
+    "/reintegration/plans/{plan_id}/contacts",
+    roles=CONTACT_WRITERS,
+    summary="Record a contact and agreed actions (form)",
+)
+async def contact_form(request: web.Request, who: Principal) -> web.StreamResponse:
+    """By the key worker or the home school's contact."""
+    pupil_id = await _pupil_of_plan(request, who)
+
+    async def change(session: AsyncSession, form: dict[str, str], now: datetime) -> None:
+        await contacts.record_contact(
+            session, who, request.match_info["plan_id"], contact_from(form), now
+        )
+
+    return await _apply(request, who, pupil_id, change, "contact")
+
+
+@routes.page(
+    "POST", "/reintegration/plans/{plan_id}/notes", roles=KEY_WORKERS, summary="Add a note (form)"
+)
+async def note_form(request: web.Request, who: Principal) -> web.StreamResponse:
+    """Internal, or shared with the home school."""
+    pupil_id = await _pupil_of_plan(request, who)
+
+    async def change(session: AsyncSession, form: dict[str, str], now: datetime) -> None:
+        await services.add_note(session, who, request.match_info["plan_id"], note_from(form), now)
+
+    return await _apply(request, who, pupil_id, change, "note")
+
+
+@routes.page(
+    "POST",
+    "/reintegration/plans/{plan_id}/visits",
+    roles=KEY_WORKERS,
+    summary="Plan an after-care visit (form)",
+)
+async def visit_form(request: web.Request, who: Principal) -> web.StreamResponse:
+    """Date and local times at the school."""
+    pupil_id = await _pupil_of_plan(request, who)
+
+    async def change(session: AsyncSession, form: dict[str, str], now: datetime) -> None:
+        plan = await readable_plan(session, who, request.match_info["plan_id"])
+        school = await session.get(School, plan.school_id)
+        zone = ZoneInfo(school.time_zone if school else "Europe/London")
+        await visits.schedule_visit(session, who, plan.id, visit_from(form, zone), now)
+
+    return await _apply(request, who, pupil_id, change, "visit")
+
+
+@routes.page(
+    "POST",
+    "/reintegration/actions/{action_id}/done",
+    roles=CONTACT_WRITERS,
+    summary="Tick off an action (form)",
+)
+async def tick_form(request: web.Request, who: Principal) -> web.StreamResponse:
+    """Only by the person it was assigned to."""
+    pupil_id = (await form_fields(request)).get("pupil_id", "")
+
+    async def change(session: AsyncSession, _form: dict[str, str], now: datetime) -> None:
+        await contacts.tick_action(session, who, request.match_info["action_id"], now)
+
+    return await _apply(request, who, pupil_id, change, "action")
+
+
+@routes.page(
+    "POST",
+    "/pupils/{pupil_id}/reintegration/invite",
+    roles=KEY_WORKERS,
+    summary="Invite the home school's contact (form)",
+)
+async def invite_form(request: web.Request, who: Principal) -> web.StreamResponse:
+    """Emails a link to choose a password."""
+    pupil_id = request.match_info["pupil_id"]
+    form = await form_fields(request)
+    try:
+        async with request.app[DATABASE].transaction() as session:
+            invited = await invite_contact(
+                session,
+                who,
+                pupil_id,
+                form.get("email", ""),
+                form.get("name", "") or "School contact",
+                request.app[CLOCK].now(),
+            )
+            record_request(
+                request,
+                session,
+                who,
+                "reintegration.invite",
+                "pupil",
+                pupil_id,
+                {"user_id": invited.user.id},
+            )
+    except DomainError as exc:
+        return await _show(
+            request, who, pupil_id, errors=_problems(exc), form=form, status=exc.status
+        )
+    await request.app[NOTIFIER].notify(invitation_notice(invited, who.display_name))
+    raise web.HTTPSeeOther(f"/pupils/{pupil_id}/reintegration?done=invited")
+
+
+@routes.page(
+    "GET",
+    "/reintegration/reviews/{review_id}",
+    roles=STAFF,
+    summary="A review: ratings moved and engagement since the last (audited)",
+)
+async def review_page(request: web.Request, who: Principal) -> web.StreamResponse:
+    """Hospital school only."""
+    async with request.app[DATABASE].transaction() as session:
+        review = await reviews.get_review(session, who, request.match_info["review_id"])
+        plan = await readable_plan(session, who, review.plan_id)
+        pupil = await session.get(Pupil, plan.pupil_id)
+        out = await reviews.review_out(session, review, request.app.get(ENGAGEMENT))
+        record_request(request, session, who, "reintegration.review", "pupil", plan.pupil_id)
+    assert pupil is not None
+    context = {"title": f"Review of {review.held_on:%d %B %Y}", "review": out, "pupil": pupil}
+    return render(request, who, "reintegration/review.html", context, current="/pupils")
+
+
+@routes.page(
+    "GET", "/school", roles=[Role.SCHOOL_CONTACT], summary="The home school contact's pupils"
+)
+async def school_page(request: web.Request, who: Principal) -> web.StreamResponse:
+    """Only pupils they were invited for, of their school, on roll."""
+    async with request.app[DATABASE].transaction() as session:
+        rows = []
+        for pupil_id in await contact_pupil_ids(session, who):
+            pupil = await session.get(Pupil, pupil_id)
+            plan = await services.current_plan(session, pupil_id)
+            rows.append((pupil, await services.plan_out(session, plan) if plan else None))
+    context = {"title": "Our pupils", "rows": rows, "phases": PHASE_LABELS}
+    return render(request, who, "reintegration/school.html", context)
+
+
+@routes.page(
+    "GET",
+    "/school/pupils/{pupil_id}",
+    roles=[Role.SCHOOL_CONTACT],
+    summary="A pupil's plan as shared with the home school (audited)",
+)
+async def school_pupil_page(request: web.Request, who: Principal) -> web.StreamResponse:
+    """The plan, agreed actions, shared notes and contacts, lessons joined: never medical detail."""
+    return await _show(request, who, request.match_info["pupil_id"])
+
+
+@routes.page(
+    "GET", "/invitations/{token}", roles=PUBLIC, summary="Accept an invitation: choose a password"
+)
+async def invitation_page(request: web.Request, _who: Principal | None) -> web.StreamResponse:
+    """A used or expired link says so."""
+    async with request.app[DATABASE].sessions() as session:
+        await open_invitation(session, request.match_info["token"], request.app[CLOCK].now())
+    return render(request, None, "reintegration/invitation.html", {"title": "Choose your password"})
+
+
+@routes.page("POST", "/invitations/{token}", roles=PUBLIC, summary="Accept an invitation (form)")
+async def invitation_submit(request: web.Request, _who: Principal | None) -> web.StreamResponse:
+    """Then sign in with the email and the new password."""
+    check_origin(request)
+    form = await form_fields(request)
+    if form.get("password", "") != form.get("confirm", ""):
+        errors = ["The two passwords are not the same."]
+        return render(
+            request,
+            None,
+            "reintegration/invitation.html",
+            {"title": "Choose your password", "errors": errors},
+            status=422,
+        )
+    try:
+        async with request.app[DATABASE].transaction() as session:
+            await accept_invitation(
+                session,
+                request.match_info["token"],
+                form.get("password", ""),
+                request.app[CLOCK].now(),
+            )
+    except InvalidInput as exc:
+        return render(
+            request,
+            None,
+            "reintegration/invitation.html",
+            {"title": "Choose your password", "errors": [exc.detail]},
+            status=422,
+        )
+    raise web.HTTPSeeOther("/login?next=/school")

@@ -1,0 +1,25 @@
+"""What reintegration needs from other packages, as small protocols."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from telepresence.reintegration.domain import Figures
+
+__all__ = ["EngagementFigures"]
+
+
+class EngagementFigures(Protocol):
+    """A pupil's engagement between two dates (inclusive), for the review page.
+
+    The engagement package implements this when it lands (install it as
+    ``app[ENGAGEMENT]``); until then reviews count the pupil's bookings
+    themselves (``reviews.BookingFigures``).
+    """
+
+    async def between(
+        self, session: AsyncSession, pupil_id: str, since: date, until: date
+    ) -> Figures: ...
