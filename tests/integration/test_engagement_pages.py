@@ -1,0 +1,67 @@
+"""The inbox and an alert's page: notices newest first, marking read, acknowledging by form."""
+
+from __future__ import annotations
+
+import re
+
+from factories import PASSWORD, add_device
+from integration.engagement_helpers import past_lesson, past_weekdays
+
+from telepresence.engagement.jobs import compute_finished_outcomes, nightly_engagement
+from telepresence.platform.context import DATABASE, JOBS
+
+
+async def _sign_in(client, email: str) -> None:
+    resp = await client.post(
+        "/login", data={"email": email, "password": PASSWORD, "next": ""}, allow_redirects=False
+    )
+    assert resp.status == 303
+
+
+def _csrf(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([0-9a-f]+)"', html)
+    assert match
+    return match.group(1)
+
+
+async def test_inbox_alert_acknowledge_and_mark_read(client, org):
+    database = client.app[DATABASE]
+    robot = await add_device(database, org, pupil_id=org.pupil.id)
+    for day in past_weekdays(3):
+        await past_lesson(database, org, robot.id, day)
+    await compute_finished_outcomes(client.app[JOBS].context)
+    await nightly_engagement(client.app[JOBS].context, force=True)
+    await _sign_in(client, org.email("coordinator"))
+    page = await (await client.get("/inbox")).text()
+    assert "Open alerts" in page
+    assert "Missed the last 3 booked lessons." in page
+    unread = int(re.search(r"<strong>(\d+) unread</strong>", page).group(1))
+    assert unread >= 2  # one notice per alert opened for the coordinator
+    link = r'href="/engagement/alerts/(\w+)"><strong>Sam Kowalski</strong>: Missed the last 3'
+    alert_id = re.search(link, page).group(1)
+    alert_page = await (await client.get(f"/engagement/alerts/{alert_id}")).text()
+    assert "missed in a row" in alert_page
+    form = {"csrf_token": _csrf(alert_page), "action": "acknowledge", "note": "Rang the ward"}
+    done = await client.post(f"/engagement/alerts/{alert_id}", data=form, allow_redirects=False)
+    assert done.status == 303
+    again = await client.post(f"/engagement/alerts/{alert_id}", data=form)
+    assert again.status == 409
+    assert "already acknowledged" in await again.text()
+    unresolved = form | {"action": "resolve", "note": ""}
+    refused = await client.post(f"/engagement/alerts/{alert_id}", data=unresolved)
+    assert "Say what was done" in await refused.text()
+    notice_id = re.search(r'action="/inbox/(\w+)/read"', page).group(1)
+    read = await client.post(
+        f"/inbox/{notice_id}/read", data={"csrf_token": _csrf(page)}, allow_redirects=False
+    )
+    assert read.headers["Location"] == "/inbox"
+    after = await (await client.get("/inbox")).text()
+    assert f"<strong>{unread - 1} unread</strong>" in after
+
+
+async def test_assistants_get_their_inbox_but_no_alerts(client, org):
+    await _sign_in(client, org.email("assistant"))
+    resp = await client.get("/inbox")
+    assert resp.status == 200
+    assert "Nothing yet." in await resp.text()
+    assert (await client.get("/engagement/alerts/nope", allow_redirects=False)).status == 403
