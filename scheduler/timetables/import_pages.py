@@ -70,7 +70,7 @@ def _show(value: object) -> str:
 def lesson_row(lesson: Lesson) -> dict[str, str]:
     """A lesson as the cells of a preview table."""
     return {
-        "week": lesson.week or "Every",
+        "week": "Every other" if lesson.interval == 2 else lesson.week or "Every",
         "day": _DAYS[lesson.weekday],
         "time": f"{lesson.start:%H:%M}-{lesson.end:%H:%M}",
         "subject": lesson.subject,

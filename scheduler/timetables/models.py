@@ -119,6 +119,7 @@ class LessonRow(Base):
     weekday: Mapped[int] = mapped_column(Integer)
     start_time: Mapped[time]
     end_time: Mapped[time]
+    # "A", "B", NULL (every week) or "2": every other week from valid_from's week.
     week: Mapped[str | None] = mapped_column(String(1))
     valid_from: Mapped[date | None]
     valid_to: Mapped[date | None]

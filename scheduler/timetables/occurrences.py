@@ -16,7 +16,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, time, timedelta
 
-from scheduler.timetables.calendar import CalendarError, SchoolCalendar, WeekLetter, is_week_letter
+from scheduler.timetables.calendar import (
+    CalendarError,
+    SchoolCalendar,
+    WeekLetter,
+    is_week_letter,
+    monday_of,
+)
 
 __all__ = [
     "Lesson",
@@ -31,14 +37,23 @@ __all__ = [
 _WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
-def lesson_key(week: WeekLetter | None, weekday: int, start: time, valid_from: date | None) -> str:
+def lesson_key(
+    week: WeekLetter | None,
+    weekday: int,
+    start: time,
+    valid_from: date | None,
+    interval: int = 1,
+) -> str:
     """The stable key of a timetable slot, e.g. ``"A-mon-0850"`` or ``"*-tue-1330@2025-01-06"``.
+
+    A lesson every other week counted from its own first date (an iCalendar
+    ``INTERVAL=2``) is ``"2w-thu-0950@2025-01-09"``.
 
     It names *when* a lesson is, not *what* it is, so re-importing a timetable
     whose teacher or room changed reports a change, not a removal plus an
     addition. Two lessons cannot share a slot (overlaps are rejected on import).
     """
-    slot = f"{week or '*'}-{_WEEKDAY_NAMES[weekday]}-{start:%H%M}"
+    slot = f"{'2w' if interval == 2 else week or '*'}-{_WEEKDAY_NAMES[weekday]}-{start:%H%M}"
     return slot if valid_from is None else f"{slot}@{valid_from.isoformat()}"
 
 
@@ -48,8 +63,11 @@ class Lesson:
 
     ``weekday`` is 0 (Monday) .. 6 (Sunday); ``week`` is ``"A"``, ``"B"`` or
     ``None`` for every week; ``valid_from``/``valid_to`` are inclusive and
-    optional. ``excluded_dates`` drop single dates (iCalendar EXDATE);
-    ``extra_dates`` add single dates regardless of weekday and week (RDATE).
+    optional. ``interval`` 2 means every other week counted from the week of
+    ``valid_from`` (an iCalendar ``INTERVAL=2``, complete without the school's
+    A/B cycle; ``week`` is then ``None``). ``excluded_dates`` drop single
+    dates (iCalendar EXDATE); ``extra_dates`` add single dates regardless of
+    weekday and week (RDATE).
     Raises ``ValueError`` when the fields contradict each other.
     """
 
@@ -65,6 +83,7 @@ class Lesson:
     valid_to: date | None = None
     excluded_dates: frozenset[date] = frozenset()
     extra_dates: frozenset[date] = frozenset()
+    interval: int = 1
     # The slot key, formatted once: imports and expansion ask for it per row and occurrence.
     _key: str = field(init=False, repr=False, compare=False, hash=False, default="")
 
@@ -81,7 +100,11 @@ class Lesson:
             raise ValueError(f"valid_to {self.valid_to} is before valid_from {self.valid_from}")
         if not self.subject.strip():
             raise ValueError("a lesson needs a subject")
-        key = lesson_key(self.week, self.weekday, self.start, self.valid_from)
+        if self.interval not in (1, 2):
+            raise ValueError(f"interval must be 1 or 2 weeks, not {self.interval}")
+        if self.interval == 2 and (self.valid_from is None or self.week is not None):
+            raise ValueError("a lesson every other week needs valid_from and no week letter")
+        key = lesson_key(self.week, self.weekday, self.start, self.valid_from, self.interval)
         object.__setattr__(self, "_key", key)
 
     @property
@@ -94,6 +117,20 @@ class Lesson:
         return (self.valid_from is None or self.valid_from <= day) and (
             self.valid_to is None or day <= self.valid_to
         )
+
+    def recurs_on(self, day: date, week: WeekLetter | None) -> bool:
+        """True when the weekly rule (not extra dates) gives ``day``, a day of week ``week``."""
+        return (
+            day.weekday() == self.weekday
+            and (self.week is None or self.week == week)
+            and self.is_valid_on(day)
+            and day not in self.excluded_dates
+            and (self.interval == 1 or self._in_its_fortnight(day))
+        )
+
+    def _in_its_fortnight(self, day: date) -> bool:
+        first = monday_of(self.valid_from or day)
+        return (monday_of(day) - first).days % 14 == 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,13 +208,7 @@ def _due(
     todays: list[Lesson], extra: list[Lesson], day: date, week: WeekLetter | None
 ) -> list[Lesson]:
     """Lessons taking place on school day ``day``; an excluded date beats an extra one."""
-    due = [
-        lesson
-        for lesson in todays
-        if (lesson.week is None or lesson.week == week)
-        and lesson.is_valid_on(day)
-        and day not in lesson.excluded_dates
-    ]
+    due = [lesson for lesson in todays if lesson.recurs_on(day, week)]
     for lesson in extra:
         if day not in lesson.excluded_dates and lesson not in due:
             due.append(lesson)

@@ -164,6 +164,16 @@ async def save_calendar(
     await session.flush()
 
 
+# ``lessons.week`` holds "A", "B", NULL (every week) or this: every other week counted
+# from the week of ``valid_from`` (an iCalendar INTERVAL=2), which needs no A/B cycle.
+FORTNIGHT_FROM_FIRST = "2"
+
+
+def stored_week(lesson: Lesson) -> str | None:
+    """What ``lessons.week`` holds for ``lesson``."""
+    return FORTNIGHT_FROM_FIRST if lesson.interval == 2 else lesson.week
+
+
 def lesson_from_row(row: LessonRow) -> Lesson:
     """The domain lesson stored in ``row``."""
     return Lesson(
@@ -175,6 +185,7 @@ def lesson_from_row(row: LessonRow) -> Lesson:
         teacher=row.teacher,
         room=row.room,
         week="A" if row.week == "A" else "B" if row.week == "B" else None,
+        interval=2 if row.week == FORTNIGHT_FROM_FIRST else 1,
         valid_from=row.valid_from,
         valid_to=row.valid_to,
         excluded_dates=frozenset(date.fromisoformat(d) for d in row.excluded_dates),
@@ -192,7 +203,7 @@ def apply_lesson(row: LessonRow, lesson: Lesson) -> None:
     row.class_group = lesson.class_group
     row.teacher = lesson.teacher
     row.room = lesson.room
-    row.week = lesson.week
+    row.week = stored_week(lesson)
     row.valid_from = lesson.valid_from
     row.valid_to = lesson.valid_to
     row.excluded_dates = sorted(d.isoformat() for d in lesson.excluded_dates)

@@ -111,7 +111,7 @@ def lesson_values(pupil_id: str, lesson: Lesson) -> dict[str, Any]:
         "weekday": lesson.weekday,
         "start_time": lesson.start,
         "end_time": lesson.end,
-        "week": lesson.week,
+        "week": repo.stored_week(lesson),
         "valid_from": lesson.valid_from,
         "valid_to": lesson.valid_to,
         "excluded_dates": sorted(d.isoformat() for d in lesson.excluded_dates),

@@ -98,6 +98,10 @@ class LessonOut(BaseModel):
     start_local: str
     end_local: str
     week: WeekLetterField | None
+    interval: int = Field(
+        default=1,
+        description="1: every week (or its A/B week); 2: every other week from valid_from's week",
+    )
     valid_from: date | None
     valid_to: date | None
 

@@ -46,6 +46,7 @@ def lesson_out(lesson: Lesson, lesson_id: str | None = None) -> LessonOut:
         start_local=f"{lesson.start:%H:%M}",
         end_local=f"{lesson.end:%H:%M}",
         week=lesson.week,
+        interval=lesson.interval,
         valid_from=lesson.valid_from,
         valid_to=lesson.valid_to,
     )

@@ -6,8 +6,7 @@ All pure: bytes in, values or :class:`ImportRejected` out.
 from __future__ import annotations
 
 import re
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 
@@ -25,7 +24,6 @@ __all__ = [
     "ProblemLog",
     "decode_text",
     "escape_for_csv",
-    "find_overlaps",
     "parse_clock",
     "parse_date",
     "parse_week",
@@ -241,52 +239,3 @@ def parse_week(text: str) -> WeekLetter | None:
     if cleaned in _WEEK_B:
         return "B"
     raise ValueError(f"unknown week {text.strip()!r}; use A, B or leave empty for every week")
-
-
-def _validity_overlaps(a: Lesson, b: Lesson) -> bool:
-    a_from, b_from = a.valid_from or date.min, b.valid_from or date.min
-    a_to, b_to = a.valid_to or date.max, b.valid_to or date.max
-    return a_from <= b_to and b_from <= a_to
-
-
-def _clash(a: Lesson, b: Lesson) -> bool:
-    same_weeks = a.week is None or b.week is None or a.week == b.week
-    return same_weeks and a.start < b.end and b.start < a.end and _validity_overlaps(a, b)
-
-
-def find_overlaps(entries: Iterable[LineLesson]) -> list[ImportProblem]:
-    """One problem per lesson that overlaps an earlier one (same day, week and validity).
-
-    A pupil is in one lesson at a time, so an overlap is a duplicate or a
-    mistake; the problem names both lines. Sweeps per weekday in start order.
-    """
-    per_day: dict[int, list[LineLesson]] = defaultdict(list)
-    for entry in entries:
-        per_day[entry.lesson.weekday].append(entry)
-    problems: list[ImportProblem] = []
-    for day_entries in per_day.values():
-        day_entries.sort(key=lambda e: (e.lesson.start, e.line or 0))
-        active: list[LineLesson] = []
-        for entry in day_entries:
-            active = [other for other in active if other.lesson.end > entry.lesson.start]
-            for other in active:
-                if _clash(other.lesson, entry.lesson):
-                    problems.append(_overlap_problem(other, entry))
-                    break
-            active.append(entry)
-    return sorted(problems, key=_problem_order)
-
-
-def _overlap_problem(first: LineLesson, second: LineLesson) -> ImportProblem:
-    earlier, later = sorted((first, second), key=lambda e: (e.file, e.line or 0))
-    where = f"line {earlier.line}" if earlier.line is not None else "another entry"
-    if earlier.file != later.file:
-        where = f"{earlier.file} {where}"
-    a, b = earlier.lesson, later.lesson
-    return ImportProblem(
-        later.file,
-        later.line,
-        None,
-        f"{b.subject} {b.start:%H:%M}-{b.end:%H:%M} overlaps {a.subject} "
-        f"{a.start:%H:%M}-{a.end:%H:%M} ({where}) on the same day and week",
-    )

@@ -24,12 +24,12 @@ from scheduler.timetables.imports.common import (
     LineLesson,
     ProblemLog,
     decode_text,
-    find_overlaps,
     parse_clock,
     parse_date,
     parse_week,
     parse_weekday,
 )
+from scheduler.timetables.imports.overlaps import find_overlaps
 from scheduler.timetables.occurrences import Lesson
 
 __all__ = ["COLUMN_ALIASES", "import_csv"]
@@ -201,6 +201,6 @@ def import_csv(
         log.add(None, None, "the file has a header but no lessons")
     if len(entries) > MAX_LESSONS:
         log.add(None, None, f"more than {MAX_LESSONS} lessons")
-    log.problems.extend(find_overlaps(entries))
+    log.problems.extend(find_overlaps(entries, calendar))
     log.raise_if_any()
     return ImportResult(tuple(e.lesson for e in entries), "csv", tuple(log.warnings))

@@ -2,7 +2,7 @@
 
 Written for what SIMS, Outlook and Google really write: VTIMEZONE blocks with
 Windows zone names, X-WR-TIMEZONE, floating and UTC times, weekly RRULEs
-(INTERVAL=2 for A/B weeks), UNTIL/COUNT, EXDATE/RDATE, moved instances
+(INTERVAL=2 for A/B weeks, complete in itself), UNTIL/COUNT, EXDATE/RDATE, moved instances
 (RECURRENCE-ID), folded lines, CRLF and a BOM. Recurrence is never expanded
 here: a weekly event becomes a :class:`Lesson` that :func:`expand` dates later.
 """
@@ -26,9 +26,9 @@ from scheduler.timetables.imports.common import (
     LineLesson,
     ProblemLog,
     decode_text,
-    find_overlaps,
     parse_weekday,
 )
+from scheduler.timetables.imports.overlaps import find_overlaps
 from scheduler.timetables.occurrences import Lesson
 
 __all__ = ["MAX_COUNT", "MAX_EVENTS", "WINDOWS_ZONES", "import_ical", "resolve_tzid"]
@@ -293,8 +293,6 @@ def _lessons(event: icalendar.Event, ctx: _Context, lines: _EventLines) -> list[
     rule = None
     if "RRULE" in event:
         rule = _rule(event["RRULE"], start, ctx, lines.of("RRULE"))
-    if rule and rule.interval == 2 and ctx.calendar.week_cycle is None:
-        raise _Bad("RRULE", "INTERVAL=2 needs the school's A/B week cycle set up first")
     common: dict[str, Any] = {
         "subject": subject,
         "start": start.time(),
@@ -304,7 +302,7 @@ def _lessons(event: icalendar.Event, ctx: _Context, lines: _EventLines) -> list[
         "room": _text(event, "LOCATION"),
         "valid_from": start.date(),
         "valid_to": rule.last if rule else start.date(),
-        "week": ctx.calendar.week_of(start.date()) if rule and rule.interval == 2 else None,
+        "interval": rule.interval if rule else 1,
         "extra_dates": frozenset(d.date() for d in extra),
         "excluded_dates": frozenset(excluded),
     }
@@ -374,7 +372,8 @@ def import_ical(
     All or nothing: returns every lesson, or raises :class:`ImportRejected`
     listing every problem with the line of the event (or property) at fault.
     Weekly (and DAILY+BYDAY) events become recurring lessons, INTERVAL=2 ones
-    take the A/B letter the school calendar gives DTSTART's week; one-off
+    every other week counted from DTSTART's week, as the file says, whatever
+    the school's A/B cycle (none is needed); one-off
     events become single-date lessons; all-day and cancelled events are
     skipped with a warning. Times in another zone (UTC, say) are converted at
     DTSTART and then kept as local wall-clock times, with a warning.
@@ -395,6 +394,6 @@ def import_ical(
         log.add(None, None, "the calendar holds no timed events")
     if len(entries) > MAX_LESSONS:
         log.add(None, None, f"more than {MAX_LESSONS} lessons")
-    log.problems.extend(find_overlaps(entries))
+    log.problems.extend(find_overlaps(entries, calendar))
     log.raise_if_any()
     return ImportResult(tuple(e.lesson for e in entries), "ical", tuple(log.warnings))

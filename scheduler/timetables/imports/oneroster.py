@@ -28,10 +28,10 @@ from scheduler.timetables.imports.common import (
     LineLesson,
     ProblemLog,
     decode_text,
-    find_overlaps,
     parse_date,
     parse_weekday,
 )
+from scheduler.timetables.imports.overlaps import find_overlaps
 from scheduler.timetables.occurrences import Lesson
 
 __all__ = [
@@ -334,7 +334,7 @@ def bundle_lessons(
         log.add(None, None, f"pupil {pupil_id!r} is enrolled in no class with periods")
     if len(entries) > MAX_LESSONS:
         log.add(None, None, f"more than {MAX_LESSONS} lessons")
-    log.problems.extend(find_overlaps(entries))
+    log.problems.extend(find_overlaps(entries, calendar))
     log.raise_if_any()
     return ImportResult(tuple(e.lesson for e in entries), "oneroster", tuple(log.warnings))
 

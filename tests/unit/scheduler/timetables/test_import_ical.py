@@ -42,8 +42,8 @@ def test_outlook_export_with_windows_zone_ab_weeks_and_a_moved_instance() -> Non
         "*-thu-1000@2025-01-07",
         "*-tue-1000@2025-01-07",
         "*-tue-1130@2025-01-21",
-        "A-wed-1330@2025-01-08",
-        "B-wed-1330@2025-01-15",
+        "2w-wed-1330@2025-01-08",
+        "2w-wed-1330@2025-01-15",
     ]
     maths = lessons["*-mon-0850@2025-01-06"]
     assert (maths.class_group, maths.teacher, maths.room) == ("9X/Ma1", "Mr R Patel", "M12")
@@ -55,15 +55,15 @@ def test_outlook_export_with_windows_zone_ab_weeks_and_a_moved_instance() -> Non
     assert mondays[-1].date == date(2025, 3, 31)
     assert mondays[-1].start == datetime(2025, 3, 31, 7, 50, tzinfo=UTC)  # BST
     assert mondays[0].start == datetime(2025, 1, 6, 8, 50, tzinfo=UTC)  # GMT
-    science = [o.date for o in occurrences if o.lesson_key.startswith("A-wed")]
+    science = [o.date for o in occurrences if o.lesson_key == "2w-wed-1330@2025-01-08"]
     assert science[:3] == [date(2025, 1, 8), date(2025, 1, 22), date(2025, 2, 5)]
 
 
 def test_google_export_with_x_wr_timezone_utc_floating_and_rdate() -> None:
     result = import_ical((FIXTURES / "google.ics").read_bytes(), calendar=school_calendar())
     lessons = {lesson.key: lesson for lesson in result.lessons}
-    assert lessons["A-fri-0915@2025-01-06"].subject == "History"
-    assert lessons["A-mon-0915@2025-01-06"].teacher == "Mrs A Nowak"
+    assert lessons["2w-fri-0915@2025-01-06"].subject == "History"
+    assert lessons["2w-mon-0915@2025-01-06"].teacher == "Mrs A Nowak"
     # 14:00Z on 7 January is 14:00 in London and stays 14:00 local after the change.
     assert lessons["*-tue-1400@2025-01-07"].start == time(14, 0)
     drama = lessons["*-thu-1100@2025-01-09"]
@@ -151,7 +151,7 @@ def test_duplicate_overlapping_events_are_rejected() -> None:
         (
             11,
             None,
-            "English 08:50-09:40 overlaps Maths 08:50-09:40 (line 4) on the same day and week",
+            "English 08:50-09:40 overlaps Maths 08:50-09:40 (line 4) on Mon 6 Jan 2025",
         )
     ]
 
@@ -184,11 +184,13 @@ def test_limits_are_enforced_before_parsing() -> None:
     assert "larger than 5 MB" in rejected(huge)[0][2]
 
 
-def test_interval_two_needs_a_week_cycle() -> None:
-    with pytest.raises(ImportRejected, match="A/B week cycle"):
-        import_ical(
-            ics(event(RRULE="FREQ=WEEKLY;INTERVAL=2")), calendar=school_calendar(cycle=False)
-        )
+def test_interval_two_is_complete_without_a_week_cycle() -> None:
+    calendar = school_calendar(cycle=False)
+    result = import_ical(ics(event(RRULE="FREQ=WEEKLY;INTERVAL=2;COUNT=3")), calendar=calendar)
+    (maths,) = result.lessons
+    assert (maths.key, maths.week, maths.interval) == ("2w-mon-0850@2025-01-06", None, 2)
+    days = [o.date for o in expand(result.lessons, calendar, SPRING_START, SPRING_END)]
+    assert days == [date(2025, 1, 6), date(2025, 1, 20), date(2025, 2, 3)]
 
 
 @pytest.mark.parametrize(

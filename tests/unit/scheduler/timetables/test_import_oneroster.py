@@ -47,7 +47,7 @@ def test_overlapping_classes_are_rejected() -> None:
     problems = rejected(zip_bundle(files))
     assert problems == [
         ("classes.csv", 3, "English 08:50-09:40 overlaps Mathematics 08:50-09:40 (line 2) "
-         "on the same day and week"),
+         "on Mon 6 Jan 2025"),
     ]  # fmt: skip
 
 
