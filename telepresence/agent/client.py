@@ -17,6 +17,7 @@ import structlog
 from telepresence.agent.backoff import full_jitter
 from telepresence.agent.hardware import Hardware
 from telepresence.agent.media import Media, SyntheticMedia
+from telepresence.agent.timings import LessonTimer, TimedHardware
 
 __all__ = ["AgentStopped", "Credential", "DeviceAgent", "pairing_code_from", "save_credential"]
 
@@ -86,7 +87,8 @@ class DeviceAgent:
         media: Media | None = None,
     ) -> None:
         self.credential = credential
-        self.hardware = hardware
+        self.timer = LessonTimer(self._report_timing)
+        self.hardware: Hardware = TimedHardware(hardware, self.timer)
         self.model = model
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
@@ -218,6 +220,8 @@ class DeviceAgent:
             if data.get("type") == "command":
                 await self._command(ws, data)
             elif data.get("type") == "session_invite":
+                if self.lesson is None or self.lesson.session_id != data.get("session_id"):
+                    self.timer.invited()
                 await self._join_lesson(data)
             elif data.get("type") == "session_end":
                 self._stop_relay(data.get("session_id"))
@@ -230,6 +234,26 @@ class DeviceAgent:
                 log.warning(
                     "agent_message_refused", code=data.get("code"), detail=data.get("detail")
                 )
+
+    def _report_timing(self, measure: str, seconds: float) -> None:
+        """Tell the service how long the lesson's media took (docs/protocol.md); best effort."""
+
+        async def post() -> None:
+            url = f"{self.credential.server}/api/client-timings"
+            headers = {"Authorization": f"Bearer {self.credential.credential}"}
+            body = {"measure": measure, "seconds": round(min(seconds, 600.0), 3)}
+            try:
+                async with (
+                    aiohttp.ClientSession() as http,
+                    http.post(url, json=body, headers=headers, timeout=aiohttp.ClientTimeout(10)),
+                ):
+                    pass
+            except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+                log.info("timing_not_reported", error=str(exc) or type(exc).__name__)
+
+        task = asyncio.create_task(post())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def _spawn_readiness(self, ws: aiohttp.ClientWebSocketResponse, data: dict[str, Any]) -> None:
         """Test this room's connection in the background; ack with the verdict when done."""

@@ -74,6 +74,11 @@ class LeaderElection:
         pid: int = self._conn.get_server_pid()
         return pid
 
+    @property
+    def standing(self) -> bool:
+        """Whether this instance stands for election now (its background loop is alive)."""
+        return self._task is not None and not self._task.done()
+
     async def start(self) -> None:
         """Try to lead now (on SQLite: lead), and keep trying in the background."""
         if self._postgres:

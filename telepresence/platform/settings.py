@@ -123,6 +123,18 @@ class Settings(BaseSettings):
     smtp_attempts: int = Field(
         default=3, ge=1, le=10, description="Tries per email before it is recorded as failed."
     )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token Prometheus sends to /metrics (and for /readyz's details); "
+        "unset: /metrics answers 404.",
+    )
+    shutdown_seconds: float = Field(
+        default=8.0,
+        ge=1,
+        le=60,
+        description="After SIGTERM the process ends within this many seconds, whatever is "
+        "still running (sockets are told to reconnect elsewhere at once).",
+    )
     log_level: str = "INFO"
     log_json: bool = Field(default=True, description="JSON logs (False: human-readable).")
 

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from telepresence.platform.context import CLOCK, DATABASE, EVENTS
 from telepresence.platform.context import SETTINGS as SETTINGS_KEY
 from telepresence.platform.errors import validation_errors
+from telepresence.platform.metrics import METRICS
 from telepresence.sessions import services
 from telepresence.sessions.domain import EventKind, Participant, ice_servers, sends_video
 from telepresence.sessions.protocol import (
@@ -168,6 +169,7 @@ async def serve_session_socket(request: web.Request, _endpoint: Any) -> web.Stre
             earlier = await _has_joined_before(db, holder)
             kind = EventKind.RECONNECTED if earlier else EventKind.JOINED
             await services.record_event(db, holder.session.id, holder.participant, kind, {}, now)
+    request.app[METRICS].signalling("join", "ok" if holder is not None else "unauthorised")
     if holder is None:
         await ws.send_json(_error("unauthorised", "This session token is not valid now.", join.id))
         await ws.close(code=CLOSE_AUTH, message=b"invalid session token")
@@ -329,10 +331,13 @@ async def _window_over(db: Any, peer: _Peer, now: Any) -> bool:
 
 async def _handle(request: web.Request, peer: _Peer, data: str) -> bool:
     """Handle one frame; False when the socket should close."""
+    count = request.app[METRICS].signalling
     if len(data) > MAX_FRAME_BYTES:
+        count("unparsed", "too_large")
         await peer.ws.send_json(_error("too_large", f"Frames are limited to {MAX_FRAME_BYTES}."))
         return True
     if not peer.take():
+        count("unparsed", "rate_limited")
         await peer.ws.send_json(_error("rate_limited", "Too many messages; slow down."))
         return True
     try:
@@ -344,14 +349,17 @@ async def _handle(request: web.Request, peer: _Peer, data: str) -> bool:
             if any(e["type"] == "union_tag_invalid" for e in errors)
             else "invalid_message"
         )
+        count("unparsed", code)
         await peer.ws.send_json(_error(code, "The message is not valid.", errors=errors))
         return True
     handler = _HANDLERS.get(type(message))
     if handler is None:
+        count(message.type, "duplicate_join")
         await peer.ws.send_json(_error("duplicate_join", "Already joined.", message.id))
         return True
     peer.refused = False
     keep_open: bool = await handler(request, peer, message)
+    count(message.type, "refused" if peer.refused else "ok")
     if keep_open and not peer.refused and message.id is not None and not peer.ws.closed:
         await peer.ws.send_json({"type": "ack", "id": message.id})
     return keep_open

@@ -11,6 +11,9 @@
   var state = { token: null, ice: [], ws: null, pc: null, dc: null, mic: null, ended: false,
                 listening: false, hand: false, volume: 70, ids: 0, pending: {}, retries: 0,
                 frames: 0, offers: 0, gen: 0,
+                // For the operators' metrics: since when this end has waited for the class's
+                // picture, and whether it is the first join or a rejoin after a drop.
+                waitingSince: performance.now(), waitingFor: "join_first_frame", pcBorn: 0,
                 // The pupil's camera: allowed per join by the server (school setting and the
                 // pupil's consent); off at every start; sent by replaceTrack on a video
                 // transceiver that is sendrecv from the first offer, so no renegotiation.
@@ -73,6 +76,24 @@
     if (was) { send({ type: "event", kind: "camera", detail: { on: false } }); }
   }
 
+  function waitForPicture() {
+    if (state.waitingSince === null) { state.waitingSince = performance.now(); state.waitingFor = "rejoin"; }
+  }
+
+  function sawFrame() {
+    // Only a frame of a connection made since the wait began ends it (not the dying one's).
+    if (state.waitingSince === null || state.pcBorn < state.waitingSince) { return; }
+    var seconds = (performance.now() - state.waitingSince) / 1000;
+    var measure = state.waitingFor;
+    state.waitingSince = null;
+    state.timings = (state.timings || []).concat([{ measure: measure, seconds: seconds }]);
+    fetch("/api/client-timings", {
+      method: "POST", credentials: "same-origin",
+      headers: { "X-CSRF-Token": root.dataset.csrf, "Content-Type": "application/json" },
+      body: JSON.stringify({ measure: measure, seconds: Math.min(600, Math.max(0.001, seconds)) })
+    }).catch(function () {});
+  }
+
   function send(message) {
     if (state.ws && state.ws.readyState === WebSocket.OPEN) { state.ws.send(JSON.stringify(message)); }
   }
@@ -86,6 +107,7 @@
     ws.onclose = function (e) {
       if (state.ws !== ws || state.ended) { return; }
       if (e.code === 4410) { finished("The lesson has ended."); return; }
+      if (!state.pc || state.pc.connectionState !== "connected") { waitForPicture(); }
       say("Reconnecting… hold on, you'll be back in class in a moment.");
       var delay = Math.min(4000, 250 * Math.pow(2, state.retries++));
       setTimeout(function () {
@@ -101,7 +123,7 @@
       state.retries = 0; state.ice = m.ice_servers; allowCamera(!!m.pupil_camera); offer();
     }
     else if (m.type === "peer_joined") { offer(); }
-    else if (m.type === "peer_left") { say("Waiting for the robot in your classroom…"); }
+    else if (m.type === "peer_left") { waitForPicture(); say("Waiting for the robot in your classroom…"); }
     else if (m.type === "answer" && live(state.pc)) {
       state.pc.setRemoteDescription({ type: "answer", sdp: m.sdp }).catch(function () { offer(); });
     }
@@ -130,7 +152,7 @@
     if (gen !== state.gen || state.ended) { return; }
     if (state.pc) { state.pc.close(); }
     var pc = new RTCPeerConnection({ iceServers: state.ice });
-    state.pc = pc; state.offers++;
+    state.pc = pc; state.offers++; state.pcBorn = performance.now();
     // The robot's video comes back on this transceiver; the pupil's camera goes out on it
     // only when this join allows it (the server refuses an offer that sends video otherwise).
     var camTrack = state.camera ? state.camera.getVideoTracks()[0] : null;
@@ -154,9 +176,13 @@
     };
     pc.onconnectionstatechange = function () {
       if (pc !== state.pc) { return; }
-      if (pc.connectionState === "connected") { say(""); showLive(true); }
+      if (pc.connectionState === "connected") {
+        say(""); showLive(true);
+        // The same connection came back by itself: its next frame ends the wait.
+        if (state.waitingSince !== null) { state.pcBorn = Math.max(state.pcBorn, state.waitingSince); }
+      }
       else if (pc.connectionState === "failed" || pc.connectionState === "disconnected") {
-        showLive(false);
+        showLive(false); waitForPicture();
         say("Reconnecting… hold on, you'll be back in class in a moment.");
         setTimeout(function () { if (pc === state.pc && pc.connectionState !== "connected") { offer(); } }, 1000);
       }
@@ -259,7 +285,10 @@
   setInterval(function () { sample().catch(function () {}); }, 5000);
   setInterval(function () {  // a quicker frame count for the page's own status
     if (state.pc) { state.pc.getStats().then(function (stats) { stats.forEach(function (s) {
-      if (s.type === "inbound-rtp" && s.kind === "video") { state.frames = s.framesDecoded || 0; }
+      if (s.type === "inbound-rtp" && s.kind === "video") {
+        state.frames = s.framesDecoded || 0;
+        if (state.frames > 0) { sawFrame(); }
+      }
     }); }); }
   }, 500);
 

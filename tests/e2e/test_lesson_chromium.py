@@ -186,6 +186,11 @@ def test_pupil_joins_from_the_tablet_page_and_drives_the_robot(
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    reported: list[int] = []  # the page reports its join time for the operators' metrics
+    page.on(
+        "response",
+        lambda r: reported.append(r.status) if r.url.endswith("/api/client-timings") else None,
+    )
     try:
         sign_in(page, live_server, "pupil")
         join = page.get_by_role("link", name="Join Year 9 Maths")
@@ -202,6 +207,13 @@ def test_pupil_joins_from_the_tablet_page_and_drives_the_robot(
         time.sleep(1.5)
         assert frames(page) >= 20, "video frames are decoded continuously"
         assert first_frame_s < 5
+        timing = page.evaluate("() => (window.classbridgeLesson.timings || [])[0]")
+        assert timing["measure"] == "join_first_frame"
+        assert 0 < timing["seconds"] < first_frame_s + 0.5
+        deadline = time.monotonic() + 5
+        while not reported and time.monotonic() < deadline:
+            page.wait_for_timeout(100)
+        assert reported == [204]
 
         shots = os.environ.get("CLASSBRIDGE_E2E_SCREENSHOTS")
         if shots:  # for people reviewing the tablet page; never in CI

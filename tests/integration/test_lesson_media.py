@@ -20,10 +20,13 @@ from device_registry.socket import DEVICE_HUB
 from telepresence.agent.client import AgentStopped, DeviceAgent
 from telepresence.agent.hardware import SyntheticHardware
 from telepresence.platform.context import DATABASE
+from telepresence.platform.metrics import METRICS
 from telepresence.sessions.models import SessionEvent
 from telepresence.sessions.testpeer import PupilPeer
 
 pytestmark = pytest.mark.e2e
+ROBOT_JOINS = "classbridge_join_first_frame_seconds_count"
+ROBOT_JOIN_TIME = "classbridge_join_first_frame_seconds_sum"
 
 
 @pytest.fixture(autouse=True)
@@ -71,6 +74,14 @@ async def test_pupil_sees_the_class_and_drives_the_robot(client, org, robot, pup
     assert pupil_peer.joined_at is not None
     assert pupil_peer.first_frame_at - pupil_peer.joined_at < 5
     assert hardware.live is True
+    # The robot reported how long its join took (POST /api/client-timings, device credential).
+    registry = client.app[METRICS].registry
+    for _ in range(100):
+        if registry.get_sample_value(ROBOT_JOINS, {"end": "robot"}):
+            break
+        await asyncio.sleep(0.05)
+    assert registry.get_sample_value(ROBOT_JOINS, {"end": "robot"}) == 1
+    assert 0 < (registry.get_sample_value(ROBOT_JOIN_TIME, {"end": "robot"}) or 0) < 5
     ack = await pupil_peer.control("raise_hand")
     assert ack["ok"] is True
     assert ack["detail"] == "head light flashing"

@@ -203,3 +203,9 @@ def test_nginx_sends_one_sessions_relay_calls_to_one_instance() -> None:
         assert match is not None
         assert match.group("sid") == "abc123"
     assert regex.match("/api/sessions/abc123/events") is None
+
+
+def test_nginx_keeps_metrics_inside() -> None:
+    nginx = (DEPLOY / "nginx.conf").read_text()
+    block = nginx[nginx.index("location = /metrics") :]
+    assert block[: block.index("}")].split("{", 1)[1].split() == ["return", "404;"]
