@@ -42,6 +42,7 @@ from telepresence.platform import web as platform_web
 from telepresence.platform.auth import resolve_person_token
 from telepresence.platform.clock import Clock, SystemClock
 from telepresence.platform.context import (
+    ACCOUNT_LIMITER,
     CLOCK,
     DATABASE,
     EVENTS,
@@ -220,6 +221,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app[CLOCK] = clock or SystemClock()
     app[EVENTS] = EventHub()
     app[LOGIN_LIMITER] = RateLimiter(settings.login_attempts_per_minute)
+    app[ACCOUNT_LIMITER] = RateLimiter(
+        settings.login_attempts_per_account, window_s=60.0 * settings.login_account_window_minutes
+    )
     app[ENDPOINTS] = []
     app[METRICS] = _metrics()
     app[SMTP_PROBE] = SmtpProbe()

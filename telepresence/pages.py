@@ -96,7 +96,7 @@ async def login_submit(request: web.Request, _who: Principal | None) -> web.Stre
     check_origin(request)
     form = await form_fields(request)
     try:
-        with counting_failures(request, "login"):
+        with counting_failures(request, "login", account=form.get("email", "")):
             async with request.app[DATABASE].sessions() as session:
                 user = await auth.login_user(
                     session, form.get("email", ""), form.get("password", "")
@@ -132,7 +132,7 @@ async def pupil_login_submit(request: web.Request, _who: Principal | None) -> we
     check_origin(request)
     form = await form_fields(request)
     try:
-        with counting_failures(request, "login"):
+        with counting_failures(request, "login", account=f"pupil:{form.get('pupil_code', '')}"):
             async with request.app[DATABASE].sessions() as session:
                 pupil = await auth.login_pupil(
                     session, form.get("pupil_code", ""), form.get("pin", "")

@@ -18,6 +18,7 @@ from telepresence.platform.ratelimit import RateLimiter
 from telepresence.platform.settings import Settings
 
 __all__ = [
+    "ACCOUNT_LIMITER",
     "CLOCK",
     "DATABASE",
     "EVENTS",
@@ -37,6 +38,7 @@ DATABASE = web.AppKey("database", Database)
 CLOCK = web.AppKey("clock", Clock)
 EVENTS = web.AppKey("events", EventHub)
 LOGIN_LIMITER = web.AppKey("login_limiter", RateLimiter)
+ACCOUNT_LIMITER = web.AppKey("account_limiter", RateLimiter)
 RESOLVERS: web.AppKey[dict[TokenKind, TokenResolver]] = web.AppKey("token_resolvers")
 JOBS = web.AppKey("jobs", JobRunner)
 NOTIFIER: web.AppKey[Notifier] = web.AppKey("notifier")

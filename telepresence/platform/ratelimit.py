@@ -1,8 +1,11 @@
 """Guessing protection: a sliding-window limit of failed attempts per key.
 
 Only failures count, so a whole school signing in from one address at 9:00 is
-never locked out; a guesser is. Per-process: with several instances each keeps
-its own window (documented in README).
+never locked out; a guesser is. An attempt is counted *before* its secret is
+checked (``begin``) and forgotten again when it succeeds (``end``), so many
+guesses sent at once cannot all be checked while none has failed yet.
+Per-process: with several instances each keeps its own window (documented in
+README and docs/security.md).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ class RateLimiter:
         self.window_s = window_s
         self.max_keys = max_keys
         self._hits: OrderedDict[str, deque[float]] = OrderedDict()
+        self._pending: dict[str, int] = {}
 
     def _recent(self, key: str, t: float) -> deque[float]:
         hits = self._hits.get(key)
@@ -41,12 +45,27 @@ class RateLimiter:
         """Raise ``RateLimited`` if ``key`` has failed too often lately (records nothing)."""
         t = now.timestamp()
         hits = self._recent(key, t)
-        if len(hits) >= self.limit:
-            retry = int(hits[0] + self.window_s - t) + 1
+        if len(hits) + self._pending.get(key, 0) >= self.limit:
+            retry = int(hits[0] + self.window_s - t) + 1 if hits else 1
             raise RateLimited(
-                "Too many attempts from this address; wait a minute and try again.",
+                "Too many attempts lately; wait a few minutes and try again.",
                 retry_after=max(retry, 1),
             )
+
+    def begin(self, key: str, now: datetime) -> None:
+        """Count an attempt as under way (refused with ``RateLimited`` if over the limit)."""
+        self.check(key, now)
+        self._pending[key] = self._pending.get(key, 0) + 1
+
+    def end(self, key: str, now: datetime, *, failed: bool) -> None:
+        """The attempt begun for ``key`` is decided: a failure stays counted."""
+        left = self._pending.get(key, 0) - 1
+        if left > 0:
+            self._pending[key] = left
+        else:
+            self._pending.pop(key, None)
+        if failed:
+            self.fail(key, now)
 
     def fail(self, key: str, now: datetime) -> None:
         """Record a failed attempt of ``key``."""

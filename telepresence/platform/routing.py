@@ -18,8 +18,21 @@ from urllib.parse import quote, urlsplit
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 
-from telepresence.platform.context import CLOCK, DATABASE, LOGIN_LIMITER, RESOLVERS, SETTINGS
-from telepresence.platform.errors import DomainError, Forbidden, InvalidInput, Unauthorized
+from telepresence.platform.context import (
+    ACCOUNT_LIMITER,
+    CLOCK,
+    DATABASE,
+    LOGIN_LIMITER,
+    RESOLVERS,
+    SETTINGS,
+)
+from telepresence.platform.errors import (
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    RateLimited,
+    Unauthorized,
+)
 from telepresence.platform.identity import (
     Principal,
     Public,
@@ -28,6 +41,7 @@ from telepresence.platform.identity import (
     hash_token,
     token_kind,
 )
+from telepresence.platform.ratelimit import RateLimiter
 
 __all__ = [
     "ENDPOINTS",
@@ -164,20 +178,42 @@ def client_address(request: web.Request) -> str:
 
 
 @contextmanager
-def counting_failures(request: web.Request, purpose: str) -> Iterator[None]:
-    """Refuse callers who failed too often lately; count this attempt if it fails.
+def counting_failures(
+    request: web.Request, purpose: str, *, account: str | None = None
+) -> Iterator[None]:
+    """Refuse callers who failed too often lately; count this attempt until it succeeds.
 
     Only failures count (a wrong password, an unknown code), so everyone behind
-    one school address can sign in at 9:00 while a guesser is slowed down.
+    one school address can sign in at 9:00 while a guesser is slowed down. The
+    attempt is counted before the secret is checked, so guesses sent at once are
+    limited too. With ``account`` (an email or a pupil code) the account has a
+    limit of its own, whatever the address: a guesser spread over many addresses
+    is stopped, and one child mistyping locks their own code, not the ward's
+    address.
     """
-    limiter = request.app[LOGIN_LIMITER]
-    key, now = f"{purpose}:{client_address(request)}", request.app[CLOCK].now()
-    limiter.check(key, now)
+    now = request.app[CLOCK].now()
+    limits = [(request.app[LOGIN_LIMITER], f"{purpose}:{client_address(request)}")]
+    if account is not None:
+        account_key = f"{purpose}:{account.strip().lower()[:320]}"
+        limits.append((request.app[ACCOUNT_LIMITER], account_key))
+    begun: list[tuple[RateLimiter, str]] = []
+    try:
+        for limiter, key in limits:
+            limiter.begin(key, now)
+            begun.append((limiter, key))
+    except RateLimited:
+        for limiter, key in begun:
+            limiter.end(key, now, failed=False)
+        raise
+    failed = False
     try:
         yield
     except DomainError:
-        limiter.fail(key, now)
+        failed = True
         raise
+    finally:
+        for limiter, key in begun:
+            limiter.end(key, now, failed=failed)
 
 
 def check_origin(request: web.Request) -> None:

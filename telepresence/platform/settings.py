@@ -57,7 +57,19 @@ class Settings(BaseSettings):
         ge=1024,
         description="Largest request body (room for a 5 MB timetable upload and its form).",
     )
-    login_attempts_per_minute: int = Field(default=10, ge=1)
+    login_attempts_per_minute: int = Field(
+        default=30,
+        ge=1,
+        description="Failed sign-ins or pairings a minute from one address (a school or ward).",
+    )
+    login_attempts_per_account: int = Field(
+        default=5,
+        ge=1,
+        description="Failed sign-ins per account (email or pupil code) in the account window.",
+    )
+    login_account_window_minutes: int = Field(
+        default=15, ge=1, le=24 * 60, description="The window of the per-account limit."
+    )
     session_join_before_minutes: float = Field(
         default=5.0, ge=0, le=60, description="How early before a lesson pupils may join."
     )

@@ -44,7 +44,7 @@ EVERYONE = list(Role)
 )
 async def api_login(request: web.Request, _who: Principal | None, body: LoginIn) -> TokenOut:
     """Staff and assistants sign in; the token expires after ``api_token_hours``."""
-    with counting_failures(request, "login"):
+    with counting_failures(request, "login", account=body.email):
         async with request.app[DATABASE].sessions() as check:
             user = await auth.login_user(check, body.email, body.password)
     return await _api_token(request, Role(user.role), user_id=user.id)
@@ -80,7 +80,7 @@ async def api_pupil_login(
     request: web.Request, _who: Principal | None, body: PupilLoginIn
 ) -> TokenOut:
     """A pupil's tablet signs in with the code and PIN staff gave the pupil."""
-    with counting_failures(request, "login"):
+    with counting_failures(request, "login", account=f"pupil:{body.pupil_code}"):
         async with request.app[DATABASE].sessions() as check:
             pupil = await auth.login_pupil(check, body.pupil_code, body.pin)
     return await _api_token(request, Role.PUPIL, pupil_id=pupil.id)
