@@ -138,7 +138,7 @@ def decode_text(data: bytes, file: str) -> str:
         raise log.reject(None, "file is UTF-16; save it as UTF-8")
     for magic, what in _BINARY_MAGIC.items():
         if data.startswith(magic):
-            raise log.reject(None, f"file is {what}, not a text export")
+            raise log.reject(1, f"file is {what}, not a text export (renamed?)")
     if b"\x00" in data:
         raise log.reject(data[: data.index(b"\x00")].count(b"\n") + 1, "file contains binary data")
     if _HTML_START.match(data.removeprefix(b"\xef\xbb\xbf")):

@@ -197,10 +197,14 @@ def import_csv(
         lesson = _lesson(row, calendar, log)
         if lesson is not None:
             entries.append(LineLesson(lesson, line, file_name))
+        if len(entries) > MAX_LESSONS:
+            raise log.reject(
+                line,
+                f"more than {MAX_LESSONS} lessons: one pupil's timetable "
+                "is far smaller; is this the whole school's export?",
+            )
     if not seen_rows and not log.problems:
         log.add(None, None, "the file has a header but no lessons")
-    if len(entries) > MAX_LESSONS:
-        log.add(None, None, f"more than {MAX_LESSONS} lessons")
     log.problems.extend(find_overlaps(entries, calendar))
     log.raise_if_any()
     return ImportResult(tuple(e.lesson for e in entries), "csv", tuple(log.warnings))

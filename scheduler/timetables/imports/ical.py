@@ -35,6 +35,7 @@ __all__ = ["MAX_COUNT", "MAX_EVENTS", "WINDOWS_ZONES", "import_ical", "resolve_t
 
 MAX_EVENTS = 5_000
 MAX_COUNT = 1_000
+MAX_DEPTH = 8  # VCALENDAR > VEVENT > VALARM is 3 deep; real exports never nest further
 
 # The Windows zone names exports use, mapped as CLDR's windowsZones.xml maps them
 # (territory 001). Only zones a UK school's staff are likely to export from.
@@ -86,6 +87,27 @@ class _EventLines:
         return self.props.get(prop, self.begin) if prop else self.begin
 
 
+def _begin(
+    stack: list[tuple[str, int]],
+    events: list[_EventLines],
+    value: str,
+    number: int,
+    log: ProblemLog,
+) -> None:
+    """Open a component; refuses (once) files nested or sized like no calendar export."""
+    stack.append((value, number))
+    if len(stack) > MAX_DEPTH:
+        raise log.reject(
+            number,
+            f"components nested more than {MAX_DEPTH} deep (BEGIN:{value} inside "
+            f"BEGIN:{stack[-2][0]}): this is not a calendar export",
+        )
+    if value == "VEVENT":
+        events.append(_EventLines(number))
+        if len(events) > MAX_EVENTS:
+            raise log.reject(number, f"more than {MAX_EVENTS} events")
+
+
 def _scan(text: str, log: ProblemLog) -> tuple[list[_EventLines], dict[str, int]]:
     """Line numbers of every VEVENT and its properties; refuses truncated or huge files."""
     events: list[_EventLines] = []
@@ -99,11 +121,7 @@ def _scan(text: str, log: ProblemLog) -> tuple[list[_EventLines], dict[str, int]
         if not stack and name != "BEGIN":
             raise log.reject(number, "not an iCalendar file: it must start with BEGIN:VCALENDAR")
         if name == "BEGIN":
-            stack.append((value, number))
-            if value == "VEVENT":
-                events.append(_EventLines(number))
-                if len(events) > MAX_EVENTS:
-                    raise log.reject(number, f"more than {MAX_EVENTS} events")
+            _begin(stack, events, value, number, log)
         elif name == "END":
             if not stack or stack[-1][0] != value:
                 raise log.reject(number, f"END:{value} does not close the open component")
@@ -393,7 +411,7 @@ def import_ical(
     if not entries and not log.problems:
         log.add(None, None, "the calendar holds no timed events")
     if len(entries) > MAX_LESSONS:
-        log.add(None, None, f"more than {MAX_LESSONS} lessons")
+        raise log.reject(None, f"more than {MAX_LESSONS} lessons")
     log.problems.extend(find_overlaps(entries, calendar))
     log.raise_if_any()
     return ImportResult(tuple(e.lesson for e in entries), "ical", tuple(log.warnings))

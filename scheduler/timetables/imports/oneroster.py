@@ -333,7 +333,7 @@ def bundle_lessons(
     if not entries and not log.problems:
         log.add(None, None, f"pupil {pupil_id!r} is enrolled in no class with periods")
     if len(entries) > MAX_LESSONS:
-        log.add(None, None, f"more than {MAX_LESSONS} lessons")
+        raise log.reject(None, f"more than {MAX_LESSONS} lessons")
     log.problems.extend(find_overlaps(entries, calendar))
     log.raise_if_any()
     return ImportResult(tuple(e.lesson for e in entries), "oneroster", tuple(log.warnings))

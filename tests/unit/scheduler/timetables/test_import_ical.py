@@ -163,7 +163,7 @@ def test_duplicate_overlapping_events_are_rejected() -> None:
         (HEADER.encode() + b"BEGIN:VEVENT\r\nUID:1\r\nDTSTART:2025", 4, "looks truncated"),
         (b"\xff\xfe\x00B\x00E", None, "UTF-16"),
         (HEADER.encode() + b"SUMMARY:Caf\xe9\r\nEND:VCALENDAR\r\n", 4, "not UTF-8"),
-        (b"PK\x03\x04\x14\x00\x06\x00", None, "zip archive"),
+        (b"PK\x03\x04\x14\x00\x06\x00", 1, "zip archive"),
         (b"\x00\x01\x02binary", 1, "binary data"),
         (b"<!DOCTYPE html>\n<html><body>Sign in</body></html>", 1, "web page"),
         (b"Subject,Day\r\nMaths,Mon\r\n", 1, "must start with BEGIN:VCALENDAR"),

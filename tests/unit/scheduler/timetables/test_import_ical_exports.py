@@ -5,6 +5,8 @@ Expected dates checked by hand against the spring term 2025 calendar of
 is 17-21 Feb, Mon 3 Mar is an INSET day and the clocks go forward on Sun 30 Mar.
 """
 
+import io
+import zipfile
 from datetime import UTC, date, datetime, time
 
 import pytest
@@ -113,3 +115,29 @@ def test_a_real_clash_between_dated_lessons_names_the_date_and_both_lines() -> N
         "Museum trip 10:00-10:30 overlaps History 09:50-10:50 (line 50) on Thu 27 Mar 2025"
     )
     assert problem.line == 78  # the trip's BEGIN:VEVENT
+
+
+def test_a_zip_renamed_ics_is_refused_naming_line_one() -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("timetable.ics", (FIXTURES / "google_overrides_first.ics").read_bytes())
+    with pytest.raises(ImportRejected) as caught:
+        import_ical(buffer.getvalue(), calendar=school_calendar(), file_name="9X.ics")
+    (problem,) = caught.value.errors
+    assert (problem.file, problem.line) == ("9X.ics", 1)
+    assert "zip archive" in problem.message
+
+
+def test_components_nested_thousands_deep_are_refused_once_saying_what_it_is() -> None:
+    depth = 3_000
+    nested = "".join(f"BEGIN:VEVENT\r\nUID:{n}\r\n" for n in range(depth))
+    closing = "END:VEVENT\r\n" * depth
+    data = f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\n{nested}{closing}END:VCALENDAR\r\n".encode()
+    with pytest.raises(ImportRejected) as caught:
+        import_ical(data, calendar=school_calendar())
+    (problem,) = caught.value.errors
+    assert problem.line == 3 + 2 * 7  # the 8th BEGIN:VEVENT, the 9th component deep
+    assert problem.message == (
+        "components nested more than 8 deep (BEGIN:VEVENT inside BEGIN:VEVENT): "
+        "this is not a calendar export"
+    )
