@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from device_registry.models import Device
+from telepresence.demo_reintegration import SCHOOL_CONTACT, seed_reintegration
 from telepresence.demo_rota import seed_rota
 from telepresence.demo_timetables import seed_timetables
 from telepresence.platform.auth import hash_secret
@@ -59,6 +60,7 @@ DEMO_LOGINS = [
     DemoLogin("hospital_staff", "teacher@riverside.example", "demo-staff-pass", "/pupils"),
     DemoLogin("assistant", "assistant@oakfield.example", "demo-assist-pass", "/assistant"),
     DemoLogin("pupil", "SAMK42", "2468", "/today"),
+    DemoLogin("school_contact", SCHOOL_CONTACT[0], SCHOOL_CONTACT[1], "/school"),
 ]
 PUPILS = [  # first, last, year, school, pupil code, PIN (only Sam's is set)
     ("Sam", "Kowalski", "Year 9", "Oakfield Academy", "SAMK42", "2468"),
@@ -95,6 +97,7 @@ async def seed_demo(database: Database, now: datetime) -> None:
     # Calendars, timetables and Sam's bookings go through the scheduler's own services.
     await seed_timetables(database, now, [code for *_, code, _pin in PUPILS])
     await seed_rota(database, now)  # after the bookings: today's moves are planned
+    await seed_reintegration(database, now)
 
 
 async def _seed_organisation(database: Database, now: datetime) -> None:

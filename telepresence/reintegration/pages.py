@@ -27,6 +27,7 @@ from telepresence.reintegration.access import (
     contact_pupil_ids,
     is_contact,
     readable_plan,
+    require_key_worker,
     visible_pupil,
 )
 from telepresence.reintegration.domain import Goal, Outcome
@@ -79,7 +80,7 @@ async def _plan_context(
         "phases": PHASE_LABELS,
         "goals": list(Goal),
         "outcomes": list(Outcome),
-        "kinds": KINDS,
+        "kinds": [k for k in KINDS if not shared_only or k not in {"review", "alert"}],
         "chosen": kinds,
         "form": {},
         "notice": request.query.get("done", ""),
@@ -186,6 +187,7 @@ async def phase_form(request: web.Request, who: Principal) -> web.StreamResponse
     pupil_id = await _pupil_of_plan(request, who)
 
     async def change(session: AsyncSession, form: dict[str, str], now: datetime) -> None:
+        await require_key_worker(session, who, request.match_info["plan_id"])
         plan = await services.change_phase(
             session, who, request.match_info["plan_id"], phase_from(form), now
         )
@@ -213,6 +215,7 @@ async def review_form(request: web.Request, who: Principal) -> web.StreamRespons
     pupil_id = await _pupil_of_plan(request, who)
 
     async def change(session: AsyncSession, form: dict[str, str], now: datetime) -> None:
+        await require_key_worker(session, who, request.match_info["plan_id"])
         await reviews.record_review(
             session, who, request.match_info["plan_id"], review_from(form), now
         )
@@ -246,6 +249,7 @@ async def note_form(request: web.Request, who: Principal) -> web.StreamResponse:
     pupil_id = await _pupil_of_plan(request, who)
 
     async def change(session: AsyncSession, form: dict[str, str], now: datetime) -> None:
+        await require_key_worker(session, who, request.match_info["plan_id"])
         await services.add_note(session, who, request.match_info["plan_id"], note_from(form), now)
 
     return await _apply(request, who, pupil_id, change, "note")
@@ -262,7 +266,7 @@ async def visit_form(request: web.Request, who: Principal) -> web.StreamResponse
     pupil_id = await _pupil_of_plan(request, who)
 
     async def change(session: AsyncSession, form: dict[str, str], now: datetime) -> None:
-        plan = await readable_plan(session, who, request.match_info["plan_id"])
+        plan = await require_key_worker(session, who, request.match_info["plan_id"])
         school = await session.get(School, plan.school_id)
         zone = ZoneInfo(school.time_zone if school else "Europe/London")
         await visits.schedule_visit(session, who, plan.id, visit_from(form, zone), now)

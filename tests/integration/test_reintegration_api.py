@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from reintegration_helpers import PASSWORD, add_cast, next_school_day, plan_body
+from integration.reintegration_helpers import PASSWORD, add_cast, next_school_day, plan_body
 from sqlalchemy import func, select
 
 from scheduler.timetables.models import ClosureRow
