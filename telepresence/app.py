@@ -38,6 +38,7 @@ from telepresence.notifications.jobs import resend_stalled_email
 from telepresence.notifications.rota_alerts import NotifyingRotaAlerts
 from telepresence.organisation import pages as organisation_pages
 from telepresence.organisation import web as organisation_web
+from telepresence.organisation.passwords import routes as password_routes
 from telepresence.platform import web as platform_web
 from telepresence.platform.auth import resolve_person_token
 from telepresence.platform.clock import Clock, SystemClock
@@ -257,6 +258,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         session_timings.routes,
         organisation_web.routes,
         organisation_pages.routes,
+        password_routes,
         device_registry.web.routes,
         pages.routes,
         device_pages.routes,

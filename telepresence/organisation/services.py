@@ -13,6 +13,7 @@ from telepresence.platform.auth import hash_secret
 from telepresence.platform.errors import Conflict, InvalidInput, NotFound
 from telepresence.platform.identity import STAFF, Principal, Role
 from telepresence.platform.models import Pupil, Room, School, User
+from telepresence.platform.passwords import password_problems
 
 __all__ = [
     "add_room",
@@ -203,6 +204,14 @@ async def add_user(
             raise InvalidInput(
                 "No such school.", errors=[{"field": "school_id", "message": "no such school"}]
             )
+    problems = (
+        password_problems(data.password, email=email, name=data.name) if data.password else []
+    )
+    if problems:
+        raise InvalidInput(
+            "Choose a stronger password.",
+            errors=[{"field": "password", "message": p} for p in problems],
+        )
     if data.role is Role.ASSISTANT and data.school_id is None:
         raise InvalidInput(
             "A classroom assistant belongs to a school.",
