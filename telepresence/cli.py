@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -74,20 +75,28 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> int:
 
     from telepresence.app import create_app
     from telepresence.platform.logging import configure_logging
+    from telepresence.platform.metrics import HttpLatencyLog
+    from telepresence.platform.shutdown import install_bounded_shutdown
 
     configure_logging(settings.log_level, json_logs=settings.log_json)
     console.print(
         f"Classbridge listening on [bold]http://{host or settings.host}:"
         f"{port or settings.port}[/bold] (Ctrl+C stops it)"
     )
+    app = create_app(settings)
+    install_bounded_shutdown(app)
     web.run_app(
-        create_app(settings),
+        app,
         host=host or settings.host,
         port=port or settings.port,
         print=None,
-        access_log=None,
-        # Live pages (server-sent events) would hold a restart for a minute otherwise.
-        shutdown_timeout=5.0,
+        # Not an access log: the hook times requests by route for /metrics.
+        access_log_class=HttpLatencyLog,
+        access_log=logging.getLogger("classbridge.access"),
+        # Handlers still running (event streams, an upload being parsed) are waited for
+        # twice this (aiohttp waits, cancels the request, waits again): half the budget.
+        # The rest is for closing down; the process ends by shutdown_seconds regardless.
+        shutdown_timeout=settings.shutdown_seconds / 4,
     )
     return 0
 
