@@ -4,14 +4,14 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export CLASSBRIDGE_DATA_DIR ?= ./var
 
-.PHONY: demo test lint typecheck pytest install install-test chromium clean
+.PHONY: demo test lint typecheck pytest install install-test chromium nginx bench clean
 
 demo: install
 	$(BIN)/classbridge db upgrade
 	$(BIN)/classbridge demo
 	$(BIN)/classbridge serve
 
-test: install-test chromium lint typecheck pytest
+test: install-test chromium nginx lint typecheck pytest
 
 lint:
 	$(BIN)/ruff check .
@@ -41,6 +41,11 @@ $(VENV)/.installed-test: $(VENV)/.installed
 # Debian's Chromium for the browser tests (Playwright's own browser download is never used).
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium; }
+
+# Debian's nginx, for `nginx -t` on deploy/nginx.conf (tests/unit/test_deploy.py); never started.
+nginx:
+	@command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx || { apt-get update -qq && apt-get install -y -qq nginx; }
+	@command -v systemd-analyze >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq systemd; }
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

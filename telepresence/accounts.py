@@ -16,7 +16,29 @@ from telepresence.platform.errors import DomainError
 from telepresence.platform.models import Provider
 from telepresence.platform.settings import Settings
 
-__all__ = ["add_user_cli"]
+__all__ = ["add_provider_cli", "add_user_cli"]
+
+
+async def add_provider_cli(settings: Settings, name: str, console: Console) -> int:
+    """Create a provider (the hospital school a fresh install serves); prints its id.
+
+    Exit code 2 for an empty or over-long name; nothing is written then.
+    """
+    name = name.strip()
+    if not name or len(name) > 200:
+        console.print("[red]The provider's name must be 1 to 200 characters.[/red]")
+        return 2
+    database = Database(settings.effective_database_url)
+    try:
+        async with database.transaction() as session:
+            provider = Provider(name=name, created_at=datetime.now(UTC))
+            session.add(provider)
+            await session.flush()
+            provider_id = provider.id
+    finally:
+        await database.close()
+    console.print(f"Created provider [bold]{name}[/bold]: {provider_id}")
+    return 0
 
 
 async def add_user_cli(

@@ -34,6 +34,10 @@ def _parser() -> argparse.ArgumentParser:
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     db_sub.add_parser("upgrade", help="migrate the database to the latest version")
     sub.add_parser("demo", help="seed a realistic demo (idempotent) and print the logins")
+    provider = sub.add_parser("provider", help="providers (hospital schools)")
+    provider_sub = provider.add_subparsers(dest="provider_command", required=True, metavar="ACTION")
+    provider_add = provider_sub.add_parser("add", help="create a provider (a fresh install)")
+    provider_add.add_argument("--name", required=True, help="e.g. 'Riverside Hospital School'")
     user = sub.add_parser("user", help="accounts")
     user_sub = user.add_subparsers(dest="user_command", required=True, metavar="ACTION")
     add = user_sub.add_parser("add", help="create an account (password from stdin, or generated)")
@@ -122,6 +126,12 @@ def _user_add(settings: Settings, args: argparse.Namespace) -> int:
     return asyncio.run(add_user_cli(settings, args, password, console))
 
 
+def _provider_add(settings: Settings, args: argparse.Namespace) -> int:
+    from telepresence.accounts import add_provider_cli
+
+    return asyncio.run(add_provider_cli(settings, args.name, console))
+
+
 def _demo(settings: Settings, _args: argparse.Namespace) -> int:
     from telepresence.demo import seed_demo_cli
 
@@ -144,6 +154,7 @@ COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "serve": lambda settings, args: _serve(settings, args.host, args.port),
     "db": lambda settings, _args: _db_upgrade(settings),
     "demo": _demo,
+    "provider": _provider_add,
     "user": _user_add,
     "agent": _agent,
     "import-timetable": _import_timetable,

@@ -117,7 +117,8 @@ async def readyz(request: web.Request, _who: Principal | None) -> web.Response:
 )
 async def metrics(request: web.Request, _who: Principal | None) -> web.Response:
     """Text exposition format 0.0.4. Answers 404 while no metrics token is set."""
-    if request.app[SETTINGS].metrics_token is None:
+    token = request.app[SETTINGS].metrics_token
+    if token is None or not token.get_secret_value():
         raise NotFound("Metrics are off: set CLASSBRIDGE_METRICS_TOKEN.")
     if not _operator(request):
         raise Unauthorized("Send the metrics token as a bearer token.")

@@ -139,3 +139,20 @@ def test_bad_configuration_is_a_clear_error(tmp_path: Path):
     assert env_result.returncode == 2
     assert "Configuration error" in env_result.stdout + env_result.stderr
     assert "Traceback" not in env_result.stderr
+
+
+def test_a_fresh_install_gets_its_provider_and_first_admin(tmp_path: Path):
+    assert run(tmp_path, "db", "upgrade").returncode == 0
+    empty = run(tmp_path, "provider", "add", "--name", "   ")
+    assert empty.returncode == 2
+    no_provider = run(tmp_path, "user", "add", "--email", "a@h.example", "--role", "admin")
+    assert no_provider.returncode == 2
+    assert "there are 0" in no_provider.stdout
+    made = run(tmp_path, "provider", "add", "--name", "St Elsewhere Hospital School")
+    assert made.returncode == 0, made.stdout + made.stderr
+    assert "St Elsewhere Hospital School" in made.stdout
+    admin = run(
+        tmp_path, "user", "add", "--email", "a@h.example", "--role", "admin", stdin="pw 12345678\n"
+    )
+    assert admin.returncode == 0, admin.stdout + admin.stderr
+    assert asyncio.run(counts(tmp_path))["User"] == 1

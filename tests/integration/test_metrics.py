@@ -61,6 +61,10 @@ async def test_metrics_need_the_token_and_are_off_without_one(client, settings, 
     assert (await client.get("/metrics", headers=SCRAPE)).status == 200
     off = await aiohttp_client(create_app(settings))
     assert (await off.get("/metrics", headers=SCRAPE)).status == 404
+    # An empty CLASSBRIDGE_METRICS_TOKEN= (compose's ${X:-}) is no token, not an empty one.
+    empty = settings.model_copy(update={"metrics_token": SecretStr("")})
+    blank = await aiohttp_client(create_app(empty))
+    assert (await blank.get("/metrics", headers={"Authorization": "Bearer "})).status == 404
 
 
 async def test_devices_online_by_kind_come_from_the_database(client, org):

