@@ -23,11 +23,13 @@ __all__ = [
     "RatingMove",
     "ReviewDue",
     "SchoolDays",
+    "bookings_in_school",
     "check_phase_change",
     "contact_overdue",
     "in_school",
     "rating_moves",
     "review_dues",
+    "weekdays_in_school",
 ]
 
 
@@ -259,3 +261,23 @@ class Figures:
     partial: int
     missed: int
     source: str
+
+
+def bookings_in_school(
+    phase: Phase, days: SchoolDays, bookings: Iterable[tuple[str, date, str]]
+) -> list[str]:
+    """Ids of the bookings ``(id, local date, lesson key)`` that fall in time spent in school.
+
+    These are no longer remote lessons: the plan cancels them, so the rota no
+    longer moves the robot for them.
+    """
+    return [bid for bid, day, key in bookings if in_school(phase, days, day, key)]
+
+
+def weekdays_in_school(phase: Phase, days: SchoolDays) -> frozenset[int]:
+    """The weekdays on which no remote lesson may be booked (every day once back in school)."""
+    if phase is Phase.PHASED_RETURN:
+        return days.weekdays
+    if phase in {Phase.BACK_IN_SCHOOL, Phase.AFTER_CARE}:
+        return frozenset(range(7))
+    return frozenset()

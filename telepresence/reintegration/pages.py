@@ -7,16 +7,15 @@ shows the page again with what was wrong (status 4xx) and changes nothing.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
-from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from scheduler.bookings.ports import BookingEvent
 from telepresence.platform.audit import record_request
 from telepresence.platform.context import CLOCK, DATABASE, NOTIFIER
-from telepresence.platform.errors import DomainError, InvalidInput, validation_errors
+from telepresence.platform.errors import DomainError, InvalidInput
 from telepresence.platform.identity import PUBLIC, STAFF, Principal, Role
 from telepresence.platform.models import Pupil, School
 from telepresence.platform.rendering import form_fields, render
@@ -25,12 +24,10 @@ from telepresence.reintegration import contacts, reviews, services, visits
 from telepresence.reintegration.access import (
     KEY_WORKERS,
     contact_pupil_ids,
-    is_contact,
     readable_plan,
     require_key_worker,
-    visible_pupil,
 )
-from telepresence.reintegration.domain import Goal, Outcome
+from telepresence.reintegration.bookings import follow_phase
 from telepresence.reintegration.forms import (
     contact_from,
     note_from,
@@ -45,107 +42,20 @@ from telepresence.reintegration.invitations import (
     invite_contact,
     open_invitation,
 )
+from telepresence.reintegration.page_context import (
+    apply_form,
+    problems,
+    pupil_of_plan,
+    show_plan,
+)
 from telepresence.reintegration.records_web import ENGAGEMENT
 from telepresence.reintegration.services import PHASE_LABELS
-from telepresence.reintegration.timeline import KINDS, parse_kinds, timeline
 
 __all__ = ["routes"]
 
 routes = Routes("reintegration-pages")
 CONTACT_WRITERS = [*KEY_WORKERS, Role.SCHOOL_CONTACT]
 PEOPLE = [*STAFF, Role.SCHOOL_CONTACT]
-
-
-def _problems(exc: DomainError | ValidationError) -> list[str]:
-    if isinstance(exc, ValidationError):
-        return [
-            f"{e['field'].replace('_', ' ').capitalize()}: {e['message']}"
-            for e in validation_errors(exc)
-        ]
-    return [exc.detail]
-
-
-async def _plan_context(
-    request: web.Request, session: AsyncSession, who: Principal, pupil: Pupil
-) -> dict[str, Any]:
-    plan = await services.current_plan(session, pupil.id)
-    school = await session.get(School, pupil.school_id)
-    shared_only = is_contact(who)
-    kinds = parse_kinds(",".join(request.query.getall("k", [])) or request.query.get("kinds", ""))
-    context: dict[str, Any] = {
-        "title": f"Return to school: {pupil.first_name} {pupil.last_name[:1]}.",
-        "pupil": pupil,
-        "school": school,
-        "plan": None,
-        "phases": PHASE_LABELS,
-        "goals": list(Goal),
-        "outcomes": list(Outcome),
-        "kinds": [k for k in KINDS if not shared_only or k not in {"review", "alert"}],
-        "chosen": kinds,
-        "form": {},
-        "notice": request.query.get("done", ""),
-    }
-    if plan is None:
-        context["can_start"] = who.role is Role.ADMIN or pupil.key_worker_id == who.subject_id
-        return context
-    record_request(request, session, who, "reintegration.read", "pupil", pupil.id)
-    out = await services.plan_out(session, plan)
-    actions = await contacts.actions_of(session, plan, shared_only=shared_only)
-    context |= {
-        "plan": out,
-        "is_key_worker": plan.key_worker_id == who.subject_id,
-        "actions": actions,
-        "contacts": await contacts.contacts_of(session, plan, shared_only=shared_only),
-        "visits": await visits.visits_of(session, plan),
-        "timeline": await timeline(session, plan, kinds, shared_only=shared_only),
-        "zone": ZoneInfo(school.time_zone if school else "Europe/London"),
-    }
-    if not shared_only:
-        context["factors"] = await reviews.factors_of(session, plan.provider_id)
-        context["reviews"] = list(reversed(await reviews.reviews_of(session, plan)))
-    return context
-
-
-async def _show(
-    request: web.Request,
-    who: Principal,
-    pupil_id: str,
-    *,
-    errors: list[str] | None = None,
-    form: dict[str, str] | None = None,
-    status: int = 200,
-) -> web.Response:
-    async with request.app[DATABASE].transaction() as session:
-        pupil = await visible_pupil(session, who, pupil_id)
-        context = await _plan_context(request, session, who, pupil)
-    template = "reintegration/school_pupil.html" if is_contact(who) else "reintegration/plan.html"
-    context |= {"errors": errors or [], "form": form or {}}
-    current = "/school" if is_contact(who) else "/pupils"
-    return render(request, who, template, context, status=status, current=current)
-
-
-def _page_of(who: Principal, pupil_id: str) -> str:
-    return f"/school/pupils/{pupil_id}" if is_contact(who) else f"/pupils/{pupil_id}/reintegration"
-
-
-async def _apply(
-    request: web.Request, who: Principal, pupil_id: str, change: Any, done: str
-) -> web.StreamResponse:
-    """Run ``change(session, form, now)``; on success go back with a notice, else show why."""
-    form = await form_fields(request)
-    try:
-        async with request.app[DATABASE].transaction() as session:
-            await change(session, form, request.app[CLOCK].now())
-    except (DomainError, ValidationError) as exc:
-        status = exc.status if isinstance(exc, DomainError) else 422
-        return await _show(request, who, pupil_id, errors=_problems(exc), form=form, status=status)
-    raise web.HTTPSeeOther(f"{_page_of(who, pupil_id)}?done={done}")
-
-
-async def _pupil_of_plan(request: web.Request, who: Principal) -> str:
-    async with request.app[DATABASE].sessions() as session:
-        plan = await readable_plan(session, who, request.match_info["plan_id"])
-        return plan.pupil_id
 
 
 @routes.page(
@@ -156,7 +66,7 @@ async def _pupil_of_plan(request: web.Request, who: Principal) -> str:
 )
 async def plan_page(request: web.Request, who: Principal) -> web.StreamResponse:
     """Plan, phase, reviews, contacts and actions, visits, notes, and the one timeline."""
-    return await _show(request, who, request.match_info["pupil_id"])
+    return await show_plan(request, who, request.match_info["pupil_id"])
 
 
 @routes.page(
@@ -173,7 +83,7 @@ async def create_plan_form(request: web.Request, who: Principal) -> web.StreamRe
         plan = await services.create_plan(session, who, plan_from(pupil_id, form), now)
         record_request(request, session, who, "reintegration.create", "pupil", plan.pupil_id)
 
-    return await _apply(request, who, pupil_id, change, "started")
+    return await apply_form(request, who, pupil_id, change, "started")
 
 
 @routes.page(
@@ -184,13 +94,16 @@ async def create_plan_form(request: web.Request, who: Principal) -> web.StreamRe
 )
 async def phase_form(request: web.Request, who: Principal) -> web.StreamResponse:
     """A skip or a step back needs a reason."""
-    pupil_id = await _pupil_of_plan(request, who)
+    pupil_id = await pupil_of_plan(request, who)
 
-    async def change(session: AsyncSession, form: dict[str, str], now: datetime) -> None:
+    async def change(
+        session: AsyncSession, form: dict[str, str], now: datetime
+    ) -> list[BookingEvent]:
         await require_key_worker(session, who, request.match_info["plan_id"])
         plan = await services.change_phase(
             session, who, request.match_info["plan_id"], phase_from(form), now
         )
+        events = await follow_phase(session, who, plan, now)
         record_request(
             request,
             session,
@@ -198,10 +111,11 @@ async def phase_form(request: web.Request, who: Principal) -> web.StreamResponse
             "reintegration.phase",
             "pupil",
             plan.pupil_id,
-            {"phase": plan.phase},
+            {"phase": plan.phase, "bookings_cancelled": len(events)},
         )
+        return events
 
-    return await _apply(request, who, pupil_id, change, "phase")
+    return await apply_form(request, who, pupil_id, change, "phase")
 
 
 @routes.page(
@@ -212,7 +126,7 @@ async def phase_form(request: web.Request, who: Principal) -> web.StreamResponse
 )
 async def review_form(request: web.Request, who: Principal) -> web.StreamResponse:
     """Ratings of each factor, notes and decisions."""
-    pupil_id = await _pupil_of_plan(request, who)
+    pupil_id = await pupil_of_plan(request, who)
 
     async def change(session: AsyncSession, form: dict[str, str], now: datetime) -> None:
         await require_key_worker(session, who, request.match_info["plan_id"])
@@ -220,7 +134,7 @@ async def review_form(request: web.Request, who: Principal) -> web.StreamRespons
             session, who, request.match_info["plan_id"], review_from(form), now
         )
 
-    return await _apply(request, who, pupil_id, change, "review")
+    return await apply_form(request, who, pupil_id, change, "review")
 
 
 @routes.page(
@@ -231,14 +145,14 @@ async def review_form(request: web.Request, who: Principal) -> web.StreamRespons
 )
 async def contact_form(request: web.Request, who: Principal) -> web.StreamResponse:
     """By the key worker or the home school's contact."""
-    pupil_id = await _pupil_of_plan(request, who)
+    pupil_id = await pupil_of_plan(request, who)
 
     async def change(session: AsyncSession, form: dict[str, str], now: datetime) -> None:
         await contacts.record_contact(
             session, who, request.match_info["plan_id"], contact_from(form), now
         )
 
-    return await _apply(request, who, pupil_id, change, "contact")
+    return await apply_form(request, who, pupil_id, change, "contact")
 
 
 @routes.page(
@@ -246,13 +160,13 @@ async def contact_form(request: web.Request, who: Principal) -> web.StreamRespon
 )
 async def note_form(request: web.Request, who: Principal) -> web.StreamResponse:
     """Internal, or shared with the home school."""
-    pupil_id = await _pupil_of_plan(request, who)
+    pupil_id = await pupil_of_plan(request, who)
 
     async def change(session: AsyncSession, form: dict[str, str], now: datetime) -> None:
         await require_key_worker(session, who, request.match_info["plan_id"])
         await services.add_note(session, who, request.match_info["plan_id"], note_from(form), now)
 
-    return await _apply(request, who, pupil_id, change, "note")
+    return await apply_form(request, who, pupil_id, change, "note")
 
 
 @routes.page(
@@ -263,7 +177,7 @@ async def note_form(request: web.Request, who: Principal) -> web.StreamResponse:
 )
 async def visit_form(request: web.Request, who: Principal) -> web.StreamResponse:
     """Date and local times at the school."""
-    pupil_id = await _pupil_of_plan(request, who)
+    pupil_id = await pupil_of_plan(request, who)
 
     async def change(session: AsyncSession, form: dict[str, str], now: datetime) -> None:
         plan = await require_key_worker(session, who, request.match_info["plan_id"])
@@ -271,7 +185,7 @@ async def visit_form(request: web.Request, who: Principal) -> web.StreamResponse
         zone = ZoneInfo(school.time_zone if school else "Europe/London")
         await visits.schedule_visit(session, who, plan.id, visit_from(form, zone), now)
 
-    return await _apply(request, who, pupil_id, change, "visit")
+    return await apply_form(request, who, pupil_id, change, "visit")
 
 
 @routes.page(
@@ -287,7 +201,7 @@ async def tick_form(request: web.Request, who: Principal) -> web.StreamResponse:
     async def change(session: AsyncSession, _form: dict[str, str], now: datetime) -> None:
         await contacts.tick_action(session, who, request.match_info["action_id"], now)
 
-    return await _apply(request, who, pupil_id, change, "action")
+    return await apply_form(request, who, pupil_id, change, "action")
 
 
 @routes.page(
@@ -320,8 +234,8 @@ async def invite_form(request: web.Request, who: Principal) -> web.StreamRespons
                 {"user_id": invited.user.id},
             )
     except DomainError as exc:
-        return await _show(
-            request, who, pupil_id, errors=_problems(exc), form=form, status=exc.status
+        return await show_plan(
+            request, who, pupil_id, errors=problems(exc), form=form, status=exc.status
         )
     await request.app[NOTIFIER].notify(invitation_notice(invited, who.display_name))
     raise web.HTTPSeeOther(f"/pupils/{pupil_id}/reintegration?done=invited")
@@ -369,7 +283,7 @@ async def school_page(request: web.Request, who: Principal) -> web.StreamRespons
 )
 async def school_pupil_page(request: web.Request, who: Principal) -> web.StreamResponse:
     """The plan, agreed actions, shared notes and contacts, lessons joined: never medical detail."""
-    return await _show(request, who, request.match_info["pupil_id"])
+    return await show_plan(request, who, request.match_info["pupil_id"])
 
 
 @routes.page(

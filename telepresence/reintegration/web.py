@@ -8,8 +8,9 @@ from __future__ import annotations
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from scheduler.bookings.events import HubBookingEvents
 from telepresence.platform.audit import record_request
-from telepresence.platform.context import CLOCK, DATABASE, NOTIFIER
+from telepresence.platform.context import CLOCK, DATABASE, EVENTS, NOTIFIER
 from telepresence.platform.errors import NotFound
 from telepresence.platform.identity import STAFF, Principal, Role
 from telepresence.platform.routing import Routes
@@ -21,6 +22,7 @@ from telepresence.reintegration.access import (
     readable_plan,
     visible_pupil,
 )
+from telepresence.reintegration.bookings import follow_phase
 from telepresence.reintegration.invitations import invitation_notice, invite_contact
 from telepresence.reintegration.models import PlanRow
 from telepresence.reintegration.schemas import (
@@ -153,11 +155,16 @@ async def update_plan(request: web.Request, who: Principal, body: PlanPatch) -> 
     summary="Move a plan to another phase (a skip or a step back needs a reason)",
 )
 async def change_phase(request: web.Request, who: Principal, body: PhaseIn) -> PlanOut:
-    """A phased return names the weekdays or lessons in school; closing names the outcome."""
+    """A phased return names the weekdays or lessons in school; closing names the outcome.
+
+    Future bookings in time now spent in school are cancelled (the rota then
+    stops moving the robot for them) and new remote bookings on those
+    weekdays are refused by the scheduler ("In school" unavailability).
+    """
+    now = request.app[CLOCK].now()
     async with request.app[DATABASE].transaction() as session:
-        plan = await services.change_phase(
-            session, who, request.match_info["plan_id"], body, request.app[CLOCK].now()
-        )
+        plan = await services.change_phase(session, who, request.match_info["plan_id"], body, now)
+        events = await follow_phase(session, who, plan, now)
         record_request(
             request,
             session,
@@ -165,9 +172,11 @@ async def change_phase(request: web.Request, who: Principal, body: PhaseIn) -> P
             "reintegration.phase",
             "pupil",
             plan.pupil_id,
-            {"phase": plan.phase},
+            {"phase": plan.phase, "bookings_cancelled": len(events)},
         )
-        return await services.plan_out(session, plan)
+        out = await services.plan_out(session, plan)
+    HubBookingEvents(request.app[EVENTS]).publish(events)
+    return out
 
 
 @routes.api(

@@ -286,3 +286,46 @@ async def test_the_plan_row_keeps_the_school_of_the_placement(client, org, login
     assert plan is not None
     assert plan.school_id == org.school_id
     assert plan.key_worker_id == org.users["hospital_staff"].id
+
+
+async def test_a_phased_return_cancels_lessons_in_school_and_guards_those_days(client, org, login):
+    from factories import add_booking, add_device
+
+    from scheduler.bookings.models import Booking, UnavailabilityRow
+    from telepresence.reintegration.bookings import IN_SCHOOL
+
+    plan_id, worker = await _start(client, org, login)
+    robot = await add_device(client.app[DATABASE], org)
+    now = datetime.now(UTC)
+    monday = now.date() + timedelta(days=7 - now.weekday())
+    at = {
+        day: datetime.combine(monday + timedelta(days=day), time(10), tzinfo=UTC) - now
+        for day in (0, 1)
+    }
+    on_monday = await add_booking(client.app[DATABASE], org, robot.id, starts_in=at[0])
+    on_tuesday = await add_booking(client.app[DATABASE], org, robot.id, starts_in=at[1])
+    url = f"/api/reintegration/plans/{plan_id}/phase"
+    body = {"phase": "phased_return", "school_weekdays": [0]}
+    assert (await client.post(url, json=body, headers=worker)).status == 200
+    async with client.app[DATABASE].sessions() as session:
+        monday_row = await session.get(Booking, on_monday)
+        tuesday_row = await session.get(Booking, on_tuesday)
+        guards = list(
+            await session.scalars(
+                select(UnavailabilityRow).where(UnavailabilityRow.pupil_id == org.pupil.id)
+            )
+        )
+    assert monday_row is not None
+    assert (monday_row.status, monday_row.cancel_reason) == ("cancelled", IN_SCHOOL)
+    assert tuesday_row is not None
+    assert tuesday_row.status == "booked"
+    assert [(g.reason, g.weekdays, g.valid_to) for g in guards] == [(IN_SCHOOL, [0], None)]
+    back = {"phase": "remote_only", "reason": "Unwell again"}
+    assert (await client.post(url, json=back, headers=worker)).status == 200
+    async with client.app[DATABASE].sessions() as session:
+        left = list(
+            await session.scalars(
+                select(UnavailabilityRow).where(UnavailabilityRow.pupil_id == org.pupil.id)
+            )
+        )
+    assert left == []  # the guard began today: gone, remote bookings allowed again

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from scheduler import BookedLesson, DeviceDay, RoomRef, derive_moves
 from telepresence.platform.errors import Conflict, InvalidInput
 from telepresence.reintegration.domain import (
     Outcome,
     Phase,
     Rating,
     SchoolDays,
+    bookings_in_school,
     check_phase_change,
     contact_overdue,
     in_school,
     rating_moves,
     review_dues,
+    weekdays_in_school,
 )
 
 MON_TUE = SchoolDays(frozenset({0, 1}))
@@ -147,3 +150,41 @@ def test_rating_moves():
         {"a": Rating.PARTLY, "b": Rating.PARTLY, "c": Rating.PARTLY, "d": Rating.YES},
     )
     assert [m.direction for m in moves] == ["up", "down", "same", "new", "unrated"]
+
+
+def _booking(bid: str, day: date, key: str) -> tuple[str, date, str]:
+    return (bid, day, key)
+
+
+def test_a_phased_return_releases_the_bookings_in_school():
+    tuesday, wednesday = MONDAY + timedelta(days=1), MONDAY + timedelta(days=2)
+    bookings = [
+        _booking("mon-maths", MONDAY, "A-mon-1"),
+        _booking("tue-art", tuesday, "A-tue-2"),
+        _booking("wed-drama", wednesday, "A-wed-3"),
+        _booking("wed-maths", wednesday, "A-wed-4"),
+    ]
+    days = SchoolDays(frozenset({0}), frozenset({"A-wed-3"}))
+    assert bookings_in_school(Phase.PHASED_RETURN, days, bookings) == ["mon-maths", "wed-drama"]
+    assert bookings_in_school(Phase.REMOTE_ONLY, days, bookings) == []
+    assert len(bookings_in_school(Phase.BACK_IN_SCHOOL, SchoolDays(), bookings)) == 4
+    assert weekdays_in_school(Phase.PHASED_RETURN, days) == frozenset({0})
+    assert weekdays_in_school(Phase.AFTER_CARE, days) == frozenset(range(7))
+    assert weekdays_in_school(Phase.CLOSED, days) == frozenset()
+
+
+def test_the_rota_no_longer_moves_the_robot_on_a_day_in_school():
+    base, lab, s12 = RoomRef("base"), RoomRef("lab"), RoomRef("s12")
+    monday = datetime(2027, 1, 11, 9, tzinfo=UTC)
+    lessons = {
+        "mon-maths": BookedLesson("mon-maths", "robbie", s12, monday, monday + timedelta(hours=1)),
+        "mon-art": BookedLesson(
+            "mon-art", "robbie", lab, monday + timedelta(hours=2), monday + timedelta(hours=3)
+        ),
+    }
+    day = DeviceDay(device_id="robbie", charging_base=base)
+    assert len(derive_moves(day, list(lessons.values()))) == 3  # base → S12 → Lab → base
+    slots = [(bid, monday.date(), f"A-mon-{n}") for n, bid in enumerate(lessons)]
+    released = bookings_in_school(Phase.PHASED_RETURN, SchoolDays(frozenset({0})), slots)
+    remaining = [lesson for bid, lesson in lessons.items() if bid not in released]
+    assert derive_moves(day, remaining) == []
