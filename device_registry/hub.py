@@ -23,6 +23,7 @@ from sqlalchemy import insert, select, update
 
 from device_registry.domain import LiveTelemetry, sample_due
 from device_registry.models import Device, DeviceCredential, TelemetrySample
+from device_registry.ports import LessonInvitations
 from device_registry.protocol import CLOSE_AUTH, CLOSE_REPLACED
 from telepresence.platform.clock import Clock
 from telepresence.platform.database import Database
@@ -79,6 +80,8 @@ class DeviceHub:
         self._revoked_since: datetime = clock.now()
         self._task: asyncio.Task[None] | None = None
         self._outbox_task: asyncio.Task[None] | None = None
+        # Set by the composition root: who invites a robot that says hello to its lesson.
+        self.lessons: LessonInvitations | None = None
 
     def __len__(self) -> int:
         return len(self._links)

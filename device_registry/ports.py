@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-__all__ = ["DeviceLinks"]
+__all__ = ["DeviceLinks", "LessonInvitations"]
 
 
 class DeviceLinks(Protocol):
@@ -20,4 +20,19 @@ class DeviceLinks(Protocol):
 
     async def disconnect(self, device_id: str, code: int, reason: str) -> None:
         """Close the device's socket, if open here."""
+        ...
+
+
+class LessonInvitations(Protocol):
+    """Live lessons, as the device socket needs them (implemented by the sessions package)."""
+
+    def welcomed(self, device_id: str, session_id: str | None) -> None:
+        """A device said hello naming the session it is in (or None); invite it where due.
+
+        Must not wait: the work happens in the background.
+        """
+        ...
+
+    async def rejoin(self, device_id: str, session_id: str) -> dict[str, Any]:
+        """The message answering a device's ``session_rejoin``: an invite or a session end."""
         ...

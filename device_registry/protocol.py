@@ -27,6 +27,7 @@ __all__ = [
     "ErrorMessage",
     "HeartbeatMessage",
     "HelloMessage",
+    "SessionRejoinMessage",
     "WelcomeMessage",
     "parse_device_message",
 ]
@@ -55,6 +56,14 @@ class HelloMessage(_Message):
     model: str = Field(min_length=1, max_length=100)
     software_version: str = Field(min_length=1, max_length=40)
     capabilities: list[Capability] = Field(default_factory=list, max_length=16)
+    session_id: str | None = Field(
+        default=None,
+        max_length=64,
+        description=(
+            "The live lesson session the device is in right now (from its session_invite), "
+            "or null. The server invites a robot to its open lesson when it is not in it."
+        ),
+    )
 
 
 class HeartbeatMessage(_Message):
@@ -78,13 +87,26 @@ class AckMessage(_Message):
     detail: str = Field(default="", max_length=500)
 
 
-DeviceMessage = Annotated[HelloMessage | HeartbeatMessage | AckMessage, Field(discriminator="type")]
-_device_adapter: TypeAdapter[HelloMessage | HeartbeatMessage | AckMessage] = TypeAdapter(
-    DeviceMessage
-)
+class SessionRejoinMessage(_Message):
+    """Device → server: a fresh token for this lesson session, please (after a 4401 there).
+
+    Answered with a ``session_invite`` carrying a new token, or with ``session_end``
+    when the session is over or not this device's.
+    """
+
+    type: Literal["session_rejoin"]
+    session_id: str = Field(min_length=1, max_length=64)
 
 
-def parse_device_message(raw: str) -> HelloMessage | HeartbeatMessage | AckMessage:
+DeviceMessage = Annotated[
+    HelloMessage | HeartbeatMessage | AckMessage | SessionRejoinMessage,
+    Field(discriminator="type"),
+]
+AnyDeviceMessage = HelloMessage | HeartbeatMessage | AckMessage | SessionRejoinMessage
+_device_adapter: TypeAdapter[AnyDeviceMessage] = TypeAdapter(DeviceMessage)
+
+
+def parse_device_message(raw: str) -> AnyDeviceMessage:
     """Validate one text frame; raises ``pydantic.ValidationError``."""
     return _device_adapter.validate_json(raw)
 
@@ -137,6 +159,7 @@ def schema_markdown() -> str:
         HelloMessage,
         HeartbeatMessage,
         AckMessage,
+        SessionRejoinMessage,
         WelcomeMessage,
         CommandMessage,
         ErrorMessage,

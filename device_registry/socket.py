@@ -23,6 +23,7 @@ from device_registry.protocol import (
     ErrorMessage,
     HeartbeatMessage,
     HelloMessage,
+    SessionRejoinMessage,
     WelcomeMessage,
     parse_device_message,
 )
@@ -124,6 +125,7 @@ async def serve_device_socket(request: web.Request, _endpoint: Any) -> web.Strea
     # about itself is written behind with its telemetry (no database trip here).
     device_id, provider_id, name = who.subject_id, who.provider_id or "", who.display_name
     reported = {"reported_model": hello.model, "software_version": hello.software_version}
+    in_session = hello.session_id
     del hello, who
     request.pop(PRINCIPAL, None)  # 10,000 idle sockets: keep only what the loop uses
     clock, hub, settings = request.app[CLOCK], request.app[DEVICE_HUB], request.app[SETTINGS]
@@ -140,6 +142,11 @@ async def serve_device_socket(request: web.Request, _endpoint: Any) -> web.Strea
                 server_time=clock.now(),
             ).model_dump(mode="json")
         )
+        if hub.lessons is not None:
+            # After welcome: a robot that restarted, or came online late, is invited back
+            # to the lesson it should be in (in the background; the socket goes on).
+            hub.lessons.welcomed(device_id, in_session)
+        del in_session
         await _serve(request, ws, link)
     finally:
         hub.detach(link)
@@ -177,6 +184,10 @@ async def _on_frame(request: web.Request, ws: web.WebSocketResponse, link: Link,
         )
     elif isinstance(parsed, AckMessage):
         await _on_ack(request, ws, link, parsed)
+    elif isinstance(parsed, SessionRejoinMessage):
+        lessons = request.app[DEVICE_HUB].lessons
+        if lessons is not None:
+            await ws.send_json(await lessons.rejoin(link.device_id, parsed.session_id))
     else:
         await ws.send_json(_error("duplicate_hello", "Hello was already said."))
 

@@ -28,6 +28,9 @@ FATAL_CLOSE_CODES = {
     4426: "no protocol version in common",
 }
 SOFTWARE_VERSION = "classbridge-agent/0.1.0"
+# While a lesson is live the device socket (where invitations and fresh tokens come)
+# is retried at most this far apart (docs/protocol.md, "Reconnecting").
+LESSON_BACKOFF_CAP = 2.0
 
 
 class AgentStopped(Exception):
@@ -100,6 +103,7 @@ class DeviceAgent:
         self._lesson_task: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
         self.relays: dict[str, tuple[Any, asyncio.Task[None]]] = {}
+        self._ws: aiohttp.ClientWebSocketResponse | None = None
 
     @staticmethod
     async def pair(server: str, code: str, serial: str | None = None) -> Credential:
@@ -122,7 +126,17 @@ class DeviceAgent:
         )
 
     def _delay(self, attempt: int) -> float:
-        return full_jitter(attempt, self.backoff_base, self.backoff_cap)
+        cap = self.backoff_cap
+        if self.lesson_session_id() is not None:
+            cap = min(cap, LESSON_BACKOFF_CAP)
+        return full_jitter(attempt, self.backoff_base, cap)
+
+    def lesson_session_id(self) -> str | None:
+        """The session this robot is in now (said in ``hello``), or None."""
+        lesson = self.lesson
+        if lesson is None or lesson.ended.is_set():
+            return None
+        return str(lesson.session_id)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Stay connected until ``stop`` is set; raises ``AgentStopped`` when refused."""
@@ -177,6 +191,8 @@ class DeviceAgent:
                     "head_pan_tilt",
                     "battery",
                 ],
+                # The server invites a robot that is not in its lesson (after a restart).
+                "session_id": self.lesson_session_id(),
             }
         )
         welcome = await ws.receive_json(timeout=10)
@@ -184,6 +200,7 @@ class DeviceAgent:
             return False
         self.heartbeat_seconds = float(welcome["heartbeat_seconds"])
         self.connections += 1
+        self._ws = ws
         self.connected.set()
         log.info("agent_connected", device=welcome["name"])
         beats = asyncio.create_task(self._heartbeats(ws))
@@ -192,6 +209,7 @@ class DeviceAgent:
             await self._receive(ws)
         finally:
             self.connected.clear()
+            self._ws = None
             for task in (beats, stopper):
                 task.cancel()
             await asyncio.gather(beats, stopper, return_exceptions=True)
@@ -311,10 +329,25 @@ class DeviceAgent:
 
         await self.leave_lesson(None)
         self.lesson = RobotLesson(
-            self.credential.server, invite["session_id"], invite["token"], self.hardware, self.media
+            self.credential.server,
+            invite["session_id"],
+            invite["token"],
+            self.hardware,
+            self.media,
+            on_token_refused=self.request_token,
         )
         self._lesson_task = asyncio.create_task(self.lesson.run())
         log.info("agent_lesson_joined", session=invite["session_id"], subject=invite.get("subject"))
+
+    async def request_token(self, session_id: str) -> None:
+        """Ask for a fresh token for a session whose token was refused (4401 there).
+
+        The answer is a ``session_invite`` (joined as any other) or a ``session_end``.
+        Without a device socket now, the ``hello`` of the next one does the same.
+        """
+        ws = self._ws
+        if ws is not None and not ws.closed:
+            await ws.send_json({"type": "session_rejoin", "session_id": session_id})
 
     async def leave_lesson(self, session_id: str | None) -> None:
         """Leave the current lesson (if ``session_id`` is None or names it)."""

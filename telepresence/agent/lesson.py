@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -35,6 +37,11 @@ __all__ = ["CONTROLS", "RobotLesson", "ice_configuration", "parse_candidate"]
 log = structlog.get_logger("classbridge.lesson")
 CONTROLS = {"raise_hand", "lower_hand", "listening_mode", "head", "volume"}
 FINAL_CLOSE_CODES = {4401, 4403, 4410, 4426}
+CLOSE_TOKEN_REFUSED = 4401
+# Rejoining a live lesson's socket: a random delay in [0, min(cap, base * 2**attempt)].
+REJOIN_BASE_S, REJOIN_CAP_S = 0.1, 2.0
+# A failed call is normally re-offered by the pupil; the robot offers itself if none came.
+REOFFER_AFTER_S = 2.0
 
 
 def ice_configuration(servers: list[dict[str, Any]]) -> RTCConfiguration:
@@ -68,8 +75,11 @@ class RobotLesson:
         token: str,
         hardware: Hardware,
         media: Media,
+        *,
+        on_token_refused: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
         self.server = server.rstrip("/")
+        self.on_token_refused = on_token_refused
         self.session_id = session_id
         self.token = token
         self.hardware = hardware
@@ -81,21 +91,30 @@ class RobotLesson:
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._sinks: list[Any] = []
+        self._offer_ids = itertools.count(1)
+        self.offer_id: str | None = None  # this end's offer in flight, if any
+        # Offers and answers are made one at a time: a new offer never races another
+        # on the same peer connection.
+        self._negotiating = asyncio.Lock()
+        self.answered: list[str] = []  # offer ids answered (newest last), for tests
 
     async def run(self) -> None:
         """Stay in the session until it ends; rejoin after drops with backoff."""
         attempt = 0
         while not self.ended.is_set():
             try:
-                final = await self._connect_once()
+                code = await self._connect_once()
                 attempt = 0
             except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-                log.warning("lesson_socket_failed", error=str(exc) or type(exc).__name__)
-                final = False
-            if final:
+                log.info("lesson_socket_failed", error=str(exc) or type(exc).__name__)
+                code = None
+            if code in FINAL_CLOSE_CODES:
+                if code == CLOSE_TOKEN_REFUSED and self.on_token_refused is not None:
+                    # The session may go on with a fresh token, asked for on the device socket.
+                    await self.on_token_refused(self.session_id)
                 break
             attempt += 1
-            delay = full_jitter(attempt, base=0.1, cap=2.0)
+            delay = full_jitter(attempt, base=REJOIN_BASE_S, cap=REJOIN_CAP_S)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.ended.wait(), delay)
         await self._close_pc()
@@ -103,7 +122,7 @@ class RobotLesson:
         self.ended.set()
         self.finished.set()
 
-    async def _connect_once(self) -> bool:
+    async def _connect_once(self) -> int | None:
         url = self.server.replace("http", "ws", 1) + "/ws/session"
         async with aiohttp.ClientSession() as http, http.ws_connect(url, heartbeat=10) as ws:
             self._ws = ws
@@ -113,14 +132,18 @@ class RobotLesson:
                     break
                 await self._on_message(json.loads(msg.data))
             self._ws = None
-            return ws.close_code in FINAL_CLOSE_CODES
+            return ws.close_code
 
     async def _on_message(self, message: dict[str, Any]) -> None:
         kind = message.get("type")
         if kind == "joined":
             self.ice = message.get("ice_servers", [])
         elif kind == "offer":
-            await self._answer(message["sdp"])
+            # The polite end: the pupil's offer wins over one of ours in flight.
+            self.offer_id = None
+            await self._answer(message["sdp"], message.get("offer_id"))
+        elif kind == "answer":
+            await self._apply_answer(message)
         elif kind == "candidate" and self.pc is not None:
             candidate = parse_candidate(message)
             if candidate is not None:
@@ -131,13 +154,15 @@ class RobotLesson:
             names = message.get("watchers") or []
             self.hardware.watchers([str(n)[:40] for n in names if isinstance(n, str)][:8])
         elif kind == "error":
-            log.warning("lesson_message_refused", code=message.get("code"))
+            if message.get("offer_id") is not None and message.get("offer_id") == self.offer_id:
+                self.offer_id = None  # glare or peer_absent: the pupil will offer
+            log.info("lesson_message_refused", code=message.get("code"))
 
     async def _send(self, message: dict[str, Any]) -> None:
         if self._ws is not None and not self._ws.closed:
             await self._ws.send_json(message)
 
-    async def _answer(self, sdp: str) -> None:
+    async def _new_pc(self) -> RTCPeerConnection:
         await self._close_pc()
         pc = RTCPeerConnection(ice_configuration(self.ice))
         self.pc = pc
@@ -146,9 +171,40 @@ class RobotLesson:
         pc.on("track", self._on_track)
         pc.on("datachannel", self._on_channel)
         pc.on("connectionstatechange", lambda: self._on_state(pc))
-        await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
-        await pc.setLocalDescription(await pc.createAnswer())
-        await self._send({"type": "answer", "sdp": pc.localDescription.sdp})
+        return pc
+
+    async def _answer(self, sdp: str, offer_id: str | None) -> None:
+        async with self._negotiating:
+            pc = await self._new_pc()
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+            await pc.setLocalDescription(await pc.createAnswer())
+            self.answered.append(str(offer_id))
+            answer = {"type": "answer", "sdp": pc.localDescription.sdp, "offer_id": offer_id}
+            await self._send(answer)
+
+    async def offer(self) -> None:
+        """Offer a fresh peer connection (the robot's ``controls`` channel goes with it)."""
+        offer_id = f"r{next(self._offer_ids)}"
+        self.offer_id = offer_id
+        async with self._negotiating:
+            if self.offer_id != offer_id:
+                return  # the pupil's offer came first: it was answered instead
+            pc = await self._new_pc()
+            self._on_channel(pc.createDataChannel("controls"))
+            await pc.setLocalDescription(await pc.createOffer())
+            if self.offer_id == offer_id:
+                sdp = pc.localDescription.sdp
+                await self._send({"type": "offer", "sdp": sdp, "offer_id": offer_id})
+
+    async def _apply_answer(self, message: dict[str, Any]) -> None:
+        async with self._negotiating:
+            pc = self.pc
+            if pc is None or self.offer_id is None or message.get("offer_id") != self.offer_id:
+                return  # an answer to an offer this end has given up
+            self.offer_id = None
+            if pc.signalingState == "have-local-offer":
+                answer = RTCSessionDescription(sdp=message["sdp"], type="answer")
+                await pc.setRemoteDescription(answer)
 
     def _on_state(self, pc: RTCPeerConnection) -> None:
         if pc is not self.pc:
@@ -157,6 +213,13 @@ class RobotLesson:
         self.hardware.session_live(live)
         if live:
             self._spawn(self._send({"type": "event", "kind": "media_started"}))
+        elif pc.connectionState == "failed":
+            self._spawn(self._reoffer_unless_offered(pc))
+
+    async def _reoffer_unless_offered(self, failed: RTCPeerConnection) -> None:
+        await asyncio.sleep(REOFFER_AFTER_S)
+        if self.pc is failed and not self.ended.is_set():
+            await self.offer()
 
     def _on_track(self, track: MediaStreamTrack) -> None:
         # The pupil's camera (only when the server granted it at the pupil's join): read as

@@ -41,6 +41,7 @@ class EventKind(enum.StrEnum):
 
     OPENED = "opened"
     JOINED = "joined"
+    INVITED = "invited"  # the robot was sent a session token ({"why": ...})
     LEFT = "left"
     RECONNECTED = "reconnected"
     MEDIA_STARTED = "media_started"

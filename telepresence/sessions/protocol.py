@@ -62,20 +62,32 @@ class JoinMessage(_Message):
     protocol: list[int] = Field(default=[1], min_length=1, max_length=8)
 
 
+def _offer_id() -> Any:
+    return Field(
+        default=None,
+        max_length=40,
+        pattern=r"^[A-Za-z0-9_.:-]+$",
+        description="Names the offer: chosen by the offerer (the server gives one if absent); "
+        "the answer echoes it.",
+    )
+
+
 class OfferMessage(_Message):
-    """The pupil's offer (a fresh one on every (re)join)."""
+    """An offer with a fresh peer connection: the pupil's on every (re)join, either end's later."""
 
     type: Literal["offer"]
     sdp: str = Field(min_length=10, max_length=MAX_SDP_BYTES)
+    offer_id: str | None = _offer_id()
 
     _valid = field_validator("sdp")(check_sdp)
 
 
 class AnswerMessage(_Message):
-    """The robot's answer to the current offer."""
+    """The answer to the offer named by ``offer_id`` (the other end's latest)."""
 
     type: Literal["answer"]
     sdp: str = Field(min_length=10, max_length=MAX_SDP_BYTES)
+    offer_id: str | None = _offer_id()
 
     _valid = field_validator("sdp")(check_sdp)
 

@@ -138,21 +138,25 @@ async def issue_session_token(
     now: datetime,
     *,
     pupil_camera: bool = False,
+    revoke_earlier: bool = True,
 ) -> str:
-    """A new token for one end; the end's earlier tokens stop working.
+    """A new token for one end; unless told otherwise the end's earlier tokens stop working.
 
     ``pupil_camera`` is the grant the token carries for the whole of its life: whether
     this end may offer to send video (only ever true for the pupil's end).
+    ``revoke_earlier=False`` is for robots: two invitations that cross (a robot's
+    hello and the pupil's join at the same moment) must not refuse each other's token.
     """
-    await db.execute(
-        update(SessionToken)
-        .where(
-            SessionToken.session_id == session.id,
-            SessionToken.participant == participant.value,
-            SessionToken.revoked_at.is_(None),
+    if revoke_earlier:
+        await db.execute(
+            update(SessionToken)
+            .where(
+                SessionToken.session_id == session.id,
+                SessionToken.participant == participant.value,
+                SessionToken.revoked_at.is_(None),
+            )
+            .values(revoked_at=now)
         )
-        .values(revoked_at=now)
-    )
     token = new_token(TokenKind.LESSON)
     db.add(
         SessionToken(

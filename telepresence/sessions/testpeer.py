@@ -47,6 +47,9 @@ class PupilPeer:
         self._closing = False
         self.reconnects = 0
         self.watchers: list[str] = []
+        self.offer_id: str | None = None  # this end's offer in flight, if any
+        self._negotiating = asyncio.Lock()  # one offer or answer at a time
+        self.refusals: list[dict[str, Any]] = []
 
     async def join(self, booking_id: str) -> None:
         """Tap "Join": ask the API for a ticket, join the socket, make an offer."""
@@ -73,20 +76,63 @@ class PupilPeer:
         self._spawn(self._read(self._ws))
         await self.offer()
 
-    async def offer(self) -> None:
-        """A fresh peer connection and offer (what a rejoin does)."""
+    async def _new_pc(self) -> RTCPeerConnection:
         if self.pc is not None:
             await self.pc.close()
         pc = RTCPeerConnection(ice_configuration(self._ice))
         self.pc = pc
-        pc.addTransceiver("video", direction="recvonly")
-        pc.addTrack(ToneTrack())
-        self._channel = pc.createDataChannel("controls")
-        self._channel.on("message", self._on_channel_message)
         pc.on("track", lambda track: self._spawn(self._consume(track)))
-        await pc.setLocalDescription(await pc.createOffer())
+        pc.on("datachannel", self._use_channel)
+        return pc
+
+    def _use_channel(self, channel: Any) -> None:
+        self._channel = channel
+        channel.on("message", self._on_channel_message)
+
+    async def offer(self) -> None:
+        """A fresh peer connection and offer (what a rejoin does)."""
+        offer_id = f"p{next(self._ids)}"
+        self.offer_id = offer_id
+        async with self._negotiating:
+            if self.offer_id != offer_id:
+                return  # a newer offer of ours supersedes this one
+            pc = await self._new_pc()
+            pc.addTransceiver("video", direction="recvonly")
+            pc.addTrack(ToneTrack())
+            self._use_channel(pc.createDataChannel("controls"))
+            await pc.setLocalDescription(await pc.createOffer())
+            assert self._ws is not None
+            sdp = pc.localDescription.sdp
+            await self._ws.send_json({"type": "offer", "sdp": sdp, "offer_id": offer_id})
+
+    async def _answer(self, message: dict[str, Any]) -> None:
+        """Answer the robot's offer, unless one of ours is in flight (the pupil's offer wins)."""
+        async with self._negotiating:
+            if self.offer_id is None:
+                await self._answer_now(message)
+
+    async def _answer_now(self, message: dict[str, Any]) -> None:
+        pc = await self._new_pc()
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=message["sdp"], type="offer"))
+        for transceiver in pc.getTransceivers():
+            if transceiver.kind == "audio":
+                transceiver.sender.replaceTrack(ToneTrack())
+                transceiver.direction = "sendrecv"
+            else:
+                transceiver.direction = "recvonly"
+        await pc.setLocalDescription(await pc.createAnswer())
         assert self._ws is not None
-        await self._ws.send_json({"type": "offer", "sdp": pc.localDescription.sdp})
+        if pc is self.pc:
+            answer = {"type": "answer", "sdp": pc.localDescription.sdp}
+            await self._ws.send_json(answer | {"offer_id": message.get("offer_id")})
+
+    async def _apply_answer(self, message: dict[str, Any]) -> None:
+        async with self._negotiating:
+            pc = self.pc
+            if pc is None or self.offer_id is None or message.get("offer_id") != self.offer_id:
+                return  # an answer to an offer this end has replaced
+            self.offer_id = None
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=message["sdp"], type="answer"))
 
     async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         await self._handle(ws)
@@ -110,10 +156,14 @@ class PupilPeer:
                 break
             message = json.loads(msg.data)
             kind = message.get("type")
-            if kind == "answer" and self.pc is not None:
-                await self.pc.setRemoteDescription(
-                    RTCSessionDescription(sdp=message["sdp"], type="answer")
-                )
+            if kind == "answer":
+                await self._apply_answer(message)
+            elif kind == "offer":
+                await self._answer(message)
+            elif kind == "error":
+                self.refusals.append(message)
+                if message.get("offer_id") is not None and message["offer_id"] == self.offer_id:
+                    self.offer_id = None  # peer_absent: offer again on peer_joined
             elif kind == "candidate" and self.pc is not None:
                 candidate = parse_candidate(message)
                 if candidate is not None:

@@ -12,8 +12,9 @@ from telepresence.platform.identity import STAFF, Principal, Role
 from telepresence.platform.routing import Routes
 from telepresence.sessions import services
 from telepresence.sessions.domain import Participant
+from telepresence.sessions.invitations import invite_robot
 from telepresence.sessions.models import LessonSession, SessionEvent, SessionToken
-from telepresence.sessions.protocol import SessionClosed, SessionInvite
+from telepresence.sessions.protocol import SessionClosed
 from telepresence.sessions.schemas import JoinOut, SessionEventOut, SessionOut
 from telepresence.sessions.signalling import SESSION_ROOMS, serve_session_socket, topic
 
@@ -67,13 +68,7 @@ async def join(request: web.Request, who: Principal) -> JoinOut:
     assert session is not None
     if await _robot_needs_invite(request, session):
         async with request.app[DATABASE].transaction() as db:
-            robot_token = await services.issue_session_token(db, session, Participant.ROBOT, now)
-        invite = SessionInvite(
-            session_id=session.id,
-            token=robot_token,
-            closes_at=session.closes_at.isoformat(),
-            subject=ticket.subject,
-        )
+            invite = await invite_robot(db, session, ticket.subject, now, "pupil joined")
         await request.app[DEVICE_HUB].send_anywhere(session.robot_id, invite.model_dump())
     return JoinOut(
         session_id=ticket.session_id,

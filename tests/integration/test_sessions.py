@@ -9,15 +9,21 @@ from datetime import timedelta
 import aiohttp
 import pytest
 from factories import PUPIL_PIN, add_booking
+from integration.session_helpers import (
+    HELLO,
+    SDP,
+    drain,
+    join_socket,
+    next_of,
+    open_lesson,
+    settled,
+)
 from sqlalchemy import select
 
 from device_registry.socket import DEVICE_HUB
 from telepresence.platform.context import DATABASE, JOBS
 from telepresence.sessions.jobs import end_finished_sessions
 from telepresence.sessions.models import LessonSession
-
-SDP = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"
-HELLO = {"type": "hello", "protocol": [1], "model": "AV1", "software_version": "2.4.1"}
 
 
 @pytest.fixture
@@ -35,44 +41,9 @@ async def robot_socket(client, paired):
     ws = await client.ws_connect("/ws/device", headers=headers)
     await ws.send_json(HELLO)
     assert (await ws.receive_json(timeout=5))["type"] == "welcome"
+    await settled(client)  # its hello was looked at before the test books anything
     yield ws
     await ws.close()
-
-
-async def join_socket(client, token: str):
-    ws = await client.ws_connect("/ws/session")
-    await ws.send_json({"type": "join", "token": token, "id": "j1"})
-    joined = await ws.receive_json(timeout=5)
-    assert joined["type"] == "joined", joined
-    return ws, joined
-
-
-async def drain(ws, kind: str, quiet: float) -> list[dict[str, object]]:
-    """Every message of a kind until the socket has been quiet for ``quiet`` seconds."""
-    got = []
-    while True:
-        try:
-            got.append(await next_of(ws, kind, timeout=quiet))
-        except TimeoutError:
-            return got
-
-
-async def next_of(ws, kind: str, timeout: float = 3) -> dict[str, object]:
-    while True:
-        msg = await ws.receive_json(timeout=timeout)
-        if msg["type"] == kind:
-            return msg
-
-
-async def open_lesson(client, org, paired, pupil, robot_socket):
-    robot_id, _ = paired
-    booking_id = await add_booking(client.app[DATABASE], org, robot_id)
-    resp = await client.post(f"/api/bookings/{booking_id}/join", headers=pupil)
-    assert resp.status == 200, await resp.text()
-    ticket = await resp.json()
-    invite = await next_of(robot_socket, "session_invite")
-    assert invite["session_id"] == ticket["session_id"]
-    return booking_id, ticket, invite
 
 
 async def test_pupil_joins_and_the_robot_is_invited(client, org, paired, pupil, robot_socket):
@@ -159,8 +130,8 @@ async def test_bad_messages_are_refused_and_nothing_is_forwarded(
     cases = [
         (pupil_ws, {"type": "offer", "sdp": "hello there, not an sdp"}, "invalid_message"),
         (pupil_ws, {"type": "offer", "sdp": "v=0\r\n" + "a=x\r\n" * 5000}, "too_large"),
-        (pupil_ws, {"type": "answer", "sdp": SDP}, "wrong_end"),
-        (robot_ws, {"type": "offer", "sdp": SDP}, "wrong_end"),
+        (pupil_ws, {"type": "answer", "sdp": SDP}, "stale_answer"),  # no offer to answer
+        (robot_ws, {"type": "answer", "sdp": SDP, "offer_id": "p9"}, "stale_answer"),
         (pupil_ws, {"type": "teleport"}, "unknown_type"),
         (pupil_ws, {"type": "candidate", "candidate": "<script>"}, "invalid_message"),
         (pupil_ws, {"type": "event", "kind": "control", "control": "head"}, "wrong_end"),
@@ -175,7 +146,7 @@ async def test_bad_messages_are_refused_and_nothing_is_forwarded(
     with pytest.raises(TimeoutError):
         await next_of(pupil_ws, "answer", timeout=0.3)
     # A refused message is answered by its error only, never also acknowledged.
-    await robot_ws.send_json({"type": "offer", "sdp": SDP, "id": "r1"})
+    await robot_ws.send_json({"type": "end", "id": "r1"})
     refused = await next_of(robot_ws, "error")
     assert refused["code"] == "wrong_end"
     with pytest.raises(TimeoutError):
@@ -236,7 +207,13 @@ async def test_the_timeline_records_joins_controls_quality_and_gaps(
         )
     ).json()
     timeline = [(e["participant"], e["kind"]) for e in events]
-    assert timeline[:3] == [(None, "opened"), ("pupil", "joined"), ("robot", "joined")]
+    assert timeline[:4] == [
+        (None, "opened"),
+        ("robot", "invited"),
+        ("pupil", "joined"),
+        ("robot", "joined"),
+    ]
+    assert events[1]["data"] == {"why": "pupil joined"}
     assert ("robot", "control") in timeline
     assert ("pupil", "reconnected") in timeline
     assert timeline.count(("pupil", "quality")) == 1
