@@ -261,6 +261,7 @@ class Figures:
     partial: int
     missed: int
     source: str
+    minutes: int | None = None
 
 
 def bookings_in_school(

@@ -15,9 +15,9 @@ __all__ = ["EngagementFigures"]
 class EngagementFigures(Protocol):
     """A pupil's engagement between two dates (inclusive), for the review page.
 
-    The engagement package implements this when it lands (install it as
-    ``app[ENGAGEMENT]``); until then reviews count the pupil's bookings
-    themselves (``reviews.BookingFigures``).
+    ``engagement.OutcomeFigures`` implements it over the engagement package's
+    stored outcomes (the default); another source can be installed as
+    ``app[records_web.ENGAGEMENT]``.
     """
 
     async def between(

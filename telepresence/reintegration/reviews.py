@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from scheduler.bookings.models import Booking
 from telepresence.platform.errors import Conflict, InvalidInput, NotFound
 from telepresence.platform.identity import Principal
 from telepresence.reintegration.access import readable_plan, require_key_worker
-from telepresence.reintegration.domain import DEFAULT_FACTORS, Figures, Phase, Rating, rating_moves
+from telepresence.reintegration.domain import DEFAULT_FACTORS, Phase, Rating, rating_moves
+from telepresence.reintegration.engagement import OutcomeFigures
 from telepresence.reintegration.models import FactorRow, PlanRow, RatingRow, ReviewRow
 from telepresence.reintegration.ports import EngagementFigures
 from telepresence.reintegration.schemas import (
@@ -25,7 +25,6 @@ from telepresence.reintegration.schemas import (
 from telepresence.reintegration.services import add_event
 
 __all__ = [
-    "BookingFigures",
     "add_factor",
     "factors_of",
     "get_review",
@@ -34,43 +33,6 @@ __all__ = [
     "reviews_of",
     "update_factor",
 ]
-
-
-class BookingFigures:
-    """Engagement counted from the pupil's own bookings (until the engagement package's figures).
-
-    Booked: every booking not cancelled whose lesson falls in the range;
-    attended / partial / missed: the completed ones by outcome.
-    """
-
-    async def between(
-        self, session: AsyncSession, pupil_id: str, since: date, until: date
-    ) -> Figures:
-        """Counts of lessons dated ``since`` .. ``until`` inclusive."""
-        rows = (
-            await session.execute(
-                select(Booking.status, Booking.outcome, func.count())
-                .where(
-                    Booking.pupil_id == pupil_id,
-                    Booking.lesson_date >= since,
-                    Booking.lesson_date <= until,
-                    Booking.status != "cancelled",
-                )
-                .group_by(Booking.status, Booking.outcome)
-            )
-        ).all()
-        by_outcome: dict[str, int] = {}
-        for _status, outcome, count in rows:
-            by_outcome[outcome or ""] = by_outcome.get(outcome or "", 0) + int(count)
-        return Figures(
-            since=since,
-            until=until,
-            booked=sum(by_outcome.values()),
-            attended=by_outcome.get("attended", 0),
-            partial=by_outcome.get("partial", 0),
-            missed=by_outcome.get("missed", 0),
-            source="bookings",
-        )
 
 
 async def factors_of(
@@ -213,7 +175,7 @@ async def review_out(
         for m in moves
     ]
     since = previous.held_on if previous else plan.starts_on
-    source = engagement or BookingFigures()
+    source = engagement or OutcomeFigures()
     figures = await source.between(session, plan.pupil_id, since, review.held_on)
     return ReviewOut(
         id=review.id,
@@ -231,5 +193,6 @@ async def review_out(
             partial=figures.partial,
             missed=figures.missed,
             source=figures.source,
+            minutes=figures.minutes,
         ),
     )

@@ -161,6 +161,7 @@ class EngagementOut(BaseModel):
     partial: int
     missed: int
     source: str
+    minutes: int | None
 
 
 class ReviewOut(BaseModel):

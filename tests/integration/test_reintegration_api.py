@@ -112,7 +112,8 @@ async def test_reviews_show_how_ratings_moved(client, org, login):
     moved = {r["factor_id"]: (r["before"], r["rating"], r["direction"]) for r in review["ratings"]}
     assert moved == {a: ("not_yet", "partly", "up"), b: ("yes", None, "unrated")}
     assert review["engagement"]["since"] == first["held_on"]
-    assert review["engagement"]["source"] == "bookings"
+    assert review["engagement"]["source"] == "engagement"
+    assert review["engagement"]["booked"] == 0
     repeated = {"held_on": today.isoformat(), "ratings": [{"factor_id": a, "rating": "yes"}] * 2}
     assert (await client.post(url, json=repeated, headers=worker)).status == 422
     future = {"held_on": (today + timedelta(days=1)).isoformat(), "ratings": second["ratings"]}
@@ -329,3 +330,31 @@ async def test_a_phased_return_cancels_lessons_in_school_and_guards_those_days(c
             )
         )
     assert left == []  # the guard began today: gone, remote bookings allowed again
+
+
+async def test_a_review_shows_the_engagement_figures_since_the_last(client, org, login):
+    from factories import add_device
+    from integration.engagement_helpers import past_lesson, past_weekdays
+
+    from telepresence.engagement.jobs import compute_finished_outcomes
+    from telepresence.platform.context import JOBS
+
+    worker = await login("hospital_staff")
+    started = (datetime.now(UTC) - timedelta(days=14)).date().isoformat()
+    body = plan_body(org, starts_on=started)
+    plan = await (await client.post("/api/reintegration/plans", json=body, headers=worker)).json()
+    robot = await add_device(client.app[DATABASE], org)
+    two_days = past_weekdays(2)
+    await past_lesson(client.app[DATABASE], org, robot.id, two_days[0], present=[(0, 60)])
+    await past_lesson(client.app[DATABASE], org, robot.id, two_days[1], present=[])
+    await compute_finished_outcomes(client.app[JOBS].context)
+    factors = await (await client.get("/api/reintegration/factors", headers=worker)).json()
+    review = {
+        "held_on": datetime.now(UTC).date().isoformat(),
+        "ratings": [{"factor_id": factors[0]["id"], "rating": "partly"}],
+    }
+    url = f"/api/reintegration/plans/{plan['id']}/reviews"
+    made = await (await client.post(url, json=review, headers=worker)).json()
+    figures = made["engagement"]
+    assert (figures["booked"], figures["attended"], figures["missed"]) == (2, 1, 1)
+    assert figures["since"] == started
