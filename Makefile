@@ -42,6 +42,11 @@ $(VENV)/.installed-test: $(VENV)/.installed
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium; }
 
+# Every benchmark in bench/, one after another (20-30 minutes); rewrites the table atop
+# docs/performance.md. `$(BIN)/python bench/run_all.py --only NAME` runs one.
+bench: install-test chromium
+	$(BIN)/python bench/run_all.py
+
 # Debian's nginx, for `nginx -t` on deploy/nginx.conf (tests/unit/test_deploy.py); never started.
 nginx:
 	@command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx || { apt-get update -qq && apt-get install -y -qq nginx; }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from device_registry.domain import Capability, Command, DeviceKind, Lifecycle
 from telepresence.platform.routing import Schema
@@ -47,6 +47,13 @@ class DevicePatch(Schema):
     pupil_id: str | None = Field(default=None, max_length=32)
     charging_base_room_id: str | None = Field(default=None, max_length=32)
     last_known_room_id: str | None = Field(default=None, max_length=32)
+
+    @field_validator("name", "lifecycle")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("may not be null: leave the field out to keep it as it is")
+        return value
 
 
 class DeviceOut(BaseModel):

@@ -29,6 +29,7 @@ from scheduler.timetables import import_pages
 from scheduler.timetables import pages as timetable_pages
 from scheduler.timetables import web as timetable_web
 from telepresence import pages
+from telepresence.engagement import pages as engagement_pages
 from telepresence.engagement import web as engagement_web
 from telepresence.engagement.jobs import compute_finished_outcomes, nightly_engagement
 from telepresence.fleet_metrics import FLEET_SOURCES
@@ -240,6 +241,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         loader=jinja2.ChoiceLoader(
             [
                 jinja2.PackageLoader("telepresence", "templates"),
+                jinja2.PackageLoader("telepresence.engagement", "templates"),
                 jinja2.PackageLoader("device_registry", "templates"),
                 jinja2.PackageLoader("scheduler", "templates"),
                 jinja2.PackageLoader("telepresence.reintegration", "templates"),
@@ -276,6 +278,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         unavailability_pages.routes,
         notifications_web.routes,
         engagement_web.routes,
+        engagement_pages.routes,
         feed_pages.routes,
         reintegration_web.routes,
         reintegration_records.routes,

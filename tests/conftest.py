@@ -23,8 +23,8 @@ sys.path.insert(0, str(Path(__file__).parent / "support"))
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from telepresence.schema import metadata
 from telepresence.platform.settings import Settings
+from telepresence.schema import metadata
 
 
 class TestClock:

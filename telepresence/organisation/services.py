@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import secrets
+import unicodedata
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from telepresence.organisation.schemas import PupilIn, PupilPatch, RoomIn, SchoolIn, UserIn
@@ -92,17 +94,27 @@ async def list_rooms(session: AsyncSession, who: Principal, school_id: str) -> l
 async def add_room(session: AsyncSession, who: Principal, school_id: str, data: RoomIn) -> Room:
     """Add a room; ``Conflict`` when the school already has one of that name."""
     await get_school(session, who, school_id)
-    clash = await session.scalar(
-        select(Room.id).where(
-            Room.school_id == school_id, func.lower(Room.name) == data.name.lower()
-        )
+    name = unicodedata.normalize("NFC", data.name)
+    clash = Conflict(
+        f"This school already has a room called {name!r}.",
+        errors=[{"field": "name", "message": "the school has a room of this name"}],
     )
-    if clash:
-        raise Conflict(f"This school already has a room called {data.name!r}.")
-    room = Room(school_id=school_id, **data.model_dump())
+    # Compared in Python: SQLite's lower() knows only ASCII ("Éclair" vs "éclair").
+    names = await session.scalars(select(Room.name).where(Room.school_id == school_id))
+    if any(room_name_key(n) == room_name_key(name) for n in names):
+        raise clash
+    room = Room(school_id=school_id, **(data.model_dump() | {"name": name}))
     session.add(room)
-    await session.flush()
+    try:
+        await session.flush()
+    except IntegrityError:  # the same name added at the same moment
+        raise clash from None
     return room
+
+
+def room_name_key(name: str) -> str:
+    """What makes two room names the same: Unicode case and composition do not count."""
+    return unicodedata.normalize("NFC", name).casefold()
 
 
 async def list_pupils(session: AsyncSession, who: Principal) -> list[Pupil]:

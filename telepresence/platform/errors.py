@@ -167,7 +167,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         )
     except web.HTTPException as exc:
         return _from_http_exception(request, exc)
-    except Exception:
+    except Exception as exc:
+        if isinstance(exc, ConnectionResetError) and _client_gone(request):
+            # Expected (a closed tab, a robot losing Wi-Fi mid-stream): one line, no traceback.
+            log.info("client_went_away", path=request.path, method=request.method)
+            return web.Response(status=499, reason="Client Closed Request")
         # The one place that catches everything: the client gets a plain problem
         # document, the operator gets the traceback in the log with the request id.
         log.exception("unhandled_error", path=request.path, method=request.method)
@@ -177,3 +181,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             "Something went wrong on our side; it has been logged.",
             instance=request.path,
         )
+
+
+def _client_gone(request: web.Request) -> bool:
+    """Whether this request's own connection is closed (not some other connection's reset)."""
+    return request.transport is None or request.transport.is_closing()

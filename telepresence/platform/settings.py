@@ -101,6 +101,30 @@ class Settings(BaseSettings):
         le=120,
         description="How long before a move is due an unconfirmed one is escalated.",
     )
+    engagement_attended_share: float = Field(
+        default=0.8,
+        gt=0,
+        le=1,
+        description="Share of a lesson a pupil must be present for it to count as attended.",
+    )
+    engagement_drop_margin: float = Field(
+        default=0.2,
+        gt=0,
+        le=1,
+        description="Fall in attendance share (last 2 weeks against the 4 before) that alerts.",
+    )
+    engagement_recompute_days: int = Field(
+        default=14,
+        ge=1,
+        le=120,
+        description="Days of finished lessons whose outcomes the nightly job computes again.",
+    )
+    engagement_nightly_hour: int = Field(
+        default=2,
+        ge=0,
+        le=23,
+        description="Hour (UTC) from which the nightly engagement job (outcomes, alerts) runs.",
+    )
     run_jobs: bool = Field(default=True, description="Run timed jobs in this instance.")
     leader_check_seconds: float = Field(
         default=5.0,

@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from device_registry.models import Device
 from telepresence.platform.context import CLOCK, DATABASE, SETTINGS
-from telepresence.platform.errors import Conflict, NotFound, RateLimited
+from telepresence.platform.errors import Conflict, InvalidInput, NotFound, RateLimited
 from telepresence.platform.identity import STAFF, Principal, Role
 from telepresence.platform.routing import Routes, Schema
 from telepresence.sessions import services
@@ -73,7 +73,14 @@ class EchoPeers:
         def on_channel(channel: Any) -> None:
             channel.on("message", channel.send)
 
-        await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+        try:
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+        except ValueError as exc:  # e.g. no ICE credentials, no DTLS fingerprint
+            await self.close_one(check_id)
+            raise InvalidInput(
+                "The offer cannot be answered.",
+                errors=[{"field": "sdp", "message": str(exc)[:200]}],
+            ) from None
         await pc.setLocalDescription(await pc.createAnswer())
         timer = asyncio.ensure_future(self._close_later(check_id))
         self._timers.add(timer)

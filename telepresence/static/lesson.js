@@ -109,7 +109,8 @@
       if (e.code === 4410) { finished("The lesson has ended."); return; }
       if (!state.pc || state.pc.connectionState !== "connected") { waitForPicture(); }
       say("Reconnecting… hold on, you'll be back in class in a moment.");
-      var delay = Math.min(4000, 250 * Math.pow(2, state.retries++));
+      // docs/protocol.md "Reconnecting": full jitter, at most 2 s apart while in a lesson.
+      var delay = Math.random() * Math.min(2000, 250 * Math.pow(2, state.retries++));
       setTimeout(function () {
         (e.code === 4401 ? ticket() : Promise.resolve()).then(connect).catch(function (err) {
           finished(err.message);
@@ -120,12 +121,24 @@
 
   function onMessage(m) {
     if (m.type === "joined") {
-      state.retries = 0; state.ice = m.ice_servers; allowCamera(!!m.pupil_camera); offer();
+      state.retries = 0; state.ice = m.ice_servers; allowCamera(!!m.pupil_camera);
+      if (m.peer_present) { offer(); } else { waiting(); }
     }
     else if (m.type === "peer_joined") { offer(); }
-    else if (m.type === "peer_left") { waitForPicture(); say("Waiting for the robot in your classroom…"); }
+    else if (m.type === "peer_left") { waitForPicture(); waiting(); }
     else if (m.type === "answer" && live(state.pc)) {
+      // Only the answer to our offer in flight (docs/protocol.md: offer ids).
+      if (!state.offerId || m.offer_id !== state.offerId) { return; }
+      state.offerId = null;
       state.pc.setRemoteDescription({ type: "answer", sdp: m.sdp }).catch(function () { offer(); });
+    }
+    else if (m.type === "offer") {
+      // The pupil is the impolite end: while our own offer is in flight, the robot's loses.
+      if (!state.offerId) { answerOffer(m); }
+    }
+    else if (m.type === "error" && m.offer_id && m.offer_id === state.offerId) {
+      state.offerId = null;  // peer_absent: offer again on peer_joined
+      if (m.code === "peer_absent") { waiting(); }
     }
     else if (m.type === "candidate" && live(state.pc) && m.candidate) {
       // A candidate for a connection that was replaced meanwhile is simply dropped.
@@ -144,28 +157,13 @@
     return state.mic;
   }
 
-  async function offer() {
-    // A newer offer (the robot came back, the network recovered) supersedes this one:
-    // every await is followed by a check, so two offers never race on one connection.
-    var gen = ++state.gen;
-    var mic = await microphone();
-    if (gen !== state.gen || state.ended) { return; }
+  function waiting() { say("Waiting for the robot in your classroom…"); }
+
+  function newConnection() {
     if (state.pc) { state.pc.close(); }
     var pc = new RTCPeerConnection({ iceServers: state.ice });
     state.pc = pc; state.offers++; state.pcBorn = performance.now();
-    // The robot's video comes back on this transceiver; the pupil's camera goes out on it
-    // only when this join allows it (the server refuses an offer that sends video otherwise).
-    var camTrack = state.camera ? state.camera.getVideoTracks()[0] : null;
-    var videoTx = pc.addTransceiver(state.cameraAllowed && camTrack ? camTrack : "video",
-                                    { direction: state.cameraAllowed ? "sendrecv" : "recvonly" });
-    state.videoSender = state.cameraAllowed ? videoTx.sender : null;
-    if (mic) { mic.getAudioTracks().forEach(function (t) { t.enabled = !state.listening; pc.addTrack(t, mic); }); }
-    else { pc.addTransceiver("audio", { direction: "recvonly" }); }
-    state.dc = pc.createDataChannel("controls");
-    state.dc.onmessage = function (e) {
-      var ack = JSON.parse(e.data); var done = state.pending[ack.ack];
-      if (done) { delete state.pending[ack.ack]; done(ack); }
-    };
+    pc.ondatachannel = function (e) { useChannel(e.channel); };  // the robot offered
     pc.ontrack = function (e) {
       if (e.track.kind === "video" && video.srcObject !== e.streams[0]) { video.srcObject = e.streams[0]; }
       else if (e.track.kind === "audio" && !video.srcObject) { video.srcObject = e.streams[0]; }
@@ -187,11 +185,69 @@
         setTimeout(function () { if (pc === state.pc && pc.connectionState !== "connected") { offer(); } }, 1000);
       }
     };
+    return pc;
+  }
+
+  function useChannel(channel) {
+    state.dc = channel;
+    channel.onmessage = function (e) {
+      var ack = JSON.parse(e.data); var done = state.pending[ack.ack];
+      if (done) { delete state.pending[ack.ack]; done(ack); }
+    };
+  }
+
+  async function offer() {
+    // A newer offer or answer (the robot came back, the network recovered) supersedes this
+    // one: every await is followed by a check, so two never race on one connection.
+    var gen = ++state.gen;
+    var offerId = "p" + gen;
+    state.offerId = offerId;
+    var mic = await microphone();
+    if (gen !== state.gen || state.ended) { return; }
+    var pc = newConnection();
+    // The robot's video comes back on this transceiver; the pupil's camera goes out on it
+    // only when this join allows it (the server refuses an offer that sends video otherwise).
+    var camTrack = state.camera ? state.camera.getVideoTracks()[0] : null;
+    var videoTx = pc.addTransceiver(state.cameraAllowed && camTrack ? camTrack : "video",
+                                    { direction: state.cameraAllowed ? "sendrecv" : "recvonly" });
+    state.videoSender = state.cameraAllowed ? videoTx.sender : null;
+    if (mic) { mic.getAudioTracks().forEach(function (t) { t.enabled = !state.listening; pc.addTrack(t, mic); }); }
+    else { pc.addTransceiver("audio", { direction: "recvonly" }); }
+    useChannel(pc.createDataChannel("controls"));
     var description = await pc.createOffer();
     if (gen !== state.gen) { return; }
     await pc.setLocalDescription(description);
     if (gen !== state.gen) { return; }
-    send({ type: "offer", sdp: pc.localDescription.sdp });
+    send({ type: "offer", sdp: pc.localDescription.sdp, offer_id: offerId });
+  }
+
+  async function answerOffer(m) {
+    // The robot offered (its call failed and ours did not re-offer first): answer it with
+    // the microphone, and the camera only with this join's grant.
+    var gen = ++state.gen;
+    state.offerId = null;
+    var mic = await microphone();
+    if (gen !== state.gen || state.ended) { return; }
+    var pc = newConnection();
+    await pc.setRemoteDescription({ type: "offer", sdp: m.sdp });
+    if (gen !== state.gen) { return; }
+    var camTrack = state.camera ? state.camera.getVideoTracks()[0] : null;
+    state.videoSender = null;
+    pc.getTransceivers().forEach(function (t) {
+      if (t.receiver.track.kind === "audio") {
+        var track = mic ? mic.getAudioTracks()[0] : null;
+        if (track) { track.enabled = !state.listening; t.sender.replaceTrack(track); t.direction = "sendrecv"; }
+        else { t.direction = "recvonly"; }
+      } else {
+        t.direction = state.cameraAllowed ? "sendrecv" : "recvonly";
+        if (state.cameraAllowed) { state.videoSender = t.sender; if (camTrack) { t.sender.replaceTrack(camTrack); } }
+      }
+    });
+    var answer = await pc.createAnswer();
+    if (gen !== state.gen) { return; }
+    await pc.setLocalDescription(answer);
+    if (gen !== state.gen) { return; }
+    send({ type: "answer", sdp: pc.localDescription.sdp, offer_id: m.offer_id });
   }
 
   function live(pc) { return pc && pc.signalingState !== "closed"; }

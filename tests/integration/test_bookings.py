@@ -16,8 +16,8 @@ from integration.test_timetables import (
     set_time,
     upload,
 )
-from sqlalchemy import select, update
 from scheduler_factories import calendar_payload
+from sqlalchemy import select, update
 
 from device_registry.models import Device
 from scheduler.bookings.events import BOOKINGS_TOPIC

@@ -9,8 +9,7 @@ from icalendar import Calendar
 from integration.test_pages import csrf_of, sign_in
 from sqlalchemy import select, update
 
-from scheduler.bookings.models import Booking
-from scheduler.bookings.models import CalendarFeed
+from scheduler.bookings.models import Booking, CalendarFeed
 from telepresence.platform.context import DATABASE
 
 

@@ -11,6 +11,12 @@ from telepresence.engagement.jobs import compute_finished_outcomes, nightly_enga
 from telepresence.platform.context import DATABASE, JOBS
 
 
+def _found(pattern: str, text: str) -> str:
+    match = re.search(pattern, text)
+    assert match is not None, pattern
+    return match.group(1)
+
+
 async def _sign_in(client, email: str) -> None:
     resp = await client.post(
         "/login", data={"email": email, "password": PASSWORD, "next": ""}, allow_redirects=False
@@ -35,10 +41,10 @@ async def test_inbox_alert_acknowledge_and_mark_read(client, org):
     page = await (await client.get("/inbox")).text()
     assert "Open alerts" in page
     assert "Missed the last 3 booked lessons." in page
-    unread = int(re.search(r"<strong>(\d+) unread</strong>", page).group(1))
+    unread = int(_found(r"<strong>(\d+) unread</strong>", page))
     assert unread >= 2  # one notice per alert opened for the coordinator
     link = r'href="/engagement/alerts/(\w+)"><strong>Sam Kowalski</strong>: Missed the last 3'
-    alert_id = re.search(link, page).group(1)
+    alert_id = _found(link, page)
     alert_page = await (await client.get(f"/engagement/alerts/{alert_id}")).text()
     assert "missed in a row" in alert_page
     form = {"csrf_token": _csrf(alert_page), "action": "acknowledge", "note": "Rang the ward"}
@@ -50,7 +56,7 @@ async def test_inbox_alert_acknowledge_and_mark_read(client, org):
     unresolved = form | {"action": "resolve", "note": ""}
     refused = await client.post(f"/engagement/alerts/{alert_id}", data=unresolved)
     assert "Say what was done" in await refused.text()
-    notice_id = re.search(r'action="/inbox/(\w+)/read"', page).group(1)
+    notice_id = _found(r'action="/inbox/(\w+)/read"', page)
     read = await client.post(
         f"/inbox/{notice_id}/read", data={"csrf_token": _csrf(page)}, allow_redirects=False
     )

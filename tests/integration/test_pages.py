@@ -236,4 +236,3 @@ async def test_admin_adds_a_school_and_a_room_from_the_schools_page(client, org)
     await sign_in(client, org.email("coordinator"))
     coordinator_page = await (await client.get("/schools")).text()
     assert "Add a home school" not in coordinator_page
-

@@ -4,8 +4,9 @@ in the signalling (an offer that would send video without the grant is never for
 from __future__ import annotations
 
 from factories import PUPIL_PIN, add_booking
+from integration.session_helpers import join_socket, next_of
 from integration.test_pages import csrf_of, sign_in
-from integration.test_sessions import join_socket, next_of, robot_socket
+from integration.test_sessions import robot_socket
 from sqlalchemy import select
 
 from telepresence.platform.context import DATABASE

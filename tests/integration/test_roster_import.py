@@ -6,8 +6,8 @@ from datetime import UTC, date, datetime
 
 import pytest
 from factories import add_device
-from sqlalchemy import func, select
 from scheduler_factories import oneroster_files, school_calendar, zip_bundle
+from sqlalchemy import func, select
 
 from scheduler.bookings.models import Booking
 from scheduler.timetables import repository as repo

@@ -9,8 +9,8 @@ from factories import add_device
 from integration.rota_helpers import add_lesson
 from integration.test_rota_battery_replans import WITH_TRIP, _read, _robot_day, _rows, _shape
 
-import scheduler.rota.listener as listener
 from device_registry.hub import CHANGES_TOPIC
+from scheduler.rota import listener
 from scheduler.rota.services import replan_days
 from telepresence.platform.context import DATABASE, EVENTS
 

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 from factories import PUPIL_PIN
-from sqlalchemy import func, select
 from scheduler_factories import (
     FIXTURES,
     calendar_payload,
     oneroster_files,
     zip_bundle,
 )
+from sqlalchemy import func, select
 
 from scheduler.timetables.models import LessonRow, Timetable
 from telepresence.platform.context import DATABASE
