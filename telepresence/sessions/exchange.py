@@ -221,11 +221,11 @@ async def _on_end(request: web.Request, peer: Peer, msg: EndMessage) -> bool:
     peer.answered = True
     if msg.id is not None:
         await peer.ws.send_json({"type": "ack", "id": msg.id})
+    # The robot's agent hears it on its device socket too, as when staff end a lesson.
+    await _tell_robot_it_ended(request.app, peer.session_id, "ended by pupil")
     request.app[EVENTS].publish(
         topic(peer.session_id, "all"), {"type": "ended", "reason": "ended by pupil"}
     )
-    # The robot's agent hears it on its device socket too, as when staff end a lesson.
-    await _tell_robot_it_ended(request.app, peer.session_id, "ended by pupil")
     return True
 
 
