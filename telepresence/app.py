@@ -105,6 +105,11 @@ async def response_headers(request: web.Request, response: web.StreamResponse) -
     response.headers.setdefault("Content-Security-Policy", CSP)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
+    # No software versions for strangers (aiohttp would name Python's and its own).
+    response.headers["Server"] = "Classbridge"
+    if not request.path.startswith("/static/"):
+        # API answers and pages carry pupils' data: never kept by a browser or a proxy.
+        response.headers.setdefault("Cache-Control", "no-store")
 
 
 async def _close_sockets(app: web.Application) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel, Field, field_validator
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from device_registry.models import Device
 from telepresence.platform.context import CLOCK, DATABASE, SETTINGS
@@ -32,6 +32,7 @@ __all__ = ["ECHOES", "EchoPeers", "routes", "verdict"]
 
 ECHO_SECONDS = 20.0
 MAX_ECHOES = 2
+CHECKS_PER_HOUR = 12  # per device: a room is checked a few times a term, not in a loop
 routes = Routes("readiness")
 
 
@@ -184,10 +185,28 @@ async def _own_check(request: web.Request, who: Principal) -> ReadinessCheck:
     summary="A device starts a readiness test call from its room",
 )
 async def start(request: web.Request, who: Principal, body: StartIn) -> StartOut:
-    """The ICE servers are the same a lesson from this room would get."""
+    """The ICE servers are the same a lesson from this room would get.
+
+    At most ``CHECKS_PER_HOUR`` a device: a room is checked a few times a term.
+    """
+    now = request.app[CLOCK].now()
     async with request.app[DATABASE].transaction() as db:
         device = await db.get(Device, who.subject_id)
         assert device is not None
+        recent = await db.scalar(
+            select(func.count())
+            .select_from(ReadinessCheck)
+            .where(
+                ReadinessCheck.device_id == device.id,
+                ReadinessCheck.started_at > now - timedelta(hours=1),
+            )
+        )
+        if (recent or 0) >= CHECKS_PER_HOUR:
+            raise RateLimited(
+                f"This device has started {CHECKS_PER_HOUR} checks in the last hour; "
+                "try again later.",
+                retry_after=600,
+            )
         check = ReadinessCheck(
             device_id=device.id,
             school_id=device.school_id,

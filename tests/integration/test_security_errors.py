@@ -132,3 +132,17 @@ async def test_a_server_side_connection_reset_is_still_an_error(aiohttp_client, 
     client = await aiohttp_client(app)
     assert (await client.get("/broken")).status == 500
     assert [e["event"] for e in server_log.events] == ["unhandled_error"]
+
+
+async def test_a_device_cannot_start_readiness_checks_without_end(client, org, paired):
+    """The finding: one device created 1,181 checks in two minutes."""
+    from telepresence.sessions.readiness import CHECKS_PER_HOUR
+
+    _, device = paired
+    statuses = [
+        (await client.post("/api/readiness", headers=device, json={"room": "S12"})).status
+        for _ in range(CHECKS_PER_HOUR + 2)
+    ]
+    assert statuses == [201] * CHECKS_PER_HOUR + [429, 429]
+    refused = await client.post("/api/readiness", headers=device, json={"room": "S12"})
+    assert int(refused.headers["Retry-After"]) > 0
