@@ -55,7 +55,7 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    model = model.replace("(R)", "").replace("(TM)", "").replace(" CPU", "")
+    model = " ".join(model.replace("(R)", "").replace("(TM)", "").split())
     return f"{os.cpu_count()} x {model}{memory}"
 
 
@@ -80,7 +80,9 @@ def run(script: Path) -> tuple[list[dict[str, object]], float]:
         log.write_text(f"timed out after {TIMEOUT_S} s\n{output}")
     took = time.monotonic() - started
     results = parse_results(output)
-    stamp = {"measured_on": datetime.now(UTC).strftime("%Y-%m-%d"), "machine": machine()}
+    # The load average says how much else ran: these machines are often shared.
+    load = f", load {os.getloadavg()[0]:.1f}"
+    stamp = {"measured_on": datetime.now(UTC).strftime("%Y-%m-%d"), "machine": machine() + load}
     if not results:
         results = [
             {

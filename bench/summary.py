@@ -66,6 +66,7 @@ def render_table(results: list[Result]) -> str:
     ]
     for r in results:
         unit = f" {r['unit']}" if r.get("unit") else ""
+        p99 = f" (p99 {_number(r['p99_ms'])} ms)" if r.get("p99_ms") is not None else ""
         met = "✅ yes" if r.get("met") is True else ("❌ no" if r.get("met") is False else "-")
         lines.append(
             "| "
@@ -73,7 +74,7 @@ def render_table(results: list[Result]) -> str:
                 _cell(c)
                 for c in (
                     f"`{r['bench']}`",
-                    f"{_number(r.get('value'))}{unit}",
+                    f"{_number(r.get('value'))}{unit}{p99}",
                     f"{_number(r.get('baseline'))}{unit}",
                     _number(r.get("ratio")),
                     str(r.get("goal", "")),

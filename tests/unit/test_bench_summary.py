@@ -48,7 +48,9 @@ def test_a_partial_run_updates_its_rows_and_keeps_the_others():
 
 
 def test_units_and_pipes_in_goals_do_not_break_the_table():
-    table = summary.render_table([result("j", 212.0, True, unit="ms", goal="<300 ms | p99")])
+    table = summary.render_table(
+        [result("j", 212.0, True, unit="req/s", goal="<300 ms | p99", p99_ms=41.5)]
+    )
     row = table.splitlines()[2]
-    assert "212 ms" in row
+    assert "212 req/s (p99 41.5 ms)" in row
     assert row.count(" | ") == 7  # eight cells: the goal's pipe is escaped
