@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import logging
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
 
 import pytest
+import structlog
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 from factories import PASSWORD, Org, seed_org
@@ -54,3 +57,46 @@ async def paired(client: TestClient[web.Request, web.Application], org: Org, log
     code = await (await client.post(f"/api/devices/{device.id}/pairing-code", headers=admin)).json()
     pair = await (await client.post("/api/devices/pair", json={"code": code["code"]})).json()
     return device.id, {"Authorization": f"Bearer {pair['credential']}"}
+
+
+class _ServerErrors(logging.Handler):
+    """Errors aiohttp itself logs for a handler that raised past every middleware."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.seen: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.seen.append(record.getMessage())
+
+
+@pytest.fixture(autouse=True)
+def clean_server_log(request: pytest.FixtureRequest) -> Iterator[list[dict[str, Any]]]:
+    """Fail a test that leaves an ``unhandled_error`` in the server log it did not expect.
+
+    A test that provokes one on purpose says so with
+    ``@pytest.mark.unhandled_error_expected``.
+    """
+    seen: list[dict[str, Any]] = []
+
+    def record(_logger: Any, _method: str, event: Any) -> Any:
+        if event.get("event") == "unhandled_error":
+            seen.append(dict(event))
+        return event
+
+    before = structlog.get_config()
+    saved = {key: before[key] for key in ("processors", "logger_factory", "wrapper_class")}
+    structlog.configure(processors=[record, *saved["processors"]])
+    aiohttp_errors = _ServerErrors()
+    server_log = logging.getLogger("aiohttp.server")
+    server_log.addHandler(aiohttp_errors)
+    try:
+        yield seen
+    finally:
+        server_log.removeHandler(aiohttp_errors)
+        structlog.configure(**saved)
+    if request.node.get_closest_marker("unhandled_error_expected"):
+        return
+    found = [f"{e.get('method')} {e.get('path')}" for e in seen] + aiohttp_errors.seen
+    if found:
+        pytest.fail(f"unexpected unhandled errors in the server log: {found}", pytrace=False)

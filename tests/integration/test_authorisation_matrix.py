@@ -363,8 +363,9 @@ async def _call(client, method: str, path: str, headers: dict[str, str]) -> int:
         timeout=ClientTimeout(total=10),
         **body,
     ) as resp:
-        if resp.status == 303 and resp.headers.get("Location", "").startswith("/login"):
-            return 401  # a page's way of saying "sign in first"
+        to_sign_in = resp.headers.get("Location", "").startswith("/login")
+        if resp.status == 303 and to_sign_in and "Authorization" not in headers:
+            return 401  # a page's way of telling an anonymous caller to sign in first
         return resp.status
 
 
