@@ -28,7 +28,7 @@ from scheduler.rota.web import routes as rota_api_routes
 from scheduler.timetables import import_pages
 from scheduler.timetables import pages as timetable_pages
 from scheduler.timetables import web as timetable_web
-from telepresence import pages
+from telepresence import pages, subject_access
 from telepresence.engagement import pages as engagement_pages
 from telepresence.engagement import web as engagement_web
 from telepresence.engagement.jobs import compute_finished_outcomes, nightly_engagement
@@ -266,6 +266,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         organisation_web.routes,
         organisation_pages.routes,
         password_routes,
+        subject_access.routes,
         device_registry.web.routes,
         pages.routes,
         device_pages.routes,

@@ -107,6 +107,7 @@ TABLE: dict[tuple[str, str], str] = {
     ("GET", "/api/pupils/{pupil_id}/bookings"): "ACHP",
     ("POST", "/api/pupils/{pupil_id}/bookings"): "AH",
     ("POST", "/api/pupils/{pupil_id}/bookings/bulk"): "AH",
+    ("GET", "/api/pupils/{pupil_id}/export"): "A",
     ("PUT", "/api/pupils/{pupil_id}/camera-consent"): "ACH",
     ("GET", "/api/pupils/{pupil_id}/occurrences"): "ACHP",
     ("PUT", "/api/pupils/{pupil_id}/pin"): "AH",
