@@ -38,6 +38,7 @@ __all__ = ["DEVICE_HUB", "serve_device_socket"]
 DEVICE_HUB = web.AppKey("device_hub", DeviceHub)
 HARD_LIMIT_BYTES = 1_048_576  # past this aiohttp closes the socket (1009)
 log = structlog.get_logger("classbridge.devices")
+CLOSED_TYPES = frozenset({WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR})
 
 
 class _Budget:
@@ -91,7 +92,7 @@ async def _await_hello(ws: web.WebSocketResponse) -> HelloMessage | None:
         except TimeoutError:
             continue
         if msg.type != WSMsgType.TEXT:
-            if msg.type in {WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR}:
+            if msg.type in CLOSED_TYPES:
                 return None
             await ws.send_json(_error("invalid_message", "Send JSON text frames."))
             continue
@@ -110,7 +111,10 @@ async def serve_device_socket(request: web.Request, _endpoint: Any) -> web.Strea
     assert who is not None
     if who.role is not Role.DEVICE:
         raise Forbidden("Only devices connect here.")
-    ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=HARD_LIMIT_BYTES)
+    # Pings only go out when the device is silent (heartbeats count as traffic): a device
+    # that stops answering is noticed 1.5 periods after its last message.
+    ping = request.app[SETTINGS].heartbeat_seconds + 5.0
+    ws = web.WebSocketResponse(heartbeat=ping, max_msg_size=HARD_LIMIT_BYTES)
     await ws.prepare(request)
     hello = await _await_hello(ws)
     if hello is None:
@@ -148,6 +152,9 @@ async def serve_device_socket(request: web.Request, _endpoint: Any) -> web.Strea
             hub.lessons.welcomed(device_id, in_session)
         del in_session
         await _serve(request, ws, link)
+    except ConnectionResetError as exc:
+        # The device went away while we wrote to it: expected, one quiet line.
+        log.info("device_socket_lost", device=device_id, error=str(exc))
     finally:
         hub.detach(link)
     return ws
@@ -156,6 +163,11 @@ async def serve_device_socket(request: web.Request, _endpoint: Any) -> web.Strea
 async def _serve(request: web.Request, ws: web.WebSocketResponse, link: Link) -> None:
     budget = _Budget(MESSAGES_PER_SECOND)
     async for msg in ws:
+        if msg.type in CLOSED_TYPES:
+            # 1007 (not UTF-8), 1009 (too big), a ping not answered: expected, and nothing
+            # can be written to a closing socket. One quiet line.
+            log.info("device_socket_closed", device=link.device_id, code=ws.close_code)
+            return
         if msg.type != WSMsgType.TEXT:
             await ws.send_json(_error("invalid_message", "Send JSON text frames."))
         elif not budget.take():

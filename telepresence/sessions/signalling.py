@@ -36,6 +36,13 @@ CLOSE_REPLACED = 4409
 CLOSE_ENDED = 4410
 JOIN_TIMEOUT_S = 10.0
 RECHECK_S = 5.0
+# Frames past MAX_FRAME_BYTES are refused (too_large); past this aiohttp closes with 1009.
+HARD_LIMIT_BYTES = 4 * MAX_FRAME_BYTES
+# Ping periods once the join says who is connected: a dead end is noticed within 1.5 times
+# its period (aiohttp waits half a period for the pong). The robot matters most: while the
+# server thinks it is there, the pupil waits for it.
+ROBOT_PING_S = 5.0
+PUPIL_PING_S = 10.0
 
 
 class SessionRooms:
@@ -107,7 +114,7 @@ async def _await_join(ws: web.WebSocketResponse) -> JoinMessage | None:
 
 async def serve_session_socket(request: web.Request, _endpoint: Any) -> web.StreamResponse:
     """Authenticate by the first message (browsers cannot set headers), then relay."""
-    ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=4 * MAX_FRAME_BYTES)
+    ws = web.WebSocketResponse(heartbeat=PUPIL_PING_S, max_msg_size=HARD_LIMIT_BYTES)
     await ws.prepare(request)
     join = await _await_join(ws)
     if join is None:
@@ -131,8 +138,28 @@ async def serve_session_socket(request: web.Request, _endpoint: Any) -> web.Stre
         token_id=holder.token_id,
         pupil_camera=holder.pupil_camera,
     )
-    await _run_peer(request, peer, holder, join)
+    _ping_every(ws, ROBOT_PING_S if peer.participant is Participant.ROBOT else PUPIL_PING_S)
+    try:
+        await _run_peer(request, peer, holder, join)
+    except ConnectionResetError as exc:
+        # The other side went away while we wrote to it: expected, one quiet line.
+        log.info("session_socket_lost", end=peer.participant.value, error=str(exc))
     return ws
+
+
+def _ping_every(ws: web.WebSocketResponse, seconds: float) -> None:
+    """Set the socket's ping period now that the join said which end it is.
+
+    aiohttp takes the period when the response is made, before the first message
+    names the end; these are its private fields (aiohttp is pinned in constraints.txt,
+    and tests/integration/test_session_limits.py times both periods).
+    """
+    ws._heartbeat = seconds
+    ws._pong_heartbeat = seconds / 2.0
+    if ws._heartbeat_cb is not None:  # the ping planned for the old period would come late
+        ws._heartbeat_cb.cancel()
+        ws._heartbeat_cb = None
+    ws._reset_heartbeat()
 
 
 async def _has_joined_before(db: Any, holder: services.TokenHolder) -> bool:
@@ -229,7 +256,10 @@ async def _write(app: web.Application, peer: Peer, inbox: asyncio.Queue[dict[str
         message = delivery.send
         if message is None:
             continue
-        await peer.ws.send_json(message)
+        try:
+            await peer.ws.send_json(message)
+        except ConnectionResetError:
+            return  # the socket is closing; the reader sees it and the end is recorded as left
         if message.get("type") == "ended":
             await peer.ws.close(code=CLOSE_ENDED, message=b"session ended")
             return
