@@ -10,11 +10,18 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from scheduler.rota.views import MoveView
+from scheduler.timetables.imports import escape_for_csv
 
 __all__ = ["moves_calendar"]
 
 
+# Control characters (a bare CR would end the line early) go, except newline (escaped).
+_CONTROL = {code: None for code in range(32) if code != 10}
+
+
 def _escape(text: str) -> str:
+    """A text value: no control characters, no formula start (as the pupil's feed), escaped."""
+    text = escape_for_csv(text.translate(_CONTROL))
     return text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
 
 

@@ -57,10 +57,14 @@ def _back(form: dict[str, str], fallback: str) -> str:
     return target if target.startswith("/") and not target.startswith("//") else fallback
 
 
-async def assistant_rota(request: web.Request, who: Principal) -> web.StreamResponse:
+async def assistant_rota(
+    request: web.Request, who: Principal, *, feed_url: str = ""
+) -> web.StreamResponse:
     """The assistant's day: their moves in time order with Done / Can't do it (``/assistant``).
 
     ``?live=1`` answers only the list (for ``rota.js``), without counting as a look.
+    ``feed_url`` is a calendar link just made, shown this once (never from the address
+    bar: a link there could be anyone's).
     """
     live = request.query.get("live") == "1"
     async with request.app[DATABASE].transaction() as session:
@@ -72,7 +76,7 @@ async def assistant_rota(request: web.Request, who: Principal) -> web.StreamResp
         "labels": LABELS,
         "open": OPEN,
         "first_name": who.display_name.split(" ")[0],
-        "feed_url": request.query.get("feed", ""),
+        "feed_url": feed_url,
     }
     return render(request, who, "rota_live.html" if live else "rota_assistant.html", context)
 
@@ -218,10 +222,8 @@ async def feed_form(request: web.Request, who: Principal) -> web.StreamResponse:
         token = await rota_config.new_feed(session, user, now)
         record_request(request, session, who, "rota.feed_new", "user", user.id)
     base = request.app[SETTINGS].base_url.rstrip("/")
-    request_query = {"feed": f"{base}/feeds/assistants/{token}.ics"}
-    return await assistant_rota(
-        request.clone(rel_url=request.rel_url.with_query(request_query)), who
-    )
+    # Rendered directly: cloning a request whose form was read fails in aiohttp.
+    return await assistant_rota(request, who, feed_url=f"{base}/feeds/assistants/{token}.ics")
 
 
 @routes.page(

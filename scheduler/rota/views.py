@@ -69,6 +69,8 @@ class MoveView:
     minutes_left: int | None
     # (name, "HH:MM", reason) of each "Can't do it" said for this move, oldest first
     declines: tuple[tuple[str, str, str], ...] = ()
+    # who said each of them (user ids, same order): reasons are for staff and the sayer
+    decliner_ids: tuple[str, ...] = ()
 
     def local(self, instant: datetime | None) -> str:
         """``HH:MM`` in the school's zone ('' for none)."""
@@ -145,9 +147,11 @@ async def _views(
         for p in await session.scalars(select(Pupil).where(Pupil.id.in_(pupil_ids)))
     }
     said: dict[str, list[tuple[str, str, str]]] = {}
+    sayers: dict[str, list[str]] = {}
     for d in declines:
         who, when = names.get(d.user_id, "An assistant"), d.at.astimezone(zone).strftime("%H:%M")
         said.setdefault(d.move_id, []).append((who, when, d.reason))
+        sayers.setdefault(d.move_id, []).append(d.user_id)
     views = []
     for row in sorted(rows, key=lambda r: (r.due, r.earliest, r.id)):
         device = devices.get(row.device_id)
@@ -167,6 +171,7 @@ async def _views(
                 status,
                 left,
                 tuple(said.get(row.id, ())),
+                tuple(sayers.get(row.id, ())),
             )
         )
     return views

@@ -45,11 +45,25 @@ __all__ = ["move_out", "rota_out", "routes"]
 routes = Routes("rota")
 STAFF_ROLES = sorted(STAFF)
 READERS = [*STAFF_ROLES, Role.ASSISTANT]
+OTHERS_CANT = "Someone can't do it; staff are sorting it out."
 
 
-def move_out(view: MoveView) -> MoveOut:
-    """A move as the API shows it (pupil as first name and initial)."""
+def move_out(view: MoveView, viewer: Principal | None = None) -> MoveOut:
+    """A move as the API shows it (pupil as first name and initial).
+
+    "Can't do it" reasons may be about health ("off sick today"): an assistant
+    sees only their own; staff see all.
+    """
     row = view.row
+    declines, status_reason = view.declined, row.status_reason
+    if viewer is not None and viewer.role is Role.ASSISTANT:
+        declines = [
+            line
+            for line, sayer in zip(declines, view.decliner_ids, strict=True)
+            if sayer == viewer.subject_id
+        ]
+        if any(sayer != viewer.subject_id for sayer in view.decliner_ids):
+            status_reason = OTHERS_CANT if status_reason else status_reason
     return MoveOut(
         id=row.id,
         date=row.local_date,
@@ -68,24 +82,24 @@ def move_out(view: MoveView) -> MoveOut:
         pinned=row.pinned,
         status=row.status,
         display_status=view.status,
-        status_reason=row.status_reason,
+        status_reason=status_reason,
         pupil=view.pupil,
         confirmed_at=row.confirmed_at,
         confirmed_by=view.confirmed_by_name,
         contradiction=row.contradiction,
         minutes_left=view.minutes_left,
         version=row.version,
-        declines=view.declined,
+        declines=declines,
     )
 
 
-def rota_out(rota: RotaDay) -> RotaOut:
-    """A school day's rota as the API shows it."""
+def rota_out(rota: RotaDay, viewer: Principal | None = None) -> RotaOut:
+    """A school day's rota as the API shows it (to ``viewer``: see ``move_out``)."""
     return RotaOut(
         school_id=rota.school.id,
         date=rota.day,
         time_zone=rota.school.time_zone,
-        moves=[move_out(m) for m in rota.moves],
+        moves=[move_out(m, viewer) for m in rota.moves],
         unassigned=len(rota.unassigned),
         changes=[c.text for c in rota.changes],
         battery_warnings=rota.battery,
@@ -107,7 +121,7 @@ async def get_rota(request: web.Request, who: Principal, query: DateQuery) -> Ro
         now, school_id = request.app[CLOCK].now(), request.match_info["school_id"]
         rota, outcome = await day_rota(session, who, school_id, query.date, now, battery=True)
     await announce_outcomes(request.app, [outcome] if outcome else [])
-    return rota_out(rota)
+    return rota_out(rota, who)
 
 
 @routes.api(
@@ -129,7 +143,7 @@ async def replan_rota(request: web.Request, who: Principal, query: DateQuery) ->
         record_request(request, session, who, "rota.replan", "school", school.id)
         rota, _ = await day_rota(session, who, school.id, day, now)
     await announce_outcomes(request.app, outcomes)
-    return rota_out(rota)
+    return rota_out(rota, who)
 
 
 async def _move_result(request: web.Request, who: Principal, move_id: str) -> MoveOut:
@@ -137,7 +151,7 @@ async def _move_result(request: web.Request, who: Principal, move_id: str) -> Mo
         now = request.app[CLOCK].now()
         row = await rota_services.visible_move(session, who, move_id)
         rota, _ = await day_rota(session, who, row.school_id, row.local_date, now)
-    return move_out(next(m for m in rota.moves if m.row.id == move_id))
+    return move_out(next(m for m in rota.moves if m.row.id == move_id), who)
 
 
 @routes.api(
