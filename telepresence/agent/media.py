@@ -13,6 +13,7 @@ import array
 import asyncio
 import contextlib
 import fractions
+import functools
 import math
 import time
 from collections.abc import Callable
@@ -109,6 +110,19 @@ class TestPatternTrack(VideoStreamTrack):
         return frame
 
 
+@functools.cache
+def _tone_second(rate: int) -> bytes:
+    """One second of the 440 Hz tone as 16-bit PCM, computed once per process.
+
+    Computing it took ~20 ms of the event loop for every new peer connection, on
+    the robot between the pupil's offer and its answer (docs/performance.md).
+    """
+    second = array.array(
+        "h", (int(3000 * math.sin(2 * math.pi * 440 * n / rate)) for n in range(rate))
+    )
+    return second.tobytes()
+
+
 class ToneTrack(AudioStreamTrack):
     """A quiet 440 Hz tone, 48 kHz mono, in 20 ms frames."""
 
@@ -118,10 +132,7 @@ class ToneTrack(AudioStreamTrack):
 
     def __init__(self) -> None:
         super().__init__()
-        second = array.array(
-            "h", (int(3000 * math.sin(2 * math.pi * 440 * n / self.RATE)) for n in range(self.RATE))
-        )
-        self._pcm = second.tobytes()
+        self._pcm = _tone_second(self.RATE)
         self._sent = 0
 
     async def recv(self) -> AudioFrame:

@@ -55,23 +55,35 @@ class PupilPeer:
         """Tap "Join": ask the API for a ticket, join the socket, make an offer."""
         self.joined_at = time.perf_counter()
         self._http = aiohttp.ClientSession()
-        async with self._http.post(
-            f"{self.server}/api/bookings/{booking_id}/join",
-            headers={"Authorization": f"Bearer {self.bearer}"},
-        ) as resp:
-            ticket = await resp.json()
-            if resp.status != 200:
-                raise RuntimeError(ticket.get("detail"))
+        # The socket is opened while the join request is answered (it has 10 s to say
+        # join): one round trip less before the offer.
+        opening = asyncio.ensure_future(self._http.ws_connect(self._socket_url))
+        try:
+            async with self._http.post(
+                f"{self.server}/api/bookings/{booking_id}/join",
+                headers={"Authorization": f"Bearer {self.bearer}"},
+            ) as resp:
+                ticket = await resp.json()
+                if resp.status != 200:
+                    raise RuntimeError(ticket.get("detail"))
+        except BaseException:
+            opening.cancel()
+            with contextlib.suppress(BaseException):
+                await (await opening).close()
+            raise
         self._token, self.session_id = ticket["token"], ticket["session_id"]
         self._ice = ticket["ice_servers"]
-        await self.connect_socket()
+        await self.connect_socket(await opening)
 
-    async def connect_socket(self) -> None:
+    @property
+    def _socket_url(self) -> str:
+        return self.server.replace("http", "ws", 1) + "/ws/session"
+
+    async def connect_socket(self, opened: aiohttp.ClientWebSocketResponse | None = None) -> None:
         """(Re)join the session socket with the same token and offer afresh."""
         assert self._http is not None
         self._closing = False
-        url = self.server.replace("http", "ws", 1) + "/ws/session"
-        self._ws = await self._http.ws_connect(url)
+        self._ws = opened or await self._http.ws_connect(self._socket_url)
         await self._ws.send_json({"type": "join", "token": self._token})
         self._spawn(self._read(self._ws))
         await self.offer()

@@ -104,11 +104,12 @@ async def test_pupil_sees_the_class_and_drives_the_robot(client, org, robot, pup
     assert ("robot", "media_started") in kinds
     controls = [e["data"]["control"] for e in events if e["kind"] == "control"]
     assert controls == ["raise_hand", "head"]
-    await pupil_peer.send({"type": "end"})
-    await asyncio.wait_for(pupil_peer.ended.wait(), 5)
     lesson = agent.lesson
     assert lesson is not None
+    await pupil_peer.send({"type": "end"})
+    await asyncio.wait_for(pupil_peer.ended.wait(), 5)
     await asyncio.wait_for(lesson.finished.wait(), 5)
+    assert agent.lesson is None  # session_end on its device socket: it left the lesson
     assert hardware.live is False
 
 
