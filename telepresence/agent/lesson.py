@@ -25,6 +25,7 @@ from aiortc import (
     RTCPeerConnection,
     RTCSessionDescription,
 )
+from aiortc.exceptions import InvalidAccessError, InvalidStateError
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.sdp import candidate_from_sdp
 
@@ -135,6 +136,14 @@ class RobotLesson:
             return ws.close_code
 
     async def _on_message(self, message: dict[str, Any]) -> None:
+        try:
+            await self._dispatch(message)
+        except (ValueError, KeyError, InvalidStateError, InvalidAccessError) as exc:
+            # An offer, answer or candidate aiortc could not use: the call stays as it was
+            # and the lesson goes on (the pupil offers again when its call fails).
+            log.warning("lesson_message_unusable", kind=message.get("type"), error=str(exc))
+
+    async def _dispatch(self, message: dict[str, Any]) -> None:
         kind = message.get("type")
         if kind == "joined":
             self.ice = message.get("ice_servers", [])

@@ -67,3 +67,20 @@ def test_linux_hardware_reads_sysfs_battery_and_wifi(tmp_path: Path):
     reading = LinuxHardware(sys_root=tmp_path / "power", wireless=wireless).read()
     assert (reading.battery_pct, reading.charging, reading.signal_dbm) == (73, True, -56)
     assert reading.network_type == "wifi"
+
+
+async def test_an_offer_aiortc_cannot_use_leaves_the_lesson_running():
+    from telepresence.agent.lesson import RobotLesson
+    from telepresence.agent.media import SyntheticMedia
+
+    lesson = RobotLesson(
+        "http://127.0.0.1:9", "s1", "cbl_token", SyntheticHardware(), SyntheticMedia()
+    )
+    # Passes the server's checks (it looks like SDP) but has nothing aiortc can answer.
+    await lesson._on_message(
+        {"type": "offer", "sdp": "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n", "offer_id": "p1"}
+    )
+    await lesson._on_message({"type": "answer", "sdp": "v=0", "offer_id": "r9"})  # not ours
+    assert lesson.answered == []
+    assert not lesson.ended.is_set()
+    await lesson.stop()
