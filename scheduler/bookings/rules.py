@@ -122,7 +122,7 @@ def _pupil_clashes(
         clashes.append(Clash("pupil", f"{pupil.name} is already booked into {what}"))
     clashes += [
         Clash("unavailability", f"{pupil.name} is unavailable: {u.describe(pupil.calendar.zone)}")
-        for u in blocking(list(pupil.unavailable), occ)
+        for u in blocking(pupil.unavailable, occ)
     ]
     return clashes
 
