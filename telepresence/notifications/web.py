@@ -13,7 +13,8 @@ from telepresence.platform.routing import Routes
 __all__ = ["routes"]
 
 routes = Routes("notifications")
-USERS = [Role.ADMIN, Role.COORDINATOR, Role.HOSPITAL_STAFF, Role.ASSISTANT]
+# Every staff account has an inbox, school contacts too (their no-contact and review notices).
+USERS = [Role.ADMIN, Role.COORDINATOR, Role.HOSPITAL_STAFF, Role.ASSISTANT, Role.SCHOOL_CONTACT]
 
 
 @routes.api(
