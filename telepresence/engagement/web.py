@@ -208,6 +208,7 @@ async def my_week(request: web.Request, who: Principal) -> MyWeekOut:
     "/api/engagement/exports/lessons.csv",
     roles=READERS,
     query=RangeQuery,
+    raw_response=(CSV,),
     errors=(404,),
     summary="CSV: bookings with their outcomes (one pupil, or all I may see)",
 )
@@ -230,6 +231,7 @@ async def export_lessons(request: web.Request, who: Principal, query: RangeQuery
     "/api/engagement/exports/weekly.csv",
     roles=READERS,
     query=RangeQuery,
+    raw_response=(CSV,),
     errors=(404,),
     summary="CSV: engagement per pupil and school week, with trend",
 )
@@ -251,6 +253,7 @@ async def export_weekly(request: web.Request, who: Principal, query: RangeQuery)
     "/api/engagement/exports/alerts.csv",
     roles=READERS,
     query=AlertQuery,
+    raw_response=(CSV,),
     errors=(404,),
     summary="CSV: the alerts sent to me",
 )

@@ -43,6 +43,13 @@ def _schema(tp: Any, components: dict[str, Any], mode: str) -> dict[str, Any]:
     return schema
 
 
+def _raw_schema(media: str) -> dict[str, Any]:
+    """A text body is a string; anything else (a PDF, a zip) is bytes."""
+    if media.startswith("text/"):
+        return {"type": "string"}
+    return {"type": "string", "format": "binary"}
+
+
 def _operation(endpoint: Endpoint, components: dict[str, Any]) -> dict[str, Any]:
     roles = (
         "anyone"
@@ -88,8 +95,11 @@ def _operation(endpoint: Endpoint, components: dict[str, Any]) -> dict[str, Any]
     if endpoint.response is not None:
         schema = _schema(endpoint.response, components, "serialization")
         ok["content"] = {"application/json": {"schema": schema}}
-    responses: dict[str, Any] = {str(endpoint.status if endpoint.response else 204): ok}
-    if endpoint.response is None and endpoint.status != 200:
+    if endpoint.raw_response:
+        ok["content"] = {media: {"schema": _raw_schema(media)} for media in endpoint.raw_response}
+    has_body = endpoint.response is not None or bool(endpoint.raw_response)
+    responses: dict[str, Any] = {str(endpoint.status if has_body else 204): ok}
+    if not has_body and endpoint.status != 200:
         responses = {str(endpoint.status): ok}
     codes = {*endpoint.errors, 422} if (endpoint.body or endpoint.query) else {*endpoint.errors}
     if not isinstance(endpoint.roles, Public):

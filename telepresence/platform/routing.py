@@ -89,6 +89,7 @@ class Endpoint:
     status: int = 200
     errors: tuple[int, ...] = ()
     raw_body: tuple[str, ...] = ()
+    raw_response: tuple[str, ...] = ()
     adapter: TypeAdapter[Any] | None = field(default=None, compare=False)
 
     @property
@@ -267,11 +268,13 @@ class Routes:
         status: int = 200,
         errors: Iterable[int] = (),
         raw_body: Iterable[str] = (),
+        raw_response: Iterable[str] = (),
     ) -> Callable[[Handler], Handler]:
         """Declare a JSON API route; the handler gets ``(request, who, body=, query=)``.
 
         ``raw_body`` names the media types of a body the handler reads itself
-        (an uploaded file), for the OpenAPI document.
+        (an uploaded file), ``raw_response`` those of a response it builds
+        itself (a ``web.Response`` of CSV or PDF), for the OpenAPI document.
         """
         return self._declare(
             method,
@@ -285,6 +288,7 @@ class Routes:
             status=status,
             errors=tuple(errors),
             raw_body=tuple(raw_body),
+            raw_response=tuple(raw_response),
         )
 
     def page(

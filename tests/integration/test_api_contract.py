@@ -131,3 +131,11 @@ async def test_uploads_are_described_as_files(client):
     body = doc["paths"]["/api/pupils/{pupil_id}/timetable"]["post"]["requestBody"]["content"]
     assert set(body) == {"text/calendar", "text/csv", "application/zip"}
     assert body["text/csv"]["schema"] == {"type": "string", "format": "binary"}
+
+
+async def test_exports_are_described_as_csv_files(client):
+    doc = await (await client.get("/api/openapi.json")).json()
+    for name in ("lessons", "weekly", "alerts"):
+        responses = doc["paths"][f"/api/engagement/exports/{name}.csv"]["get"]["responses"]
+        assert "204" not in responses, name
+        assert responses["200"]["content"] == {"text/csv": {"schema": {"type": "string"}}}
