@@ -22,6 +22,7 @@ __all__ = [
     "error_middleware",
     "problem_response",
     "validation_errors",
+    "wants_page",
 ]
 
 PROBLEM = "application/problem+json"
@@ -135,7 +136,30 @@ def _from_http_exception(request: web.Request, exc: web.HTTPException) -> web.St
     elif exc.status == 405:
         detail = f"{request.method} is not allowed on {request.path}."
     headers = {k: v for k, v in exc.headers.items() if k.lower() in {"allow", "location"}}
+    if wants_page(request):
+        return _error_page(request, exc.status, exc.reason, detail, headers)
     return problem_response(exc.status, exc.reason, detail, instance=request.path, headers=headers)
+
+
+def wants_page(request: web.Request) -> bool:
+    """Whether the caller is a browser asking for a page: ``Accept`` names text/html.
+
+    The API (``/api/``), sockets, static files and probes always answer problem+json.
+    """
+    if request.path.startswith(("/api/", "/ws/", "/static/", "/healthz", "/readyz", "/metrics")):
+        return False
+    return "text/html" in request.headers.get("Accept", "")
+
+
+def _error_page(
+    request: web.Request, status: int, title: str, detail: str, headers: dict[str, str]
+) -> web.Response:
+    # The kernel's page layout imports this module, hence the late import.
+    from telepresence.platform.rendering import render_error_page
+
+    response = render_error_page(request, status, title, detail)
+    response.headers.update(headers)
+    return response
 
 
 @web.middleware
@@ -175,12 +199,19 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         # The one place that catches everything: the client gets a plain problem
         # document, the operator gets the traceback in the log with the request id.
         log.exception("unhandled_error", path=request.path, method=request.method)
-        return problem_response(
-            500,
-            "Internal error",
-            "Something went wrong on our side; it has been logged.",
-            instance=request.path,
-        )
+        return _internal_error(request)
+
+
+def _internal_error(request: web.Request) -> web.Response:
+    if wants_page(request):
+        detail = "Something went wrong on our side. It has been logged; please try again."
+        return _error_page(request, 500, "Something went wrong", detail, {})
+    return problem_response(
+        500,
+        "Internal error",
+        "Something went wrong on our side; it has been logged.",
+        instance=request.path,
+    )
 
 
 def _client_gone(request: web.Request) -> bool:

@@ -13,7 +13,14 @@ from telepresence.platform.errors import DomainError
 from telepresence.platform.identity import Principal, Role
 from telepresence.platform.routing import PRINCIPAL, csrf_for
 
-__all__ = ["ROLE_LABELS", "form_fields", "render", "render_problem", "safe_next"]
+__all__ = [
+    "ROLE_LABELS",
+    "form_fields",
+    "render",
+    "render_error_page",
+    "render_problem",
+    "safe_next",
+]
 
 ROLE_LABELS = {
     Role.ADMIN: "Administrator",
@@ -124,6 +131,36 @@ def render_problem(request: web.Request, exc: DomainError) -> web.Response:
         {"title": exc.title, "problem": exc, "home": home},
         status=exc.status,
     )
+
+
+def render_error_page(request: web.Request, status: int, title: str, detail: str) -> web.Response:
+    """A friendly page for a browser that met a 404, a 405 or an unexpected 500.
+
+    The person is not looked up again (the request may have failed doing so):
+    the page offers the start page, which sends them where their role begins.
+    """
+    from telepresence.platform.logging import REQUEST_ID
+
+    friendly = {404: "We could not find that page", 500: "Something went wrong"}
+    response = aiohttp_jinja2.render_template(
+        "error_page.html",
+        request,
+        {
+            "who": None,
+            "nav": [],
+            "csrf": "",
+            "current": "",
+            "static": lambda name: str(request.app.router["static"].url_for(filename=name)),
+            "errors": [],
+            "title": friendly.get(status, title),
+            "status": status,
+            "detail": detail,
+            "reference": request.get(REQUEST_ID, ""),
+        },
+        status=status,
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 async def form_fields(request: web.Request) -> dict[str, str]:

@@ -1,0 +1,51 @@
+"""Browsers get a friendly page for a missing address or a fault; the API keeps problem+json."""
+
+from __future__ import annotations
+
+import pytest
+from aiohttp import web
+
+from telepresence.app import create_app
+
+HTML = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+
+
+async def test_a_browser_gets_a_page_for_an_address_that_does_not_exist(client, org):
+    resp = await client.get("/no/such/page", headers=HTML)
+    assert resp.status == 404
+    assert resp.content_type == "text/html"
+    html = await resp.text()
+    assert "<h1>We could not find that page</h1>" in html
+    assert 'href="/"' in html
+    assert "Traceback" not in html
+
+
+async def test_the_api_and_clients_without_html_keep_problem_json(client, org):
+    for path, headers in [("/api/nothing-here", HTML), ("/no/such/page", {})]:
+        resp = await client.get(path, headers=headers)
+        assert resp.status == 404
+        assert resp.content_type == "application/problem+json"
+        assert (await resp.json())["status"] == 404
+
+
+@pytest.mark.unhandled_error_expected
+async def test_a_fault_on_a_page_is_a_friendly_500_with_a_reference(
+    aiohttp_client, settings, clock
+):
+    async def broken(_request: web.Request) -> web.Response:
+        raise RuntimeError("a bug that must not show")
+
+    app = create_app(settings, clock=clock)
+    app.router.add_get("/broken-page", broken)
+    app.router.add_get("/api/broken", broken)
+    client = await aiohttp_client(app)
+    page = await client.get("/broken-page", headers=HTML | {"X-Request-ID": "req-abcdef123456"})
+    assert page.status == 500
+    assert page.content_type == "text/html"
+    html = await page.text()
+    assert "Something went wrong" in html
+    assert "req-abcdef12" in html
+    assert "a bug that must not show" not in html
+    api = await client.get("/api/broken", headers=HTML)
+    assert api.status == 500
+    assert api.content_type == "application/problem+json"
