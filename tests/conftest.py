@@ -16,7 +16,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from factories import PG_SERVER
+from factories import OPERATOR_TOKEN, PG_SERVER
 
 # Test-only helpers (e.g. the loopback ICE patch) import as top-level modules.
 sys.path.insert(0, str(Path(__file__).parent / "support"))
@@ -101,6 +101,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         secret_key="test-secret-key-test-secret-key",
         log_json=False,
         login_attempts_per_minute=1000,
+        metrics_token=OPERATOR_TOKEN,
     )
 
 

@@ -19,6 +19,9 @@ from telepresence.platform.models import Provider, Pupil, Room, School, User
 PG_SERVER = os.environ.get("CLASSBRIDGE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 PASSWORD = "correct horse battery"
 PUPIL_PIN = "4826"
+# The test settings' metrics token: the operator who may see /healthz's and /readyz's details.
+OPERATOR_TOKEN = "test-operator-token"
+OPERATOR = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
 
 
 @functools.cache

@@ -4,7 +4,8 @@
 ``/readyz`` is what a load balancer or an orchestrator should route by: the
 database, the leader election (an instance whose election loop died would
 never take over the timed jobs) and, for information, the SMTP server.
-Anonymous callers get the verdict only; the metrics token also shows why.
+Anonymous callers get the verdict only; an operator (the metrics token, or an
+administrator's session) also sees why.
 """
 
 from __future__ import annotations
@@ -18,12 +19,12 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from telepresence.platform.context import CLOCK, DATABASE, JOBS, SETTINGS
 from telepresence.platform.errors import NotFound, Unauthorized
-from telepresence.platform.identity import PUBLIC, Principal
+from telepresence.platform.identity import PUBLIC, Principal, Role
 from telepresence.platform.metrics import CONTENT_TYPE, METRICS, token_matches
 from telepresence.platform.routing import Routes
 from telepresence.platform.settings import Settings
 
-__all__ = ["SMTP_PROBE", "SmtpProbe", "routes"]
+__all__ = ["SMTP_PROBE", "SmtpProbe", "is_operator", "routes"]
 
 routes = Routes("probes")
 DB_TIMEOUT_S = 2.0
@@ -65,10 +66,19 @@ class SmtpProbe:
 SMTP_PROBE = web.AppKey("smtp_probe", SmtpProbe)
 
 
-def _operator(request: web.Request) -> bool:
+def _metrics_bearer(request: web.Request) -> bool:
     token = request.app[SETTINGS].metrics_token
     header = request.headers.get("Authorization", "")
     return token is not None and token_matches(header, token.get_secret_value())
+
+
+def is_operator(request: web.Request, who: Principal | None) -> bool:
+    """Whether the caller may see a probe's details: the metrics token or an admin's session.
+
+    Anonymous callers get the verdict only: the version, the leader and the job
+    schedule help an attacker more than a load balancer.
+    """
+    return (who is not None and who.role is Role.ADMIN) or _metrics_bearer(request)
 
 
 async def _database_state(request: web.Request) -> str:
@@ -94,16 +104,16 @@ def _election_state(request: web.Request) -> str:
     roles=PUBLIC,
     errors=(503,),
     summary="Whether this instance should get traffic (503 when the database or the "
-    "leader election is down); details with the metrics token",
+    "leader election is down); details with the metrics token or an admin session",
 )
-async def readyz(request: web.Request, _who: Principal | None) -> web.Response:
+async def readyz(request: web.Request, who: Principal | None) -> web.Response:
     """Ready when the database answers and, if this instance runs jobs, it stands for election."""
     database = await _database_state(request)
     election = _election_state(request)
     smtp = await request.app[SMTP_PROBE].state(request.app[SETTINGS])
     ready = database == "ok" and election != "not standing"
     body: dict[str, str] = {"status": "ready" if ready else "not ready"}
-    if _operator(request):
+    if is_operator(request, who):
         body |= {"database": database, "leader_election": election, "smtp": smtp}
     return web.json_response(body, status=200 if ready else 503)
 
@@ -120,7 +130,7 @@ async def metrics(request: web.Request, _who: Principal | None) -> web.Response:
     token = request.app[SETTINGS].metrics_token
     if token is None or not token.get_secret_value():
         raise NotFound("Metrics are off: set CLASSBRIDGE_METRICS_TOKEN.")
-    if not _operator(request):
+    if not _metrics_bearer(request):
         raise Unauthorized("Send the metrics token as a bearer token.")
     body = await request.app[METRICS].render(request.app[DATABASE], request.app[CLOCK].now())
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})

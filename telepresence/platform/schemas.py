@@ -71,13 +71,17 @@ class SchedulerHealth(BaseModel):
 
 
 class HealthOut(BaseModel):
-    """``ok`` when the database answers; ``degraded`` otherwise."""
+    """``ok`` when the database answers; ``degraded`` otherwise.
+
+    The other fields are there only for an operator (the metrics token or an
+    administrator's session); an anonymous caller gets ``status`` alone.
+    """
 
     status: Literal["ok", "degraded"]
-    version: str
-    database: ComponentHealth
-    scheduler: SchedulerHealth
-    smtp: Literal["configured", "not configured"]
+    version: str | None = None
+    database: ComponentHealth | None = None
+    scheduler: SchedulerHealth | None = None
+    smtp: Literal["configured", "not configured"] | None = None
 
 
 class AuditQuery(Schema):

@@ -13,6 +13,7 @@ from telepresence.platform.audit import entries
 from telepresence.platform.context import CLOCK, DATABASE, JOBS, SETTINGS
 from telepresence.platform.identity import PUBLIC, Principal, Role, TokenKind
 from telepresence.platform.openapi import build_openapi
+from telepresence.platform.probes import is_operator
 from telepresence.platform.routing import ENDPOINTS, Routes, counting_failures
 from telepresence.platform.schemas import (
     AuditEntryOut,
@@ -118,27 +119,28 @@ async def api_me(_request: web.Request, who: Principal) -> MeOut:
     roles=PUBLIC,
     response=HealthOut,
     errors=(503,),
-    summary="Health of the database and the scheduler (503 when the database is down)",
+    summary="Health of the database and the scheduler (503 when the database is down); "
+    "anonymous callers get the status only, details with the metrics token or an admin session",
 )
-async def healthz(request: web.Request, _who: Principal | None) -> web.Response:
-    """For load balancers and operators; reveals no data."""
+async def healthz(request: web.Request, who: Principal | None) -> web.Response:
+    """For load balancers and operators; reveals no data, and nothing but the status anonymously."""
     try:
         latency = await request.app[DATABASE].ping()
         db = ComponentHealth(status="ok", latency_ms=round(latency, 2))
     except (SQLAlchemyError, OSError) as exc:
         db = ComponentHealth(status="unavailable", detail=type(exc).__name__)
-    state = request.app[JOBS].state()
-    health = HealthOut(
-        status="ok" if db.status == "ok" else "degraded",
-        version=VERSION,
-        database=db,
-        scheduler=SchedulerHealth(
+    health = HealthOut(status="ok" if db.status == "ok" else "degraded")
+    if is_operator(request, who):
+        state = request.app[JOBS].state()
+        health.version = VERSION
+        health.database = db
+        health.scheduler = SchedulerHealth(
             status=state["status"], leader=state["leader"], jobs=state["jobs"]
-        ),
-        smtp="configured" if request.app[SETTINGS].smtp_host else "not configured",
-    )
+        )
+        health.smtp = "configured" if request.app[SETTINGS].smtp_host else "not configured"
     return web.json_response(
-        health.model_dump(mode="json"), status=200 if health.status == "ok" else 503
+        health.model_dump(mode="json", exclude_none=True),
+        status=200 if health.status == "ok" else 503,
     )
 
 

@@ -7,6 +7,7 @@ import json
 
 import pytest
 from aiohttp import web
+from factories import OPERATOR
 
 from telepresence.platform.identity import Public
 from telepresence.platform.routing import ENDPOINT_ATTR, Endpoint
@@ -111,7 +112,7 @@ async def test_hostile_bodies_never_cause_a_500(client, login, body):
 
 
 async def test_health_reports_database_and_scheduler(client):
-    resp = await client.get("/healthz")
+    resp = await client.get("/healthz", headers=OPERATOR)
     assert resp.status == 200
     body = await resp.json()
     assert body["status"] == "ok"

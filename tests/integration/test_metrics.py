@@ -59,7 +59,7 @@ async def test_metrics_need_the_token_and_are_off_without_one(client, settings, 
     assert wrong.status == 401
     assert wrong.content_type == "application/problem+json"
     assert (await client.get("/metrics", headers=SCRAPE)).status == 200
-    off = await aiohttp_client(create_app(settings))
+    off = await aiohttp_client(create_app(settings.model_copy(update={"metrics_token": None})))
     assert (await off.get("/metrics", headers=SCRAPE)).status == 404
     # An empty CLASSBRIDGE_METRICS_TOKEN= (compose's ${X:-}) is no token, not an empty one.
     empty = settings.model_copy(update={"metrics_token": SecretStr("")})

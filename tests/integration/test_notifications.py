@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from factories import Org
+from factories import OPERATOR, Org
 from smtp_server import Mailbox, free_port, smtp_server
 from sqlalchemy import select
 
@@ -104,7 +104,7 @@ async def test_an_unreachable_server_is_recorded_as_failed(client, org, clock):
 
 
 async def test_without_smtp_the_app_runs_and_says_so(client, org, login):
-    health = await (await client.get("/healthz")).json()
+    health = await (await client.get("/healthz", headers=OPERATOR)).json()
     assert health["smtp"] == "not configured"
     assert await client.app[NOTIFIER].notify(notice(org))
     [row] = await rows(client)
@@ -123,7 +123,7 @@ async def test_the_app_emails_through_the_configured_server(aiohttp_client, sett
     from factories import seed_org
 
     org = await seed_org(client.app[DATABASE])
-    health = await (await client.get("/healthz")).json()
+    health = await (await client.get("/healthz", headers=OPERATOR)).json()
     assert health["smtp"] == "configured"
     assert await client.app[NOTIFIER].notify(notice(org))
     assert [m["Subject"] for m in mailbox.messages] == ["Move Robbie to Lab 3 by 10:05"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from factories import PASSWORD
+from factories import OPERATOR, PASSWORD
 
 
 async def test_the_server_header_names_no_versions(client, org):
@@ -10,6 +10,24 @@ async def test_the_server_header_names_no_versions(client, org):
         server = (await client.get(path)).headers.get("Server", "")
         assert "Python" not in server, path
         assert "aiohttp" not in server, path
+
+
+async def test_health_tells_a_stranger_the_status_only(client, org, login):
+    anonymous = await client.get("/healthz")
+    assert anonymous.status == 200
+    assert await anonymous.json() == {"status": "ok"}
+    ready = await client.get("/readyz")
+    assert await ready.json() == {"status": "ready"}
+    for headers in (OPERATOR, await login("admin")):
+        details = await (await client.get("/healthz", headers=headers)).json()
+        assert {"version", "database", "scheduler", "smtp"} <= details.keys()
+        assert "leader" in details["scheduler"]
+        assert "leader_election" in await (await client.get("/readyz", headers=headers)).json()
+    for role in ("coordinator", "assistant"):
+        colleague = await (await client.get("/healthz", headers=await login(role))).json()
+        assert colleague == {"status": "ok"}, role
+    wrong = {"Authorization": "Bearer not-the-token"}
+    assert await (await client.get("/healthz", headers=wrong)).json() == {"status": "ok"}
 
 
 async def test_api_answers_and_pages_are_not_stored(client, org, login):

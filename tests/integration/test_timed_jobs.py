@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
-from factories import Org, seed_org
+from factories import OPERATOR, Org, seed_org
 from smtp_server import Mailbox, smtp_server
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -85,7 +85,7 @@ async def test_a_dated_job_runs_once_at_its_time(aiohttp_client, settings, clock
     await eventually(lambda: _none_left(client.app))
     await asyncio.sleep(3 * CHECK)  # several more scheduler rounds: still one
     assert await count(client.app, Notification) == 1
-    health = await (await client.get("/healthz")).json()
+    health = await (await client.get("/healthz", headers=OPERATOR)).json()
     assert health["scheduler"]["status"] == "running"
     assert health["scheduler"]["leader"] is True
 
@@ -252,14 +252,14 @@ async def test_one_instance_leads_and_another_takes_over_when_its_connection_die
     if first.app[DATABASE].dialect == "sqlite":
         # One instance by construction: it leads, without any lock.
         assert a.election.backend_pid is None
-        health = await (await first.get("/healthz")).json()
+        health = await (await first.get("/healthz", headers=OPERATOR)).json()
         assert (health["scheduler"]["status"], health["scheduler"]["leader"]) == ("running", True)
         return
     second = await aiohttp_client(create_app(config, clock=clock))
     b = second.app[JOBS]
     await asyncio.sleep(3 * CHECK)
     assert (a.is_leader, b.is_leader) == (True, False)
-    standby = await (await second.get("/healthz")).json()
+    standby = await (await second.get("/healthz", headers=OPERATOR)).json()
     assert (standby["scheduler"]["status"], standby["scheduler"]["leader"]) == ("standby", False)
 
     org = await seed_org(first.app[DATABASE])
@@ -287,5 +287,5 @@ async def test_one_instance_leads_and_another_takes_over_when_its_connection_die
 
 async def test_an_instance_can_opt_out_of_running_jobs(aiohttp_client, settings, clock):
     client = await aiohttp_client(create_app(settings, clock=clock))  # run_jobs=False
-    health = await (await client.get("/healthz")).json()
+    health = await (await client.get("/healthz", headers=OPERATOR)).json()
     assert health["scheduler"] == {"status": "disabled", "leader": False, "jobs": []}
