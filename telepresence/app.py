@@ -19,6 +19,7 @@ from scheduler.bookings import pages as booking_pages
 from scheduler.bookings import unavailability_pages
 from scheduler.bookings import web as booking_web
 from scheduler.bookings.feeds import pages as feed_pages
+from scheduler.bookings.ports import LESSON_OUTCOMES
 from scheduler.rota.battery import learn_drain_rates
 from scheduler.rota.jobs import send_morning_rotas
 from scheduler.rota.listener import ROTA_ALERTS, rota_planner
@@ -32,6 +33,7 @@ from telepresence import pages, subject_access
 from telepresence.engagement import pages as engagement_pages
 from telepresence.engagement import web as engagement_web
 from telepresence.engagement.jobs import compute_finished_outcomes, nightly_engagement
+from telepresence.engagement.past_lessons import StoredLessonOutcomes
 from telepresence.fleet_metrics import FLEET_SOURCES
 from telepresence.notifications import NotificationService, SmtpMailer
 from telepresence.notifications import web as notifications_web
@@ -234,6 +236,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app[ENDPOINTS] = []
     app[METRICS] = _metrics()
     app[SMTP_PROBE] = SmtpProbe()
+    app[LESSON_OUTCOMES] = StoredLessonOutcomes()
     resolvers: dict[TokenKind, TokenResolver] = {
         TokenKind.SESSION: resolve_person_token,
         TokenKind.API: resolve_person_token,

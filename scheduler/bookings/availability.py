@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from scheduler.bookings import repository as booking_repo
 from scheduler.bookings.domain import OccurrenceView, occurrence_state
 from scheduler.bookings.models import Booking, UnavailabilityRow
+from scheduler.bookings.ports import LessonOutcomes, PastLesson
 from scheduler.bookings.unavailability import Unavailable, WeeklyUnavailable, blocking
 from scheduler.timetables import repository as repo
 from scheduler.timetables.calendar import DEFAULT_TIMEZONE, CalendarError
@@ -28,6 +29,7 @@ __all__ = [
     "add_unavailability",
     "list_unavailability",
     "occurrences_for",
+    "past_lessons",
 ]
 
 MAX_OCCURRENCE_DAYS = 366
@@ -76,6 +78,39 @@ async def occurrences_for(
         state = occurrence_state(occ, booking is not None, blocked, now)
         views.append(OccurrenceView(occ, lesson_id, lesson, booking, blocked, state))
     return pupil, views
+
+
+async def past_lessons(
+    session: AsyncSession,
+    outcomes: LessonOutcomes | None,
+    pupil_id: str,
+    views: list[OccurrenceView[Booking]],
+    now: datetime,
+) -> dict[tuple[str, date], PastLesson]:
+    """What became of the lessons among ``views`` that are over, by (lesson key, date).
+
+    A booked occurrence takes its booking's outcome; an occurrence with no live
+    booking takes its latest cancelled booking's ("Cancelled: unwell"). Empty
+    when nothing is over or no ``outcomes`` source is installed.
+    """
+    over = [v for v in views if v.occurrence.end <= now]
+    if outcomes is None or not over:
+        return {}
+    found = await outcomes.of_pupil(
+        session,
+        pupil_id,
+        min(v.occurrence.date for v in over),
+        max(v.occurrence.date for v in over),
+    )
+    by_booking = {p.booking_id: p for p in found}
+    cancelled = {(p.lesson_key, p.lesson_date): p for p in found if p.outcome == "cancelled"}
+    out: dict[tuple[str, date], PastLesson] = {}
+    for view in over:
+        key = (view.occurrence.lesson_key, view.occurrence.date)
+        past = by_booking.get(view.booking.id) if view.booking else cancelled.get(key)
+        if past is not None:
+            out[key] = past
+    return out
 
 
 async def list_unavailability(

@@ -15,6 +15,7 @@ from aiohttp import web
 from scheduler.bookings import availability
 from scheduler.bookings import services as bookings
 from scheduler.bookings.events import HubBookingEvents
+from scheduler.bookings.ports import LESSON_OUTCOMES
 from scheduler.bookings.week import week_grid
 from scheduler.timetables import services
 from scheduler.timetables.calendar import monday_of
@@ -57,6 +58,8 @@ async def _week_context(
         pupil, views = await availability.occurrences_for(
             session, who, pupil_id, monday, monday + timedelta(days=6), now
         )
+        outcomes = request.app.get(LESSON_OUTCOMES)
+        past = await availability.past_lessons(session, outcomes, pupil.id, views, now)
         record_request(request, session, who, "occurrences.read", "pupil", pupil.id)
     return {
         "title": f"{pupil_display_name(pupil)}: timetable",
@@ -64,6 +67,7 @@ async def _week_context(
         "pupil_name": pupil_display_name(pupil),
         "school": school,
         "grid": week_grid(views, calendar, monday),
+        "outcomes": past,
         "today": today,
         "this_monday": today - timedelta(days=today.weekday()),
         "now": now,

@@ -1,8 +1,11 @@
-"""What the scheduler tells the rest of the service: typed booking events.
+"""What bookings exchange with the rest of the service.
 
-The move rota and the usage reports consume these; they are published after
-the transaction that made the change has committed, so a consumer never sees
-a booking that was rolled back.
+- Typed booking events, which the move rota and the usage reports consume;
+  they are published after the transaction that made the change has
+  committed, so a consumer never sees a booking that was rolled back.
+- ``LessonOutcomes``: what became of past booked lessons ("Attended 52 of 60
+  min"), told by the engagement package, which the composition root installs
+  as ``app[LESSON_OUTCOMES]``; without it a past lesson just reads "Past".
 """
 
 from __future__ import annotations
@@ -13,7 +16,17 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
 
-__all__ = ["BookingEvent", "BookingEventKind", "BookingEvents"]
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
+
+__all__ = [
+    "LESSON_OUTCOMES",
+    "BookingEvent",
+    "BookingEventKind",
+    "BookingEvents",
+    "LessonOutcomes",
+    "PastLesson",
+]
 
 
 class BookingEventKind(enum.StrEnum):
@@ -54,3 +67,34 @@ class BookingEvents(Protocol):
     def publish(self, events: Sequence[BookingEvent]) -> None:
         """Hand the events on without blocking; never raises for a slow consumer."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class PastLesson:
+    """What became of one booking of a lesson that is over.
+
+    ``outcome`` is ``attended``, ``partial``, ``missed`` or ``cancelled``;
+    ``words`` says it for people ("Attended 52 of 60 min", "Missed: robot not
+    moved", "Cancelled: unwell").
+    """
+
+    booking_id: str
+    lesson_key: str
+    lesson_date: date
+    outcome: str
+    reason: str | None
+    words: str
+
+
+class LessonOutcomes(Protocol):
+    """Where the outcomes of a pupil's past lessons come from."""
+
+    async def of_pupil(
+        self, session: AsyncSession, pupil_id: str, first: date, last: date
+    ) -> list[PastLesson]:
+        """The outcomes of the pupil's bookings (cancelled ones too) with a local lesson date
+        from ``first`` to ``last`` inclusive, read in the caller's transaction."""
+        ...
+
+
+LESSON_OUTCOMES = web.AppKey("lesson_outcomes", LessonOutcomes)

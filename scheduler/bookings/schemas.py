@@ -21,6 +21,7 @@ __all__ = [
     "BulkBookingOut",
     "CancelIn",
     "DateRangeQuery",
+    "LessonOutcomeOut",
     "OccurrenceOut",
     "SkippedOut",
     "UnavailabilityIn",
@@ -50,15 +51,28 @@ class BookingOut(BaseModel):
     classroom_device_id: str
     pupil_device_id: str | None
     status: str
+    outcome: str | None = Field(
+        default=None,
+        description="Once the lesson is over: attended, partial, missed (or cancelled)",
+    )
     cancel_reason: str | None
     flagged_reason: str | None
+
+
+class LessonOutcomeOut(BaseModel):
+    """What became of a lesson that is over (computed a few minutes after it ends)."""
+
+    outcome: str = Field(description="attended, partial, missed or cancelled")
+    reason: str | None = Field(description="unwell, treatment, robot_not_moved, ...")
+    description: str = Field(examples=["Attended 52 of 60 min", "Missed: robot not moved"])
 
 
 class OccurrenceOut(BaseModel):
     """One dated lesson with its booking state.
 
     ``state``: ``booked``, ``bookable``, ``unavailable`` (see ``unavailable``)
-    or ``past``.
+    or ``past``. ``outcome``: what became of it once it is over and its
+    outcome is computed (a cancelled booking's too); ``null`` before.
     """
 
     lesson_id: str
@@ -76,6 +90,7 @@ class OccurrenceOut(BaseModel):
     state: Literal["booked", "bookable", "unavailable", "past"]
     booking: BookingOut | None
     unavailable: list[str]
+    outcome: LessonOutcomeOut | None = None
 
 
 class BookingIn(Schema):

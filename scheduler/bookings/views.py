@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from scheduler.bookings.domain import OccurrenceView
 from scheduler.bookings.models import Booking, UnavailabilityRow
+from scheduler.bookings.ports import PastLesson
 from scheduler.bookings.schemas import (
     BookingOut,
+    LessonOutcomeOut,
     OccurrenceOut,
     UnavailabilityIn,
     UnavailabilityOut,
@@ -30,13 +32,14 @@ def booking_out(b: Booking) -> BookingOut:
         classroom_device_id=b.classroom_device_id,
         pupil_device_id=b.pupil_device_id,
         status=b.status,
+        outcome=b.outcome,
         cancel_reason=b.cancel_reason,
         flagged_reason=b.flagged_reason,
     )
 
 
-def occurrence_out(view: OccurrenceView[Booking]) -> OccurrenceOut:
-    """The API view of an occurrence with its booking state."""
+def occurrence_out(view: OccurrenceView[Booking], past: PastLesson | None = None) -> OccurrenceOut:
+    """The API view of an occurrence with its booking state (and outcome, once over)."""
     occ, lesson = view.occurrence, view.lesson
     return OccurrenceOut(
         lesson_id=view.lesson_id,
@@ -54,6 +57,11 @@ def occurrence_out(view: OccurrenceView[Booking]) -> OccurrenceOut:
         state=view.state,
         booking=booking_out(view.booking) if view.booking else None,
         unavailable=list(view.unavailable),
+        outcome=(
+            LessonOutcomeOut(outcome=past.outcome, reason=past.reason, description=past.words)
+            if past
+            else None
+        ),
     )
 
 

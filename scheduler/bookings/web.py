@@ -12,6 +12,7 @@ from aiohttp import web
 from scheduler.bookings import availability
 from scheduler.bookings import services as bookings
 from scheduler.bookings.events import HubBookingEvents
+from scheduler.bookings.ports import LESSON_OUTCOMES
 from scheduler.bookings.repository import unavailable_from_row
 from scheduler.bookings.schemas import (
     BookingIn,
@@ -63,8 +64,12 @@ async def list_occurrences(
         pupil, views = await availability.occurrences_for(
             session, who, request.match_info["pupil_id"], query.from_, query.to, now
         )
+        outcomes = request.app.get(LESSON_OUTCOMES)
+        past = await availability.past_lessons(session, outcomes, pupil.id, views, now)
         record_request(request, session, who, "occurrences.read", "pupil", pupil.id)
-    return [occurrence_out(v) for v in views]
+    return [
+        occurrence_out(v, past.get((v.occurrence.lesson_key, v.occurrence.date))) for v in views
+    ]
 
 
 @routes.api(

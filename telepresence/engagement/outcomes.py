@@ -2,7 +2,11 @@
 
 Runs for lessons that have just finished (every few minutes) and again for
 the last fortnight every night, so events that arrive late are taken in.
-Writing is an upsert by booking: running it twice gives the same rows.
+Writing is an upsert by booking: running it twice gives the same rows. The
+outcome word is also written back to the booking (``bookings.outcome``), so
+the booking API says whether a lesson was attended; its ``status`` stays
+``booked``, which the rota, the battery model and the calendar feeds read as
+"this lesson takes place".
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -166,3 +170,6 @@ async def _upsert(db: AsyncSession, rows: list[dict[str, Any]]) -> None:
     insert = dialect.insert(OutcomeRow)
     keep = {c: insert.excluded[c] for c in rows[0] if c != "booking_id"}
     await db.execute(insert.on_conflict_do_update(index_elements=["booking_id"], set_=keep), rows)
+    await db.execute(
+        update(Booking), [{"id": row["booking_id"], "outcome": row["outcome"]} for row in rows]
+    )
