@@ -172,6 +172,9 @@ class SchoolCalendar:
     week_cycle: WeekCycle | None = None
     bell_times: tuple[BellPeriod, ...] = ()
     school_weekdays: frozenset[int] = frozenset(range(5))
+    # The school's own OneRoster period codes: (code in lower case, what it means in a
+    # shape the importer reads, e.g. ("x1", "A:Mon:1")); see imports/period_codes.py.
+    period_codes: tuple[tuple[str, str], ...] = ()
     _periods: Mapping[str, BellPeriod] = field(
         init=False, repr=False, compare=False, hash=False, default_factory=dict
     )

@@ -186,6 +186,7 @@ async def import_submit(request: web.Request, who: Principal) -> web.StreamRespo
             "nothing was changed. Correct the file and upload it again."
         ]
         context["problems"] = list(exc.errors)
+        context["needs_codes"] = any("period codes" in p.message for p in exc.errors)
         return render(
             request, who, "timetable_import.html", context, status=422, current="/timetables"
         )
@@ -203,6 +204,7 @@ async def import_submit(request: web.Request, who: Principal) -> web.StreamRespo
         "file_name": name,
         "source_format": outcome.source_format,
         "warnings": [str(w) for w in outcome.warnings],
+        "period_codes": list(outcome.period_codes),
         "form": {"format": outcome.source_format, "roster_id": form.get("roster_id", "")},
     }
     return render(request, who, "timetable_import.html", context, current="/timetables")

@@ -18,6 +18,7 @@ __all__ = [
     "BellPeriodRow",
     "ClosureRow",
     "LessonRow",
+    "PeriodCodeRow",
     "SchoolCalendarRow",
     "TermRow",
     "Timetable",
@@ -86,6 +87,18 @@ class BellPeriodRow(Base):
     name: Mapped[str] = mapped_column(String(40))
     start_time: Mapped[time]
     end_time: Mapped[time]
+
+
+class PeriodCodeRow(Base):
+    """One of a school's own OneRoster period codes and what it means ("x1" -> "A:Mon:1")."""
+
+    __tablename__ = "school_period_codes"
+
+    school_id: Mapped[str] = mapped_column(
+        ForeignKey("schools.id", ondelete="CASCADE"), primary_key=True
+    )
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    meaning: Mapped[str] = mapped_column(String(40))
 
 
 class Timetable(Base):

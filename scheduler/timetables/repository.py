@@ -25,6 +25,7 @@ from scheduler.timetables.models import (
     BellPeriodRow,
     ClosureRow,
     LessonRow,
+    PeriodCodeRow,
     SchoolCalendarRow,
     TermRow,
     WeekOverrideRow,
@@ -45,6 +46,7 @@ __all__ = [
     "lock_rows",
     "pupil_display_name",
     "save_calendar",
+    "save_period_codes",
     "visible_pupil",
 ]
 
@@ -117,6 +119,11 @@ async def load_calendar(session: AsyncSession, school: School) -> SchoolCalendar
             o.week_monday: "A" if o.week == "A" else "B" for o in overrides
         }
         cycle = WeekCycle(settings.week_a_monday, letters)
+    codes = await session.scalars(
+        select(PeriodCodeRow)
+        .where(PeriodCodeRow.school_id == school.id)
+        .order_by(PeriodCodeRow.code)
+    )
     return SchoolCalendar(
         timezone=school.time_zone,
         terms=tuple(Term(t.name, t.start_date, t.end_date) for t in terms),
@@ -124,7 +131,17 @@ async def load_calendar(session: AsyncSession, school: School) -> SchoolCalendar
         week_cycle=cycle,
         bell_times=tuple(BellPeriod(b.name, b.start_time, b.end_time) for b in bells),
         school_weekdays=frozenset(settings.school_weekdays if settings else range(5)),
+        period_codes=tuple((c.code, c.meaning) for c in codes),
     )
+
+
+async def save_period_codes(
+    session: AsyncSession, school_id: str, codes: tuple[tuple[str, str], ...]
+) -> None:
+    """Replace the school's own period codes (code in lower case, meaning)."""
+    await session.execute(delete(PeriodCodeRow).where(PeriodCodeRow.school_id == school_id))
+    session.add_all(PeriodCodeRow(school_id=school_id, code=c, meaning=m) for c, m in codes)
+    await session.flush()
 
 
 async def save_calendar(

@@ -22,6 +22,9 @@ __all__ = [
     "ImportQuery",
     "LessonChangeOut",
     "LessonOut",
+    "PeriodCodeIn",
+    "PeriodCodesIn",
+    "PeriodCodesOut",
 ]
 
 Name = Field(min_length=1, max_length=100)
@@ -124,6 +127,30 @@ class ImportProblemOut(BaseModel):
     message: str
 
 
+class PeriodCodeIn(Schema):
+    """One of a school's own OneRoster period codes and a code it means, e.g. X1 = A:Mon:1."""
+
+    code: str = Field(min_length=1, max_length=40)
+    meaning: str = Field(
+        min_length=1,
+        max_length=40,
+        description="a code in a shape the importer reads: Mon:1, A:Mon:1, MonA:1, Mon-1A or 1",
+    )
+
+
+class PeriodCodesIn(Schema):
+    """A school's whole list of own period codes; PUT replaces what was there."""
+
+    codes: list[PeriodCodeIn] = Field(default_factory=list, max_length=300)
+
+
+class PeriodCodesOut(PeriodCodesIn):
+    """A school's own period codes, each with what it is read as."""
+
+    school_id: str
+    read_as: dict[str, str] = Field(default_factory=dict)
+
+
 class ImportOut(BaseModel):
     """What an import did, or on a dry run would do."""
 
@@ -135,3 +162,6 @@ class ImportOut(BaseModel):
     unchanged: int
     warnings: list[ImportProblemOut]
     flagged_bookings: int
+    period_codes: dict[str, str] = Field(
+        default_factory=dict, description="OneRoster: each period code met and how it was read"
+    )

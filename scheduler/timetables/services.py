@@ -24,6 +24,7 @@ from scheduler.timetables import repository as repo
 from scheduler.timetables.calendar import SchoolCalendar
 from scheduler.timetables.imports import ImportRejected, ImportResult
 from scheduler.timetables.imports.common import ImportProblem
+from scheduler.timetables.imports.period_codes import describe_slot, normalise_code, read_shape
 from scheduler.timetables.models import LessonRow, Timetable
 from scheduler.timetables.occurrences import (
     Lesson,
@@ -42,6 +43,7 @@ __all__ = [
     "import_timetable",
     "parse_timetable",
     "put_calendar",
+    "put_period_codes",
     "timetable_of",
 ]
 
@@ -81,6 +83,37 @@ async def put_calendar(
             session, pupil_id, {lsn.key: lsn for lsn in lessons}, saved, now, "calendar changed"
         )
     return school, events
+
+
+async def put_period_codes(
+    session: AsyncSession, who: Principal, school_id: str, codes: list[tuple[str, str]]
+) -> tuple[School, dict[str, str]]:
+    """Replace the school's own OneRoster period codes; returns each code read in words.
+
+    Raises ``InvalidInput`` naming every code whose meaning is not a readable
+    code against the school's bell times and weeks, or that is given twice.
+    """
+    school = await repo.get_school(session, who, school_id)
+    calendar = await repo.load_calendar(session, school)
+    errors: list[dict[str, object]] = []
+    read_as: dict[str, str] = {}
+    for code, meaning in codes:
+        key = normalise_code(code)
+        slot = read_shape(meaning, calendar)
+        if isinstance(slot, str):
+            errors.append({"field": code, "message": f"{code} = {meaning}: {slot}"})
+        elif key in read_as:
+            errors.append({"field": code, "message": f"{code} is given twice"})
+        else:
+            read_as[key] = describe_slot(slot)
+    if errors:
+        raise InvalidInput(
+            f"The period codes were not saved: {errors[0]['message']}.", errors=errors
+        )
+    await repo.save_period_codes(
+        session, school.id, tuple((normalise_code(c), m.strip()) for c, m in codes)
+    )
+    return school, read_as
 
 
 def detect_format(data: bytes, file_name: str = "") -> TimetableFormat:
@@ -125,6 +158,7 @@ class ImportOutcome:
     warnings: tuple[ImportProblem, ...]
     dry_run: bool
     events: tuple[BookingEvent, ...]
+    period_codes: tuple[tuple[str, str], ...] = ()
 
     @property
     def flagged(self) -> int:
@@ -173,7 +207,7 @@ async def import_timetable(
         events = await reconcile_bookings(
             session, pupil.id, new, calendar, now, "timetable re-imported"
         )
-    return ImportOutcome(chosen, diff, result.warnings, dry_run, tuple(events))
+    return ImportOutcome(chosen, diff, result.warnings, dry_run, tuple(events), result.period_codes)
 
 
 async def _apply(

@@ -117,6 +117,7 @@ def import_out(outcome: services.ImportOutcome) -> ImportOut:
         unchanged=len(diff.unchanged),
         warnings=[ImportProblemOut(**problem_dict(w)) for w in outcome.warnings],
         flagged_bookings=outcome.flagged,
+        period_codes=dict(outcome.period_codes),
     )
 
 

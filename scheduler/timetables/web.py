@@ -19,6 +19,8 @@ from scheduler.timetables.schemas import (
     ImportOut,
     ImportQuery,
     LessonOut,
+    PeriodCodesIn,
+    PeriodCodesOut,
 )
 from scheduler.timetables.views import (
     EXTENSIONS,
@@ -77,6 +79,47 @@ async def put_calendar(request: web.Request, who: Principal, body: CalendarIn) -
     HubBookingEvents(request.app[EVENTS]).publish(events)
     flagged = sum(1 for e in events if e.kind == "flagged")
     return calendar_out(school.id, calendar, flagged)
+
+
+@routes.api(
+    "GET",
+    "/api/schools/{school_id}/period-codes",
+    roles=READERS,
+    response=PeriodCodesOut,
+    errors=(404,),
+    summary="A school's own OneRoster period codes (X1 = A:Mon:1)",
+)
+async def get_period_codes(request: web.Request, who: Principal) -> PeriodCodesOut:
+    """Each code with the code it means; ``read_as`` is empty here (see PUT)."""
+    async with request.app[DATABASE].sessions() as session:
+        school, cal = await services.get_calendar(session, who, request.match_info["school_id"])
+    codes = [{"code": c, "meaning": m} for c, m in cal.period_codes]
+    return PeriodCodesOut.model_validate({"school_id": school.id, "codes": codes})
+
+
+@routes.api(
+    "PUT",
+    "/api/schools/{school_id}/period-codes",
+    roles=WRITERS,
+    body=PeriodCodesIn,
+    response=PeriodCodesOut,
+    errors=(404, 422),
+    summary="Replace a school's own OneRoster period codes (each checked against its bells)",
+)
+async def put_period_codes(
+    request: web.Request, who: Principal, body: PeriodCodesIn
+) -> PeriodCodesOut:
+    """All or nothing: an unreadable meaning is a 422 naming the code."""
+    pairs = [(c.code, c.meaning) for c in body.codes]
+    async with request.app[DATABASE].transaction() as session:
+        school, read_as = await services.put_period_codes(
+            session, who, request.match_info["school_id"], pairs
+        )
+        record_request(request, session, who, "calendar.period_codes", "school", school.id)
+    codes = [{"code": c, "meaning": m} for c, m in pairs]
+    return PeriodCodesOut.model_validate(
+        {"school_id": school.id, "codes": codes, "read_as": read_as}
+    )
 
 
 @routes.api(

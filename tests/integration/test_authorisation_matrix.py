@@ -151,6 +151,8 @@ TABLE: dict[tuple[str, str], str] = {
     ("POST", "/api/schools"): "A",
     ("GET", "/api/schools/{school_id}/calendar"): "ACH",
     ("PUT", "/api/schools/{school_id}/calendar"): "AH",
+    ("GET", "/api/schools/{school_id}/period-codes"): "ACH",
+    ("PUT", "/api/schools/{school_id}/period-codes"): "AH",
     ("PUT", "/api/schools/{school_id}/pupil-camera"): "AC",
     ("GET", "/api/schools/{school_id}/rooms"): "ACHS",
     ("POST", "/api/schools/{school_id}/rooms"): "A",

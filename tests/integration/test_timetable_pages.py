@@ -9,6 +9,7 @@ import pytest
 from factories import add_device
 from integration.test_pages import csrf_of, sign_in
 from integration.test_timetables import SIMS_CSV, at, put_calendar, set_time
+from scheduler_factories import oneroster_files, zip_bundle
 from sqlalchemy import func, select
 
 from scheduler.bookings.models import Booking, UnavailabilityRow
@@ -35,9 +36,9 @@ async def count(client, model) -> int:
         return int(await session.scalar(select(func.count()).select_from(model)) or 0)
 
 
-async def preview(client, base: str, data: bytes, name: str = "sims.csv"):
+async def preview(client, base: str, data: bytes, name: str = "sims.csv", roster_id: str = ""):
     page = await (await client.get(f"{base}/timetable/import")).text()
-    form = {"csrf_token": csrf_of(page), "action": "preview", "format": "", "roster_id": ""}
+    form = {"csrf_token": csrf_of(page), "action": "preview", "format": "", "roster_id": roster_id}
     body = aiohttp.FormData(form)
     body.add_field("file", data, filename=name, content_type="text/csv")
     return await client.post(f"{base}/timetable/import", data=body)
@@ -208,3 +209,19 @@ async def test_timetables_page_lists_pupils_and_the_record_links_to_it(client, o
     assert '<td data-label="Lessons">10</td>' in html
     record = await (await client.get(staff_page)).text()
     assert f'href="{staff_page}/timetable"' in record
+
+
+async def test_a_oneroster_preview_shows_how_each_period_code_was_read(client, org, staff_page):
+    bundle = zip_bundle(oneroster_files(periods={"c-ma": "MonA:1", "c-en": "X9"}))
+    refused = await preview(client, staff_page, bundle, "roster.zip", roster_id="p-17")
+    html = await refused.text()
+    assert refused.status == 422
+    assert f'href="/schools/{org.school_id}/calendar#period-codes"' in html
+    bundle = zip_bundle(oneroster_files(periods={"c-ma": "MonA:1", "c-en": "Tue-2B"}))
+    html = await (await preview(client, staff_page, bundle, "roster.zip", roster_id="p-17")).text()
+    table = html[html.index('id="period-codes"') :]
+    assert (
+        '<td data-label="Code">MonA:1</td><td data-label="Read as">Week A, Mon, P1 08:50-09:40'
+        in table
+    )
+    assert "Week B, Tue, P2 09:40-10:30" in table

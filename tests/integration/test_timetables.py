@@ -327,3 +327,36 @@ async def test_cli_imports_and_exits_2_on_a_bad_file(
         _run_cli, ["import-timetable", "--pupil", "nobody", str(good)], env, monkeypatch
     )
     assert missing == 2
+
+
+async def test_a_schools_own_period_codes_are_saved_once_and_read_by_every_import(
+    client, org, login, staff
+):
+    url = f"/api/schools/{org.school_id}/period-codes"
+    bad = await client.put(
+        url, json={"codes": [{"code": "X1", "meaning": "Mon:P9"}]}, headers=staff
+    )
+    assert bad.status == 422
+    assert "unknown period 'P9'" in (await bad.json())["errors"][0]["message"]
+    codes = {"codes": [{"code": "X1", "meaning": "A:Mon:1"}, {"code": "X7", "meaning": "Fri-6"}]}
+    saved = await client.put(url, json=codes, headers=staff)
+    assert saved.status == 200, await saved.text()
+    assert (await saved.json())["read_as"] == {
+        "x1": "Week A, Mon, P1 08:50-09:40",
+        "x7": "Every week, Fri, P6 14:10-15:00",
+    }
+    coordinator = await login("coordinator")
+    listed = await (await client.get(url, headers=coordinator)).json()
+    assert listed["codes"] == [
+        {"code": "x1", "meaning": "A:Mon:1"},
+        {"code": "x7", "meaning": "Fri-6"},
+    ]
+    bundle = zip_bundle(oneroster_files(periods={"c-ma": "X1", "c-en": "X7"}))
+    resp = await upload(
+        client, org.pupil.id, bundle, staff, format="oneroster", roster_id="p-17", dry_run="true"
+    )
+    assert resp.status == 200, await resp.text()
+    body = await resp.json()
+    assert [ls["lesson_key"].split("@")[0] for ls in body["added"]] == ["*-fri-1410", "A-mon-0850"]
+    assert body["period_codes"]["X1"] == "Week A, Mon, P1 08:50-09:40 (the school's code)"
+    assert (await lesson_count(client, org.pupil.id)) == 0  # a dry run writes nothing

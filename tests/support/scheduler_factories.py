@@ -61,16 +61,26 @@ def _csv(rows: list[list[str]]) -> bytes:
     return out.getvalue().encode()
 
 
-def oneroster_files(*, periods: dict[str, str] | None = None) -> dict[str, bytes]:
-    """The CSV files of a small OneRoster 1.2 bundle: pupil p-17 in three classes."""
+_COURSES = {"ma": "Mathematics", "en": "English", "sc": "Science", "fr": "French"}
+
+
+def oneroster_files(
+    *, periods: dict[str, str] | None = None, titles: dict[str, str] | None = None
+) -> dict[str, bytes]:
+    """The CSV files of a small OneRoster 1.2 bundle: pupil p-17 in three classes.
+
+    A class's title is its course's title unless ``titles`` gives one.
+    """
     periods = periods or {"c-ma": "A:Mon:P1,B:Mon:P2", "c-en": "Tue:P3", "c-sc": "Wed:P5"}
+    titles = titles or {}
     classes = [
         ["sourcedId", "status", "dateLastModified", "title", "grades", "courseSourcedId",
          "classCode", "classType", "location", "schoolSourcedId", "termSourcedIds",
          "subjects", "subjectCodes", "periods"],
     ] + [
-        [cid, "", "", f"9X {cid[2:]}", "09", f"co-{cid[2:]}", f"9X/{cid[2:].title()}1",
-         "scheduled", f"Room {cid[2:].upper()}", "org-1", "t-spring", "", "", value]
+        [cid, "", "", titles.get(cid, _COURSES.get(cid[2:], cid)), "09", f"co-{cid[2:]}",
+         f"9X/{cid[2:].title()}1", "scheduled", f"Room {cid[2:].upper()}", "org-1", "t-spring",
+         "", "", value]
         for cid, value in periods.items()
     ]  # fmt: skip
     return {

@@ -63,11 +63,15 @@ class ImportRejected(Exception):
 
 @dataclass(frozen=True, slots=True)
 class ImportResult:
-    """A fully validated timetable; ``warnings`` lists things skipped or interpreted."""
+    """A fully validated timetable; ``warnings`` lists things skipped or interpreted.
+
+    ``period_codes``: for OneRoster, each period code met and how it was read.
+    """
 
     lessons: tuple[Lesson, ...]
     source_format: str
     warnings: tuple[ImportProblem, ...] = ()
+    period_codes: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

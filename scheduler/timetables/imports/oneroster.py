@@ -1,26 +1,28 @@
 """Import one pupil's timetable from a OneRoster 1.2 CSV bundle (a zip).
 
 OneRoster says which classes a pupil is in but not when they meet, except
-through the free-text ``classes.periods`` field. We read each comma-separated
-entry of ``periods`` as ``[A:|B:]Day:Period`` (``-`` also separates), e.g.
-``Mon:P1``, ``A:Tue:3``, ``B-Fri-Period 5``: the optional week letter, a day
-and a bell-time period of the school calendar. The subject is the course
-title, the class group the class code, the room ``classes.location``, the
-teacher the class's primary teacher enrolment; validity is the intersection of
-the class's terms (``academicSessions``) and the pupil's enrolment dates.
+through the free-text ``classes.periods`` field: each comma-separated entry is
+a period code read by :mod:`period_codes` (``Mon:1``, ``A:Mon:1``, ``MonA:1``,
+``Mon-1A``, ``1``..., or the school's own codes as staff mapped them). Bell
+times come from the school calendar, or from a ``period,start,end`` CSV in the
+bundle. The subject is the class title as the pupil knows it ("Maths 9X1"),
+else the course title; the class group the class code, the room
+``classes.location``, the teacher the class's primary teacher enrolment;
+validity is the intersection of the class's terms (``academicSessions``) and
+the pupil's enrolment dates. A class without periods (a tutor group) gives no
+lessons and a note.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import re
 import zipfile
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
-from scheduler.timetables.calendar import BellPeriod, SchoolCalendar, WeekLetter, is_week_letter
+from scheduler.timetables.calendar import BellPeriod, CalendarError, SchoolCalendar
 from scheduler.timetables.imports.common import (
     MAX_FILE_BYTES,
     MAX_LESSONS,
@@ -28,10 +30,11 @@ from scheduler.timetables.imports.common import (
     LineLesson,
     ProblemLog,
     decode_text,
+    parse_clock,
     parse_date,
-    parse_weekday,
 )
 from scheduler.timetables.imports.overlaps import find_overlaps
+from scheduler.timetables.imports.period_codes import describe_slot, read_code
 from scheduler.timetables.occurrences import Lesson
 
 __all__ = [
@@ -46,7 +49,7 @@ __all__ = [
 REQUIRED_FILES = ("manifest.csv", "users.csv", "classes.csv", "courses.csv", "enrollments.csv")
 OPTIONAL_FILES = ("academicSessions.csv", "orgs.csv")
 MAX_ENTRIES = 64
-_PERIOD_ENTRY = re.compile(r"^(?:([AaBb])\s*[:\-]\s*)?([A-Za-z]+|[1-7])\s*[:\-]\s*(.+)$")
+BELL_COLUMNS = ("period", "start", "end")
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +80,9 @@ def _open_zip(data: bytes, log: ProblemLog) -> dict[str, bytes]:
     wanted = {name.lower(): name for name in REQUIRED_FILES + OPTIONAL_FILES}
     files: dict[str, bytes] = {}
     for info in infos:
-        name = wanted.get(info.filename.rsplit("/", 1)[-1].lower())
+        base = info.filename.rsplit("/", 1)[-1]
+        # Any other CSV may be the school's bell times (period,start,end).
+        name = wanted.get(base.lower(), base if base.lower().endswith(".csv") else None)
         if name is None:
             continue
         if info.file_size > MAX_FILE_BYTES:
@@ -144,6 +149,7 @@ class _Bundle:
     courses: dict[str, _Row]
     sessions: dict[str, _Row]
     enrollments: list[_Row]
+    bells: tuple[BellPeriod, ...] = ()
 
 
 def _teachers(bundle: _Bundle) -> dict[str, str]:
@@ -181,60 +187,71 @@ def _validity(
     return valid_from, valid_to
 
 
-def _slot(entry: str, calendar: SchoolCalendar) -> tuple[WeekLetter | None, int, BellPeriod] | str:
-    """(week, weekday, bell period) of one ``periods`` entry, or what is wrong with it."""
-    match = _PERIOD_ENTRY.match(entry)
-    if match is None:
-        return f"period {entry!r} is not [A:|B:]Day:Period, e.g. 'A:Mon:P1'"
-    week = match[1].upper() if match[1] else None
-    try:
-        weekday = parse_weekday(match[2])
-    except ValueError as exc:
-        return f"in {entry!r}: {exc}"
-    period = calendar.period(match[3])
-    if period is None:
-        return f"in {entry!r}: unknown period {match[3]!r} in the school's bell times"
-    if week and calendar.week_cycle is None:
-        return f"in {entry!r}: week {week} but the school has no A/B week cycle"
-    return (week if is_week_letter(week) else None), weekday, period
-
-
 def _class_lessons(
     roster: RosterBundle, klass: _Row, enrollment: _Row, calendar: SchoolCalendar, log: ProblemLog
 ) -> list[Lesson]:
-    """One lesson per entry of the class's ``periods`` field."""
+    """One lesson per entry of the class's ``periods`` field (per day for a daily code)."""
     bundle = roster.bundle
     course = bundle.courses.get(klass.get("courseSourcedId"))
-    subject = (course.get("title") if course else "") or klass.get("title")
+    subject = klass.get("title") or (course.get("title") if course else "")
     valid_from, valid_to = _validity(bundle, klass, enrollment, log)
     entries = [e.strip() for e in klass.get("periods").split(",") if e.strip()]
     if not entries:
-        log.add(klass.line, "periods", f"class {klass.get('title')!r} has no periods", klass.file)
+        log.note(
+            klass.line,
+            "periods",
+            f"{klass.file}: class {klass.get('title')!r} has no periods (a tutor group?): "
+            "no lessons from it",
+        )
     lessons: list[Lesson] = []
     for entry in entries:
-        slot = _slot(entry, calendar)
+        slot, _mapped = read_code(entry, calendar, calendar.period_codes)
         if isinstance(slot, str):
             log.add(klass.line, "periods", slot, klass.file)
             continue
-        week, weekday, period = slot
-        try:
-            lessons.append(
-                Lesson(
-                    subject=subject,
-                    weekday=weekday,
-                    start=period.start,
-                    end=period.end,
-                    class_group=klass.get("classCode") or klass.get("title"),
-                    teacher=roster.teachers.get(klass.get("sourcedId"), ""),
-                    room=klass.get("location"),
-                    week=week,
-                    valid_from=valid_from,
-                    valid_to=valid_to,
+        for weekday in slot.weekdays:
+            try:
+                lessons.append(
+                    Lesson(
+                        subject=subject,
+                        weekday=weekday,
+                        start=slot.period.start,
+                        end=slot.period.end,
+                        class_group=klass.get("classCode") or klass.get("title"),
+                        teacher=roster.teachers.get(klass.get("sourcedId"), ""),
+                        room=klass.get("location"),
+                        week=slot.week,
+                        valid_from=valid_from,
+                        valid_to=valid_to,
+                    )
                 )
-            )
-        except ValueError as exc:
-            log.add(klass.line, None, str(exc), klass.file)
+            except ValueError as exc:
+                log.add(klass.line, None, str(exc), klass.file)
     return lessons
+
+
+def _bells(files: dict[str, bytes], log: ProblemLog) -> tuple[BellPeriod, ...]:
+    """The bell times of the first extra CSV headed ``period,start,end``, if any."""
+    for name in sorted(set(files) - set(REQUIRED_FILES + OPTIONAL_FILES)):
+        header = files[name].removeprefix(b"\xef\xbb\xbf").split(b"\n", 1)[0]
+        columns = [c.strip().lower() for c in header.decode("utf-8", "replace").split(",")]
+        if tuple(columns[:3]) != BELL_COLUMNS:
+            continue
+        bells: list[BellPeriod] = []
+        for row in _rows(name, files[name], BELL_COLUMNS, log):
+            try:
+                bells.append(
+                    BellPeriod(row.get("period"), parse_clock(row.get("start")),
+                               parse_clock(row.get("end")))
+                )  # fmt: skip
+            except (ValueError, CalendarError) as exc:
+                log.add(row.line, None, str(exc), name)
+        try:
+            SchoolCalendar(bell_times=tuple(bells))
+        except CalendarError as exc:
+            log.add(None, None, str(exc), name)
+        return tuple(bells)
+    return ()
 
 
 def _load(files: dict[str, bytes], log: ProblemLog) -> _Bundle:
@@ -255,6 +272,7 @@ def _load(files: dict[str, bytes], log: ProblemLog) -> _Bundle:
         courses=keyed("courses.csv", ("sourcedId", "title")),
         sessions=keyed("academicSessions.csv", ("sourcedId", "startDate", "endDate")),
         enrollments=_rows("enrollments.csv", files["enrollments.csv"], enrollment_columns, log),
+        bells=_bells(files, log),
     )
 
 
@@ -273,6 +291,18 @@ class RosterBundle:
     teachers: dict[str, str]
     # A class's lessons are the same for each of its pupils with the same enrolment dates.
     class_lessons: dict[tuple[str, str, str, int], list[Lesson]] = field(default_factory=dict)
+    # The school calendar with the bundle's own bell times, per calendar given.
+    with_bells: dict[int, tuple[SchoolCalendar, SchoolCalendar]] = field(default_factory=dict)
+
+    def calendar_for(self, calendar: SchoolCalendar) -> SchoolCalendar:
+        """``calendar``, with the bundle's bell times in place of its own when it has some."""
+        if not self.bundle.bells:
+            return calendar
+        known = self.with_bells.get(id(calendar))
+        if known is None or known[0] is not calendar:
+            known = (calendar, replace(calendar, bell_times=self.bundle.bells))
+            self.with_bells[id(calendar)] = known
+        return known[1]
 
 
 def read_bundle(data: bytes, *, file_name: str = "oneroster.zip") -> RosterBundle:
@@ -320,8 +350,10 @@ def bundle_lessons(
     :class:`ImportRejected` listing every problem with its file and line.
     """
     log = ProblemLog(roster.file_name)
+    calendar = roster.calendar_for(calendar)
     pupil = _find_pupil(roster, pupil_id, log)
     entries: list[LineLesson] = []
+    codes: dict[str, str] = {}
     for enrollment in roster.student_enrollments.get(pupil.get("sourcedId"), []):
         klass = roster.bundle.classes.get(enrollment.get("classSourcedId"))
         if klass is None:
@@ -330,13 +362,29 @@ def bundle_lessons(
             continue
         lessons = _shared_class_lessons(roster, klass, enrollment, calendar, log)
         entries += [LineLesson(lesson, klass.line, klass.file) for lesson in lessons]
+        codes |= _code_meanings(klass, calendar)
     if not entries and not log.problems:
         log.add(None, None, f"pupil {pupil_id!r} is enrolled in no class with periods")
     if len(entries) > MAX_LESSONS:
         raise log.reject(None, f"more than {MAX_LESSONS} lessons")
     log.problems.extend(find_overlaps(entries, calendar))
     log.raise_if_any()
-    return ImportResult(tuple(e.lesson for e in entries), "oneroster", tuple(log.warnings))
+    return ImportResult(
+        tuple(e.lesson for e in entries),
+        "oneroster",
+        tuple(log.warnings),
+        tuple(sorted(codes.items())),
+    )
+
+
+def _code_meanings(klass: _Row, calendar: SchoolCalendar) -> dict[str, str]:
+    """Each period code of the class and what it was read as, for the preview."""
+    meanings: dict[str, str] = {}
+    for entry in filter(None, (e.strip() for e in klass.get("periods").split(","))):
+        slot, mapped = read_code(entry, calendar, calendar.period_codes)
+        if not isinstance(slot, str):
+            meanings[entry] = describe_slot(slot) + (" (the school's code)" if mapped else "")
+    return meanings
 
 
 def import_oneroster(

@@ -1,3 +1,4 @@
+from dataclasses import replace
 from datetime import date, time
 
 import pytest
@@ -39,7 +40,8 @@ def test_every_bad_period_is_reported() -> None:
     assert [(f, line) for f, line, _ in problems] == [("classes.csv", 2)] + [("classes.csv", 3)] * 2
     assert "unknown day 'Funday'" in problems[0][2]
     assert "unknown period 'P9'" in problems[1][2]
-    assert "not [A:|B:]Day:Period" in problems[2][2]
+    assert "not a code we can read" in problems[2][2]
+    assert "map it in the school's period codes" in problems[2][2]
 
 
 def test_overlapping_classes_are_rejected() -> None:
@@ -73,3 +75,69 @@ def test_not_a_zip_unknown_pupil_and_truncated_zip() -> None:
     assert "no pupil" in rejected(zip_bundle(oneroster_files()), pupil_id="nobody")[0][2]
     truncated = zip_bundle(oneroster_files())[:-200]
     assert rejected(truncated)[0][2]
+
+
+@pytest.mark.parametrize(
+    ("code", "keys"),
+    [
+        ("MonA:1", ["A-mon-0850"]),
+        ("A:Mon:1", ["A-mon-0850"]),
+        ("Mon-1A", ["A-mon-0850"]),
+        ("Mon-2B", ["B-mon-0940"]),
+        ("1Mon:2", ["A-mon-0940"]),
+        ("Wk2 Mon P1", ["B-mon-0850"]),
+        ("Monday - Period 1", ["*-mon-0850"]),
+        ("Mon1", ["*-mon-0850"]),
+        ("Mon:Registration", ["*-mon-0840"]),
+        ("1", ["*-mon-0850", "*-tue-0850", "*-wed-0850", "*-thu-0850", "*-fri-0850"]),
+    ],
+)
+def test_the_period_code_shapes_schools_use(code: str, keys: list[str]) -> None:
+    files = oneroster_files(periods={"c-ma": code})
+    result = import_oneroster(zip_bundle(files), calendar=school_calendar(), pupil_id="p-17")
+    assert [lsn.key.split("@")[0] for lsn in result.lessons] == keys
+    assert len(result.period_codes) == 1
+    assert result.period_codes[0][0] == code
+
+
+def test_the_schools_own_codes_are_mapped_and_shown_in_the_preview() -> None:
+    calendar = replace(school_calendar(), period_codes=(("x1", "A:Mon:1"), ("x7", "Fri-P6")))
+    files = oneroster_files(periods={"c-ma": "X1", "c-en": "x7"})
+    result = import_oneroster(zip_bundle(files), calendar=calendar, pupil_id="p-17")
+    assert [lsn.key.split("@")[0] for lsn in result.lessons] == ["A-mon-0850", "*-fri-1410"]
+    assert dict(result.period_codes) == {
+        "X1": "Week A, Mon, P1 08:50-09:40 (the school's code)",
+        "x7": "Every week, Fri, P6 14:10-15:00 (the school's code)",
+    }
+    # Without the school's mapping the same codes are refused, naming the way out.
+    problems = rejected(zip_bundle(files))
+    assert all("map it in the school's period codes" in m for _, _, m in problems)
+
+
+def test_bell_times_given_with_the_bundle_replace_the_calendars() -> None:
+    files = oneroster_files(periods={"c-ma": "Mon:1", "c-en": "Tue:Lunch club"})
+    files["bell_times.csv"] = b"period,start,end\r\n1,09:00,10:00\r\nLunch club,12:30,13:00\r\n"
+    result = import_oneroster(zip_bundle(files), calendar=school_calendar(), pupil_id="p-17")
+    assert [(lsn.weekday, lsn.start, lsn.end) for lsn in result.lessons] == [
+        (0, time(9), time(10)),
+        (1, time(12, 30), time(13)),
+    ]
+    files["bell_times.csv"] = b"period,start,end\r\n1,09:00,08:00\r\n"
+    assert rejected(zip_bundle(files))[0][:2] == ("bell_times.csv", 2)
+
+
+def test_a_tutor_group_without_periods_is_a_note_and_the_title_is_the_subject() -> None:
+    files = oneroster_files(
+        periods={"c-ma": "Mon:1", "c-tu": ""}, titles={"c-ma": "Maths 9X1", "c-tu": "Tutor 9X"}
+    )
+    result = import_oneroster(zip_bundle(files), calendar=school_calendar(), pupil_id="p-17")
+    assert [lsn.subject for lsn in result.lessons] == ["Maths 9X1"]
+    assert ["Tutor 9X" in w.message and "no periods" in w.message for w in result.warnings] == [
+        True
+    ]
+
+
+def test_the_course_title_stands_in_for_an_empty_class_title() -> None:
+    files = oneroster_files(periods={"c-ma": "Mon:1"}, titles={"c-ma": ""})
+    result = import_oneroster(zip_bundle(files), calendar=school_calendar(), pupil_id="p-17")
+    assert [lsn.subject for lsn in result.lessons] == ["Mathematics"]
