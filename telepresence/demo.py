@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from device_registry.models import Device
+from telepresence.demo_engagement import seed_engagement_history
 from telepresence.demo_reintegration import SCHOOL_CONTACT, seed_reintegration
 from telepresence.demo_rota import seed_rota
 from telepresence.demo_timetables import seed_timetables
@@ -97,6 +98,7 @@ async def seed_demo(database: Database, now: datetime) -> None:
     # Calendars, timetables and Sam's bookings go through the scheduler's own services.
     await seed_timetables(database, now, [code for *_, code, _pin in PUPILS])
     await seed_rota(database, now)  # after the bookings: today's moves are planned
+    await seed_engagement_history(database, now)  # four past weeks, for the dashboard
     await seed_reintegration(database, now)
 
 

@@ -13,9 +13,12 @@ from sqlalchemy import func, select
 
 from device_registry.models import Device
 from scheduler.bookings.models import Booking
+from scheduler.rota.models import MoveRow
 from scheduler.timetables.models import LessonRow, SchoolCalendarRow, TermRow, Timetable
+from telepresence.engagement.models import AlertRow, OutcomeRow
 from telepresence.platform.database import Database
 from telepresence.platform.models import Pupil, School, User
+from telepresence.sessions.models import SessionEvent
 
 CLI = str(Path(sys.executable).parent / "classbridge")
 
@@ -84,6 +87,50 @@ def test_demo_seeds_calendars_timetables_and_bookings_once(demo_dir: Path):
     assert 6 * 25 <= seeded["LessonRow"] <= 6 * 30
     assert run(demo_dir, "demo").returncode == 0
     assert asyncio.run(timetable_counts(demo_dir)) == seeded
+
+
+async def history(data_dir: Path) -> tuple[dict[str, int], dict[str, dict[str, int]], list[str]]:
+    """Row counts of the demo's history, outcomes per pupil, and who has open alerts."""
+    db = Database(f"sqlite+aiosqlite:///{(data_dir / 'classbridge.sqlite3').resolve()}")
+    try:
+        async with db.sessions() as session:
+            sizes = {
+                model.__name__: int(
+                    await session.scalar(select(func.count()).select_from(model)) or 0
+                )
+                for model in (Booking, OutcomeRow, SessionEvent, MoveRow, AlertRow)
+            }
+            outcomes: dict[str, dict[str, int]] = {}
+            rows = await session.execute(
+                select(Pupil.first_name, OutcomeRow.outcome, func.count())
+                .join(Pupil, Pupil.id == OutcomeRow.pupil_id)
+                .group_by(Pupil.first_name, OutcomeRow.outcome)
+            )
+            for name, outcome, n in rows.all():
+                outcomes.setdefault(name, {})[outcome] = n
+            alerted = await session.scalars(
+                select(Pupil.first_name)
+                .join(AlertRow, AlertRow.pupil_id == Pupil.id)
+                .where(AlertRow.status == "open", AlertRow.note.like("Demo data%"))
+            )
+            return sizes, outcomes, sorted(alerted)
+    finally:
+        await db.close()
+
+
+def test_demo_seeds_four_past_weeks_with_one_drifting_pupil_once(demo_dir: Path):
+    sizes, outcomes, alerted = asyncio.run(history(demo_dir))
+    assert 200 <= sizes["OutcomeRow"] <= sizes["Booking"]
+    assert sizes["SessionEvent"] > 5 * sizes["OutcomeRow"]
+    assert sizes["MoveRow"] >= sizes["OutcomeRow"] - 10
+    sam, leo = outcomes["Sam"], outcomes["Leo"]
+    assert sam["attended"] >= 0.8 * sum(sam.values())
+    assert leo["missed"] >= 10
+    # Attendance fell, and the last three were missed (near a holiday, one rule may not hold).
+    assert alerted[:1] == ["Leo"]
+    assert set(alerted) == {"Leo"}
+    assert run(demo_dir, "demo").returncode == 0
+    assert asyncio.run(history(demo_dir)) == (sizes, outcomes, alerted)
 
 
 def test_user_add_takes_the_password_from_stdin(demo_dir: Path):
