@@ -21,6 +21,7 @@ from scheduler.bookings import web as booking_web
 from scheduler.bookings.feeds import pages as feed_pages
 from scheduler.bookings.ports import LESSON_OUTCOMES
 from scheduler.rota.battery import learn_drain_rates
+from scheduler.rota.duty_pages import routes as rota_duty_routes
 from scheduler.rota.jobs import send_morning_rotas
 from scheduler.rota.listener import ROTA_ALERTS, rota_planner
 from scheduler.rota.pages import routes as rota_page_routes
@@ -281,6 +282,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         booking_web.routes,
         rota_api_routes,
         rota_page_routes,
+        rota_duty_routes,
         booking_pages.routes,
         import_pages.routes,
         timetable_pages.routes,

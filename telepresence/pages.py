@@ -18,10 +18,10 @@ from telepresence.platform import auth
 from telepresence.platform.audit import entries as audit_entries
 from telepresence.platform.audit import record_request
 from telepresence.platform.context import CLOCK, DATABASE, SETTINGS
-from telepresence.platform.errors import DomainError, validation_errors
+from telepresence.platform.errors import DomainError, InvalidInput, validation_errors
 from telepresence.platform.identity import PUBLIC, STAFF, Principal, Role, TokenKind
 from telepresence.platform.models import Pupil, School, User
-from telepresence.platform.rendering import HOME, form_fields, render, safe_next
+from telepresence.platform.rendering import HOME, ROLE_LABELS, form_fields, render, safe_next
 from telepresence.platform.revocation import Identity, revoke_identity
 from telepresence.platform.routing import SESSION_COOKIE, Routes, check_origin, counting_failures
 
@@ -29,6 +29,17 @@ __all__ = ["routes"]
 
 routes = Routes("pages")
 PEOPLE = [r for r in Role if r is not Role.DEVICE]
+ROLES_BY_POWER = [
+    Role.ASSISTANT,
+    Role.SCHOOL_CONTACT,
+    Role.HOSPITAL_STAFF,
+    Role.COORDINATOR,
+    Role.ADMIN,
+]
+STAFF_NOTICES = {
+    "deactivated": "The account is deactivated: they are signed out everywhere.",
+    "reactivated": "The account is active again: they can sign in with their password.",
+}
 
 
 def _form_errors(exc: DomainError | ValidationError) -> list[str]:
@@ -335,8 +346,11 @@ async def _staff_context(request: web.Request, who: Principal) -> dict[str, Any]
         "title": "Staff",
         "users": users,
         "schools": {s.id: s for s in schools},
-        "roles": [r for r in Role if r not in {Role.PUPIL, Role.DEVICE}],
+        # Least powerful first: a new account gets the fewest rights unless someone chooses more.
+        "roles": [(r, ROLE_LABELS[r]) for r in ROLES_BY_POWER],
+        "role_labels": ROLE_LABELS,
         "created": None,
+        "notice": STAFF_NOTICES.get(request.query.get("notice", ""), ""),
     }
 
 
@@ -374,6 +388,28 @@ async def staff_add(request: web.Request, who: Principal) -> web.StreamResponse:
         context | {"created": {"email": user.email, "password": password}},
         current="/staff",
     )
+
+
+@routes.page(
+    "POST",
+    "/staff/{user_id}/active",
+    roles=[Role.ADMIN],
+    summary="Deactivate or reactivate an account (form)",
+)
+async def staff_active(request: web.Request, who: Principal) -> web.StreamResponse:
+    """``active`` is ``false`` (signed out everywhere at once) or ``true``; not one's own."""
+    form = await form_fields(request)
+    choice = form.get("active", "")
+    if choice not in {"true", "false"}:
+        raise InvalidInput("Choose whether the account is active.")
+    async with request.app[DATABASE].transaction() as session:
+        user = await org.set_user_active(
+            request.app, session, who, request.match_info["user_id"], choice == "true"
+        )
+        action = "user.reactivate" if user.active else "user.deactivate"
+        record_request(request, session, who, action, "user", user.id)
+    notice = "reactivated" if user.active else "deactivated"
+    raise web.HTTPSeeOther(f"/staff?notice={notice}#u-{user.id}")
 
 
 @routes.page("GET", "/assistant", roles=[Role.ASSISTANT], summary="Assistant's day (phone)")

@@ -6,16 +6,19 @@ import secrets
 import unicodedata
 from datetime import datetime
 
+from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from telepresence.organisation.schemas import PupilIn, PupilPatch, RoomIn, SchoolIn, UserIn
 from telepresence.platform.auth import hash_secret
+from telepresence.platform.context import CLOCK
 from telepresence.platform.errors import Conflict, InvalidInput, NotFound
 from telepresence.platform.identity import STAFF, Principal, Role
 from telepresence.platform.models import Pupil, Room, School, User
 from telepresence.platform.passwords import password_problems
+from telepresence.platform.revocation import Identity, revoke_identity
 
 __all__ = [
     "add_room",
@@ -31,6 +34,7 @@ __all__ = [
     "register_pupil",
     "set_camera_consent",
     "set_pupil_camera",
+    "set_user_active",
     "update_pupil",
 ]
 
@@ -244,3 +248,23 @@ async def add_user(
     session.add(user)
     await session.flush()
     return user, generated
+
+
+async def set_user_active(
+    app: web.Application, session: AsyncSession, who: Principal, user_id: str, active: bool
+) -> User:
+    """Deactivate (every session revoked at once) or reactivate an account of the provider.
+
+    Raises ``NotFound`` for another provider's account and ``Conflict`` for one's own
+    (an administrator cannot lock themself out).
+    """
+    user = await session.get(User, user_id)
+    if user is None or user.provider_id != who.provider_id:
+        raise NotFound("There is no such account.")
+    if user.id == who.subject_id and not active:
+        raise Conflict("You cannot deactivate your own account; ask another administrator.")
+    user.active = active
+    if not active:
+        await revoke_identity(app, session, Identity.USER, user.id, app[CLOCK].now())
+    await session.flush()
+    return user

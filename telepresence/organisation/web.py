@@ -24,7 +24,6 @@ from telepresence.organisation.schemas import (
 from telepresence.platform import auth
 from telepresence.platform.audit import record_request
 from telepresence.platform.context import CLOCK, DATABASE
-from telepresence.platform.errors import NotFound
 from telepresence.platform.identity import STAFF, Principal, Role
 from telepresence.platform.models import Pupil, School, User
 from telepresence.platform.revocation import Identity, revoke_identity
@@ -349,16 +348,30 @@ async def add_user(request: web.Request, who: Principal, body: UserIn) -> UserCr
     "/api/users/{user_id}/deactivate",
     roles=ADMIN,
     status=204,
-    errors=(404,),
+    errors=(404, 409),
     summary="Deactivate an account and revoke its sessions at once",
 )
 async def deactivate_user(request: web.Request, who: Principal) -> None:
-    """The person is signed out everywhere."""
-    now = request.app[CLOCK].now()
+    """The person is signed out everywhere; 409 for one's own account."""
     async with request.app[DATABASE].transaction() as session:
-        user = await session.get(User, request.match_info["user_id"])
-        if user is None or user.provider_id != who.provider_id:
-            raise NotFound("There is no such account.")
-        user.active = False
-        await revoke_identity(request.app, session, Identity.USER, user.id, now)
+        user = await services.set_user_active(
+            request.app, session, who, request.match_info["user_id"], False
+        )
         record_request(request, session, who, "user.deactivate", "user", user.id)
+
+
+@routes.api(
+    "POST",
+    "/api/users/{user_id}/reactivate",
+    roles=ADMIN,
+    status=204,
+    errors=(404,),
+    summary="Reactivate a deactivated account (its old sessions stay revoked)",
+)
+async def reactivate_user(request: web.Request, who: Principal) -> None:
+    """The person signs in again with their password."""
+    async with request.app[DATABASE].transaction() as session:
+        user = await services.set_user_active(
+            request.app, session, who, request.match_info["user_id"], True
+        )
+        record_request(request, session, who, "user.reactivate", "user", user.id)
