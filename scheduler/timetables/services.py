@@ -23,7 +23,7 @@ from scheduler.timetables import imports as importers
 from scheduler.timetables import repository as repo
 from scheduler.timetables.calendar import SchoolCalendar
 from scheduler.timetables.imports import ImportRejected, ImportResult
-from scheduler.timetables.imports.common import ImportProblem
+from scheduler.timetables.imports.common import ImportProblem, keep_known_fields
 from scheduler.timetables.imports.period_codes import describe_slot, normalise_code, read_shape
 from scheduler.timetables.models import LessonRow, Timetable
 from scheduler.timetables.occurrences import (
@@ -198,7 +198,9 @@ async def import_timetable(
     if not dry_run:
         await repo.lock_pupil(session, pupil.id)  # one import per pupil at a time
     rows = {row.key: row for row in await repo.load_lessons(session, pupil.id)}
-    diff = diff_timetables((repo.lesson_from_row(r) for r in rows.values()), result.lessons)
+    known = [repo.lesson_from_row(r) for r in rows.values()]
+    result = keep_known_fields(result, known, file_name)
+    diff = diff_timetables(known, result.lessons)
     events: list[BookingEvent] = []
     if not dry_run:
         await _apply(session, pupil.id, rows, diff)

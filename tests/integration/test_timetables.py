@@ -360,3 +360,19 @@ async def test_a_schools_own_period_codes_are_saved_once_and_read_by_every_impor
     assert [ls["lesson_key"].split("@")[0] for ls in body["added"]] == ["*-fri-1410", "A-mon-0850"]
     assert body["period_codes"]["X1"] == "Week A, Mon, P1 08:50-09:40 (the school's code)"
     assert (await lesson_count(client, org.pupil.id)) == 0  # a dry run writes nothing
+
+
+async def test_a_csv_without_a_room_column_keeps_the_rooms_already_known(client, org, staff):
+    assert (await upload(client, org.pupil.id, SIMS_CSV, staff, format="csv")).status == 200
+    lines = SIMS_CSV.decode("utf-8-sig").splitlines()
+    no_room = "\r\n".join(line.rsplit(";", 1)[0] for line in lines).encode()
+    preview = await upload(client, org.pupil.id, no_room, staff, format="csv", dry_run="true")
+    body = await preview.json()
+    assert (body["changed"], body["unchanged"]) == ([], 10)
+    assert any("no room column" in w["message"] for w in body["warnings"]), body["warnings"]
+    assert (await upload(client, org.pupil.id, no_room, staff, format="csv")).status == 200
+    lessons = await (
+        await client.get(f"/api/pupils/{org.pupil.id}/timetable", headers=staff)
+    ).json()
+    assert {ls["lesson_key"]: ls["room"] for ls in lessons}["A-tue-0850"] == "Lab 2"
+    assert all(ls["room"] for ls in lessons)

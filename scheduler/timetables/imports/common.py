@@ -6,8 +6,8 @@ All pure: bytes in, values or :class:`ImportRejected` out.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 
 from scheduler.timetables.calendar import WeekLetter
@@ -24,6 +24,7 @@ __all__ = [
     "ProblemLog",
     "decode_text",
     "escape_for_csv",
+    "keep_known_fields",
     "parse_clock",
     "parse_date",
     "parse_week",
@@ -66,12 +67,51 @@ class ImportResult:
     """A fully validated timetable; ``warnings`` lists things skipped or interpreted.
 
     ``period_codes``: for OneRoster, each period code met and how it was read.
+    ``absent_fields``: optional lesson fields the file has no column for (a
+    CSV without ``room``): a re-import keeps what is known of them.
     """
 
     lessons: tuple[Lesson, ...]
     source_format: str
     warnings: tuple[ImportProblem, ...] = ()
     period_codes: tuple[tuple[str, str], ...] = ()
+    absent_fields: frozenset[str] = frozenset()
+
+
+_FIELD_WORDS = {"class_group": "class", "teacher": "teacher", "room": "room"}
+
+
+def keep_known_fields(
+    result: ImportResult, known: Iterable[Lesson], file_name: str
+) -> ImportResult:
+    """``result`` with the fields its file does not carry taken from the known lessons.
+
+    A lesson already known by its key keeps its room (teacher, class) when
+    the file has no such column, instead of the re-import blanking it; a note
+    says so. Returns ``result`` itself when the file carries every field.
+    """
+    if not result.absent_fields:
+        return result
+    by_key = {lesson.key: lesson for lesson in known}
+    kept = 0
+    lessons: list[Lesson] = []
+    for lesson in result.lessons:
+        old = by_key.get(lesson.key)
+        if old is None:
+            lessons.append(lesson)
+            continue
+        values = {name: getattr(old, name) for name in result.absent_fields}
+        kept += any(values.values())
+        lessons.append(replace(lesson, **values))
+    names = " or ".join(_FIELD_WORDS[name] for name in sorted(result.absent_fields))
+    note = ImportProblem(
+        file_name,
+        1,
+        None,
+        f"the file has no {names} column: what is known of it is kept "
+        f"({kept} lesson{'s' if kept != 1 else ''}); new lessons have none",
+    )
+    return replace(result, lessons=tuple(lessons), warnings=(*result.warnings, note))
 
 
 @dataclass(frozen=True, slots=True)

@@ -207,4 +207,7 @@ def import_csv(
         log.add(None, None, "the file has a header but no lessons")
     log.problems.extend(find_overlaps(entries, calendar))
     log.raise_if_any()
-    return ImportResult(tuple(e.lesson for e in entries), "csv", tuple(log.warnings))
+    absent = frozenset(name for name in ("class_group", "teacher", "room") if name not in columns)
+    return ImportResult(
+        tuple(e.lesson for e in entries), "csv", tuple(log.warnings), absent_fields=absent
+    )
