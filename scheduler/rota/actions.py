@@ -17,7 +17,7 @@ from telepresence.platform.audit import record_request
 from telepresence.platform.context import CLOCK, DATABASE, EVENTS, JOBS
 from telepresence.platform.identity import Principal
 
-__all__ = ["confirm", "report_cant"]
+__all__ = ["confirm", "report_cant", "undo"]
 
 
 async def confirm(request: web.Request, who: Principal, move_id: str, version: int | None) -> None:
@@ -45,3 +45,13 @@ async def report_cant(
     await announce_outcomes(request.app, [outcome])
     if escalate is not None:
         await alerts_of(request.app).failed(row.school_id, row.id, escalate)
+
+
+async def undo(request: web.Request, who: Principal, move_id: str, version: int | None) -> None:
+    """Take back a "Done" made a moment ago: the day is re-planned, its jobs re-armed."""
+    now = request.app[CLOCK].now()
+    async with request.app[DATABASE].transaction() as session:
+        row, outcome = await rota_services.undo_done(session, who, move_id, version, now)
+        record_request(request, session, who, "move.undone", "move", row.id)
+    request.app[EVENTS].publish(rota_topic(row.school_id), {"kind": "undone", "move": row.id})
+    await announce_outcomes(request.app, [outcome])

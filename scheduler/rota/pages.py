@@ -17,8 +17,10 @@ from sqlalchemy import select
 from scheduler.rota import actions as rota_actions
 from scheduler.rota import config as rota_config
 from scheduler.rota import services as rota_services
+from scheduler.rota.domain.wording import CANT_REASONS, cant_reason, done_too_early
 from scheduler.rota.ical import moves_calendar
 from scheduler.rota.listener import announce_outcomes
+from scheduler.rota.models import OPEN_STATUSES
 from scheduler.rota.planning import rota_topic
 from scheduler.rota.views import assistant_moves, day_rota, my_rota
 from telepresence.platform.audit import record_request
@@ -67,25 +69,53 @@ async def assistant_rota(
     bar: a link there could be anyone's).
     """
     live = request.query.get("live") == "1"
+    ahead = 1 if request.query.get("day") == "tomorrow" else 0
     async with request.app[DATABASE].transaction() as session:
-        rota, outcome = await my_rota(session, who, request.app[CLOCK].now(), mark_seen=not live)
+        rota, outcome = await my_rota(
+            session, who, request.app[CLOCK].now(), mark_seen=not live and not ahead, ahead=ahead
+        )
     await announce_outcomes(request.app, [outcome] if outcome else [])
+    here = "/assistant?day=tomorrow" if ahead else "/assistant"
     context = {
-        "title": "Today",
+        "title": "Tomorrow" if ahead else "Today",
         "rota": rota,
         "labels": LABELS,
         "open": OPEN,
+        "reasons": CANT_REASONS,
         "first_name": who.display_name.split(" ")[0],
         "feed_url": feed_url,
+        "tomorrow": bool(ahead),
+        "here": here,
+        "refresh": f"{here}{'&' if ahead else '?'}live=1",
     }
     return render(request, who, "rota_live.html" if live else "rota_assistant.html", context)
 
 
 @routes.page("POST", "/rota/moves/{move_id}/done", roles=PEOPLE, summary="Confirm a move (form)")
 async def done_form(request: web.Request, who: Principal) -> web.StreamResponse:
-    """Back to the page the form was on."""
+    """Back to the page the form was on; far ahead of the move's window, asks first."""
     form = await form_fields(request)
-    await rota_actions.confirm(request, who, request.match_info["move_id"], _version(form))
+    move_id = request.match_info["move_id"]
+    if form.get("sure") != "yes":
+        async with request.app[DATABASE].sessions() as session:
+            row = await rota_services.visible_move(session, who, move_id)
+            now = request.app[CLOCK].now()
+            if row.status in OPEN_STATUSES and done_too_early(row.earliest, now):
+                rota, _ = await day_rota(session, who, row.school_id, row.local_date, now)
+                view = next(m for m in rota.moves if m.row.id == move_id)
+                context = {"title": "Done already?", "m": view, "back": _back(form, "/assistant")}
+                return render(request, who, "rota_confirm.html", context)
+    await rota_actions.confirm(request, who, move_id, _version(form))
+    raise web.HTTPSeeOther(_back(form, "/assistant"))
+
+
+@routes.page(
+    "POST", "/rota/moves/{move_id}/undo", roles=PEOPLE, summary="Take back a 'Done' (form)"
+)
+async def undo_form(request: web.Request, who: Principal) -> web.StreamResponse:
+    """Within a few minutes of "Done" only (then 409 with the reason)."""
+    form = await form_fields(request)
+    await rota_actions.undo(request, who, request.match_info["move_id"], _version(form))
     raise web.HTTPSeeOther(_back(form, "/assistant"))
 
 
@@ -93,9 +123,12 @@ async def done_form(request: web.Request, who: Principal) -> web.StreamResponse:
 async def cant_form(request: web.Request, who: Principal) -> web.StreamResponse:
     """The reason is required; the move's day is re-planned and the failure escalated."""
     form = await form_fields(request)
-    reason = form.get("reason", "").strip()
-    if not 2 <= len(reason) <= 300:
-        raise InvalidInput("Say in a few words why the move cannot be done.")
+    try:
+        reason = cant_reason(form.get("choice", ""), form.get("reason", ""))
+    except ValueError:
+        raise InvalidInput("Pick a reason or say in a few words why it cannot be done.") from None
+    if len(reason) > 300:
+        raise InvalidInput("Say it in at most 300 characters.")
     move_id = request.match_info["move_id"]
     await rota_actions.report_cant(request, who, move_id, reason, _version(form))
     raise web.HTTPSeeOther(_back(form, "/assistant"))

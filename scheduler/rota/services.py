@@ -25,6 +25,7 @@ from device_registry.models import Device
 from scheduler.bookings.models import Booking
 from scheduler.rota.domain.declines import NOBODY_ELSE
 from scheduler.rota.domain.moves import BatteryWarning
+from scheduler.rota.domain.wording import UNDO_WITHIN, undo_open
 from scheduler.rota.loading import absent_ids, school_zone
 from scheduler.rota.models import OPEN_STATUSES, MoveRow, RotaDeclineRow
 from scheduler.rota.planning import DayOutcome, note_change, plan_day, rota_topic
@@ -44,6 +45,7 @@ __all__ = [
     "replan_ahead",
     "replan_days",
     "replan_device",
+    "undo_done",
     "visible_move",
     "visible_school",
 ]
@@ -179,6 +181,43 @@ async def confirm_done(
     if device is not None and not row.to_room_id.startswith("?"):
         device.last_known_room_id = row.to_room_id
     return row, True
+
+
+async def undo_done(
+    session: AsyncSession, who: Principal, move_id: str, version: int | None, now: datetime
+) -> tuple[MoveRow, DayOutcome]:
+    """Take back a "Done" within ``UNDO_WITHIN`` of it: the move is open again and the day
+    re-planned (the move stays with its assistant: it was theirs a moment ago).
+
+    The device is put back in the move's first room when the move was what put it
+    where it is now. Raises ``Conflict`` for a move that is not done, one confirmed
+    by someone else (an assistant; staff may undo anyone's), one changed since
+    ``version``, or a "Done" older than ``UNDO_WITHIN``.
+    """
+    row = await visible_move(session, who, move_id)
+    if row.status != "done":
+        raise Conflict("This move is not marked done; there is nothing to take back.")
+    if who.role is Role.ASSISTANT and row.confirmed_by != who.subject_id:
+        raise Conflict("Someone else marked this move done; only they or staff can take it back.")
+    if version is not None and version != row.version:
+        raise Conflict("This move changed since you loaded it; reload and try again.")
+    if not undo_open(row.confirmed_at, now):
+        minutes = int(UNDO_WITHIN.total_seconds() // 60)
+        raise Conflict(f"'Done' can be taken back for {minutes} minutes only; ask staff.")
+    row.status = "assigned" if row.assistant_id else "pending"
+    row.confirmed_at, row.confirmed_by = None, None
+    row.contradicted_at, row.contradiction = None, None
+    row.version += 1
+    row.updated_at = now
+    device = await session.get(Device, row.device_id)
+    if (
+        device is not None
+        and device.last_known_room_id == row.to_room_id
+        and not row.from_room_id.startswith("?")
+    ):
+        device.last_known_room_id = row.from_room_id
+    await session.flush()
+    return row, await plan_day(session, row.school_id, row.local_date, now)
 
 
 async def cant_do(

@@ -16,6 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from device_registry.models import Device
 from scheduler.rota.domain.moves import BatteryWarning
+from scheduler.rota.domain.wording import (
+    ChangeNote,
+    done_too_early,
+    fold_changes,
+    in_minutes,
+    undo_open,
+)
 from scheduler.rota.loading import load_day, school_zone
 from scheduler.rota.models import AssistantRotaRow, MoveRow, RotaChangeRow, RotaDeclineRow
 from scheduler.rota.planning import DayOutcome, derive_day, plan_day, planned_charges
@@ -23,7 +30,7 @@ from scheduler.rota.services import visible_school
 from scheduler.timetables.repository import pupil_display_name
 from telepresence.platform.errors import Forbidden
 from telepresence.platform.identity import Principal, Role
-from telepresence.platform.models import Pupil, School, User
+from telepresence.platform.models import Pupil, Room, School, User
 
 __all__ = [
     "MoveView",
@@ -55,6 +62,28 @@ def display_status(row: MoveRow, now: datetime) -> str:
 
 
 @dataclass(frozen=True)
+class DeviceState:
+    """What the assistant needs to know of the robot: battery, online, where its charger is."""
+
+    battery_pct: int | None
+    charging: bool
+    online: bool
+    charger: str | None  # the charging base's room name; None: not set
+
+    @property
+    def battery(self) -> str:
+        """ "Battery 64 %", "Battery 64 %, charging" or "Battery unknown"."""
+        if self.battery_pct is None:
+            return "Battery unknown"
+        return f"Battery {self.battery_pct} %" + (", charging" if self.charging else "")
+
+    @property
+    def low(self) -> bool:
+        """Under 20 % and not charging."""
+        return self.battery_pct is not None and self.battery_pct < 20 and not self.charging
+
+
+@dataclass(frozen=True)
 class MoveView:
     """A move with the names people read, in the school's time."""
 
@@ -71,10 +100,20 @@ class MoveView:
     declines: tuple[tuple[str, str, str], ...] = ()
     # who said each of them (user ids, same order): reasons are for staff and the sayer
     decliner_ids: tuple[str, ...] = ()
+    device: DeviceState | None = None
+    soon: str | None = None  # "in 25 min" when near
+    undo: bool = False  # "Done" may still be taken back
+    early: bool = False  # "Done" now would be far ahead of its window
+    advice: tuple[str, ...] = ()  # for staff: a walk too short, who else could do it
 
     def local(self, instant: datetime | None) -> str:
         """``HH:MM`` in the school's zone ('' for none)."""
         return instant.astimezone(self.zone).strftime("%H:%M") if instant else ""
+
+    @property
+    def window(self) -> str:
+        """ "09:50 to 10:05": when the move may be done, in the school's zone."""
+        return f"{self.local(self.row.earliest)} to {self.local(self.row.due)}"
 
     @property
     def summary(self) -> str:
@@ -111,7 +150,7 @@ class RotaDay:
     zone: ZoneInfo
     moves: list[MoveView]
     assistants: list[User]
-    changes: list[RotaChangeRow] = field(default_factory=list)
+    changes: list[str] = field(default_factory=list)  # folded, one line a move
     battery: list[str] = field(default_factory=list)  # today's battery risks, for staff
 
     @property
@@ -146,6 +185,16 @@ async def _views(
         p.id: pupil_display_name(p)
         for p in await session.scalars(select(Pupil).where(Pupil.id.in_(pupil_ids)))
     }
+    base_ids = {d.charging_base_room_id for d in devices.values() if d.charging_base_room_id}
+    bases = dict(
+        (await session.execute(select(Room.id, Room.name).where(Room.id.in_(base_ids)))).all()
+    )
+    states = {
+        d.id: DeviceState(
+            d.battery_pct, bool(d.charging), d.online, bases.get(d.charging_base_room_id or "")
+        )
+        for d in devices.values()
+    }
     said: dict[str, list[tuple[str, str, str]]] = {}
     sayers: dict[str, list[str]] = {}
     for d in declines:
@@ -172,6 +221,10 @@ async def _views(
                 left,
                 tuple(said.get(row.id, ())),
                 tuple(sayers.get(row.id, ())),
+                states.get(row.device_id),
+                in_minutes(row.due, now) if left is not None else None,
+                row.status == "done" and undo_open(row.confirmed_at, now),
+                left is not None and done_too_early(row.earliest, now),
             )
         )
     return views
@@ -248,16 +301,22 @@ async def _rows(session: AsyncSession, school_id: str, day: date) -> list[MoveRo
 
 
 async def my_rota(
-    session: AsyncSession, who: Principal, now: datetime, *, mark_seen: bool
+    session: AsyncSession, who: Principal, now: datetime, *, mark_seen: bool, ahead: int = 0
 ) -> tuple[RotaDay, DayOutcome | None]:
-    """The calling assistant's moves today and what changed for them since their last look.
+    """The calling assistant's moves today (``ahead`` days on: tomorrow is 1) and, today,
+    what changed for them since their last look, one line a move (``fold_changes``).
 
-    ``mark_seen`` records this as their last look (a page load; not a live refresh).
+    ``mark_seen`` records this as their last look (a page load of today; not a live
+    refresh).
     """
     if who.role is not Role.ASSISTANT or who.school_id is None:
         raise Forbidden("Only a classroom assistant has a rota of their own.")
-    rota, outcome = await day_rota(session, who, who.school_id, None, now)
+    school = await visible_school(session, who, who.school_id)
+    day = local_today(school, now) + timedelta(days=ahead)
+    rota, outcome = await day_rota(session, who, who.school_id, day, now)
     rota.moves = [m for m in rota.moves if m.row.assistant_id == who.subject_id]
+    if ahead:
+        return rota, outcome
     settings = await session.get(AssistantRotaRow, who.subject_id)
     if settings is None:
         settings = AssistantRotaRow(user_id=who.subject_id)
@@ -268,10 +327,25 @@ async def my_rota(
     )
     if since is not None:
         query = query.where(RotaChangeRow.at > since)
-    rota.changes = list(await session.scalars(query.order_by(RotaChangeRow.at, RotaChangeRow.id)))
+    notes = list(await session.scalars(query.order_by(RotaChangeRow.at, RotaChangeRow.id)))
+    rota.changes = fold_changes(await _named(session, notes), rota.zone)
     if mark_seen:
         settings.last_look_at = now
     return rota, outcome
+
+
+async def _named(session: AsyncSession, notes: list[RotaChangeRow]) -> list[ChangeNote]:
+    """The notes with the name of the robot each is about (moves since deleted: none)."""
+    devices = dict(
+        (
+            await session.execute(
+                select(MoveRow.id, Device.name)
+                .join(Device, Device.id == MoveRow.device_id)
+                .where(MoveRow.id.in_({n.move_id for n in notes}))
+            )
+        ).all()
+    )
+    return [ChangeNote(n.at, n.move_id, n.text, devices.get(n.move_id)) for n in notes]
 
 
 async def assistant_moves(

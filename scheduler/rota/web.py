@@ -101,7 +101,7 @@ def rota_out(rota: RotaDay, viewer: Principal | None = None) -> RotaOut:
         time_zone=rota.school.time_zone,
         moves=[move_out(m, viewer) for m in rota.moves],
         unassigned=len(rota.unassigned),
-        changes=[c.text for c in rota.changes],
+        changes=rota.changes,
         battery_warnings=rota.battery,
     )
 
@@ -167,6 +167,22 @@ async def confirm_move(request: web.Request, who: Principal, body: ConfirmIn) ->
     """409 for someone else's move, or one reassigned since ``version``."""
     move_id = request.match_info["move_id"]
     await rota_actions.confirm(request, who, move_id, body.version)
+    return await _move_result(request, who, move_id)
+
+
+@routes.api(
+    "POST",
+    "/api/moves/{move_id}/undo",
+    roles=READERS,
+    body=ConfirmIn,
+    response=MoveOut,
+    errors=(404, 409, 422),
+    summary="Take back a 'Done' made in the last few minutes: the move is open again",
+)
+async def undo_move(request: web.Request, who: Principal, body: ConfirmIn) -> MoveOut:
+    """409 for a move not done, done by someone else, or done too long ago."""
+    move_id = request.match_info["move_id"]
+    await rota_actions.undo(request, who, move_id, body.version)
     return await _move_result(request, who, move_id)
 
 

@@ -1,4 +1,4 @@
-// Move rota pages: refresh the list when the school's rota changes, count the minutes left.
+// Move rota pages: refresh the list when the school's rota changes; "in 25 min" when near.
 (function () {
   "use strict";
   var box = document.getElementById("rota");
@@ -8,11 +8,14 @@
   var again = false;
 
   function countdown() {
+    // "in 25 min" within the hour before a move is due; further off, only its clock time.
     var now = Date.now();
     box.querySelectorAll(".left[data-due]").forEach(function (el) {
-      var minutes = Math.max(0, Math.floor((Date.parse(el.getAttribute("data-due")) - now) / 60000));
-      var text = minutes + " min left";
+      var minutes = Math.floor((Date.parse(el.getAttribute("data-due")) - now) / 60000);
+      var near = minutes >= 0 && minutes <= 60;
+      var text = near ? (minutes === 0 ? "now" : "in " + minutes + " min") : "";
       if (el.textContent !== text) { el.textContent = text; }
+      el.hidden = !near;
     });
   }
 

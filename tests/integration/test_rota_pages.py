@@ -45,7 +45,7 @@ async def test_the_assistant_page_lists_moves_and_done_confirms(client, org, log
     assert "<h1>Hello" in html
     assert "Robot &#39;Robbie&#39; · from S12 to Lab 3 · by 10:00 · for Sam K." in html
     assert "Kowalski" not in html
-    assert "30 min left" in html
+    assert "in 30 min" in html
     resp = await client.post(
         f"/rota/moves/{moves[0]['id']}/done",
         data={"csrf_token": csrf_of(html), "version": str(moves[0]["version"])},
