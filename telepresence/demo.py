@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from rich.console import Console
-from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,7 +22,7 @@ from telepresence.platform.database import Database
 from telepresence.platform.models import Provider, Pupil, Room, School, User
 from telepresence.platform.settings import Settings
 
-__all__ = ["DEMO_LOGINS", "seed_demo", "seed_demo_cli"]
+__all__ = ["DEMO_LOGINS", "print_logins", "seed_demo", "seed_demo_cli"]
 
 PROVIDER = "Riverside Hospital School (demo)"
 SCHOOLS = {
@@ -212,6 +211,20 @@ async def _seed_organisation(database: Database, now: datetime) -> None:
             )
 
 
+def print_logins(console: Console, base_url: str) -> None:
+    """Every demo role's sign-in, once: one line each, never wrapped, so a narrow terminal
+    or a log keeps every password whole (a table would wrap them)."""
+    console.print(f"Demo sign-ins for {base_url}:")
+    rows = [("Role", "Sign in with", "Password / PIN", "Opens")]
+    for login in DEMO_LOGINS:
+        where = "/pupil-login" if login.role == "pupil" else "/login"
+        rows.append((login.role, login.login, login.secret, base_url + where))
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    for role, who, secret, opens in rows:
+        line = f"  {role:<{widths[0]}}  {who:<{widths[1]}}  {secret:<{widths[2]}}  {opens}"
+        console.print(line, soft_wrap=True, highlight=False, markup=False)
+
+
 async def seed_demo_cli(settings: Settings, console: Console) -> int:
     """Seed the demo and print every role's login."""
     database = Database(settings.effective_database_url)
@@ -219,14 +232,6 @@ async def seed_demo_cli(settings: Settings, console: Console) -> int:
         await seed_demo(database, datetime.now(UTC))
     finally:
         await database.close()
-    table = Table(title=f"Demo logins for {settings.base_url}")
-    for column in ("Role", "Sign in with", "Password / PIN", "Opens"):
-        table.add_column(column)
-    for login in DEMO_LOGINS:
-        where = "/pupil-login" if login.role == "pupil" else "/login"
-        table.add_row(login.role, login.login, login.secret, settings.base_url + where)
-    console.print(table)
-    for login in DEMO_LOGINS:  # plain lines too, so narrow terminals and logs keep them whole
-        console.print(f"  {login.role:<15} {login.login:<32} {login.secret}", soft_wrap=True)
+    print_logins(console, settings.base_url)
     console.print("Demo data is fictional. Change these passwords before real use.")
     return 0

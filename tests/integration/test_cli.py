@@ -63,6 +63,9 @@ def test_demo_seeds_a_realistic_provider_once(demo_dir: Path):
     again = run(demo_dir, "demo")
     assert again.returncode == 0
     assert asyncio.run(counts(demo_dir)) == before
+    # Each sign-in once (issue 16: they were printed as a table and again as lines).
+    for secret in ("demo-admin-pass", "demo-assist-pass", "admin@riverside.example", "2468"):
+        assert again.stdout.count(secret) == 1, again.stdout
 
 
 async def timetable_counts(data_dir: Path) -> dict[str, int]:
