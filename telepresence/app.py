@@ -33,10 +33,13 @@ from scheduler.timetables import web as timetable_web
 from telepresence import pages, subject_access
 from telepresence.engagement import pages as engagement_pages
 from telepresence.engagement import web as engagement_web
+from telepresence.engagement.dashboard import pages as engagement_dashboard
+from telepresence.engagement.dashboard import report as engagement_report
 from telepresence.engagement.jobs import compute_finished_outcomes, nightly_engagement
 from telepresence.engagement.past_lessons import StoredLessonOutcomes
 from telepresence.fleet_metrics import FLEET_SOURCES
 from telepresence.notifications import NotificationService, SmtpMailer
+from telepresence.notifications import services as notification_services
 from telepresence.notifications import web as notifications_web
 from telepresence.notifications.jobs import resend_stalled_email
 from telepresence.notifications.rota_alerts import NotifyingRotaAlerts
@@ -53,6 +56,7 @@ from telepresence.platform.context import (
     EVENTS,
     JOBS,
     LOGIN_LIMITER,
+    NAV_BADGES,
     NOTIFIER,
     RESOLVERS,
     SETTINGS,
@@ -62,7 +66,7 @@ from telepresence.platform.database import Database
 from telepresence.platform.errors import error_middleware
 from telepresence.platform.eventbridge import PostgresEventBridge
 from telepresence.platform.events import EventHub
-from telepresence.platform.identity import TokenKind
+from telepresence.platform.identity import Principal, TokenKind
 from telepresence.platform.jobs import Job, JobContext, JobRunner
 from telepresence.platform.logging import REQUEST_ID, request_id_middleware
 from telepresence.platform.maintenance import purge_expired_tokens, purge_old_audit
@@ -70,6 +74,7 @@ from telepresence.platform.metrics import METRICS, Metrics
 from telepresence.platform.probes import SMTP_PROBE, SmtpProbe
 from telepresence.platform.probes import routes as probe_routes
 from telepresence.platform.ratelimit import RateLimiter
+from telepresence.platform.rendering import NAV
 from telepresence.platform.revocation import install_revocation_hooks
 from telepresence.platform.routing import ENDPOINTS
 from telepresence.platform.settings import Settings
@@ -125,6 +130,14 @@ async def _close_sockets(app: web.Application) -> None:
         await app[SESSION_ROOMS].close_all()
     if DEVICE_HUB in app:
         await app[DEVICE_HUB].close_sockets()
+
+
+async def _nav_badges(request: web.Request, who: Principal) -> dict[str, int]:
+    """The unread notices beside "Inbox" in the navigation of the roles that have one."""
+    if not any(href == "/inbox" for href, _ in NAV.get(who.role, [])):
+        return {}
+    async with request.app[DATABASE].sessions() as db:
+        return {"/inbox": await notification_services.unread_count(db, who.subject_id)}
 
 
 def _periodic_jobs(settings: Settings) -> list[tuple[float, Job, str]]:
@@ -244,6 +257,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         TokenKind.DEVICE: resolve_device_token,
     }
     app[RESOLVERS] = resolvers
+    app[NAV_BADGES] = _nav_badges
     install_revocation_hooks(app, revoke_lesson_tokens)
     aiohttp_jinja2.setup(
         app,
@@ -290,6 +304,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         notifications_web.routes,
         engagement_web.routes,
         engagement_pages.routes,
+        engagement_dashboard.routes,
+        engagement_report.routes,
         feed_pages.routes,
         reintegration_web.routes,
         reintegration_records.routes,

@@ -24,9 +24,12 @@ __all__ = [
     "EVENTS",
     "JOBS",
     "LOGIN_LIMITER",
+    "NAV_BADGES",
     "NOTIFIER",
+    "PAGE_BADGES",
     "RESOLVERS",
     "SETTINGS",
+    "NavBadges",
     "TokenResolver",
 ]
 
@@ -42,3 +45,9 @@ ACCOUNT_LIMITER = web.AppKey("account_limiter", RateLimiter)
 RESOLVERS: web.AppKey[dict[TokenKind, TokenResolver]] = web.AppKey("token_resolvers")
 JOBS = web.AppKey("jobs", JobRunner)
 NOTIFIER: web.AppKey[Notifier] = web.AppKey("notifier")
+
+NavBadges = Callable[[web.Request, Principal], Awaitable[dict[str, int]]]
+"""Counts to show beside navigation entries (href -> count, e.g. unread notices), set by the
+composition root so that the kernel imports no feature."""
+NAV_BADGES: web.AppKey[NavBadges] = web.AppKey("nav_badges")
+PAGE_BADGES: web.RequestKey[dict[str, int]] = web.RequestKey("page_badges")

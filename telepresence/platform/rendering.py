@@ -9,11 +9,13 @@ from urllib.parse import urlsplit
 import aiohttp_jinja2
 from aiohttp import web
 
+from telepresence.platform.context import PAGE_BADGES
 from telepresence.platform.errors import DomainError
 from telepresence.platform.identity import Principal, Role
 from telepresence.platform.routing import PRINCIPAL, csrf_for
 
 __all__ = [
+    "NAV",
     "ROLE_LABELS",
     "form_fields",
     "render",
@@ -34,29 +36,35 @@ ROLE_LABELS = {
 NAV: dict[Role, list[tuple[str, str]]] = {
     Role.ADMIN: [
         ("/devices", "Devices"),
+        ("/engagement", "Dashboard"),
         ("/pupils", "Pupils"),
         ("/timetables", "Timetables"),
         ("/rota", "Move rota"),
         ("/schools", "Schools"),
         ("/staff", "Staff"),
         ("/audit", "Audit log"),
+        ("/inbox", "Inbox"),
     ],
     Role.COORDINATOR: [
         ("/devices", "Devices"),
+        ("/engagement", "Dashboard"),
         ("/pupils", "Pupils"),
         ("/timetables", "Timetables"),
         ("/rota", "Move rota"),
         ("/schools", "Schools"),
+        ("/inbox", "Inbox"),
     ],
     Role.HOSPITAL_STAFF: [
         ("/pupils", "Pupils"),
+        ("/engagement", "Dashboard"),
         ("/watch", "Live lessons"),
         ("/timetables", "Timetables"),
         ("/rota", "Move rota"),
         ("/devices", "Devices"),
         ("/schools", "Schools"),
+        ("/inbox", "Inbox"),
     ],
-    Role.ASSISTANT: [("/assistant", "Today")],
+    Role.ASSISTANT: [("/assistant", "Today"), ("/inbox", "Inbox")],
     Role.SCHOOL_CONTACT: [("/school", "Our pupils")],
     Role.PUPIL: [("/today", "Today")],
     Role.DEVICE: [],
@@ -111,6 +119,7 @@ def render(
     base = {
         "who": who,
         "nav": NAV.get(who.role, []) if who else [],
+        "badges": request.get(PAGE_BADGES, {}),
         "role_label": ROLE_LABELS.get(who.role, "") if who else "",
         "csrf": csrf_for(request),
         "current": current or request.path,

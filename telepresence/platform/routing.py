@@ -23,6 +23,8 @@ from telepresence.platform.context import (
     CLOCK,
     DATABASE,
     LOGIN_LIMITER,
+    NAV_BADGES,
+    PAGE_BADGES,
     RESOLVERS,
     SETTINGS,
 )
@@ -369,6 +371,8 @@ def _page_handler(endpoint: Endpoint, fn: Handler) -> Handler:
     async def handle(request: web.Request) -> web.StreamResponse:
         try:
             who = await _authorise(request, endpoint.roles)
+            if who is not None and NAV_BADGES in request.app:
+                request[PAGE_BADGES] = await request.app[NAV_BADGES](request, who)
             result: web.StreamResponse = await fn(request, who)
         except Unauthorized:
             target = quote(request.path_qs, safe="/?=&")

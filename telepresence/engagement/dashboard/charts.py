@@ -1,0 +1,226 @@
+"""Charts as inline SVG, drawn on the server: no script, no build step, no library.
+
+Each chart is an ``<svg role="img">`` with a ``<title>`` and a ``<desc>`` that
+say in words what it shows (screen readers read those; the pages also put the
+figures in a table). Colours are presentation attributes, not ``style``, so
+the pages' Content-Security-Policy (no inline styles) leaves them alone.
+Pure: values in, markup out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from markupsafe import Markup, escape
+
+__all__ = [
+    "COLOURS",
+    "Bar",
+    "Segment",
+    "percent",
+    "share_bars",
+    "sparkline",
+    "stacked_bars",
+    "week_bars",
+]
+
+COLOURS = {
+    "attended": "#1f7a4d",
+    "partial": "#d08c00",
+    "missed": "#b3261e",
+    "cancelled": "#8a93a6",
+    "on_time": "#1f7a4d",
+    "late": "#d08c00",
+    "failed": "#b3261e",
+    "open": "#8a93a6",
+    "share": "#2f5bd3",
+    "grid": "#dde2ec",
+    "ink": "#1d2433",
+    "muted": "#5a6478",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    """One bar: its label under or beside it, its value (a share 0..1, or None: no data)."""
+
+    label: str
+    value: float | None
+    note: str = ""  # extra words for the description, e.g. "3 of 4 lessons"
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """One part of a stacked bar: what it counts (a key of ``COLOURS``) and how many."""
+
+    kind: str
+    count: int
+
+
+def percent(share: float | None) -> str:
+    """A share as whole percent ("80%"), or "no lessons" without one."""
+    return "no lessons" if share is None else f"{round(share * 100)}%"
+
+
+def _open(width: int, height: int, title: str, desc: str, css: str) -> tuple[str, list[str]]:
+    # Ids from the words themselves: stable across renders, distinct between charts.
+    n = hashlib.blake2s(f"{title}|{desc}".encode(), digest_size=4).hexdigest()
+    t, d = f"chart-{n}-t", f"chart-{n}-d"
+    head = (
+        f'<svg class="{css}" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-labelledby="{t} {d}" xmlns="http://www.w3.org/2000/svg">'
+        f'<title id="{t}">{escape(title)}</title><desc id="{d}">{escape(desc)}</desc>'
+    )
+    return head, []
+
+
+def week_bars(bars: Sequence[Bar], title: str, *, goal: float | None = 0.8) -> Markup:
+    """Vertical bars of a share per week (0-100%), labelled under each bar and above it.
+
+    ``goal`` draws a dashed line (the attended share) to read the bars against.
+    """
+    words = "; ".join(
+        f"{b.label}: {percent(b.value)}{f' ({b.note})' if b.note else ''}" for b in bars
+    )
+    desc = f"Share of booked time attended per week. {words or 'No weeks in this period.'}"
+    slot, left, top, plot = 56, 44, 18, 150
+    width = max(left + slot * max(len(bars), 1) + 8, 320)
+    height = top + plot + 40
+    head, parts = _open(width, height, title, desc, "chart week-chart")
+    for pct in (0, 50, 100):
+        y = top + plot - plot * pct / 100
+        parts.append(
+            f'<line x1="{left}" x2="{width - 4}" y1="{y:.1f}" y2="{y:.1f}" '
+            f'stroke="{COLOURS["grid"]}"/>'
+            f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="12" '
+            f'fill="{COLOURS["muted"]}">{pct}%</text>'
+        )
+    if goal is not None:
+        y = top + plot - plot * goal
+        parts.append(
+            f'<line x1="{left}" x2="{width - 4}" y1="{y:.1f}" y2="{y:.1f}" '
+            f'stroke="{COLOURS["attended"]}" stroke-dasharray="6 4" stroke-width="1.5"/>'
+        )
+    for i, bar in enumerate(bars):
+        x = left + slot * i + 8
+        cx = x + (slot - 16) / 2
+        parts.append(
+            f'<text x="{cx:.1f}" y="{top + plot + 18}" text-anchor="middle" font-size="12" '
+            f'fill="{COLOURS["muted"]}">{escape(bar.label)}</text>'
+        )
+        if bar.value is None:
+            parts.append(
+                f'<text x="{cx:.1f}" y="{top + plot - 6}" text-anchor="middle" font-size="12" '
+                f'fill="{COLOURS["muted"]}">&#8211;</text>'
+            )
+            continue
+        h = plot * min(max(bar.value, 0.0), 1.0)
+        fill = COLOURS["attended"] if goal is None or bar.value >= goal else COLOURS["share"]
+        parts.append(
+            f'<rect x="{x}" y="{top + plot - h:.1f}" width="{slot - 16}" height="{h:.1f}" '
+            f'rx="3" fill="{fill}"/>'
+            f'<text x="{cx:.1f}" y="{top + plot - h - 5:.1f}" text-anchor="middle" '
+            f'font-size="12" font-weight="600" fill="{COLOURS["ink"]}">{percent(bar.value)}</text>'
+        )
+    return Markup(head + "".join(parts) + "</svg>")  # noqa: S704 - every value above is escaped
+
+
+def sparkline(values: Sequence[float | None], label: str) -> Markup:
+    """A small line of weekly shares (0-100%) for a table row; gaps where no lesson was booked."""
+    width, height, pad = 120, 32, 3
+    words = ", ".join(percent(v) for v in values) or "no weeks"
+    head, parts = _open(width, height, label, f"Weekly share attended: {words}.", "spark")
+    step = (width - 2 * pad) / max(len(values) - 1, 1)
+    points = [
+        (pad + step * i, height - pad - (height - 2 * pad) * min(max(v, 0.0), 1.0))
+        for i, v in enumerate(values)
+        if v is not None
+    ]
+    parts.append(
+        f'<line x1="0" x2="{width}" y1="{height - pad}" y2="{height - pad}" '
+        f'stroke="{COLOURS["grid"]}"/>'
+    )
+    if len(points) > 1:
+        line = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
+        parts.append(
+            f'<polyline points="{line}" fill="none" stroke="{COLOURS["share"]}" '
+            'stroke-width="2" stroke-linejoin="round"/>'
+        )
+    if points:
+        x, y = points[-1]
+        parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{COLOURS["share"]}"/>')
+    return Markup(head + "".join(parts) + "</svg>")  # noqa: S704 - numbers and escaped text
+
+
+def stacked_bars(
+    rows: Sequence[tuple[str, Sequence[Segment]]], title: str, what: str = "lessons"
+) -> Markup:
+    """Horizontal bars, one per row (a subject, a school), split into coloured segments
+    (attended / partial / missed / cancelled, or on time / late / failed / open), with a
+    legend. Each bar is as long as its row's total against the largest row."""
+    kinds = list(dict.fromkeys(s.kind for _, segs in rows for s in segs))
+    words = "; ".join(
+        f"{label}: " + ", ".join(f"{s.count} {s.kind.replace('_', ' ')}" for s in segs)
+        for label, segs in rows
+    )
+    desc = f"{title}, in {what}. {words or 'Nothing in this period.'}"
+    label_w, bar_w, row_h, top = 150, 330, 30, 34
+    width, height = label_w + bar_w + 50, top + row_h * max(len(rows), 1) + 6
+    head, parts = _open(width, height, title, desc, "chart bars-chart")
+    x = 0
+    for kind in kinds:
+        name = kind.replace("_", " ")
+        parts.append(
+            f'<rect x="{x}" y="6" width="14" height="14" rx="3" fill="{COLOURS[kind]}"/>'
+            f'<text x="{x + 19}" y="18" font-size="13" fill="{COLOURS["ink"]}">{name}</text>'
+        )
+        x += 26 + 8 * len(name)
+    most = max((sum(s.count for s in segs) for _, segs in rows), default=0) or 1
+    for i, (label, segs) in enumerate(rows):
+        y = top + row_h * i
+        short = label if len(label) <= 20 else label[:19] + "…"
+        parts.append(
+            f'<text x="{label_w - 8}" y="{y + 18}" text-anchor="end" font-size="13" '
+            f'fill="{COLOURS["ink"]}">{escape(short)}</text>'
+        )
+        x0 = float(label_w)
+        for seg in segs:
+            w = bar_w * seg.count / most
+            if w > 0:
+                parts.append(
+                    f'<rect x="{x0:.1f}" y="{y + 4}" width="{w:.1f}" height="{row_h - 10}" '
+                    f'fill="{COLOURS[seg.kind]}"/>'
+                )
+            x0 += w
+        total = sum(s.count for s in segs)
+        parts.append(
+            f'<text x="{x0 + 6:.1f}" y="{y + 18}" font-size="13" '
+            f'fill="{COLOURS["muted"]}">{total}</text>'
+        )
+    return Markup(head + "".join(parts) + "</svg>")  # noqa: S704 - every value above is escaped
+
+
+def share_bars(bars: Sequence[Bar], title: str) -> Markup:
+    """Horizontal bars of a share (0-100%) per row, e.g. each robot's utilisation."""
+    words = "; ".join(f"{b.label}: {percent(b.value)}" for b in bars)
+    desc = f"{title}. {words or 'Nothing in this period.'}"
+    label_w, bar_w, row_h = 150, 300, 30
+    width, height = label_w + bar_w + 60, row_h * max(len(bars), 1) + 6
+    head, parts = _open(width, height, title, desc, "chart bars-chart")
+    for i, bar in enumerate(bars):
+        y = row_h * i
+        short = bar.label if len(bar.label) <= 20 else bar.label[:19] + "…"
+        value = min(max(bar.value or 0.0, 0.0), 1.0)
+        parts.append(
+            f'<text x="{label_w - 8}" y="{y + 18}" text-anchor="end" font-size="13" '
+            f'fill="{COLOURS["ink"]}">{escape(short)}</text>'
+            f'<rect x="{label_w}" y="{y + 4}" width="{bar_w}" height="{row_h - 10}" '
+            f'fill="{COLOURS["grid"]}"/>'
+            f'<rect x="{label_w}" y="{y + 4}" width="{bar_w * value:.1f}" '
+            f'height="{row_h - 10}" fill="{COLOURS["share"]}"/>'
+            f'<text x="{label_w + bar_w + 6}" y="{y + 18}" font-size="13" '
+            f'fill="{COLOURS["ink"]}">{percent(bar.value)}</text>'
+        )
+    return Markup(head + "".join(parts) + "</svg>")  # noqa: S704 - every value above is escaped

@@ -1,0 +1,140 @@
+"""The coordinator's dashboard (``/engagement``) and a pupil's engagement page.
+
+Coordinators and administrators see their provider's pupils, hospital staff the
+pupils they are key worker of; assistants are refused by the routes' roles.
+Every read is audited in the same transaction as the read. A bad range shows
+the page again with the filter and what was wrong (422), and reads nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from scheduler.timetables.calendar import SchoolCalendar
+from scheduler.timetables.repository import load_calendar
+from telepresence.engagement import access
+from telepresence.engagement.dashboard import charts, views
+from telepresence.engagement.dashboard.periods import Period, parse_range
+from telepresence.engagement.domain import describe
+from telepresence.engagement.signals import calendars
+from telepresence.platform.audit import record_request
+from telepresence.platform.context import CLOCK, DATABASE
+from telepresence.platform.errors import InvalidInput
+from telepresence.platform.identity import Principal
+from telepresence.platform.models import School
+from telepresence.platform.rendering import render
+from telepresence.platform.routing import Routes
+
+__all__ = ["READERS", "pupil_calendar", "routes", "template_helpers"]
+
+routes = Routes("engagement-dashboard")
+READERS = list(access.READERS)
+
+
+def template_helpers() -> dict[str, Any]:
+    """What the engagement templates use besides their context."""
+    return {
+        "charts": charts,
+        "describe": describe,
+        "percent": charts.percent,
+        "subject_rows": views.subject_rows,
+        "move_rows": views.move_rows,
+        "robot_bars": views.robot_bars,
+    }
+
+
+async def pupil_calendar(db: AsyncSession, school_id: str) -> SchoolCalendar | None:
+    """The calendar of the pupil's school (for "this term")."""
+    school = await db.get(School, school_id)
+    return await load_calendar(db, school) if school else None
+
+
+async def _calendar_for(
+    db: AsyncSession, who: Principal, school_id: str | None
+) -> SchoolCalendar | None:
+    cals = await calendars(db, str(who.provider_id))
+    if school_id and school_id in cals:
+        return cals[school_id]
+    return next(iter(cals.values()), None)
+
+
+@routes.page("GET", "/engagement", roles=READERS, summary="Engagement dashboard (audited)")
+async def engagement_dashboard(request: web.Request, who: Principal) -> web.Response:
+    """Who is drifting and why, weekly share attended, subjects, schools, robots, moves."""
+    today = request.app[CLOCK].now().date()
+    form = dict(request.query)
+    async with request.app[DATABASE].transaction() as db:
+        schools = await _schools(db, who)
+        try:
+            cal = await _calendar_for(db, who, form.get("school"))
+            rng = parse_range(form, today, cal)
+        except InvalidInput as exc:
+            return _refused(request, who, "dashboard.html", form, exc, {"schools": schools})
+        board = await views.dashboard(db, who, rng, today)
+        record_request(
+            request, db, who, "engagement.dashboard", "provider", str(who.provider_id),
+            {"start": rng.start.isoformat(), "end": rng.end.isoformat(),
+             "school_id": rng.school_id, "pupils": len(board.pupils)},
+        )  # fmt: skip
+    context = {"title": "Engagement", "board": board, "range": rng, "schools": schools}
+    return render(
+        request, who, "dashboard.html", context | _base(request, form), current="/engagement"
+    )
+
+
+@routes.page(
+    "GET", "/engagement/pupils/{pupil_id}", roles=READERS, summary="A pupil's engagement (audited)"
+)
+async def pupil_engagement_page(request: web.Request, who: Principal) -> web.Response:
+    """Weeks, subjects, each lesson's outcome in words, open alerts."""
+    today = request.app[CLOCK].now().date()
+    form = dict(request.query)
+    async with request.app[DATABASE].transaction() as db:
+        pupil = await access.visible_pupil(db, who, request.match_info["pupil_id"])
+        try:
+            rng = parse_range(form, today, await pupil_calendar(db, pupil.school_id))
+        except InvalidInput as exc:
+            return _refused(request, who, "pupil_engagement.html", form, exc, {"page": None})
+        page = await views.pupil_page(db, who, pupil.id, rng)
+        record_request(
+            request, db, who, "engagement.read", "pupil", pupil.id,
+            {"start": rng.start.isoformat(), "end": rng.end.isoformat(), "page": "engagement"},
+        )  # fmt: skip
+    context = {"title": page.pupil.first_name, "page": page, "range": rng}
+    return render(
+        request, who, "pupil_engagement.html", context | _base(request, form), current="/engagement"
+    )
+
+
+async def _schools(db: AsyncSession, who: Principal) -> list[tuple[str, str]]:
+    rows = await db.scalars(
+        select(School).where(School.provider_id == who.provider_id).order_by(School.name)
+    )
+    return [(s.id, s.name) for s in rows]
+
+
+def _base(request: web.Request, form: dict[str, str]) -> dict[str, Any]:
+    return template_helpers() | {
+        "form": form,
+        "periods": Period,
+        "problem": "",
+        "request_path": request.path,
+    }
+
+
+def _refused(
+    request: web.Request,
+    who: Principal,
+    template: str,
+    form: dict[str, str],
+    exc: InvalidInput,
+    extra: dict[str, Any],
+) -> web.Response:
+    context = (
+        _base(request, form) | extra | {"title": "Engagement", "problem": exc.detail, "range": None}
+    )
+    return render(request, who, template, context, status=422, current="/engagement")

@@ -1,0 +1,185 @@
+"""The home-school report as PDF, written with fpdf2 (pure Python: no system libraries).
+
+The PDF says what the HTML report says: the pupil, the period, lessons joined
+per subject with minutes, the weekly chart (drawn as bars) and the notes the
+key worker shared. Text is set in the PDF core font Helvetica, which covers
+Latin-1; other characters are transliterated where Unicode allows it (ś -> s, ł -> l;
+what has no Latin form becomes "?"), so a report never fails on a name.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from fpdf import FPDF
+from fpdf.enums import XPos, YPos
+
+from telepresence.engagement.dashboard.charts import Bar, percent
+from telepresence.engagement.schemas import CountsOut
+
+__all__ = ["ReportFacts", "latin1", "report_pdf"]
+
+# Typographic punctuation the core font lacks, by code point (quotes, dashes, ellipsis, ...).
+_PUNCTUATION = {
+    0x2018: "'",
+    0x2019: "'",
+    0x201C: '"',
+    0x201D: '"',
+    0x2013: "-",
+    0x2014: "-",
+    0x2026: "...",
+    0x2022: "-",
+    0x0141: "L",
+    0x0142: "l",
+    0x0110: "D",
+    0x0111: "d",
+    0x0152: "OE",
+    0x0153: "oe",
+}
+INK = (29, 36, 51)
+MUTED = (90, 100, 120)
+BRAND = (47, 91, 211)
+GRID = (221, 226, 236)
+GOOD = (31, 122, 77)
+
+
+@dataclass(frozen=True, slots=True)
+class ReportFacts:
+    """What goes into one report."""
+
+    pupil: str
+    school: str
+    key_worker: str
+    start: date
+    end: date
+    total: CountsOut
+    subjects: Sequence[CountsOut]
+    weeks: Sequence[Bar]
+    notes: Sequence[tuple[str, str, datetime]]
+    made_on: date
+
+
+def latin1(text: str) -> str:
+    """``text`` in what the core font can show (Latin-1), transliterating what it can."""
+    text = text.translate(_PUNCTUATION)
+    out = []
+    for ch in text:
+        if ord(ch) < 256:
+            out.append(ch)
+            continue
+        base = unicodedata.normalize("NFKD", ch).encode("latin-1", "ignore").decode("latin-1")
+        out.append(base or "?")
+    return "".join(out)
+
+
+class _Report(FPDF):
+    def footer(self) -> None:
+        self.set_y(-12)
+        self.set_font("Helvetica", "", 8)
+        self.set_text_color(*MUTED)
+        self.cell(0, 5, f"Classbridge engagement report - page {self.page_no()}", align="C")
+
+
+def _heading(pdf: FPDF, text: str) -> None:
+    pdf.ln(3)
+    pdf.set_font("Helvetica", "B", 13)
+    pdf.set_text_color(*INK)
+    pdf.cell(0, 8, latin1(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+
+
+def _para(pdf: FPDF, text: str, size: int = 10, colour: tuple[int, int, int] = INK) -> None:
+    pdf.set_font("Helvetica", "", size)
+    pdf.set_text_color(*colour)
+    pdf.multi_cell(0, 5, latin1(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+
+
+def _subjects(pdf: FPDF, subjects: Sequence[CountsOut]) -> None:
+    widths = (70, 25, 25, 25, 25)
+    heads = ("Subject", "Booked", "Joined", "Attended", "Minutes")
+    pdf.set_font("Helvetica", "B", 10)
+    pdf.set_fill_color(238, 241, 247)
+    for w, h in zip(widths, heads, strict=True):
+        pdf.cell(w, 7, h, border="B", fill=True)
+    pdf.ln()
+    pdf.set_font("Helvetica", "", 10)
+    for s in subjects:
+        cells = (s.key, s.booked, s.joined, s.attended, s.minutes)
+        for w, value in zip(widths, cells, strict=True):
+            pdf.cell(w, 7, latin1(str(value))[:40], border="B")
+        pdf.ln()
+
+
+def _weeks(pdf: FPDF, weeks: Sequence[Bar]) -> None:
+    if pdf.will_page_break(60):
+        pdf.add_page()
+    left, top, plot = pdf.l_margin + 10, pdf.get_y() + 4, 40.0
+    slot = min(16.0, (pdf.epw - 12) / max(len(weeks), 1))
+    pdf.set_draw_color(*GRID)
+    pdf.set_font("Helvetica", "", 7)
+    pdf.set_text_color(*MUTED)
+    for pct in (0, 50, 100):
+        y = top + plot - plot * pct / 100
+        pdf.line(left, y, left + slot * len(weeks), y)
+        pdf.text(pdf.l_margin, y + 1, f"{pct}%")
+    for i, bar in enumerate(weeks):
+        x = left + slot * i + 1
+        pdf.set_text_color(*MUTED)
+        pdf.text(x, top + plot + 5, latin1(bar.label))
+        if bar.value is None:
+            continue
+        h = plot * min(max(bar.value, 0.0), 1.0)
+        pdf.set_fill_color(*(GOOD if bar.value >= 0.8 else BRAND))
+        pdf.rect(x, top + plot - h, slot - 3, h, style="F")
+        pdf.set_text_color(*INK)
+        pdf.text(x, top + plot - h - 1.5, percent(bar.value))
+    pdf.set_y(top + plot + 9)
+
+
+def report_pdf(facts: ReportFacts) -> bytes:
+    """The report as PDF bytes (A4, text extractable)."""
+    pdf = _Report(format="A4")
+    pdf.set_title(latin1(f"Engagement report: {facts.pupil}"))
+    pdf.set_author("Classbridge")
+    pdf.set_creation_date(datetime.combine(facts.made_on, datetime.min.time()))
+    pdf.set_auto_page_break(auto=True, margin=16)
+    pdf.add_page()
+    pdf.set_font("Helvetica", "B", 18)
+    pdf.set_text_color(*INK)
+    pdf.cell(0, 10, latin1(facts.pupil), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    period = f"{facts.start:%d %B %Y} to {facts.end:%d %B %Y}"
+    _para(pdf, f"Engagement report for {facts.school}, {period}.", 11)
+    if facts.key_worker:
+        _para(pdf, f"Key worker: {facts.key_worker}. Made on {facts.made_on:%d %B %Y}.", 10, MUTED)
+    _para(
+        pdf,
+        "What the pupil joined of their lessons remotely, through the classroom robot. "
+        "It is evidence of engagement, not an attendance register: the school keeps its own.",
+        9,
+        MUTED,
+    )
+    t = facts.total
+    _heading(pdf, "Summary")
+    if not t.booked and not t.cancelled:
+        _para(pdf, "No lessons in this period: nothing was booked for the pupil to join.")
+    else:
+        _para(
+            pdf,
+            f"Joined {t.joined} of {t.booked} booked lessons; attended {t.attended} in full "
+            f"(80% or more), {t.partial} in part; {t.minutes} minutes in lessons "
+            f"({percent(t.share)} of booked time). {t.cancelled} lessons were cancelled.",
+        )
+        _heading(pdf, "Lessons per subject")
+        _subjects(pdf, facts.subjects)
+        _heading(pdf, "Share of booked time attended, per week")
+        _weeks(pdf, facts.weeks)
+    _heading(pdf, "Notes from the key worker")
+    if not facts.notes:
+        _para(pdf, "No notes shared in this period.", 10, MUTED)
+    for author, text, at in facts.notes:
+        _para(pdf, f"{at:%d %B %Y}, {author}:", 9, MUTED)
+        _para(pdf, text)
+        pdf.ln(1)
+    return bytes(pdf.output())

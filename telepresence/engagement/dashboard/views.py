@@ -1,0 +1,274 @@
+"""What the engagement pages show, gathered with aggregate SQL (``engagement.figures``) and the
+engagement services: the dashboard's pupils, weeks, subjects, schools, robots and moves; one
+pupil's weeks, subjects, lessons and alerts; the home-school report with its shared notes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from telepresence.engagement import access, services
+from telepresence.engagement.dashboard.charts import Bar, Segment
+from telepresence.engagement.dashboard.periods import Range
+from telepresence.engagement.domain import week_monday
+from telepresence.engagement.figures import Counts, Scope, counts_by, with_trend
+from telepresence.engagement.models import OutcomeRow, SharedNoteRow
+from telepresence.engagement.schemas import (
+    AlertOut,
+    AlertQuery,
+    CountsOut,
+    DeviceOut,
+    SummaryOut,
+)
+from telepresence.platform.errors import NotFound
+from telepresence.platform.identity import Principal
+from telepresence.platform.models import Pupil, School, User
+
+__all__ = [
+    "Dashboard",
+    "Note",
+    "PupilLine",
+    "PupilPage",
+    "dashboard",
+    "lesson_segments",
+    "move_rows",
+    "pupil_page",
+    "robot_bars",
+    "shared_notes",
+    "subject_rows",
+    "week_label",
+]
+
+Out = OutcomeRow
+SHOWN_PUPILS = 100  # the dashboard lists this many, those most in need of attention first
+
+
+@dataclass(slots=True)
+class PupilLine:
+    """One pupil's row on the dashboard."""
+
+    id: str
+    name: str
+    school: str
+    counts: Counts
+    weeks: list[float | None]
+    trend: float | None
+    alerts: list[AlertOut] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Dashboard:
+    """Everything the dashboard shows for one range and school."""
+
+    summary: SummaryOut
+    alerts: list[AlertOut]
+    pupils: list[PupilLine]
+    more_pupils: int
+    weeks: list[Bar]
+    subjects: list[tuple[str, list[Segment]]]
+    subject_counts: list[Counts]
+    school_names: dict[str, str]
+
+
+@dataclass(slots=True)
+class PupilPage:
+    """One pupil's engagement over a range."""
+
+    pupil: Pupil
+    school: str
+    key_worker: str
+    total: CountsOut
+    weeks: list[Bar]
+    week_rows: list[CountsOut]
+    subjects: list[CountsOut]
+    lessons: list[OutcomeRow]
+    alerts: list[AlertOut]
+
+
+def week_label(monday: date) -> str:
+    """A school week as people name it: "w/c 3 Mar"."""
+    return f"{monday.day} {monday:%b}"
+
+
+def lesson_segments(c: Counts | CountsOut) -> list[Segment]:
+    """A group's lessons split by outcome, for a stacked bar."""
+    return [
+        Segment("attended", c.attended),
+        Segment("partial", c.partial),
+        Segment("missed", c.missed),
+        Segment("cancelled", c.cancelled),
+    ]
+
+
+def subject_rows(subjects: list[CountsOut]) -> list[tuple[str, list[Segment]]]:
+    """Each subject's lessons by outcome, for a stacked bar chart."""
+    return [(s.key, lesson_segments(s)) for s in subjects]
+
+
+def move_rows(
+    moves: dict[str, dict[str, int]], names: dict[str, str]
+) -> list[tuple[str, list[Segment]]]:
+    """Each school's robot moves on time / late / failed / still open, for a stacked bar."""
+    kinds = ("on_time", "late", "failed", "open")
+    return [
+        (names.get(school, school), [Segment(k, counts.get(k, 0)) for k in kinds])
+        for school, counts in sorted(moves.items(), key=lambda kv: names.get(kv[0], kv[0]))
+    ]
+
+
+def robot_bars(devices: list[DeviceOut]) -> list[Bar]:
+    """Each robot's utilisation, for a bar chart."""
+    return [Bar(d.name, d.utilisation) for d in devices]
+
+
+def _mondays(first: date, last: date) -> list[date]:
+    monday, out = week_monday(first), []
+    while monday <= last:
+        out.append(monday)
+        monday += timedelta(weeks=1)
+    return out
+
+
+def _bar(monday: date, c: Counts | None) -> Bar:
+    if c is None or c.share is None:
+        return Bar(week_label(monday), None)
+    return Bar(week_label(monday), c.share, f"{c.joined} of {c.booked} lessons joined")
+
+
+async def _pupil_lines(
+    db: AsyncSession, scope: Scope, alerts: list[AlertOut], schools: dict[str, str]
+) -> list[PupilLine]:
+    wide = Scope(
+        scope.provider_id,
+        week_monday(scope.first) - timedelta(weeks=4),
+        scope.last,
+        scope.pupil_ids,
+        scope.school_id,
+    )
+    weeks = with_trend(await counts_by(db, wide, Out.pupil_id, Out.week_monday))
+    totals = {c.key[0]: c for c in await counts_by(db, scope, Out.pupil_id)}
+    mondays = _mondays(scope.first, scope.last)
+    by_pupil: dict[str, dict[date, Counts]] = {}
+    for w in weeks:
+        by_pupil.setdefault(w.key[0], {})[w.key[1]] = w
+    ids = set(totals) | {a.pupil_id for a in alerts}
+    people = {p.id: p for p in await db.scalars(select(Pupil).where(Pupil.id.in_(sorted(ids))))}
+    lines = []
+    for pupil_id in ids:
+        pupil = people.get(pupil_id)
+        if pupil is None or (scope.school_id and pupil.school_id != scope.school_id):
+            continue
+        mine = by_pupil.get(pupil_id, {})
+        shown = [mine[m] for m in mondays if m in mine]
+        lines.append(
+            PupilLine(
+                id=pupil_id,
+                name=f"{pupil.first_name} {pupil.last_name}",
+                school=schools.get(pupil.school_id, ""),
+                counts=totals.get(pupil_id, Counts((pupil_id,))),
+                weeks=[mine[m].share if m in mine else None for m in mondays],
+                trend=shown[-1].trend if shown else None,
+                alerts=[a for a in alerts if a.pupil_id == pupil_id],
+            )
+        )
+    # Open alerts first, then the steepest fall, then the lowest share.
+    lines.sort(
+        key=lambda p: (
+            -len(p.alerts),
+            p.trend if p.trend is not None else 0.0,
+            p.counts.share if p.counts.share is not None else 1.0,
+            p.name,
+        )
+    )
+    return lines
+
+
+async def dashboard(db: AsyncSession, who: Principal, rng: Range, today: date) -> Dashboard:
+    """The coordinator's page: ``NotFound`` for a school not of the caller's provider."""
+    schools = {
+        s.id: s.name
+        for s in await db.scalars(select(School).where(School.provider_id == who.provider_id))
+    }
+    if rng.school_id and rng.school_id not in schools:
+        raise NotFound(f"There is no school {rng.school_id!r} of yours.")
+    scope = Scope(str(who.provider_id), rng.start, rng.end, None, rng.school_id)
+    scope = await access.narrowed(db, who, scope)
+    summary = await services.summary(db, who, scope, today)
+    alerts = await services.list_alerts(db, who, AlertQuery(status="unresolved"))
+    visible = scope.pupil_ids
+    alerts = [a for a in alerts if visible is None or a.pupil_id in visible]
+    lines = await _pupil_lines(db, scope, alerts, schools)
+    if rng.school_id:
+        kept = {p.id for p in lines}
+        alerts = [a for a in alerts if a.pupil_id in kept]
+    alerts.sort(key=lambda a: (a.status != "open", -a.opened_at.timestamp()))
+    weekly = {c.key[0]: c for c in await counts_by(db, scope, Out.week_monday)}
+    subjects = await counts_by(db, scope, Out.subject)
+    return Dashboard(
+        summary=summary,
+        alerts=alerts,
+        pupils=lines[:SHOWN_PUPILS],
+        more_pupils=max(len(lines) - SHOWN_PUPILS, 0),
+        weeks=[_bar(m, weekly.get(m)) for m in _mondays(rng.start, rng.end)],
+        subjects=[(str(c.key[0]), lesson_segments(c)) for c in subjects],
+        subject_counts=subjects,
+        school_names=schools,
+    )
+
+
+async def pupil_page(
+    db: AsyncSession, who: Principal, pupil_id: str, rng: Range, *, lessons: bool = True
+) -> PupilPage:
+    """One pupil's weeks, subjects, lessons and unresolved alerts (``NotFound`` if not
+    theirs)."""
+    pupil = await access.visible_pupil(db, who, pupil_id)
+    figures = await services.pupil_engagement(db, who, pupil.id, rng.start, rng.end)
+    school = await db.get(School, pupil.school_id)
+    worker = await db.get(User, pupil.key_worker_id) if pupil.key_worker_id else None
+    by_week = {date.fromisoformat(w.key): w for w in figures.weeks}
+    bars = []
+    for monday in _mondays(rng.start, rng.end):
+        w = by_week.get(monday)
+        note = f"{w.joined} of {w.booked} lessons joined" if w else ""
+        bars.append(Bar(week_label(monday), w.share if w else None, note))
+    rows = await services.pupil_outcomes(db, who, pupil.id, rng.start, rng.end) if lessons else []
+    alerts = await services.list_alerts(db, who, AlertQuery(pupil_id=pupil.id))
+    return PupilPage(
+        pupil=pupil,
+        school=school.name if school else "",
+        key_worker=worker.name if worker else "",
+        total=figures.total,
+        weeks=bars,
+        week_rows=figures.weeks,
+        subjects=figures.subjects,
+        lessons=rows,
+        alerts=alerts,
+    )
+
+
+Note = tuple[str, str, datetime]
+"""A note as the report shows it: author's name, text, when."""
+
+
+async def shared_notes(
+    db: AsyncSession, pupil_id: str, rng: Range, *, shared: bool = True
+) -> list[Note]:
+    """Notes written in the range, oldest first: those shared with the home school (or, with
+    ``shared=False``, those kept for staff)."""
+    first = datetime.combine(rng.start, time(), tzinfo=UTC)
+    last = datetime.combine(rng.end + timedelta(days=1), time(), tzinfo=UTC)
+    query = (
+        select(SharedNoteRow, User.name)
+        .join(User, User.id == SharedNoteRow.author_id)
+        .where(
+            SharedNoteRow.pupil_id == pupil_id,
+            SharedNoteRow.shared.is_(shared),
+            SharedNoteRow.created_at >= first,
+            SharedNoteRow.created_at < last,
+        )
+        .order_by(SharedNoteRow.created_at)
+    )
+    return [(name, note.text, note.created_at) for note, name in (await db.execute(query)).all()]
