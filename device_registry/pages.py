@@ -26,8 +26,13 @@ from telepresence.platform.errors import DomainError, validation_errors
 from telepresence.platform.identity import STAFF, Principal, Role
 from telepresence.platform.models import Pupil, Room, School
 from telepresence.platform.rendering import form_fields, render
-from telepresence.platform.revocation import Identity, revoke_identity
-from telepresence.platform.routing import Routes, still_signed_in
+from telepresence.platform.revocation import (
+    SIGNED_IN_STREAMS,
+    Identity,
+    revoke_identity,
+    until_revoked,
+)
+from telepresence.platform.routing import Routes
 
 __all__ = ["routes"]
 
@@ -83,21 +88,22 @@ async def fleet_page(request: web.Request, who: Principal) -> web.StreamResponse
 async def fleet_events(request: web.Request, who: Principal) -> web.StreamResponse:
     """One ``device`` event per change of a device's live state.
 
-    The viewer's session is checked again every few seconds, so signing out or
-    being deactivated ends the stream too.
+    Signing out or being deactivated ends the stream within a second
+    (``SignedInStreams``).
     """
     assert who.provider_id is not None
     async with (
+        request.app[SIGNED_IN_STREAMS].watch(request) as revoked,
         request.app[EVENTS].subscribe(fleet_topic(who.provider_id)) as queue,
         sse_response(request, ping_interval=15) as stream,
     ):
         while stream.is_connected():
             try:
-                event = await asyncio.wait_for(queue.get(), RECHECK_SECONDS)
+                event = await until_revoked(asyncio.wait_for(queue.get(), RECHECK_SECONDS), revoked)
             except TimeoutError:
-                if not await still_signed_in(request):
-                    break
-                continue
+                continue  # is the viewer still there?
+            if event is None:
+                break
             await stream.send(json.dumps(event), event="device")
     return stream
 

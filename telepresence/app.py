@@ -75,7 +75,7 @@ from telepresence.platform.probes import SMTP_PROBE, SmtpProbe
 from telepresence.platform.probes import routes as probe_routes
 from telepresence.platform.ratelimit import RateLimiter
 from telepresence.platform.rendering import NAV
-from telepresence.platform.revocation import install_revocation_hooks
+from telepresence.platform.revocation import install_revocation_hooks, signed_in_streams
 from telepresence.platform.routing import ENDPOINTS
 from telepresence.platform.settings import Settings
 from telepresence.reintegration import pages as reintegration_pages
@@ -274,6 +274,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         undefined=jinja2.StrictUndefined,
     )
     app.cleanup_ctx.append(_resources)
+    app.cleanup_ctx.append(signed_in_streams)
     app.cleanup_ctx.append(lesson_revocation)
     app.on_shutdown.append(_close_sockets)
     app.cleanup_ctx.append(rota_planner)

@@ -29,7 +29,8 @@ from telepresence.platform.errors import InvalidInput, NotFound
 from telepresence.platform.identity import PUBLIC, STAFF, Principal, Role
 from telepresence.platform.models import School
 from telepresence.platform.rendering import form_fields, render
-from telepresence.platform.routing import Routes, still_signed_in
+from telepresence.platform.revocation import SIGNED_IN_STREAMS, until_revoked
+from telepresence.platform.routing import Routes
 
 __all__ = ["assistant_rota", "routes"]
 
@@ -227,16 +228,17 @@ async def rota_events(request: web.Request, who: Principal) -> web.StreamRespons
     async with request.app[DATABASE].sessions() as session:
         school = await rota_services.visible_school(session, who, school_id)
     async with (
+        request.app[SIGNED_IN_STREAMS].watch(request) as revoked,
         request.app[EVENTS].subscribe(rota_topic(school.id)) as queue,
         sse_response(request, ping_interval=15) as stream,
     ):
         while stream.is_connected():
             try:
-                event = await asyncio.wait_for(queue.get(), RECHECK_SECONDS)
+                event = await until_revoked(asyncio.wait_for(queue.get(), RECHECK_SECONDS), revoked)
             except TimeoutError:
-                if not await still_signed_in(request):
-                    break
-                continue
+                continue  # is the viewer still there?
+            if event is None:
+                break
             await stream.send(json.dumps(event), event="rota")
     return stream
 

@@ -130,6 +130,15 @@ class MoveView:
         """ "Ann Smith can't (10:02): on lunch cover", one per "Can't do it"."""
         return [f"{name} can't ({at}): {reason}" for name, at, reason in self.declines]
 
+    def status_reason_for(self, assistant_id: str) -> str | None:
+        """The status reason as an assistant may read it: reasons are for staff and the sayer.
+
+        When anyone else said "Can't do it" here, only that someone can't.
+        """
+        if self.row.status_reason and any(s != assistant_id for s in self.decliner_ids):
+            return OTHERS_CANT
+        return self.row.status_reason
+
     @property
     def declined_untold(self) -> list[str]:
         """The ``declined`` lines the status reason does not already tell (for the page)."""
@@ -139,6 +148,9 @@ class MoveView:
             for (name, _at, reason), line in zip(self.declines, self.declined, strict=True)
             if f"{name} can't: {reason}" not in told
         ]
+
+
+OTHERS_CANT = "Someone can't do it; staff are sorting it out."
 
 
 @dataclass

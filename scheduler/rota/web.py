@@ -45,7 +45,6 @@ __all__ = ["move_out", "rota_out", "routes"]
 routes = Routes("rota")
 STAFF_ROLES = sorted(STAFF)
 READERS = [*STAFF_ROLES, Role.ASSISTANT]
-OTHERS_CANT = "Someone can't do it; staff are sorting it out."
 
 
 def move_out(view: MoveView, viewer: Principal | None = None) -> MoveOut:
@@ -62,8 +61,7 @@ def move_out(view: MoveView, viewer: Principal | None = None) -> MoveOut:
             for line, sayer in zip(declines, view.decliner_ids, strict=True)
             if sayer == viewer.subject_id
         ]
-        if any(sayer != viewer.subject_id for sayer in view.decliner_ids):
-            status_reason = OTHERS_CANT if status_reason else status_reason
+        status_reason = view.status_reason_for(viewer.subject_id)
     return MoveOut(
         id=row.id,
         date=row.local_date,

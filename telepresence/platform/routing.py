@@ -57,6 +57,7 @@ __all__ = [
     "client_address",
     "counting_failures",
     "csrf_for",
+    "presented_token",
     "require",
     "still_signed_in",
 ]
@@ -106,17 +107,23 @@ VIA_COOKIE: web.RequestKey[bool] = web.RequestKey("via_cookie")
 Handler = Callable[..., Awaitable[Any]]
 
 
+def _bearer(request: web.Request) -> str:
+    header = request.headers.get("Authorization", "")
+    return header[7:].strip() if header.lower().startswith("bearer ") else ""
+
+
+def presented_token(request: web.Request) -> str:
+    """The bearer token, else the session cookie ('' when neither)."""
+    return _bearer(request) or request.cookies.get(SESSION_COOKIE, "")
+
+
 async def authenticate(request: web.Request) -> Principal | None:
     """The caller behind the bearer token or session cookie (cached per request)."""
     if PRINCIPAL in request:
         return request[PRINCIPAL]
     principal = None
-    header = request.headers.get("Authorization", "")
-    token = header[7:].strip() if header.lower().startswith("bearer ") else ""
-    from_cookie = False
-    if not token:
-        token = request.cookies.get(SESSION_COOKIE, "")
-        from_cookie = bool(token)
+    token = presented_token(request)
+    from_cookie = bool(token) and not _bearer(request)
     kind = token_kind(token) if token else None
     resolver = request.app[RESOLVERS].get(kind) if kind else None
     if resolver is not None:

@@ -6,7 +6,8 @@ Two halves, like the device socket's (``device_registry.hub``):
   that resets a PIN, deactivates a pupil or rotates a robot's credential, the
   lesson tokens of that end in every open session are revoked, so they cannot
   be used to join again;
-- ``RevokedLessonSweep`` runs on every instance: twice a second it asks which
+- ``RevokedLessonSweep`` runs on every instance (and drops relay watchers
+  whose account has no live sign-in left): twice a second it asks which
   ends of open sessions with a socket here hold no unrevoked lesson token any
   more, and closes those sockets (4401). Revoking on one
   instance thus closes the socket on whichever instance holds it within a
@@ -18,8 +19,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
+from functools import partial
 
 import structlog
 from aiohttp import web
@@ -33,6 +35,7 @@ from telepresence.platform.revocation import Identity
 from telepresence.sessions.domain import Participant
 from telepresence.sessions.models import LessonSession, SessionToken
 from telepresence.sessions.signalling import CLOSE_AUTH, SESSION_ROOMS, SessionRooms
+from telepresence.sessions.watch import drop_revoked_watchers
 
 __all__ = ["RevokedLessonSweep", "lesson_revocation", "revoke_lesson_tokens"]
 
@@ -93,11 +96,16 @@ class RevokedLessonSweep:
     """Closes this instance's session sockets whose lesson token was revoked anywhere."""
 
     def __init__(
-        self, database: Database, rooms: SessionRooms, every: float = SWEEP_SECONDS
+        self,
+        database: Database,
+        rooms: SessionRooms,
+        every: float = SWEEP_SECONDS,
+        watchers: Callable[[], Awaitable[int]] | None = None,
     ) -> None:
         self.database = database
         self.rooms = rooms
         self.every = every
+        self.watchers = watchers
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -122,7 +130,11 @@ class RevokedLessonSweep:
                 log.warning("revocation_sweep_failed", error=type(exc).__name__)
 
     async def sweep(self) -> int:
-        """One look; returns how many sockets it closed."""
+        """One look; returns how many sockets it closed (and relay watchers it dropped)."""
+        dropped = await self.watchers() if self.watchers is not None else 0
+        return dropped + await self._close_revoked_ends()
+
+    async def _close_revoked_ends(self) -> int:
         sockets = self.rooms.ends()
         if not sockets:
             return 0
@@ -138,7 +150,9 @@ class RevokedLessonSweep:
 
 async def lesson_revocation(app: web.Application) -> AsyncIterator[None]:
     """Cleanup context: the sweep runs while the app does (after its database and rooms)."""
-    sweep = RevokedLessonSweep(app[DATABASE], app[SESSION_ROOMS])
+    sweep = RevokedLessonSweep(
+        app[DATABASE], app[SESSION_ROOMS], watchers=partial(drop_revoked_watchers, app)
+    )
     sweep.start()
     try:
         yield

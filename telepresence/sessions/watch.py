@@ -35,7 +35,7 @@ from telepresence.platform.audit import record_request
 from telepresence.platform.context import CLOCK, DATABASE, EVENTS, SETTINGS
 from telepresence.platform.errors import Conflict, NotFound
 from telepresence.platform.identity import Principal, Role
-from telepresence.platform.models import Pupil, School, User
+from telepresence.platform.models import AuthToken, Pupil, School, User
 from telepresence.platform.rendering import render
 from telepresence.platform.routing import Routes
 from telepresence.sessions import services
@@ -45,7 +45,7 @@ from telepresence.sessions.protocol import RelayInvite, RelayStop
 from telepresence.sessions.readiness import OfferIn
 from telepresence.sessions.signalling import topic
 
-__all__ = ["RELAYS", "RelayHub", "routes"]
+__all__ = ["RELAYS", "RelayHub", "drop_revoked_watchers", "routes"]
 
 log = structlog.get_logger("classbridge.relay")
 routes = Routes("watch")
@@ -135,8 +135,53 @@ class RelayHub:
         for session_id in list(self._relays):
             await self.close(session_id)
 
+    def watchers(self) -> dict[str, list[str]]:
+        """Who watches each session relayed here: session id -> viewer (user) ids."""
+        return {session_id: relay.viewers for session_id, relay in self._relays.items()}
+
 
 RELAYS = web.AppKey("lesson_relays", RelayHub)
+
+
+async def drop_revoked_watchers(app: web.Application) -> int:
+    """Stop relaying to watchers with no live sign-in left (deactivated, signed out everywhere).
+
+    Run by the revocation sweep twice a second; returns how many it dropped.
+    """
+    hub = app[RELAYS]
+    watched = hub.watchers()
+    viewer_ids = {v for viewers in watched.values() for v in viewers}
+    if not viewer_ids:
+        return 0
+    async with app[DATABASE].sessions() as db:
+        allowed = set(
+            await db.scalars(
+                select(AuthToken.user_id)
+                .join(User, User.id == AuthToken.user_id)
+                .where(
+                    AuthToken.user_id.in_(viewer_ids),
+                    AuthToken.revoked_at.is_(None),
+                    AuthToken.expires_at > app[CLOCK].now(),
+                    User.active.is_(True),
+                )
+                .distinct()
+            )
+        )
+        rows = await db.execute(
+            select(LessonSession.id, LessonSession.robot_id).where(
+                LessonSession.id.in_(list(watched))
+            )
+        )
+        robots = {row.id: row.robot_id for row in rows}
+    dropped = 0
+    for session_id, viewers in watched.items():
+        for viewer_id in set(viewers) - allowed:
+            relay = hub.get(session_id)
+            if relay is not None and await relay.remove_viewer(viewer_id):
+                dropped += 1
+                log.info("relay_watcher_revoked", session=session_id)
+                await hub.viewer_left(app, session_id, robots[session_id], viewer_id)
+    return dropped
 
 
 async def watcher_names(db: Any, session_id: str) -> list[str]:

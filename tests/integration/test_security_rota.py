@@ -7,6 +7,7 @@ import re
 from factories import PASSWORD
 from integration.rota_helpers import LAB_THEN_S12, add_assistant, on_duty_all_week, robbie_tomorrow
 
+from scheduler.rota.models import MoveRow
 from telepresence.platform.context import DATABASE
 
 
@@ -72,3 +73,41 @@ async def test_a_cant_do_reason_is_for_staff_and_the_assistant_who_gave_it(clien
     assert "migraine" not in await seen.text()
     moves = (await seen.json())["moves"]
     assert all(m["declines"] == [] for m in moves)
+
+
+async def test_the_assistant_page_tells_a_colleagues_reason_to_nobody_else(
+    client, org, login, clock
+):
+    """The live list printed a failed move's reason unfiltered, a colleague's included."""
+    from datetime import timedelta
+
+    database = client.app[DATABASE]
+    jo = org.users["assistant"].id
+    kim = await add_assistant(database, org, "kim@test.example")
+    await on_duty_all_week(client, await login("admin"), jo, kim)
+    _, day = await robbie_tomorrow(client, org, *LAB_THEN_S12)
+    url = f"/api/schools/{org.school_id}/rota?date={day.isoformat()}"
+    kim_headers = await login("kim@test.example")
+    jo_headers = await login("assistant")
+    moves = (await (await client.get(url, headers=jo_headers)).json())["moves"]
+    move_id = next(m["id"] for m in moves if m["assistant_id"] == jo)
+    for headers, reason in ((jo_headers, "off sick today - migraine"), (kim_headers, "tired")):
+        said = await client.post(
+            f"/api/moves/{move_id}/cant", json={"reason": reason}, headers=headers
+        )
+        assert said.status == 200, await said.text()
+    # However it came to be on Kim's list as failed (staff handing it back, say):
+    async with database.transaction() as session:
+        row = await session.get(MoveRow, move_id)
+        row.status, row.assistant_id = "failed", kim
+    staff = await (await client.get(url, headers=await login("coordinator"))).text()
+    assert "migraine" in staff  # staff see it
+    clock.advance(timedelta(days=1))
+    signed = await client.post(
+        "/login", data={"email": "kim@test.example", "password": PASSWORD}, allow_redirects=False
+    )
+    assert signed.status == 303
+    html = await (await client.get("/assistant?live=1")).text()
+    assert f'data-move="{move_id}"' in html
+    assert "migraine" not in html
+    assert "Someone can&#39;t do it" in html

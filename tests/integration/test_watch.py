@@ -194,3 +194,29 @@ async def test_a_watcher_who_just_goes_away_is_noticed(
     await wait_for(lambda: session_id not in agent.relays)
     events = await (await client.get(f"/api/sessions/{session_id}/events", headers=staff)).json()
     assert [e["kind"] for e in events].count("stopped_watching") == 1
+
+
+async def test_a_deactivated_watcher_is_dropped_within_a_second(
+    client,
+    org,
+    robot,  # noqa: F811
+    pupil_peer,  # noqa: F811
+    login,
+):
+    import time
+
+    agent, session_id, staff = await live_lesson(client, org, robot, pupil_peer, login)
+    viewer = Viewer()
+    try:
+        assert await offer_to_watch(client, session_id, staff, viewer) == 200
+        await viewer.wait_frames(5, timeout=15)
+        admin = await login("admin")
+        started = time.monotonic()
+        deactivate = f"/api/users/{org.users['hospital_staff'].id}/deactivate"
+        assert (await client.post(deactivate, headers=admin)).status == 204
+        await wait_for(lambda: client.app[RELAYS].get(session_id) is None, 1.5)
+        print(f"watcher dropped {time.monotonic() - started:.2f} s after deactivation")
+        await wait_for(lambda: session_id not in agent.relays)
+        await wait_for(lambda: pupil_peer.watchers == [])  # the pupil is told nobody watches
+    finally:
+        await viewer.close()
