@@ -283,6 +283,7 @@ async def device_lifecycle(request: web.Request, who: Principal) -> web.StreamRe
     hub, now = request.app[DEVICE_HUB], request.app[CLOCK].now()
     errors: list[str] = []
     close: tuple[int, str] | None = None
+    base: str | None = None
     try:
         async with request.app[DATABASE].transaction() as session:
             if action == "revoke":
@@ -303,6 +304,11 @@ async def device_lifecycle(request: web.Request, who: Principal) -> web.StreamRe
                 await services.update_device(
                     session, who, device_id, DevicePatch(last_known_room_id=room), now
                 )
+            elif action == "base":
+                base = (await form_fields(request)).get("base_room_id") or None
+                await services.update_device(
+                    session, who, device_id, DevicePatch(charging_base_room_id=base), now
+                )
             else:
                 raise DomainError("Unknown action.")
             record_request(request, session, who, f"device.{action}", "device", device_id)
@@ -312,6 +318,8 @@ async def device_lifecycle(request: web.Request, who: Principal) -> web.StreamRe
         await hub.disconnect(device_id, *close)
     if action in {"active", "maintenance", "retired"} and not errors:
         hub.announce(who.provider_id or "", device_id, lifecycle=action)
+    if action == "base" and not errors:  # the rota derives the trip back to it at once
+        hub.announce(who.provider_id or "", device_id, charging_base_room_id=base)
     context = await _device_context(request, who, device_id)
     context |= {"errors": errors, "notice": "" if errors else "Saved."}
     return render(

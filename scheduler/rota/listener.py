@@ -104,15 +104,15 @@ async def _listen(app: web.Application) -> None:
 
 
 async def on_device_change(app: web.Application, change: dict[str, Any]) -> None:
-    """A device left or rejoined service, reported a room or a battery level: keep the
-    rota true to it."""
+    """A device left or rejoined service, got a charging base, reported a room or a battery
+    level: keep the rota true to it (a new base gives its day the trip back to charge)."""
     device_id, now = str(change.get("device_id", "")), app[CLOCK].now()
     if _is_reading(change):  # the battery rule projects from this reading
         await on_battery_readings(app, [device_id])
         return
     try:
         async with app[DATABASE].transaction() as session:
-            if "lifecycle" in change:
+            if "lifecycle" in change or "charging_base_room_id" in change:
                 outcomes = await replan_device(session, device_id, now)
                 flagged = None
             else:

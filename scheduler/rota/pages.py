@@ -17,6 +17,7 @@ from sqlalchemy import select
 from scheduler.rota import actions as rota_actions
 from scheduler.rota import config as rota_config
 from scheduler.rota import services as rota_services
+from scheduler.rota.advice import with_advice
 from scheduler.rota.domain.wording import CANT_REASONS, cant_reason, done_too_early
 from scheduler.rota.ical import moves_calendar
 from scheduler.rota.listener import announce_outcomes
@@ -165,6 +166,7 @@ async def staff_rota(request: web.Request, who: Principal) -> web.StreamResponse
             request.app[CLOCK].now(),
             battery=True,
         )
+        rota.moves = await with_advice(session, rota.school, rota.day, rota.moves, rota.assistants)
     await announce_outcomes(request.app, [outcome] if outcome else [])
     context = {"title": f"Move rota · {rota.school.name}", "rota": rota, "labels": LABELS}
     if request.query.get("live") == "1":
