@@ -63,9 +63,16 @@ def _parser() -> argparse.ArgumentParser:
         help="synthetic battery, or the OS's battery and network readings",
     )
     agent.add_argument("--model", default="Classbridge synthetic robot")
+    login = sub.add_parser("login", help="sign in to a service for command-line use")
+    login.add_argument("--server", help="the service's base URL (default CLASSBRIDGE_PUBLIC_URL)")
+    login.add_argument("--email", required=True)
     timetable = sub.add_parser("import-timetable", help="import a pupil's timetable export")
-    timetable.add_argument("file", type=Path, help="the export: .ics, .csv or a OneRoster .zip")
-    timetable.add_argument("--pupil", required=True, help="the Classbridge pupil id")
+    timetable.add_argument(
+        "file", type=Path, help="the export: .ics, .csv, a OneRoster .zip or its folder"
+    )
+    timetable.add_argument("--pupil", required=True, help="the pupil's code (e.g. SAMK42)")
+    timetable.add_argument("--server", help="the service's base URL (default: as at login)")
+    timetable.add_argument("--token", help="API token (default CLASSBRIDGE_TOKEN, or login's)")
     timetable.add_argument(
         "--format", choices=["ical", "csv", "oneroster"], help="default: guessed"
     )
@@ -147,7 +154,14 @@ def _agent(_settings: Settings, args: argparse.Namespace) -> int:
 def _import_timetable(settings: Settings, args: argparse.Namespace) -> int:
     from scheduler.timetables.cli import import_timetable_cli
 
-    return asyncio.run(import_timetable_cli(settings, args, console))
+    return asyncio.run(import_timetable_cli(args, settings.base_url, console, err))
+
+
+def _login(settings: Settings, args: argparse.Namespace) -> int:
+    from scheduler.timetables.cli import login_cli
+
+    password = sys.stdin.readline().strip() if not sys.stdin.isatty() else getpass.getpass()
+    return asyncio.run(login_cli(args, password, settings.base_url, console, err))
 
 
 COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
@@ -158,6 +172,7 @@ COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "user": _user_add,
     "agent": _agent,
     "import-timetable": _import_timetable,
+    "login": _login,
 }
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import io
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from factories import PUPIL_PIN
+from factories import PASSWORD, PUPIL_PIN
 from scheduler_factories import (
     FIXTURES,
     calendar_payload,
@@ -298,23 +299,29 @@ def _run_cli(argv: list[str], env: dict[str, str], monkeypatch) -> int:
     return main(argv)
 
 
-async def test_cli_imports_and_exits_2_on_a_bad_file(
-    client, org, staff, settings, tmp_path: Path, monkeypatch, capsys
+async def test_cli_imports_through_the_api_by_pupil_code_and_exits_2_on_a_bad_file(
+    client, org, staff, tmp_path: Path, monkeypatch, capsys
 ):
-    env = {
-        "CLASSBRIDGE_DATABASE_URL": settings.effective_database_url,
-        "CLASSBRIDGE_DATA_DIR": str(tmp_path),
-    }
+    server = str(client.make_url("/")).rstrip("/")
+    env = {"XDG_CONFIG_HOME": str(tmp_path / "config"), "CLASSBRIDGE_DATA_DIR": str(tmp_path)}
+    monkeypatch.setattr("sys.stdin", io.StringIO(f"{PASSWORD}\n"))
+    sign_in = ["login", "--server", server, "--email", org.email("hospital_staff")]
+    assert await asyncio.to_thread(_run_cli, sign_in, env, monkeypatch) == 0
+    assert (tmp_path / "config" / "classbridge" / "token").stat().st_mode & 0o777 == 0o600
+    capsys.readouterr()
     good = tmp_path / "9X.csv"
     good.write_bytes(SIMS_CSV)
     bad = tmp_path / "bad.csv"
     bad.write_bytes(SIMS_CSV.replace(b"A;Tue;P1;Science", b"A;Tue;25:00;Science"))
-    base = ["import-timetable", "--pupil", org.pupil.id]
+    base = ["import-timetable", "--pupil", org.pupil.pupil_code.lower()]
     code = await asyncio.to_thread(_run_cli, [*base, str(bad)], env, monkeypatch)
     assert code == 2
-    out = capsys.readouterr().out
-    assert "bad.csv" in out
-    assert "4" in out
+    out, err = capsys.readouterr()
+    assert err.splitlines() == [
+        "bad.csv:4: period: unknown period '25:00' "
+        "(bell times: Registration, P1, P2, P3, P4, P5, P6)"
+    ]
+    assert "bad.csv" not in out
     assert await lesson_count(client, org.pupil.id) == 0
     code = await asyncio.to_thread(_run_cli, [*base, str(good), "--dry-run"], env, monkeypatch)
     assert code == 0
@@ -324,9 +331,35 @@ async def test_cli_imports_and_exits_2_on_a_bad_file(
     assert code == 0
     assert await lesson_count(client, org.pupil.id) == 10
     missing = await asyncio.to_thread(
-        _run_cli, ["import-timetable", "--pupil", "nobody", str(good)], env, monkeypatch
+        _run_cli, ["import-timetable", "--pupil", "NOBODY", str(good)], env, monkeypatch
     )
     assert missing == 2
+    assert "no pupil with code 'NOBODY'" in capsys.readouterr().err
+
+
+async def test_cli_takes_a_oneroster_folder_and_a_token_from_the_environment(
+    client, org, staff, tmp_path: Path, monkeypatch, capsys
+):
+    folder = tmp_path / "roster"
+    folder.mkdir()
+    for name, data in oneroster_files(periods={"c-ma": "MonA:1", "c-en": "Tue-2B"}).items():
+        (folder / name).write_bytes(data)
+    env = {
+        "XDG_CONFIG_HOME": str(tmp_path / "empty"),
+        "CLASSBRIDGE_TOKEN": staff["Authorization"].removeprefix("Bearer "),
+    }
+    server = str(client.make_url("/")).rstrip("/")
+    argv = ["import-timetable", str(folder), "--server", server, "--pupil", org.pupil.pupil_code]
+    code = await asyncio.to_thread(_run_cli, [*argv, "--roster-id", "p-17"], env, monkeypatch)
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "2 added" in out
+    assert "period code MonA:1 = Week A, Mon, P1 08:50-09:40" in out
+    assert await lesson_count(client, org.pupil.id) == 2
+    env["CLASSBRIDGE_TOKEN"] = "cba_not-a-token"
+    refused = await asyncio.to_thread(_run_cli, [*argv, "--roster-id", "p-17"], env, monkeypatch)
+    assert refused == 2
+    assert "classbridge login" in capsys.readouterr().err
 
 
 async def test_a_schools_own_period_codes_are_saved_once_and_read_by_every_import(
