@@ -44,6 +44,7 @@ from telepresence.notifications import web as notifications_web
 from telepresence.notifications.jobs import resend_stalled_email
 from telepresence.notifications.rota_alerts import NotifyingRotaAlerts
 from telepresence.organisation import pages as organisation_pages
+from telepresence.organisation import pupil_pages
 from telepresence.organisation import web as organisation_web
 from telepresence.organisation.passwords import routes as password_routes
 from telepresence.platform import web as platform_web
@@ -284,6 +285,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         session_timings.routes,
         organisation_web.routes,
         organisation_pages.routes,
+        pupil_pages.routes,
         password_routes,
         subject_access.routes,
         device_registry.web.routes,

@@ -9,10 +9,9 @@ from aiohttp import web
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from device_registry.models import Device
-from device_registry.views import device_views
 from scheduler.rota.pages import assistant_rota
 from telepresence.organisation import services as org
+from telepresence.organisation.pupil_pages import pupil_context
 from telepresence.organisation.schemas import PinIn, PupilIn, UserIn
 from telepresence.platform import auth
 from telepresence.platform.audit import entries as audit_entries
@@ -20,7 +19,7 @@ from telepresence.platform.audit import record_request
 from telepresence.platform.context import CLOCK, DATABASE, SETTINGS
 from telepresence.platform.errors import DomainError, InvalidInput, validation_errors
 from telepresence.platform.identity import PUBLIC, STAFF, Principal, Role, TokenKind
-from telepresence.platform.models import Pupil, School, User
+from telepresence.platform.models import Pupil, User
 from telepresence.platform.rendering import HOME, ROLE_LABELS, form_fields, render, safe_next
 from telepresence.platform.revocation import Identity, revoke_identity
 from telepresence.platform.routing import SESSION_COOKIE, Routes, check_origin, counting_failures
@@ -196,6 +195,7 @@ async def _pupils_context(request: web.Request, who: Principal) -> dict[str, Any
         "schools": {s.id: s for s in schools},
         "staff": {u.id: u for u in staff},
         "can_edit": who.role in {Role.ADMIN, Role.HOSPITAL_STAFF},
+        "notice": "The record is deleted." if request.query.get("notice") == "deleted" else "",
     }
 
 
@@ -237,26 +237,6 @@ async def pupils_add(request: web.Request, who: Principal) -> web.StreamResponse
     raise web.HTTPSeeOther(f"/pupils/{pupil.id}")
 
 
-async def _pupil_context(request: web.Request, who: Principal, pupil_id: str) -> dict[str, Any]:
-    async with request.app[DATABASE].transaction() as session:
-        pupil = await org.get_pupil(session, who, pupil_id)
-        school = await session.get(School, pupil.school_id)
-        key_worker = await session.get(User, pupil.key_worker_id) if pupil.key_worker_id else None
-        devices = await device_views(
-            session, list(await session.scalars(select(Device).where(Device.pupil_id == pupil.id)))
-        )
-        record_request(request, session, who, "pupil.read", "pupil", pupil.id)
-    return {
-        "title": org.display_name(pupil.first_name, pupil.last_name),
-        "pupil": pupil,
-        "school": school,
-        "key_worker": key_worker,
-        "devices": devices,
-        "notice": "",
-        "can_edit": who.role in {Role.ADMIN, Role.HOSPITAL_STAFF},
-    }
-
-
 @routes.page(
     "POST",
     "/pupils/{pupil_id}/camera-consent",
@@ -284,7 +264,7 @@ async def pupil_camera_consent(request: web.Request, who: Principal) -> web.Stre
                     pupil.id,
                     {"consent": pupil.camera_consent},
                 )
-    context = await _pupil_context(request, who, pupil_id)
+    context = await pupil_context(request, who, pupil_id)
     notice = "" if errors else "Camera consent saved. It applies from the pupil's next join."
     context |= {"errors": errors, "notice": notice}
     return render(
@@ -295,7 +275,7 @@ async def pupil_camera_consent(request: web.Request, who: Principal) -> web.Stre
 @routes.page("GET", "/pupils/{pupil_id}", roles=STAFF, summary="A pupil's record (audited)")
 async def pupil_page(request: web.Request, who: Principal) -> web.StreamResponse:
     """Names, school, key worker, consent, tablet sign-in, devices."""
-    context = await _pupil_context(request, who, request.match_info["pupil_id"])
+    context = await pupil_context(request, who, request.match_info["pupil_id"])
     return render(request, who, "pupil.html", context, current="/pupils")
 
 
@@ -321,7 +301,7 @@ async def pupil_pin(request: web.Request, who: Principal) -> web.StreamResponse:
             record_request(request, session, who, "pupil.set_pin", "pupil", pupil.id)
     except ValidationError:
         errors = ["The PIN must be 4 to 8 digits."]
-    context = await _pupil_context(request, who, pupil_id)
+    context = await pupil_context(request, who, pupil_id)
     context |= {"errors": errors, "notice": "" if errors else "The new PIN is set."}
     return render(
         request, who, "pupil.html", context, status=422 if errors else 200, current="/pupils"

@@ -20,7 +20,7 @@ from scheduler.bookings.unavailability import Unavailable, WeeklyUnavailable, bl
 from scheduler.timetables import repository as repo
 from scheduler.timetables.calendar import DEFAULT_TIMEZONE, CalendarError
 from scheduler.timetables.occurrences import expand
-from telepresence.platform.errors import Conflict, InvalidInput
+from telepresence.platform.errors import Conflict, InvalidInput, NotFound
 from telepresence.platform.identity import Principal
 from telepresence.platform.models import Pupil, School
 
@@ -145,6 +145,42 @@ async def add_unavailability(
     session.add(row)
     await session.flush()
     return await _zone(session, pupil), row
+
+
+async def _entry(
+    session: AsyncSession, who: Principal, pupil_id: str, entry_id: str
+) -> tuple[Pupil, UnavailabilityRow]:
+    pupil = await repo.visible_pupil(session, who, pupil_id)
+    row = await session.get(UnavailabilityRow, entry_id)
+    if row is None or row.pupil_id != pupil.id:
+        raise NotFound("There is no such unavailability entry.")
+    return pupil, row
+
+
+async def replace_unavailability(
+    session: AsyncSession, who: Principal, pupil_id: str, entry_id: str, entry: Unavailable
+) -> tuple[ZoneInfo, UnavailabilityRow]:
+    """Change an entry in place (it may become weekly or one-off); bookings are untouched.
+
+    Raises ``NotFound`` for an entry that is not this pupil's.
+    """
+    pupil, row = await _entry(session, who, pupil_id, entry_id)
+    row.reason = entry.reason
+    row.start_time = row.end_time = row.valid_from = row.valid_to = None
+    row.starts_at = row.ends_at = None
+    _fill_unavailability(row, entry)
+    await session.flush()
+    return await _zone(session, pupil), row
+
+
+async def remove_unavailability(
+    session: AsyncSession, who: Principal, pupil_id: str, entry_id: str
+) -> UnavailabilityRow:
+    """Delete an entry (lessons in its times can be booked again); ``NotFound`` otherwise."""
+    _pupil, row = await _entry(session, who, pupil_id, entry_id)
+    await session.delete(row)
+    await session.flush()
+    return row
 
 
 def _fill_unavailability(row: UnavailabilityRow, entry: Unavailable) -> None:

@@ -41,6 +41,8 @@ DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sun
 NOTICES = {
     "added": "The unavailability is saved.",
     "unwell": "Today's remaining bookings are cancelled.",
+    "changed": "The unavailability is changed. Existing bookings are as they were.",
+    "removed": "The unavailability is removed: lessons in those times can be booked again.",
 }
 
 
@@ -98,6 +100,9 @@ async def _context(request: web.Request, who: Principal, pupil_id: str) -> dict[
         "form": {},
         "ticked": [],
         "can_edit": who.role in WRITERS,
+        "editing": "",
+        "edit_form": {},
+        "edit_ticked": [],
         "notice": NOTICES.get(request.query.get("notice", ""), ""),
     }
 
@@ -167,3 +172,67 @@ async def unwell_today_form(request: web.Request, who: Principal) -> web.StreamR
         return error_page(request, who, exc)
     HubBookingEvents(request.app[EVENTS]).publish(events)
     raise web.HTTPSeeOther(f"/pupils/{pupil_id}/unavailability?notice=unwell")
+
+
+@routes.page(
+    "POST",
+    "/pupils/{pupil_id}/unavailability/{entry_id}",
+    roles=WRITERS,
+    summary="Change a weekly or one-off unavailability (form)",
+)
+async def unavailability_edit(request: web.Request, who: Principal) -> web.StreamResponse:
+    """The same fields as adding one; refused whole, with the entry's form kept open."""
+    pupil_id, entry_id = request.match_info["pupil_id"], request.match_info["entry_id"]
+    posted = await request.post()
+    form = form_of(posted)
+    ticked = [d for d in posted.getall("weekday", []) if isinstance(d, str)]
+    try:
+        context = await _context(request, who, pupil_id)
+    except DomainError as exc:
+        return error_page(request, who, exc)
+    try:
+        entry = unavailable_from_form(form, ticked, context["zone"])
+        async with request.app[DATABASE].transaction() as session:
+            await availability.replace_unavailability(session, who, pupil_id, entry_id, entry)
+            record_request(
+                request,
+                session,
+                who,
+                "unavailability.change",
+                "pupil",
+                pupil_id,
+                {"entry": entry_id},
+            )
+    except DomainError as exc:
+        context |= {"errors": error_messages(exc), "editing": entry_id, "notice": ""}
+        context |= {"edit_form": form, "edit_ticked": ticked}
+        return render(
+            request, who, "unavailability.html", context, status=exc.status, current="/timetables"
+        )
+    raise web.HTTPSeeOther(f"/pupils/{pupil_id}/unavailability?notice=changed")
+
+
+@routes.page(
+    "POST",
+    "/pupils/{pupil_id}/unavailability/{entry_id}/delete",
+    roles=WRITERS,
+    summary="Remove an unavailability: its lessons can be booked again (form)",
+)
+async def unavailability_delete(request: web.Request, who: Principal) -> web.StreamResponse:
+    """Bookings are not made by this; book the freed lessons as usual."""
+    pupil_id, entry_id = request.match_info["pupil_id"], request.match_info["entry_id"]
+    try:
+        async with request.app[DATABASE].transaction() as session:
+            row = await availability.remove_unavailability(session, who, pupil_id, entry_id)
+            record_request(
+                request,
+                session,
+                who,
+                "unavailability.remove",
+                "pupil",
+                pupil_id,
+                {"entry": entry_id, "reason": row.reason},
+            )
+    except DomainError as exc:
+        return error_page(request, who, exc)
+    raise web.HTTPSeeOther(f"/pupils/{pupil_id}/unavailability?notice=removed")
