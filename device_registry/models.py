@@ -17,10 +17,13 @@ class Device(Base):
     """A robot or tablet, its assignment, lifecycle and latest telemetry."""
 
     __tablename__ = "devices"
+    # A serial is unique within a provider: a server-wide check would tell one
+    # provider which serials another has registered.
+    __table_args__ = (Index("uq_devices_provider_serial", "provider_id", "serial", unique=True),)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     provider_id: Mapped[str] = mapped_column(ForeignKey("providers.id"), index=True)
-    serial: Mapped[str] = mapped_column(String(64), unique=True)
+    serial: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(100))
     model: Mapped[str] = mapped_column(String(100))
     kind: Mapped[str] = mapped_column(String(10))

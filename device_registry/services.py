@@ -111,8 +111,14 @@ async def _room_fits(
 async def register_device(
     session: AsyncSession, who: Principal, data: DeviceIn, now: datetime
 ) -> Device:
-    """Register a device for the caller's provider; ``Conflict`` for a known serial."""
-    if await session.scalar(select(Device.id).where(Device.serial == data.serial)):
+    """Register a device for the caller's provider; ``Conflict`` for a serial it already has.
+
+    Serials are unique per provider, so another provider's devices are never told.
+    """
+    same = select(Device.id).where(
+        Device.provider_id == who.provider_id, Device.serial == data.serial
+    )
+    if await session.scalar(same):
         raise Conflict(f"A device with serial {data.serial!r} is already registered.")
     await _check_assignment(
         session,

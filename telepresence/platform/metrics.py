@@ -207,7 +207,11 @@ class HttpLatencyLog(AbstractAccessLogger):
         return True
 
     def log(self, request: BaseRequest, response: web.StreamResponse, time: float) -> None:
-        metrics = request.app.get(METRICS) if isinstance(request, web.Request) else None
+        # A request aiohttp could not parse (a NUL in a header) was never routed: it has
+        # no app, and ``request.app`` would assert instead of answering.
+        metrics = None
+        if isinstance(request, web.Request) and request._match_info is not None:
+            metrics = request.app.get(METRICS)
         if metrics is None or response.status == 101:
             return
         if response.content_type == "text/event-stream":

@@ -254,3 +254,20 @@ async def test_readyz_is_503_when_the_database_cannot_be_reached(settings, aioht
     assert resp.status == 503
     assert (await resp.json())["database"] == "unavailable"
     assert (await client.get("/readyz")).status == 503
+
+
+@pytest.mark.unhandled_error_expected  # aiohttp logs the bad request itself; asserted below
+async def test_a_request_aiohttp_cannot_parse_is_not_a_crash_in_the_latency_hook(client, caplog):
+    """Found by schemathesis: a NUL in a header made the access-log hook assert."""
+    import asyncio
+
+    reader, writer = await asyncio.open_connection("127.0.0.1", client.server.port)
+    writer.write(b"GET /api/me HTTP/1.1\r\nHost: x\r\nX-Probe: \x00\r\n\r\n")
+    await writer.drain()
+    status = await asyncio.wait_for(reader.readline(), 5)
+    writer.close()
+    assert b" 400 " in status
+    await asyncio.sleep(0.1)
+    crashes = [r for r in caplog.records if r.getMessage() == "Unhandled exception"]
+    assert crashes == []
+    assert (await client.get("/healthz")).status == 200

@@ -111,3 +111,14 @@ async def test_a_room_of_another_school_of_the_same_provider_is_refused(client, 
     )
     assert ok.status == 200
     assert (await ok.json())["last_known_room"] == "S12"
+
+
+async def test_registering_a_serial_tells_nothing_about_another_provider(client, org, login):
+    """The finding: another provider's serial got 409 'already registered' (an oracle)."""
+    await add_device(client.app[DATABASE], org)  # ROBOT-0001 at this provider
+    robot = {"serial": "ROBOT-0001", "name": "Rover", "model": "AV1", "kind": "robot"}
+    theirs = await client.post("/api/devices", headers=await login("other_admin"), json=robot)
+    assert theirs.status == 201, await theirs.text()
+    again = await client.post("/api/devices", headers=await login("admin"), json=robot)
+    assert again.status == 409  # a provider's own serials stay unique
+    assert "already registered" in (await again.json())["detail"]
