@@ -83,7 +83,6 @@ from telepresence.reintegration import pages as reintegration_pages
 from telepresence.reintegration import records_web as reintegration_records
 from telepresence.reintegration import web as reintegration_web
 from telepresence.reintegration.jobs import no_contact_alerts, review_reminders
-from telepresence.sessions import pages as session_pages
 from telepresence.sessions import readiness
 from telepresence.sessions import timings as session_timings
 from telepresence.sessions import watch as session_watch
@@ -94,6 +93,7 @@ from telepresence.sessions.readiness import ECHOES, EchoPeers
 from telepresence.sessions.revocation import lesson_revocation, revoke_lesson_tokens
 from telepresence.sessions.signalling import SESSION_ROOMS, SessionRooms
 from telepresence.sessions.watch import RELAYS, RelayHub
+from telepresence.tablet import pages as tablet_pages
 
 __all__ = ["create_app"]
 
@@ -292,7 +292,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         pages.routes,
         device_pages.routes,
         session_web.routes,
-        session_pages.routes,
+        tablet_pages.routes,
         readiness.routes,
         session_watch.routes,
         timetable_web.routes,

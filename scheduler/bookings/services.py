@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -25,8 +26,9 @@ from scheduler.timetables.calendar import CalendarError, SchoolCalendar
 from scheduler.timetables.models import LessonRow
 from scheduler.timetables.occurrences import Lesson, Occurrence, expand
 from telepresence.platform.errors import Conflict, InvalidInput, NotFound
-from telepresence.platform.identity import Principal
-from telepresence.platform.models import Pupil
+from telepresence.platform.identity import Principal, Role
+from telepresence.platform.models import Provider, Pupil, School, User
+from telepresence.platform.notifier import Notice
 
 __all__ = [
     "MAX_BULK_DAYS",
@@ -40,6 +42,7 @@ __all__ = [
     "list_flagged",
     "pupils_with_future_bookings",
     "reconcile_bookings",
+    "unwell_notice",
     "unwell_today",
 ]
 
@@ -280,6 +283,52 @@ async def unwell_today(
         events.append(booking_event(booking, BookingEventKind.CANCELLED, now, UNWELL_REASON))
     await session.flush()
     return bookings, events
+
+
+async def unwell_notice(
+    session: AsyncSession,
+    who: Principal,
+    pupil_id: str,
+    cancelled: Sequence[Booking],
+    now: datetime,
+) -> Notice | None:
+    """What the pupil's key worker is told when the pupil (or anyone but the key worker) says
+    the pupil is too unwell today; once a day. Without a key worker, the provider's contact
+    address is told. None when there is nobody to tell.
+    """
+    pupil = await session.get(Pupil, pupil_id)
+    if pupil is None or who.subject_id == pupil.key_worker_id:
+        return None
+    school = await session.get(School, pupil.school_id)
+    zone = ZoneInfo(school.time_zone if school else "Europe/London")
+    worker = await session.get(User, pupil.key_worker_id) if pupil.key_worker_id else None
+    if worker is not None and not worker.active:
+        worker = None
+    provider = await session.get(Provider, pupil.provider_id)
+    email = worker.email if worker else (provider.contact_email if provider else None)
+    if worker is None and not email:
+        return None
+    name = f"{pupil.first_name} {pupil.last_name}".strip()
+    by = "on their tablet" if who.role is Role.PUPIL else f"({who.display_name})"
+    at = now.astimezone(zone)
+    lines = [
+        f"{b.starts_at.astimezone(zone):%H:%M} {b.subject}" + (f", {b.room}" if b.room else "")
+        for b in cancelled
+    ]
+    body = f"{name} said {by} at {at:%H:%M} that they are too unwell for lessons today. "
+    body += (
+        "Cancelled: " + "; ".join(lines) + "." if lines else "No lessons were left to cancel today."
+    )
+    body += " You may want to check in with them."
+    return Notice(
+        idempotency_key=f"unwell-today:{pupil.id}:{at.date().isoformat()}",
+        kind="pupil_unwell",
+        subject=f"{name} is too unwell for lessons today",
+        body=body,
+        user_id=worker.id if worker else None,
+        email=email,
+        link=f"/pupils/{pupil.id}/unavailability",
+    )
 
 
 async def list_bookings(

@@ -28,7 +28,7 @@ from scheduler.timetables.pages import (
 )
 from scheduler.timetables.repository import pupil_display_name, visible_pupil
 from telepresence.platform.audit import record_request
-from telepresence.platform.context import CLOCK, DATABASE, EVENTS
+from telepresence.platform.context import CLOCK, DATABASE, EVENTS, NOTIFIER
 from telepresence.platform.errors import DomainError, InvalidInput
 from telepresence.platform.identity import Principal
 from telepresence.platform.rendering import render
@@ -164,13 +164,15 @@ async def unwell_today_form(request: web.Request, who: Principal) -> web.StreamR
     pupil_id = request.match_info["pupil_id"]
     try:
         async with request.app[DATABASE].transaction() as session:
-            _cancelled, events = await bookings.unwell_today(
-                session, who, pupil_id, request.app[CLOCK].now()
-            )
+            now = request.app[CLOCK].now()
+            cancelled, events = await bookings.unwell_today(session, who, pupil_id, now)
+            notice = await bookings.unwell_notice(session, who, pupil_id, cancelled, now)
             record_request(request, session, who, "pupil.unwell_today", "pupil", pupil_id)
     except DomainError as exc:
         return error_page(request, who, exc)
     HubBookingEvents(request.app[EVENTS]).publish(events)
+    if notice is not None:
+        await request.app[NOTIFIER].notify(notice)
     raise web.HTTPSeeOther(f"/pupils/{pupil_id}/unavailability?notice=unwell")
 
 

@@ -34,7 +34,7 @@ from scheduler.bookings.views import (
     unavailable_in,
 )
 from telepresence.platform.audit import record_request
-from telepresence.platform.context import CLOCK, DATABASE, EVENTS
+from telepresence.platform.context import CLOCK, DATABASE, EVENTS, NOTIFIER
 from telepresence.platform.identity import STAFF, Principal, Role
 from telepresence.platform.routing import Routes
 
@@ -227,8 +227,11 @@ async def unwell_today(request: web.Request, who: Principal) -> UnwellOut:
     pupil_id = request.match_info["pupil_id"]
     async with request.app[DATABASE].transaction() as session:
         cancelled, events = await bookings.unwell_today(session, who, pupil_id, now)
+        notice = await bookings.unwell_notice(session, who, pupil_id, cancelled, now)
         record_request(request, session, who, "pupil.unwell_today", "pupil", pupil_id)
     HubBookingEvents(request.app[EVENTS]).publish(events)
+    if notice is not None:
+        await request.app[NOTIFIER].notify(notice)
     return UnwellOut(cancelled=[booking_out(b) for b in cancelled])
 
 

@@ -44,6 +44,7 @@ from telepresence.sessions.models import LessonSession, SessionEvent
 from telepresence.sessions.protocol import RelayInvite, RelayStop
 from telepresence.sessions.readiness import OfferIn
 from telepresence.sessions.signalling import topic
+from telepresence.tablet.whereabouts import robot_whereabouts
 
 __all__ = ["RELAYS", "RelayHub", "drop_revoked_watchers", "routes"]
 
@@ -438,6 +439,7 @@ async def watch_page(request: web.Request, who: Principal) -> web.StreamResponse
     session, booking, pupil = await _live_session(request, who)
     async with request.app[DATABASE].sessions() as db:
         school = await db.get(School, booking.school_id)
+        where = await robot_whereabouts(db, booking)
     zone = ZoneInfo(school.time_zone if school else "Europe/London")
     return render(
         request,
@@ -450,6 +452,7 @@ async def watch_page(request: web.Request, who: Principal) -> web.StreamResponse
             "pupil": _short(pupil),
             "room": booking.room or "",
             "ends": f"{booking.ends_at.astimezone(zone):%H:%M}",
+            "room_warning": where.for_staff() if where.elsewhere else "",
         },
         current="/watch",
     )

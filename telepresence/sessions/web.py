@@ -6,7 +6,8 @@ from aiohttp import web
 from sqlalchemy import select
 
 from device_registry.socket import DEVICE_HUB
-from telepresence.platform.context import CLOCK, DATABASE, EVENTS, SETTINGS
+from scheduler.bookings.models import Booking
+from telepresence.platform.context import CLOCK, DATABASE, EVENTS, NOTIFIER, SETTINGS
 from telepresence.platform.errors import NotFound
 from telepresence.platform.identity import STAFF, Principal, Role
 from telepresence.platform.routing import Routes
@@ -17,6 +18,7 @@ from telepresence.sessions.models import LessonSession, SessionEvent, SessionTok
 from telepresence.sessions.protocol import SessionClosed
 from telepresence.sessions.schemas import JoinOut, SessionEventOut, SessionOut
 from telepresence.sessions.signalling import SESSION_ROOMS, serve_session_socket, topic
+from telepresence.tablet.whereabouts import elsewhere_notices, robot_whereabouts
 
 __all__ = ["routes"]
 
@@ -70,6 +72,7 @@ async def join(request: web.Request, who: Principal) -> JoinOut:
         async with request.app[DATABASE].transaction() as db:
             invite = await invite_robot(db, session, ticket.subject, now, "pupil joined")
         await request.app[DEVICE_HUB].send_anywhere(session.robot_id, invite.model_dump())
+    await _tell_if_robot_elsewhere(request, ticket.booking_id)
     return JoinOut(
         session_id=ticket.session_id,
         booking_id=ticket.booking_id,
@@ -80,6 +83,18 @@ async def join(request: web.Request, who: Principal) -> JoinOut:
         subject=ticket.subject,
         pupil_camera=ticket.pupil_camera,
     )
+
+
+async def _tell_if_robot_elsewhere(request: web.Request, booking_id: str) -> None:
+    """The pupil is joining: if the robot is probably not in the lesson's room, the school
+    contacts and key worker are told (once per lesson; a rejoin finds the notices sent)."""
+    async with request.app[DATABASE].sessions() as db:
+        booking = await db.get(Booking, booking_id)
+        if booking is None:
+            return
+        notices = await elsewhere_notices(db, booking, await robot_whereabouts(db, booking))
+    for notice in notices:
+        await request.app[NOTIFIER].notify(notice)
 
 
 async def _visible_session(request: web.Request, who: Principal) -> LessonSession:

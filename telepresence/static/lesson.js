@@ -302,8 +302,36 @@
       });
     });
   });
-  document.getElementById("leave").addEventListener("click", function () {
-    state.ended = true; send({ type: "end" });
+  // Leaving asks once, then ends only this end: the session stays open and the robot stays in
+  // class, so the pupil can join the same lesson again while it runs (docs/protocol.md).
+  var leaveLink = document.getElementById("leave");
+  var leaveBox = document.getElementById("leave-confirm");
+  function askToLeave(open) {
+    leaveBox.hidden = !open; leaveLink.hidden = open;
+    (open ? document.getElementById("leave-yes") : leaveLink).focus();
+  }
+  function leave() {
+    var ws = state.ws;
+    state.ended = true; state.gen++; showLive(false);
+    if (state.pc) { state.pc.close(); }
+    if (state.mic) { state.mic.getTracks().forEach(function (t) { t.stop(); }); }
+    if (state.camera) { cameraOff(); }
+    if (!ws || ws.readyState !== WebSocket.OPEN) { return Promise.resolve(); }
+    return new Promise(function (done) {
+      ws.addEventListener("close", done);
+      setTimeout(done, 1000);  // the server closes at once; never keep a child waiting
+      ws.send(JSON.stringify({ type: "leave" }));
+    });
+  }
+  leaveLink.addEventListener("click", function (e) {
+    e.preventDefault();
+    if (state.ended) { location.href = leaveLink.href; return; }  // the lesson is over: just go
+    askToLeave(true);
+  });
+  document.getElementById("leave-no").addEventListener("click", function () { askToLeave(false); });
+  document.getElementById("leave-yes").addEventListener("click", function () {
+    this.disabled = true;
+    leave().then(function () { location.href = leaveLink.href; });
   });
 
   // Nobody watches without the pupil knowing: hospital staff watching through the server.

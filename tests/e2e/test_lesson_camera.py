@@ -114,9 +114,13 @@ def join_lesson(browser: Browser, server: LiveServer) -> tuple[Page, list[str]]:
 
 
 def leave(page: Page, server: LiveServer) -> None:
+    session_id = page.evaluate("() => window.classbridgeLesson.session")
     page.get_by_role("link", name="Leave lesson").click()
-    page.wait_for_url(server.url("/today"))
+    page.get_by_role("button", name="Yes, leave").click()
+    page.wait_for_url(re.compile(r".*/today\?left="))
     page.context.close()
+    # Leaving keeps the session open for a rejoin; end it so the next test starts afresh.
+    api(server, "POST", f"/api/sessions/{session_id}/end", bearer(server, "hospital_staff"))
 
 
 def test_the_camera_toggle_is_absent_unless_school_and_pupil_allow_it(

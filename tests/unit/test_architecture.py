@@ -43,6 +43,7 @@ FEATURES = (
     "telepresence.organisation",
     "telepresence.reintegration",
     "telepresence.sessions",
+    "telepresence.tablet",
     "telepresence.app",
     "telepresence.cli",
     "telepresence.demo",
