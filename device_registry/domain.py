@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 __all__ = [
+    "DEFAULT_CAPABILITIES",
     "PAIRING_ALPHABET",
+    "ROBOT_ONLY",
     "Capability",
     "Command",
     "DeviceKind",
@@ -56,6 +58,29 @@ class Capability(enum.StrEnum):
     LIGHTS = "lights"
     BATTERY = "battery"
     DISPLAY = "display"
+
+
+ROBOT_ONLY = frozenset({Capability.HEAD_PAN_TILT, Capability.LIGHTS})
+"""What only a robot has: a motorised neck and status lights."""
+
+DEFAULT_CAPABILITIES: dict[DeviceKind, tuple[Capability, ...]] = {
+    DeviceKind.ROBOT: (
+        Capability.CAMERA,
+        Capability.MICROPHONE,
+        Capability.SPEAKER,
+        Capability.HEAD_PAN_TILT,
+        Capability.LIGHTS,
+        Capability.BATTERY,
+    ),
+    DeviceKind.TABLET: (
+        Capability.CAMERA,
+        Capability.MICROPHONE,
+        Capability.SPEAKER,
+        Capability.DISPLAY,
+        Capability.BATTERY,
+    ),
+}
+"""What a new device of each kind is registered with unless told otherwise."""
 
 
 class NetworkType(enum.StrEnum):

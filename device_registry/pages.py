@@ -13,7 +13,14 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from device_registry import services
-from device_registry.domain import Capability, Command, DeviceKind, format_pairing_code
+from device_registry.domain import (
+    DEFAULT_CAPABILITIES,
+    ROBOT_ONLY,
+    Capability,
+    Command,
+    DeviceKind,
+    format_pairing_code,
+)
 from device_registry.hub import fleet_topic
 from device_registry.models import DeviceCommandRecord, TelemetrySample
 from device_registry.protocol import CLOSE_AUTH, CLOSE_RETIRED, CommandMessage
@@ -62,7 +69,16 @@ async def _fleet_context(request: web.Request, who: Principal) -> dict[str, Any]
                 .order_by(Pupil.first_name)
             )
         )
+        rooms = list(
+            await session.scalars(
+                select(Room)
+                .where(Room.school_id.in_([s.id for s in schools]))
+                .order_by(Room.building, Room.name)
+            )
+        )
     online = sum(d.online for d in devices)
+    registered = request.query.get("registered", "")
+    new = next((d for d in devices if d.id == registered), None)
     low = sum(1 for d in devices if d.battery_pct is not None and d.battery_pct < 20)
     return {
         "title": "Devices",
@@ -71,6 +87,9 @@ async def _fleet_context(request: web.Request, who: Principal) -> dict[str, Any]
         "pupils": pupils,
         "kinds": list(DeviceKind),
         "capabilities": list(Capability),
+        "defaults": {k.value: [c.value for c in DEFAULT_CAPABILITIES[k]] for k in DeviceKind},
+        "rooms_by_school": {s.id: [r for r in rooms if r.school_id == s.id] for s in schools},
+        "registered": new,
         "online": online,
         "low_battery": low,
         "is_admin": who.role is Role.ADMIN,
@@ -110,17 +129,28 @@ async def fleet_events(request: web.Request, who: Principal) -> web.StreamRespon
 
 @routes.page("POST", "/devices", roles=ADMIN, summary="Register a device (form)")
 async def fleet_add(request: web.Request, who: Principal) -> web.StreamResponse:
-    """On success, go to the new device's page to pair it."""
+    """On success, back to the fleet with the new device highlighted and a link to pair it.
+
+    A tablet never gets a robot's capabilities (the form may have had them ticked
+    when it was opened for a robot and no script ran).
+    """
     form = await form_fields(request)
     try:
+        kind = form.get("kind", "")
         data = DeviceIn(
             serial=form.get("serial", ""),
             name=form.get("name", ""),
             model=form.get("model", ""),
-            kind=form.get("kind", ""),
-            capabilities=[c for c in Capability if form.get(f"cap_{c.value}") == "on"],
+            kind=kind,
+            capabilities=[
+                c
+                for c in Capability
+                if form.get(f"cap_{c.value}") == "on"
+                and not (kind == DeviceKind.TABLET and c in ROBOT_ONLY)
+            ],
             school_id=form.get("school_id") or None,
             pupil_id=form.get("pupil_id") or None,
+            charging_base_room_id=form.get("charging_base_room_id") or None,
         )
         async with request.app[DATABASE].transaction() as session:
             device = await services.register_device(session, who, data, request.app[CLOCK].now())
@@ -135,7 +165,7 @@ async def fleet_add(request: web.Request, who: Principal) -> web.StreamResponse:
             status=422,
             current="/devices",
         )
-    raise web.HTTPSeeOther(f"/devices/{device.id}")
+    raise web.HTTPSeeOther(f"/devices?registered={device.id}#d-{device.id}")
 
 
 async def _device_context(request: web.Request, who: Principal, device_id: str) -> dict[str, Any]:
@@ -163,9 +193,14 @@ async def _device_context(request: web.Request, who: Principal, device_id: str) 
                 select(Room).where(Room.school_id == device.school_id).order_by(Room.name)
             )
         )
+    reported = (view.reported_room or "").casefold()
+    here = view.last_known_room_id or next(
+        (r.id for r in rooms if reported and r.name.casefold() == reported), ""
+    )
     return {
         "title": view.name,
         "device": view,
+        "here_room_id": here,
         "chart": battery_chart(samples),
         "commands": commands,
         "rooms": rooms,

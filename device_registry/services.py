@@ -9,7 +9,9 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from device_registry.domain import (
+    ROBOT_ONLY,
     Command,
+    DeviceKind,
     Lifecycle,
     LifecycleError,
     check_lifecycle_change,
@@ -120,6 +122,11 @@ async def register_device(
     )
     if await session.scalar(same):
         raise Conflict(f"A device with serial {data.serial!r} is already registered.")
+    if data.kind is DeviceKind.TABLET and ROBOT_ONLY & set(data.capabilities):
+        raise InvalidInput(
+            "A tablet has no motorised head or status lights.",
+            errors=[{"field": "capabilities", "message": "head_pan_tilt and lights are a robot's"}],
+        )
     await _check_assignment(
         session,
         who,

@@ -81,7 +81,12 @@ def register_robot(page: Page, server: LiveServer, name: str, serial: str) -> st
     form.get_by_label("Serial number").fill(serial)
     form.get_by_label("School").select_option(label="Oakfield Academy")
     form.get_by_role("button", name="Register device").click()
-    page.wait_for_url(re.compile(re.escape(server.url("/devices/")) + r"[^/]+$"))
+    # Back on the fleet: a success message, and the new row highlighted.
+    page.wait_for_url(re.compile(re.escape(server.url("/devices?registered=")) + r"\w+"))
+    expect(page.get_by_role("status")).to_contain_text(f"Robot “{name}” is registered")
+    expect(page.locator("tr.highlight")).to_contain_text(name)
+    page.get_by_role("link", name="open it and make a pairing code").click()
+    page.wait_for_url(re.compile(re.escape(server.url("/devices/")) + r"[^/?]+$"))
     expect(page.get_by_role("heading", level=1)).to_have_text(f"Robot “{name}”")
     return page.url.rsplit("/", 1)[1]
 
