@@ -21,7 +21,9 @@ async def admin_csrf(client, org) -> str:
     )
     assert resp.status == 303
     html = await (await client.get("/devices")).text()
-    return re.search(r'name="csrf_token" value="([0-9a-f]+)"', html).group(1)
+    match = re.search(r'name="csrf_token" value="([0-9a-f]+)"', html)
+    assert match is not None
+    return match.group(1)
 
 
 ROBOT_TICKS = {
@@ -120,7 +122,9 @@ async def test_where_is_it_now_starts_at_the_devices_real_room(client, org):
     def chosen(html: str) -> str:
         select_html = html[html.index('<select id="room_id"') :]
         select_html = select_html[: select_html.index("</select>")]
-        return re.search(r'<option value="(\w*)" selected>', select_html).group(1)
+        match = re.search(r'<option value="(\w*)" selected>', select_html)
+        assert match is not None
+        return match.group(1)
 
     assert chosen(await (await client.get(f"/devices/{known.id}")).text()) == org.room_ids[1]
     assert chosen(await (await client.get(f"/devices/{reported.id}")).text()) == org.room_ids[1]
