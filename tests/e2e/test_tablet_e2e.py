@@ -196,6 +196,7 @@ def test_a_robot_probably_not_in_the_room_shows_a_gentle_warning(
         expect(watcher.locator("#room-warning")).to_contain_text(
             "The robot may not be in E7: it was last known in Office."
         )
+        assert shoot(watcher, "watch-robot-elsewhere") == []
         desk.close()
     finally:
         context.close()
