@@ -141,7 +141,7 @@ def test_assistant_confirms_on_a_phone_and_staff_see_it_done(
     move = page.locator("li.move", has_text=rota_day.summary)
     expect(move).to_be_visible()
     expect(move).to_contain_text(re.compile(r"in \d+ min"))
-    done = move.get_by_role("button", name="Done")
+    done = move.get_by_role("button", name="Done", exact=True)
     box = done.bounding_box()
     assert box is not None
     assert box["height"] >= 44  # a thumb-sized target
@@ -150,9 +150,9 @@ def test_assistant_confirms_on_a_phone_and_staff_see_it_done(
     page.wait_for_url(live_server.url("/assistant"))
     confirmed = page.locator("li.move", has_text=rota_day.summary)
     expect(confirmed.locator(".pill")).to_have_text("Done")
-    expect(confirmed.get_by_role("button", name="Done")).to_have_count(0)
+    expect(confirmed.get_by_role("button", name="Done", exact=True)).to_have_count(0)
     # The robot goes back to its base after the lesson: that move is still to do.
-    expect(page.get_by_role("button", name="Done")).to_have_count(1)
+    expect(page.get_by_role("button", name="Done", exact=True)).to_have_count(1)
 
     # The staff page was open all along: the rota event updates it without a reload.
     expect(row.locator('[data-field="status"]')).to_contain_text("Done")
@@ -162,7 +162,8 @@ def test_assistant_confirms_on_a_phone_and_staff_see_it_done(
     # list, and the staff page (live) shows why, with nobody else on duty to take it.
     back = page.locator("li.move", has_text="from Room 5 to Hall")
     back.get_by_text("Can't do it").tap()
-    back.get_by_label("Why not?").fill("Fire drill at the end of the lesson")
+    back.get_by_label("Other").check()
+    back.get_by_label("In a few words").fill("Fire drill at the end of the lesson")
     back.get_by_role("button", name="Send").tap()
     page.wait_for_url(live_server.url("/assistant"))
     expect(page.locator("li.move", has_text="from Room 5 to Hall")).to_have_count(0)
