@@ -21,7 +21,7 @@ from scheduler.bookings import web as booking_web
 from scheduler.bookings.feeds import pages as feed_pages
 from scheduler.bookings.ports import LESSON_OUTCOMES
 from scheduler.rota.battery import learn_drain_rates
-from scheduler.rota.duty_pages import routes as rota_duty_routes
+from scheduler.rota.duty import routes as rota_duty_routes
 from scheduler.rota.jobs import send_morning_rotas
 from scheduler.rota.listener import ROTA_ALERTS, rota_planner
 from scheduler.rota.pages import routes as rota_page_routes
