@@ -64,7 +64,7 @@ async def test_the_dashboard_shows_who_is_drifting_and_why(client, org, login):
     assert "Science: 0 attended, 1 partial, 1 missed, 0 cancelled" in html
     assert "Robot Ada" in text
     assert "Robot utilisation" in html
-    assert 'class="visually-hidden"><caption>Share of booked time attended per week' in html
+    assert "Share of booked time attended per week, week by week:" in html
     assert await _audits(client, "engagement.dashboard") == 1
     # The nurse who is not the key worker sees no pupil; the key worker sees Sam.
     async with client.app[DATABASE].transaction() as db:

@@ -69,7 +69,8 @@ def _open(width: int, height: int, title: str, desc: str, css: str) -> tuple[str
     n = hashlib.blake2s(f"{title}|{desc}".encode(), digest_size=4).hexdigest()
     t, d = f"chart-{n}-t", f"chart-{n}-d"
     head = (
-        f'<svg class="{css}" viewBox="0 0 {width} {height}" role="img" '
+        f'<svg class="{css}" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+        f'role="img" '
         f'aria-labelledby="{t} {d}" xmlns="http://www.w3.org/2000/svg">'
         f'<title id="{t}">{escape(title)}</title><desc id="{d}">{escape(desc)}</desc>'
     )
@@ -85,8 +86,9 @@ def week_bars(bars: Sequence[Bar], title: str, *, goal: float | None = 0.8) -> M
         f"{b.label}: {percent(b.value)}{f' ({b.note})' if b.note else ''}" for b in bars
     )
     desc = f"Share of booked time attended per week. {words or 'No weeks in this period.'}"
-    slot, left, top, plot = 56, 44, 18, 150
-    width = max(left + slot * max(len(bars), 1) + 8, 320)
+    slot, left, top, plot = 60, 44, 20, 150
+    width = max(left + slot * max(len(bars), 1) + 8, 400)
+    every = 1 if len(bars) <= 8 else 2  # a term's weeks: every other date, so they stay legible
     height = top + plot + 40
     head, parts = _open(width, height, title, desc, "chart week-chart")
     for pct in (0, 50, 100):
@@ -94,7 +96,7 @@ def week_bars(bars: Sequence[Bar], title: str, *, goal: float | None = 0.8) -> M
         parts.append(
             f'<line x1="{left}" x2="{width - 4}" y1="{y:.1f}" y2="{y:.1f}" '
             f'stroke="{COLOURS["grid"]}"/>'
-            f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="12" '
+            f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="14" '
             f'fill="{COLOURS["muted"]}">{pct}%</text>'
         )
     if goal is not None:
@@ -106,10 +108,11 @@ def week_bars(bars: Sequence[Bar], title: str, *, goal: float | None = 0.8) -> M
     for i, bar in enumerate(bars):
         x = left + slot * i + 8
         cx = x + (slot - 16) / 2
-        parts.append(
-            f'<text x="{cx:.1f}" y="{top + plot + 18}" text-anchor="middle" font-size="12" '
-            f'fill="{COLOURS["muted"]}">{escape(bar.label)}</text>'
-        )
+        if i % every == 0:
+            parts.append(
+                f'<text x="{cx:.1f}" y="{top + plot + 20}" text-anchor="middle" font-size="14" '
+                f'fill="{COLOURS["muted"]}">{escape(bar.label)}</text>'
+            )
         if bar.value is None:
             parts.append(
                 f'<text x="{cx:.1f}" y="{top + plot - 6}" text-anchor="middle" font-size="12" '
@@ -122,7 +125,7 @@ def week_bars(bars: Sequence[Bar], title: str, *, goal: float | None = 0.8) -> M
             f'<rect x="{x}" y="{top + plot - h:.1f}" width="{slot - 16}" height="{h:.1f}" '
             f'rx="3" fill="{fill}"/>'
             f'<text x="{cx:.1f}" y="{top + plot - h - 5:.1f}" text-anchor="middle" '
-            f'font-size="12" font-weight="600" fill="{COLOURS["ink"]}">{percent(bar.value)}</text>'
+            f'font-size="14" font-weight="600" fill="{COLOURS["ink"]}">{percent(bar.value)}</text>'
         )
     return Markup(head + "".join(parts) + "</svg>")  # noqa: S704 - every value above is escaped
 
@@ -166,23 +169,23 @@ def stacked_bars(
         for label, segs in rows
     )
     desc = f"{title}, in {what}. {words or 'Nothing in this period.'}"
-    label_w, bar_w, row_h, top = 150, 330, 30, 34
-    width, height = label_w + bar_w + 50, top + row_h * max(len(rows), 1) + 6
+    label_w, bar_w, row_h, top = 150, 210, 30, 34
+    width, height = label_w + bar_w + 40, top + row_h * max(len(rows), 1) + 6
     head, parts = _open(width, height, title, desc, "chart bars-chart")
     x = 0
     for kind in kinds:
         name = kind.replace("_", " ")
         parts.append(
             f'<rect x="{x}" y="6" width="14" height="14" rx="3" fill="{COLOURS[kind]}"/>'
-            f'<text x="{x + 19}" y="18" font-size="13" fill="{COLOURS["ink"]}">{name}</text>'
+            f'<text x="{x + 19}" y="18" font-size="14" fill="{COLOURS["ink"]}">{name}</text>'
         )
-        x += 26 + 8 * len(name)
+        x += 28 + 8 * len(name)
     most = max((sum(s.count for s in segs) for _, segs in rows), default=0) or 1
     for i, (label, segs) in enumerate(rows):
         y = top + row_h * i
-        short = label if len(label) <= 20 else label[:19] + "…"
+        short = label if len(label) <= 16 else label[:15] + "…"
         parts.append(
-            f'<text x="{label_w - 8}" y="{y + 18}" text-anchor="end" font-size="13" '
+            f'<text x="{label_w - 8}" y="{y + 18}" text-anchor="end" font-size="14" '
             f'fill="{COLOURS["ink"]}">{escape(short)}</text>'
         )
         x0 = float(label_w)
@@ -196,7 +199,7 @@ def stacked_bars(
             x0 += w
         total = sum(s.count for s in segs)
         parts.append(
-            f'<text x="{x0 + 6:.1f}" y="{y + 18}" font-size="13" '
+            f'<text x="{x0 + 6:.1f}" y="{y + 18}" font-size="14" '
             f'fill="{COLOURS["muted"]}">{total}</text>'
         )
     return Markup(head + "".join(parts) + "</svg>")  # noqa: S704 - every value above is escaped
@@ -206,21 +209,21 @@ def share_bars(bars: Sequence[Bar], title: str) -> Markup:
     """Horizontal bars of a share (0-100%) per row, e.g. each robot's utilisation."""
     words = "; ".join(f"{b.label}: {percent(b.value)}" for b in bars)
     desc = f"{title}. {words or 'Nothing in this period.'}"
-    label_w, bar_w, row_h = 150, 300, 30
-    width, height = label_w + bar_w + 60, row_h * max(len(bars), 1) + 6
+    label_w, bar_w, row_h = 150, 200, 30
+    width, height = label_w + bar_w + 50, row_h * max(len(bars), 1) + 6
     head, parts = _open(width, height, title, desc, "chart bars-chart")
     for i, bar in enumerate(bars):
         y = row_h * i
-        short = bar.label if len(bar.label) <= 20 else bar.label[:19] + "…"
+        short = bar.label if len(bar.label) <= 16 else bar.label[:15] + "…"
         value = min(max(bar.value or 0.0, 0.0), 1.0)
         parts.append(
-            f'<text x="{label_w - 8}" y="{y + 18}" text-anchor="end" font-size="13" '
+            f'<text x="{label_w - 8}" y="{y + 18}" text-anchor="end" font-size="14" '
             f'fill="{COLOURS["ink"]}">{escape(short)}</text>'
             f'<rect x="{label_w}" y="{y + 4}" width="{bar_w}" height="{row_h - 10}" '
             f'fill="{COLOURS["grid"]}"/>'
             f'<rect x="{label_w}" y="{y + 4}" width="{bar_w * value:.1f}" '
             f'height="{row_h - 10}" fill="{COLOURS["share"]}"/>'
-            f'<text x="{label_w + bar_w + 6}" y="{y + 18}" font-size="13" '
+            f'<text x="{label_w + bar_w + 6}" y="{y + 18}" font-size="14" '
             f'fill="{COLOURS["ink"]}">{percent(bar.value)}</text>'
         )
     return Markup(head + "".join(parts) + "</svg>")  # noqa: S704 - every value above is escaped

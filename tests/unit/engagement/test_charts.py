@@ -51,7 +51,7 @@ def test_labels_are_escaped_and_segments_are_proportional():
     root = _parse(svg)
     bars = [r for r in root.iter(f"{SVG}rect") if float(r.get("height", 0)) == 20]
     widths = [float(r.get("width", 0)) for r in bars]
-    assert widths == [247.5, 82.5, 165.0]  # 3:1 of the longest row, 2 of 4 for Maths
+    assert widths == [157.5, 52.5, 105.0]  # 3:1 of the longest row, 2 of 4 for Maths
     assert "&lt;b&gt;Art&lt;/b&gt;: 3 attended, 1 missed" in svg
 
 
