@@ -27,7 +27,7 @@ from scheduler.rota.listener import ROTA_ALERTS, rota_planner
 from scheduler.rota.pages import routes as rota_page_routes
 from scheduler.rota.retention import purge_old_rota
 from scheduler.rota.web import routes as rota_api_routes
-from scheduler.timetables import import_pages
+from scheduler.timetables import calendar_pages, import_pages
 from scheduler.timetables import pages as timetable_pages
 from scheduler.timetables import web as timetable_web
 from telepresence import pages, subject_access
@@ -302,6 +302,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         rota_duty_routes,
         booking_pages.routes,
         import_pages.routes,
+        calendar_pages.routes,
         timetable_pages.routes,
         unavailability_pages.routes,
         notifications_web.routes,

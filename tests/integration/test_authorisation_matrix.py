@@ -264,6 +264,8 @@ TABLE: dict[tuple[str, str], str] = {
     ("POST", "/assistants/{user_id}/absences"): "ACH",
     ("POST", "/assistants/{user_id}/absences/{absence_id}/remove"): "ACH",
     ("GET", "/timetables"): "ACH",
+    ("GET", "/schools/{school_id}/calendar"): "ACH",
+    ("POST", "/schools/{school_id}/calendar"): "AH",
     ("GET", "/today"): "P",
     ("POST", "/today/unwell"): "P",
     ("GET", "/watch"): "H",
