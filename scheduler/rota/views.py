@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from device_registry.models import Device
 from scheduler.rota.domain.moves import BatteryWarning
 from scheduler.rota.domain.wording import (
+    UNDO_WITHIN,
     ChangeNote,
     done_too_early,
     fold_changes,
@@ -112,8 +113,17 @@ class MoveView:
 
     @property
     def window(self) -> str:
-        """ "09:50 to 10:05": when the move may be done, in the school's zone."""
+        """ "09:50 to 10:05": when the move may be done, in the school's zone; "at 10:05,
+        straight after the lesson" for back-to-back lessons (no time between them)."""
+        if self.row.earliest >= self.row.due:
+            return f"at {self.local(self.row.due)}, straight after the lesson"
         return f"{self.local(self.row.earliest)} to {self.local(self.row.due)}"
+
+    @property
+    def undo_until(self) -> str:
+        """ "10:07": until when a "Done" may be taken back (school time)."""
+        confirmed = self.row.confirmed_at
+        return self.local(confirmed + UNDO_WITHIN) if confirmed else ""
 
     @property
     def summary(self) -> str:

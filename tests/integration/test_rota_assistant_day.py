@@ -45,9 +45,8 @@ async def test_moves_say_clock_times_the_robots_state_and_tomorrow_is_a_tap_away
     assert "Robot &#39;Robbie&#39; · from S12 to Lab 3 · by 10:00 · for Sam K." in ahead
     assert "09:00 to 10:00" in ahead  # the move's window, in the school's time
     assert "min left" not in ahead
-    assert "Battery 64 %" in ahead
-    assert "Online" in ahead
     assert "Charger in S12" in ahead
+    assert "Battery 64 %" not in ahead  # today's reading says nothing about tomorrow
     assert ">Done</button>" not in ahead  # tomorrow is to look at; "Can't do it" still works
     assert "Can&#39;t do it" in ahead or "Can't do it" in ahead
 
@@ -62,6 +61,9 @@ async def test_moves_say_clock_times_the_robots_state_and_tomorrow_is_a_tap_away
     _at(clock, datetime.fromisoformat(moves[0]["due"]) - timedelta(minutes=25, seconds=30))
     near = await (await client.get("/assistant")).text()
     assert "in 25 min" in near
+    assert "Battery 64 %" in near
+    assert "Online" in near
+    assert "Charger in S12" in near
 
 
 async def test_done_far_ahead_of_the_window_asks_first(client, org, login, clock):

@@ -159,22 +159,24 @@ def who_else(
 ) -> list[str]:
     """What it would cost each of ``helpers`` to do a move nobody has, cheapest first.
 
-    On duty and free: "in time"; on duty but busy: how late, after their own
-    moves; off duty: how far past (or before) their hours it takes them; away:
-    said last. Estimates: the walk to the move's first room is not counted.
+    On duty and free: "in time" (or how late, for a window shorter than the
+    carrying); on duty but busy: how late, after their own moves; off duty or
+    on a break: how far past (or before) their working hours it takes them;
+    away: said last. Estimates: the walk to the move's first room is not counted.
     """
     ranked: list[tuple[int, str]] = []
     for h in helpers:
         if h.absent:
             ranked.append((10**6, f"{h.name}: away today"))
             continue
-        covering = [(s, e) for s, e in h.duty if s <= earliest and due <= e]
+        until = max(due, earliest + carry)  # the soonest the carrying can be over
+        covering = [(s, e) for s, e in h.duty if s <= earliest and until <= e]
         if covering and not h.at_cap:
             free = max([earliest, *(done for go, done in h.busy if go < due and done > earliest)])
             late = int((free + carry - due).total_seconds() // 60)
             clash = free > earliest
-            said = f"busy until {_clock(free, zone)}, {_late(late)}" if clash else "free, in time"
-            ranked.append((max(0, late), f"{h.name}: on duty, {said}"))
+            said = f"busy until {_clock(free, zone)}, " if clash else "free, "
+            ranked.append((max(0, late), f"{h.name}: on duty, {said}{_late(late)}"))
             continue
         if covering:
             ranked.append((10**5, f"{h.name}: on duty but at their daily limit of moves"))
@@ -182,10 +184,10 @@ def who_else(
         if not h.duty:
             ranked.append((10**4, f"{h.name}: not on duty that day"))
             continue
-        beyond = min(_outside(s, e, earliest, due + carry) for s, e in h.duty)
+        beyond = min(_outside(s, e, earliest, until) for s, e in h.duty)
         hours = ", ".join(f"{_clock(s, zone)} to {_clock(e, zone)}" for s, e in h.duty)
         minutes = int(beyond.total_seconds() // 60) or 1
-        said = f"off duty then (on {hours}), {minutes} min extra"
+        said = f"off duty or on a break then (working {hours}), {minutes} min extra"
         ranked.append((1000 + minutes, f"{h.name}: {said}"))
     return [line for _, line in sorted(ranked, key=lambda r: r[0])]
 

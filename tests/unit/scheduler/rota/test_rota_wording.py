@@ -103,7 +103,17 @@ def test_who_else_ranks_free_then_busy_then_off_duty_then_away():
     assert lines == [
         "Free: on duty, free, in time",
         "Busy: on duty, busy until 09:12, about 7 min late",
-        "Off: off duty then (on 07:00 to 08:30), 45 min extra",
+        "Off: off duty or on a break then (working 07:00 to 08:30), 40 min extra",
         "None: not on duty that day",
         "Away: away today",
+    ]
+
+
+def test_who_else_counts_the_carrying_for_a_window_shorter_than_it():
+    day = ((T - m(60), T + m(300)),)
+    lunch = ((T - m(60), T + m(5)), (T + m(35), T + m(300)))
+    helpers = [HelperDay("Jo", False, day, ()), HelperDay("Lunch", False, lunch, ())]
+    assert who_else(T, T, m(9), helpers, LONDON) == [
+        "Jo: on duty, free, about 9 min late",
+        "Lunch: off duty or on a break then (working 08:00 to 09:05, 09:35 to 14:00), 4 min extra",
     ]
