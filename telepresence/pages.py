@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -19,7 +19,7 @@ from telepresence.platform.audit import record_request
 from telepresence.platform.context import CLOCK, DATABASE, SETTINGS
 from telepresence.platform.errors import DomainError, InvalidInput, validation_errors
 from telepresence.platform.identity import PUBLIC, STAFF, Principal, Role, TokenKind
-from telepresence.platform.models import Pupil, User
+from telepresence.platform.models import Provider, Pupil, User
 from telepresence.platform.rendering import HOME, ROLE_LABELS, form_fields, render, safe_next
 from telepresence.platform.revocation import Identity, revoke_identity
 from telepresence.platform.routing import SESSION_COOKIE, Routes, check_origin, counting_failures
@@ -36,6 +36,7 @@ ROLES_BY_POWER = [
     Role.ADMIN,
 ]
 STAFF_NOTICES = {
+    "coordinators": "Saved: what coordinators may change.",
     "deactivated": "The account is deactivated: they are signed out everywhere.",
     "reactivated": "The account is active again: they can sign in with their password.",
 }
@@ -244,16 +245,34 @@ async def pupils_add(request: web.Request, who: Principal) -> web.StreamResponse
     summary="Record a pupil's camera consent (form)",
 )
 async def pupil_camera_consent(request: web.Request, who: Principal) -> web.StreamResponse:
-    """``consent`` is ``true`` or ``false``; applies from the pupil's next join."""
+    """``consent`` is ``true`` (with ``given_by`` and ``given_on``: who consented and on which
+    day, not in the future) or ``false``; applies from the pupil's next join."""
     pupil_id = request.match_info["pupil_id"]
     form = await form_fields(request)
     choice = form.get("consent", "")
+    given_by, given_on = form.get("given_by", "").strip(), None
     errors: list[str] = []
     if choice not in {"true", "false"}:
         errors = ["Choose whether the pupil consents to their camera in lessons."]
-    else:
+    elif choice == "true":
+        if not 2 <= len(given_by) <= 200:
+            errors.append("Who consented: give their name and who they are, e.g. 'Anna, mother'.")
+        try:
+            given_on = date.fromisoformat(form.get("given_on", ""))
+        except ValueError:
+            errors.append("When: give the day consent was given.")
+        if given_on and given_on > request.app[CLOCK].now().date() + timedelta(days=1):
+            errors.append("When: consent cannot be given on a day still to come.")
+    if not errors:
         async with request.app[DATABASE].transaction() as session:
-            pupil, changed = await org.set_camera_consent(session, who, pupil_id, choice == "true")
+            pupil, changed = await org.set_camera_consent(
+                session,
+                who,
+                pupil_id,
+                choice == "true",
+                given_by=given_by or None,
+                given_on=given_on,
+            )
             if changed:
                 record_request(
                     request,
@@ -266,7 +285,7 @@ async def pupil_camera_consent(request: web.Request, who: Principal) -> web.Stre
                 )
     context = await pupil_context(request, who, pupil_id)
     notice = "" if errors else "Camera consent saved. It applies from the pupil's next join."
-    context |= {"errors": errors, "notice": notice}
+    context |= {"errors": errors, "notice": notice, "consent_form": form if errors else {}}
     return render(
         request, who, "pupil.html", context, status=422 if errors else 200, current="/pupils"
     )
@@ -322,6 +341,7 @@ async def _staff_context(request: web.Request, who: Principal) -> dict[str, Any]
             )
         )
         schools = await org.list_schools(session, who)
+        provider = await session.get(Provider, who.provider_id) if who.provider_id else None
     return {
         "title": "Staff",
         "users": users,
@@ -331,6 +351,7 @@ async def _staff_context(request: web.Request, who: Principal) -> dict[str, Any]
         "role_labels": ROLE_LABELS,
         "created": None,
         "notice": STAFF_NOTICES.get(request.query.get("notice", ""), ""),
+        "provider": provider,
     }
 
 
@@ -390,6 +411,34 @@ async def staff_active(request: web.Request, who: Principal) -> web.StreamRespon
         record_request(request, session, who, action, "user", user.id)
     notice = "reactivated" if user.active else "deactivated"
     raise web.HTTPSeeOther(f"/staff?notice={notice}#u-{user.id}")
+
+
+@routes.page(
+    "POST",
+    "/staff/coordinators",
+    roles=[Role.ADMIN],
+    summary="Whether coordinators may record consent and assign moves by hand (form)",
+)
+async def staff_coordinators(request: web.Request, who: Principal) -> web.StreamResponse:
+    """``may_change`` is ``true`` or ``false`` (anything else: 422, nothing changes)."""
+    choice = (await form_fields(request)).get("may_change", "")
+    if choice not in {"true", "false"}:
+        raise InvalidInput("Choose whether coordinators may make these changes.")
+    async with request.app[DATABASE].transaction() as session:
+        provider = await session.get(Provider, who.provider_id) if who.provider_id else None
+        if provider is None:
+            raise InvalidInput("This account belongs to no hospital school.")
+        provider.coordinators_may_change = choice == "true"
+        record_request(
+            request,
+            session,
+            who,
+            "provider.coordinators_may_change",
+            "provider",
+            provider.id,
+            {"allowed": provider.coordinators_may_change},
+        )
+    raise web.HTTPSeeOther("/staff?notice=coordinators#coordinators")
 
 
 @routes.page("GET", "/assistant", roles=[Role.ASSISTANT], summary="Assistant's day (phone)")

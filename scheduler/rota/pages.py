@@ -29,6 +29,7 @@ from telepresence.platform.context import CLOCK, DATABASE, EVENTS, SETTINGS
 from telepresence.platform.errors import InvalidInput, NotFound
 from telepresence.platform.identity import PUBLIC, STAFF, Principal, Role
 from telepresence.platform.models import School
+from telepresence.platform.permissions import may_change
 from telepresence.platform.rendering import form_fields, render
 from telepresence.platform.revocation import SIGNED_IN_STREAMS, until_revoked
 from telepresence.platform.routing import Routes
@@ -167,8 +168,14 @@ async def staff_rota(request: web.Request, who: Principal) -> web.StreamResponse
             battery=True,
         )
         rota.moves = await with_advice(session, rota.school, rota.day, rota.moves, rota.assistants)
+        can_pin = await may_change(session, who)
     await announce_outcomes(request.app, [outcome] if outcome else [])
-    context = {"title": f"Move rota · {rota.school.name}", "rota": rota, "labels": LABELS}
+    context = {
+        "title": f"Move rota · {rota.school.name}",
+        "rota": rota,
+        "labels": LABELS,
+        "can_pin": can_pin,
+    }
     if request.query.get("live") == "1":
         return render(request, who, "rota_staff_live.html", context | {"open": OPEN})
     async with request.app[DATABASE].sessions() as session:

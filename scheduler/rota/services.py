@@ -33,6 +33,7 @@ from telepresence.platform.errors import Conflict, InvalidInput, NotFound
 from telepresence.platform.events import EventHub
 from telepresence.platform.identity import Principal, Role
 from telepresence.platform.models import School, User
+from telepresence.platform.permissions import check_may_change
 
 __all__ = [
     "LoggedRotaAlerts",
@@ -304,9 +305,11 @@ async def pin_move(
     """Give a move to an assistant by hand (a pin the planner keeps), or unpin it (``None``).
 
     Raises ``InvalidInput`` for someone who is not an active assistant of the
-    move's school, ``Conflict`` for a done move or a stale ``version``.
+    move's school, ``Conflict`` for a done move or a stale ``version``, and
+    ``Forbidden`` for a coordinator whose provider does not let coordinators change things.
     """
     row = await visible_move(session, who, move_id)
+    await check_may_change(session, who, "assign moves by hand")
     if version is not None and version != row.version:
         raise Conflict(f"This move changed since you loaded it (now version {row.version}).")
     if row.status == "done":

@@ -22,6 +22,7 @@ from telepresence.platform.context import CLOCK, DATABASE, EVENTS
 from telepresence.platform.errors import DomainError, validation_errors
 from telepresence.platform.identity import STAFF, Principal, Role
 from telepresence.platform.models import School, User
+from telepresence.platform.permissions import may_change
 from telepresence.platform.rendering import form_fields, render
 from telepresence.platform.routing import Routes
 
@@ -58,6 +59,7 @@ async def pupil_context(request: web.Request, who: Principal, pupil_id: str) -> 
             session, list(await session.scalars(select(Device).where(Device.pupil_id == pupil.id)))
         )
         staff = await key_workers(session, who)
+        can_consent = await may_change(session, who)
         record_request(request, session, who, "pupil.read", "pupil", pupil.id)
     return {
         "title": org.display_name(pupil.first_name, pupil.last_name),
@@ -69,6 +71,9 @@ async def pupil_context(request: web.Request, who: Principal, pupil_id: str) -> 
         "notice": _notice(request.query),
         "can_edit": who.role in {Role.ADMIN, Role.HOSPITAL_STAFF},
         "edit_form": None,
+        "can_record_consent": can_consent,
+        "consent_form": {},
+        "today": request.app[CLOCK].now().date(),
     }
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import zoneinfo
-from datetime import datetime
+from datetime import date, datetime
 
 from pydantic import BaseModel, EmailStr, Field, StrictBool, field_validator
 
@@ -61,9 +61,15 @@ class PupilCameraIn(Schema):
 
 
 class CameraConsentIn(Schema):
-    """Whether the pupil (and their parent/carer) consent to their camera in lessons."""
+    """Whether the pupil (and their parent/carer) consent to their camera in lessons.
+
+    ``given_by`` (who consented, e.g. "Anna Kowalski, mother") and ``given_on`` (the
+    day) are kept with a consent; the staff page always asks for them.
+    """
 
     consent: StrictBool
+    given_by: str | None = Field(default=None, min_length=2, max_length=200)
+    given_on: date | None = None
 
 
 class RoomIn(Schema):
@@ -121,6 +127,8 @@ class PupilOut(BaseModel):
     parent_consent: bool
     class_informed: bool
     camera_consent: bool
+    camera_consent_by: str | None = None
+    camera_consent_on: date | None = None
     pupil_code: str
     has_pin: bool
     active: bool

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 import unicodedata
-from datetime import datetime
+from datetime import date, datetime
 
 from aiohttp import web
 from sqlalchemy import select
@@ -18,6 +18,7 @@ from telepresence.platform.errors import Conflict, InvalidInput, NotFound
 from telepresence.platform.identity import STAFF, Principal, Role
 from telepresence.platform.models import Pupil, Room, School, User
 from telepresence.platform.passwords import password_problems
+from telepresence.platform.permissions import check_may_change
 from telepresence.platform.revocation import Identity, revoke_identity
 
 __all__ = [
@@ -197,12 +198,32 @@ async def set_pupil_camera(
 
 
 async def set_camera_consent(
-    session: AsyncSession, who: Principal, pupil_id: str, consent: bool
+    session: AsyncSession,
+    who: Principal,
+    pupil_id: str,
+    consent: bool,
+    *,
+    given_by: str | None = None,
+    given_on: date | None = None,
 ) -> tuple[Pupil, bool]:
-    """Record the pupil's camera consent; returns the pupil and whether it changed."""
+    """Record the pupil's camera consent (with who gave it and when); returns the pupil and
+    whether it changed. Withdrawing clears who and when (the audit log keeps the history).
+
+    Raises ``NotFound`` first, then ``Forbidden`` for a coordinator without the provider's leave.
+    """
     pupil = await get_pupil(session, who, pupil_id)
-    changed = pupil.camera_consent != consent
+    await check_may_change(session, who, "record consent")
+    by, on = (given_by, given_on) if given_by or given_on else (None, None)
+    if consent and by is None and pupil.camera_consent:  # the same consent again: keep its record
+        by, on = pupil.camera_consent_by, pupil.camera_consent_on
+    changed = (pupil.camera_consent, pupil.camera_consent_by, pupil.camera_consent_on) != (
+        consent,
+        by if consent else None,
+        on if consent else None,
+    )
     pupil.camera_consent = consent
+    pupil.camera_consent_by = by if consent else None
+    pupil.camera_consent_on = on if consent else None
     await session.flush()
     return pupil, changed
 

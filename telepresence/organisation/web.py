@@ -62,6 +62,8 @@ def pupil_out(p: Pupil) -> PupilOut:
         parent_consent=p.parent_consent,
         class_informed=p.class_informed,
         camera_consent=p.camera_consent,
+        camera_consent_by=p.camera_consent_by,
+        camera_consent_on=p.camera_consent_on,
         pupil_code=p.pupil_code,
         has_pin=p.pin_hash is not None,
         active=p.active,
@@ -264,7 +266,7 @@ async def patch_pupil(request: web.Request, who: Principal, body: PupilPatch) ->
     roles=STAFF,
     body=CameraConsentIn,
     response=PupilOut,
-    errors=(404,),
+    errors=(403, 404),
     summary="Record a pupil's consent to their camera in lessons (audited)",
 )
 async def set_camera_consent(
@@ -273,7 +275,12 @@ async def set_camera_consent(
     """The camera also needs the home school's setting; applies from the pupil's next join."""
     async with request.app[DATABASE].transaction() as session:
         pupil, changed = await services.set_camera_consent(
-            session, who, request.match_info["pupil_id"], body.consent
+            session,
+            who,
+            request.match_info["pupil_id"],
+            body.consent,
+            given_by=body.given_by,
+            given_on=body.given_on,
         )
         if changed:
             record_request(

@@ -6,7 +6,7 @@ device is assigned to a pupil and a school; a booking is a pupil's).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
@@ -24,6 +24,10 @@ class Provider(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(200))
     contact_email: Mapped[str | None] = mapped_column(String(320))
+    # Coordinators read; they record consent and pin moves only when this is on.
+    coordinators_may_change: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
     created_at: Mapped[datetime]
 
 
@@ -93,6 +97,9 @@ class Pupil(Base):
     class_informed: Mapped[bool] = mapped_column(Boolean, default=False)
     # The pupil's (and parent/carer's) consent to their camera being seen in class.
     camera_consent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Who gave that consent (e.g. "Anna Kowalski, mother") and on which day, as staff recorded.
+    camera_consent_by: Mapped[str | None] = mapped_column(String(200))
+    camera_consent_on: Mapped[date | None]
     pupil_code: Mapped[str] = mapped_column(String(16), unique=True)
     pin_hash: Mapped[str | None] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -59,7 +59,13 @@ def set_camera(server: LiveServer, school: bool, pupil: bool) -> None:
         coordinator,
         {"allowed": school},
     )
-    api(server, "PUT", f"/api/pupils/{sam['id']}/camera-consent", coordinator, {"consent": pupil})
+    api(
+        server,
+        "PUT",
+        f"/api/pupils/{sam['id']}/camera-consent",
+        bearer(server, "hospital_staff"),
+        {"consent": pupil},
+    )
 
 
 BOOKED: list[str] = []

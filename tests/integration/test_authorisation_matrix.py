@@ -259,6 +259,7 @@ TABLE: dict[tuple[str, str], str] = {
     ("POST", "/staff"): "A",
     ("POST", "/staff/{user_id}/password-reset"): "A",
     ("POST", "/staff/{user_id}/active"): "A",
+    ("POST", "/staff/coordinators"): "A",
     ("GET", "/assistants/{user_id}/duty"): "ACH",
     ("POST", "/assistants/{user_id}/duty"): "ACH",
     ("POST", "/assistants/{user_id}/absences"): "ACH",

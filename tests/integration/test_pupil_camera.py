@@ -46,8 +46,11 @@ async def allow(client, org, login, *, school: bool, pupil: bool) -> None:
         f"/api/schools/{org.school_id}/pupil-camera", json={"allowed": school}, headers=coordinator
     )
     assert resp.status == 200, await resp.text()
+    # Coordinators read; recording consent is hospital staff's (issue 16).
     resp = await client.put(
-        f"/api/pupils/{org.pupil.id}/camera-consent", json={"consent": pupil}, headers=coordinator
+        f"/api/pupils/{org.pupil.id}/camera-consent",
+        json={"consent": pupil, "given_by": "Anna Kowalski, mother", "given_on": "2026-12-01"},
+        headers=await login("hospital_staff"),
     )
     assert resp.status == 200, await resp.text()
 
@@ -116,7 +119,7 @@ async def test_changes_are_audited_once_per_change(client, org, login):
     assert (await withdrawn.json())["camera_consent"] is False
     assert await camera_actions(client) == [
         ("coordinator", "school.pupil_camera", {"allowed": True}),
-        ("coordinator", "pupil.camera_consent", {"consent": True}),
+        ("hospital_staff", "pupil.camera_consent", {"consent": True}),
         ("hospital_staff", "pupil.camera_consent", {"consent": False}),
     ]
 
@@ -210,7 +213,12 @@ async def test_settings_from_the_school_and_pupil_pages(client, org):
     assert "Allow pupils" not in (await (await client.get("/schools")).text())  # staff: view only
     resp = await client.post(
         f"/pupils/{org.pupil.id}/camera-consent",
-        data={"consent": "true", "csrf_token": csrf_of(page)},
+        data={
+            "consent": "true",
+            "given_by": "Anna Kowalski, mother",
+            "given_on": "2026-12-01",
+            "csrf_token": csrf_of(page),
+        },
     )
     assert resp.status == 200
     text = await resp.text()
