@@ -94,6 +94,7 @@ from telepresence.sessions.revocation import lesson_revocation, revoke_lesson_to
 from telepresence.sessions.signalling import SESSION_ROOMS, SessionRooms
 from telepresence.sessions.watch import RELAYS, RelayHub
 from telepresence.tablet import pages as tablet_pages
+from telepresence.tablet import web as tablet_web
 
 __all__ = ["create_app"]
 
@@ -293,6 +294,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         device_pages.routes,
         session_web.routes,
         tablet_pages.routes,
+        tablet_web.routes,
         readiness.routes,
         session_watch.routes,
         timetable_web.routes,

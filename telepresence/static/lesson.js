@@ -376,5 +376,18 @@
     }); }); }
   }, 500);
 
+  // Whether the robot is probably in the lesson's room changes during a lesson (an assistant
+  // confirms its move): the warning follows, asked every 20 s.
+  async function checkRoom() {
+    var resp = await fetch("/api/bookings/" + root.dataset.booking + "/robot-room",
+                           { credentials: "same-origin", headers: { "Accept": "application/json" } });
+    if (!resp.ok) { return; }
+    var body = await resp.json();
+    document.getElementById("room-warning-text").textContent = body.warning || "";
+    document.getElementById("room-warning").hidden = !body.warning;
+  }
+  state.checkRoom = checkRoom;
+  setInterval(function () { if (!state.ended) { checkRoom().catch(function () {}); } }, 20000);
+
   ticket().then(connect).catch(function (err) { finished(err.message); });
 })();

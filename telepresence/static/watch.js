@@ -99,5 +99,14 @@
     fetch("/api/sessions/" + session + "/watch", {
       method: "DELETE", credentials: "same-origin", keepalive: true, headers: { "X-CSRF-Token": csrf } });
   });
+  // The robot's room warning follows the rota (a move confirmed since the page opened).
+  function checkRoom() {
+    return api("GET", "/api/bookings/" + root.dataset.booking + "/robot-room").then(function (body) {
+      document.getElementById("room-warning-text").textContent = body.warning || "";
+      document.getElementById("room-warning").hidden = !body.warning;
+    });
+  }
+  window.classbridgeCheckRoom = checkRoom;
+  setInterval(function () { if (!leaving) { checkRoom().catch(function () {}); } }, 20000);
   start();
 })();

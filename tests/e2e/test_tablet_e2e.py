@@ -197,6 +197,19 @@ def test_a_robot_probably_not_in_the_room_shows_a_gentle_warning(
             "The robot may not be in E7: it was last known in Office."
         )
         assert shoot(watcher, "watch-robot-elsewhere") == []
+
+        # Someone brings Robbie to E7 and says so ("Where is it now?"): both warnings go.
+        admin = bearer(live_server, "admin")
+        robbie = next(
+            d for d in api(live_server, "GET", "/api/devices", admin) if d["name"] == "Robbie"
+        )
+        rooms = api(live_server, "GET", f"/api/schools/{robbie['school_id']}/rooms", admin)
+        e7 = next(r["id"] for r in rooms if r["name"] == "E7")
+        api(live_server, "PATCH", f"/api/devices/{robbie['id']}", admin, {"last_known_room_id": e7})
+        page.evaluate("() => window.classbridgeLesson.checkRoom()")
+        expect(warning).to_be_hidden()
+        watcher.evaluate("() => window.classbridgeCheckRoom()")
+        expect(watcher.locator("#room-warning")).to_be_hidden()
         desk.close()
     finally:
         context.close()

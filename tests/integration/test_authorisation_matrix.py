@@ -69,6 +69,7 @@ TABLE: dict[tuple[str, str], str] = {
     ("POST", "/api/auth/pupil-login"): PUBLIC,
     ("GET", "/api/bookings/flagged"): "ACH",
     ("POST", "/api/bookings/{booking_id}/cancel"): "AH",
+    ("GET", "/api/bookings/{booking_id}/robot-room"): "ACHP",
     ("POST", "/api/bookings/{booking_id}/join"): "P",
     ("POST", "/api/client-timings"): "DP",
     ("GET", "/api/devices"): "ACH",

@@ -217,8 +217,8 @@ async def test_a_robot_last_seen_elsewhere_warns_the_pupil_and_tells_the_school(
     today = await (await client.get("/today")).text()
     assert "Robbie might not be in Lab 3 yet." in today
     lesson = await (await client.get(f"/lessons/{booking_id}")).text()
-    assert 'id="room-warning"' in lesson
-    assert "Robbie might not be in Lab 3 yet. We've told your school" in lesson
+    assert '<p class="gentle-warning" id="room-warning" role="note">' in lesson  # not hidden
+    assert "Robbie might not be in Lab 3 yet.</span> We've told your school" in lesson
 
     pupil = await pupil_bearer(client)
     assert (await client.post(f"/api/bookings/{booking_id}/join", headers=pupil)).status == 200
@@ -238,7 +238,8 @@ async def test_a_robot_in_the_lessons_room_raises_nothing(client, org):
     booking_id = await booking_in(client, org, robot_id, "Lab 3")
     await tablet_sign_in(client)
     assert "might not be in" not in await (await client.get("/today")).text()
-    assert 'id="room-warning"' not in await (await client.get(f"/lessons/{booking_id}")).text()
+    lesson = await (await client.get(f"/lessons/{booking_id}")).text()
+    assert '<p class="gentle-warning" id="room-warning" role="note" hidden>' in lesson
     pupil = await pupil_bearer(client)
     assert (await client.post(f"/api/bookings/{booking_id}/join", headers=pupil)).status == 200
     assert await notices(client, "robot_not_in_room") == []
@@ -275,3 +276,29 @@ async def test_a_move_not_confirmed_warns_and_a_confirmed_one_does_not(client, o
         assert move is not None
         move.status = "done"
     assert "might not be in" not in await (await client.get("/today")).text()
+
+
+async def test_the_warning_follows_the_robot_during_the_lesson(client, org, login):
+    robot_id = await robot_in(client, org, "S12")
+    booking_id = await booking_in(client, org, robot_id, "Lab 3")
+    pupil = await pupil_bearer(client)
+    staff = await login("hospital_staff")
+    path = f"/api/bookings/{booking_id}/robot-room"
+    assert await (await client.get(path, headers=pupil)).json() == {
+        "lesson_room": "Lab 3",
+        "robot": "Robbie",
+        "probably_elsewhere": True,
+        "warning": "Robbie might not be in Lab 3 yet.",
+    }
+    told = await (await client.get(path, headers=staff)).json()
+    assert told["warning"] == "The robot may not be in Lab 3: it was last known in S12."
+    admin = await login("admin")  # staff put the robot in its room ("Where is it now?")
+    moved = await client.patch(
+        f"/api/devices/{robot_id}", json={"last_known_room_id": org.room_ids[1]}, headers=admin
+    )
+    assert moved.status == 200, await moved.text()
+    now = await (await client.get(path, headers=pupil)).json()
+    assert (now["probably_elsewhere"], now["warning"]) == (False, None)
+    other = await login("admin@other.example")
+    assert (await client.get(path, headers=other)).status == 404
+    assert (await client.get("/api/bookings/nope/robot-room", headers=pupil)).status == 404
