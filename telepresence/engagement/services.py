@@ -134,7 +134,7 @@ def _teaching_seconds(calendar: SchoolCalendar | None) -> float:
 async def _devices(
     db: AsyncSession, scope: Scope, today: date, cals: dict[str, SchoolCalendar]
 ) -> list[DeviceOut]:
-    robots = select(Device).where(
+    robots = select(Device.id, Device.name, Device.school_id, Device.created_at).where(
         Device.provider_id == scope.provider_id,
         Device.kind == "robot",
         Device.lifecycle == "active",
@@ -148,23 +148,32 @@ async def _devices(
         .group_by(Out.device_id)
     )
     last = dict((await db.execute(last_query)).all())
+    # Robots of one school share their school days: count each span once, not once a robot.
+    spans: dict[tuple[str, date, date], int] = {}
+
+    def school_days(school_id: str, since: date, until: date) -> int:
+        key = (school_id, since, until)
+        if key not in spans:
+            spans[key] = school_days_after(cals.get(school_id), since, until)
+        return spans[key]
+
     out = []
-    for robot in await db.scalars(robots.order_by(Device.name)):
-        cal = cals.get(robot.school_id or "")
-        days = school_days_after(cal, scope.first - timedelta(days=1), min(scope.last, today))
-        counts = used.get(robot.id, Counts((robot.id,)))
-        capacity = days * _teaching_seconds(cal)
-        since = last.get(robot.id) or max(robot.created_at.date(), scope.first) - timedelta(days=1)
+    for robot_id, name, school_id, created_at in await db.execute(robots.order_by(Device.name)):
+        school = school_id or ""
+        days = school_days(school, scope.first - timedelta(days=1), min(scope.last, today))
+        counts = used.get(robot_id, Counts((robot_id,)))
+        capacity = days * _teaching_seconds(cals.get(school))
+        since = last.get(robot_id) or max(created_at.date(), scope.first) - timedelta(days=1)
         out.append(
             DeviceOut(
-                device_id=robot.id,
-                name=robot.name,
-                school_id=robot.school_id,
+                device_id=robot_id,
+                name=name,
+                school_id=school_id,
                 lessons=counts.joined,
                 minutes=counts.minutes,
                 utilisation=round(counts.present_seconds / capacity, 4) if capacity else None,
-                last_used=last.get(robot.id),
-                unused_school_days=school_days_after(cal, since, today - timedelta(days=1)),
+                last_used=last.get(robot_id),
+                unused_school_days=school_days(school, since, today - timedelta(days=1)),
             )
         )
     return out

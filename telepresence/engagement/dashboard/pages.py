@@ -20,7 +20,6 @@ from telepresence.engagement import access
 from telepresence.engagement.dashboard import charts, views
 from telepresence.engagement.dashboard.periods import Period, parse_range
 from telepresence.engagement.domain import describe
-from telepresence.engagement.signals import calendars
 from telepresence.platform.audit import record_request
 from telepresence.platform.context import CLOCK, DATABASE
 from telepresence.platform.errors import InvalidInput
@@ -56,10 +55,12 @@ async def pupil_calendar(db: AsyncSession, school_id: str) -> SchoolCalendar | N
 async def _calendar_for(
     db: AsyncSession, who: Principal, school_id: str | None
 ) -> SchoolCalendar | None:
-    cals = await calendars(db, str(who.provider_id))
-    if school_id and school_id in cals:
-        return cals[school_id]
-    return next(iter(cals.values()), None)
+    """The calendar "this term" is read from: the chosen school's, else the provider's first."""
+    query = select(School.id).where(School.provider_id == who.provider_id)
+    if school_id:
+        query = query.where(School.id == school_id)
+    first = await db.scalar(query.order_by(School.name).limit(1))
+    return await pupil_calendar(db, first) if first else None
 
 
 @routes.page("GET", "/engagement", roles=READERS, summary="Engagement dashboard (audited)")

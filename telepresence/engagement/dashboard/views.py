@@ -44,6 +44,7 @@ __all__ = [
 
 Out = OutcomeRow
 SHOWN_PUPILS = 100  # the dashboard lists this many, those most in need of attention first
+SHOWN_ROBOTS = 30  # and this many robots, the longest unused first
 
 
 @dataclass(slots=True)
@@ -53,7 +54,7 @@ class PupilLine:
     id: str
     name: str
     school: str
-    counts: Counts
+    counts: CountsOut
     weeks: list[float | None]
     trend: float | None
     alerts: list[AlertOut] = field(default_factory=list)
@@ -71,6 +72,8 @@ class Dashboard:
     subjects: list[tuple[str, list[Segment]]]
     subject_counts: list[Counts]
     school_names: dict[str, str]
+    robots: list[DeviceOut] = field(default_factory=list)
+    more_robots: int = 0
 
 
 @dataclass(slots=True)
@@ -139,7 +142,11 @@ def _bar(monday: date, c: Counts | None) -> Bar:
 
 
 async def _pupil_lines(
-    db: AsyncSession, scope: Scope, alerts: list[AlertOut], schools: dict[str, str]
+    db: AsyncSession,
+    scope: Scope,
+    totals: dict[str, CountsOut],
+    alerts: list[AlertOut],
+    schools: dict[str, str],
 ) -> list[PupilLine]:
     wide = Scope(
         scope.provider_id,
@@ -149,7 +156,6 @@ async def _pupil_lines(
         scope.school_id,
     )
     weeks = with_trend(await counts_by(db, wide, Out.pupil_id, Out.week_monday))
-    totals = {c.key[0]: c for c in await counts_by(db, scope, Out.pupil_id)}
     mondays = _mondays(scope.first, scope.last)
     by_pupil: dict[str, dict[date, Counts]] = {}
     for w in weeks:
@@ -168,7 +174,7 @@ async def _pupil_lines(
                 id=pupil_id,
                 name=f"{pupil.first_name} {pupil.last_name}",
                 school=schools.get(pupil.school_id, ""),
-                counts=totals.get(pupil_id, Counts((pupil_id,))),
+                counts=totals.get(pupil_id) or services.counts_out(Counts((pupil_id,))),
                 weeks=[mine[m].share if m in mine else None for m in mondays],
                 trend=shown[-1].trend if shown else None,
                 alerts=[a for a in alerts if a.pupil_id == pupil_id],
@@ -200,11 +206,15 @@ async def dashboard(db: AsyncSession, who: Principal, rng: Range, today: date) -
     alerts = await services.list_alerts(db, who, AlertQuery(status="unresolved"))
     visible = scope.pupil_ids
     alerts = [a for a in alerts if visible is None or a.pupil_id in visible]
-    lines = await _pupil_lines(db, scope, alerts, schools)
+    totals = {c.key: c for c in summary.pupils}
+    lines = await _pupil_lines(db, scope, totals, alerts, schools)
     if rng.school_id:
         kept = {p.id for p in lines}
         alerts = [a for a in alerts if a.pupil_id in kept]
     alerts.sort(key=lambda a: (a.status != "open", -a.opened_at.timestamp()))
+    robots = sorted(
+        summary.devices, key=lambda d: (-d.unused_school_days, d.utilisation or 0.0, d.name)
+    )
     weekly = {c.key[0]: c for c in await counts_by(db, scope, Out.week_monday)}
     subjects = await counts_by(db, scope, Out.subject)
     return Dashboard(
@@ -216,6 +226,8 @@ async def dashboard(db: AsyncSession, who: Principal, rng: Range, today: date) -
         subjects=[(str(c.key[0]), lesson_segments(c)) for c in subjects],
         subject_counts=subjects,
         school_names=schools,
+        robots=robots[:SHOWN_ROBOTS],
+        more_robots=max(len(robots) - SHOWN_ROBOTS, 0),
     )
 
 
