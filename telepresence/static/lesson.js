@@ -308,7 +308,8 @@
   var leaveBox = document.getElementById("leave-confirm");
   function askToLeave(open) {
     leaveBox.hidden = !open; leaveLink.hidden = open;
-    (open ? document.getElementById("leave-yes") : leaveLink).focus();
+    // Focus the safe choice: a stray Enter keeps the child in class.
+    (open ? document.getElementById("leave-no") : leaveLink).focus();
   }
   function leave() {
     var ws = state.ws;

@@ -124,6 +124,7 @@ def test_a_pupil_leaves_a_running_lesson_and_joins_it_again(
         question = page.get_by_role("alertdialog")
         expect(question).to_contain_text("Leave Year 9 English?")
         expect(question).to_contain_text(re.compile(r"You can join again until \d\d:\d\d"))
+        expect(page.get_by_role("button", name="Stay in the lesson")).to_be_focused()
         assert shoot(page, "tablet-lesson-leave-question") == []
         page.get_by_role("button", name="Stay in the lesson").click()
         expect(question).to_be_hidden()
