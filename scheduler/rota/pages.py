@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable
 from datetime import date
 
 from aiohttp import web
@@ -26,7 +27,7 @@ from scheduler.rota.planning import rota_topic
 from scheduler.rota.views import assistant_moves, day_rota, my_rota
 from telepresence.platform.audit import record_request
 from telepresence.platform.context import CLOCK, DATABASE, EVENTS, SETTINGS
-from telepresence.platform.errors import InvalidInput, NotFound
+from telepresence.platform.errors import Conflict, DomainError, InvalidInput, NotFound
 from telepresence.platform.identity import PUBLIC, STAFF, Principal, Role
 from telepresence.platform.models import School
 from telepresence.platform.permissions import may_change
@@ -63,16 +64,25 @@ def _back(form: dict[str, str], fallback: str) -> str:
 
 
 async def assistant_rota(
-    request: web.Request, who: Principal, *, feed_url: str = ""
+    request: web.Request,
+    who: Principal,
+    *,
+    feed_url: str = "",
+    tomorrow: bool | None = None,
+    problem: DomainError | None = None,
 ) -> web.StreamResponse:
     """The assistant's day: their moves in time order with Done / Can't do it (``/assistant``).
 
     ``?live=1`` answers only the list (for ``rota.js``), without counting as a look.
-    ``feed_url`` is a calendar link just made, shown this once (never from the address
-    bar: a link there could be anyone's).
+    ``?day=tomorrow`` (or ``tomorrow``) shows tomorrow's moves. ``feed_url`` is a
+    calendar link just made, shown this once (never from the address bar: a link
+    there could be anyone's). ``problem``: what went wrong with the form just sent,
+    said atop the page (with its status).
     """
     live = request.query.get("live") == "1"
-    ahead = 1 if request.query.get("day") == "tomorrow" else 0
+    if tomorrow is None:
+        tomorrow = request.query.get("day") == "tomorrow"
+    ahead = 1 if tomorrow else 0
     async with request.app[DATABASE].transaction() as session:
         rota, outcome = await my_rota(
             session, who, request.app[CLOCK].now(), mark_seen=not live and not ahead, ahead=ahead
@@ -90,8 +100,25 @@ async def assistant_rota(
         "tomorrow": bool(ahead),
         "here": here,
         "refresh": f"{here}{'&' if ahead else '?'}live=1",
+        "errors": [problem.detail] if problem else [],
     }
-    return render(request, who, "rota_live.html" if live else "rota_assistant.html", context)
+    template = "rota_live.html" if live else "rota_assistant.html"
+    return render(request, who, template, context, status=problem.status if problem else 200)
+
+
+async def _then_back(
+    request: web.Request, who: Principal, form: dict[str, str], act: Awaitable[None]
+) -> web.StreamResponse:
+    """Do ``act`` and go back to the page the form was on; an assistant whose form was
+    refused (stale, too late, no reason) sees why on their own page, not a bare error."""
+    back = _back(form, "/assistant")
+    try:
+        await act
+    except (Conflict, InvalidInput) as exc:
+        if who.role is not Role.ASSISTANT:
+            raise
+        return await assistant_rota(request, who, tomorrow="day=tomorrow" in back, problem=exc)
+    raise web.HTTPSeeOther(back)
 
 
 @routes.page("POST", "/rota/moves/{move_id}/done", roles=PEOPLE, summary="Confirm a move (form)")
@@ -108,8 +135,9 @@ async def done_form(request: web.Request, who: Principal) -> web.StreamResponse:
                 view = next(m for m in rota.moves if m.row.id == move_id)
                 context = {"title": "Done already?", "m": view, "back": _back(form, "/assistant")}
                 return render(request, who, "rota_confirm.html", context)
-    await rota_actions.confirm(request, who, move_id, _version(form))
-    raise web.HTTPSeeOther(_back(form, "/assistant"))
+    return await _then_back(
+        request, who, form, rota_actions.confirm(request, who, move_id, _version(form))
+    )
 
 
 @routes.page(
@@ -118,23 +146,30 @@ async def done_form(request: web.Request, who: Principal) -> web.StreamResponse:
 async def undo_form(request: web.Request, who: Principal) -> web.StreamResponse:
     """Within a few minutes of "Done" only (then 409 with the reason)."""
     form = await form_fields(request)
-    await rota_actions.undo(request, who, request.match_info["move_id"], _version(form))
-    raise web.HTTPSeeOther(_back(form, "/assistant"))
+    move_id = request.match_info["move_id"]
+    return await _then_back(
+        request, who, form, rota_actions.undo(request, who, move_id, _version(form))
+    )
 
 
 @routes.page("POST", "/rota/moves/{move_id}/cant", roles=PEOPLE, summary="Can't do a move (form)")
 async def cant_form(request: web.Request, who: Principal) -> web.StreamResponse:
     """The reason is required; the move's day is re-planned and the failure escalated."""
     form = await form_fields(request)
-    try:
-        reason = cant_reason(form.get("choice", ""), form.get("reason", ""))
-    except ValueError:
-        raise InvalidInput("Pick a reason or say in a few words why it cannot be done.") from None
-    if len(reason) > 300:
-        raise InvalidInput("Say it in at most 300 characters.")
     move_id = request.match_info["move_id"]
-    await rota_actions.report_cant(request, who, move_id, reason, _version(form))
-    raise web.HTTPSeeOther(_back(form, "/assistant"))
+
+    async def report() -> None:
+        try:
+            reason = cant_reason(form.get("choice", ""), form.get("reason", ""))
+        except ValueError:
+            raise InvalidInput(
+                "Pick a reason, or say in a few words why the move cannot be done."
+            ) from None
+        if len(reason) > 300:
+            raise InvalidInput("Say it in at most 300 characters.")
+        await rota_actions.report_cant(request, who, move_id, reason, _version(form))
+
+    return await _then_back(request, who, form, report())
 
 
 @routes.page("GET", "/rota", roles=STAFF_ROLES, summary="Move rotas: pick a school")

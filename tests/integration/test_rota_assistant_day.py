@@ -4,6 +4,7 @@ reasons, "Done" far ahead asking first, "Done" taken back, and changes folded (i
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from html import unescape as html_unescape
 
 from integration.rota_helpers import add_assistant, on_duty_all_week
 from integration.test_pages import csrf_of, sign_in
@@ -141,6 +142,12 @@ async def test_done_can_be_taken_back_for_a_few_minutes(client, org, login, cloc
     assert resp.status == 409
     assert "5 minutes" in (await resp.json())["detail"]
     assert (await _moves(client, org, day, admin))[0]["status"] == "done"
+    # The page says so on the assistant's own page rather than a bare error.
+    html = await (await client.get("/assistant")).text()
+    resp = await client.post(f"/rota/moves/{first['id']}/undo", data={"csrf_token": csrf_of(html)})
+    assert resp.status == 409
+    assert "can be taken back for 5 minutes only" in html_unescape(await resp.text())
+    assert (await _moves(client, org, day, admin))[0]["status"] == "done"
 
 
 async def test_only_the_one_who_said_done_or_staff_take_it_back(client, org, login, clock):
@@ -164,7 +171,11 @@ async def test_cant_do_it_takes_a_quick_reason(client, org, login, clock):
         assert f'name="choice" value="{value}"' in html
     url = f"/rota/moves/{moves[1]['id']}/cant"
     resp = await client.post(url, data={"csrf_token": csrf_of(html), "choice": "other"})
-    assert resp.status == 422  # "Other" needs words; nothing changed
+    assert resp.status == 422  # "Other" needs words; nothing changed, and the page says so
+    refused = await resp.text()
+    assert "There is a problem" in refused
+    assert "say in a few words why the move cannot be done" in refused
+    assert "Can&#39;t do it" in refused or "Can't do it" in refused
     assert (await _moves(client, org, day, await login("admin")))[1]["status"] == "assigned"
     resp = await client.post(
         url,
