@@ -30,7 +30,7 @@ from scheduler.rota.web import routes as rota_api_routes
 from scheduler.timetables import calendar_pages, import_pages
 from scheduler.timetables import pages as timetable_pages
 from scheduler.timetables import web as timetable_web
-from telepresence import pages, subject_access
+from telepresence import audit_pages, pages, subject_access
 from telepresence.engagement import pages as engagement_pages
 from telepresence.engagement import web as engagement_web
 from telepresence.engagement.dashboard import pages as engagement_dashboard
@@ -287,6 +287,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         organisation_web.routes,
         organisation_pages.routes,
         pupil_pages.routes,
+        audit_pages.routes,
         password_routes,
         subject_access.routes,
         device_registry.web.routes,

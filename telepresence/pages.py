@@ -14,12 +14,11 @@ from telepresence.organisation import services as org
 from telepresence.organisation.pupil_pages import pupil_context
 from telepresence.organisation.schemas import PinIn, PupilIn, UserIn
 from telepresence.platform import auth
-from telepresence.platform.audit import entries as audit_entries
 from telepresence.platform.audit import record_request
 from telepresence.platform.context import CLOCK, DATABASE, SETTINGS
 from telepresence.platform.errors import DomainError, InvalidInput, validation_errors
 from telepresence.platform.identity import PUBLIC, STAFF, Principal, Role, TokenKind
-from telepresence.platform.models import Provider, Pupil, User
+from telepresence.platform.models import Provider, User
 from telepresence.platform.rendering import HOME, ROLE_LABELS, form_fields, render, safe_next
 from telepresence.platform.revocation import Identity, revoke_identity
 from telepresence.platform.routing import SESSION_COOKIE, Routes, check_origin, counting_failures
@@ -452,35 +451,3 @@ async def pair_page(request: web.Request, _who: Principal | None) -> web.StreamR
     """Explains what to do with a pairing code; pairs nothing by itself."""
     code = request.query.get("code", "")[:12]
     return render(request, None, "pair.html", {"title": "Pair a device", "code": code})
-
-
-@routes.page("GET", "/audit", roles=[Role.ADMIN], summary="The audit log (admin)")
-async def audit_page(request: web.Request, who: Principal) -> web.StreamResponse:
-    """Recent entries, optionally for one record; names instead of ids where known."""
-    subject_id = request.query.get("subject_id", "")[:64] or None
-    async with request.app[DATABASE].sessions() as session:
-        rows = await audit_entries(
-            session, provider_id=who.provider_id, subject_id=subject_id, limit=200
-        )
-        users = {
-            u.id: u.name
-            for u in await session.scalars(select(User).where(User.provider_id == who.provider_id))
-        }
-        pupils = {
-            p.id: org.display_name(p.first_name, p.last_name)
-            for p in await session.scalars(
-                select(Pupil).where(Pupil.provider_id == who.provider_id)
-            )
-        }
-    return render(
-        request,
-        who,
-        "audit.html",
-        {
-            "title": "Audit log",
-            "rows": rows,
-            "users": users,
-            "pupils": pupils,
-            "subject_id": subject_id or "",
-        },
-    )
