@@ -21,7 +21,7 @@ from telepresence.engagement.dashboard import charts, views
 from telepresence.engagement.dashboard.periods import Period, parse_range
 from telepresence.engagement.domain import describe
 from telepresence.platform.audit import record_request
-from telepresence.platform.context import CLOCK, DATABASE
+from telepresence.platform.context import CLOCK, DATABASE, SETTINGS
 from telepresence.platform.errors import InvalidInput
 from telepresence.platform.identity import Principal
 from telepresence.platform.models import School
@@ -34,9 +34,10 @@ routes = Routes("engagement-dashboard")
 READERS = list(access.READERS)
 
 
-def template_helpers() -> dict[str, Any]:
+def template_helpers(request: web.Request) -> dict[str, Any]:
     """What the engagement templates use besides their context."""
     return {
+        "attended_share": request.app[SETTINGS].engagement_attended_share,
         "charts": charts,
         "describe": describe,
         "percent": charts.percent,
@@ -119,7 +120,7 @@ async def _schools(db: AsyncSession, who: Principal) -> list[tuple[str, str]]:
 
 
 def _base(request: web.Request, form: dict[str, str]) -> dict[str, Any]:
-    return template_helpers() | {
+    return template_helpers(request) | {
         "form": form,
         "periods": Period,
         "problem": "",

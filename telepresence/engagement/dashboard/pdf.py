@@ -60,6 +60,7 @@ class ReportFacts:
     weeks: Sequence[Bar]
     notes: Sequence[tuple[str, str, datetime]]
     made_on: date
+    attended_share: float = 0.8
 
 
 def latin1(text: str) -> str:
@@ -93,7 +94,7 @@ def _heading(pdf: FPDF, text: str) -> None:
 def _para(pdf: FPDF, text: str, size: int = 10, colour: tuple[int, int, int] = INK) -> None:
     pdf.set_font("Helvetica", "", size)
     pdf.set_text_color(*colour)
-    pdf.multi_cell(0, 5, latin1(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.multi_cell(0, 5, latin1(text), align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
 
 def _subjects(pdf: FPDF, subjects: Sequence[CountsOut]) -> None:
@@ -101,6 +102,7 @@ def _subjects(pdf: FPDF, subjects: Sequence[CountsOut]) -> None:
     heads = ("Subject", "Booked", "Joined", "Attended", "Minutes")
     pdf.set_font("Helvetica", "B", 10)
     pdf.set_fill_color(238, 241, 247)
+    pdf.set_draw_color(*GRID)
     for w, h in zip(widths, heads, strict=True):
         pdf.cell(w, 7, h, border="B", fill=True)
     pdf.ln()
@@ -112,7 +114,7 @@ def _subjects(pdf: FPDF, subjects: Sequence[CountsOut]) -> None:
         pdf.ln()
 
 
-def _weeks(pdf: FPDF, weeks: Sequence[Bar]) -> None:
+def _weeks(pdf: FPDF, weeks: Sequence[Bar], goal: float) -> None:
     if pdf.will_page_break(60):
         pdf.add_page()
     left, top, plot = pdf.l_margin + 10, pdf.get_y() + 4, 40.0
@@ -124,6 +126,11 @@ def _weeks(pdf: FPDF, weeks: Sequence[Bar]) -> None:
         y = top + plot - plot * pct / 100
         pdf.line(left, y, left + slot * len(weeks), y)
         pdf.text(pdf.l_margin, y + 1, f"{pct}%")
+    goal_y = top + plot - plot * goal
+    pdf.set_draw_color(*GOOD)
+    pdf.set_dash_pattern(dash=1.5, gap=1)
+    pdf.line(left, goal_y, left + slot * len(weeks), goal_y)
+    pdf.set_dash_pattern()
     for i, bar in enumerate(weeks):
         x = left + slot * i + 1
         pdf.set_text_color(*MUTED)
@@ -131,7 +138,7 @@ def _weeks(pdf: FPDF, weeks: Sequence[Bar]) -> None:
         if bar.value is None:
             continue
         h = plot * min(max(bar.value, 0.0), 1.0)
-        pdf.set_fill_color(*(GOOD if bar.value >= 0.8 else BRAND))
+        pdf.set_fill_color(*(GOOD if bar.value >= goal else BRAND))
         pdf.rect(x, top + plot - h, slot - 3, h, style="F")
         pdf.set_text_color(*INK)
         pdf.text(x, top + plot - h - 1.5, percent(bar.value))
@@ -168,13 +175,15 @@ def report_pdf(facts: ReportFacts) -> bytes:
         _para(
             pdf,
             f"Joined {t.joined} of {t.booked} booked lessons; attended {t.attended} in full "
-            f"(80% or more), {t.partial} in part; {t.minutes} minutes in lessons "
-            f"({percent(t.share)} of booked time). {t.cancelled} lessons were cancelled.",
+            f"({percent(facts.attended_share)} or more), {t.partial} in part; "
+            f"{t.minutes} minutes in lessons "
+            f"({percent(t.share)} of booked time)."
+            + (f" Cancelled: {t.cancelled}." if t.cancelled else ""),
         )
         _heading(pdf, "Lessons per subject")
         _subjects(pdf, facts.subjects)
         _heading(pdf, "Share of booked time attended, per week")
-        _weeks(pdf, facts.weeks)
+        _weeks(pdf, facts.weeks, facts.attended_share)
     _heading(pdf, "Notes from the key worker")
     if not facts.notes:
         _para(pdf, "No notes shared in this period.", 10, MUTED)

@@ -18,7 +18,7 @@ from telepresence.engagement.dashboard.pdf import ReportFacts, report_pdf
 from telepresence.engagement.dashboard.periods import Period, Range, parse_range
 from telepresence.engagement.models import SharedNoteRow
 from telepresence.platform.audit import record_request
-from telepresence.platform.context import CLOCK, DATABASE
+from telepresence.platform.context import CLOCK, DATABASE, SETTINGS
 from telepresence.platform.errors import InvalidInput
 from telepresence.platform.identity import Principal
 from telepresence.platform.rendering import form_fields, render
@@ -58,7 +58,11 @@ async def _report(
 async def home_school_report(request: web.Request, who: Principal) -> web.Response:
     """Printable: lessons joined per subject, minutes, the weeks chart, shared notes."""
     form = dict(request.query)
-    base = template_helpers() | {"form": form, "periods": Period, "request_path": request.path}
+    base = template_helpers(request) | {
+        "form": form,
+        "periods": Period,
+        "request_path": request.path,
+    }
     try:
         page, rng, notes, staff_notes = await _report(request, who, "engagement.report")
     except InvalidInput as exc:
@@ -96,6 +100,7 @@ async def home_school_report_pdf(request: web.Request, who: Principal) -> web.Re
         weeks=page.weeks,
         notes=notes,
         made_on=request.app[CLOCK].now().date(),
+        attended_share=request.app[SETTINGS].engagement_attended_share,
     )
     body = report_pdf(facts)
     name = f"engagement-{page.pupil.last_name}-{rng.start}-{rng.end}.pdf".replace(" ", "-")

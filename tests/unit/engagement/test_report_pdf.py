@@ -69,3 +69,9 @@ def test_a_report_without_lessons_says_so():
 def test_latin1_keeps_what_the_core_font_has():
     assert latin1("café \u201cquoted\u201d \u2013 ok\u2026") == 'café "quoted" - ok...'
     assert latin1("Ωmega") == "?mega"
+
+
+def test_the_attended_threshold_is_the_configured_one():
+    text = _text(report_pdf(_facts(attended_share=0.5)))
+    assert "attended 4 in full (50% or more)" in text
+    assert "Cancelled" not in text  # nothing was: no sentence about it
