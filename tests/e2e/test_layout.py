@@ -13,7 +13,7 @@ VIEWPORTS = {"phone": (390, 844), "desktop": (1366, 900)}
 # A path, or "first:<table id or selector>" for the first record linked from a list page.
 PAGES: dict[str | None, list[str]] = {
     None: ["/login", "/pupil-login", "/pair?code=ABCD-2345"],
-    "admin": ["/devices", "first-device", "/pupils", "first-pupil", "/schools", "/staff"],
+    "admin": ["/devices", "first-device", "/pupils", "first-pupil", "/schools", "/staff", "/audit"],
     "coordinator": ["/devices", "first-device"],
     "hospital_staff": ["/pupils", "first-pupil"],
     "assistant": ["/assistant"],
