@@ -24,6 +24,7 @@ import structlog
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from device_registry.models import Device
 from scheduler.rota.domain.assignment import assign, replan
 from scheduler.rota.domain.declines import respect_declines
 from scheduler.rota.domain.moves import (
@@ -189,7 +190,11 @@ async def plan_day(session: AsyncSession, school_id: str, day: date, now: dateti
     zone = school_zone(school)
     for row in list(rows.values()):
         if row.id not in derived and row.status in OPEN_STATUSES:
-            _note(session, row, row.assistant_id, now, "no longer needed: {what}", zone)
+            # The move goes, so the note names its robot itself (pages name the others').
+            device = inputs.devices.get(row.device_id) or await session.get(Device, row.device_id)
+            name = device.name.replace("{", "{{").replace("}", "}}") if device else ""
+            robot = f"{name}, " if name else ""
+            _note(session, row, row.assistant_id, now, f"no longer needed: {robot}{{what}}", zone)
             if row.assistant_id:
                 outcome.changed_assistants.add(row.assistant_id)
             outcome.removed += 1

@@ -3,6 +3,7 @@ reasons, "Done" far ahead asking first, "Done" taken back, and changes folded (i
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from html import unescape as html_unescape
 
@@ -207,3 +208,25 @@ async def test_what_changed_is_folded_named_and_never_contradicts_itself(client,
     assert 'What changed since your last look <span class="count">(1)</span>' in html
     assert "Robbie: given to someone else: Lab 3 → S12 by 11:00" in html
     assert "S12 → Lab 3 by 10:00" not in html.split("<ol")[0]  # given away and back: untold
+
+
+async def test_a_move_that_goes_away_is_told_with_its_robots_name(client, org, login, clock):
+    robot_id, _day_of, _moves_of = await _morning(client, org, login, clock, timedelta(hours=1))
+    async with client.app[DATABASE].transaction() as session:
+        robot = await session.get(Device, robot_id)
+        assert robot is not None
+        robot.name = "Rob {x}"  # a name is anyone's text, braces and all
+    await (await client.get("/assistant")).text()  # the last look
+    admin = await login("admin")
+    resp = await client.patch(
+        f"/api/devices/{robot_id}", json={"lifecycle": "maintenance"}, headers=admin
+    )
+    assert resp.status == 200
+    for _ in range(100):  # the rota listener re-plans right after the change
+        html = html_unescape(await (await client.get("/assistant?live=1")).text())
+        if "No moves for you today." in html:
+            break
+        await asyncio.sleep(0.05)
+    html = html_unescape(await (await client.get("/assistant")).text())
+    assert "no longer needed: Rob {x}, S12 → Lab 3 by 10:00" in html
+    assert "no longer needed: Rob {x}, Lab 3 → S12 by 11:00" in html
