@@ -98,33 +98,62 @@ async def login_pupil(session: AsyncSession, code: str, pin: str) -> Pupil:
 async def resolve_person_token(
     session: AsyncSession, digest: str, now: datetime
 ) -> Principal | None:
-    """The principal behind a live session or API token digest, or None."""
-    row = await session.scalar(select(AuthToken).where(AuthToken.token_hash == digest))
-    if row is None or row.revoked_at is not None or row.expires_at <= now:
+    """The principal behind a live session or API token digest, or None.
+
+    One round trip: the token with its user or pupil (every authenticated request
+    pays it). Plain columns, not ORM objects: nothing here is changed.
+    """
+    found = (
+        await session.execute(
+            select(
+                AuthToken.id,
+                AuthToken.revoked_at,
+                AuthToken.expires_at,
+                AuthToken.user_id,
+                AuthToken.pupil_id,
+                User.role,
+                User.name,
+                User.active,
+                User.provider_id,
+                User.school_id,
+                Pupil.first_name,
+                Pupil.last_name,
+                Pupil.active,
+                Pupil.provider_id,
+                Pupil.school_id,
+            )
+            .outerjoin(User, User.id == AuthToken.user_id)
+            .outerjoin(Pupil, Pupil.id == AuthToken.pupil_id)
+            .where(AuthToken.token_hash == digest)
+        )
+    ).first()
+    if found is None:
         return None
-    if row.user_id is not None:
-        user = await session.get(User, row.user_id)
-        if user is None or not user.active:
+    (token_id, revoked_at, expires_at, user_id, pupil_id, role, name, user_active) = found[:8]
+    if revoked_at is not None or expires_at <= now:
+        return None
+    if user_id is not None:
+        if role is None or not user_active:
             return None
         return Principal(
-            role=Role(user.role),
-            subject_id=user.id,
-            display_name=user.name,
-            provider_id=user.provider_id,
-            school_id=user.school_id,
-            token_id=row.id,
+            role=Role(role),
+            subject_id=user_id,
+            display_name=name,
+            provider_id=found[8],
+            school_id=found[9],
+            token_id=token_id,
         )
-    if row.pupil_id is not None:
-        pupil = await session.get(Pupil, row.pupil_id)
-        if pupil is None or not pupil.active:
+    if pupil_id is not None:
+        first, last, pupil_active, provider_id, school_id = found[10:]
+        if first is None or not pupil_active:
             return None
         return Principal(
             role=Role.PUPIL,
-            subject_id=pupil.id,
-            display_name=f"{pupil.first_name} {pupil.last_name[:1]}.",
-            provider_id=pupil.provider_id,
-            school_id=pupil.school_id,
-            token_id=row.id,
+            subject_id=pupil_id,
+            display_name=f"{first} {last[:1]}.",
+            provider_id=provider_id,
+            school_id=school_id,
+            token_id=token_id,
         )
     return None
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -34,7 +34,6 @@ __all__ = [
     "issue_session_token",
     "join_as_pupil",
     "open_session",
-    "pupil_camera_allowed",
     "record_event",
     "resolve_session_token",
     "turn_settings",
@@ -64,6 +63,7 @@ class TokenHolder:
     participant: Participant
     token_id: str
     pupil_camera: bool = False
+    joined_before: bool = False  # this end joined the session before (a rejoin)
 
 
 def turn_settings(settings: Settings) -> TurnSettings:
@@ -92,10 +92,22 @@ async def open_session(
     return await _session_for(db, booking, window, now)
 
 
+_UNLOADED: Any = object()
+
+
 async def _session_for(
-    db: AsyncSession, booking: Booking, window: SessionWindow, now: datetime
+    db: AsyncSession,
+    booking: Booking,
+    window: SessionWindow,
+    now: datetime,
+    loaded: LessonSession | None = _UNLOADED,
 ) -> LessonSession:
-    session = await db.scalar(select(LessonSession).where(LessonSession.booking_id == booking.id))
+    """The booking's session, created or reopened; ``loaded`` is it if the caller read it."""
+    session = (
+        await db.scalar(select(LessonSession).where(LessonSession.booking_id == booking.id))
+        if loaded is _UNLOADED
+        else loaded
+    )
     if session is None:
         session = LessonSession(
             booking_id=booking.id,
@@ -122,13 +134,6 @@ async def _session_for(
             db, session.id, Participant.PUPIL, EventKind.OPENED, {"reopened": True}, now
         )
     return session
-
-
-async def pupil_camera_allowed(db: AsyncSession, pupil_id: str) -> bool:
-    """Whether the pupil may send their camera now: the school allows it and the pupil consented."""
-    pupil = await db.get(Pupil, pupil_id)
-    school = await db.get(School, pupil.school_id) if pupil is not None else None
-    return bool(pupil and school and pupil.camera_consent and school.allow_pupil_camera)
 
 
 async def issue_session_token(
@@ -174,23 +179,44 @@ async def issue_session_token(
 
 async def join_as_pupil(
     db: AsyncSession, who: Principal, booking_id: str, now: datetime, settings: Settings
-) -> JoinTicket:
-    """Open or resume the booking's session for its pupil; raises a clear error otherwise."""
-    booking = await db.get(Booking, booking_id)
+) -> tuple[JoinTicket, LessonSession]:
+    """Open or resume the booking's session for its pupil; raises a clear error otherwise.
+
+    One query reads the booking, its robot's state, its session if any and the
+    pupil's camera grant (each was a round trip of its own: the join is on the
+    path from the pupil's tap to the first frame).
+    """
+    row = (
+        await db.execute(
+            select(
+                Booking,
+                Device.lifecycle,
+                LessonSession,
+                Pupil.camera_consent,
+                School.allow_pupil_camera,
+            )
+            .outerjoin(Device, Device.id == Booking.classroom_device_id)
+            .outerjoin(LessonSession, LessonSession.booking_id == Booking.id)
+            .outerjoin(Pupil, Pupil.id == Booking.pupil_id)
+            .outerjoin(School, School.id == Pupil.school_id)
+            .where(Booking.id == booking_id)
+        )
+    ).first()
+    booking = row[0] if row is not None else None
     if booking is None or who.role is not Role.PUPIL or booking.pupil_id != who.subject_id:
         raise NotFound("There is no such lesson for you.")
+    _, lifecycle, existing, consent, school_allows = row  # type: ignore[misc]
     if booking.status != "booked":
         raise Conflict(f"This lesson was {booking.status}; it cannot be joined.")
     window = booking_window(booking, settings)
     if not window.contains(now):
         raise Conflict(window.explain(now))
-    robot = await db.get(Device, booking.classroom_device_id)
-    if robot is None or robot.lifecycle != "active":
+    if lifecycle != "active":
         raise Conflict("The classroom robot for this lesson is not in service today.")
-    session = await _session_for(db, booking, window, now)
-    camera = await pupil_camera_allowed(db, booking.pupil_id)
+    session = await _session_for(db, booking, window, now, existing)
+    camera = bool(consent and school_allows)
     token = await issue_session_token(db, session, Participant.PUPIL, now, pupil_camera=camera)
-    return JoinTicket(
+    ticket = JoinTicket(
         session_id=session.id,
         booking_id=booking.id,
         token=token,
@@ -201,6 +227,7 @@ async def join_as_pupil(
         subject=booking.subject,
         pupil_camera=camera,
     )
+    return ticket, session
 
 
 def is_live(session: LessonSession, now: datetime) -> bool:
@@ -209,18 +236,37 @@ def is_live(session: LessonSession, now: datetime) -> bool:
 
 
 async def resolve_session_token(db: AsyncSession, token: str, now: datetime) -> TokenHolder | None:
-    """The open session and end behind a live token, or None (revoked, expired, ended)."""
-    row = await db.scalar(select(SessionToken).where(SessionToken.token_hash == hash_token(token)))
-    if row is None or row.revoked_at is not None or row.expires_at <= now:
+    """The open session and end behind a live token, or None (revoked, expired, ended).
+
+    One round trip: the token, its session and whether this end joined before.
+    """
+    earlier = (
+        exists()
+        .where(
+            SessionEvent.session_id == SessionToken.session_id,
+            SessionEvent.participant == SessionToken.participant,
+            SessionEvent.kind.in_([EventKind.JOINED.value, EventKind.RECONNECTED.value]),
+        )
+        .correlate(SessionToken)
+    )
+    found = (
+        await db.execute(
+            select(SessionToken, LessonSession, earlier)
+            .join(LessonSession, LessonSession.id == SessionToken.session_id)
+            .where(SessionToken.token_hash == hash_token(token))
+        )
+    ).first()
+    if found is None:
         return None
-    session = await db.get(LessonSession, row.session_id)
-    if session is None or not is_live(session, now):
+    row, session, joined_before = found
+    if row.revoked_at is not None or row.expires_at <= now or not is_live(session, now):
         return None
     return TokenHolder(
         session=session,
         participant=Participant(row.participant),
         token_id=row.id,
         pupil_camera=row.pupil_camera,
+        joined_before=bool(joined_before),
     )
 
 

@@ -123,8 +123,7 @@ async def serve_session_socket(request: web.Request, _endpoint: Any) -> web.Stre
     async with request.app[DATABASE].transaction() as db:
         holder = await services.resolve_session_token(db, join.token, now)
         if holder is not None:
-            earlier = await _has_joined_before(db, holder)
-            kind = EventKind.RECONNECTED if earlier else EventKind.JOINED
+            kind = EventKind.RECONNECTED if holder.joined_before else EventKind.JOINED
             await services.record_event(db, holder.session.id, holder.participant, kind, {}, now)
     request.app[METRICS].signalling("join", "ok" if holder is not None else "unauthorised")
     if holder is None:
@@ -160,23 +159,6 @@ def _ping_every(ws: web.WebSocketResponse, seconds: float) -> None:
         ws._heartbeat_cb.cancel()
         ws._heartbeat_cb = None
     ws._reset_heartbeat()
-
-
-async def _has_joined_before(db: Any, holder: services.TokenHolder) -> bool:
-    from sqlalchemy import func, select
-
-    from telepresence.sessions.models import SessionEvent
-
-    count = await db.scalar(
-        select(func.count())
-        .select_from(SessionEvent)
-        .where(
-            SessionEvent.session_id == holder.session.id,
-            SessionEvent.participant == holder.participant.value,
-            SessionEvent.kind.in_([EventKind.JOINED.value, EventKind.RECONNECTED.value]),
-        )
-    )
-    return bool(count)
 
 
 async def _run_peer(

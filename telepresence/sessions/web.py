@@ -63,11 +63,9 @@ async def join(request: web.Request, who: Principal) -> JoinOut:
     now = request.app[CLOCK].now()
     settings = request.app[SETTINGS]
     async with request.app[DATABASE].transaction() as db:
-        ticket = await services.join_as_pupil(
+        ticket, session = await services.join_as_pupil(
             db, who, request.match_info["booking_id"], now, settings
         )
-        session = await db.get(LessonSession, ticket.session_id)
-    assert session is not None
     if await _robot_needs_invite(request, session):
         async with request.app[DATABASE].transaction() as db:
             invite = await invite_robot(db, session, ticket.subject, now, "pupil joined")
