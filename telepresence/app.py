@@ -48,7 +48,7 @@ from telepresence.organisation import pupil_pages
 from telepresence.organisation import web as organisation_web
 from telepresence.organisation.passwords import routes as password_routes
 from telepresence.platform import web as platform_web
-from telepresence.platform.auth import resolve_person_token
+from telepresence.platform.auth import PrincipalCache, resolve_person_token
 from telepresence.platform.clock import Clock, SystemClock
 from telepresence.platform.context import (
     ACCOUNT_LIMITER,
@@ -77,7 +77,7 @@ from telepresence.platform.probes import routes as probe_routes
 from telepresence.platform.ratelimit import RateLimiter
 from telepresence.platform.rendering import NAV
 from telepresence.platform.revocation import install_revocation_hooks, signed_in_streams
-from telepresence.platform.routing import ENDPOINTS
+from telepresence.platform.routing import ENDPOINTS, PRINCIPALS
 from telepresence.platform.settings import Settings
 from telepresence.reintegration import pages as reintegration_pages
 from telepresence.reintegration import records_web as reintegration_records
@@ -260,6 +260,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     }
     app[RESOLVERS] = resolvers
     app[NAV_BADGES] = _nav_badges
+    app[PRINCIPALS] = PrincipalCache()
     install_revocation_hooks(app, revoke_lesson_tokens)
     aiohttp_jinja2.setup(
         app,

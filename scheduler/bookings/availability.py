@@ -52,11 +52,8 @@ async def occurrences_for(
         raise InvalidInput("'to' is before 'from'.", errors=[{"field": "to", "message": "before"}])
     if (to_date - from_date).days >= MAX_OCCURRENCE_DAYS:
         raise InvalidInput(f"Ask for at most {MAX_OCCURRENCE_DAYS} days at a time.")
-    pupil = await repo.visible_pupil(session, who, pupil_id)
-    school = await session.get(School, pupil.school_id)
-    if school is None:
-        raise InvalidInput("The pupil's school no longer exists.")
-    calendar = await repo.load_calendar(session, school)
+    pupil, school, stamp = await repo.school_with_stamp(session, who, pupil_id)
+    calendar = await repo.dated_calendar(session, school, stamp)
     rows = await repo.load_lessons(session, pupil.id)
     by_key = {row.key: (row.id, repo.lesson_from_row(row)) for row in rows}
     try:

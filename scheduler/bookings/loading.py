@@ -24,7 +24,7 @@ from scheduler.timetables import repository as repo
 from scheduler.timetables.calendar import SchoolCalendar
 from telepresence.platform.errors import Conflict, InvalidInput
 from telepresence.platform.identity import Principal
-from telepresence.platform.models import Pupil, School
+from telepresence.platform.models import Pupil
 
 __all__ = ["Devices", "Overlaps", "Plan", "choose_devices", "load_overlaps", "load_plan"]
 
@@ -47,14 +47,11 @@ class Plan:
 
 async def load_plan(session: AsyncSession, who: Principal, pupil_id: str) -> Plan:
     """The pupil (if visible to ``who``), locked, with their calendar and unavailability."""
-    pupil = await repo.visible_pupil(session, who, pupil_id)
+    pupil, school, stamp = await repo.school_with_stamp(session, who, pupil_id)
     await repo.lock_pupil(session, pupil.id)
-    school = await session.get(School, pupil.school_id)
-    if school is None:
-        raise InvalidInput("The pupil's school no longer exists.")
     rows = await booking_repo.load_unavailability(session, pupil.id)
     unavailable = [booking_repo.unavailable_from_row(r) for r in rows]
-    calendar = await repo.load_calendar(session, school)
+    calendar = await repo.dated_calendar(session, school, stamp)
     facts = PupilFacts(repo.pupil_display_name(pupil), pupil.school_id, calendar, unavailable)
     return Plan(pupil, facts)
 

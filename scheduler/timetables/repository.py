@@ -7,6 +7,7 @@ own record, and anything else is reported as not found.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from datetime import date, datetime
 from typing import Any
 
@@ -37,6 +38,7 @@ from telepresence.platform.models import Pupil, School
 
 __all__ = [
     "apply_lesson",
+    "dated_calendar",
     "get_school",
     "lesson_from_row",
     "load_calendar",
@@ -47,6 +49,7 @@ __all__ = [
     "pupil_display_name",
     "save_calendar",
     "save_period_codes",
+    "school_with_stamp",
     "visible_pupil",
 ]
 
@@ -57,11 +60,17 @@ async def visible_pupil(session: AsyncSession, who: Principal, pupil_id: str) ->
     Raises ``NotFound`` otherwise, so that ids of other providers' pupils leak nothing.
     """
     pupil = await session.get(Pupil, pupil_id)
-    if pupil is None or pupil.provider_id != who.provider_id:
+    if pupil is None:
+        raise NotFound(f"There is no pupil {pupil_id!r}.")
+    _check_visible(who, pupil, pupil_id)
+    return pupil
+
+
+def _check_visible(who: Principal, pupil: Pupil, pupil_id: str) -> None:
+    if pupil.provider_id != who.provider_id:
         raise NotFound(f"There is no pupil {pupil_id!r}.")
     if who.role is Role.PUPIL and who.subject_id != pupil.id:
         raise NotFound(f"There is no pupil {pupil_id!r}.")
-    return pupil
 
 
 async def get_school(session: AsyncSession, who: Principal, school_id: str) -> School:
@@ -96,9 +105,62 @@ def pupil_display_name(pupil: Pupil) -> str:
     return f"{pupil.first_name} {pupil.last_name[:1]}.".strip()
 
 
+# Calendars for laying lessons on dates, by (school, the calendar's updated_at, time zone).
+# A school's calendar changes a few times a year and only through ``save_calendar``, which
+# stamps ``updated_at``: a changed calendar has a new key on every instance at once.
+_CALENDARS: OrderedDict[tuple[str, datetime | None, str], SchoolCalendar] = OrderedDict()
+CALENDAR_CACHE_SIZE = 4096
+
+
+async def school_with_stamp(
+    session: AsyncSession, who: Principal, pupil_id: str
+) -> tuple[Pupil, School, datetime | None]:
+    """``visible_pupil``, their school and its calendar's stamp, in one round trip."""
+    found = (
+        await session.execute(
+            select(Pupil, School, SchoolCalendarRow.updated_at)
+            .join(School, School.id == Pupil.school_id)
+            .outerjoin(SchoolCalendarRow, SchoolCalendarRow.school_id == School.id)
+            .where(Pupil.id == pupil_id)
+        )
+    ).first()
+    if found is None:
+        raise NotFound(f"There is no pupil {pupil_id!r}.")
+    pupil, school, stamp = found
+    _check_visible(who, pupil, pupil_id)
+    return pupil, school, stamp
+
+
+async def dated_calendar(
+    session: AsyncSession, school: School, stamp: datetime | None
+) -> SchoolCalendar:
+    """The school's calendar for laying lessons on dates (occurrences, booking rules).
+
+    Kept in memory under the calendar's ``stamp`` (``school_with_stamp``); without
+    the school's period codes, which only imports read (``load_calendar``).
+    """
+    key = (school.id, stamp, school.time_zone)
+    found = _CALENDARS.get(key)
+    if found is not None:
+        _CALENDARS.move_to_end(key)
+        return found
+    calendar, stamp = await _read_calendar(session, school, codes=False)
+    _CALENDARS[(school.id, stamp, school.time_zone)] = calendar
+    while len(_CALENDARS) > CALENDAR_CACHE_SIZE:
+        _CALENDARS.popitem(last=False)
+    return calendar
+
+
 async def load_calendar(session: AsyncSession, school: School) -> SchoolCalendar:
     """The school's calendar; with none entered, every weekday counts as a school day."""
-    settings = await session.get(SchoolCalendarRow, school.id)
+    calendar, _ = await _read_calendar(session, school, codes=True)
+    return calendar
+
+
+async def _read_calendar(
+    session: AsyncSession, school: School, *, codes: bool
+) -> tuple[SchoolCalendar, datetime | None]:
+    settings = await session.get(SchoolCalendarRow, school.id, populate_existing=True)
     terms = await session.scalars(
         select(TermRow).where(TermRow.school_id == school.id).order_by(TermRow.start_date)
     )
@@ -119,20 +181,25 @@ async def load_calendar(session: AsyncSession, school: School) -> SchoolCalendar
             o.week_monday: "A" if o.week == "A" else "B" for o in overrides
         }
         cycle = WeekCycle(settings.week_a_monday, letters)
-    codes = await session.scalars(
-        select(PeriodCodeRow)
-        .where(PeriodCodeRow.school_id == school.id)
-        .order_by(PeriodCodeRow.code)
+    code_rows = (
+        await session.scalars(
+            select(PeriodCodeRow)
+            .where(PeriodCodeRow.school_id == school.id)
+            .order_by(PeriodCodeRow.code)
+        )
+        if codes
+        else ()
     )
-    return SchoolCalendar(
+    calendar = SchoolCalendar(
         timezone=school.time_zone,
         terms=tuple(Term(t.name, t.start_date, t.end_date) for t in terms),
         closures=tuple(Closure(c.name, c.start_date, c.end_date) for c in closures),
         week_cycle=cycle,
         bell_times=tuple(BellPeriod(b.name, b.start_time, b.end_time) for b in bells),
         school_weekdays=frozenset(settings.school_weekdays if settings else range(5)),
-        period_codes=tuple((c.code, c.meaning) for c in codes),
+        period_codes=tuple((c.code, c.meaning) for c in code_rows),
     )
+    return calendar, settings.updated_at if settings is not None else None
 
 
 async def save_period_codes(

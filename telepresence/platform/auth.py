@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import datetime, timedelta
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import ORMExecuteState, Session
 
 from telepresence.platform.errors import Unauthorized
 from telepresence.platform.identity import (
@@ -21,6 +24,7 @@ from telepresence.platform.identity import (
 from telepresence.platform.models import AuthToken, Pupil, User
 
 __all__ = [
+    "PrincipalCache",
     "hash_secret",
     "issue_token",
     "login_pupil",
@@ -127,14 +131,14 @@ async def resolve_person_token(
             .where(AuthToken.token_hash == digest)
         )
     ).first()
-    if found is None:
+    if found is None or found.revoked_at is not None or found.expires_at <= now:
         return None
-    (token_id, revoked_at, expires_at, user_id, pupil_id, role, name, user_active) = found[:8]
-    if revoked_at is not None or expires_at <= now:
-        return None
-    if user_id is not None:
-        if role is None or not user_active:
-            return None
+    return _person(found)
+
+
+def _person(found: Any) -> Principal | None:
+    (token_id, _, expires_at, user_id, pupil_id, role, name, user_active) = found[:8]
+    if user_id is not None and role is not None and user_active:
         return Principal(
             role=Role(role),
             subject_id=user_id,
@@ -142,11 +146,10 @@ async def resolve_person_token(
             provider_id=found[8],
             school_id=found[9],
             token_id=token_id,
+            expires_at=expires_at,
         )
-    if pupil_id is not None:
-        first, last, pupil_active, provider_id, school_id = found[10:]
-        if first is None or not pupil_active:
-            return None
+    first, last, pupil_active, provider_id, school_id = found[10:]
+    if user_id is None and pupil_id is not None and first is not None and pupil_active:
         return Principal(
             role=Role.PUPIL,
             subject_id=pupil_id,
@@ -154,8 +157,96 @@ async def resolve_person_token(
             provider_id=provider_id,
             school_id=school_id,
             token_id=token_id,
+            expires_at=expires_at,
         )
     return None
+
+
+# --- recently resolved sign-in tokens ------------------------------------------------------
+
+PRINCIPAL_TTL_S = 2.0
+_changes = [0]  # bumped when a commit in this process may have revoked a sign-in
+
+
+class PrincipalCache:
+    """Sign-in tokens resolved in the last ``ttl`` seconds, so a burst of requests pays once.
+
+    Revocation is honoured: a commit in this process that revokes or deletes a token,
+    or changes or deletes a user or pupil, empties the cache at once (SQLAlchemy session
+    events below); a revocation on another instance takes effect here within ``ttl``.
+    An entry never outlives its token's ``expires_at``.
+    """
+
+    def __init__(self, ttl: float = PRINCIPAL_TTL_S, size: int = 20_000) -> None:
+        self.ttl = ttl
+        self.size = size
+        self._entries: dict[str, tuple[Principal, float, int]] = {}
+
+    def get(self, digest: str, now: datetime) -> Principal | None:
+        """The cached principal of a token digest, or None (look it up)."""
+        entry = self._entries.get(digest)
+        if entry is None:
+            return None
+        principal, until, generation = entry
+        expires = principal.expires_at
+        if generation != _changes[0] or time.monotonic() >= until or (expires and expires <= now):
+            del self._entries[digest]
+            return None
+        return principal
+
+    def put(self, digest: str, principal: Principal) -> None:
+        """Remember a principal resolved just now."""
+        if len(self._entries) >= self.size:
+            self._entries.clear()
+        self._entries[digest] = (principal, time.monotonic() + self.ttl, _changes[0])
+
+
+_WATCHED = frozenset({"auth_tokens", "users", "pupils", "schools", "providers"})
+
+
+def _touches_people(session: Session) -> bool:
+    return any(
+        getattr(obj, "__tablename__", None) in _WATCHED
+        for obj in (*session.dirty, *session.deleted)
+    )
+
+
+@event.listens_for(Session, "after_flush")
+def _note_flush(session: Session, _context: Any) -> None:
+    if _touches_people(session):
+        session.info["people_changed"] = True
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _note_statement(state: ORMExecuteState) -> None:
+    statement = state.statement
+    if not (state.is_update or state.is_delete):
+        return
+    table = getattr(getattr(statement, "table", None), "name", None)
+    if state.is_delete and table is not None:
+        state.session.info["people_changed"] = True  # cascades reach tokens through any table
+    elif table in _WATCHED and not _only_locks(statement):
+        state.session.info["people_changed"] = True
+
+
+def _only_locks(statement: Any) -> bool:
+    """``UPDATE t SET c = c`` (a row lock, as ``lock_pupil`` takes) changes nothing."""
+    values = getattr(statement, "_values", None) or {}
+    return bool(values) and all(
+        getattr(value, "key", None) == getattr(column, "key", column)
+        for column, value in values.items()
+    )
+
+
+@event.listens_for(Session, "after_commit")
+def _forget_on_commit(session: Session) -> None:
+    if session.info.pop("people_changed", False):
+        _changes[0] += 1
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _keep_on_rollback(session: Session, _previous: Any) -> None:
+    session.info.pop("people_changed", None)
 
 
 async def revoke_token(session: AsyncSession, token_id: str, now: datetime) -> None:

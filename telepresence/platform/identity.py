@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 
 __all__ = [
     "PUBLIC",
@@ -70,6 +71,7 @@ class Principal:
     provider_id: str | None = None
     school_id: str | None = None
     token_id: str | None = None
+    expires_at: datetime | None = None  # when the token it came with expires
 
     @property
     def is_staff(self) -> bool:

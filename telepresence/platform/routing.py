@@ -18,6 +18,7 @@ from urllib.parse import quote, urlsplit
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 
+from telepresence.platform.auth import PrincipalCache
 from telepresence.platform.context import (
     ACCOUNT_LIMITER,
     CLOCK,
@@ -39,6 +40,7 @@ from telepresence.platform.identity import (
     Principal,
     Public,
     Role,
+    TokenKind,
     csrf_token,
     hash_token,
     token_kind,
@@ -48,6 +50,7 @@ from telepresence.platform.ratelimit import RateLimiter
 __all__ = [
     "ENDPOINTS",
     "PRINCIPAL",
+    "PRINCIPALS",
     "SESSION_COOKIE",
     "Endpoint",
     "Routes",
@@ -103,6 +106,8 @@ class Endpoint:
 
 ENDPOINTS = web.AppKey("endpoints", list[Endpoint])
 PRINCIPAL: web.RequestKey[Principal | None] = web.RequestKey("principal")
+PRINCIPALS = web.AppKey("principals", PrincipalCache)
+CACHED_KINDS = frozenset({TokenKind.SESSION, TokenKind.API})  # people's sign-ins
 VIA_COOKIE: web.RequestKey[bool] = web.RequestKey("via_cookie")
 Handler = Callable[..., Awaitable[Any]]
 
@@ -127,8 +132,14 @@ async def authenticate(request: web.Request) -> Principal | None:
     kind = token_kind(token) if token else None
     resolver = request.app[RESOLVERS].get(kind) if kind else None
     if resolver is not None:
-        async with request.app[DATABASE].sessions() as session:
-            principal = await resolver(session, hash_token(token), request.app[CLOCK].now())
+        digest, now = hash_token(token), request.app[CLOCK].now()
+        cache = request.app.get(PRINCIPALS) if kind in CACHED_KINDS else None
+        principal = cache.get(digest, now) if cache is not None else None
+        if principal is None:
+            async with request.app[DATABASE].sessions() as session:
+                principal = await resolver(session, digest, now)
+            if cache is not None and principal is not None:
+                cache.put(digest, principal)
     request[PRINCIPAL] = principal
     request[VIA_COOKIE] = from_cookie and principal is not None
     return principal
