@@ -60,8 +60,7 @@ async def load_plan(session: AsyncSession, who: Principal, pupil_id: str) -> Pla
 
 
 async def _locked_device(session: AsyncSession, plan: Plan, device_id: str, field: str) -> Device:
-    await booking_repo.lock_device(session, device_id)
-    device = await session.get(Device, device_id, populate_existing=True)
+    device = await booking_repo.locked_device(session, device_id)
     if device is None or device.provider_id != plan.pupil.provider_id:
         raise InvalidInput(
             f"There is no device {device_id!r}.", errors=[{"field": field, "message": "unknown"}]
@@ -74,13 +73,16 @@ async def _locked_device(session: AsyncSession, plan: Plan, device_id: str, fiel
     return device
 
 
-async def _assigned(session: AsyncSession, pupil_id: str, kind: str) -> str | None:
+async def _assigned(session: AsyncSession, pupil_id: str) -> dict[str, str]:
+    """The pupil's assigned robot and tablet by kind (active first, then by name)."""
     rows = await session.scalars(
-        select(Device).where(Device.pupil_id == pupil_id, Device.kind == kind)
+        select(Device).where(Device.pupil_id == pupil_id, Device.kind.in_(("robot", "tablet")))
     )
     rank = {"active": 0, "maintenance": 1}
-    found = sorted(rows, key=lambda d: (rank.get(d.lifecycle, 2), d.name))
-    return found[0].id if found else None
+    chosen: dict[str, str] = {}
+    for device in sorted(rows, key=lambda d: (rank.get(d.lifecycle, 2), d.name)):
+        chosen.setdefault(device.kind, device.id)
+    return chosen
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,13 +106,16 @@ async def choose_devices(
     session: AsyncSession, plan: Plan, classroom_id: str | None, pupil_device_id: str | None
 ) -> Devices:
     """The chosen devices, locked, defaulting to the pupil's assigned robot and tablet."""
-    classroom_id = classroom_id or await _assigned(session, plan.pupil.id, "robot")
+    assigned = (
+        await _assigned(session, plan.pupil.id) if not (classroom_id and pupil_device_id) else {}
+    )
+    classroom_id = classroom_id or assigned.get("robot")
     if classroom_id is None:
         raise Conflict(
             f"{plan.name} has no robot assigned; choose a classroom device.",
             errors=[{"field": "classroom_device_id", "message": "no robot assigned"}],
         )
-    pupil_device_id = pupil_device_id or await _assigned(session, plan.pupil.id, "tablet")
+    pupil_device_id = pupil_device_id or assigned.get("tablet")
     classroom = await _locked_device(session, plan, classroom_id, "classroom_device_id")
     tablet = None
     if pupil_device_id is not None:
@@ -149,24 +154,27 @@ async def load_overlaps(
 ) -> Overlaps:
     """The live bookings that meet ``[start, end)``: the pupil's, and others' of ``devices``."""
     live = (Booking.status == "booked", Booking.starts_at < end, Booking.ends_at > start)
-    own = await session.scalars(
-        select(Booking)
-        .where(Booking.pupil_id == plan.pupil.id, *live)
-        .order_by(Booking.starts_at, Booking.id)
-    )
     ids = [d.id for d in (devices.classroom, devices.pupil) if d is not None]
+    # One round trip: the pupil's own bookings and other pupils' of these devices.
     rows = await session.execute(
         select(Booking, Pupil)
         .join(Pupil, Pupil.id == Booking.pupil_id)
         .where(
-            Booking.pupil_id != plan.pupil.id,
-            or_(Booking.classroom_device_id.in_(ids), Booking.pupil_device_id.in_(ids)),
+            or_(
+                Booking.pupil_id == plan.pupil.id,
+                Booking.classroom_device_id.in_(ids),
+                Booking.pupil_device_id.in_(ids),
+            ),
             *live,
         )
         .order_by(Booking.starts_at, Booking.id)
     )
+    own: list[Booking] = []
     others: dict[str, list[Overlap]] = defaultdict(list)
     for booking, pupil in rows:
+        if booking.pupil_id == plan.pupil.id:
+            own.append(booking)
+            continue
         seen = _overlap(booking, repo.pupil_display_name(pupil))
         for device_id in ids:
             if device_id in (booking.classroom_device_id, booking.pupil_device_id):

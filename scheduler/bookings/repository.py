@@ -22,8 +22,23 @@ __all__ = [
     "load_unavailability",
     "lock_booking",
     "lock_device",
+    "locked_device",
     "unavailable_from_row",
 ]
+
+
+async def locked_device(session: AsyncSession, device_id: str) -> Device | None:
+    """``lock_device`` and the device's row as it is now (one round trip on PostgreSQL)."""
+    if session.get_bind().dialect.name == "sqlite":
+        await lock_device(session, device_id)
+        return await session.get(Device, device_id, populate_existing=True)
+    found = await session.scalars(
+        select(Device)
+        .where(Device.id == device_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return found.first()
 
 
 async def lock_device(session: AsyncSession, device_id: str) -> None:
