@@ -80,14 +80,16 @@ def test_both_instances_stand_for_election_and_one_migrates(compose: dict[str, A
     assert services["app-2"]["depends_on"]["app"]["condition"] == "service_healthy"
 
 
-def test_only_the_proxy_and_coturn_are_published(compose: dict[str, Any]) -> None:
+def test_only_the_proxy_is_published_and_coturn_listens_on_its_own_address(
+    compose: dict[str, Any],
+) -> None:
     services = compose["services"]
     published = {name for name, service in services.items() if service.get("ports")}
-    assert published == {"proxy", "coturn"}
+    assert published == {"proxy"}
     assert [p.rsplit(":", 2)[-1] for p in _ports(services["proxy"])] == ["80", "443"]
-    coturn = _ports(services["coturn"])
-    assert any(p.endswith(":3478:3478/udp") for p in coturn)
-    assert any(p.endswith(":443:443/tcp") for p in coturn)
+    coturn = services["coturn"]
+    assert coturn["network_mode"] == "host"  # its relay range is 16,384 ports
+    assert any(arg.startswith("--listening-ip=${TURN_IP") for arg in coturn["command"])
 
 
 def test_postgres_15_keeps_its_data_in_a_volume_and_reports_health(
