@@ -4,8 +4,17 @@ from __future__ import annotations
 
 import zoneinfo
 from datetime import date, datetime
+from typing import Annotated
 
-from pydantic import BaseModel, EmailStr, Field, StrictBool, field_validator
+from pydantic import (
+    BaseModel,
+    EmailStr,
+    Field,
+    JsonValue,
+    StrictBool,
+    WithJsonSchema,
+    field_validator,
+)
 
 from telepresence.platform.identity import Role
 from telepresence.platform.routing import Schema
@@ -33,7 +42,12 @@ class SchoolIn(Schema):
     """A home school."""
 
     name: str = Field(min_length=1, max_length=200)
-    time_zone: str = Field(default="Europe/London", max_length=64)
+    # The document lists the zones, so a valid one is never refused and a made-up one never taken.
+    time_zone: str = Field(
+        default="Europe/London",
+        max_length=64,
+        json_schema_extra={"enum": list[JsonValue](sorted(zoneinfo.available_timezones()))},
+    )
     contact_email: EmailStr | None = None
 
     @field_validator("time_zone")
@@ -140,19 +154,26 @@ class PinIn(Schema):
     pin: str = Field(pattern=r"^\d{4,8}$")
 
 
+NOT_USERS = frozenset({Role.PUPIL, Role.DEVICE})
+
+
 class UserIn(Schema):
     """A member of staff or an assistant; the password is generated when absent."""
 
     email: EmailStr
     name: str = Field(min_length=1, max_length=200)
-    role: Role
+    # Pupils and devices are not users: the document's enum leaves them out, as validation does.
+    role: Annotated[
+        Role,
+        WithJsonSchema({"type": "string", "enum": [r.value for r in Role if r not in NOT_USERS]}),
+    ]
     school_id: str | None = Field(default=None, max_length=32)
     password: str | None = Field(default=None, min_length=10, max_length=200)
 
     @field_validator("role")
     @classmethod
     def _person_role(cls, value: Role) -> Role:
-        if value in {Role.PUPIL, Role.DEVICE}:
+        if value in NOT_USERS:
             raise ValueError("pupils and devices are not users; use their own endpoints")
         return value
 

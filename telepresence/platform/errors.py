@@ -136,9 +136,26 @@ def _from_http_exception(request: web.Request, exc: web.HTTPException) -> web.St
     elif exc.status == 405:
         detail = f"{request.method} is not allowed on {request.path}."
     headers = {k: v for k, v in exc.headers.items() if k.lower() in {"allow", "location"}}
+    if exc.status == 405:
+        headers["Allow"] = _allowed_here(request, headers.get("Allow", ""))
     if wants_page(request):
         return _error_page(request, exc.status, exc.reason, detail, headers)
     return problem_response(exc.status, exc.reason, detail, instance=request.path, headers=headers)
+
+
+def _allowed_here(request: web.Request, matched: str) -> str:
+    """The methods of this path itself, when it is a fixed path.
+
+    aiohttp lists the methods of every route the path matches, so
+    ``/api/devices/pair`` would also advertise ``/api/devices/{device_id}``'s.
+    """
+    methods = {
+        route.method
+        for resource in request.app.router.resources()
+        if resource.canonical == request.path and "{" not in resource.canonical
+        for route in resource
+    }
+    return ",".join(sorted(methods)) if methods else matched
 
 
 def wants_page(request: web.Request) -> bool:

@@ -9,8 +9,25 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
-__all__ = ["REQUEST_ID", "configure_logging", "request_id_middleware"]
+__all__ = ["REQUEST_ID", "BadRequestsAreInfo", "configure_logging", "request_id_middleware"]
+
+
+class BadRequestsAreInfo(logging.Filter):
+    """A request aiohttp cannot parse (a NUL in a header, a broken request line) is one line.
+
+    It is the client's mistake or a scanner's probe, answered 400, not a fault of
+    the service: aiohttp would log it as an error with its parser's traceback.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError) and record.levelno >= logging.ERROR:
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            record.msg, record.args = "bad_http_request: %s", (getattr(exc, "message", ""),)
+            record.exc_info = record.exc_text = None
+        return True
 
 
 def configure_logging(level: str = "INFO", *, json_logs: bool = True) -> None:
@@ -45,6 +62,9 @@ def configure_logging(level: str = "INFO", *, json_logs: bool = True) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    server_log = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, BadRequestsAreInfo) for f in server_log.filters):
+        server_log.addFilter(BadRequestsAreInfo())
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 

@@ -27,20 +27,74 @@ PROBLEM_SCHEMA: dict[str, Any] = {
             "type": "array",
             "items": {
                 "type": "object",
-                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+                "required": ["message"],
+                "properties": {
+                    "field": {"type": ["string", "null"]},
+                    "message": {"type": "string"},
+                    "type": {"type": "string"},
+                    # An import's problems name the file and the line (null: the whole file).
+                    "file": {"type": "string"},
+                    "line": {"type": ["integer", "null"]},
+                },
             },
         },
     },
 }
 
 
+TIME_PATTERN = r"^\d{2}:\d{2}(:\d{2}(\.\d+)?)?$"
+
+
+def _tidy(node: Any, renames: dict[str, str]) -> Any:
+    """Point refs at renamed components; a local time is HH:MM[:SS], not RFC 3339's ``time``.
+
+    JSON Schema's ``time`` format requires an offset, which a school's local
+    lesson time never has, so the document would call every answer invalid.
+    """
+    if isinstance(node, list):
+        return [_tidy(item, renames) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: _tidy(value, renames) for key, value in node.items()}
+    ref = out.get("$ref")
+    if isinstance(ref, str) and ref.startswith(REF.format(model="")):
+        name = ref.rsplit("/", 1)[1]
+        out["$ref"] = REF.format(model=renames.get(name, name))
+    if out.get("format") == "time" and out.get("type") == "string":
+        del out["format"]
+        out["pattern"] = TIME_PATTERN
+    return out
+
+
+def _register(defs: dict[str, Any], components: dict[str, Any]) -> dict[str, str]:
+    """Add generated definitions; a name already taken by a different schema gets a new name.
+
+    Two models may share a class name in different packages (``DeviceOut``), and
+    one model may differ as a request and as an answer: each keeps its own schema.
+    """
+    renames: dict[str, str] = {}
+    for name, schema in defs.items():
+        known = components.get(name)
+        if known is None or known == _tidy(schema, {}):
+            continue
+        n = 2
+        while (other := components.get(f"{name}{n}")) is not None and other != _tidy(schema, {}):
+            n += 1
+        renames[name] = f"{name}{n}"
+    for name, schema in defs.items():
+        components[renames.get(name, name)] = _tidy(schema, renames)
+    return renames
+
+
 def _schema(tp: Any, components: dict[str, Any], mode: str) -> dict[str, Any]:
     schema: dict[str, Any] = TypeAdapter(tp).json_schema(ref_template=REF, mode=mode)  # type: ignore[arg-type]
-    components.update(schema.pop("$defs", {}))
+    defs: dict[str, Any] = schema.pop("$defs", {})
     if isinstance(tp, type) and issubclass(tp, BaseModel):
-        components[tp.__name__] = schema
-        return {"$ref": REF.format(model=tp.__name__)}
-    return schema
+        defs[tp.__name__] = schema
+        renames = _register(defs, components)
+        return {"$ref": REF.format(model=renames.get(tp.__name__, tp.__name__))}
+    tidied: dict[str, Any] = _tidy(schema, _register(defs, components))
+    return tidied
 
 
 def _raw_schema(media: str) -> dict[str, Any]:
@@ -71,6 +125,8 @@ def _operation(endpoint: Endpoint, components: dict[str, Any]) -> dict[str, Any]
         op["security"] = [{"bearer": []}, {"cookie": []}]
     if endpoint.query is not None:
         query_schema = endpoint.query.model_json_schema(ref_template=REF)
+        renames = _register(query_schema.pop("$defs", {}), components)
+        query_schema = dict(_tidy(query_schema, renames))
         required = set(query_schema.get("required", []))
         for name, prop in query_schema.get("properties", {}).items():
             op["parameters"].append(
@@ -87,7 +143,8 @@ def _operation(endpoint: Endpoint, components: dict[str, Any]) -> dict[str, Any]
         op["requestBody"] = {
             "required": True,
             "content": {
-                media: {"schema": {"type": "string", "format": "binary"}}
+                # An empty upload is refused, so the document asks for at least one byte.
+                media: {"schema": {"type": "string", "format": "binary", "minLength": 1}}
                 for media in endpoint.raw_body
             },
         }

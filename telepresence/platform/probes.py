@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 
 from aiohttp import web
+from pydantic import BaseModel
 from sqlalchemy.exc import SQLAlchemyError
 
 from telepresence.platform.context import CLOCK, DATABASE, JOBS, SETTINGS
@@ -66,6 +67,15 @@ class SmtpProbe:
 SMTP_PROBE = web.AppKey("smtp_probe", SmtpProbe)
 
 
+class ReadyOut(BaseModel):
+    """The verdict; the reasons only for an operator."""
+
+    status: str
+    database: str | None = None
+    leader_election: str | None = None
+    smtp: str | None = None
+
+
 def _metrics_bearer(request: web.Request) -> bool:
     token = request.app[SETTINGS].metrics_token
     header = request.headers.get("Authorization", "")
@@ -102,6 +112,7 @@ def _election_state(request: web.Request) -> str:
     "GET",
     "/readyz",
     roles=PUBLIC,
+    response=ReadyOut,
     errors=(503,),
     summary="Whether this instance should get traffic (503 when the database or the "
     "leader election is down); details with the metrics token or an admin session",

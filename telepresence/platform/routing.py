@@ -12,6 +12,7 @@ import re
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any, Literal
 from urllib.parse import quote, urlsplit
 
@@ -371,9 +372,10 @@ def _api_handler(endpoint: Endpoint, fn: Handler) -> Handler:
             raw = await request.read()
             if not raw.strip():
                 raise InvalidInput("This request needs a JSON body.")
-            kwargs["body"] = endpoint.body.model_validate_json(raw)
+            # Strict: a number is not a boolean, 1.0 is not an integer (as the document says).
+            kwargs["body"] = endpoint.body.model_validate_json(raw, strict=True)
         if endpoint.query is not None:
-            kwargs["query"] = endpoint.query.model_validate(dict(request.query))
+            kwargs["query"] = _parse_query(endpoint.query, request)
         result = await fn(request, who, **kwargs)
         if isinstance(result, web.StreamResponse):
             return result
@@ -383,6 +385,30 @@ def _api_handler(endpoint: Endpoint, fn: Handler) -> Handler:
         return web.Response(text=text, status=endpoint.status, content_type="application/json")
 
     return handle
+
+
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+ISO_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
+
+
+def _parse_query(model: type[BaseModel], request: web.Request) -> BaseModel:
+    """The query string as ``model``; a date is YYYY-MM-DD, never a count of seconds.
+
+    pydantic reads ``?date=0`` as 1970-01-01; the document says ``format: date``.
+    """
+    raw = dict(request.query)
+    for name, info in model.model_fields.items():
+        value = raw.get(info.alias or name)
+        if value is None:
+            continue
+        kinds = set(getattr(info.annotation, "__args__", ())) | {info.annotation}
+        pattern = ISO_DATETIME if datetime in kinds else ISO_DATE if date in kinds else None
+        if pattern is not None and not pattern.match(value):
+            raise InvalidInput(
+                f"{name} must be a date like 2026-09-03.",
+                errors=[{"field": name, "message": "not an ISO 8601 date"}],
+            )
+    return model.model_validate(raw)
 
 
 def _page_handler(endpoint: Endpoint, fn: Handler) -> Handler:

@@ -131,7 +131,7 @@ async def test_uploads_are_described_as_files(client):
     doc = await (await client.get("/api/openapi.json")).json()
     body = doc["paths"]["/api/pupils/{pupil_id}/timetable"]["post"]["requestBody"]["content"]
     assert set(body) == {"text/calendar", "text/csv", "application/zip"}
-    assert body["text/csv"]["schema"] == {"type": "string", "format": "binary"}
+    assert body["text/csv"]["schema"] == {"type": "string", "format": "binary", "minLength": 1}
 
 
 async def test_exports_are_described_as_csv_files(client):
