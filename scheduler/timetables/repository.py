@@ -7,7 +7,8 @@ own record, and anything else is reported as not found.
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import OrderedDict, defaultdict
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -42,6 +43,7 @@ __all__ = [
     "get_school",
     "lesson_from_row",
     "load_calendar",
+    "load_calendars",
     "load_lessons",
     "lock_pupil",
     "lock_pupils",
@@ -200,6 +202,54 @@ async def _read_calendar(
         period_codes=tuple((c.code, c.meaning) for c in code_rows),
     )
     return calendar, settings.updated_at if settings is not None else None
+
+
+async def load_calendars(
+    session: AsyncSession, schools: Sequence[School]
+) -> dict[str, SchoolCalendar]:
+    """Several schools' calendars in one query per table (the same as ``load_calendar`` of
+    each): a provider's dashboard or nightly job reads dozens of schools."""
+    ids = [s.id for s in schools]
+    if not ids:
+        return {}
+
+    async def rows_of(model: Any, *order: Any) -> dict[str, list[Any]]:
+        grouped: dict[str, list[Any]] = defaultdict(list)
+        for row in await session.scalars(
+            select(model).where(model.school_id.in_(ids)).order_by(*order)
+        ):
+            grouped[row.school_id].append(row)
+        return grouped
+
+    settings = {r.school_id: r for r in await session.scalars(
+        select(SchoolCalendarRow).where(SchoolCalendarRow.school_id.in_(ids))
+    )}  # fmt: skip
+    terms = await rows_of(TermRow, TermRow.start_date)
+    closures = await rows_of(ClosureRow, ClosureRow.start_date)
+    bells = await rows_of(BellPeriodRow, BellPeriodRow.position)
+    overrides = await rows_of(WeekOverrideRow, WeekOverrideRow.week_monday)
+    codes = await rows_of(PeriodCodeRow, PeriodCodeRow.code)
+    out = {}
+    for school in schools:
+        row = settings.get(school.id)
+        cycle = None
+        if row is not None and row.week_a_monday is not None:
+            letters: dict[date, WeekLetter] = {
+                o.week_monday: "A" if o.week == "A" else "B" for o in overrides[school.id]
+            }
+            cycle = WeekCycle(row.week_a_monday, letters)
+        out[school.id] = SchoolCalendar(
+            timezone=school.time_zone,
+            terms=tuple(Term(t.name, t.start_date, t.end_date) for t in terms[school.id]),
+            closures=tuple(Closure(c.name, c.start_date, c.end_date) for c in closures[school.id]),
+            week_cycle=cycle,
+            bell_times=tuple(
+                BellPeriod(b.name, b.start_time, b.end_time) for b in bells[school.id]
+            ),
+            school_weekdays=frozenset(row.school_weekdays if row else range(5)),
+            period_codes=tuple((c.code, c.meaning) for c in codes[school.id]),
+        )
+    return out
 
 
 async def save_period_codes(

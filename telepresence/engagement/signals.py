@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from device_registry.models import Device
 from scheduler.bookings.models import Booking
 from scheduler.timetables.calendar import SchoolCalendar
-from scheduler.timetables.repository import load_calendar
+from scheduler.timetables.repository import load_calendars
 from telepresence.engagement.figures import Scope, counts_by
 from telepresence.engagement.models import OutcomeRow as Out
 from telepresence.engagement.rules import PupilSignals
@@ -31,7 +31,7 @@ RECENT_DAYS, EARLIER_DAYS, LOOKBACK_DAYS = 14, 28, 42
 async def calendars(db: AsyncSession, provider_id: str) -> dict[str, SchoolCalendar]:
     """Each school of the provider's calendar (every weekday a school day when none is set)."""
     schools = await db.scalars(select(School).where(School.provider_id == provider_id))
-    return {school.id: await load_calendar(db, school) for school in schools}
+    return await load_calendars(db, list(schools))
 
 
 def school_days_after(calendar: SchoolCalendar | None, since: date, until: date) -> int:

@@ -183,3 +183,47 @@ async def test_the_navigation_counts_unread_notices(client, org, login):
     assistant = await (await client.get("/inbox", headers=await login("assistant"))).text()
     assert 'href="/inbox" aria-current="page">Inbox</a>' in assistant  # nothing unread
     assert 'href="/engagement"' not in assistant
+
+
+async def test_calendars_loaded_together_equal_those_loaded_one_by_one(client, org):
+    """The dashboard reads every school's calendar at once (``load_calendars``)."""
+    from datetime import UTC, date, datetime, time
+
+    from scheduler.timetables.calendar import (
+        BellPeriod,
+        Closure,
+        SchoolCalendar,
+        Term,
+        WeekCycle,
+    )
+    from scheduler.timetables.repository import (
+        load_calendar,
+        load_calendars,
+        save_calendar,
+        save_period_codes,
+    )
+    from telepresence.platform.models import School
+
+    calendar = SchoolCalendar(
+        terms=(Term("Spring", date(2027, 1, 5), date(2027, 3, 26)),
+               Term("Autumn", date(2026, 9, 3), date(2026, 12, 18))),
+        closures=(Closure("Half term", date(2026, 10, 26), date(2026, 10, 30)),),
+        week_cycle=WeekCycle(date(2026, 9, 7), {date(2026, 11, 2): "A"}),
+        bell_times=(BellPeriod("P1", time(9), time(10)), BellPeriod("P2", time(10), time(11))),
+        school_weekdays=frozenset({0, 1, 2, 3}),
+    )  # fmt: skip
+    async with client.app[DATABASE].transaction() as db:
+        other = School(
+            provider_id=org.provider_id, name="No calendar", created_at=datetime.now(UTC)
+        )
+        db.add(other)
+        await db.flush()
+        await save_calendar(db, org.school_id, calendar, by="t", now=datetime.now(UTC))
+        await save_period_codes(db, org.school_id, (("p1", "P1"),))
+    async with client.app[DATABASE].sessions() as db:
+        schools = [await db.get(School, org.school_id), other]
+        together = await load_calendars(db, schools)
+        one_by_one = {s.id: await load_calendar(db, s) for s in schools}
+    assert together == one_by_one
+    assert [t.name for t in together[org.school_id].terms] == ["Autumn", "Spring"]
+    assert together[other.id].terms == ()
