@@ -6,6 +6,7 @@ import asyncio
 import json
 from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from aiohttp_sse import sse_response
@@ -26,7 +27,7 @@ from device_registry.models import DeviceCommandRecord, TelemetrySample
 from device_registry.protocol import CLOSE_AUTH, CLOSE_RETIRED, CommandMessage
 from device_registry.schemas import DeviceIn, DevicePatch
 from device_registry.socket import DEVICE_HUB
-from device_registry.views import device_views, pair_url, qr_svg
+from device_registry.views import device_views, pair_url, qr_svg, room_test
 from telepresence.platform.audit import record_request
 from telepresence.platform.context import CLOCK, DATABASE, EVENTS, SETTINGS
 from telepresence.platform.errors import DomainError, validation_errors
@@ -46,6 +47,12 @@ __all__ = ["routes"]
 routes = Routes("device-pages")
 ADMIN = [Role.ADMIN]
 RECHECK_SECONDS = 5.0
+COMMAND_WORDS = {
+    "identify": "Blink lights",
+    "restart": "Restart",
+    "update_settings": "Update settings",
+    "readiness_test": "Room connection test",
+}
 
 
 def _errors(exc: DomainError | ValidationError) -> list[str]:
@@ -193,6 +200,16 @@ async def _device_context(request: web.Request, who: Principal, device_id: str) 
                 select(Room).where(Room.school_id == device.school_id).order_by(Room.name)
             )
         )
+        school = await session.get(School, device.school_id) if device.school_id else None
+        last_test = await session.scalar(
+            select(DeviceCommandRecord)
+            .where(
+                DeviceCommandRecord.device_id == device.id,
+                DeviceCommandRecord.command == Command.READINESS_TEST.value,
+            )
+            .order_by(DeviceCommandRecord.created_at.desc())
+            .limit(1)
+        )
     reported = (view.reported_room or "").casefold()
     here = view.last_known_room_id or next(
         (r.id for r in rooms if reported and r.name.casefold() == reported), ""
@@ -201,6 +218,10 @@ async def _device_context(request: web.Request, who: Principal, device_id: str) 
         "title": view.name,
         "device": view,
         "here_room_id": here,
+        "zone": ZoneInfo(school.time_zone if school else "Europe/London"),
+        "room_test": room_test(last_test, request.app[CLOCK].now()),
+        "command_words": COMMAND_WORDS,
+        "status_words": {"sent": "sent, no answer yet", "done": "done", "failed": "failed"},
         "chart": battery_chart(samples),
         "commands": commands,
         "rooms": rooms,

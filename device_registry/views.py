@@ -3,17 +3,81 @@
 from __future__ import annotations
 
 import io
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from urllib.parse import quote
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from device_registry.domain import Capability, DeviceKind, Lifecycle, format_pairing_code
-from device_registry.models import Device
+from device_registry.models import Device, DeviceCommandRecord
 from device_registry.schemas import DeviceOut
 from telepresence.platform.models import Pupil, Room, School
 
-__all__ = ["device_views", "pair_url", "qr_svg"]
+__all__ = ["RoomTest", "device_views", "pair_url", "qr_svg", "room_test"]
+
+TEST_PATIENCE = timedelta(minutes=2)
+VERDICTS = {
+    "good": "Good for lessons",
+    "fair": "Fair: lessons may stutter",
+    "poor": "Poor: lessons will struggle here",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RoomTest:
+    """The last room connection test a device was asked for, as a person reads it."""
+
+    state: str  # "running", "done" or "failed"
+    at: datetime
+    verdict: str = ""
+    verdict_text: str = ""
+    room: str = ""
+    rtt_ms: float | None = None
+    loss_pct: float | None = None
+    bitrate_kbps: float | None = None
+    fps: float | None = None
+    problem: str = ""
+
+
+def room_test(command: DeviceCommandRecord | None, now: datetime) -> RoomTest | None:
+    """Read a ``readiness_test`` command's acknowledgement (``"good: {json}"``, as the
+    agent sends it) into a verdict and figures; ``None`` for no such command.
+
+    A test unanswered after ``TEST_PATIENCE`` counts as failed.
+    """
+    if command is None:
+        return None
+    if command.status == "sent":
+        if now - command.created_at > TEST_PATIENCE:
+            return RoomTest("failed", command.created_at, problem="The device did not answer.")
+        return RoomTest("running", command.created_at)
+    verdict, _, payload = command.detail.partition(": ")
+    try:
+        figures = json.loads(payload) if command.status == "done" else None
+    except ValueError:
+        figures = None
+    if not isinstance(figures, dict) or verdict not in VERDICTS:
+        problem = command.detail.removeprefix("readiness test failed: ") or command.status
+        return RoomTest("failed", command.created_at, problem=problem)
+
+    def number(key: str) -> float | None:
+        value = figures.get(key)
+        return float(value) if isinstance(value, int | float) else None
+
+    return RoomTest(
+        "done",
+        command.acked_at or command.created_at,
+        verdict=verdict,
+        verdict_text=VERDICTS[verdict],
+        room=str(figures.get("room") or ""),
+        rtt_ms=number("rtt_ms"),
+        loss_pct=number("loss_pct"),
+        bitrate_kbps=number("bitrate_kbps"),
+        fps=number("fps"),
+    )
 
 
 async def device_views(session: AsyncSession, devices: list[Device]) -> list[DeviceOut]:

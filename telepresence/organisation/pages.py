@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from pydantic import ValidationError
@@ -48,11 +49,20 @@ async def schools_context(request: web.Request, who: Principal) -> dict[str, Any
     by_school: dict[str, list[Room]] = {}
     for room in rooms:
         by_school.setdefault(room.school_id, []).append(room)
+    newest = {(c.school_id, c.room.lower()): c for c in checks}  # the newest wins
+    listed = {(r.school_id, r.name.lower()) for r in rooms}
+    elsewhere: dict[str, list[ReadinessCheck]] = {}
+    for (school_id, room_key), check in newest.items():
+        if school_id and (school_id, room_key) not in listed:
+            elsewhere.setdefault(school_id, []).append(check)
     return {
         "title": "Schools",
         "schools": schools,
         "rooms": by_school,
-        "checks": {(c.school_id, c.room.lower()): c for c in checks},  # the newest wins
+        "checks": newest,
+        "unlisted_checks": elsewhere,
+        "zones": {sc.id: ZoneInfo(sc.time_zone) for sc in schools},
+        "verdicts": {"good": "Good for lessons", "fair": "Fair", "poor": "Poor"},
         "is_admin": who.role is Role.ADMIN,
         "can_set_camera": who.role in {Role.ADMIN, Role.COORDINATOR},
         "form": {},

@@ -22,6 +22,7 @@ from device_registry.models import Device
 from telepresence.platform.context import CLOCK, DATABASE, SETTINGS
 from telepresence.platform.errors import Conflict, InvalidInput, NotFound, RateLimited
 from telepresence.platform.identity import STAFF, Principal, Role
+from telepresence.platform.models import Room
 from telepresence.platform.routing import Routes, Schema
 from telepresence.sessions import services
 from telepresence.sessions.domain import ice_servers
@@ -207,10 +208,13 @@ async def start(request: web.Request, who: Principal, body: StartIn) -> StartOut
                 "try again later.",
                 retry_after=600,
             )
+        # The room the check is filed under is the one the school's room list shows:
+        # what the device says, else where staff or the rota last put it.
+        known = await db.get(Room, device.last_known_room_id) if device.last_known_room_id else None
         check = ReadinessCheck(
             device_id=device.id,
             school_id=device.school_id,
-            room=body.room or device.reported_room or "",
+            room=body.room or device.reported_room or (known.name if known else ""),
             started_at=request.app[CLOCK].now(),
         )
         db.add(check)

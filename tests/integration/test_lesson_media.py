@@ -267,7 +267,14 @@ async def test_a_readiness_call_measures_the_room_and_is_stored(client, org, rob
     assert check["bitrate_kbps"] > 50
     await client.post("/login", data={"email": org.email("coordinator"), "password": PASSWORD})
     page = await (await client.get("/schools")).text()
-    assert "Connection good" in page
+    assert "Connection: Good for lessons" in page
+    # The device's own page reads the same result: verdict, figures, where and when.
+    device_page = await (await client.get(f"/devices/{device_id}")).text()
+    assert "Good for lessons" in device_page
+    assert "Lab 3, Test Academy" in device_page
+    assert "ms round trip" in device_page
+    assert "(Europe/London)" in device_page
+    assert "{" not in device_page.split('id="room-test"')[1].split("</section>")[0]
 
 
 async def test_readiness_endpoints_are_for_devices_only(client, org, login):
