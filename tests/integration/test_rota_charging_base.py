@@ -42,6 +42,8 @@ async def test_a_robot_without_a_charging_base_is_flagged_and_setting_one_plans_
 ):
     robot_id, day, admin = await _robot_without_base(client, org, login)
     await sign_in(client, org.email("admin"))
+    fleet = await (await client.get("/devices")).text()
+    assert fleet.count("No charging base set") == 1
     page = await (await client.get(f"/devices/{robot_id}")).text()
     assert "No charging base set" in page
     resp = await client.post(
@@ -52,6 +54,7 @@ async def test_a_robot_without_a_charging_base_is_flagged_and_setting_one_plans_
     after = await resp.text()
     assert "No charging base set" not in after
     assert "<dt>Charging base</dt><dd>S12</dd>" in after
+    assert "No charging base set" not in await (await client.get("/devices")).text()
     await _eventually(lambda: _reasons(client, org, day, admin), ["from_base", "to_base"])
 
 
