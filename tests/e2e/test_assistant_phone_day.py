@@ -117,6 +117,13 @@ def test_the_assistants_day_undo_done_quick_reason_and_tomorrow(
     page.wait_for_url(live_server.url("/assistant"))
 
     there = page.locator("li.move", has_text="from Hall to Room 5")
+    # What changed since the last look is folded to one line: the next move stays in view.
+    changes = page.locator("details.changes")
+    expect(changes).to_be_visible()
+    assert changes.get_attribute("open") is None
+    first = page.locator("li.move").first.bounding_box()
+    assert first is not None
+    assert first["y"] + 120 < PHONE["height"]
     expect(there).to_contain_text(f"by {day.due}")
     expect(there).to_contain_text(re.compile(r"in \d+ min"))
     expect(there).not_to_contain_text("min left")
