@@ -4,8 +4,11 @@
   var table = document.getElementById("fleet");
   var state = document.getElementById("live-state");
   if (!table || !window.EventSource) { return; }
-  var timeFormat = {day: "2-digit", month: "short", hour: "2-digit", minute: "2-digit",
-                    timeZone: "UTC"};
+  // Each row's school's zone (data-zone), as the server renders it.
+  function timeFormat(zone) {
+    return {day: "numeric", month: "short", hour: "2-digit", minute: "2-digit", hour12: false,
+            timeZone: zone || "Europe/London"};
+  }
   function pill(cls, text) {
     var s = document.createElement("span"); s.className = "pill " + cls; s.textContent = text; return s;
   }
@@ -63,10 +66,11 @@
       if (b.textContent !== next.textContent) { b.replaceChildren(next); }
     }
     if (ev.last_seen_at) {
-      var t = row.querySelector('[data-field="last_seen"] time');
+      var cell = row.querySelector('[data-field="last_seen"]');
+      var t = cell.querySelector("time");
       t.dateTime = ev.last_seen_at;
-      t.textContent = new Date(ev.last_seen_at).toLocaleString("en-GB", timeFormat)
-        .replace(",", "") + " UTC";
+      t.textContent = new Date(ev.last_seen_at)
+        .toLocaleString("en-GB", timeFormat(cell.dataset.zone)).replace(",", "");
     }
     countOnline();
   }

@@ -129,3 +129,17 @@ async def test_where_is_it_now_starts_at_the_devices_real_room(client, org):
     assert chosen(await (await client.get(f"/devices/{known.id}")).text()) == org.room_ids[1]
     assert chosen(await (await client.get(f"/devices/{reported.id}")).text()) == org.room_ids[1]
     assert chosen(await (await client.get(f"/devices/{lost.id}")).text()) == ""
+
+
+async def test_fleet_and_device_times_are_the_schools_local_time(client, org):
+    from datetime import UTC, datetime
+
+    seen = datetime(2026, 6, 1, 9, 30, tzinfo=UTC)  # 10:30 in London (summer time)
+    robot = await add_device(client.app[DATABASE], org, last_seen_at=seen)
+    await admin_csrf(client, org)
+    fleet = await (await client.get("/devices")).text()
+    assert ">1 Jun 10:30</time>" in fleet
+    assert "Times are each school's local time (Europe/London)." in fleet
+    assert "UTC" not in fleet
+    page = await (await client.get(f"/devices/{robot.id}")).text()
+    assert "1 Jun 2026 10:30 (Europe/London)" in page
