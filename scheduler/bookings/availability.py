@@ -7,7 +7,7 @@ caller (``who``) and the time (``now``, aware UTC) as plain values.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,7 +19,7 @@ from scheduler.bookings.ports import LessonOutcomes, PastLesson
 from scheduler.bookings.unavailability import Unavailable, WeeklyUnavailable, blocking
 from scheduler.timetables import repository as repo
 from scheduler.timetables.calendar import DEFAULT_TIMEZONE, CalendarError
-from scheduler.timetables.occurrences import expand
+from scheduler.timetables.occurrences import Lesson, Occurrence, expand
 from telepresence.platform.errors import Conflict, InvalidInput, NotFound
 from telepresence.platform.identity import Principal
 from telepresence.platform.models import Pupil, School
@@ -74,7 +74,31 @@ async def occurrences_for(
         blocked = tuple(u.describe(zone) for u in blocking(unavailable, occ))
         state = occurrence_state(occ, booking is not None, blocked, now)
         views.append(OccurrenceView(occ, lesson_id, lesson, booking, blocked, state))
-    return pupil, views
+    seen = {(v.occurrence.lesson_key, v.occurrence.date) for v in views}
+    orphans = [_orphan_view(b, zone) for b in bookings if (b.lesson_key, b.lesson_date) not in seen]
+    return pupil, sorted([*views, *orphans], key=lambda v: v.occurrence.start) if orphans else views
+
+
+def _orphan_view(booking: Booking, zone: ZoneInfo) -> OccurrenceView[Booking]:
+    """A live booking whose lesson is gone (flagged, or kept as a one-off), as an occurrence.
+
+    So that the week grid and the API show it where it is booked, never "Free".
+    """
+    start, end = booking.starts_at.astimezone(zone), booking.ends_at.astimezone(zone)
+    occ = Occurrence(
+        booking.lesson_key, booking.lesson_date, start.time(), end.time(),
+        booking.starts_at, booking.ends_at, None,
+    )  # fmt: skip
+    lesson = Lesson(
+        subject=booking.subject,
+        weekday=booking.lesson_date.weekday(),
+        start=start.time(),
+        end=max(end.time(), start.time()) if end.date() == start.date() else time(23, 59),
+        room=booking.room,
+        valid_from=booking.lesson_date,
+        valid_to=booking.lesson_date,
+    )
+    return OccurrenceView(occ, "", lesson, booking, (), "booked")
 
 
 async def past_lessons(

@@ -112,7 +112,8 @@ async def choose_devices(
     classroom_id = classroom_id or assigned.get("robot")
     if classroom_id is None:
         raise Conflict(
-            f"{plan.name} has no robot assigned; choose a classroom device.",
+            f"{plan.name} has no robot assigned: an administrator assigns one on the Devices "
+            "page (or give classroom_device_id).",
             errors=[{"field": "classroom_device_id", "message": "no robot assigned"}],
         )
     pupil_device_id = pupil_device_id or assigned.get("tablet")

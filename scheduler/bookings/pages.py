@@ -11,7 +11,9 @@ from datetime import date, timedelta
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy import select
 
+from device_registry.models import Device
 from scheduler.bookings import availability
 from scheduler.bookings import services as bookings
 from scheduler.bookings.events import HubBookingEvents
@@ -46,6 +48,24 @@ NOTICES = {
 MAX_REASON = 200
 
 
+async def _robots(session: Any, pupil_id: str) -> list[Device]:
+    """The pupil's robots that can be booked (active first, then in maintenance), by name."""
+    rows = await session.scalars(
+        select(Device).where(
+            Device.pupil_id == pupil_id,
+            Device.kind == "robot",
+            Device.lifecycle.in_(("active", "maintenance")),
+        )
+    )
+    return sorted(rows, key=lambda d: (d.lifecycle != "active", d.name))
+
+
+def _chosen(robots: list[Device], wanted: str) -> str:
+    """The robot asked for if it is one of the pupil's, else the first."""
+    ids = [r.id for r in robots]
+    return wanted if wanted in ids else (ids[0] if ids else "")
+
+
 async def _week_context(
     request: web.Request, who: Principal, pupil_id: str, day: date | None
 ) -> dict[str, Any]:
@@ -60,8 +80,11 @@ async def _week_context(
         )
         outcomes = request.app.get(LESSON_OUTCOMES)
         past = await availability.past_lessons(session, outcomes, pupil.id, views, now)
+        robots = await _robots(session, pupil.id)
         record_request(request, session, who, "occurrences.read", "pupil", pupil.id)
     return {
+        "robots": robots,
+        "robot": _chosen(robots, request.query.get("robot", "")),
         "title": f"{pupil_display_name(pupil)}: timetable",
         "pupil": pupil,
         "pupil_name": pupil_display_name(pupil),
@@ -107,8 +130,11 @@ async def week_page(request: web.Request, who: Principal) -> web.StreamResponse:
         return error_page(request, who, exc)
 
 
-def _back(pupil_id: str, day: date, notice: str) -> web.HTTPSeeOther:
-    return web.HTTPSeeOther(f"/pupils/{pupil_id}/timetable?week={day.isoformat()}&notice={notice}")
+def _back(pupil_id: str, day: date, notice: str, robot: str = "") -> web.HTTPSeeOther:
+    chosen = f"&robot={robot}" if robot.isalnum() else ""
+    return web.HTTPSeeOther(
+        f"/pupils/{pupil_id}/timetable?week={day.isoformat()}&notice={notice}{chosen}"
+    )
 
 
 @routes.page(
@@ -128,7 +154,7 @@ async def book_page(request: web.Request, who: Principal) -> web.StreamResponse:
                 pupil_id,
                 lesson_id=form.get("lesson_id", ""),
                 day=day,
-                classroom_device_id=None,
+                classroom_device_id=form.get("classroom_device_id") or None,
                 pupil_device_id=None,
                 now=now,
             )
@@ -137,7 +163,7 @@ async def book_page(request: web.Request, who: Principal) -> web.StreamResponse:
     except DomainError as exc:
         return await _refused(request, who, pupil_id, form, exc)
     HubBookingEvents(request.app[EVENTS]).publish(events)
-    raise _back(pupil_id, day, "booked")
+    raise _back(pupil_id, day, "booked", form.get("classroom_device_id", ""))
 
 
 async def _refused(
@@ -184,10 +210,41 @@ async def cancel_page(request: web.Request, who: Principal) -> web.StreamRespons
     raise _back(pupil_id, day, "cancelled")
 
 
+@routes.page(
+    "POST",
+    "/bookings/{booking_id}/flagged",
+    roles=WRITERS,
+    summary="Decide on a flagged booking: keep it as a one-off or cancel it (form)",
+)
+async def flagged_page(request: web.Request, who: Principal) -> web.StreamResponse:
+    """``action=keep`` keeps it at its booked time and room; ``action=cancel`` cancels it."""
+    booking_id = request.match_info["booking_id"]
+    form = form_of(await request.post())
+    now = request.app[CLOCK].now()
+    try:
+        async with request.app[DATABASE].transaction() as session:
+            if form.get("action") == "keep":
+                booking, events = await bookings.keep_as_one_off(session, who, booking_id, now)
+                action, notice = "booking.keep", "kept"
+            else:
+                reason = form.get("reason") or "lesson removed from the timetable"
+                booking, events = await bookings.cancel_booking(
+                    session, who, booking_id, reason[:MAX_REASON], now
+                )
+                action, notice = "booking.cancel", "cancelled"
+            details = {"booking": booking.id, "flagged": True}
+            record_request(request, session, who, action, "pupil", booking.pupil_id, details)
+    except DomainError as exc:
+        return error_page(request, who, exc)
+    HubBookingEvents(request.app[EVENTS]).publish(events)
+    raise web.HTTPSeeOther(f"/timetables?notice={notice}#flagged-heading")
+
+
 async def _bulk_context(request: web.Request, who: Principal, pupil_id: str) -> dict[str, Any]:
     async with request.app[DATABASE].transaction() as session:
         lessons = await services.timetable_of(session, who, pupil_id)
         pupil = await visible_pupil(session, who, pupil_id)
+        robots = await _robots(session, pupil.id)
         _school, calendar = await services.get_calendar(session, who, pupil.school_id)
     today = request.app[CLOCK].now().astimezone(calendar.zone).date()
     return {
@@ -201,6 +258,8 @@ async def _bulk_context(request: web.Request, who: Principal, pupil_id: str) -> 
         "outcome": None,
         "zone": calendar.zone,
         "max_days": bookings.MAX_BULK_DAYS,
+        "robots": robots,
+        "robot": _chosen(robots, ""),
     }
 
 
@@ -241,7 +300,7 @@ async def bulk_submit(request: web.Request, who: Principal) -> web.StreamRespons
                 subjects=chosen,
                 from_date=first,
                 to_date=last,
-                classroom_device_id=None,
+                classroom_device_id=form.get("classroom_device_id") or None,
                 pupil_device_id=None,
                 now=request.app[CLOCK].now(),
             )

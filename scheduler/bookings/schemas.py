@@ -127,6 +127,10 @@ class BulkBookingOut(BaseModel):
 
     booked: list[BookingOut]
     skipped: list[SkippedOut]
+    closed: list[str] = Field(
+        default_factory=list,
+        description="days of the range the school is shut (no lessons), once per run of days",
+    )
 
 
 class CancelIn(Schema):

@@ -38,6 +38,7 @@ __all__ = [
     "book_occurrence",
     "bulk_book",
     "cancel_booking",
+    "keep_as_one_off",
     "list_bookings",
     "list_flagged",
     "pupils_with_future_bookings",
@@ -48,6 +49,8 @@ __all__ = [
 
 MAX_BULK_DAYS = 120
 UNWELL_REASON = "too unwell today"
+# A flagged booking staff kept as it was: its own key, so no later re-import flags it again.
+ONE_OFF_PREFIX = "1off-"
 
 
 def booking_event(
@@ -163,6 +166,8 @@ class BulkOutcome:
     booked: tuple[Booking, ...]
     skipped: tuple[Skipped, ...]
     events: tuple[BookingEvent, ...]
+    # Days of the range the school is shut, said once per run ("Half term: Mon 17 to Fri 21 Feb").
+    closed: tuple[str, ...] = ()
 
 
 async def bulk_book(
@@ -202,8 +207,9 @@ async def bulk_book(
     devices = await choose_devices(session, plan, classroom_device_id, pupil_device_id)
     booked: list[Booking] = []
     skipped: list[Skipped] = []
+    closed = tuple(plan.calendar.closed_spans(from_date, to_date))
     if not occurrences:
-        return BulkOutcome((), (), ())
+        return BulkOutcome((), (), (), closed)
     start, end = min(o.start for o in occurrences), max(o.end for o in occurrences)
     seen = await load_overlaps(session, plan, devices, start, end)
     facts = devices.facts
@@ -220,7 +226,7 @@ async def bulk_book(
     for booking in booked:
         await _insert(session, booking)
     events = tuple(booking_event(b, BookingEventKind.BOOKED, now) for b in booked)
-    return BulkOutcome(tuple(booked), tuple(skipped), events)
+    return BulkOutcome(tuple(booked), tuple(skipped), events, closed)
 
 
 async def cancel_booking(
@@ -245,6 +251,31 @@ async def cancel_booking(
     booking.cancelled_by = who.subject_id
     await session.flush()
     return booking, [booking_event(booking, BookingEventKind.CANCELLED, now, reason)]
+
+
+async def keep_as_one_off(
+    session: AsyncSession, who: Principal, booking_id: str, now: datetime
+) -> tuple[Booking, list[BookingEvent]]:
+    """Keep a flagged booking as a one-off lesson at its booked time and room.
+
+    The flag is cleared and the booking no longer follows the timetable (its
+    lesson was removed or moved), so the rota plans its move again. Raises
+    ``Conflict`` when it is not flagged, not live, or over.
+    """
+    await booking_repo.lock_booking(session, booking_id)
+    booking = await session.get(Booking, booking_id, populate_existing=True)
+    if booking is None:
+        raise NotFound(f"There is no booking {booking_id!r}.")
+    await repo.visible_pupil(session, who, booking.pupil_id)
+    if booking.status != "booked" or booking.flagged_reason is None:
+        raise Conflict("Only a flagged, live booking can be kept as a one-off.")
+    if booking.ends_at <= now:
+        raise Conflict("This lesson has already ended; its booking stays as it was.")
+    booking.lesson_key = f"{ONE_OFF_PREFIX}{booking.id}"[:40]
+    booking.flagged_reason = None
+    booking.flagged_at = None
+    await session.flush()
+    return booking, [booking_event(booking, BookingEventKind.CHANGED, now, "kept as a one-off")]
 
 
 async def unwell_today(
@@ -380,7 +411,7 @@ async def reconcile_bookings(
     """
     events: list[BookingEvent] = []
     for booking in await booking_repo.live_bookings(session, [pupil_id], starting_after=now):
-        if booking.flagged_reason is not None:
+        if booking.flagged_reason is not None or booking.lesson_key.startswith(ONE_OFF_PREFIX):
             continue
         lesson = lessons.get(booking.lesson_key)
         reason = _vanished(booking, lesson, calendar, cause)

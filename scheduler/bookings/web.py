@@ -164,6 +164,7 @@ async def book_in_bulk(request: web.Request, who: Principal, body: BulkBookingIn
             )
             for s in outcome.skipped
         ],
+        closed=list(outcome.closed),
     )
 
 
@@ -197,6 +198,27 @@ async def cancel(request: web.Request, who: Principal, body: CancelIn) -> Bookin
 
 
 @routes.api(
+    "POST",
+    "/api/bookings/{booking_id}/keep",
+    roles=WRITERS,
+    response=BookingOut,
+    errors=(404, 409),
+    summary="Keep a flagged booking as a one-off lesson at its booked time and room",
+)
+async def keep(request: web.Request, who: Principal) -> BookingOut:
+    """Clears the flag; the rota plans its move again. Cancel it instead with .../cancel."""
+    now = request.app[CLOCK].now()
+    async with request.app[DATABASE].transaction() as session:
+        booking, events = await bookings.keep_as_one_off(
+            session, who, request.match_info["booking_id"], now
+        )
+        details = {"booking": booking.id}
+        record_request(request, session, who, "booking.keep", "pupil", booking.pupil_id, details)
+    HubBookingEvents(request.app[EVENTS]).publish(events)
+    return booking_out(booking)
+
+
+@routes.api(
     "GET",
     "/api/bookings/flagged",
     roles=READERS,
@@ -204,7 +226,7 @@ async def cancel(request: web.Request, who: Principal, body: CancelIn) -> Bookin
     summary="Future bookings flagged by a re-import or calendar change, for staff to resolve",
 )
 async def list_flagged(request: web.Request, who: Principal) -> list[BookingOut]:
-    """Soonest first; resolve one by cancelling it (and booking the lesson's new slot)."""
+    """Soonest first; resolve one by keeping it as a one-off or cancelling it."""
     now = request.app[CLOCK].now()
     async with request.app[DATABASE].transaction() as session:
         found = await bookings.list_flagged(session, who, now)

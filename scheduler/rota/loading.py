@@ -263,6 +263,9 @@ async def load_day(session: AsyncSession, school: School, day: date) -> DayInput
             Booking.school_id == school.id,
             Booking.lesson_date == day,
             Booking.status == "booked",
+            # A flagged booking's lesson was removed or moved: no robot is carried to
+            # it until staff keep it (as a one-off) or cancel it.
+            Booking.flagged_reason.is_(None),
             Device.kind.in_(ROTA_DEVICE_KINDS),
             Device.lifecycle == "active",
         )

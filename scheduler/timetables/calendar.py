@@ -239,6 +239,25 @@ class SchoolCalendar:
             and self.closure_on(day) is None
         )
 
+    def closed_spans(self, first: date, last: date) -> list[str]:
+        """Why the school's weekdays from ``first`` to ``last`` that are closed are closed.
+
+        One sentence per run of days with one cause, e.g. "February half term:
+        Mon 17 to Fri 21 Feb" or "School holiday: Mon 7 Apr"; weekends are not listed.
+        """
+        spans: list[tuple[str, date, date]] = []
+        for n in range(max(0, (last - first).days + 1)):
+            day = first + timedelta(days=n)
+            if day.weekday() not in self.school_weekdays or self.is_school_day(day):
+                continue
+            closure = self.closure_on(day)
+            why = closure.name if closure is not None else "School holiday"
+            if spans and spans[-1][0] == why and (day - spans[-1][2]).days <= 3:
+                spans[-1] = (why, spans[-1][1], day)
+            else:
+                spans.append((why, day, day))
+        return [f"{why}: {_days(start, end)}" for why, start, end in spans]
+
     def week_of(self, day: date) -> WeekLetter:
         """``"A"`` or ``"B"`` for the week containing ``day``.
 
@@ -255,6 +274,14 @@ class SchoolCalendar:
                 if candidate in self._periods:
                     return self._periods[candidate]
         return None
+
+
+def _days(start: date, end: date) -> str:
+    if start == end:
+        return f"{start:%a} {start.day} {start:%b}"
+    if (start.month, start.year) == (end.month, end.year):
+        return f"{start:%a} {start.day} to {end:%a} {end.day} {end:%b}"
+    return f"{start:%a} {start.day} {start:%b} to {end:%a} {end.day} {end:%b}"
 
 
 def is_school_day(calendar: SchoolCalendar, day: date) -> bool:

@@ -102,5 +102,6 @@ async def timetables_page(request: web.Request, who: Principal) -> web.StreamRes
         "flagged": [(b, names.get(b.pupil_id, "")) for b in flagged],
         "can_edit": who.role in WRITERS,
         "schools": sorted(schools.items(), key=lambda item: item[1]),
+        "notice": request.query.get("notice", ""),
     }
     return render(request, who, "timetables.html", context)

@@ -225,3 +225,48 @@ async def test_a_oneroster_preview_shows_how_each_period_code_was_read(client, o
         in table
     )
     assert "Week B, Tue, P2 09:40-10:30" in table
+
+
+async def test_bulk_booking_over_half_term_says_the_school_is_shut(client, staff_page):
+    await imported(client, staff_page)
+    form = await (await client.get(f"{staff_page}/timetable/bulk")).text()
+    fields = {"csrf_token": csrf_of(form), "from": "2025-02-15", "to": "2025-02-23"}
+    html = await (await client.post(f"{staff_page}/timetable/bulk", data=fields)).text()
+    assert "Booked 0 lessons; skipped 0." in html
+    assert "The school is shut on some of these days" in html
+    assert "February half term: Mon 17 to Fri 21 Feb" in html
+    assert await count(client, Booking) == 0
+
+
+async def test_staff_choose_which_of_the_pupils_robots_a_booking_uses(client, org, staff_page):
+    await imported(client, staff_page)
+    second = await add_device(
+        client.app[DATABASE], org, serial="RB-0002", name="Robin", pupil_id=org.pupil.id
+    )
+    html = await (await client.get(f"{staff_page}/timetable?week=2025-01-08")).text()
+    assert '<label for="robot">Book with robot</label>' in html
+    html = await (
+        await client.get(f"{staff_page}/timetable?week=2025-01-08&robot={second.id}")
+    ).text()
+    assert f'name="classroom_device_id" value="{second.id}"' in html
+    lesson_id = re.search(
+        r'name="lesson_id" value="(\w+)">\s*<input type="hidden" name="date" value="2025-01-06"',
+        html,
+    )
+    assert lesson_id
+    form = {
+        "csrf_token": csrf_of(html),
+        "lesson_id": lesson_id.group(1),
+        "date": "2025-01-06",
+        "week": "2025-01-06",
+        "classroom_device_id": second.id,
+    }
+    booked = await client.post(f"{staff_page}/timetable/book", data=form, allow_redirects=False)
+    assert booked.status == 303
+    assert f"robot={second.id}" in booked.headers["Location"]
+    async with client.app[DATABASE].sessions() as session:
+        booking = await session.scalar(select(Booking))
+        assert booking is not None
+        assert booking.classroom_device_id == second.id
+    form = await (await client.get(f"{staff_page}/timetable/bulk")).text()
+    assert '<select id="classroom_device_id" name="classroom_device_id">' in form

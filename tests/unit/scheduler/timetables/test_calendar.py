@@ -84,3 +84,16 @@ def test_unknown_period_is_none_and_closure_is_named() -> None:
     assert calendar.period("P9") is None
     assert calendar.closure_on(date(2025, 2, 18)) == HALF_TERM
     assert calendar.zone.key == "Europe/London"
+
+
+def test_closed_spans_say_why_school_weekdays_have_no_lessons() -> None:
+    from scheduler_factories import school_calendar
+
+    calendar = school_calendar()
+    assert calendar.closed_spans(date(2025, 2, 14), date(2025, 3, 4)) == [
+        "February half term: Mon 17 to Fri 21 Feb",
+        "INSET: Mon 3 Mar",
+    ]
+    assert calendar.closed_spans(date(2025, 4, 3), date(2025, 4, 9)) == [
+        "School holiday: Mon 7 to Wed 9 Apr"
+    ]
