@@ -49,9 +49,11 @@ from telepresence.organisation import web as organisation_web
 from telepresence.organisation.passwords import routes as password_routes
 from telepresence.platform import web as platform_web
 from telepresence.platform.auth import PrincipalCache, resolve_person_token
+from telepresence.platform.background import Background
 from telepresence.platform.clock import Clock, SystemClock
 from telepresence.platform.context import (
     ACCOUNT_LIMITER,
+    BACKGROUND,
     CLOCK,
     DATABASE,
     EVENTS,
@@ -182,6 +184,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         events=app[EVENTS],
     )
     app[NOTIFIER] = notifier
+    app[BACKGROUND] = Background()
     app[ROTA_ALERTS] = NotifyingRotaAlerts(database, notifier, app[CLOCK])
     context = JobContext(
         settings=settings,
@@ -214,6 +217,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         yield
     finally:
         await jobs.stop()
+        await app[BACKGROUND].close()
         await app[SESSION_ROOMS].close_all()
         await app[ECHOES].close()
         await app[RELAYS].close_all()

@@ -8,6 +8,7 @@ from datetime import datetime
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from telepresence.platform.background import Background
 from telepresence.platform.clock import Clock
 from telepresence.platform.database import Database
 from telepresence.platform.events import EventHub
@@ -19,6 +20,7 @@ from telepresence.platform.settings import Settings
 
 __all__ = [
     "ACCOUNT_LIMITER",
+    "BACKGROUND",
     "CLOCK",
     "DATABASE",
     "EVENTS",
@@ -45,6 +47,8 @@ ACCOUNT_LIMITER = web.AppKey("account_limiter", RateLimiter)
 RESOLVERS: web.AppKey[dict[TokenKind, TokenResolver]] = web.AppKey("token_resolvers")
 JOBS = web.AppKey("jobs", JobRunner)
 NOTIFIER: web.AppKey[Notifier] = web.AppKey("notifier")
+BACKGROUND = web.AppKey("background", Background)
+"""Work requests start and do not wait for; drained (bounded) at shutdown."""
 
 NavBadges = Callable[[web.Request, Principal], Awaitable[dict[str, int]]]
 """Counts to show beside navigation entries (href -> count, e.g. unread notices), set by the

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from device_registry.socket import DEVICE_HUB
 from scheduler.bookings.models import Booking
-from telepresence.platform.context import CLOCK, DATABASE, EVENTS, NOTIFIER, SETTINGS
+from telepresence.platform.context import BACKGROUND, CLOCK, DATABASE, EVENTS, NOTIFIER, SETTINGS
 from telepresence.platform.errors import NotFound
 from telepresence.platform.identity import STAFF, Principal, Role
 from telepresence.platform.routing import Routes
@@ -70,7 +70,10 @@ async def join(request: web.Request, who: Principal) -> JoinOut:
         async with request.app[DATABASE].transaction() as db:
             invite = await invite_robot(db, session, ticket.subject, now, "pupil joined")
         await request.app[DEVICE_HUB].send_anywhere(session.robot_id, invite.model_dump())
-    await _tell_if_robot_elsewhere(request, ticket.booking_id)
+    # Telling people may wait on a slow mail server: the child's join does not.
+    request.app[BACKGROUND].spawn(
+        _tell_if_robot_elsewhere(request.app, ticket.booking_id), name="robot-elsewhere"
+    )
     return JoinOut(
         session_id=ticket.session_id,
         booking_id=ticket.booking_id,
@@ -83,16 +86,16 @@ async def join(request: web.Request, who: Principal) -> JoinOut:
     )
 
 
-async def _tell_if_robot_elsewhere(request: web.Request, booking_id: str) -> None:
+async def _tell_if_robot_elsewhere(app: web.Application, booking_id: str) -> None:
     """The pupil is joining: if the robot is probably not in the lesson's room, the school
     contacts and key worker are told (once per lesson; a rejoin finds the notices sent)."""
-    async with request.app[DATABASE].sessions() as db:
+    async with app[DATABASE].sessions() as db:
         booking = await db.get(Booking, booking_id)
         if booking is None:
             return
         notices = await elsewhere_notices(db, booking, await robot_whereabouts(db, booking))
     for notice in notices:
-        await request.app[NOTIFIER].notify(notice)
+        await app[NOTIFIER].notify(notice)
 
 
 async def _visible_session(request: web.Request, who: Principal) -> LessonSession:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,7 +19,7 @@ from scheduler.rota.models import MoveRow
 from scheduler.timetables.models import LessonRow
 from telepresence.engagement.jobs import compute_finished_outcomes
 from telepresence.notifications.models import Notification
-from telepresence.platform.context import DATABASE, JOBS
+from telepresence.platform.context import BACKGROUND, DATABASE, JOBS, NOTIFIER
 from telepresence.platform.models import School
 from telepresence.reintegration.models import SchoolContactLink
 from telepresence.sessions.models import LessonSession
@@ -63,6 +64,7 @@ async def robot_in(client, org, room: str | None, **values: Any) -> str:
 
 
 async def notices(client, kind: str) -> list[Notification]:
+    await client.app[BACKGROUND].settled()  # the join tells people after it has answered
     async with client.app[DATABASE].sessions() as db:
         rows = await db.scalars(
             select(Notification).where(Notification.kind == kind).order_by(Notification.id)
@@ -230,6 +232,30 @@ async def test_a_robot_last_seen_elsewhere_warns_the_pupil_and_tells_the_school(
     )  # once each, though the pupil joined twice
     assert all("it was last known in S12" in n.body for n in told)
     assert all(n.subject == "Robot 'Robbie' may not be in Lab 3 for Sam K." for n in told)
+
+
+async def test_a_slow_mail_server_never_holds_up_the_childs_join(client, org, monkeypatch):
+    await _school_contact(client, org)
+    robot_id = await robot_in(client, org, "S12")
+    booking_id = await booking_in(client, org, robot_id, "Lab 3")
+    release = asyncio.Event()
+    service = client.app[NOTIFIER]
+    record = service.notify
+
+    async def stuck_mail(notice):
+        """Records as the real service does, then hangs as an unreachable SMTP server would."""
+        sent = await record(notice)
+        await release.wait()
+        return sent
+
+    monkeypatch.setattr(service, "notify", stuck_mail)
+    pupil = await pupil_bearer(client)
+    join = client.post(f"/api/bookings/{booking_id}/join", headers=pupil)
+    resp = await asyncio.wait_for(join, timeout=5)
+    assert resp.status == 200
+    assert len(client.app[BACKGROUND]) == 1  # still telling the school, after the answer
+    release.set()
+    assert len(await notices(client, "robot_not_in_room")) == 2
 
 
 async def test_a_robot_in_the_lessons_room_raises_nothing(client, org):
