@@ -161,23 +161,28 @@ async def _pupil_lines(
     for w in weeks:
         by_pupil.setdefault(w.key[0], {})[w.key[1]] = w
     ids = set(totals) | {a.pupil_id for a in alerts}
-    people = {p.id: p for p in await db.scalars(select(Pupil).where(Pupil.id.in_(sorted(ids))))}
+    alerts_of: dict[str, list[AlertOut]] = {}
+    for a in alerts:
+        alerts_of.setdefault(a.pupil_id, []).append(a)
+    names = select(Pupil.id, Pupil.first_name, Pupil.last_name, Pupil.school_id).where(
+        Pupil.provider_id == scope.provider_id
+    )
+    if scope.school_id:
+        names = names.where(Pupil.school_id == scope.school_id)
+    people = {row[0]: row for row in await db.execute(names) if row[0] in ids}
     lines = []
-    for pupil_id in ids:
-        pupil = people.get(pupil_id)
-        if pupil is None or (scope.school_id and pupil.school_id != scope.school_id):
-            continue
+    for pupil_id, first_name, last_name, school_id in people.values():
         mine = by_pupil.get(pupil_id, {})
         shown = [mine[m] for m in mondays if m in mine]
         lines.append(
             PupilLine(
                 id=pupil_id,
-                name=f"{pupil.first_name} {pupil.last_name}",
-                school=schools.get(pupil.school_id, ""),
+                name=f"{first_name} {last_name}",
+                school=schools.get(school_id, ""),
                 counts=totals.get(pupil_id) or services.counts_out(Counts((pupil_id,))),
                 weeks=[mine[m].share if m in mine else None for m in mondays],
                 trend=shown[-1].trend if shown else None,
-                alerts=[a for a in alerts if a.pupil_id == pupil_id],
+                alerts=alerts_of.get(pupil_id, []),
             )
         )
     # Open alerts first, then the steepest fall, then the lowest share.
