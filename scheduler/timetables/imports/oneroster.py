@@ -49,6 +49,7 @@ __all__ = [
 REQUIRED_FILES = ("manifest.csv", "users.csv", "classes.csv", "courses.csv", "enrollments.csv")
 OPTIONAL_FILES = ("academicSessions.csv", "orgs.csv")
 MAX_ENTRIES = 64
+MAX_UNZIPPED_BYTES = 5 * MAX_FILE_BYTES  # the five required files at their largest
 BELL_COLUMNS = ("period", "start", "end")
 
 
@@ -79,6 +80,7 @@ def _open_zip(data: bytes, log: ProblemLog) -> dict[str, bytes]:
         raise log.reject(None, f"bundle holds more than {MAX_ENTRIES} files")
     wanted = {name.lower(): name for name in REQUIRED_FILES + OPTIONAL_FILES}
     files: dict[str, bytes] = {}
+    unzipped = 0
     for info in infos:
         base = info.filename.rsplit("/", 1)[-1]
         # Any other CSV may be the school's bell times (period,start,end).
@@ -87,6 +89,11 @@ def _open_zip(data: bytes, log: ProblemLog) -> dict[str, bytes]:
             continue
         if info.file_size > MAX_FILE_BYTES:
             raise log.reject(None, f"{name} is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
+        # Many files each under the limit are a zip bomb too (zipfile reads no more than declared).
+        unzipped += info.file_size
+        if unzipped > MAX_UNZIPPED_BYTES:
+            mb = MAX_UNZIPPED_BYTES // (1024 * 1024)
+            raise log.reject(None, f"bundle unzips to larger than {mb} MB")
         try:
             with bundle.open(info) as handle:
                 files[name] = handle.read(MAX_FILE_BYTES + 1)
