@@ -179,12 +179,27 @@ async def _devices(
     return out
 
 
+def _total(groups: list[Counts]) -> Counts:
+    """The sum of some groups' counts (no trend)."""
+    total = Counts(())
+    for c in groups:
+        total.booked += c.booked
+        total.joined += c.joined
+        total.attended += c.attended
+        total.partial += c.partial
+        total.missed += c.missed
+        total.cancelled += c.cancelled
+        total.present_seconds += c.present_seconds
+        total.booked_seconds += c.booked_seconds
+    return total
+
+
 async def summary(db: AsyncSession, who: Principal, scope: Scope, today: date) -> SummaryOut:
     """The coordinator's page in figures, for the pupils the caller may see."""
     scope = await access.narrowed(db, who, scope)
     pupils = await counts_by(db, scope, Out.pupil_id)
     schools = await counts_by(db, scope, Out.school_id)
-    provider = await counts_by(db, scope, Out.provider_id)
+    provider = _total(schools)  # every outcome has a school: their sum is the provider's
     cals = await calendars(db, scope.provider_id)
     school_ids = [scope.school_id] if scope.school_id else list(cals)
     devices = await _devices(db, scope, today, cals) if scope.pupil_ids is None else []
@@ -196,7 +211,7 @@ async def summary(db: AsyncSession, who: Principal, scope: Scope, today: date) -
     return SummaryOut(
         start=scope.first,
         end=scope.last,
-        provider=counts_out(provider[0] if provider else Counts(()), "provider"),
+        provider=counts_out(provider, "provider"),
         pupils=[counts_out(c) for c in pupils],
         schools=[counts_out(c) for c in schools],
         devices=devices,
