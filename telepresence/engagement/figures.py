@@ -28,6 +28,7 @@ __all__ = [
     "last_used_by_device",
     "move_punctuality",
     "pupil_weeks",
+    "week_shares",
     "with_trend",
 ]
 
@@ -113,6 +114,26 @@ async def counts_by(db: AsyncSession, scope: Scope, *group: Grouping) -> list[Co
         values = [int(v or 0) for v in row[width:]]
         out.append(Counts(tuple(row[:width]), *values))
     return out
+
+
+async def week_shares(db: AsyncSession, scope: Scope) -> list[Counts]:
+    """Per pupil and school week only the seconds present and booked (not cancelled), for
+    shares and trends of many pupils at once: two sums instead of ``counts_by``'s eight."""
+    live = Out.outcome != "cancelled"
+    query = (
+        select(
+            Out.pupil_id,
+            Out.week_monday,
+            func.sum(Out.present_seconds),
+            func.sum(case((live, Out.booked_seconds), else_=0)),
+        )
+        .where(*scope.where())
+        .group_by(Out.pupil_id, Out.week_monday)
+    )
+    return [
+        Counts((pupil, monday), present_seconds=int(present or 0), booked_seconds=int(booked or 0))
+        for pupil, monday, present, booked in (await db.execute(query)).all()
+    ]
 
 
 async def pupil_weeks(db: AsyncSession, scope: Scope) -> list[Counts]:

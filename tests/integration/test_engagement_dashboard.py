@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import UTC, datetime, timedelta
 
 from factories import add_device, add_user
 from integration.engagement_helpers import past_lesson, past_weekdays
@@ -66,6 +67,21 @@ async def test_the_dashboard_shows_who_is_drifting_and_why(client, org, login):
     assert "Robot utilisation" in html
     assert "Share of booked time attended per week, week by week:" in html
     assert await _audits(client, "engagement.dashboard") == 1
+    # Sam's sparkline says each week's share as the pupil's own figures do (API, same range).
+    today = datetime.now(UTC).date()
+    start = today - timedelta(days=27)
+    api = await client.get(
+        f"/api/engagement/pupils/{org.pupil.id}?start={start}&end={today}",
+        headers=await login("coordinator"),
+    )
+    shares = {w["key"]: w["share"] for w in (await api.json())["weeks"]}
+    monday, words = start - timedelta(days=start.weekday()), []
+    while monday <= today:
+        share = shares.get(monday.isoformat())
+        words.append("no lessons" if share is None else f"{round(share * 100)}%")
+        monday += timedelta(weeks=1)
+    assert f"Weekly share attended: {', '.join(words)}." in html
+    assert any(w != "no lessons" for w in words)
     # The nurse who is not the key worker sees no pupil; the key worker sees Sam.
     async with client.app[DATABASE].transaction() as db:
         await add_user(db, "hospital_staff", org.provider_id, email="nurse@test.example")

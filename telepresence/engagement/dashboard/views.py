@@ -14,7 +14,7 @@ from telepresence.engagement import access, services
 from telepresence.engagement.dashboard.charts import Bar, Segment
 from telepresence.engagement.dashboard.periods import Range
 from telepresence.engagement.domain import week_monday
-from telepresence.engagement.figures import Counts, Scope, counts_by, with_trend
+from telepresence.engagement.figures import Counts, Scope, counts_by, week_shares, with_trend
 from telepresence.engagement.models import OutcomeRow, SharedNoteRow
 from telepresence.engagement.schemas import (
     AlertOut,
@@ -155,7 +155,7 @@ async def _pupil_lines(
         scope.pupil_ids,
         scope.school_id,
     )
-    weeks = with_trend(await counts_by(db, wide, Out.pupil_id, Out.week_monday))
+    weeks = with_trend(await week_shares(db, wide))
     mondays = _mondays(scope.first, scope.last)
     by_pupil: dict[str, dict[date, Counts]] = {}
     for w in weeks:
