@@ -177,6 +177,9 @@ class UnavailabilityOut(BaseModel):
     starts_at: datetime | None
     ends_at: datetime | None
     description: str
+    cancelled_bookings: int = Field(
+        default=0, description="bookings still to start in that time, cancelled when it was added"
+    )
 
 
 class UnwellOut(BaseModel):

@@ -21,6 +21,7 @@ from scheduler.bookings.loading import Devices, Plan, choose_devices, load_overl
 from scheduler.bookings.models import Booking, UnavailabilityRow
 from scheduler.bookings.ports import BookingEvent, BookingEventKind
 from scheduler.bookings.rules import Clash, clashes_of, find_occurrence
+from scheduler.bookings.unavailability import Unavailable
 from scheduler.timetables import repository as repo
 from scheduler.timetables.calendar import CalendarError, SchoolCalendar
 from scheduler.timetables.models import LessonRow
@@ -38,6 +39,7 @@ __all__ = [
     "book_occurrence",
     "bulk_book",
     "cancel_booking",
+    "cancel_during",
     "keep_as_one_off",
     "list_bookings",
     "list_flagged",
@@ -314,6 +316,39 @@ async def unwell_today(
         events.append(booking_event(booking, BookingEventKind.CANCELLED, now, UNWELL_REASON))
     await session.flush()
     return bookings, events
+
+
+async def cancel_during(
+    session: AsyncSession, who: Principal, pupil_id: str, entry: Unavailable, now: datetime
+) -> tuple[list[Booking], list[BookingEvent]]:
+    """Cancel the pupil's bookings still to start that a new unavailability overlaps.
+
+    "Too unwell" on another day, an appointment next week, a new weekly
+    treatment: the lessons in that time cannot be joined, so their bookings
+    are cancelled with the entry's reason (and the rota told), not left for a
+    robot to be carried to an empty lesson.
+    """
+    plan = await load_plan(session, who, pupil_id)
+    zone = plan.calendar.zone
+    reason = f"unavailable: {entry.reason}"[:200]
+    cancelled: list[Booking] = []
+    events: list[BookingEvent] = []
+    for booking in await booking_repo.live_bookings(session, [plan.pupil.id], starting_after=now):
+        start, end = booking.starts_at.astimezone(zone), booking.ends_at.astimezone(zone)
+        occurrence = Occurrence(
+            booking.lesson_key, booking.lesson_date, start.time(), end.time(),
+            booking.starts_at, booking.ends_at, None,
+        )  # fmt: skip
+        if not entry.blocks(occurrence):
+            continue
+        booking.status = "cancelled"
+        booking.cancel_reason = reason
+        booking.cancelled_at = now
+        booking.cancelled_by = who.subject_id
+        cancelled.append(booking)
+        events.append(booking_event(booking, BookingEventKind.CANCELLED, now, reason))
+    await session.flush()
+    return cancelled, events
 
 
 async def unwell_notice(

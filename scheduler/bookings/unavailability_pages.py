@@ -40,6 +40,7 @@ routes = Routes("timetable-pages")
 DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 NOTICES = {
     "added": "The unavailability is saved.",
+    "added-cancelled": "The unavailability is saved; bookings in that time are cancelled.",
     "unwell": "Today's remaining bookings are cancelled.",
     "changed": "The unavailability is changed. Existing bookings are as they were.",
     "removed": "The unavailability is removed: lessons in those times can be booked again.",
@@ -129,7 +130,7 @@ async def unavailability_page(request: web.Request, who: Principal) -> web.Strea
     summary="Add a weekly or one-off unavailability (form)",
 )
 async def unavailability_add(request: web.Request, who: Principal) -> web.StreamResponse:
-    """Existing bookings stay; new bookings and bulk booking respect the entry."""
+    """Bookings still to start in its times are cancelled; new bookings respect the entry."""
     pupil_id = request.match_info["pupil_id"]
     posted = await request.post()
     form = form_of(posted)
@@ -140,17 +141,20 @@ async def unavailability_add(request: web.Request, who: Principal) -> web.Stream
         return error_page(request, who, exc)
     try:
         entry = unavailable_from_form(form, ticked, context["zone"])
+        now = request.app[CLOCK].now()
         async with request.app[DATABASE].transaction() as session:
-            await availability.add_unavailability(
-                session, who, pupil_id, entry, request.app[CLOCK].now()
-            )
-            record_request(request, session, who, "unavailability.add", "pupil", pupil_id)
+            await availability.add_unavailability(session, who, pupil_id, entry, now)
+            cancelled, events = await bookings.cancel_during(session, who, pupil_id, entry, now)
+            details = {"cancelled": [b.id for b in cancelled]}
+            record_request(request, session, who, "unavailability.add", "pupil", pupil_id, details)
     except DomainError as exc:
         context |= {"errors": error_messages(exc), "form": form, "ticked": ticked, "notice": ""}
         return render(
             request, who, "unavailability.html", context, status=exc.status, current="/timetables"
         )
-    raise web.HTTPSeeOther(f"/pupils/{pupil_id}/unavailability?notice=added")
+    HubBookingEvents(request.app[EVENTS]).publish(events)
+    notice = "added-cancelled" if cancelled else "added"
+    raise web.HTTPSeeOther(f"/pupils/{pupil_id}/unavailability?notice={notice}")
 
 
 @routes.page(

@@ -287,12 +287,15 @@ async def list_unavailability(request: web.Request, who: Principal) -> list[Unav
 async def add_unavailability(
     request: web.Request, who: Principal, body: UnavailabilityIn
 ) -> UnavailabilityOut:
-    """Existing bookings are not touched; new bookings and bulk booking respect it."""
+    """Bookings still to start in that time are cancelled with its reason (and counted)."""
     entry = unavailable_in(body)
     pupil_id = request.match_info["pupil_id"]
+    now = request.app[CLOCK].now()
     async with request.app[DATABASE].transaction() as session:
-        zone, row = await availability.add_unavailability(
-            session, who, pupil_id, entry, request.app[CLOCK].now()
-        )
-        record_request(request, session, who, "unavailability.add", "pupil", pupil_id)
-        return unavailability_out(row, entry.describe(zone))
+        zone, row = await availability.add_unavailability(session, who, pupil_id, entry, now)
+        cancelled, events = await bookings.cancel_during(session, who, pupil_id, entry, now)
+        details = {"cancelled": [b.id for b in cancelled]}
+        record_request(request, session, who, "unavailability.add", "pupil", pupil_id, details)
+        out = unavailability_out(row, entry.describe(zone))
+    HubBookingEvents(request.app[EVENTS]).publish(events)
+    return out.model_copy(update={"cancelled_bookings": len(cancelled)})

@@ -415,3 +415,38 @@ async def test_a_lesson_that_has_ended_cannot_be_cancelled(client, org, login, c
     )
     detail, _ = await conflict(resp)
     assert "already ended" in detail
+
+
+async def test_an_unavailability_on_another_day_cancels_the_bookings_it_covers(client, org, ready):
+    maths = ready.lessons["A-mon-0850"]
+    english = ready.lessons["A-mon-0940"]
+    for lesson_id in (maths, english):
+        assert (
+            await book(client, org.pupil.id, ready.staff, lesson_id, "2025-01-20")
+        ).status == 201
+    assert (await book(client, org.pupil.id, ready.staff, maths, "2025-02-03")).status == 201
+    async with client.app[EVENTS].subscribe(BOOKINGS_TOPIC) as events:
+        unwell = await client.post(
+            f"/api/pupils/{org.pupil.id}/unavailability",
+            json={
+                "reason": "too unwell",
+                "starts_at": "2025-01-20T00:00:00Z",
+                "ends_at": "2025-01-20T09:00:00Z",
+            },
+            headers=ready.staff,
+        )
+        event = events.get_nowait()
+    assert (event["kind"], event["reason"]) == ("cancelled", "unavailable: too unwell")
+    assert unwell.status == 201, await unwell.text()
+    assert (await unwell.json())["cancelled_bookings"] == 1  # Maths; English starts at 09:40
+    listed = await client.get(
+        f"/api/pupils/{org.pupil.id}/bookings",
+        params={"from": "2025-01-20", "to": "2025-02-03"},
+        headers=ready.staff,
+    )
+    states = {
+        (b["lesson_key"], b["date"]): (b["status"], b["cancel_reason"]) for b in await listed.json()
+    }
+    assert states[("A-mon-0850", "2025-01-20")] == ("cancelled", "unavailable: too unwell")
+    assert states[("A-mon-0940", "2025-01-20")] == ("booked", None)
+    assert states[("A-mon-0850", "2025-02-03")] == ("booked", None)

@@ -270,3 +270,30 @@ async def test_staff_choose_which_of_the_pupils_robots_a_booking_uses(client, or
         assert booking.classroom_device_id == second.id
     form = await (await client.get(f"{staff_page}/timetable/bulk")).text()
     assert '<select id="classroom_device_id" name="classroom_device_id">' in form
+
+
+async def test_too_unwell_on_another_day_cancels_that_days_bookings_in_the_page(client, staff_page):
+    await imported(client, staff_page)
+    html = await (await client.get(f"{staff_page}/timetable?week=2025-01-15")).text()
+    lesson = re.search(
+        r'name="lesson_id" value="(\w+)">\s*<input type="hidden" name="date" value="2025-01-15"',
+        html,
+    )
+    assert lesson
+    form = {"csrf_token": csrf_of(html), "lesson_id": lesson.group(1), "date": "2025-01-15"}
+    booked = await client.post(f"{staff_page}/timetable/book", data=form, allow_redirects=False)
+    assert booked.status == 303
+    page = await (await client.get(f"{staff_page}/unavailability")).text()
+    once = {
+        "csrf_token": csrf_of(page),
+        "kind": "once",
+        "reason": "too unwell",
+        "starts": "2025-01-15T08:00",
+        "ends": "2025-01-15T16:00",
+    }
+    added = await client.post(f"{staff_page}/unavailability", data=once)
+    assert "bookings in that time are cancelled" in await added.text()
+    async with client.app[DATABASE].sessions() as session:
+        row = await session.scalar(select(Booking))
+        assert row is not None
+        assert (row.status, row.cancel_reason) == ("cancelled", "unavailable: too unwell")
