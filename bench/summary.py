@@ -67,6 +67,7 @@ def render_table(results: list[Result]) -> str:
     for r in results:
         unit = f" {r['unit']}" if r.get("unit") else ""
         p99 = f" (p99 {_number(r['p99_ms'])} ms)" if r.get("p99_ms") is not None else ""
+        cpu = f" (CPU {_number(r['cpu_ratio'])})" if r.get("cpu_ratio") is not None else ""
         met = "✅ yes" if r.get("met") is True else ("❌ no" if r.get("met") is False else "-")
         lines.append(
             "| "
@@ -76,7 +77,7 @@ def render_table(results: list[Result]) -> str:
                     f"`{r['bench']}`",
                     f"{_number(r.get('value'))}{unit}{p99}",
                     f"{_number(r.get('baseline'))}{unit}",
-                    _number(r.get("ratio")),
+                    _number(r.get("ratio")) + cpu,
                     str(r.get("goal", "")),
                     met,
                     str(r.get("measured_on", "")),

@@ -77,6 +77,10 @@ class DeviceHub:
         self._described: dict[str, dict[str, str]] = {}
         self._last_sample: dict[str, datetime] = {}
         self._battery_band: dict[str, tuple[int, bool | None]] = {}
+        # The first room each new socket reports, checked against the stored one at the
+        # next flush (in one query for all of them): after a restart 10,000 devices report
+        # the room they were in, and only a room that changed is news for the rota.
+        self._first_rooms: dict[str, str] = {}
         self._revoked_since: datetime = clock.now()
         self._task: asyncio.Task[None] | None = None
         self._outbox_task: asyncio.Task[None] | None = None
@@ -146,10 +150,14 @@ class DeviceHub:
         link.last_seen = telemetry.at
         self._dirty[link.device_id] = telemetry
         if telemetry.room and telemetry.room != link.room:
+            first = link.room is None
             link.room = telemetry.room
-            self.events.publish(
-                CHANGES_TOPIC, {"device_id": link.device_id, "reported_room": telemetry.room}
-            )
+            if first:
+                self._first_rooms[link.device_id] = telemetry.room
+            else:
+                self.events.publish(
+                    CHANGES_TOPIC, {"device_id": link.device_id, "reported_room": telemetry.room}
+                )
         self.events.publish(
             fleet_topic(link.provider_id),
             {
@@ -177,6 +185,7 @@ class DeviceHub:
         presence, self._presence = self._presence, {}
         dirty, self._dirty = self._dirty, {}
         described, self._described = self._described, {}
+        first_rooms, self._first_rooms = self._first_rooms, {}
         rows: dict[str, dict[str, Any]] = {
             device_id: {"id": device_id, "online": online, "last_seen_at": at}
             for device_id, (online, at) in presence.items()
@@ -210,6 +219,7 @@ class DeviceHub:
                     }
                 )
         async with self.database.transaction() as session:
+            moved = await _rooms_that_changed(session, first_rooms)
             if rows:
                 await _update_devices(session, list(rows.values()))
             if samples:
@@ -224,6 +234,8 @@ class DeviceHub:
                 if when is not None:  # the query asks for revoked ones only
                     revoked_at[device_id] = max(when, revoked_at.get(device_id, when))
         self._revoked_since = now - timedelta(seconds=self.flush_every)
+        for device_id, room in moved.items():
+            self.events.publish(CHANGES_TOPIC, {"device_id": device_id, "reported_room": room})
         self._announce_batteries(dirty)
         for device_id, when in revoked_at.items():
             link = self._links.get(device_id)
@@ -278,6 +290,22 @@ class DeviceHub:
         except Exception:
             # Shutting down with the database gone: say so, and lose at most a second.
             log.exception("final_telemetry_flush_failed")
+
+
+async def _rooms_that_changed(session: Any, reported: dict[str, str]) -> dict[str, str]:
+    """Of these first reports on new sockets, the rooms that differ from the stored ones."""
+    stored: dict[str, str | None] = {}
+    ids = list(reported)
+    for start in range(0, len(ids), 1000):
+        chunk = ids[start : start + 1000]
+        found = await session.execute(
+            select(Device.id, Device.reported_room).where(Device.id.in_(chunk))
+        )
+        for device_id, room in found:
+            stored[device_id] = room
+    return {
+        device_id: room for device_id, room in reported.items() if stored.get(device_id) != room
+    }
 
 
 async def _update_devices(session: Any, rows: list[dict[str, Any]]) -> None:

@@ -307,3 +307,41 @@ async def test_pairing_again_keeps_the_socket_of_the_new_credential(client, logi
         await new_ws.receive(timeout=1.5)
     assert not new_ws.closed
     await new_ws.close()
+
+
+async def test_a_reconnected_device_in_the_room_it_was_in_is_no_news_for_the_rota(client, paired):
+    """The first room a socket reports is compared with the stored one, at the flush."""
+    from device_registry.hub import CHANGES_TOPIC
+
+    _, headers = paired
+    hub = client.app[DEVICE_HUB]
+    async with client.app[EVENTS].subscribe(CHANGES_TOPIC) as changes:
+        ws, _ = await connect(client, headers)
+        await ws.send_json(BEAT)  # S12, never reported before: news
+        await asyncio.sleep(0.2)
+        await hub.flush()
+        assert changes.get_nowait()["reported_room"] == "S12"
+        await ws.close()
+        ws, _ = await connect(client, headers)  # back, still in S12: nothing to tell
+        await ws.send_json(BEAT)
+        await asyncio.sleep(0.2)
+        await hub.flush()
+        assert [c for c in _drain(changes) if "reported_room" in c] == []
+        await ws.send_json(BEAT | {"seq": 2, "room": "Lab 3"})  # moved while connected
+        news = await asyncio.wait_for(changes.get(), 2)
+        assert news["reported_room"] == "Lab 3"
+        await ws.close()
+        await hub.flush()
+        ws, _ = await connect(client, headers)  # back in S12: it moved while away
+        await ws.send_json(BEAT)
+        await asyncio.sleep(0.2)
+        await hub.flush()
+        assert [c["reported_room"] for c in _drain(changes) if "reported_room" in c] == ["S12"]
+        await ws.close()
+
+
+def _drain(queue: asyncio.Queue[dict[str, object]]) -> list[dict[str, object]]:
+    found = []
+    while not queue.empty():
+        found.append(queue.get_nowait())
+    return found
