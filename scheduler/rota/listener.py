@@ -29,6 +29,7 @@ from scheduler.rota.services import (
     announce,
     busy_today,
     check_reported_room,
+    devices_with_done_moves,
     replan_days,
     replan_device,
 )
@@ -170,14 +171,37 @@ def _is_reading(change: dict[str, Any]) -> bool:
     return "battery_pct" in change and "lifecycle" not in change
 
 
+def _is_room_report(change: dict[str, Any]) -> bool:
+    """Only a room the device reports (nothing staff changed)."""
+    return set(change) == {"device_id", "reported_room"}
+
+
 async def on_device_changes(app: web.Application, changes: Iterable[dict[str, Any]]) -> None:
-    """A batch of device changes in order; battery readings are taken together at the end."""
+    """A batch of device changes in order; rooms and battery readings are taken together.
+
+    A room a device reports can only contradict a move that was done, so one query
+    first picks the devices that have one: a fleet connecting for the first time
+    (10,000 new rooms) costs one query, not a transaction per device.
+    """
     readings: dict[str, None] = {}  # devices that reported, in order, once each
+    rooms: dict[str, dict[str, Any]] = {}  # the latest room report of each device
     for change in changes:
         if _is_reading(change):
             readings[str(change.get("device_id", ""))] = None
+        elif _is_room_report(change):
+            rooms[str(change["device_id"])] = change
         else:
             await on_device_change(app, change)
+    if rooms:
+        try:
+            async with app[DATABASE].sessions() as session:
+                moved = await devices_with_done_moves(session, list(rooms))
+        except SQLAlchemyError as exc:
+            log.warning("rota.room_reports_failed", error=str(exc))
+            moved = set(rooms)
+        for device_id, change in rooms.items():
+            if device_id in moved:
+                await on_device_change(app, change)
     if readings:
         await on_battery_readings(app, readings)
 

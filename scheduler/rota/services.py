@@ -42,6 +42,7 @@ __all__ = [
     "cant_do",
     "check_reported_room",
     "confirm_done",
+    "devices_with_done_moves",
     "pin_move",
     "replan_ahead",
     "replan_days",
@@ -445,6 +446,21 @@ async def busy_today(
         if booked is not None or moving is not None:
             days.append((school_id, today))
     return days
+
+
+async def devices_with_done_moves(session: AsyncSession, device_ids: list[str]) -> set[str]:
+    """Which of these devices have a move marked done (the ones a reported room can contradict)."""
+    found: set[str] = set()
+    for start in range(0, len(device_ids), 1000):
+        chunk = device_ids[start : start + 1000]
+        found.update(
+            await session.scalars(
+                select(MoveRow.device_id)
+                .where(MoveRow.device_id.in_(chunk), MoveRow.status == "done")
+                .distinct()
+            )
+        )
+    return found
 
 
 async def check_reported_room(
