@@ -7,6 +7,7 @@ lesson day is the next weekday, so the test runs on any day.
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
@@ -14,11 +15,26 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from live_server import LiveServer, Tab, ok, sign_in
-from playwright.sync_api import APIRequestContext, expect
+from playwright.sync_api import APIRequestContext, Page, expect
 
 pytestmark = pytest.mark.e2e
 
 LONDON = ZoneInfo("Europe/London")
+SIZES = {"phone": (390, 844), "tablet": (820, 1180), "desktop": (1366, 900)}
+
+
+def _shots(page: Page, name: str) -> None:
+    """With CLASSBRIDGE_SHOTS=/dir, the page at phone, tablet and desktop sizes; never wider."""
+    folder = os.environ.get("CLASSBRIDGE_SHOTS")
+    if not folder:
+        return
+    size = page.viewport_size
+    for label, (width, height) in SIZES.items():
+        page.set_viewport_size({"width": width, "height": height})
+        page.screenshot(path=f"{folder}/{name}-{label}.png", full_page=True)
+        assert not page.evaluate("document.documentElement.scrollWidth > innerWidth"), label
+    if size:
+        page.set_viewport_size(size)
 
 
 def _next_weekday(today: date) -> date:
@@ -68,6 +84,8 @@ def test_a_new_school_in_pages_then_import_reimport_and_resolve(
         "charging_base_room_id": rooms["Base"]["id"],
     }
     ok(api.post("/api/devices", data=robot), 201)
+    spare = robot | {"serial": f"E2E-SET2-{tag}", "name": "Zephyr"}
+    ok(api.post("/api/devices", data=spare), 201)
     today = datetime.now(LONDON).date()
     day = _next_weekday(today)
 
@@ -82,6 +100,7 @@ def test_a_new_school_in_pages_then_import_reimport_and_resolve(
     page.locator("#week_a_monday").fill(str(today - timedelta(days=today.weekday())))
     page.get_by_role("button", name="Check").click()
     expect(page.locator("#check")).to_contain_text("Week A starts Mon")
+    _shots(page, "calendar-check")
     page.get_by_role("button", name="Save calendar").click()
     expect(page.get_by_role("status")).to_contain_text("Calendar saved.")
 
@@ -91,8 +110,11 @@ def test_a_new_school_in_pages_then_import_reimport_and_resolve(
     )
     page.get_by_role("button", name="Preview").click()
     expect(page.get_by_role("heading", name="Added (2)")).to_be_visible()
+    _shots(page, "import-preview-csv")
     page.get_by_role("button", name="Import this timetable").click()
     expect(page.get_by_role("status")).to_contain_text("The timetable is imported.")
+    expect(page.get_by_label("Book with robot")).to_be_visible()
+    _shots(page, "week-robot-choice")
 
     page.get_by_role("link", name="Book in bulk").click()
     page.get_by_label("E2E Geography").check()
@@ -100,6 +122,7 @@ def test_a_new_school_in_pages_then_import_reimport_and_resolve(
     page.locator("#to").fill(day.isoformat())
     page.get_by_role("button", name="Book these lessons").click()
     expect(page.get_by_role("status")).to_contain_text("Booked 1 lesson; skipped 0.")
+    _shots(page, "bulk-booked")
     assert any("to G1" in move for move in _moves(api, school["id"], day))
 
     page.goto(live_server.url(f"/pupils/{pupil['id']}/timetable/import"))
@@ -114,6 +137,7 @@ def test_a_new_school_in_pages_then_import_reimport_and_resolve(
     page.goto(live_server.url("/timetables"))
     flagged = page.locator("#flagged")
     expect(flagged).to_contain_text("E2E Geography")
+    _shots(page, "timetables-flagged")
     flagged.get_by_role("button", name="Cancel E2E Geography").click()
     expect(page.get_by_role("status")).to_contain_text("The booking is cancelled")
     assert not any("G1" in move for move in _moves(api, school["id"], day))
