@@ -290,6 +290,7 @@ async def bulk_submit(request: web.Request, who: Principal) -> web.StreamRespons
     except DomainError as exc:
         return error_page(request, who, exc)
     context |= {"chosen": chosen, "from_date": form.get("from", ""), "to_date": form.get("to", "")}
+    context["robot"] = _chosen(context["robots"], form.get("classroom_device_id", ""))
     try:
         first, last = parse_day(form.get("from", ""), "from"), parse_day(form.get("to", ""), "to")
         async with request.app[DATABASE].transaction() as session:
