@@ -39,8 +39,10 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	touch $@
 
 # Debian's Chromium for the browser tests (Playwright's own browser download is never used).
+# DejaVu Sans for the report PDF's test of names in other scripts (Chromium pulls it in too).
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium; }
+	@test -f /usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf || { apt-get update -qq && apt-get install -y -qq fonts-dejavu-core; }
 
 # Every benchmark in bench/, one after another (20-30 minutes); rewrites the table atop
 # docs/performance.md. `$(BIN)/python bench/run_all.py --only NAME` runs one.

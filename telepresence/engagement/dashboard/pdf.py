@@ -2,17 +2,22 @@
 
 The PDF says what the HTML report says: the pupil, the period, lessons joined
 per subject with minutes, the weekly chart (drawn as bars) and the notes the
-key worker shared. Text is set in the PDF core font Helvetica, which covers
-Latin-1; other characters are transliterated where Unicode allows it (ś -> s, ł -> l;
-what has no Latin form becomes "?"), so a report never fails on a name.
+key worker shared. Text is set in DejaVu Sans where the machine has it (Debian's
+fonts-dejavu-core; the Dockerfile installs it), which covers Latin, Greek, Cyrillic
+and more, so "Łucja", "Amélie" and "Амир" are written as they are. Without it the PDF
+core font Helvetica (Latin-1) is used and other characters are transliterated where
+Unicode allows it (ś -> s, ł -> l; what has no Latin form becomes "?"), so a report
+never fails on a name.
 """
 
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cache
+from pathlib import Path
 
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
@@ -20,7 +25,15 @@ from fpdf.enums import XPos, YPos
 from telepresence.engagement.dashboard.charts import Bar, percent
 from telepresence.engagement.schemas import CountsOut
 
-__all__ = ["ReportFacts", "latin1", "report_pdf"]
+__all__ = ["ReportFacts", "latin1", "report_pdf", "unicode_font"]
+
+# Where Debian (fonts-dejavu-core), Fedora and Alpine put DejaVu Sans.
+FONT_DIRS = (
+    Path("/usr/share/fonts/truetype/dejavu"),
+    Path("/usr/share/fonts/dejavu-sans-fonts"),
+    Path("/usr/share/fonts/dejavu"),
+    Path("/usr/share/fonts/TTF"),
+)
 
 # Typographic punctuation the core font lacks, by code point (quotes, dashes, ellipsis, ...).
 _PUNCTUATION = {
@@ -76,51 +89,73 @@ def latin1(text: str) -> str:
     return "".join(out)
 
 
+@cache
+def unicode_font() -> tuple[Path, Path] | None:
+    """DejaVu Sans (regular, bold) if the machine has it."""
+    for folder in FONT_DIRS:
+        regular, bold = folder / "DejaVuSans.ttf", folder / "DejaVuSans-Bold.ttf"
+        if regular.is_file() and bold.is_file():
+            return regular, bold
+    return None
+
+
 class _Report(FPDF):
+    """A4 pages in a font that can write the pupil's name; ``clean`` fits text to it."""
+
+    def __init__(self) -> None:
+        super().__init__(format="A4")
+        font = unicode_font()
+        self.family: str = "Helvetica"
+        self.clean: Callable[[str], str] = latin1
+        if font is not None:
+            self.add_font("Body", "", str(font[0]))
+            self.add_font("Body", "B", str(font[1]))
+            self.family, self.clean = "Body", str
+
     def footer(self) -> None:
         self.set_y(-12)
-        self.set_font("Helvetica", "", 8)
+        self.set_font(self.family, "", 8)
         self.set_text_color(*MUTED)
         self.cell(0, 5, f"Classbridge engagement report - page {self.page_no()}", align="C")
 
 
-def _heading(pdf: FPDF, text: str) -> None:
+def _heading(pdf: _Report, text: str) -> None:
     pdf.ln(3)
-    pdf.set_font("Helvetica", "B", 13)
+    pdf.set_font(pdf.family, "B", 13)
     pdf.set_text_color(*INK)
-    pdf.cell(0, 8, latin1(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.cell(0, 8, pdf.clean(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
 
-def _para(pdf: FPDF, text: str, size: int = 10, colour: tuple[int, int, int] = INK) -> None:
-    pdf.set_font("Helvetica", "", size)
+def _para(pdf: _Report, text: str, size: int = 10, colour: tuple[int, int, int] = INK) -> None:
+    pdf.set_font(pdf.family, "", size)
     pdf.set_text_color(*colour)
-    pdf.multi_cell(0, 5, latin1(text), align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.multi_cell(0, 5, pdf.clean(text), align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
 
-def _subjects(pdf: FPDF, subjects: Sequence[CountsOut]) -> None:
+def _subjects(pdf: _Report, subjects: Sequence[CountsOut]) -> None:
     widths = (70, 25, 25, 25, 25)
     heads = ("Subject", "Booked", "Joined", "Attended", "Minutes")
-    pdf.set_font("Helvetica", "B", 10)
+    pdf.set_font(pdf.family, "B", 10)
     pdf.set_fill_color(238, 241, 247)
     pdf.set_draw_color(*GRID)
     for w, h in zip(widths, heads, strict=True):
         pdf.cell(w, 7, h, border="B", fill=True)
     pdf.ln()
-    pdf.set_font("Helvetica", "", 10)
+    pdf.set_font(pdf.family, "", 10)
     for s in subjects:
         cells = (s.key, s.booked, s.joined, s.attended, s.minutes)
         for w, value in zip(widths, cells, strict=True):
-            pdf.cell(w, 7, latin1(str(value))[:40], border="B")
+            pdf.cell(w, 7, pdf.clean(str(value))[:40], border="B")
         pdf.ln()
 
 
-def _weeks(pdf: FPDF, weeks: Sequence[Bar], goal: float) -> None:
+def _weeks(pdf: _Report, weeks: Sequence[Bar], goal: float) -> None:
     if pdf.will_page_break(60):
         pdf.add_page()
     left, top, plot = pdf.l_margin + 10, pdf.get_y() + 4, 40.0
     slot = min(16.0, (pdf.epw - 12) / max(len(weeks), 1))
     pdf.set_draw_color(*GRID)
-    pdf.set_font("Helvetica", "", 7)
+    pdf.set_font(pdf.family, "", 7)
     pdf.set_text_color(*MUTED)
     for pct in (0, 50, 100):
         y = top + plot - plot * pct / 100
@@ -134,7 +169,7 @@ def _weeks(pdf: FPDF, weeks: Sequence[Bar], goal: float) -> None:
     for i, bar in enumerate(weeks):
         x = left + slot * i + 1
         pdf.set_text_color(*MUTED)
-        pdf.text(x, top + plot + 5, latin1(bar.label))
+        pdf.text(x, top + plot + 5, pdf.clean(bar.label))
         if bar.value is None:
             continue
         h = plot * min(max(bar.value, 0.0), 1.0)
@@ -147,15 +182,15 @@ def _weeks(pdf: FPDF, weeks: Sequence[Bar], goal: float) -> None:
 
 def report_pdf(facts: ReportFacts) -> bytes:
     """The report as PDF bytes (A4, text extractable)."""
-    pdf = _Report(format="A4")
-    pdf.set_title(latin1(f"Engagement report: {facts.pupil}"))
+    pdf = _Report()
+    pdf.set_title(pdf.clean(f"Engagement report: {facts.pupil}"))
     pdf.set_author("Classbridge")
     pdf.set_creation_date(datetime.combine(facts.made_on, datetime.min.time()))
     pdf.set_auto_page_break(auto=True, margin=16)
     pdf.add_page()
-    pdf.set_font("Helvetica", "B", 18)
+    pdf.set_font(pdf.family, "B", 18)
     pdf.set_text_color(*INK)
-    pdf.cell(0, 10, latin1(facts.pupil), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.cell(0, 10, pdf.clean(facts.pupil), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     period = f"{facts.start:%d %B %Y} to {facts.end:%d %B %Y}"
     _para(pdf, f"Engagement report for {facts.school}, {period}.", 11)
     if facts.key_worker:

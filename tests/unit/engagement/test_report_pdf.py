@@ -7,8 +7,9 @@ from datetime import UTC, date, datetime
 
 from pypdf import PdfReader
 
+from telepresence.engagement.dashboard import pdf as report_module
 from telepresence.engagement.dashboard.charts import Bar
-from telepresence.engagement.dashboard.pdf import ReportFacts, latin1, report_pdf
+from telepresence.engagement.dashboard.pdf import ReportFacts, latin1, report_pdf, unicode_font
 from telepresence.engagement.schemas import CountsOut
 
 
@@ -51,11 +52,11 @@ def test_the_report_is_a_pdf_with_subjects_minutes_and_shared_notes():
     pdf = report_pdf(_facts())
     assert pdf.startswith(b"%PDF-")
     text = _text(pdf)
-    assert "Zoë Lukasiewicz" in text  # Ł has no Latin-1 form: transliterated, not refused
+    assert "Zoë Łukasiewicz" in text  # written as it is spelt
     assert "Maths" in text
     assert "Design & Technology" in text
     assert "Joined 4 of 6 booked lessons" in text
-    assert "Zoë led the group's plan - well done." in text
+    assert "Zoë led the group\u2019s plan \u2014 well done." in text
     assert "not an attendance register" in text
 
 
@@ -64,6 +65,20 @@ def test_a_report_without_lessons_says_so():
     text = _text(report_pdf(_facts(total=empty, subjects=[], weeks=[], notes=[])))
     assert "No lessons in this period" in text
     assert "No notes shared in this period." in text
+
+
+def test_names_in_other_scripts_are_written_as_they_are():
+    assert unicode_font() is not None, "DejaVu Sans (Debian: fonts-dejavu-core) is needed"
+    text = _text(report_pdf(_facts(pupil="Амир Хасанов", school="Ελληνική Σχολή")))
+    assert "Амир Хасанов" in text
+    assert "Ελληνική Σχολή" in text
+
+
+def test_without_the_font_names_are_transliterated_not_refused(monkeypatch):
+    monkeypatch.setattr(report_module, "unicode_font", lambda: None)
+    text = _text(report_pdf(_facts()))
+    assert "Zoë Lukasiewicz" in text  # Ł has no Latin-1 form
+    assert "Zoë led the group's plan - well done." in text
 
 
 def test_latin1_keeps_what_the_core_font_has():
