@@ -152,7 +152,8 @@ class MoveRow(Base):
     school_id: Mapped[str] = mapped_column(ForeignKey("schools.id", ondelete="CASCADE"))
     local_date: Mapped[date]
     device_id: Mapped[str] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"), index=True)
-    booking_id: Mapped[str] = mapped_column(String(32))
+    # Indexed: a lesson's outcome looks up the moves that should have brought its robot.
+    booking_id: Mapped[str] = mapped_column(String(32), index=True)
     pupil_id: Mapped[str | None] = mapped_column(ForeignKey("pupils.id", ondelete="SET NULL"))
     reason: Mapped[str] = mapped_column(String(10))
     from_room_id: Mapped[str] = mapped_column(String(110))

@@ -8,12 +8,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import insert, select, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from telepresence.engagement.models import AlertRecipientRow, AlertRow
 from telepresence.engagement.rules import AlertDraft
+from telepresence.platform.database import new_id
 from telepresence.platform.errors import Conflict, NotFound
 from telepresence.platform.identity import Principal, Role
 from telepresence.platform.models import Pupil, User
@@ -93,43 +94,93 @@ async def apply_drafts(
         if key not in firing:
             alert.status, alert.resolved_at, alert.resolved_by = "resolved", now, SYSTEM
             alert.note = (alert.note + "\n" if alert.note else "") + "Cleared: no longer applies."
-    opened = []
-    for pupil_id, pupil_drafts in drafts.items():
-        for draft in pupil_drafts:
-            key = (pupil_id, draft.rule.value)
-            if key in existing or key in quiet:
-                continue
-            made = await _open(db, provider_id, pupil_id, draft, now)
-            if made is not None:
-                opened.append(made)
-    return opened
+    wanted = [
+        (pupil_id, draft)
+        for pupil_id, pupil_drafts in drafts.items()
+        for draft in pupil_drafts
+        if (pupil_id, draft.rule.value) not in existing
+        and (pupil_id, draft.rule.value) not in quiet
+    ]
+    return await _open_all(db, provider_id, wanted, now) if wanted else []
 
 
-async def _open(
-    db: AsyncSession, provider_id: str, pupil_id: str, draft: AlertDraft, now: datetime
-) -> OpenedAlert | None:
-    pupil = await db.get(Pupil, pupil_id)
-    if pupil is None:
-        return None
-    alert = AlertRow(
-        pupil_id=pupil_id,
-        provider_id=provider_id,
-        rule=draft.rule.value,
-        status="open",
-        summary=draft.summary[:300],
-        figures=draft.figures,
-        opened_at=now,
-        note="",
+async def _open_all(
+    db: AsyncSession, provider_id: str, wanted: list[tuple[str, AlertDraft]], now: datetime
+) -> list[OpenedAlert]:
+    """Insert the alerts in one statement, skipping any another run opened meanwhile (the
+    partial unique index: one unresolved alert per pupil and rule), and their recipients."""
+    pupils = {
+        p.id: p
+        for p in await db.scalars(
+            select(Pupil).where(Pupil.id.in_(sorted({pupil_id for pupil_id, _d in wanted})))
+        )
+    }
+    rows = [
+        {
+            "id": new_id(),
+            "pupil_id": pupil_id,
+            "provider_id": provider_id,
+            "rule": draft.rule.value,
+            "status": "open",
+            "summary": draft.summary[:300],
+            "figures": draft.figures,
+            "opened_at": now,
+            "note": "",
+        }
+        for pupil_id, draft in wanted
+        if pupil_id in pupils
+    ]
+    if not rows:
+        return []
+    dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
+    for start in range(0, len(rows), 1000):  # 9 parameters a row, well under the drivers' cap
+        await db.execute(
+            dialect.insert(AlertRow.__table__)
+            .values(rows[start : start + 1000])
+            .on_conflict_do_nothing(
+                index_elements=["pupil_id", "rule"], index_where=text("status != 'resolved'")
+            )
+        )
+    made = list(await db.scalars(select(AlertRow).where(AlertRow.id.in_([r["id"] for r in rows]))))
+    people = await _recipients(db, provider_id, [pupils[a.pupil_id] for a in made])
+    recipients = [
+        {"alert_id": alert.id, "user_id": user.id}
+        for alert in made
+        for user in people[alert.pupil_id]
+    ]
+    if recipients:
+        await db.execute(insert(AlertRecipientRow), recipients)
+    return [
+        OpenedAlert(
+            alert,
+            people[alert.pupil_id],
+            f"{pupils[alert.pupil_id].first_name} {pupils[alert.pupil_id].last_name}",
+        )
+        for alert in made
+    ]
+
+
+async def _recipients(
+    db: AsyncSession, provider_id: str, pupils: list[Pupil]
+) -> dict[str, list[User]]:
+    """Per pupil: their key worker and the provider's active coordinators (two queries)."""
+    workers = sorted({p.key_worker_id for p in pupils if p.key_worker_id})
+    query = select(User).where(
+        User.provider_id == provider_id,
+        User.active.is_(True),
+        (User.role == Role.COORDINATOR.value) | User.id.in_(workers),
     )
-    try:
-        async with db.begin_nested():
-            db.add(alert)
-    except IntegrityError:  # another run opened it first: one open alert is the point
-        return None
-    users = await recipients_for(db, pupil)
-    db.add_all(AlertRecipientRow(alert_id=alert.id, user_id=u.id) for u in users)
-    name = f"{pupil.first_name} {pupil.last_name}"
-    return OpenedAlert(alert, users, name)
+    users = list(await db.scalars(query.order_by(User.id)))
+    coordinators = [u for u in users if u.role == Role.COORDINATOR.value]
+    by_id = {u.id: u for u in users}
+    out = {}
+    for pupil in pupils:
+        worker = by_id.get(pupil.key_worker_id or "")
+        chosen = {u.id: u for u in coordinators}
+        if worker is not None:
+            chosen[worker.id] = worker
+        out[pupil.id] = [chosen[k] for k in sorted(chosen)]
+    return out
 
 
 def alert_notices(opened: OpenedAlert) -> list[Notice]:

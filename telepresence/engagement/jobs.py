@@ -71,7 +71,11 @@ async def nightly_engagement(ctx: JobContext, *, force: bool = False) -> bool:
     since = now - timedelta(days=settings.engagement_recompute_days)
     async with ctx.database.transaction() as db:
         due = await finished_bookings(
-            db, now, grace=timedelta(minutes=settings.session_grace_minutes), recompute_since=since
+            db,
+            now,
+            grace=timedelta(minutes=settings.session_grace_minutes),
+            recompute_since=since,
+            attended_share=settings.engagement_attended_share,
         )
         count = await compute_outcomes(
             db, due, now, attended_share=settings.engagement_attended_share

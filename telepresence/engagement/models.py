@@ -62,6 +62,8 @@ class OutcomeRow(Base):
     reason: Mapped[str | None] = mapped_column(String(20))
     move_id: Mapped[str | None] = mapped_column(String(32))
     computed_at: Mapped[datetime]
+    # What it was computed from (outcomes.source_of): the nightly recompute skips the same.
+    source: Mapped[str | None] = mapped_column(String(200))
 
 
 class AlertRow(Base):

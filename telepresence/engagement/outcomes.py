@@ -16,13 +16,14 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scheduler.bookings.models import Booking
 from scheduler.rota.models import MoveRow
 from telepresence.engagement.domain import (
+    DEFAULT_ATTENDED_SHARE,
     BookingFacts,
     LessonOutcome,
     TimelineEvent,
@@ -48,17 +49,74 @@ async def finished_bookings(
     grace: timedelta,
     recompute_since: datetime | None = None,
     booking_ids: Sequence[str] | None = None,
+    attended_share: float = DEFAULT_ATTENDED_SHARE,
 ) -> list[str]:
     """Ids of bookings whose lesson is over: those without an outcome yet, and (for the
-    nightly recompute) every one that ended after ``recompute_since``."""
+    nightly recompute) those that ended after ``recompute_since`` whose outcome's source
+    changed since it was computed (see ``source_of``); recomputing the others would give
+    the same rows."""
     over = Booking.ends_at <= now - grace
     query = select(Booking.id).outerjoin(OutcomeRow, OutcomeRow.booking_id == Booking.id)
     if booking_ids is not None:
         return list(await db.scalars(query.where(over, Booking.id.in_(booking_ids))))
-    wanted: ColumnElement[bool] = OutcomeRow.booking_id.is_(None)
-    if recompute_since is not None:
-        wanted = or_(wanted, Booking.ends_at >= recompute_since)
-    return list(await db.scalars(query.where(over, wanted).order_by(Booking.ends_at)))
+    missing = list(
+        await db.scalars(
+            query.where(over, OutcomeRow.booking_id.is_(None)).order_by(Booking.ends_at)
+        )
+    )
+    if recompute_since is None:
+        return missing
+    stale = await _stale(db, recompute_since, now - grace, attended_share)
+    known = set(missing)
+    return missing + [booking_id for booking_id in stale if booking_id not in known]
+
+
+def source_of(
+    booking: tuple[datetime, datetime, str, str | None],
+    last_event: int,
+    events: int,
+    failed_move: str | None,
+    share: float,
+) -> str:
+    """What an outcome was computed from, in short: the booking's times and status, how many
+    events its timeline had and the last one's id (events are only ever added), the failed
+    move and the attended share. The same source gives the same outcome."""
+    starts, ends, status, reason = booking
+    text = f"{int(starts.timestamp())}|{int(ends.timestamp())}|{status}|{reason or ''}"
+    return f"{text}|{last_event}|{events}|{failed_move or ''}|{share:g}"[:200]
+
+
+async def _stale(db: AsyncSession, since: datetime, until: datetime, share: float) -> list[str]:
+    """Bookings that ended in ``[since, until]`` whose stored outcome was computed from another
+    source than they have now (a late event, a cancellation, a move marked failed late)."""
+    window = (Booking.ends_at >= since, Booking.ends_at <= until)
+    query = (
+        select(
+            Booking.id,
+            Booking.starts_at,
+            Booking.ends_at,
+            Booking.status,
+            Booking.cancel_reason,
+            OutcomeRow.source,
+            func.max(SessionEvent.id),
+            func.count(SessionEvent.id),
+        )
+        .join(OutcomeRow, OutcomeRow.booking_id == Booking.id)
+        .outerjoin(LessonSession, LessonSession.booking_id == Booking.id)
+        .outerjoin(SessionEvent, SessionEvent.session_id == LessonSession.id)
+        .where(*window)
+        .group_by(Booking.id, OutcomeRow.source)
+        .order_by(Booking.ends_at)
+    )
+    moves = await _failed_moves(db, select(Booking.id).where(*window).scalar_subquery())
+    return [
+        booking_id
+        for booking_id, starts, ends, status, reason, stored, last, count in (
+            await db.execute(query)
+        ).all()
+        if stored
+        != source_of((starts, ends, status, reason), last or 0, count, moves.get(booking_id), share)
+    ]
 
 
 async def compute_outcomes(
@@ -89,6 +147,14 @@ async def _outcome_rows(
     moves = await _failed_moves(db, ids)
     rows = []
     for booking, provider_id in bookings:
+        timeline = events.get(booking.id, [])
+        source = source_of(
+            (booking.starts_at, booking.ends_at, booking.status, booking.cancel_reason),
+            max((e.seq for e in timeline), default=0),
+            len(timeline),
+            moves.get(booking.id),
+            share,
+        )
         facts = BookingFacts(
             starts_at=booking.starts_at,
             ends_at=booking.ends_at,
@@ -96,8 +162,8 @@ async def _outcome_rows(
             cancel_reason=booking.cancel_reason,
             failed_move_id=moves.get(booking.id),
         )
-        result = lesson_outcome(facts, events.get(booking.id, []), attended_share=share)
-        rows.append(_row(booking, provider_id, result, now))
+        result = lesson_outcome(facts, timeline, attended_share=share)
+        rows.append(_row(booking, provider_id, result, now) | {"source": source})
     return rows
 
 
@@ -120,13 +186,18 @@ async def _timelines(db: AsyncSession, ids: list[str]) -> dict[str, list[Timelin
     return out
 
 
-async def _failed_moves(db: AsyncSession, ids: list[str]) -> dict[str, str]:
-    query = select(MoveRow.booking_id, MoveRow.id).where(
-        and_(
-            MoveRow.booking_id.in_(ids),
-            MoveRow.reason.in_(ARRIVING),
-            MoveRow.status.in_(FAILED_MOVES),
+async def _failed_moves(db: AsyncSession, ids: Any) -> dict[str, str]:
+    """The first failed or escalated move to each of these lessons (ids or a subquery)."""
+    query = (
+        select(MoveRow.booking_id, func.min(MoveRow.id))
+        .where(
+            and_(
+                MoveRow.booking_id.in_(ids),
+                MoveRow.reason.in_(ARRIVING),
+                MoveRow.status.in_(FAILED_MOVES),
+            )
         )
+        .group_by(MoveRow.booking_id)
     )
     return dict((await db.execute(query)).all())
 
@@ -166,10 +237,19 @@ def _row(
 
 
 async def _upsert(db: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Core ``executemany`` of the upsert (a prepared statement, no ORM bookkeeping) and one
+    ``UPDATE ... FROM`` of the bookings per chunk."""
     dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
-    insert = dialect.insert(OutcomeRow)
+    insert = dialect.insert(OutcomeRow.__table__)
     keep = {c: insert.excluded[c] for c in rows[0] if c != "booking_id"}
     await db.execute(insert.on_conflict_do_update(index_elements=["booking_id"], set_=keep), rows)
     await db.execute(
-        update(Booking), [{"id": row["booking_id"], "outcome": row["outcome"]} for row in rows]
+        update(Booking)
+        .where(
+            Booking.id == OutcomeRow.booking_id,
+            Booking.id.in_([row["booking_id"] for row in rows]),
+            Booking.outcome.is_distinct_from(OutcomeRow.outcome),
+        )
+        .values(outcome=OutcomeRow.outcome)
+        .execution_options(synchronize_session=False)
     )

@@ -8,8 +8,10 @@ from factories import add_device
 from integration.engagement_helpers import event, past_lesson, past_weekdays
 from sqlalchemy import func, select
 
+from scheduler.bookings.models import Booking
 from telepresence.engagement.jobs import compute_finished_outcomes, nightly_engagement
 from telepresence.engagement.models import AlertRecipientRow, AlertRow, OutcomeRow
+from telepresence.engagement.outcomes import finished_bookings
 from telepresence.notifications.models import Notification
 from telepresence.platform.context import DATABASE, JOBS
 from telepresence.sessions.models import LessonSession
@@ -108,3 +110,34 @@ async def test_an_alert_opens_once_stays_single_while_open_and_clears(client, or
     [cleared] = await _alerts(database, "missed_in_a_row")
     assert cleared.status == "resolved"
     assert cleared.resolved_by == "system"
+
+
+async def test_the_nightly_recompute_takes_only_the_lessons_that_changed(client, org, clock):
+    database = client.app[DATABASE]
+    robot = await add_device(database, org, pupil_id=org.pupil.id)
+    d1, d2, d3 = past_weekdays(3)
+    joined = await past_lesson(database, org, robot.id, d1, present=[(0, 30)])
+    missed = await past_lesson(database, org, robot.id, d2)
+    await past_lesson(database, org, robot.id, d3, present=[(0, 60)])
+    await compute_finished_outcomes(client.app[JOBS].context)
+    now = clock.now()
+
+    async def due() -> list[str]:
+        async with database.sessions() as db:
+            return await finished_bookings(
+                db, now, grace=timedelta(minutes=10), recompute_since=now - timedelta(days=14)
+            )
+
+    assert await due() == [], "nothing changed since the outcomes were computed"
+    async with database.transaction() as db:
+        session = await db.scalar(select(LessonSession).where(LessonSession.booking_id == joined))
+        db.add(event(session.id, now - timedelta(days=30), "quality"))  # late, and out of order
+        booking = await db.get(Booking, missed)
+        booking.status, booking.cancel_reason = "cancelled", "too unwell today"
+    assert sorted(await due()) == sorted([joined, missed])
+    await compute_finished_outcomes(client.app[JOBS].context)  # nothing new has finished
+    assert sorted(await due()) == sorted([joined, missed])
+    assert await nightly_engagement(client.app[JOBS].context, force=True)
+    assert await due() == []
+    rows = await _outcomes(database)
+    assert rows[missed].outcome == "cancelled"
