@@ -8,12 +8,13 @@ teaching time) are done in Python on the grouped rows.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import operator
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, case, func, select
+from sqlalchemy import ColumnElement, Select, case, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -21,8 +22,10 @@ from scheduler.rota.models import MoveRow
 from telepresence.engagement.models import OutcomeRow
 
 __all__ = [
+    "Breakdown",
     "Counts",
     "Scope",
+    "breakdown",
     "counts_by",
     "last_joined_by_pupil",
     "last_used_by_device",
@@ -149,10 +152,12 @@ def with_trend(weeks: list[Counts], previous: int = 4) -> list[Counts]:
         by_pupil.setdefault(week.key[0], []).append(week)
     for rows in by_pupil.values():
         rows.sort(key=lambda c: c.key[1])
+        shares = [c.share for c in rows]
         for i, week in enumerate(rows):
-            before = [s for c in rows[max(0, i - previous) : i] if (s := c.share) is not None]
-            if week.share is not None and before:
-                week.trend = round(week.share - sum(before) / len(before), 4)
+            share = shares[i]
+            before = [s for s in shares[max(0, i - previous) : i] if s is not None]
+            if share is not None and before:
+                week.trend = round(share - sum(before) / len(before), 4)
     return weeks
 
 
@@ -213,3 +218,86 @@ async def move_punctuality(
         }
         for school, a, b, c, d in (await db.execute(query)).all()
     }
+
+
+@dataclass(slots=True)
+class Breakdown:
+    """The figures of a scope from one scan of the outcomes (see ``breakdown``).
+
+    ``weeks``: per (pupil, monday) with their trend, including the weeks before the
+    scope asked for (for the trend); the rest count lessons in the scope's dates only.
+    """
+
+    weeks: list[Counts]
+    pupils: list[Counts]
+    schools: list[Counts]
+    devices: list[Counts]
+    mondays: list[Counts]
+    provider: Counts
+    last_used: dict[str, date]  # device -> last lesson date with the pupil present (in scope)
+
+
+def _summed(into: dict[Any, list[int]], key: Any, values: list[int]) -> None:
+    """Add ``values`` to ``into[key]`` (plain lists: this runs once per group of a term)."""
+    acc = into.get(key)
+    if acc is None:
+        into[key] = list(values)
+    else:
+        into[key] = list(map(operator.add, acc, values))
+
+
+def _counts(groups: dict[Any, list[int]], key: Callable[[Any], tuple[Any, ...]]) -> list[Counts]:
+    return [Counts(key(k), *groups[k]) for k in sorted(groups)]
+
+
+async def breakdown(db: AsyncSession, scope: Scope, *, weeks_before: int = 4) -> Breakdown:
+    """Per pupil-week (with trend), pupil, school, device, week and provider in one query.
+
+    One ``GROUP BY`` over (pupil, week, school, device, in the scope's dates or not)
+    reads the outcomes once (about 26,000 groups for a term of 2,000 pupils, against
+    150,000 outcomes) and the roll-ups are summed here, instead of one scan of the
+    outcomes per grouping.
+    """
+    wide = Scope(
+        scope.provider_id,
+        scope.first - timedelta(days=scope.first.weekday(), weeks=weeks_before),
+        scope.last,
+        scope.pupil_ids,
+        scope.school_id,
+    )
+    inside = case((Out.lesson_date >= scope.first, literal(True)), else_=literal(False))
+    group = (Out.pupil_id, Out.week_monday, Out.school_id, Out.device_id, inside)
+    used = func.max(case((Out.present_seconds > 0, Out.lesson_date)))
+    query = _tally(group).add_columns(used).where(*wide.where())
+    weeks: dict[Any, list[int]] = {}
+    places: dict[Any, list[int]] = {}  # (pupil, school, device), in the scope's dates
+    mondays: dict[Any, list[int]] = {}
+    last_used: dict[str, date] = {}
+    for row in (await db.execute(query)).all():
+        pupil, monday, school, device, in_scope = row[:5]
+        values = [int(v or 0) for v in row[5:13]]
+        _summed(weeks, (pupil, monday), values)
+        if not in_scope:
+            continue
+        _summed(places, (pupil, school, device), values)
+        _summed(mondays, monday, values)
+        if row[13] is not None and (device not in last_used or row[13] > last_used[device]):
+            last_used[device] = row[13]
+    pupils: dict[Any, list[int]] = {}
+    schools: dict[Any, list[int]] = {}
+    devices: dict[Any, list[int]] = {}
+    total: dict[Any, list[int]] = {}
+    for (pupil, school, device), values in places.items():
+        _summed(pupils, pupil, values)
+        _summed(schools, school, values)
+        _summed(devices, device, values)
+        _summed(total, "provider", values)
+    return Breakdown(
+        weeks=with_trend(_counts(weeks, lambda k: k)),
+        pupils=_counts(pupils, lambda k: (k,)),
+        schools=_counts(schools, lambda k: (k,)),
+        devices=_counts(devices, lambda k: (k,)),
+        mondays=_counts(mondays, lambda k: (k,)),
+        provider=Counts(("provider",), *total.get("provider", [0] * 8)),
+        last_used=last_used,
+    )

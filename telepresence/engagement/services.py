@@ -12,7 +12,15 @@ from device_registry.models import Device
 from scheduler.timetables.calendar import SchoolCalendar
 from telepresence.engagement import access
 from telepresence.engagement.domain import describe, week_monday
-from telepresence.engagement.figures import Counts, Scope, counts_by, move_punctuality, with_trend
+from telepresence.engagement.figures import (
+    Breakdown,
+    Counts,
+    Scope,
+    breakdown,
+    counts_by,
+    move_punctuality,
+    with_trend,
+)
 from telepresence.engagement.models import AlertRecipientRow, AlertRow, OutcomeRow
 from telepresence.engagement.schemas import (
     AlertOut,
@@ -131,8 +139,32 @@ def _teaching_seconds(calendar: SchoolCalendar | None) -> float:
     )
 
 
+async def _last_used(
+    db: AsyncSession, provider_id: str, robot_ids: list[str], known: dict[str, date]
+) -> dict[str, date]:
+    """The last day each robot carried a lesson the pupil joined: ``known`` (from the scope's
+    figures) or, for the robots not used in the scope, looked up by index before it."""
+    missing = [robot_id for robot_id in robot_ids if robot_id not in known]
+    if not missing:
+        return known
+    query = (
+        select(Out.device_id, func.max(Out.lesson_date))
+        .where(
+            Out.provider_id == provider_id,
+            Out.present_seconds > 0,
+            Out.device_id.in_(missing),
+        )
+        .group_by(Out.device_id)
+    )
+    return dict((await db.execute(query)).all()) | known
+
+
 async def _devices(
-    db: AsyncSession, scope: Scope, today: date, cals: dict[str, SchoolCalendar]
+    db: AsyncSession,
+    scope: Scope,
+    today: date,
+    cals: dict[str, SchoolCalendar],
+    figures: Breakdown,
 ) -> list[DeviceOut]:
     robots = select(Device.id, Device.name, Device.school_id, Device.created_at).where(
         Device.provider_id == scope.provider_id,
@@ -141,13 +173,9 @@ async def _devices(
     )
     if scope.school_id:
         robots = robots.where(Device.school_id == scope.school_id)
-    used = {c.key[0]: c for c in await counts_by(db, scope, Out.device_id)}
-    last_query = (
-        select(Out.device_id, func.max(Out.lesson_date))
-        .where(Out.provider_id == scope.provider_id, Out.present_seconds > 0)
-        .group_by(Out.device_id)
-    )
-    last = dict((await db.execute(last_query)).all())
+    rows = (await db.execute(robots.order_by(Device.name))).all()
+    used = {c.key[0]: c for c in figures.devices}
+    last = await _last_used(db, scope.provider_id, [r[0] for r in rows], figures.last_used)
     # Robots of one school share their school days: count each span once, not once a robot.
     spans: dict[tuple[str, date, date], int] = {}
 
@@ -158,7 +186,7 @@ async def _devices(
         return spans[key]
 
     out = []
-    for robot_id, name, school_id, created_at in await db.execute(robots.order_by(Device.name)):
+    for robot_id, name, school_id, created_at in rows:
         school = school_id or ""
         days = school_days(school, scope.first - timedelta(days=1), min(scope.last, today))
         counts = used.get(robot_id, Counts((robot_id,)))
@@ -179,30 +207,23 @@ async def _devices(
     return out
 
 
-def _total(groups: list[Counts]) -> Counts:
-    """The sum of some groups' counts (no trend)."""
-    total = Counts(())
-    for c in groups:
-        total.booked += c.booked
-        total.joined += c.joined
-        total.attended += c.attended
-        total.partial += c.partial
-        total.missed += c.missed
-        total.cancelled += c.cancelled
-        total.present_seconds += c.present_seconds
-        total.booked_seconds += c.booked_seconds
-    return total
+async def summary(
+    db: AsyncSession,
+    who: Principal,
+    scope: Scope,
+    today: date,
+    figures: Breakdown | None = None,
+) -> SummaryOut:
+    """The coordinator's page in figures, for the pupils the caller may see.
 
-
-async def summary(db: AsyncSession, who: Principal, scope: Scope, today: date) -> SummaryOut:
-    """The coordinator's page in figures, for the pupils the caller may see."""
+    ``figures``: the scope's ``breakdown`` when the caller has it already (the dashboard
+    reads the outcomes once for this and its own weekly figures).
+    """
     scope = await access.narrowed(db, who, scope)
-    pupils = await counts_by(db, scope, Out.pupil_id)
-    schools = await counts_by(db, scope, Out.school_id)
-    provider = _total(schools)  # every outcome has a school: their sum is the provider's
+    figures = figures or await breakdown(db, scope)
     cals = await calendars(db, scope.provider_id)
     school_ids = [scope.school_id] if scope.school_id else list(cals)
-    devices = await _devices(db, scope, today, cals) if scope.pupil_ids is None else []
+    devices = await _devices(db, scope, today, cals, figures) if scope.pupil_ids is None else []
     alerts = select(func.count()).where(
         AlertRow.provider_id == scope.provider_id, AlertRow.status != "resolved"
     )
@@ -211,9 +232,9 @@ async def summary(db: AsyncSession, who: Principal, scope: Scope, today: date) -
     return SummaryOut(
         start=scope.first,
         end=scope.last,
-        provider=counts_out(provider, "provider"),
-        pupils=[counts_out(c) for c in pupils],
-        schools=[counts_out(c) for c in schools],
+        provider=counts_out(figures.provider, "provider"),
+        pupils=[counts_out(c) for c in figures.pupils],
+        schools=[counts_out(c) for c in figures.schools],
         devices=devices,
         moves=await move_punctuality(db, school_ids, scope.first, scope.last),
         open_alerts=int(await db.scalar(alerts) or 0),

@@ -14,7 +14,7 @@ from telepresence.engagement import access, services
 from telepresence.engagement.dashboard.charts import Bar, Segment
 from telepresence.engagement.dashboard.periods import Range
 from telepresence.engagement.domain import week_monday
-from telepresence.engagement.figures import Counts, Scope, counts_by, week_shares, with_trend
+from telepresence.engagement.figures import Breakdown, Counts, Scope, breakdown, counts_by
 from telepresence.engagement.models import OutcomeRow, SharedNoteRow
 from telepresence.engagement.schemas import (
     AlertOut,
@@ -147,15 +147,9 @@ async def _pupil_lines(
     totals: dict[str, CountsOut],
     alerts: list[AlertOut],
     schools: dict[str, str],
+    figures: Breakdown,
 ) -> list[PupilLine]:
-    wide = Scope(
-        scope.provider_id,
-        week_monday(scope.first) - timedelta(weeks=4),
-        scope.last,
-        scope.pupil_ids,
-        scope.school_id,
-    )
-    weeks = with_trend(await week_shares(db, wide))
+    weeks = figures.weeks  # four weeks more before the range, for the trend
     mondays = _mondays(scope.first, scope.last)
     by_pupil: dict[str, dict[date, Counts]] = {}
     for w in weeks:
@@ -207,12 +201,13 @@ async def dashboard(db: AsyncSession, who: Principal, rng: Range, today: date) -
         raise NotFound(f"There is no school {rng.school_id!r} of yours.")
     scope = Scope(str(who.provider_id), rng.start, rng.end, None, rng.school_id)
     scope = await access.narrowed(db, who, scope)
-    summary = await services.summary(db, who, scope, today)
+    figures = await breakdown(db, scope)  # the outcomes read once for all but subjects
+    summary = await services.summary(db, who, scope, today, figures)
     alerts = await services.list_alerts(db, who, AlertQuery(status="unresolved"))
     visible = scope.pupil_ids
     alerts = [a for a in alerts if visible is None or a.pupil_id in visible]
     totals = {c.key: c for c in summary.pupils}
-    lines = await _pupil_lines(db, scope, totals, alerts, schools)
+    lines = await _pupil_lines(db, scope, totals, alerts, schools, figures)
     if rng.school_id:
         kept = {p.id for p in lines}
         alerts = [a for a in alerts if a.pupil_id in kept]
@@ -220,7 +215,7 @@ async def dashboard(db: AsyncSession, who: Principal, rng: Range, today: date) -
     robots = sorted(
         summary.devices, key=lambda d: (-d.unused_school_days, d.utilisation or 0.0, d.name)
     )
-    weekly = {c.key[0]: c for c in await counts_by(db, scope, Out.week_monday)}
+    weekly = {c.key[0]: c for c in figures.mondays}
     subjects = await counts_by(db, scope, Out.subject)
     return Dashboard(
         summary=summary,
