@@ -233,7 +233,9 @@ async def add_user(
 ) -> tuple[User, str | None]:
     """Create an account; returns it and the generated password (None if one was given)."""
     email = str(data.email).lower()
-    if await session.scalar(select(User.id).where(User.email == email)):
+    # Only this provider's accounts: another provider's addresses are never told.
+    same = select(User.id).where(User.provider_id == provider_id, User.email == email)
+    if await session.scalar(same):
         raise Conflict(f"There is already an account for {email}.")
     if data.school_id is not None:
         school = await session.get(School, data.school_id)

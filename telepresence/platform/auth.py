@@ -40,6 +40,7 @@ _hasher = PasswordHasher()
 # wrong email and a wrong password take the same time.
 _DUMMY_HASH = _hasher.hash("classbridge-no-such-user")
 SIGN_IN_FAILED = "The email or password is not right."
+MIN_CHECKS = 2
 
 
 async def hash_secret(secret: str) -> str:
@@ -82,12 +83,27 @@ async def issue_token(
 
 
 async def login_user(session: AsyncSession, email: str, password: str) -> User:
-    """The active user with this email and password; raises ``Unauthorized`` otherwise."""
-    user = await session.scalar(select(User).where(User.email == email.strip().lower()))
-    ok = await verify_secret(user.password_hash if user else None, password)
-    if user is None or not ok or not user.active:
-        raise Unauthorized(SIGN_IN_FAILED)
-    return user
+    """The active user with this email and password; raises ``Unauthorized`` otherwise.
+
+    An address may have an account at more than one provider (creating one never
+    tells an administrator that another provider has it): the password says
+    which. At least ``MIN_CHECKS`` hashes are checked, so the time a sign-in
+    takes tells nobody whether an address has no, one or two accounts.
+    """
+    users = list(
+        await session.scalars(
+            select(User)
+            .where(User.email == email.strip().lower())
+            .order_by(User.created_at, User.id)
+        )
+    )
+    hashes: list[str | None] = [u.password_hash for u in users]
+    hashes += [None] * (MIN_CHECKS - len(hashes))
+    matches = [await verify_secret(hashed, password) for hashed in hashes]
+    for user, ok in zip(users, matches, strict=False):
+        if ok and user.active:
+            return user
+    raise Unauthorized(SIGN_IN_FAILED)
 
 
 async def login_pupil(session: AsyncSession, code: str, pin: str) -> Pupil:

@@ -64,9 +64,15 @@ class User(Base):
     """A member of staff or a classroom assistant who signs in with email and password."""
 
     __tablename__ = "users"
+    # An address is unique within a provider, not across the server: a server-wide
+    # check would tell one provider's administrator which addresses another has.
+    __table_args__ = (
+        Index("uq_users_provider_email", "provider_id", "email", unique=True),
+        Index("ix_users_email", "email"),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    email: Mapped[str] = mapped_column(String(320), unique=True)
+    email: Mapped[str] = mapped_column(String(320))
     name: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(20))
     password_hash: Mapped[str] = mapped_column(String(200))

@@ -44,7 +44,10 @@ async def invite_contact(
     """
     pupil = await pupil_for_staff(session, who, pupil_id)
     address = email.strip().lower()
-    user = await session.scalar(select(User).where(User.email == address))
+    # Only the pupil's provider's accounts: another provider's addresses are never told.
+    user = await session.scalar(
+        select(User).where(User.email == address, User.provider_id == pupil.provider_id)
+    )
     token: str | None = None
     if user is not None:
         same_school = (
