@@ -31,6 +31,7 @@ __all__ = [
     "last_used_by_device",
     "move_punctuality",
     "pupil_weeks",
+    "total_of",
     "week_shares",
     "with_trend",
 ]
@@ -301,3 +302,16 @@ async def breakdown(db: AsyncSession, scope: Scope, *, weeks_before: int = 4) ->
         provider=Counts(("provider",), *total.get("provider", [0] * 8)),
         last_used=last_used,
     )
+
+
+def total_of(groups: Sequence[Counts], key: tuple[Any, ...] = ()) -> Counts:
+    """The sum of some groups' counts (no trend): the total of a grouping that covers every
+    outcome once (subjects, schools) without one more scan of the outcomes."""
+    total: dict[Any, list[int]] = {}
+    for c in groups:
+        values = [
+            c.booked, c.joined, c.attended, c.partial, c.missed, c.cancelled,
+            c.present_seconds, c.booked_seconds,
+        ]  # fmt: skip
+        _summed(total, key, values)
+    return Counts(key, *total.get(key, [0] * 8))

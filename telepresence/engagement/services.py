@@ -19,6 +19,7 @@ from telepresence.engagement.figures import (
     breakdown,
     counts_by,
     move_punctuality,
+    total_of,
     with_trend,
 )
 from telepresence.engagement.models import AlertRecipientRow, AlertRow, OutcomeRow
@@ -117,13 +118,13 @@ async def pupil_engagement(
     shown = [w for w in weeks if w.key[1] >= week_monday(start)]
     scope = Scope(pupil.provider_id, start, end, ids)
     subjects = await counts_by(db, scope, Out.subject)
-    total = await counts_by(db, scope, Out.pupil_id)
+    total = total_of(subjects)  # every lesson has one subject: no third scan
     return PupilEngagementOut(
         pupil_id=pupil.id,
         name=f"{pupil.first_name} {pupil.last_name}",
         start=start,
         end=end,
-        total=counts_out(total[0] if total else Counts(()), "total"),
+        total=counts_out(total, "total"),
         weeks=[counts_out(w, w.key[1].isoformat()) for w in shown],
         subjects=[counts_out(s) for s in subjects],
     )
