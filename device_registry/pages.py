@@ -204,6 +204,13 @@ async def _device_context(request: web.Request, who: Principal, device_id: str) 
             )
         )
         school = await session.get(School, device.school_id) if device.school_id else None
+        school_pupils = list(
+            await session.scalars(
+                select(Pupil)
+                .where(Pupil.school_id == device.school_id, Pupil.active.is_(True))
+                .order_by(Pupil.first_name, Pupil.last_name)
+            )
+        )
         last_test = await session.scalar(
             select(DeviceCommandRecord)
             .where(
@@ -228,6 +235,7 @@ async def _device_context(request: web.Request, who: Principal, device_id: str) 
         "chart": battery_chart(samples),
         "commands": commands,
         "rooms": rooms,
+        "school_pupils": school_pupils,
         "pairing": None,
         "notice": "",
         "is_admin": who.role is Role.ADMIN,
@@ -362,6 +370,11 @@ async def device_lifecycle(request: web.Request, who: Principal) -> web.StreamRe
                 room = (await form_fields(request)).get("room_id") or None
                 await services.update_device(
                     session, who, device_id, DevicePatch(last_known_room_id=room), now
+                )
+            elif action == "pupil":  # reassign to another pupil of its school, or to nobody
+                pupil = (await form_fields(request)).get("pupil_id") or None
+                await services.update_device(
+                    session, who, device_id, DevicePatch(pupil_id=pupil), now
                 )
             elif action == "base":
                 base = (await form_fields(request)).get("base_room_id") or None

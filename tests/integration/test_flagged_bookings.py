@@ -94,3 +94,32 @@ async def test_staff_decide_in_the_timetables_page(client, org, login):
     assert twice.status == 409
     coordinator = await login("coordinator")
     assert (await client.post(f"/api/bookings/{keep_id}/keep", headers=coordinator)).status == 403
+
+
+async def test_an_admin_reassigns_a_robot_to_another_pupil_in_its_page(client, org, login):
+    from factories import add_device
+
+    from device_registry.models import Device
+    from telepresence.platform.models import Pupil
+
+    robot = await add_device(client.app[DATABASE], org, pupil_id=org.pupil.id)
+    async with client.app[DATABASE].transaction() as session:
+        other = Pupil(
+            provider_id=org.provider_id,
+            school_id=org.school_id,
+            first_name="Noah",
+            last_name="B",
+            pupil_code="NOAHB2",
+            created_at=client.app[CLOCK].now(),
+        )
+        session.add(other)
+    await sign_in(client, org.email("admin"))
+    page = await (await client.get(f"/devices/{robot.id}")).text()
+    assert '<label for="pupil_id">Pupil' in page
+    form = {"csrf_token": csrf_of(page), "action": "pupil", "pupil_id": other.id}
+    done = await client.post(f"/devices/{robot.id}/lifecycle", data=form)
+    assert done.status == 200, await done.text()
+    async with client.app[DATABASE].sessions() as session:
+        row = await session.get(Device, robot.id)
+        assert row is not None
+        assert row.pupil_id == other.id
