@@ -42,7 +42,8 @@ NOTICES = {
     "added": "The unavailability is saved.",
     "added-cancelled": "The unavailability is saved; bookings in that time are cancelled.",
     "unwell": "Today's remaining bookings are cancelled.",
-    "changed": "The unavailability is changed. Existing bookings are as they were.",
+    "changed": "The unavailability is changed.",
+    "changed-cancelled": "The unavailability is changed; bookings in its new time are cancelled.",
     "removed": "The unavailability is removed: lessons in those times can be booked again.",
 }
 
@@ -198,16 +199,13 @@ async def unavailability_edit(request: web.Request, who: Principal) -> web.Strea
         return error_page(request, who, exc)
     try:
         entry = unavailable_from_form(form, ticked, context["zone"])
+        now = request.app[CLOCK].now()
         async with request.app[DATABASE].transaction() as session:
             await availability.replace_unavailability(session, who, pupil_id, entry_id, entry)
+            cancelled, events = await bookings.cancel_during(session, who, pupil_id, entry, now)
+            details = {"entry": entry_id, "cancelled": [b.id for b in cancelled]}
             record_request(
-                request,
-                session,
-                who,
-                "unavailability.change",
-                "pupil",
-                pupil_id,
-                {"entry": entry_id},
+                request, session, who, "unavailability.change", "pupil", pupil_id, details
             )
     except DomainError as exc:
         context |= {"errors": error_messages(exc), "editing": entry_id, "notice": ""}
@@ -215,7 +213,9 @@ async def unavailability_edit(request: web.Request, who: Principal) -> web.Strea
         return render(
             request, who, "unavailability.html", context, status=exc.status, current="/timetables"
         )
-    raise web.HTTPSeeOther(f"/pupils/{pupil_id}/unavailability?notice=changed")
+    HubBookingEvents(request.app[EVENTS]).publish(events)
+    notice = "changed-cancelled" if cancelled else "changed"
+    raise web.HTTPSeeOther(f"/pupils/{pupil_id}/unavailability?notice={notice}")
 
 
 @routes.page(

@@ -299,3 +299,49 @@ async def add_unavailability(
         out = unavailability_out(row, entry.describe(zone))
     HubBookingEvents(request.app[EVENTS]).publish(events)
     return out.model_copy(update={"cancelled_bookings": len(cancelled)})
+
+
+@routes.api(
+    "PUT",
+    "/api/pupils/{pupil_id}/unavailability/{entry_id}",
+    roles=WRITERS,
+    body=UnavailabilityIn,
+    response=UnavailabilityOut,
+    errors=(404, 422),
+    summary="Change a weekly or one-off unavailability (bookings in its new time are cancelled)",
+)
+async def change_unavailability(
+    request: web.Request, who: Principal, body: UnavailabilityIn
+) -> UnavailabilityOut:
+    """The whole entry is replaced (it may become weekly or one-off); bookings still to
+    start in its new time are cancelled with its reason, as when adding one."""
+    entry = unavailable_in(body)
+    pupil_id, entry_id = request.match_info["pupil_id"], request.match_info["entry_id"]
+    now = request.app[CLOCK].now()
+    async with request.app[DATABASE].transaction() as session:
+        zone, row = await availability.replace_unavailability(
+            session, who, pupil_id, entry_id, entry
+        )
+        cancelled, events = await bookings.cancel_during(session, who, pupil_id, entry, now)
+        details = {"entry": entry_id, "cancelled": [b.id for b in cancelled]}
+        record_request(request, session, who, "unavailability.change", "pupil", pupil_id, details)
+        out = unavailability_out(row, entry.describe(zone))
+    HubBookingEvents(request.app[EVENTS]).publish(events)
+    return out.model_copy(update={"cancelled_bookings": len(cancelled)})
+
+
+@routes.api(
+    "DELETE",
+    "/api/pupils/{pupil_id}/unavailability/{entry_id}",
+    roles=WRITERS,
+    status=204,
+    errors=(404,),
+    summary="Remove an unavailability: lessons in its times can be booked again",
+)
+async def remove_unavailability(request: web.Request, who: Principal) -> None:
+    """Nothing is booked by this."""
+    pupil_id, entry_id = request.match_info["pupil_id"], request.match_info["entry_id"]
+    async with request.app[DATABASE].transaction() as session:
+        row = await availability.remove_unavailability(session, who, pupil_id, entry_id)
+        details = {"entry": entry_id, "reason": row.reason}
+        record_request(request, session, who, "unavailability.remove", "pupil", pupil_id, details)

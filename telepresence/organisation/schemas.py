@@ -21,6 +21,7 @@ from telepresence.platform.routing import Schema
 
 __all__ = [
     "CameraConsentIn",
+    "OffRollOut",
     "PinIn",
     "PupilCameraIn",
     "PupilIn",
@@ -194,3 +195,31 @@ class UserCreatedOut(UserOut):
     """A new account; ``password`` is shown once when it was generated."""
 
     password: str | None
+
+
+class OffRollBooking(BaseModel):
+    """A booking that taking the pupil off roll cancels."""
+
+    id: str
+    starts_at: datetime
+    subject: str
+    room: str
+
+
+class OffRollDevice(BaseModel):
+    """A device that taking the pupil off roll releases."""
+
+    id: str
+    name: str
+    kind: str
+
+
+class OffRollOut(BaseModel):
+    """What taking a pupil off roll changes (GET) or changed (POST)."""
+
+    pupil_id: str
+    on_roll: bool
+    cancelled_bookings: list[OffRollBooking]
+    released_devices: list[OffRollDevice]
+    lessons_left_to_end: int
+    tablet_signed_out: bool = True

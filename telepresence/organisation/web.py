@@ -5,9 +5,11 @@ from __future__ import annotations
 from aiohttp import web
 from sqlalchemy import select
 
-from telepresence.organisation import services
+from scheduler.bookings.events import HubBookingEvents
+from telepresence.organisation import roll, services
 from telepresence.organisation.schemas import (
     CameraConsentIn,
+    OffRollOut,
     PinIn,
     PupilCameraIn,
     PupilIn,
@@ -23,7 +25,7 @@ from telepresence.organisation.schemas import (
 )
 from telepresence.platform import auth
 from telepresence.platform.audit import record_request
-from telepresence.platform.context import CLOCK, DATABASE
+from telepresence.platform.context import CLOCK, DATABASE, EVENTS
 from telepresence.platform.identity import STAFF, Principal, Role
 from telepresence.platform.models import Pupil, School, User
 from telepresence.platform.revocation import Identity, revoke_identity
@@ -382,3 +384,57 @@ async def reactivate_user(request: web.Request, who: Principal) -> None:
             request.app, session, who, request.match_info["user_id"], True
         )
         record_request(request, session, who, "user.reactivate", "user", user.id)
+
+
+def _off_roll_out(summary: roll.OffRoll) -> OffRollOut:
+    return OffRollOut.model_validate(
+        {
+            "pupil_id": summary.pupil.id,
+            "on_roll": summary.pupil.active,
+            "cancelled_bookings": [
+                {"id": b.id, "starts_at": b.starts_at, "subject": b.subject, "room": b.room}
+                for b in summary.bookings
+            ],
+            "released_devices": [
+                {"id": d.id, "name": d.name, "kind": d.kind} for d in summary.devices
+            ],
+            "lessons_left_to_end": len(summary.under_way),
+        }
+    )
+
+
+@routes.api(
+    "GET",
+    "/api/pupils/{pupil_id}/off-roll",
+    roles=PUPIL_EDITORS,
+    response=OffRollOut,
+    errors=(404,),
+    summary="What taking a pupil off roll would change (nothing changes)",
+)
+async def off_roll_preview(request: web.Request, who: Principal) -> OffRollOut:
+    """The bookings it would cancel, the devices it would release, lessons left to end."""
+    now = request.app[CLOCK].now()
+    async with request.app[DATABASE].transaction() as session:
+        summary = await roll.off_roll_summary(session, who, request.match_info["pupil_id"], now)
+        record_request(request, session, who, "pupil.read", "pupil", summary.pupil.id)
+        return _off_roll_out(summary)
+
+
+@routes.api(
+    "POST",
+    "/api/pupils/{pupil_id}/off-roll",
+    roles=PUPIL_EDITORS,
+    response=OffRollOut,
+    errors=(404, 409),
+    summary="Take a pupil off roll: coming bookings cancelled, devices released, signed out",
+)
+async def off_roll(request: web.Request, who: Principal) -> OffRollOut:
+    """409 when the pupil is already off roll; a lesson under way is left to end."""
+    pupil_id, now = request.match_info["pupil_id"], request.app[CLOCK].now()
+    async with request.app[DATABASE].transaction() as session:
+        summary, events = await roll.take_off_roll(request.app, session, who, pupil_id, now)
+        details = {"cancelled": len(summary.bookings), "released": [d.id for d in summary.devices]}
+        record_request(request, session, who, "pupil.off_roll", "pupil", pupil_id, details)
+        out = _off_roll_out(summary)
+    HubBookingEvents(request.app[EVENTS]).publish(events)
+    return out

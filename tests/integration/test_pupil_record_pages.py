@@ -235,3 +235,39 @@ async def test_staff_edit_and_remove_unavailability_entries(client, org):
     assert [(r.reason, r.weekdays, f"{r.start_time:%H:%M}") for r in left] == [
         ("dialysis (new times)", [4], "13:00")
     ]
+
+
+async def test_the_api_previews_and_takes_a_pupil_off_roll(client, org, login):
+    robot = await add_device(client.app[DATABASE], org, pupil_id=org.pupil.id)
+    await add_booking(client.app[DATABASE], org, robot.id, starts_in=timedelta(days=2))
+    staff = await login("hospital_staff")
+    path = f"/api/pupils/{org.pupil.id}/off-roll"
+    preview = await (await client.get(path, headers=staff)).json()
+    assert preview["on_roll"] is True
+    assert [b["subject"] for b in preview["cancelled_bookings"]] == ["Maths"]
+    assert [d["name"] for d in preview["released_devices"]] == ["Robbie"]
+    done = await client.post(path, headers=staff)
+    assert done.status == 200, await done.text()
+    assert (await done.json())["on_roll"] is False
+    assert (await client.post(path, headers=staff)).status == 409
+    coordinator = await login("coordinator")
+    assert (await client.get(path, headers=coordinator)).status == 403
+
+
+async def test_the_api_changes_and_removes_unavailability(client, org, login):
+    staff = await login("hospital_staff")
+    base = f"/api/pupils/{org.pupil.id}/unavailability"
+    weekly = {"reason": "dialysis", "weekdays": [0], "start": "09:00", "end": "11:00"}
+    created = await client.post(base, json=weekly, headers=staff)
+    assert created.status == 201, await created.text()
+    entry = (await created.json())["id"]
+    changed = await client.put(
+        f"{base}/{entry}",
+        json=weekly | {"weekdays": [2, 4], "reason": "dialysis (moved)"},
+        headers=staff,
+    )
+    assert changed.status == 200, await changed.text()
+    assert (await changed.json())["reason"] == "dialysis (moved)"
+    assert (await client.delete(f"{base}/{entry}", headers=staff)).status == 204
+    assert (await client.delete(f"{base}/{entry}", headers=staff)).status == 404
+    assert await (await client.get(base, headers=staff)).json() == []
