@@ -271,3 +271,28 @@ async def test_the_api_changes_and_removes_unavailability(client, org, login):
     assert (await client.delete(f"{base}/{entry}", headers=staff)).status == 204
     assert (await client.delete(f"{base}/{entry}", headers=staff)).status == 404
     assert await (await client.get(base, headers=staff)).json() == []
+
+
+async def test_changing_an_entry_to_cover_a_booked_lesson_cancels_that_booking(client, org, login):
+    from zoneinfo import ZoneInfo
+
+    robot = await add_device(client.app[DATABASE], org)
+    booking_id = await add_booking(client.app[DATABASE], org, robot.id, starts_in=timedelta(days=1))
+    async with client.app[DATABASE].sessions() as session:
+        booking = await session.get(Booking, booking_id)
+    local = booking.starts_at.astimezone(ZoneInfo("Europe/London"))
+    other_day = (local.weekday() + 3) % 7
+    staff = await login("hospital_staff")
+    base = f"/api/pupils/{org.pupil.id}/unavailability"
+    weekly = {"reason": "physio", "weekdays": [other_day], "start": "00:00", "end": "23:59"}
+    created = await client.post(base, json=weekly, headers=staff)
+    assert (await created.json())["cancelled_bookings"] == 0
+    entry = (await created.json())["id"]
+    changed = await client.put(
+        f"{base}/{entry}", json=weekly | {"weekdays": [local.weekday()]}, headers=staff
+    )
+    assert changed.status == 200
+    assert (await changed.json())["cancelled_bookings"] == 1
+    async with client.app[DATABASE].sessions() as session:
+        after = await session.get(Booking, booking_id)
+    assert (after.status, after.cancel_reason) == ("cancelled", "unavailable: physio")
