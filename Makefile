@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export CLASSBRIDGE_DATA_DIR ?= ./var
 
-.PHONY: demo test lint typecheck pytest install install-test chromium nginx bench clean
+.PHONY: demo test lint typecheck pytest install install-test chromium nginx bench audit clean
 
 demo: install
 	$(BIN)/classbridge db upgrade
@@ -53,6 +53,12 @@ bench: install-test chromium
 nginx:
 	@command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx || { apt-get update -qq && apt-get install -y -qq nginx; }
 	@command -v systemd-analyze >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq systemd; }
+
+# Known vulnerabilities in the locked dependencies. Needs PyPI's and OSV's vulnerability data,
+# which CI's machines cannot reach, so it is not part of `make test`; --strict fails on any
+# package it could not look up instead of passing it.
+audit: install-test
+	$(BIN)/pip-audit --strict --no-deps --disable-pip -r constraints.txt
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
