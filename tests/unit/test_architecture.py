@@ -56,6 +56,7 @@ FEATURES = (
 PURE = (
     "device_registry/domain.py",
     "scheduler/timetables/calendar.py",
+    "scheduler/timetables/calendar_text.py",
     "scheduler/timetables/occurrences.py",
     "scheduler/timetables/imports/",
     "scheduler/bookings/domain.py",
