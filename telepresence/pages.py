@@ -9,6 +9,7 @@ from aiohttp import web
 from pydantic import ValidationError
 from sqlalchemy import select
 
+from scheduler.rota.listener import announce_outcomes
 from scheduler.rota.pages import assistant_rota
 from telepresence.organisation import services as org
 from telepresence.organisation.pupil_pages import pupil_context
@@ -408,6 +409,8 @@ async def staff_active(request: web.Request, who: Principal) -> web.StreamRespon
         )
         action = "user.reactivate" if user.active else "user.deactivate"
         record_request(request, session, who, action, "user", user.id)
+        outcomes = await org.replan_for(session, user, request.app[CLOCK].now())
+    await announce_outcomes(request.app, outcomes)
     notice = "reactivated" if user.active else "deactivated"
     raise web.HTTPSeeOther(f"/staff?notice={notice}#u-{user.id}")
 

@@ -11,6 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from scheduler.rota.planning import DayOutcome
+from scheduler.rota.services import replan_ahead
 from telepresence.organisation.schemas import PupilIn, PupilPatch, RoomIn, SchoolIn, UserIn
 from telepresence.platform.auth import hash_secret
 from telepresence.platform.context import CLOCK
@@ -33,6 +35,7 @@ __all__ = [
     "list_schools",
     "new_pupil_code",
     "register_pupil",
+    "replan_for",
     "set_camera_consent",
     "set_pupil_camera",
     "set_user_active",
@@ -291,3 +294,11 @@ async def set_user_active(
         await revoke_identity(app, session, Identity.USER, user.id, app[CLOCK].now())
     await session.flush()
     return user
+
+
+async def replan_for(session: AsyncSession, user: User, now: datetime) -> list[DayOutcome]:
+    """An assistant who stops or starts again changes who can carry robots: the school's
+    planned days are planned again (publish the outcomes after the commit)."""
+    if user.role != Role.ASSISTANT.value:
+        return []
+    return await replan_ahead(session, user.school_id, now)

@@ -6,6 +6,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from scheduler.bookings.events import HubBookingEvents
+from scheduler.rota.listener import announce_outcomes
 from telepresence.organisation import roll, services
 from telepresence.organisation.schemas import (
     CameraConsentIn,
@@ -367,6 +368,8 @@ async def deactivate_user(request: web.Request, who: Principal) -> None:
             request.app, session, who, request.match_info["user_id"], False
         )
         record_request(request, session, who, "user.deactivate", "user", user.id)
+        outcomes = await services.replan_for(session, user, request.app[CLOCK].now())
+    await announce_outcomes(request.app, outcomes)
 
 
 @routes.api(
@@ -384,6 +387,8 @@ async def reactivate_user(request: web.Request, who: Principal) -> None:
             request.app, session, who, request.match_info["user_id"], True
         )
         record_request(request, session, who, "user.reactivate", "user", user.id)
+        outcomes = await services.replan_for(session, user, request.app[CLOCK].now())
+    await announce_outcomes(request.app, outcomes)
 
 
 def _off_roll_out(summary: roll.OffRoll) -> OffRollOut:

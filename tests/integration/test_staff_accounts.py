@@ -194,3 +194,21 @@ async def test_the_duty_page_is_for_assistants_only(client, org):
     await sign_in(client, org.email("admin"))
     resp = await client.get(f"/assistants/{org.users['coordinator'].id}/duty")
     assert resp.status == 404
+
+
+async def test_deactivating_an_assistant_gives_their_moves_to_others(client, org, login):
+    from integration.rota_helpers import LAB_THEN_S12, on_duty_all_week, robbie_tomorrow
+
+    admin = await login("admin")
+    assistant = org.users["assistant"].id
+    await on_duty_all_week(client, admin, assistant)
+    _robot, day = await robbie_tomorrow(client, org, *LAB_THEN_S12)
+    url = f"/api/schools/{org.school_id}/rota?date={day.isoformat()}"
+    before = await (await client.get(url, headers=admin)).json()
+    assert {m["assistant_id"] for m in before["moves"]} == {assistant}
+    assert (await client.post(f"/api/users/{assistant}/deactivate", headers=admin)).status == 204
+    after = await (await client.get(url, headers=admin)).json()
+    assert {m["assistant_id"] for m in after["moves"]} == {None}
+    assert (await client.post(f"/api/users/{assistant}/reactivate", headers=admin)).status == 204
+    again = await (await client.get(url, headers=admin)).json()
+    assert {m["assistant_id"] for m in again["moves"]} == {assistant}
