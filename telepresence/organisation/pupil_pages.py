@@ -59,6 +59,8 @@ async def pupil_context(request: web.Request, who: Principal, pupil_id: str) -> 
             session, list(await session.scalars(select(Device).where(Device.pupil_id == pupil.id)))
         )
         staff = await key_workers(session, who)
+        if key_worker is not None and key_worker not in staff:
+            staff.append(key_worker)  # deactivated since: keep them unless someone chooses anew
         can_consent = await may_change(session, who)
         record_request(request, session, who, "pupil.read", "pupil", pupil.id)
     return {

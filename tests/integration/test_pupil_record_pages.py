@@ -296,3 +296,25 @@ async def test_changing_an_entry_to_cover_a_booked_lesson_cancels_that_booking(c
     async with client.app[DATABASE].sessions() as session:
         after = await session.get(Booking, booking_id)
     assert (after.status, after.cancel_reason) == ("cancelled", "unavailable: physio")
+
+
+async def test_saving_details_keeps_a_key_worker_whose_account_was_deactivated(client, org, login):
+    admin = await login("admin")
+    key_worker = org.users["hospital_staff"].id
+    assert (await client.post(f"/api/users/{key_worker}/deactivate", headers=admin)).status == 204
+    csrf = await sign_in(client, org.email("admin"))
+    page = await (await client.get(f"/pupils/{org.pupil.id}")).text()
+    assert f'<option value="{key_worker}" selected>' in page
+    resp = await client.post(
+        f"/pupils/{org.pupil.id}/details",
+        data={
+            "csrf_token": csrf,
+            "first_name": "Sam",
+            "last_name": "Kowalski",
+            "key_worker_id": key_worker,
+        },
+        allow_redirects=False,
+    )
+    assert resp.status == 303
+    async with client.app[DATABASE].sessions() as session:
+        assert (await session.get(Pupil, org.pupil.id)).key_worker_id == key_worker
