@@ -19,7 +19,7 @@ from scheduler.bookings import pages as booking_pages
 from scheduler.bookings import unavailability_pages
 from scheduler.bookings import web as booking_web
 from scheduler.bookings.feeds import pages as feed_pages
-from scheduler.bookings.ports import LESSON_OUTCOMES
+from scheduler.bookings.ports import LESSON_OUTCOMES, PUPIL_UNWELL
 from scheduler.rota.battery import learn_drain_rates
 from scheduler.rota.duty import routes as rota_duty_routes
 from scheduler.rota.jobs import send_morning_rotas
@@ -36,6 +36,7 @@ from telepresence.engagement import web as engagement_web
 from telepresence.engagement.dashboard import pages as engagement_dashboard
 from telepresence.engagement.dashboard import report as engagement_report
 from telepresence.engagement.jobs import compute_finished_outcomes, nightly_engagement
+from telepresence.engagement.operational.hooks import EngagementRotaAlerts, EngagementUnwell
 from telepresence.engagement.past_lessons import StoredLessonOutcomes
 from telepresence.fleet_metrics import FLEET_SOURCES
 from telepresence.notifications import NotificationService, SmtpMailer
@@ -185,7 +186,9 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     )
     app[NOTIFIER] = notifier
     app[BACKGROUND] = Background()
-    app[ROTA_ALERTS] = NotifyingRotaAlerts(database, notifier, app[CLOCK])
+    app[ROTA_ALERTS] = EngagementRotaAlerts(
+        NotifyingRotaAlerts(database, notifier, app[CLOCK]), database, app[CLOCK]
+    )
     context = JobContext(
         settings=settings,
         database=database,
@@ -257,6 +260,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app[METRICS] = _metrics()
     app[SMTP_PROBE] = SmtpProbe()
     app[LESSON_OUTCOMES] = StoredLessonOutcomes()
+    app[PUPIL_UNWELL] = EngagementUnwell()
     resolvers: dict[TokenKind, TokenResolver] = {
         TokenKind.SESSION: resolve_person_token,
         TokenKind.API: resolve_person_token,

@@ -6,6 +6,10 @@
 - ``LessonOutcomes``: what became of past booked lessons ("Attended 52 of 60
   min"), told by the engagement package, which the composition root installs
   as ``app[LESSON_OUTCOMES]``; without it a past lesson just reads "Past".
+- ``PupilUnwell``: told, in the same transaction, when a pupil is said to be
+  too unwell today (the engagement package opens an alert for the key worker
+  and coordinators); ``tell_unwell`` calls it when installed as
+  ``app[PUPIL_UNWELL]``.
 """
 
 from __future__ import annotations
@@ -21,11 +25,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 __all__ = [
     "LESSON_OUTCOMES",
+    "PUPIL_UNWELL",
     "BookingEvent",
     "BookingEventKind",
     "BookingEvents",
     "LessonOutcomes",
     "PastLesson",
+    "PupilUnwell",
+    "tell_unwell",
 ]
 
 
@@ -98,3 +105,29 @@ class LessonOutcomes(Protocol):
 
 
 LESSON_OUTCOMES = web.AppKey("lesson_outcomes", LessonOutcomes)
+
+
+class PupilUnwell(Protocol):
+    """Who else hears that a pupil is too unwell for lessons today."""
+
+    async def said_unwell(
+        self, session: AsyncSession, pupil_id: str, cancelled: Sequence[str], now: datetime
+    ) -> None:
+        """In the caller's transaction; ``cancelled`` are the booking ids just cancelled."""
+        ...
+
+
+PUPIL_UNWELL = web.AppKey("pupil_unwell", PupilUnwell)
+
+
+async def tell_unwell(
+    app: web.Application,
+    session: AsyncSession,
+    pupil_id: str,
+    cancelled: Sequence[str],
+    now: datetime,
+) -> None:
+    """Tell the installed ``PupilUnwell`` (nothing without one)."""
+    hook = app.get(PUPIL_UNWELL)
+    if hook is not None:
+        await hook.said_unwell(session, pupil_id, cancelled, now)

@@ -15,6 +15,7 @@ from aiohttp import web
 from scheduler.bookings import availability
 from scheduler.bookings import services as bookings
 from scheduler.bookings.events import HubBookingEvents
+from scheduler.bookings.ports import tell_unwell
 from scheduler.bookings.repository import unavailable_from_row
 from scheduler.bookings.unavailability import OneOffUnavailable, Unavailable, WeeklyUnavailable
 from scheduler.timetables.imports.common import parse_clock
@@ -172,6 +173,7 @@ async def unwell_today_form(request: web.Request, who: Principal) -> web.StreamR
             now = request.app[CLOCK].now()
             cancelled, events = await bookings.unwell_today(session, who, pupil_id, now)
             notice = await bookings.unwell_notice(session, who, pupil_id, cancelled, now)
+            await tell_unwell(request.app, session, pupil_id, [b.id for b in cancelled], now)
             record_request(request, session, who, "pupil.unwell_today", "pupil", pupil_id)
     except DomainError as exc:
         return error_page(request, who, exc)

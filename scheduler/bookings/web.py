@@ -12,7 +12,7 @@ from aiohttp import web
 from scheduler.bookings import availability
 from scheduler.bookings import services as bookings
 from scheduler.bookings.events import HubBookingEvents
-from scheduler.bookings.ports import LESSON_OUTCOMES
+from scheduler.bookings.ports import LESSON_OUTCOMES, tell_unwell
 from scheduler.bookings.repository import unavailable_from_row
 from scheduler.bookings.schemas import (
     BookingIn,
@@ -250,6 +250,7 @@ async def unwell_today(request: web.Request, who: Principal) -> UnwellOut:
     async with request.app[DATABASE].transaction() as session:
         cancelled, events = await bookings.unwell_today(session, who, pupil_id, now)
         notice = await bookings.unwell_notice(session, who, pupil_id, cancelled, now)
+        await tell_unwell(request.app, session, pupil_id, [b.id for b in cancelled], now)
         record_request(request, session, who, "pupil.unwell_today", "pupil", pupil_id)
     HubBookingEvents(request.app[EVENTS]).publish(events)
     if notice is not None:

@@ -59,7 +59,9 @@ async def _unresolved(
 ) -> dict[tuple[str, str], AlertRow]:
     rows = await db.scalars(
         select(AlertRow).where(
-            AlertRow.pupil_id.in_(list(pupil_ids)), AlertRow.status != "resolved"
+            AlertRow.pupil_id.in_(list(pupil_ids)),
+            AlertRow.status != "resolved",
+            AlertRow.subject_key == "",  # operational alerts clear by their own causes
         )
     )
     return {(a.pupil_id, a.rule): a for a in rows}
@@ -72,6 +74,7 @@ async def _quiet(db: AsyncSession, pupil_ids: Sequence[str], now: datetime) -> s
             AlertRow.status == "resolved",
             AlertRow.resolved_by != SYSTEM,
             AlertRow.resolved_at > now - REOPEN_AFTER,
+            AlertRow.subject_key == "",
         )
     )
     return {(p, r) for p, r in rows.all()}

@@ -1,6 +1,8 @@
 """Timed jobs of engagement (run by the leader's ``JobRunner``, registered in ``app.py``).
 
-- ``compute_finished_outcomes`` every two minutes: outcomes of lessons just over.
+- ``compute_finished_outcomes`` every two minutes: outcomes of lessons just over, then
+  the operational alerts only time reveals (moves escalated, robots still offline as
+  their lesson nears) and those whose cause has gone (``operational.store.sync``).
 - ``nightly_engagement`` every quarter hour; once a day, from the configured
   hour (UTC), it claims the day, recomputes the last fortnight's outcomes (late
   events), runs the disengagement rules, tells the recipients of new alerts
@@ -17,6 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from telepresence.engagement import alerts
 from telepresence.engagement.models import AlertRecipientRow, AlertRow, EngagementRunRow
+from telepresence.engagement.operational import store as operational
 from telepresence.engagement.outcomes import compute_outcomes, finished_bookings
 from telepresence.engagement.rules import RuleSettings, evaluate
 from telepresence.engagement.signals import gather_signals
@@ -37,9 +40,14 @@ async def compute_finished_outcomes(ctx: JobContext) -> int:
     grace = timedelta(minutes=settings.session_grace_minutes)
     async with ctx.database.transaction() as db:
         due = await finished_bookings(db, now, grace=grace)
-        return await compute_outcomes(
+        count = await compute_outcomes(
             db, due, now, attended_share=settings.engagement_attended_share
         )
+    async with ctx.database.transaction() as db:
+        synced = await operational.sync(db, now)
+    if synced.opened or synced.cleared:
+        log.info("engagement_operational", opened=synced.opened, cleared=synced.cleared)
+    return count
 
 
 async def claim_day(database: Database, name: str, day: date, now: datetime) -> bool:

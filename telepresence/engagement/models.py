@@ -67,7 +67,13 @@ class OutcomeRow(Base):
 
 
 class AlertRow(Base):
-    """A disengagement (or operational) alert about one pupil; one open per pupil and rule."""
+    """A disengagement (or operational) alert about one pupil; one open per pupil, rule and
+    ``subject_key``.
+
+    ``subject_key`` is empty for the disengagement rules (one open per pupil and
+    rule); an operational alert names what it is about: ``move:<id>``,
+    ``device:<id>`` or ``day:<local date>`` (``telepresence.engagement.operational``).
+    """
 
     __tablename__ = "engagement_alerts"
     __table_args__ = (
@@ -75,6 +81,7 @@ class AlertRow(Base):
             "uq_engagement_alerts_open",
             "pupil_id",
             "rule",
+            "subject_key",
             unique=True,
             sqlite_where=text("status != 'resolved'"),
             postgresql_where=text("status != 'resolved'"),
@@ -86,6 +93,7 @@ class AlertRow(Base):
     pupil_id: Mapped[str] = mapped_column(ForeignKey("pupils.id", ondelete="CASCADE"))
     provider_id: Mapped[str] = mapped_column(ForeignKey("providers.id"))
     rule: Mapped[str] = mapped_column(String(30))
+    subject_key: Mapped[str] = mapped_column(String(80), default="", server_default="")
     status: Mapped[str] = mapped_column(String(12), default="open")
     summary: Mapped[str] = mapped_column(String(300))
     figures: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
