@@ -111,7 +111,8 @@ async def _open_all(
     db: AsyncSession, provider_id: str, wanted: list[tuple[str, AlertDraft]], now: datetime
 ) -> list[OpenedAlert]:
     """Insert the alerts in one statement, skipping any another run opened meanwhile (the
-    partial unique index: one unresolved alert per pupil and rule), and their recipients."""
+    partial unique index: one unresolved alert per pupil, rule and subject), and their
+    recipients."""
     pupils = {
         p.id: p
         for p in await db.scalars(
@@ -124,6 +125,7 @@ async def _open_all(
             "pupil_id": pupil_id,
             "provider_id": provider_id,
             "rule": draft.rule.value,
+            "subject_key": "",
             "status": "open",
             "summary": draft.summary[:300],
             "figures": draft.figures,
@@ -136,12 +138,13 @@ async def _open_all(
     if not rows:
         return []
     dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
-    for start in range(0, len(rows), 1000):  # 9 parameters a row, well under the drivers' cap
+    for start in range(0, len(rows), 1000):  # 10 parameters a row, well under the drivers' cap
         await db.execute(
             dialect.insert(AlertRow.__table__)
             .values(rows[start : start + 1000])
             .on_conflict_do_nothing(
-                index_elements=["pupil_id", "rule"], index_where=text("status != 'resolved'")
+                index_elements=["pupil_id", "rule", "subject_key"],
+                index_where=text("status != 'resolved'"),
             )
         )
     made = list(await db.scalars(select(AlertRow).where(AlertRow.id.in_([r["id"] for r in rows]))))

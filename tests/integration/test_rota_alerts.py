@@ -14,6 +14,7 @@ from sqlalchemy import select
 from scheduler.rota.listener import ROTA_ALERTS
 from scheduler.rota.models import MoveRow
 from telepresence.app import create_app
+from telepresence.engagement.operational.hooks import EngagementRotaAlerts
 from telepresence.notifications.models import Notification
 from telepresence.notifications.rota_alerts import NotifyingRotaAlerts
 from telepresence.platform.context import DATABASE
@@ -76,7 +77,8 @@ async def test_moves_nobody_can_do_reach_the_school_and_the_key_worker_once(
     )
     client = await aiohttp_client(create_app(configured, clock=clock))
     alerts = client.app[ROTA_ALERTS]
-    assert isinstance(alerts, NotifyingRotaAlerts)
+    assert isinstance(alerts, EngagementRotaAlerts)  # also opens engagement alerts
+    assert isinstance(alerts.inner, NotifyingRotaAlerts)
     org = await seed_org(client.app[DATABASE])
     move = await a_move(client, org)
     for _ in range(2):  # announced twice, sent once
