@@ -17,7 +17,7 @@ from typing import Any, Literal
 from urllib.parse import quote, urlsplit
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, TypeAdapter
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from telepresence.platform.auth import PrincipalCache
 from telepresence.platform.context import (
@@ -36,6 +36,7 @@ from telepresence.platform.errors import (
     InvalidInput,
     RateLimited,
     Unauthorized,
+    validation_errors,
 )
 from telepresence.platform.identity import (
     Principal,
@@ -426,6 +427,15 @@ def _page_handler(endpoint: Endpoint, fn: Handler) -> Handler:
             from telepresence.platform.rendering import render_problem
 
             return render_problem(request, exc)
+        except ValidationError as exc:
+            # A form value a page's model refused: the same page, with the fields named.
+            from telepresence.platform.rendering import render_problem
+
+            refused = InvalidInput(
+                "Some of what was entered could not be used. Go back and check it.",
+                errors=validation_errors(exc),
+            )
+            return render_problem(request, refused)
         result.headers.setdefault("Cache-Control", "no-store")
         return result
 

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import pytest
 from aiohttp import web
+from factories import PASSWORD, seed_org
+from pydantic import BaseModel, Field
 
 from telepresence.app import create_app
+from telepresence.platform.context import DATABASE
+from telepresence.platform.identity import STAFF
+from telepresence.platform.routing import Routes
 
 HTML = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
 
@@ -49,3 +54,37 @@ async def test_a_fault_on_a_page_is_a_friendly_500_with_a_reference(
     api = await client.get("/api/broken", headers=HTML)
     assert api.status == 500
     assert api.content_type == "application/problem+json"
+
+
+async def test_a_form_value_a_page_refuses_is_a_page_naming_the_field(
+    aiohttp_client, settings, clock
+):
+    class Duty(BaseModel):
+        minutes: int = Field(ge=0, le=600)
+
+    extra = Routes("test-forms")
+
+    @extra.page("POST", "/test-duty", roles=STAFF, summary="A form with a checked number")
+    async def duty(request: web.Request, who) -> web.Response:
+        form = await request.post()
+        Duty(minutes=form.get("minutes", ""))  # raises for "lots"
+        return web.Response(text="ok")
+
+    app = create_app(settings, clock=clock)
+    extra.install(app)
+    client = await aiohttp_client(app)
+    org = await seed_org(app[DATABASE])
+    signed = await client.post(
+        "/api/auth/login", json={"email": org.email("hospital_staff"), "password": PASSWORD}
+    )
+    token = (await signed.json())["token"]
+    resp = await client.post(
+        "/test-duty",
+        data={"minutes": "lots"},
+        headers=HTML | {"Authorization": f"Bearer {token}"},
+    )
+    assert resp.status == 422
+    assert resp.content_type == "text/html"
+    html = await resp.text()
+    assert "Some of what was entered could not be used." in html
+    assert "<strong>minutes</strong>: Input should be a valid integer" in html
