@@ -2,8 +2,9 @@
 
 Off roll: the pupil's bookings that have not started are cancelled (a lesson under
 way is left to end), the devices assigned to them are released for another pupil,
-and their tablet is signed out at once. Their history stays for the retention
-period. A record with no history at all can be deleted instead.
+their tablet is signed out at once and their calendar feed stops working. Their
+history stays for the retention period. A record with no history at all can be
+deleted instead.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from device_registry.models import Device
 from scheduler.bookings import repository as booking_repo
+from scheduler.bookings.feeds.services import revoke_feeds
 from scheduler.bookings.models import Booking
 from scheduler.bookings.ports import BookingEvent, BookingEventKind
 from scheduler.bookings.services import booking_event
@@ -94,6 +96,7 @@ async def take_off_roll(
         device.pupil_id = None
     summary.pupil.active = False
     await revoke_identity(app, session, Identity.PUPIL, summary.pupil.id, now)
+    await revoke_feeds(session, who, summary.pupil.id, now)  # their calendar stops updating
     await session.flush()
     return summary, events
 

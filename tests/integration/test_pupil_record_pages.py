@@ -10,7 +10,7 @@ from factories import PASSWORD, add_booking, add_device
 from sqlalchemy import select
 
 from device_registry.models import Device
-from scheduler.bookings.models import Booking, UnavailabilityRow
+from scheduler.bookings.models import Booking, CalendarFeed, UnavailabilityRow
 from telepresence.platform.context import DATABASE
 from telepresence.platform.models import AuditEntry, Pupil
 
@@ -241,6 +241,11 @@ async def test_the_api_previews_and_takes_a_pupil_off_roll(client, org, login):
     robot = await add_device(client.app[DATABASE], org, pupil_id=org.pupil.id)
     await add_booking(client.app[DATABASE], org, robot.id, starts_in=timedelta(days=2))
     staff = await login("hospital_staff")
+    csrf = await sign_in(client, org.email("hospital_staff"))
+    made = await client.post(f"/pupils/{org.pupil.id}/calendar-feed", data={"csrf_token": csrf})
+    feed_url = re.search(r"(/feeds/pupils/[\w-]+\.ics)", await made.text())
+    assert feed_url is not None
+    assert (await client.get(feed_url.group(1))).status == 200
     path = f"/api/pupils/{org.pupil.id}/off-roll"
     preview = await (await client.get(path, headers=staff)).json()
     assert preview["on_roll"] is True
@@ -249,6 +254,10 @@ async def test_the_api_previews_and_takes_a_pupil_off_roll(client, org, login):
     done = await client.post(path, headers=staff)
     assert done.status == 200, await done.text()
     assert (await done.json())["on_roll"] is False
+    assert (await client.get(feed_url.group(1))).status in {404, 410}  # calendars stop updating
+    async with client.app[DATABASE].sessions() as session:
+        feeds = list(await session.scalars(select(CalendarFeed)))
+    assert [f.revoked_at is not None for f in feeds] == [True]
     assert (await client.post(path, headers=staff)).status == 409
     coordinator = await login("coordinator")
     assert (await client.get(path, headers=coordinator)).status == 403
