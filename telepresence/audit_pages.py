@@ -15,12 +15,12 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from sqlalchemy import Select, not_, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from telepresence.organisation import services as org
+from telepresence.organisation.zones import provider_zone
 from telepresence.platform.context import DATABASE
 from telepresence.platform.identity import Principal, Role
-from telepresence.platform.models import AuditEntry, Pupil, School, User
+from telepresence.platform.models import AuditEntry, Pupil, User
 from telepresence.platform.rendering import ROLE_LABELS, render
 from telepresence.platform.routing import Routes
 
@@ -149,20 +149,13 @@ def _query(provider_id: str, f: Filters, zone: ZoneInfo) -> Select[AuditEntry]:
     return query.order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
 
 
-async def _zone(session: AsyncSession, provider_id: str) -> ZoneInfo:
-    school = await session.scalar(
-        select(School).where(School.provider_id == provider_id).order_by(School.created_at)
-    )
-    return ZoneInfo(school.time_zone if school else "Europe/London")
-
-
 @routes.page("GET", "/audit", roles=[Role.ADMIN], summary="The audit log (admin)")
 async def audit_page(request: web.Request, who: Principal) -> web.StreamResponse:
     """Changes by default, or page views; filtered by who, what, pupil and dates."""
     f = _filters(request.query)
     provider_id = who.provider_id or ""
     async with request.app[DATABASE].sessions() as session:
-        zone = await _zone(session, provider_id)
+        zone = await provider_zone(session, provider_id)
         rows = list(await session.scalars(_query(provider_id, f, zone).limit(LIMIT)))
         users = list(
             await session.scalars(

@@ -14,6 +14,7 @@ from telepresence.engagement import alerts, services
 from telepresence.engagement.models import AlertRecipientRow, AlertRow
 from telepresence.engagement.schemas import AlertQuery
 from telepresence.notifications import services as notices
+from telepresence.organisation.zones import provider_zone
 from telepresence.platform.audit import record_request
 from telepresence.platform.context import CLOCK, DATABASE
 from telepresence.platform.errors import DomainError, NotFound
@@ -36,6 +37,7 @@ async def _inbox(request: web.Request, who: Principal, problem: str = "") -> web
         open_alerts = []
         if who.role is not Role.ASSISTANT:
             open_alerts = await services.list_alerts(db, who, AlertQuery())
+        zone = await provider_zone(db, who.provider_id)
     return render(
         request,
         who,
@@ -46,6 +48,7 @@ async def _inbox(request: web.Request, who: Principal, problem: str = "") -> web
             "unread": unread,
             "alerts": open_alerts,
             "problem": problem,
+            "zone": zone,
         },
         current="/inbox",
     )
@@ -95,6 +98,7 @@ async def _alert_page(
             "alert": services.alert_out(alert, pupil),
             "can_act": sent is not None,
             "problem": problem,
+            "zone": await provider_zone(db, who.provider_id),
         },
         status=status,
         current="/inbox",

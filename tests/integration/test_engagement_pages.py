@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import re
+from zoneinfo import ZoneInfo
 
 from factories import PASSWORD, add_device
 from integration.engagement_helpers import past_lesson, past_weekdays
+from sqlalchemy import select
 
 from telepresence.engagement.jobs import compute_finished_outcomes, nightly_engagement
+from telepresence.engagement.models import AlertRow
+from telepresence.notifications.models import Notification
 from telepresence.platform.context import DATABASE, JOBS
+from telepresence.platform.models import School
 
 
 def _found(pattern: str, text: str) -> str:
@@ -71,3 +76,31 @@ async def test_assistants_get_their_inbox_but_no_alerts(client, org):
     assert resp.status == 200
     assert "Nothing yet." in await resp.text()
     assert (await client.get("/engagement/alerts/nope", allow_redirects=False)).status == 403
+
+
+async def test_inbox_and_alert_times_read_in_the_schools_zone_and_name_it(client, org):
+    database = client.app[DATABASE]
+    async with database.transaction() as db:
+        school = await db.get(School, org.school_id)
+        assert school is not None
+        school.time_zone = "Asia/Kolkata"  # UTC+05:30 all year: a clock that differs from UTC
+    robot = await add_device(database, org, pupil_id=org.pupil.id)
+    for day in past_weekdays(3):
+        await past_lesson(database, org, robot.id, day)
+    await compute_finished_outcomes(client.app[JOBS].context)
+    await nightly_engagement(client.app[JOBS].context, force=True)
+    async with database.sessions() as db:
+        notice = await db.scalar(
+            select(Notification).where(Notification.user_id == org.users["coordinator"].id)
+        )
+        alert = await db.scalar(select(AlertRow))
+    assert notice is not None
+    assert alert is not None
+    zone = ZoneInfo("Asia/Kolkata")
+    await _sign_in(client, org.email("coordinator"))
+    page = await (await client.get("/inbox")).text()
+    assert "Times are in Asia/Kolkata." in page
+    assert notice.created_at.astimezone(zone).strftime("%d %b %Y %H:%M") in page
+    alert_page = await (await client.get(f"/engagement/alerts/{alert.id}")).text()
+    opened = alert.opened_at.astimezone(zone).strftime("%d %b %Y %H:%M")
+    assert f'{opened}</time> <span class="hint">(Asia/Kolkata)</span>' in alert_page
