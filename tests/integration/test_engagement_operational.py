@@ -65,6 +65,7 @@ async def test_a_move_not_done_opens_one_alert_and_it_clears_when_done(client, o
     )
     assert "from S12 to Lab 3" in alert.summary
     assert "Maths at 10:00" in alert.summary
+    assert alert.figures["link"] == f"/schools/{org.school_id}/rota?date={day.isoformat()}"
     assert await _recipients(database, alert.id) == await _coordinators_and_key_worker(
         database, org
     )
@@ -171,7 +172,7 @@ async def test_too_unwell_today_is_an_alert_on_the_inbox_acknowledged_and_resolv
     resp = await client.post(f"/api/pupils/{org.pupil.id}/unwell-today", headers=pupil)
     assert resp.status == 200, await resp.text()
     [alert] = await _alerts(database, "unwell_today")
-    assert alert.summary.startswith("Sam Kowalski is too unwell for lessons today (")
+    assert alert.summary.startswith("Too unwell for lessons today (")
     assert "Maths" in alert.summary
     assert await _recipients(database, alert.id) == await _coordinators_and_key_worker(
         database, org
@@ -192,10 +193,10 @@ async def test_too_unwell_today_is_an_alert_on_the_inbox_acknowledged_and_resolv
     assert signed.status == 303
     inbox = await (await client.get("/inbox")).text()
     assert f'href="/engagement/alerts/{alert.id}"' in inbox
-    assert "is too unwell for lessons today" in inbox
+    assert "Sam Kowalski</strong>: Too unwell for lessons today" in inbox
     page = await (await client.get(f"/engagement/alerts/{alert.id}")).text()
-    assert "too unwell for lessons today" in page
-    assert f'href="/pupils/{org.pupil.id}/unavailability">See what it is about' in page
+    assert "Too unwell for lessons today" in page
+    assert f'href="/pupils/{org.pupil.id}/unavailability">Open the pupil' in page
     dashboard = await (await client.get("/engagement")).text()
     assert f'href="/engagement/alerts/{alert.id}"' in dashboard
     form = {"csrf_token": _csrf(page), "action": "acknowledge", "note": "Ward says: resting"}
@@ -242,7 +243,7 @@ async def test_too_unwell_today_clears_when_the_day_is_over_and_goes_in_the_dige
         notifier=Recorder(),
     )
     assert await send_digests(digest_context, datetime.now(UTC)) >= 1
-    assert any("too unwell for lessons today" in n.body for n in sent)
+    assert any("Sam Kowalski: Too unwell for lessons today" in n.body for n in sent)
 
     clock.advance(timedelta(days=1, hours=1))
     await _run(client)

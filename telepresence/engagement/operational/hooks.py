@@ -24,7 +24,12 @@ from scheduler.rota.domain.moves import BatteryWarning
 from scheduler.rota.models import MoveRow
 from scheduler.rota.services import RotaAlerts
 from telepresence.engagement.operational import rules
-from telepresence.engagement.operational.store import move_draft, move_link, open_alert
+from telepresence.engagement.operational.store import (
+    device_link,
+    move_draft,
+    move_link,
+    open_alert,
+)
 from telepresence.platform.clock import Clock
 from telepresence.platform.database import Database
 from telepresence.platform.models import Pupil, School
@@ -86,7 +91,7 @@ class EngagementRotaAlerts:
                         f"{booking.subject} at {at:%H:%M}",
                         booking.ends_at,
                     )
-                    link = f"/devices/{warning.device_id}"
+                    link = device_link(warning.device_id)
                     await open_alert(db, booking.pupil_id, draft, self.clock.now(), link=link)
         except SQLAlchemyError as exc:
             log.warning("engagement.ops_alert_failed", school_id=school_id, error=str(exc))
@@ -113,6 +118,6 @@ class EngagementUnwell:
             )
         )
         lines = [f"{b.starts_at.astimezone(zone):%H:%M} {b.subject}" for b in lessons]
-        name = f"{pupil.first_name} {pupil.last_name}".strip()
-        draft = rules.unwell_today(name, today, until, lines)
-        await open_alert(session, pupil_id, draft, now, link=f"/pupils/{pupil_id}/unavailability")
+        draft = rules.unwell_today(today, until, lines)
+        link = (f"/pupils/{pupil_id}/unavailability", "Open the pupil's unavailability")
+        await open_alert(session, pupil_id, draft, now, link=link)

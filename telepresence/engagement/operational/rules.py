@@ -129,13 +129,13 @@ def battery_cleared(
     return lesson_ends_at is None or now >= lesson_ends_at
 
 
-def unwell_today(name: str, day: date, until: datetime, cancelled: list[str]) -> OpsDraft:
+def unwell_today(day: date, until: datetime, cancelled: list[str]) -> OpsDraft:
     """The pupil (or staff for them) said they are too unwell for lessons today."""
     what = "; ".join(cancelled) if cancelled else "no lessons were left to cancel"
     return OpsDraft(
         OpsRule.UNWELL_TODAY,
         f"day:{day.isoformat()}",
-        f"{name} is too unwell for lessons today ({what}).",
+        f"Too unwell for lessons today ({what}).",
         {"day": day.isoformat(), "day_ends_at": until.isoformat(), "cancelled": what},
     )
 

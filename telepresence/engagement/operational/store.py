@@ -26,7 +26,16 @@ from telepresence.engagement.operational import rules
 from telepresence.engagement.operational.rules import OpsDraft, OpsRule
 from telepresence.platform.models import Pupil, School
 
-__all__ = ["QUIET_AFTER_HAND", "Synced", "clear", "move_draft", "move_link", "open_alert", "sync"]
+__all__ = [
+    "QUIET_AFTER_HAND",
+    "Synced",
+    "clear",
+    "device_link",
+    "move_draft",
+    "move_link",
+    "open_alert",
+    "sync",
+]
 
 QUIET_AFTER_HAND = timedelta(hours=24)
 """An operational alert resolved by hand is not opened again for the same subject this long."""
@@ -41,11 +50,17 @@ class Synced:
 
 
 async def open_alert(
-    db: AsyncSession, pupil_id: str, draft: OpsDraft, now: datetime, *, link: str | None = None
+    db: AsyncSession,
+    pupil_id: str,
+    draft: OpsDraft,
+    now: datetime,
+    *,
+    link: tuple[str, str] | None = None,
 ) -> AlertRow | None:
     """Open the alert unless one is open for the pupil, rule and subject (or was resolved by
     hand lately); its recipients are the pupil's key worker and the provider's coordinators.
-    ``link``: the page of what it is about (the alert page links to it)."""
+    ``link``: the page of what it is about and the words of the link to it (the alert
+    page shows it)."""
     same = (
         AlertRow.pupil_id == pupil_id,
         AlertRow.rule == draft.rule.value,
@@ -71,7 +86,7 @@ async def open_alert(
         subject_key=draft.subject_key,
         status="open",
         summary=draft.summary[:300],
-        figures=draft.figures | ({"link": link} if link else {}),
+        figures=draft.figures | ({"link": link[0], "link_text": link[1]} if link else {}),
         opened_at=now,
         note="",
     )
@@ -117,9 +132,17 @@ async def move_draft(
     return rules.move_not_done(move.id, status, failed or move.status_reason, line, lesson)
 
 
-def move_link(move: MoveRow) -> str:
+def move_link(move: MoveRow) -> tuple[str, str]:
     """The rota page of the move's day."""
-    return f"/schools/{move.school_id}/rota?date={move.local_date.isoformat()}"
+    return (
+        f"/schools/{move.school_id}/rota?date={move.local_date.isoformat()}",
+        "Open that day's rota",
+    )
+
+
+def device_link(device_id: str) -> tuple[str, str]:
+    """The robot's page."""
+    return f"/devices/{device_id}", "Open the robot's page"
 
 
 async def _open_of(db: AsyncSession, rule: OpsRule) -> list[AlertRow]:
@@ -223,7 +246,7 @@ async def _open_offline(db: AsyncSession, now: datetime, done: Synced) -> None:
             booking.starts_at,
         )
         if draft is not None and await open_alert(
-            db, booking.pupil_id, draft, now, link=f"/devices/{device.id}"
+            db, booking.pupil_id, draft, now, link=device_link(device.id)
         ):
             done.opened += 1
 
