@@ -1,0 +1,75 @@
+"""figures.breakdown (one scan) gives the same figures as counts_by per grouping (one scan each)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from factories import add_device
+from integration.engagement_helpers import past_lesson, past_weekdays
+from sqlalchemy import func, select
+
+from telepresence.engagement.figures import Scope, breakdown, counts_by, with_trend
+from telepresence.engagement.jobs import compute_finished_outcomes
+from telepresence.engagement.models import OutcomeRow as Out
+from telepresence.platform.context import DATABASE, JOBS
+
+
+def _plain(counts):
+    return sorted(
+        (
+            c.key,
+            c.booked,
+            c.joined,
+            c.attended,
+            c.partial,
+            c.missed,
+            c.cancelled,
+            c.present_seconds,
+            c.booked_seconds,
+            c.trend,
+        )
+        for c in counts
+    )
+
+
+async def test_breakdown_equals_one_query_per_grouping(client, org, clock):
+    database = client.app[DATABASE]
+    robot = await add_device(database, org, pupil_id=org.pupil.id)
+    days = past_weekdays(30)
+    spans = [[(0, 60)], [(0, 20)], [], [(5, 55)], [(0, 30), (35, 60)]]
+    for i, day in enumerate(days):
+        status = "cancelled" if i % 7 == 6 else "booked"
+        await past_lesson(
+            database,
+            org,
+            robot.id,
+            day,
+            present=spans[i % len(spans)] if status == "booked" else [],
+            subject=("Maths", "English", "Art")[i % 3],
+            status=status,
+            cancel_reason="too unwell today" if status == "cancelled" else None,
+        )
+    await compute_finished_outcomes(client.app[JOBS].context)
+    # A range starting mid-week: the weeks before it feed only the trend.
+    first = days[12] if days[12].weekday() != 0 else days[13]
+    scope = Scope(org.provider_id, first, days[-1])
+    async with database.sessions() as db:
+        figures = await breakdown(db, scope)
+        wide = Scope(org.provider_id, first - timedelta(days=first.weekday(), weeks=4), days[-1])
+        weeks = with_trend(await counts_by(db, wide, Out.pupil_id, Out.week_monday))
+        assert _plain(figures.weeks) == _plain(weeks)
+        assert _plain(figures.pupils) == _plain(await counts_by(db, scope, Out.pupil_id))
+        assert _plain(figures.schools) == _plain(await counts_by(db, scope, Out.school_id))
+        assert _plain(figures.devices) == _plain(await counts_by(db, scope, Out.device_id))
+        assert _plain(figures.mondays) == _plain(await counts_by(db, scope, Out.week_monday))
+        [provider] = await counts_by(db, scope, Out.provider_id)
+        assert _plain([figures.provider])[0][1:] == _plain([provider])[0][1:]
+        assert figures.provider.booked > 0
+        assert figures.provider.cancelled > 0
+        assert any(w.trend is not None for w in figures.weeks)
+        used = await db.scalar(
+            select(func.max(Out.lesson_date)).where(
+                Out.present_seconds > 0, Out.lesson_date >= first, Out.lesson_date <= days[-1]
+            )
+        )
+        assert figures.last_used == {robot.id: used}
