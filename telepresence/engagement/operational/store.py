@@ -170,9 +170,11 @@ def _when(figures: dict[str, object], key: str) -> datetime | None:
 
 async def _open_moves(db: AsyncSession, now: datetime, done: Synced) -> None:
     """Moves escalated or failed around today, each once (any alert of the move counts)."""
+    schools = list(await db.scalars(select(School.id)))  # so the (school, date) index serves
     moves = list(
         await db.scalars(
             select(MoveRow).where(
+                MoveRow.school_id.in_(schools),
                 MoveRow.status.in_(sorted(rules.NOT_DONE)),
                 MoveRow.pupil_id.is_not(None),
                 MoveRow.local_date.between(
@@ -217,21 +219,27 @@ async def _clear_moves(db: AsyncSession, now: datetime, done: Synced) -> None:
 
 
 async def _open_offline(db: AsyncSession, now: datetime, done: Synced) -> None:
-    """Active robots offline with a booked lesson starting within ``DEVICE_LEAD``."""
-    rows = (
-        await db.execute(
-            select(Booking, Device)
-            .join(Device, Device.id == Booking.classroom_device_id)
-            .where(
-                Booking.status == "booked",
-                Booking.starts_at > now,
-                Booking.starts_at <= now + rules.DEVICE_LEAD,
-                Device.online.is_(False),
-                Device.lifecycle == "active",
-            )
-            .order_by(Booking.starts_at)
+    """Active robots offline with a booked lesson starting within ``DEVICE_LEAD``: the
+    offline robots first (a fleet), then their bookings by the (robot, start) index."""
+    offline = {
+        d.id: d
+        for d in await db.scalars(
+            select(Device).where(Device.online.is_(False), Device.lifecycle == "active")
         )
-    ).all()
+    }
+    if not offline:
+        return
+    bookings = await db.scalars(
+        select(Booking)
+        .where(
+            Booking.classroom_device_id.in_(sorted(offline)),
+            Booking.starts_at > now,
+            Booking.starts_at <= now + rules.DEVICE_LEAD,
+            Booking.status == "booked",
+        )
+        .order_by(Booking.starts_at)
+    )
+    rows = [(b, offline[b.classroom_device_id]) for b in bookings]
     schools: dict[str, School | None] = {}
     for booking, device in rows:
         if booking.school_id not in schools:
