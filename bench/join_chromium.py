@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import statistics
 import sys
 import tempfile
@@ -202,8 +203,10 @@ async def service_trial(app: web.Application, server: str, agent: Any, page: Pag
     elapsed = await page.evaluate(
         "() => window.benchFirstFrame - Number(sessionStorage.getItem('benchTap'))"
     )
-    await page.click("#leave")  # ends the session for both, as a pupil leaving does
-    await page.wait_for_url(f"{server}/today")
+    # Leaving asks once (the lesson page's confirmation), then goes back to /today.
+    await page.click("#leave")
+    await page.click("#leave-yes")
+    await page.wait_for_url(re.compile(re.escape(f"{server}/today")))
     return float(elapsed)
 
 
