@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from telepresence.engagement import alerts
@@ -116,9 +116,16 @@ async def run_alert_rules(ctx: JobContext, now: datetime) -> int:
 
 
 async def send_digests(ctx: JobContext, now: datetime) -> int:
-    """Email each recipient one digest of their open alerts (only when SMTP is set)."""
+    """Email each recipient one digest of their open alerts (only when SMTP is set), and of
+    the operational alerts that cleared by themselves in the last day (a "too unwell today"
+    clears at the pupil's midnight, before the digest goes)."""
     if not ctx.settings.smtp_host or ctx.notifier is None:
         return 0
+    cleared_lately = and_(
+        AlertRow.subject_key != "",
+        AlertRow.resolved_by == alerts.SYSTEM,
+        AlertRow.resolved_at > now - timedelta(days=1),
+    )
     async with ctx.database.sessions() as db:
         rows = (
             await db.execute(
@@ -126,21 +133,28 @@ async def send_digests(ctx: JobContext, now: datetime) -> int:
                 .join(AlertRecipientRow, AlertRecipientRow.user_id == User.id)
                 .join(AlertRow, AlertRow.id == AlertRecipientRow.alert_id)
                 .join(Pupil, Pupil.id == AlertRow.pupil_id)
-                .where(AlertRow.status != "resolved", User.active.is_(True))
+                .where(or_(AlertRow.status != "resolved", cleared_lately), User.active.is_(True))
                 .order_by(User.id, AlertRow.opened_at)
             )
         ).all()
-    by_user: dict[str, tuple[User, list[str]]] = {}
+    by_user: dict[str, tuple[User, list[str], list[str]]] = {}
     for user, alert, pupil in rows:
-        line = f"- {pupil.first_name} {pupil.last_name}: {alert.summary} ({alert.status})"
-        by_user.setdefault(user.id, (user, []))[1].append(line)
+        _user, open_lines, cleared = by_user.setdefault(user.id, (user, [], []))
+        name = f"{pupil.first_name} {pupil.last_name}"
+        if alert.status == "resolved":
+            cleared.append(f"- {name}: {alert.summary}")
+        else:
+            open_lines.append(f"- {name}: {alert.summary} ({alert.status})")
     sent = 0
-    for user, lines in by_user.values():
+    for user, lines, cleared in by_user.values():
+        body = "Open alerts about your pupils:\n\n" + ("\n".join(lines) or "- none")
+        if cleared:
+            body += "\n\nCleared by themselves since yesterday:\n\n" + "\n".join(cleared)
         notice = Notice(
             idempotency_key=f"engagement-digest:{now.date().isoformat()}:{user.id}",
             kind="engagement_digest",
             subject=f"Classbridge: {len(lines)} open engagement alert(s)",
-            body="Open alerts about your pupils:\n\n" + "\n".join(lines),
+            body=body,
             email=user.email,
             link="/inbox",
         )

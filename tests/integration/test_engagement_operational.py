@@ -250,3 +250,9 @@ async def test_too_unwell_today_clears_when_the_day_is_over_and_goes_in_the_dige
     [cleared] = await _alerts(database, "unwell_today")
     assert (cleared.status, cleared.resolved_by) == ("resolved", "system")
     assert "the day is over" in cleared.note
+    # The next digest still says so (it goes after the pupil's midnight).
+    sent.clear()
+    assert await send_digests(digest_context, clock.now()) >= 1
+    [body] = {n.body for n in sent if n.email == org.email("coordinator")}
+    cleared_part = body.split("Cleared by themselves since yesterday:")[1]
+    assert "Sam Kowalski: Too unwell for lessons today" in cleared_part
