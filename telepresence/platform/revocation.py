@@ -133,6 +133,8 @@ class SignedInStreams:
                 await self.sweep()
             except (SQLAlchemyError, OSError) as exc:
                 log.warning("stream_revocation_sweep_failed", error=type(exc).__name__)
+            except Exception:  # logged with its traceback: a sweep that stops stops revocation
+                log.exception("stream_revocation_sweep_crashed")
 
     async def sweep(self) -> int:
         """One look; returns how many streams it ended."""

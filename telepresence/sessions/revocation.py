@@ -128,6 +128,8 @@ class RevokedLessonSweep:
                 await self.sweep()
             except (SQLAlchemyError, OSError) as exc:
                 log.warning("revocation_sweep_failed", error=type(exc).__name__)
+            except Exception:  # logged with its traceback: a sweep that stops stops revocation
+                log.exception("revocation_sweep_crashed")
 
     async def sweep(self) -> int:
         """One look; returns how many sockets it closed (and relay watchers it dropped)."""

@@ -176,6 +176,9 @@ async def drop_revoked_watchers(app: web.Application) -> int:
         robots = {row.id: row.robot_id for row in rows}
     dropped = 0
     for session_id, viewers in watched.items():
+        if session_id not in robots:  # the session itself is gone: nothing left to watch
+            await hub.close(session_id)
+            continue
         for viewer_id in set(viewers) - allowed:
             relay = hub.get(session_id)
             if relay is not None and await relay.remove_viewer(viewer_id):

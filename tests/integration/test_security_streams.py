@@ -55,3 +55,25 @@ async def test_signing_out_ends_the_stream_started_with_that_sign_in(client, org
     assert await asyncio.wait_for(kept.content.readline(), 2) == b"event: device\r\n"
     fleet.close()
     kept.close()
+
+
+async def test_the_sweep_outlives_an_unexpected_error(client, org, login, monkeypatch):
+    """A sweep that died on one unexpected error would stop revocation on its instance."""
+    from telepresence.platform.revocation import SignedInStreams
+
+    real, calls = SignedInStreams.sweep, []
+
+    async def fails_once(self: SignedInStreams) -> int:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("a bug in one look")
+        return await real(self)
+
+    monkeypatch.setattr(SignedInStreams, "sweep", fails_once)
+    coordinator = await login("coordinator")
+    fleet = await client.get("/devices/events", headers=coordinator)
+    await asyncio.sleep(0.7)  # the first look has failed by now
+    assert (await client.post("/api/auth/logout", headers=coordinator)).status == 204
+    await _ends_within(fleet, 1.5)
+    assert len(calls) >= 2
+    fleet.close()
