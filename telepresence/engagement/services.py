@@ -3,6 +3,7 @@ summary, alerts, the pupil's own week. Figures come from ``figures`` (aggregate 
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
@@ -19,8 +20,8 @@ from telepresence.engagement.figures import (
     breakdown,
     counts_by,
     move_punctuality,
+    subjects_and_weeks,
     total_of,
-    with_trend,
 )
 from telepresence.engagement.models import AlertRecipientRow, AlertRow, OutcomeRow
 from telepresence.engagement.schemas import (
@@ -38,6 +39,7 @@ from telepresence.platform.identity import Principal, Role
 from telepresence.platform.models import Pupil
 
 __all__ = [
+    "LessonOutcome",
     "counts_out",
     "list_alerts",
     "my_week",
@@ -69,7 +71,35 @@ def counts_out(c: Counts, key: str | None = None) -> CountsOut:
     )
 
 
-def outcome_out(r: OutcomeRow) -> OutcomeOut:
+@dataclass(frozen=True, slots=True)
+class LessonOutcome:
+    """One finished lesson's outcome as the API, pages and exports show it: the columns of
+    ``engagement_outcomes`` they read, as a plain value (no ORM identity or change tracking
+    for a read of a term's lessons)."""
+
+    booking_id: str
+    pupil_id: str
+    subject: str
+    lesson_date: date
+    starts_at: datetime
+    outcome: str
+    reason: str | None
+    present_seconds: int
+    booked_seconds: int
+    first_join: datetime | None
+    last_leave: datetime | None
+    gaps: int
+    reconnects: int
+    hands_raised: int
+    camera_seconds: int
+    quality: str
+    move_id: str | None
+
+
+_LESSON_COLUMNS = [getattr(Out, f.name) for f in fields(LessonOutcome)]
+
+
+def outcome_out(r: LessonOutcome) -> OutcomeOut:
     """The API shape of one lesson's outcome."""
     return OutcomeOut(
         booking_id=r.booking_id,
@@ -95,15 +125,15 @@ def outcome_out(r: OutcomeRow) -> OutcomeOut:
 
 async def pupil_outcomes(
     db: AsyncSession, who: Principal, pupil_id: str, start: date, end: date
-) -> list[OutcomeRow]:
+) -> list[LessonOutcome]:
     """The pupil's finished lessons in the range, oldest first (``NotFound`` if not visible)."""
     pupil = await access.visible_pupil(db, who, pupil_id)
     query = (
-        select(OutcomeRow)
+        select(*_LESSON_COLUMNS)
         .where(Out.pupil_id == pupil.id, Out.lesson_date >= start, Out.lesson_date <= end)
         .order_by(Out.starts_at)
     )
-    return list(await db.scalars(query))
+    return [LessonOutcome(*row) for row in (await db.execute(query)).all()]
 
 
 async def pupil_engagement(
@@ -111,13 +141,10 @@ async def pupil_engagement(
 ) -> PupilEngagementOut:
     """The pupil's weeks (trend against their own earlier weeks) and subjects in the range."""
     pupil = await access.visible_pupil(db, who, pupil_id)
-    ids = frozenset({pupil.id})
     # Four weeks more before the range, so the first weeks have a trend too.
-    wide = Scope(pupil.provider_id, week_monday(start) - timedelta(weeks=4), end, ids)
-    weeks = with_trend(await counts_by(db, wide, Out.pupil_id, Out.week_monday))
+    scope = Scope(pupil.provider_id, start, end, frozenset({pupil.id}))
+    subjects, weeks = await subjects_and_weeks(db, scope)
     shown = [w for w in weeks if w.key[1] >= week_monday(start)]
-    scope = Scope(pupil.provider_id, start, end, ids)
-    subjects = await counts_by(db, scope, Out.subject)
     total = total_of(subjects)  # every lesson has one subject: no third scan
     return PupilEngagementOut(
         pupil_id=pupil.id,

@@ -1,4 +1,5 @@
-"""figures.breakdown (one scan) gives the same figures as counts_by per grouping (one scan each)."""
+"""figures.breakdown and figures.subjects_and_weeks (one scan) give the same figures as
+counts_by per grouping (one scan each)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,13 @@ from factories import add_device
 from integration.engagement_helpers import past_lesson, past_weekdays
 from sqlalchemy import func, select
 
-from telepresence.engagement.figures import Scope, breakdown, counts_by, with_trend
+from telepresence.engagement.figures import (
+    Scope,
+    breakdown,
+    counts_by,
+    subjects_and_weeks,
+    with_trend,
+)
 from telepresence.engagement.jobs import compute_finished_outcomes
 from telepresence.engagement.models import OutcomeRow as Out
 from telepresence.platform.context import DATABASE, JOBS
@@ -32,7 +39,9 @@ def _plain(counts):
     )
 
 
-async def test_breakdown_equals_one_query_per_grouping(client, org, clock):
+async def _a_term(client, org):
+    """Six weeks of a pupil's lessons in three subjects (some cancelled), outcomes computed;
+    returns the robot and the days."""
     database = client.app[DATABASE]
     robot = await add_device(database, org, pupil_id=org.pupil.id)
     days = past_weekdays(30)
@@ -50,6 +59,12 @@ async def test_breakdown_equals_one_query_per_grouping(client, org, clock):
             cancel_reason="too unwell today" if status == "cancelled" else None,
         )
     await compute_finished_outcomes(client.app[JOBS].context)
+    return robot, days
+
+
+async def test_breakdown_equals_one_query_per_grouping(client, org, clock):
+    database = client.app[DATABASE]
+    robot, days = await _a_term(client, org)
     # A range starting mid-week: the weeks before it feed only the trend.
     first = days[12] if days[12].weekday() != 0 else days[13]
     scope = Scope(org.provider_id, first, days[-1])
@@ -73,3 +88,29 @@ async def test_breakdown_equals_one_query_per_grouping(client, org, clock):
             )
         )
         assert figures.last_used == {robot.id: used}
+
+
+async def test_a_pupils_subjects_and_weeks_equal_one_query_per_grouping(client, org, clock):
+    database = client.app[DATABASE]
+    robot, days = await _a_term(client, org)
+    # A subject taught only before the range: in the weeks' trend, not among the subjects.
+    await past_lesson(database, org, robot.id, days[1], present=[(0, 60)], subject="Zoology")
+    await compute_finished_outcomes(client.app[JOBS].context)
+    first = days[12] if days[12].weekday() != 0 else days[13]
+    ids = frozenset({org.pupil.id})
+    scope = Scope(org.provider_id, first, days[-1], ids)
+    async with database.sessions() as db:
+        subjects, weeks = await subjects_and_weeks(db, scope)
+        wide = Scope(
+            org.provider_id, first - timedelta(days=first.weekday(), weeks=4), days[-1], ids
+        )
+        expected_weeks = with_trend(await counts_by(db, wide, Out.pupil_id, Out.week_monday))
+        expected_subjects = await counts_by(db, scope, Out.subject)
+    assert [w.key for w in weeks] == [w.key for w in expected_weeks]
+    assert _plain(weeks) == _plain(expected_weeks)
+    assert any(w.trend is not None for w in weeks)
+    # Same order as the database's ORDER BY subject, same counts.
+    assert [s.key for s in subjects] == [s.key for s in expected_subjects]
+    assert _plain(subjects) == _plain(expected_subjects)
+    assert ("Zoology",) not in {s.key for s in subjects}
+    assert sum(w.booked for w in weeks) > sum(s.booked for s in subjects)

@@ -87,7 +87,7 @@ class PupilPage:
     weeks: list[Bar]
     week_rows: list[CountsOut]
     subjects: list[CountsOut]
-    lessons: list[OutcomeRow]
+    lessons: list[services.LessonOutcome]
     alerts: list[AlertOut]
 
 
