@@ -22,8 +22,10 @@ from scheduler.rota.advice import with_advice
 from scheduler.rota.domain.wording import CANT_REASONS, cant_reason, done_too_early
 from scheduler.rota.ical import moves_calendar
 from scheduler.rota.listener import announce_outcomes
+from scheduler.rota.loading import load_walking
 from scheduler.rota.models import OPEN_STATUSES
 from scheduler.rota.planning import rota_topic
+from scheduler.rota.schemas import WalkingIn
 from scheduler.rota.views import assistant_moves, day_rota, my_rota
 from telepresence.platform.audit import record_request
 from telepresence.platform.context import CLOCK, DATABASE, EVENTS, SETTINGS
@@ -215,7 +217,13 @@ async def staff_rota(request: web.Request, who: Principal) -> web.StreamResponse
         return render(request, who, "rota_staff_live.html", context | {"open": OPEN})
     async with request.app[DATABASE].sessions() as session:
         rooms, bases = await rota_config.school_bases(session, rota.school.id)
-    context |= {"open": OPEN, "rooms": rooms, "bases": bases}
+        walking = await load_walking(session, rota.school.id)
+    names = {r.id: r.name for r in rooms}
+    pairs = sorted(
+        (sorted(names.get(i, "?") for i in pair), t.total_seconds() / 60)
+        for pair, t in walking.overrides.items()
+    )
+    context |= {"open": OPEN, "rooms": rooms, "bases": bases, "walking": walking, "pairs": pairs}
     return render(request, who, "rota_staff.html", context, current="/rota")
 
 
@@ -239,6 +247,53 @@ async def base_room_form(request: web.Request, who: Principal) -> web.StreamResp
         record_request(request, session, who, "rota.base_room", "user", user.id)
     await announce_outcomes(request.app, outcomes)
     raise web.HTTPSeeOther(_back(form, f"/schools/{school_id}/rota"))
+
+
+@routes.page(
+    "POST",
+    "/schools/{school_id}/rota/walking",
+    roles=STAFF_ROLES,
+    summary="Set the school's walking times, or one pair of rooms' (form)",
+)
+async def walking_form(request: web.Request, who: Principal) -> web.StreamResponse:
+    """The three general times, and optionally one pair of rooms' own time (kept with the
+    pairs already set; an empty time for a pair removes it). The coming days are planned
+    again with them."""
+    form = await form_fields(request)
+    now = request.app[CLOCK].now()
+    school_id = request.match_info["school_id"]
+    async with request.app[DATABASE].transaction() as session:
+        current = await load_walking(session, school_id)
+        pairs: dict[tuple[str, ...], object] = {
+            tuple(sorted(pair)): round(t.total_seconds() / 60, 1)
+            for pair, t in current.overrides.items()
+        }
+        a, b = form.get("room_a_id", ""), form.get("room_b_id", "")
+        if a or b:
+            pair = (a, b) if a == b else tuple(sorted((a, b)))
+            pairs.pop(pair, None)
+            if form.get("pair_minutes", "").strip() or a == b:
+                pairs[pair] = form.get("pair_minutes", "").strip() or 0
+        body = WalkingIn.model_validate(
+            {
+                name: form.get(name) or default
+                for name, default in (
+                    ("same_floor_minutes", 2),
+                    ("same_building_minutes", 4),
+                    ("other_building_minutes", 8),
+                )
+            }
+            | {
+                "overrides": [
+                    {"room_a_id": p[0], "room_b_id": p[-1], "minutes": m} for p, m in pairs.items()
+                ]
+            }
+        )
+        school = await rota_config.put_walking(session, who, school_id, body, now)
+        outcomes = await rota_services.replan_ahead(session, school.id, now)
+        record_request(request, session, who, "rota.walking", "school", school.id)
+    await announce_outcomes(request.app, outcomes)
+    raise web.HTTPSeeOther(_back(form, f"/schools/{school_id}/rota") + "#walking")
 
 
 @routes.page(

@@ -261,6 +261,7 @@ TABLE: dict[tuple[str, str], str] = {
     ("GET", "/schools/{school_id}/rota"): "ACH",
     ("POST", "/schools/{school_id}/rota/assign"): "ACH",
     ("POST", "/schools/{school_id}/rota/base-room"): "ACH",
+    ("POST", "/schools/{school_id}/rota/walking"): "ACH",
     ("GET", "/staff"): "A",
     ("POST", "/staff"): "A",
     ("POST", "/staff/{user_id}/password-reset"): "A",

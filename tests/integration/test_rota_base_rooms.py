@@ -111,3 +111,57 @@ async def test_staff_set_base_rooms_on_the_rota_page(client, org, login):
     assert f'<option value="{hall}" selected>Sports hall</option>' in html
     move = await _first_move_of_the_day(client, org, admin)
     assert move["assistant_id"] == jo
+
+
+async def test_staff_set_walking_times_on_the_rota_page_and_the_advice_follows(client, org, login):
+    """'Set a shorter walking time' is something the page lets staff do, not only the API."""
+    await _two_on_duty(client, org, login)
+    hall = await _sports_hall(client, org)
+    s12 = org.room_ids[0]
+    lab3 = org.room_ids[1]
+    robot = await add_device(client.app[DATABASE], org, charging_base_room_id=lab3)
+    day = tomorrow()
+    await add_lesson(client.app[DATABASE], org, robot.id, day, "10:00", "10:50", "S12")
+    await add_lesson(client.app[DATABASE], org, robot.id, day, "10:55", "11:40", "Sports hall")
+    await sign_in(client, org.email("admin"))
+    url = f"/schools/{org.school_id}/rota?date={day.isoformat()}"
+    html = await (await client.get(url)).text()
+    assert "Too short to walk" in html
+    assert 'href="#walking"' in html
+    assert 'id="walking"' in html
+    assert 'name="other_building_minutes"' in html
+    assert 'value="8"' in html
+    form = {"csrf_token": csrf_of(html), "back": url}
+    general = {
+        "same_floor_minutes": "1",
+        "same_building_minutes": "3",
+        "other_building_minutes": "6",
+    }
+    bad = form | general | {"room_a_id": s12, "room_b_id": hall, "pair_minutes": "90"}
+    resp = await client.post(f"/schools/{org.school_id}/rota/walking", data=bad)
+    assert resp.status == 422
+    assert "text/html" in resp.content_type
+    assert "Too short to walk" in await (await client.get(url)).text()
+    pair = {"room_a_id": hall, "room_b_id": s12, "pair_minutes": "2.5"}
+    resp = await client.post(
+        f"/schools/{org.school_id}/rota/walking",
+        data=form | general | pair,
+        allow_redirects=False,
+    )
+    assert resp.status == 303, await resp.text()
+    assert resp.headers["Location"] == url + "#walking"
+    html = await (await client.get(url)).text()
+    assert "Too short to walk" not in html
+    assert "S12 ↔ Sports hall: 2.5 min" in html
+    assert 'name="same_floor_minutes" type="number"' in html
+    assert 'step="0.5" required value="6"' in html
+    assert 'value="8"' not in html
+    # A general change keeps the pair; an empty time for the pair removes it.
+    await client.post(f"/schools/{org.school_id}/rota/walking", data=form | general)
+    assert "S12 ↔ Sports hall: 2.5 min" in await (await client.get(url)).text()
+    await client.post(
+        f"/schools/{org.school_id}/rota/walking", data=form | general | pair | {"pair_minutes": ""}
+    )
+    html = await (await client.get(url)).text()
+    assert "S12 ↔ Sports hall" not in html
+    assert "Too short to walk" in html
