@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 from sqlalchemy import select
 
@@ -86,9 +88,16 @@ async def join(request: web.Request, who: Principal) -> JoinOut:
     )
 
 
+# The call is set up in the first few hundred milliseconds after the join (offer, answer,
+# ICE, first frame): the notices' queries and writes start after it, instead of taking the
+# event loop and the database (SQLite's one writer) from it.
+TELL_AFTER_JOIN_S = 1.0
+
+
 async def _tell_if_robot_elsewhere(app: web.Application, booking_id: str) -> None:
     """The pupil is joining: if the robot is probably not in the lesson's room, the school
     contacts and key worker are told (once per lesson; a rejoin finds the notices sent)."""
+    await asyncio.sleep(TELL_AFTER_JOIN_S)
     async with app[DATABASE].sessions() as db:
         booking = await db.get(Booking, booking_id)
         if booking is None:
