@@ -71,6 +71,7 @@ def _key_worker_runs_the_plan(page: Page, server: LiveServer, pupil_id: str) -> 
 
     page.get_by_label("Move to").select_option("phased_return")
     page.get_by_label("Monday").check()
+    page.get_by_label("Thursday").check()
     page.get_by_role("button", name="Change phase").click()
     expect(page.locator("#phase")).to_have_text("Phased return")
 
@@ -123,15 +124,22 @@ def test_key_worker_plan_and_the_home_school_view(
     school = open_tab()
     _contact_accepts_the_invitation(school.page, live_server, invited["invite_link"], email)
     page = school.page
+    bullet = page.locator("ul.cards").evaluate("list => getComputedStyle(list).listStyleType")
+    assert bullet == "none"  # each pupil is a card, not a bulleted card
     page.get_by_role("link", name="Aisha R.").click()
     expect(page.locator("#phase")).to_have_text("Phased return")
     main = page.get_by_role("main")
     expect(main).to_contain_text("Shared: loves drama")
-    expect(main).to_contain_text("Monday")
+    expect(main).to_contain_text("Monday, Thursday")  # days apart, not run together
     expect(main).not_to_contain_text("medication")
     expect(main).not_to_contain_text("Try Monday mornings")  # review decisions stay internal
     expect(main).not_to_contain_text("Wants to be successful")
     _shots(page, outdir, "reintegration-school")
+    gap = page.evaluate(
+        """() => { const [a, b] = document.querySelectorAll('.reintegration .grid');
+        return b.getBoundingClientRect().top - a.getBoundingClientRect().bottom; }"""
+    )
+    assert gap >= 8, f"the plan's cards touch the contact form's ({gap} px apart)"
     page.get_by_role("button", name="Tick off").click()
     expect(page.locator("#actions")).to_contain_text("Done")
     assert school.problems == []
