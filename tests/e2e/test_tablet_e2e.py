@@ -176,6 +176,12 @@ def test_a_robot_probably_not_in_the_room_shows_a_gentle_warning(
     context.set_default_timeout(15_000)
     page = context.new_page()
     staff = bearer(live_server, "hospital_staff")
+    # Earlier tests on this shared server may have told of other lessons: count from here.
+    told_before = {
+        n["id"]
+        for n in api(live_server, "GET", "/api/notifications", staff)
+        if n["kind"] == "robot_not_in_room"
+    }
     session_id = None
     try:
         sign_in(page, live_server, "pupil")
@@ -194,9 +200,9 @@ def test_a_robot_probably_not_in_the_room_shows_a_gentle_warning(
         watcher = desk.new_page()
         sign_in(watcher, live_server, "hospital_staff")
         watcher.goto(live_server.url(f"/watch/{session_id}"))
-        expect(watcher.locator("#room-warning")).to_contain_text(
-            "The robot may not be in E7: it was last known in Office."
-        )
+        # Why depends on the rota at this hour (a move not confirmed, or none): both name Office.
+        expect(watcher.locator("#room-warning")).to_contain_text("The robot may not be in E7: ")
+        expect(watcher.locator("#room-warning")).to_contain_text("last known in Office.")
         assert shoot(watcher, "watch-robot-elsewhere") == []
 
         # Someone brings Robbie to E7 and says so ("Where is it now?"): both warnings go.
@@ -220,6 +226,6 @@ def test_a_robot_probably_not_in_the_room_shows_a_gentle_warning(
     told = [
         n
         for n in api(live_server, "GET", "/api/notifications", staff)
-        if n["kind"] == "robot_not_in_room"
+        if n["kind"] == "robot_not_in_room" and n["id"] not in told_before
     ]
     assert [n["subject"] for n in told] == ["Robot 'Robbie' may not be in E7 for Sam K."]
