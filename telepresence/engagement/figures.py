@@ -154,12 +154,13 @@ def with_trend(weeks: list[Counts], previous: int = 4) -> list[Counts]:
         by_pupil.setdefault(week.key[0], []).append(week)
     for rows in by_pupil.values():
         rows.sort(key=lambda c: c.key[1])
-        shares = [c.share for c in rows]
-        for i, week in enumerate(rows):
-            share = shares[i]
+        shares = [c.present_seconds / c.booked_seconds if c.booked_seconds else None for c in rows]
+        for i, share in enumerate(shares):
+            if share is None or i == 0:
+                continue
             before = [s for s in shares[max(0, i - previous) : i] if s is not None]
-            if share is not None and before:
-                week.trend = round(share - sum(before) / len(before), 4)
+            if before:
+                rows[i].trend = round(share - sum(before) / len(before), 4)
     return weeks
 
 
@@ -243,7 +244,7 @@ def _summed(into: dict[Any, list[int]], key: Any, values: list[int]) -> None:
     """Add ``values`` to ``into[key]`` (plain lists: this runs once per group of a term)."""
     acc = into.get(key)
     if acc is None:
-        into[key] = list(values)
+        into[key] = values  # never changed in place (see below): shared safely, not copied
     else:
         into[key] = list(map(operator.add, acc, values))
 
@@ -277,7 +278,7 @@ async def breakdown(db: AsyncSession, scope: Scope, *, weeks_before: int = 4) ->
     last_used: dict[str, date] = {}
     for row in (await db.execute(query)).all():
         pupil, monday, school, device, in_scope = row[:5]
-        values = [int(v or 0) for v in row[5:13]]
+        values = [*row[5:13]]  # sums of at least one non-null integer: never None
         _summed(weeks, (pupil, monday), values)
         if not in_scope:
             continue
