@@ -8,7 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from device_registry.models import Device
@@ -17,6 +17,7 @@ from scheduler.bookings import services as bookings
 from scheduler.bookings.events import HubBookingEvents
 from scheduler.bookings.models import Booking
 from scheduler.bookings.ports import tell_unwell
+from scheduler.bookings.services import UNWELL_REASON
 from scheduler.timetables.models import LessonRow
 from telepresence.engagement.services import my_week
 from telepresence.platform.audit import record_request
@@ -135,6 +136,17 @@ async def today_page(request: web.Request, who: Principal) -> web.StreamResponse
                 .order_by(Booking.starts_at)
             )
         )
+        resting = await db.scalar(
+            select(func.count())
+            .select_from(Booking)
+            .where(
+                Booking.pupil_id == who.subject_id,
+                Booking.status == "cancelled",
+                Booking.cancel_reason == UNWELL_REASON,
+                Booking.starts_at >= day_start,
+                Booking.starts_at < day_start + timedelta(days=1),
+            )
+        )
         windows = {b.id: booking_window(b, settings) for b in bookings}
         open_now = {b.id for b in bookings if windows[b.id].contains(now)}
         facts = await _facts(db, bookings, school.id if school else None, open_now)
@@ -157,6 +169,7 @@ async def today_page(request: web.Request, who: Principal) -> web.StreamResponse
         {
             "title": "Today",
             "unwell": int(unwell) if unwell.isdigit() else None,
+            "resting": bool(resting),
             "left": left if left and not left["over"] else None,
             "first_name": pupil.first_name if pupil else who.display_name,
             "school": school,

@@ -172,6 +172,9 @@ async def test_too_unwell_today_on_the_tablet_tells_the_key_worker(client, org, 
     assert resp.status == 303
     after = await (await client.get(resp.headers["Location"])).text()
     assert "told your key worker" in after
+    later = await (await client.get("/today")).text()  # back on the page later that day
+    assert "you said you are too unwell" in later
+    assert "Your teacher will add them" not in later
     worker = org.users["hospital_staff"]
     staff = await login("hospital_staff")
     inbox = await (await client.get("/api/notifications", headers=staff)).json()
