@@ -200,7 +200,7 @@ def test_pupil_joins_from_the_tablet_page_and_drives_the_robot(
     )
     try:
         sign_in(page, live_server, "pupil")
-        join = page.get_by_role("link", name="Join Year 9 Maths")
+        join = page.locator(f"#lesson-{booking_id}").get_by_role("link", name="Join Year 9 Maths")
         expect(join).to_be_visible()
         join.click()
         tapped = time.monotonic()

@@ -105,7 +105,8 @@ def test_chromium_answers_the_robots_offer_and_the_class_comes_back(
     page.on("pageerror", lambda error: errors.append(str(error)))
     try:
         sign_in(page, live_server, "pupil")
-        page.get_by_role("link", name="Join Year 9 Maths").click()
+        # Its own lesson: earlier tests on this shared server may have left another Maths open.
+        page.locator(f"#lesson-{booking_id}").get_by_role("link", name="Join Year 9 Maths").click()
         page.wait_for_url(live_server.url(f"/lessons/{booking_id}"))
         page.wait_for_function("() => window.classbridgeLesson.frames > 10", timeout=10_000)
         assert page.evaluate("() => window.classbridgeLesson.offers") == 1

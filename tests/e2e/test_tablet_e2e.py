@@ -113,7 +113,9 @@ def test_a_pupil_leaves_a_running_lesson_and_joins_it_again(
     staff = bearer(live_server, "hospital_staff")
     try:
         sign_in(page, live_server, "pupil")
-        page.get_by_role("link", name="Join Year 9 English").click()
+        page.locator(f"#lesson-{booking_id}").get_by_role(
+            "link", name="Join Year 9 English", exact=True
+        ).click()
         page.wait_for_function("() => window.classbridgeLesson.frames > 0", timeout=15_000)
         session_id = page.evaluate("() => window.classbridgeLesson.session")
         expect(page.get_by_role("button", name="Sign out")).to_have_count(0)
@@ -147,7 +149,9 @@ def test_a_pupil_leaves_a_running_lesson_and_joins_it_again(
         assert not [line for line in robot_agent.output if "session_end" in line]
 
         tapped = time.monotonic()
-        page.get_by_role("link", name="Join Year 9 English again").click()
+        page.locator(f"#lesson-{booking_id}").get_by_role(
+            "link", name="Join Year 9 English again"
+        ).click()
         page.wait_for_url(live_server.url(f"/lessons/{booking_id}"))
         page.wait_for_function("() => window.classbridgeLesson.frames > 0", timeout=10_000)
         back_s = time.monotonic() - tapped
