@@ -32,7 +32,7 @@ from telepresence.platform.context import CLOCK, DATABASE, EVENTS, SETTINGS
 from telepresence.platform.errors import Conflict, DomainError, InvalidInput, NotFound
 from telepresence.platform.identity import PUBLIC, STAFF, Principal, Role
 from telepresence.platform.models import School
-from telepresence.platform.permissions import may_change
+from telepresence.platform.permissions import check_may_change, may_change
 from telepresence.platform.rendering import form_fields, render
 from telepresence.platform.revocation import SIGNED_IN_STREAMS, until_revoked
 from telepresence.platform.routing import Routes
@@ -242,6 +242,7 @@ async def base_room_form(request: web.Request, who: Principal) -> web.StreamResp
         user = await rota_config.assistant_of(session, who, form.get("user_id", ""))
         if user.school_id != school_id:
             raise NotFound("That assistant is not on this school's rota.")
+        await check_may_change(session, who, "change the rota's settings")
         await rota_config.set_base_room(session, user, form.get("room_id") or None)
         outcomes = await rota_services.replan_ahead(session, school_id, now)
         record_request(request, session, who, "rota.base_room", "user", user.id)
@@ -290,6 +291,7 @@ async def walking_form(request: web.Request, who: Principal) -> web.StreamRespon
             }
         )
         school = await rota_config.put_walking(session, who, school_id, body, now)
+        await check_may_change(session, who, "change the rota's settings")
         outcomes = await rota_services.replan_ahead(session, school.id, now)
         record_request(request, session, who, "rota.walking", "school", school.id)
     await announce_outcomes(request.app, outcomes)

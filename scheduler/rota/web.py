@@ -38,6 +38,7 @@ from telepresence.platform.audit import record_request
 from telepresence.platform.context import CLOCK, DATABASE, SETTINGS
 from telepresence.platform.identity import STAFF, Principal, Role
 from telepresence.platform.models import Room, User
+from telepresence.platform.permissions import check_may_change
 from telepresence.platform.routing import Routes
 
 __all__ = ["move_out", "rota_out", "routes"]
@@ -260,7 +261,7 @@ async def _duty_out(session: AsyncSession, user: User) -> DutyOut:
     roles=STAFF_ROLES,
     body=BaseRoomIn,
     response=DutyOut,
-    errors=(404, 422),
+    errors=(403, 404, 422),
     summary="Set the room an assistant starts their duty from (null: unknown)",
 )
 async def put_base_room(request: web.Request, who: Principal, body: BaseRoomIn) -> DutyOut:
@@ -268,6 +269,7 @@ async def put_base_room(request: web.Request, who: Principal, body: BaseRoomIn) 
     now = request.app[CLOCK].now()
     async with request.app[DATABASE].transaction() as session:
         user = await rota_config.assistant_of(session, who, request.match_info["user_id"])
+        await check_may_change(session, who, "change the rota's settings")
         await rota_config.set_base_room(session, user, body.room_id)
         outcomes = await rota_services.replan_ahead(session, user.school_id, now)
         record_request(request, session, who, "rota.base_room", "user", user.id)
@@ -360,7 +362,7 @@ async def list_absences(request: web.Request, who: Principal) -> list[AbsenceOut
     roles=STAFF_ROLES,
     body=WalkingIn,
     response=WalkingOut,
-    errors=(404, 422),
+    errors=(403, 404, 422),
     summary="Replace a school's walking times and per-pair overrides (unknown rooms: 422)",
 )
 async def put_walking(request: web.Request, who: Principal, body: WalkingIn) -> WalkingOut:
@@ -370,6 +372,7 @@ async def put_walking(request: web.Request, who: Principal, body: WalkingIn) -> 
         school = await rota_config.put_walking(
             session, who, request.match_info["school_id"], body, now
         )
+        await check_may_change(session, who, "change the rota's settings")
         record_request(request, session, who, "rota.walking", "school", school.id)
     return WalkingOut(school_id=school.id, **body.model_dump())
 

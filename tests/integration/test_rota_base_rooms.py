@@ -9,7 +9,7 @@ from integration.rota_helpers import add_assistant, add_lesson, on_duty_all_week
 from integration.test_pages import csrf_of, sign_in
 
 from telepresence.platform.context import DATABASE
-from telepresence.platform.models import Room
+from telepresence.platform.models import Provider, Room
 
 
 async def _sports_hall(client, org) -> str:
@@ -165,3 +165,40 @@ async def test_staff_set_walking_times_on_the_rota_page_and_the_advice_follows(c
     html = await (await client.get(url)).text()
     assert "S12 ↔ Sports hall" not in html
     assert "Too short to walk" in html
+
+
+async def test_a_coordinator_reads_the_rotas_settings_unless_the_provider_allows(
+    client, org, login
+):
+    """Read-only coordinators see base rooms and walking times but get no form that fails."""
+    _admin, jo, _kim = await _two_on_duty(client, org, login)
+    coordinator = await login("coordinator")
+    await sign_in(client, org.email("coordinator"))
+    url = f"/schools/{org.school_id}/rota"
+    html = await (await client.get(url)).text()
+    assert "another building 8 min" in html
+    assert "/rota/walking" not in html
+    assert "/rota/base-room" not in html
+    data = {"csrf_token": csrf_of(html), "user_id": jo, "room_id": org.room_ids[0]}
+    refused = await client.post(f"{url}/base-room", data=data, allow_redirects=False)
+    assert refused.status == 403
+    walking = {"csrf_token": csrf_of(html), "other_building_minutes": "3"}
+    refused = await client.post(f"{url}/walking", data=walking, allow_redirects=False)
+    assert refused.status == 403
+    api = await client.put(f"/api/schools/{org.school_id}/walking", json={}, headers=coordinator)
+    assert api.status == 403
+    api = await client.put(
+        f"/api/assistants/{jo}/base-room", json={"room_id": None}, headers=coordinator
+    )
+    assert api.status == 403
+    html = await (await client.get(url)).text()
+    assert "another building 8 min" in html  # nothing changed
+    async with client.app[DATABASE].transaction() as db:
+        provider = await db.get(Provider, org.provider_id)
+        provider.coordinators_may_change = True
+    html = await (await client.get(url)).text()
+    assert "/rota/walking" in html
+    allowed = await client.post(
+        f"{url}/walking", data={"csrf_token": csrf_of(html)}, allow_redirects=False
+    )
+    assert allowed.status == 303
