@@ -28,8 +28,8 @@ alternating, both through the same SQLAlchemy engine and asyncpg:
   open alerts; against hand-written aggregate SQL of the same figures
   (one ``GROUPING SETS`` query, a window function for the trend, robots,
   moves, alerts and names);
-- **report**: one pupil's term report (``services.pupil_engagement`` and
-  ``services.pupil_outcomes`` with each lesson's words), against the same
+- **report**: one pupil's term report (``services.pupil_report``: weeks,
+  subjects and lessons, with each lesson's words), against the same
   figures in hand-written SQL;
 - **nightly**: ``engagement.jobs.nightly_engagement`` (recompute the last
   fortnight's outcomes from the session events, gather every pupil's
@@ -573,8 +573,7 @@ async def _timings(  # noqa: PLR0915 - one closure per timed thing reads best he
 
     async def report() -> None:
         async with database.sessions() as db:
-            await services.pupil_engagement(db, who, pupil, first, last)
-            rows = await services.pupil_outcomes(db, who, pupil, first, last)
+            _, rows = await services.pupil_report(db, who, pupil, first, last)
             [services.outcome_out(r) for r in rows]
 
     async def report_sql() -> None:

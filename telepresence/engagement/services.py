@@ -46,6 +46,7 @@ __all__ = [
     "outcome_out",
     "pupil_engagement",
     "pupil_outcomes",
+    "pupil_report",
     "summary",
 ]
 
@@ -128,6 +129,29 @@ async def pupil_outcomes(
 ) -> list[LessonOutcome]:
     """The pupil's finished lessons in the range, oldest first (``NotFound`` if not visible)."""
     pupil = await access.visible_pupil(db, who, pupil_id)
+    return await _lessons_of(db, pupil, start, end)
+
+
+async def pupil_engagement(
+    db: AsyncSession, who: Principal, pupil_id: str, start: date, end: date
+) -> PupilEngagementOut:
+    """The pupil's weeks (trend against their own earlier weeks) and subjects in the range."""
+    pupil = await access.visible_pupil(db, who, pupil_id)
+    return await _engagement_of(db, pupil, start, end)
+
+
+async def pupil_report(
+    db: AsyncSession, who: Principal, pupil_id: str, start: date, end: date
+) -> tuple[PupilEngagementOut, list[LessonOutcome]]:
+    """``pupil_engagement`` and ``pupil_outcomes`` together (the pupil's page): the pupil is
+    looked up once, so three round trips in all (``NotFound`` if not visible)."""
+    pupil = await access.visible_pupil(db, who, pupil_id)
+    return await _engagement_of(db, pupil, start, end), await _lessons_of(db, pupil, start, end)
+
+
+async def _lessons_of(
+    db: AsyncSession, pupil: Pupil, start: date, end: date
+) -> list[LessonOutcome]:
     query = (
         select(*_LESSON_COLUMNS)
         .where(Out.pupil_id == pupil.id, Out.lesson_date >= start, Out.lesson_date <= end)
@@ -136,11 +160,9 @@ async def pupil_outcomes(
     return [LessonOutcome(*row) for row in (await db.execute(query)).all()]
 
 
-async def pupil_engagement(
-    db: AsyncSession, who: Principal, pupil_id: str, start: date, end: date
+async def _engagement_of(
+    db: AsyncSession, pupil: Pupil, start: date, end: date
 ) -> PupilEngagementOut:
-    """The pupil's weeks (trend against their own earlier weeks) and subjects in the range."""
-    pupil = await access.visible_pupil(db, who, pupil_id)
     # Four weeks more before the range, so the first weeks have a trend too.
     scope = Scope(pupil.provider_id, start, end, frozenset({pupil.id}))
     subjects, weeks = await subjects_and_weeks(db, scope)

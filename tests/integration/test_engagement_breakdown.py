@@ -9,6 +9,7 @@ from factories import add_device
 from integration.engagement_helpers import past_lesson, past_weekdays
 from sqlalchemy import func, select
 
+from telepresence.engagement import services
 from telepresence.engagement.figures import (
     Scope,
     breakdown,
@@ -19,6 +20,7 @@ from telepresence.engagement.figures import (
 from telepresence.engagement.jobs import compute_finished_outcomes
 from telepresence.engagement.models import OutcomeRow as Out
 from telepresence.platform.context import DATABASE, JOBS
+from telepresence.platform.identity import Principal, Role
 
 
 def _plain(counts):
@@ -114,3 +116,17 @@ async def test_a_pupils_subjects_and_weeks_equal_one_query_per_grouping(client, 
     assert _plain(subjects) == _plain(expected_subjects)
     assert ("Zoology",) not in {s.key for s in subjects}
     assert sum(w.booked for w in weeks) > sum(s.booked for s in subjects)
+
+
+async def test_a_pupils_report_is_their_engagement_and_lessons_in_one_go(client, org, clock):
+    database = client.app[DATABASE]
+    _, days = await _a_term(client, org)
+    coordinator = org.users["coordinator"].id
+    who = Principal(Role.COORDINATOR, coordinator, "C", provider_id=org.provider_id)
+    async with database.sessions() as db:
+        figures, lessons = await services.pupil_report(db, who, org.pupil.id, days[3], days[-1])
+        assert figures == await services.pupil_engagement(db, who, org.pupil.id, days[3], days[-1])
+        assert lessons == await services.pupil_outcomes(db, who, org.pupil.id, days[3], days[-1])
+    assert figures.subjects
+    assert len(lessons) == len(days) - 3
+    assert [services.outcome_out(r).description for r in lessons[:3]]

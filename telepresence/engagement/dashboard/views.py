@@ -237,7 +237,10 @@ async def pupil_page(
     """One pupil's weeks, subjects, lessons and unresolved alerts (``NotFound`` if not
     theirs)."""
     pupil = await access.visible_pupil(db, who, pupil_id)
-    figures = await services.pupil_engagement(db, who, pupil.id, rng.start, rng.end)
+    if lessons:
+        figures, rows = await services.pupil_report(db, who, pupil.id, rng.start, rng.end)
+    else:
+        figures, rows = await services.pupil_engagement(db, who, pupil.id, rng.start, rng.end), []
     school = await db.get(School, pupil.school_id)
     worker = await db.get(User, pupil.key_worker_id) if pupil.key_worker_id else None
     by_week = {date.fromisoformat(w.key): w for w in figures.weeks}
@@ -246,7 +249,6 @@ async def pupil_page(
         w = by_week.get(monday)
         note = f"{w.joined} of {w.booked} lessons joined" if w else ""
         bars.append(Bar(week_label(monday), w.share if w else None, note))
-    rows = await services.pupil_outcomes(db, who, pupil.id, rng.start, rng.end) if lessons else []
     alerts = await services.list_alerts(db, who, AlertQuery(pupil_id=pupil.id))
     return PupilPage(
         pupil=pupil,
