@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, case, func, literal, select
+from sqlalchemy import ColumnElement, Select, bindparam, case, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -306,32 +306,49 @@ async def breakdown(db: AsyncSession, scope: Scope, *, weeks_before: int = 4) ->
     )
 
 
-async def subjects_and_weeks(
-    db: AsyncSession, scope: Scope, *, weeks_before: int = 4
-) -> tuple[list[Counts], list[Counts]]:
-    """One pupil's subjects (in the scope's dates, in the database's order of subjects) and
-    weeks (keyed (pupil, monday), oldest first, with their trend, including the
-    ``weeks_before`` weeks before the scope), from one ``GROUP BY`` (week, subject, in the
-    scope's dates or not) instead of one query per grouping: a pupil's term report is a
-    few hundred outcomes, so the round trip costs more than the summing here."""
-    (pupil,) = scope.pupil_ids or frozenset({""})
-    wide = Scope(
-        scope.provider_id,
-        scope.first - timedelta(days=scope.first.weekday(), weeks=weeks_before),
-        scope.last,
-        scope.pupil_ids,
-        scope.school_id,
+_INSIDE = case((Out.lesson_date >= bindparam("first"), literal(True)), else_=literal(False))
+# Built once (a pupil's page runs it on every view): bound values only, no statement to build.
+_PUPIL_SUBJECT_WEEKS = (
+    _tally((Out.subject, Out.week_monday, _INSIDE))
+    .where(
+        Out.provider_id == bindparam("provider"),
+        Out.pupil_id == bindparam("pupil"),
+        Out.lesson_date >= bindparam("wide_first"),
+        Out.lesson_date <= bindparam("last"),
     )
-    inside = case((Out.lesson_date >= scope.first, literal(True)), else_=literal(False))
-    group = (Out.subject, Out.week_monday, inside)
+    .order_by(Out.subject, Out.week_monday, _INSIDE)
+)
+
+
+async def subjects_and_weeks(
+    db: AsyncSession,
+    provider_id: str,
+    pupil_id: str,
+    first: date,
+    last: date,
+    weeks_before: int = 4,
+) -> tuple[list[Counts], list[Counts]]:
+    """One pupil's subjects (``first`` to ``last``, in the database's order of subjects) and
+    weeks (keyed (pupil, monday), oldest first, with their trend, including the
+    ``weeks_before`` weeks before ``first``'s week), from one ``GROUP BY`` (subject, week,
+    in the dates or not) instead of one query per grouping: a pupil's term report is a
+    few hundred outcomes, so the round trip costs more than the summing here."""
+    wide_first = first - timedelta(days=first.weekday(), weeks=weeks_before)
+    values = {
+        "provider": provider_id,
+        "pupil": pupil_id,
+        "first": first,
+        "wide_first": wide_first,
+        "last": last,
+    }
     subjects: dict[Any, list[int]] = {}  # first seen = the database's order of subjects
     weeks: dict[Any, list[int]] = {}
-    for row in (await db.execute(_tally(group).where(*wide.where()).order_by(*group))).all():
-        subject, monday, in_scope = row[:3]
-        values = [int(v or 0) for v in row[3:]]
-        _summed(weeks, (pupil, monday), values)
-        if in_scope:
-            _summed(subjects, subject, values)
+    for row in (await db.execute(_PUPIL_SUBJECT_WEEKS, values)).all():
+        subject, monday, in_range = row[:3]
+        sums = [*row[3:]]  # sums of at least one non-null integer: never None
+        _summed(weeks, (pupil_id, monday), sums)
+        if in_range:
+            _summed(subjects, subject, sums)
     return (
         [Counts((k,), *v) for k, v in subjects.items()],
         with_trend(_counts(weeks, lambda k: k)),

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from device_registry.models import Device
@@ -97,7 +97,16 @@ class LessonOutcome:
     move_id: str | None
 
 
-_LESSON_COLUMNS = [getattr(Out, f.name) for f in fields(LessonOutcome)]
+# Built once: a pupil's page and the lessons API run it on every view.
+_LESSONS = (
+    select(*[getattr(Out, f.name) for f in fields(LessonOutcome)])
+    .where(
+        Out.pupil_id == bindparam("pupil"),
+        Out.lesson_date >= bindparam("start"),
+        Out.lesson_date <= bindparam("end"),
+    )
+    .order_by(Out.starts_at)
+)
 
 
 def outcome_out(r: LessonOutcome) -> OutcomeOut:
@@ -152,20 +161,15 @@ async def pupil_report(
 async def _lessons_of(
     db: AsyncSession, pupil: Pupil, start: date, end: date
 ) -> list[LessonOutcome]:
-    query = (
-        select(*_LESSON_COLUMNS)
-        .where(Out.pupil_id == pupil.id, Out.lesson_date >= start, Out.lesson_date <= end)
-        .order_by(Out.starts_at)
-    )
-    return [LessonOutcome(*row) for row in (await db.execute(query)).all()]
+    values = {"pupil": pupil.id, "start": start, "end": end}
+    return [LessonOutcome(*row) for row in (await db.execute(_LESSONS, values)).all()]
 
 
 async def _engagement_of(
     db: AsyncSession, pupil: Pupil, start: date, end: date
 ) -> PupilEngagementOut:
     # Four weeks more before the range, so the first weeks have a trend too.
-    scope = Scope(pupil.provider_id, start, end, frozenset({pupil.id}))
-    subjects, weeks = await subjects_and_weeks(db, scope)
+    subjects, weeks = await subjects_and_weeks(db, pupil.provider_id, pupil.id, start, end)
     shown = [w for w in weeks if w.key[1] >= week_monday(start)]
     total = total_of(subjects)  # every lesson has one subject: no third scan
     return PupilEngagementOut(

@@ -102,7 +102,9 @@ async def test_a_pupils_subjects_and_weeks_equal_one_query_per_grouping(client, 
     ids = frozenset({org.pupil.id})
     scope = Scope(org.provider_id, first, days[-1], ids)
     async with database.sessions() as db:
-        subjects, weeks = await subjects_and_weeks(db, scope)
+        subjects, weeks = await subjects_and_weeks(
+            db, org.provider_id, org.pupil.id, first, days[-1]
+        )
         wide = Scope(
             org.provider_id, first - timedelta(days=first.weekday(), weeks=4), days[-1], ids
         )
