@@ -36,11 +36,18 @@ NOTICES = {
 }
 
 
+def _how_many(text: str, thing: str) -> str:
+    """``"1"`` → "1 booking", ``"3"`` → "3 bookings", anything else → "no bookings"."""
+    n = int(text) if text.isdigit() else 0
+    return f"{n or 'no'} {thing}{'' if n == 1 else 's'}"
+
+
 def _notice(query: Any) -> str:
     if query.get("notice") == "off-roll":
-        cancelled, released = query.get("cancelled", "0"), query.get("released", "0")
+        cancelled = _how_many(query.get("cancelled", "0"), "booking")
+        released = _how_many(query.get("released", "0"), "device")
         return (
-            f"Taken off roll: {cancelled} booking(s) cancelled, {released} device(s) released, "
+            f"Taken off roll: {cancelled} cancelled, {released} released, "
             "and their tablet is signed out."
         )
     return NOTICES.get(query.get("notice", ""), "")

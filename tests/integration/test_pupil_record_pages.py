@@ -116,7 +116,9 @@ async def test_taking_a_pupil_off_roll_shows_what_changes_then_does_it(client, o
     )
     assert done.status == 303
     shown = await (await client.get(done.headers["Location"])).text()
-    assert "Taken off roll: 1 booking(s) cancelled, 1 device(s) released" in shown
+    assert "Taken off roll: 1 booking cancelled, 1 device released" in shown
+    none = await client.get(f"/pupils/{org.pupil.id}?notice=off-roll&cancelled=0&released=2")
+    assert "Taken off roll: no bookings cancelled, 2 devices released" in await none.text()
     assert "Off roll" in shown
     async with client.app[DATABASE].sessions() as session:
         pupil = await session.get(Pupil, org.pupil.id)
