@@ -220,12 +220,15 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         yield
     finally:
         await jobs.stop()
-        await app[BACKGROUND].close()
+        # Sockets first: a robot or tablet must hear at once that this instance is going
+        # (to rejoin another); work still telling people gets its grace after, with the
+        # database still open.
         await app[SESSION_ROOMS].close_all()
         await app[ECHOES].close()
         await app[RELAYS].close_all()
         await invitations.close()
         await hub.close()
+        await app[BACKGROUND].close()
         if bridge is not None:
             await bridge.close()
         await database.close()
