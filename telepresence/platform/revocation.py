@@ -91,32 +91,26 @@ async def revoke_identity(
         await hook(session, identity, subject_id, now)
 
 
-class SignedInStreams:
-    """Open streams that end within a second of the sign-in they started with being revoked.
+class Sweeper:
+    """A look every ``every`` seconds, on a task of its own, that never dies of one bad look.
 
-    A token is live while it is neither revoked nor expired and its person is
-    active; signing out, a password change elsewhere, deactivation and expiry
-    all end the stream.
+    Subclasses say what one look does (``sweep``); a failing look is logged (the
+    database being away as a warning, anything else with its traceback) and the
+    next look comes as usual, since a sweep that stops stops revocation.
     """
 
-    def __init__(self, database: Database, clock: Clock, every: float = SWEEP_SECONDS) -> None:
-        self.database = database
-        self.clock = clock
+    task_name = "sweeper"
+    failed_event = "sweep_failed"  # the database away: a warning
+    crashed_event = "sweep_crashed"  # anything else: with its traceback
+
+    def __init__(self, every: float) -> None:
         self.every = every
-        self._open: dict[asyncio.Event, str] = {}
         self._task: asyncio.Task[None] | None = None
 
-    @contextlib.asynccontextmanager
-    async def watch(self, request: web.Request) -> AsyncIterator[asyncio.Event]:
-        """An event set once this request's sign-in is no longer live."""
-        revoked = asyncio.Event()
-        self._open[revoked] = hash_token(presented_token(request))
+    def start(self) -> None:
+        """Start looking (idempotent)."""
         if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="signed-in-streams")
-        try:
-            yield revoked
-        finally:
-            self._open.pop(revoked, None)
+            self._task = asyncio.create_task(self._run(), name=self.task_name)
 
     async def close(self) -> None:
         """Stop looking; safe to call twice."""
@@ -132,9 +126,43 @@ class SignedInStreams:
             try:
                 await self.sweep()
             except (SQLAlchemyError, OSError) as exc:
-                log.warning("stream_revocation_sweep_failed", error=type(exc).__name__)
-            except Exception:  # logged with its traceback: a sweep that stops stops revocation
-                log.exception("stream_revocation_sweep_crashed")
+                log.warning(self.failed_event, error=type(exc).__name__)
+            except Exception:
+                log.exception(self.crashed_event)
+
+    async def sweep(self) -> int:
+        """One look; returns how many things it ended."""
+        raise NotImplementedError
+
+
+class SignedInStreams(Sweeper):
+    """Open streams that end within a second of the sign-in they started with being revoked.
+
+    A token is live while it is neither revoked nor expired and its person is
+    active; signing out, a password change elsewhere, deactivation and expiry
+    all end the stream.
+    """
+
+    task_name = "signed-in-streams"
+    failed_event = "stream_revocation_sweep_failed"
+    crashed_event = "stream_revocation_sweep_crashed"
+
+    def __init__(self, database: Database, clock: Clock, every: float = SWEEP_SECONDS) -> None:
+        super().__init__(every)
+        self.database = database
+        self.clock = clock
+        self._open: dict[asyncio.Event, str] = {}
+
+    @contextlib.asynccontextmanager
+    async def watch(self, request: web.Request) -> AsyncIterator[asyncio.Event]:
+        """An event set once this request's sign-in is no longer live."""
+        revoked = asyncio.Event()
+        self._open[revoked] = hash_token(presented_token(request))
+        self.start()
+        try:
+            yield revoked
+        finally:
+            self._open.pop(revoked, None)
 
     async def sweep(self) -> int:
         """One look; returns how many streams it ended."""

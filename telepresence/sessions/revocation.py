@@ -17,21 +17,18 @@ Two halves, like the device socket's (``device_registry.hub``):
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from functools import partial
 
-import structlog
 from aiohttp import web
 from sqlalchemy import select, update
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from telepresence.platform.context import DATABASE
 from telepresence.platform.database import Database
-from telepresence.platform.revocation import Identity
+from telepresence.platform.revocation import Identity, Sweeper
 from telepresence.sessions.domain import Participant
 from telepresence.sessions.models import LessonSession, SessionToken
 from telepresence.sessions.signalling import CLOSE_AUTH, SESSION_ROOMS, SessionRooms
@@ -39,7 +36,6 @@ from telepresence.sessions.watch import drop_revoked_watchers
 
 __all__ = ["RevokedLessonSweep", "lesson_revocation", "revoke_lesson_tokens"]
 
-log = structlog.get_logger("classbridge.sessions")
 SWEEP_SECONDS = 0.5
 
 
@@ -92,8 +88,12 @@ async def revoked_ends(
     return [end for end in ends if end[0] in open_ids and end not in live]
 
 
-class RevokedLessonSweep:
+class RevokedLessonSweep(Sweeper):
     """Closes this instance's session sockets whose lesson token was revoked anywhere."""
+
+    task_name = "revoked-lesson-sweep"
+    failed_event = "revocation_sweep_failed"
+    crashed_event = "revocation_sweep_crashed"
 
     def __init__(
         self,
@@ -102,34 +102,10 @@ class RevokedLessonSweep:
         every: float = SWEEP_SECONDS,
         watchers: Callable[[], Awaitable[int]] | None = None,
     ) -> None:
+        super().__init__(every)
         self.database = database
         self.rooms = rooms
-        self.every = every
         self.watchers = watchers
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        """Start sweeping (idempotent)."""
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="revoked-lesson-sweep")
-
-    async def close(self) -> None:
-        """Stop sweeping; safe to call twice."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.every)
-            try:
-                await self.sweep()
-            except (SQLAlchemyError, OSError) as exc:
-                log.warning("revocation_sweep_failed", error=type(exc).__name__)
-            except Exception:  # logged with its traceback: a sweep that stops stops revocation
-                log.exception("revocation_sweep_crashed")
 
     async def sweep(self) -> int:
         """One look; returns how many sockets it closed (and relay watchers it dropped)."""
