@@ -32,7 +32,7 @@ from telepresence.platform.audit import record_request
 from telepresence.platform.context import CLOCK, DATABASE, EVENTS, SETTINGS
 from telepresence.platform.errors import DomainError, validation_errors
 from telepresence.platform.identity import STAFF, Principal, Role
-from telepresence.platform.models import Pupil, Room, School
+from telepresence.platform.models import Pupil, Room, School, zone_of
 from telepresence.platform.rendering import form_fields, render
 from telepresence.platform.revocation import (
     SIGNED_IN_STREAMS,
@@ -228,7 +228,7 @@ async def _device_context(request: web.Request, who: Principal, device_id: str) 
         "title": view.name,
         "device": view,
         "here_room_id": here,
-        "zone": ZoneInfo(school.time_zone if school else "Europe/London"),
+        "zone": zone_of(school),
         "room_test": room_test(last_test, request.app[CLOCK].now()),
         "command_words": COMMAND_WORDS,
         "status_words": {"sent": "sent, no answer yet", "done": "done", "failed": "failed"},

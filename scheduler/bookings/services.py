@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -28,7 +27,7 @@ from scheduler.timetables.models import LessonRow
 from scheduler.timetables.occurrences import Lesson, Occurrence, expand
 from telepresence.platform.errors import Conflict, InvalidInput, NotFound
 from telepresence.platform.identity import Principal, Role
-from telepresence.platform.models import Provider, Pupil, School, User
+from telepresence.platform.models import Provider, Pupil, School, User, zone_of
 from telepresence.platform.notifier import Notice
 
 __all__ = [
@@ -366,7 +365,7 @@ async def unwell_notice(
     if pupil is None or who.subject_id == pupil.key_worker_id:
         return None
     school = await session.get(School, pupil.school_id)
-    zone = ZoneInfo(school.time_zone if school else "Europe/London")
+    zone = zone_of(school)
     worker = await session.get(User, pupil.key_worker_id) if pupil.key_worker_id else None
     if worker is not None and not worker.active:
         worker = None

@@ -4,7 +4,6 @@ of what changes), back on roll, delete a record made by mistake."""
 from __future__ import annotations
 
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from pydantic import ValidationError
@@ -21,7 +20,7 @@ from telepresence.platform.audit import record_request
 from telepresence.platform.context import CLOCK, DATABASE, EVENTS
 from telepresence.platform.errors import DomainError, validation_errors
 from telepresence.platform.identity import STAFF, Principal, Role
-from telepresence.platform.models import School, User
+from telepresence.platform.models import School, User, zone_of
 from telepresence.platform.permissions import may_change
 from telepresence.platform.rendering import form_fields, render
 from telepresence.platform.routing import Routes
@@ -149,7 +148,7 @@ async def _off_roll_context(request: web.Request, who: Principal, pupil_id: str)
     return {
         "title": f"Take {name} off roll",
         "summary": summary,
-        "zone": ZoneInfo(school.time_zone if school else "Europe/London"),
+        "zone": zone_of(school),
         "school": school,
     }
 

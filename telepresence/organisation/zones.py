@@ -12,11 +12,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from telepresence.platform.models import School
+from telepresence.platform.models import DEFAULT_ZONE, School
 
 __all__ = ["DEFAULT_ZONE", "provider_zone"]
-
-DEFAULT_ZONE = "Europe/London"
 
 
 async def provider_zone(session: AsyncSession, provider_id: str | None) -> ZoneInfo:

@@ -7,6 +7,7 @@ device is assigned to a pupil and a school; a booking is a pupil's).
 from __future__ import annotations
 
 from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
@@ -146,3 +147,12 @@ class AuditEntry(Base):
     request_id: Mapped[str] = mapped_column(String(40), default="")
     details: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
     note: Mapped[str] = mapped_column(Text, default="")
+
+
+DEFAULT_ZONE = "Europe/London"
+"""The zone of a page or notice that has no school (yet) to read its clock from."""
+
+
+def zone_of(school: School | None) -> ZoneInfo:
+    """The school's IANA zone, or London when there is no school."""
+    return ZoneInfo(school.time_zone if school else DEFAULT_ZONE)

@@ -11,7 +11,6 @@ those weekdays. Leaving those phases ends that unavailability.
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,7 +21,7 @@ from scheduler.bookings.ports import BookingEvent
 from scheduler.bookings.services import cancel_booking
 from scheduler.bookings.unavailability import WeeklyUnavailable
 from telepresence.platform.identity import Principal
-from telepresence.platform.models import School
+from telepresence.platform.models import School, zone_of
 from telepresence.reintegration.domain import (
     Phase,
     SchoolDays,
@@ -61,7 +60,7 @@ async def follow_phase(
     phase = Phase(plan.phase)
     days = SchoolDays(frozenset(plan.school_weekdays), frozenset(plan.school_lessons))
     school = await session.get(School, plan.school_id)
-    local_now = now.astimezone(ZoneInfo(school.time_zone if school else "Europe/London"))
+    local_now = now.astimezone(zone_of(school))
     await _end_guard(session, plan.pupil_id, local_now)
     weekdays = weekdays_in_school(phase, days)
     if weekdays:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from pydantic import ValidationError
@@ -14,7 +13,7 @@ from telepresence.platform.audit import record_request
 from telepresence.platform.context import CLOCK, DATABASE, EVENTS
 from telepresence.platform.errors import DomainError, validation_errors
 from telepresence.platform.identity import Principal, Role
-from telepresence.platform.models import Pupil, School
+from telepresence.platform.models import Pupil, School, zone_of
 from telepresence.platform.rendering import form_fields, render
 from telepresence.reintegration import contacts, reviews, services, visits
 from telepresence.reintegration.access import is_contact, readable_plan, visible_pupil
@@ -67,7 +66,7 @@ async def plan_context(
         "contacts": await contacts.contacts_of(session, plan, shared_only=shared_only),
         "visits": await visits.visits_of(session, plan),
         "timeline": await timeline(session, plan, kinds, shared_only=shared_only),
-        "zone": ZoneInfo(school.time_zone if school else "Europe/London"),
+        "zone": zone_of(school),
     }
     if not shared_only:
         context["factors"] = await reviews.factors_of(session, plan.provider_id)

@@ -7,7 +7,6 @@ shows the page again with what was wrong (status 4xx) and changes nothing.
 from __future__ import annotations
 
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,7 +16,7 @@ from telepresence.platform.audit import record_request
 from telepresence.platform.context import CLOCK, DATABASE, NOTIFIER
 from telepresence.platform.errors import DomainError, InvalidInput
 from telepresence.platform.identity import PUBLIC, STAFF, Principal, Role
-from telepresence.platform.models import Pupil, School
+from telepresence.platform.models import Pupil, School, zone_of
 from telepresence.platform.rendering import form_fields, render
 from telepresence.platform.routing import Routes, check_origin
 from telepresence.reintegration import contacts, reviews, services, visits
@@ -182,7 +181,7 @@ async def visit_form(request: web.Request, who: Principal) -> web.StreamResponse
     async def change(session: AsyncSession, form: dict[str, str], now: datetime) -> None:
         plan = await require_key_worker(session, who, request.match_info["plan_id"])
         school = await session.get(School, plan.school_id)
-        zone = ZoneInfo(school.time_zone if school else "Europe/London")
+        zone = zone_of(school)
         await visits.schedule_visit(session, who, plan.id, visit_from(form, zone), now)
 
     return await apply_form(request, who, pupil_id, change, "visit")

@@ -35,7 +35,7 @@ from telepresence.platform.audit import record_request
 from telepresence.platform.context import CLOCK, DATABASE, EVENTS, SETTINGS
 from telepresence.platform.errors import Conflict, NotFound
 from telepresence.platform.identity import Principal, Role
-from telepresence.platform.models import AuthToken, Pupil, School, User
+from telepresence.platform.models import AuthToken, Pupil, School, User, zone_of
 from telepresence.platform.rendering import render
 from telepresence.platform.routing import Routes
 from telepresence.sessions import services
@@ -443,7 +443,7 @@ async def watch_page(request: web.Request, who: Principal) -> web.StreamResponse
     async with request.app[DATABASE].sessions() as db:
         school = await db.get(School, booking.school_id)
         where = await robot_whereabouts(db, booking)
-    zone = ZoneInfo(school.time_zone if school else "Europe/London")
+    zone = zone_of(school)
     return render(
         request,
         who,

@@ -24,7 +24,7 @@ from telepresence.platform.audit import record_request
 from telepresence.platform.context import CLOCK, DATABASE, EVENTS, NOTIFIER, SETTINGS
 from telepresence.platform.errors import NotFound
 from telepresence.platform.identity import Principal, Role
-from telepresence.platform.models import Pupil, Room, School
+from telepresence.platform.models import Pupil, Room, School, zone_of
 from telepresence.platform.rendering import render
 from telepresence.platform.routing import Routes
 from telepresence.sessions.domain import EventKind, Participant, SessionWindow
@@ -121,7 +121,7 @@ async def today_page(request: web.Request, who: Principal) -> web.StreamResponse
     async with request.app[DATABASE].sessions() as db:
         pupil = await db.get(Pupil, who.subject_id)
         school = await db.get(School, pupil.school_id) if pupil else None
-        zone = ZoneInfo(school.time_zone if school else "Europe/London")
+        zone = zone_of(school)
         local_day = now.astimezone(zone).date()
         day_start = datetime.combine(local_day, time(0), zone)
         bookings = list(
@@ -211,7 +211,7 @@ async def lesson_page(request: web.Request, who: Principal) -> web.StreamRespons
         window = booking_window(booking, request.app[SETTINGS])
         warn = {booking.id} if window.contains(now) else set()
         facts = await _facts(db, [booking], booking.school_id, warn)
-    zone = ZoneInfo(school.time_zone if school else "Europe/London")
+    zone = zone_of(school)
     lesson = _lesson_view(booking, zone, now, window, facts[booking.id])
     return render(
         request,

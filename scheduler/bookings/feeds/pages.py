@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
@@ -15,7 +14,7 @@ from telepresence.platform.audit import record_request
 from telepresence.platform.context import CLOCK, DATABASE, SETTINGS
 from telepresence.platform.errors import DomainError, NotFound
 from telepresence.platform.identity import PUBLIC, Principal
-from telepresence.platform.models import School
+from telepresence.platform.models import School, zone_of
 from telepresence.platform.rendering import render
 from telepresence.platform.routing import Routes
 
@@ -62,7 +61,7 @@ async def _context(request: web.Request, who: Principal, pupil_id: str) -> dict[
         feed = await feeds.live_feed(session, who, pupil.id)
         school = await session.get(School, pupil.school_id)
     return {
-        "zone": ZoneInfo(school.time_zone if school else "Europe/London"),
+        "zone": zone_of(school),
         "title": f"{pupil_display_name(pupil)}: calendar feed",
         "pupil": pupil,
         "pupil_name": pupil_display_name(pupil),

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import structlog
 from sqlalchemy import select
@@ -32,7 +31,7 @@ from telepresence.engagement.operational.store import (
 )
 from telepresence.platform.clock import Clock
 from telepresence.platform.database import Database
-from telepresence.platform.models import Pupil, School
+from telepresence.platform.models import Pupil, School, zone_of
 
 __all__ = ["EngagementRotaAlerts", "EngagementUnwell"]
 
@@ -77,7 +76,7 @@ class EngagementRotaAlerts:
         try:
             async with self.database.transaction() as db:
                 school = await db.get(School, school_id)
-                zone = ZoneInfo(school.time_zone if school else "Europe/London")
+                zone = zone_of(school)
                 by_id = {w.booking_id: w for w in warnings}
                 bookings = await db.scalars(select(Booking).where(Booking.id.in_(list(by_id))))
                 for booking in bookings:
@@ -109,7 +108,7 @@ class EngagementUnwell:
         if pupil is None:
             return
         school = await session.get(School, pupil.school_id)
-        zone = ZoneInfo(school.time_zone if school else "Europe/London")
+        zone = zone_of(school)
         today = now.astimezone(zone).date()
         until = datetime.combine(today + timedelta(days=1), datetime.min.time(), tzinfo=zone)
         lessons = list(

@@ -24,7 +24,7 @@ from telepresence.engagement.alerts import SYSTEM, recipients_for
 from telepresence.engagement.models import AlertRecipientRow, AlertRow
 from telepresence.engagement.operational import rules
 from telepresence.engagement.operational.rules import OpsDraft, OpsRule
-from telepresence.platform.models import Pupil, School
+from telepresence.platform.models import Pupil, School, zone_of
 
 __all__ = [
     "QUIET_AFTER_HAND",
@@ -107,7 +107,7 @@ def clear(alert: AlertRow, now: datetime, why: str) -> None:
 
 
 def _zone(school: School | None) -> ZoneInfo:
-    return ZoneInfo(school.time_zone if school else "Europe/London")
+    return zone_of(school)
 
 
 async def move_draft(
