@@ -98,10 +98,11 @@ def weekly_csv(rows: Iterable[tuple[str, CountsOut]]) -> bytes:
 
 
 def alerts_csv(alerts: Iterable[AlertOut]) -> bytes:
-    """One line per alert."""
+    """One line per alert; ``subject`` is what an operational alert is about (``move:<id>``,
+    ``device:<id>``, ``day:<date>``), empty for the disengagement rules."""
     header = [
-        "pupil", "rule", "status", "summary", "opened_at", "acknowledged_at", "resolved_at",
-        "note", "alert_id",
+        "pupil", "rule", "subject", "status", "summary", "opened_at", "acknowledged_at",
+        "resolved_at", "note", "alert_id",
     ]  # fmt: skip
     return write_csv(
         header,
@@ -109,6 +110,7 @@ def alerts_csv(alerts: Iterable[AlertOut]) -> bytes:
             [
                 a.pupil_name,
                 a.rule,
+                a.subject,
                 a.status,
                 a.summary,
                 a.opened_at.isoformat(),

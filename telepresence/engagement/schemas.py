@@ -151,6 +151,12 @@ class AlertOut(BaseModel):
     pupil_id: str
     pupil_name: str
     rule: str
+    subject: str = Field(
+        "",
+        description="What an operational alert is about: `move:<id>`, `device:<id>` or "
+        "`day:<local date>` (one open per pupil, rule and subject); empty for the "
+        "disengagement rules (one open per pupil and rule).",
+    )
     status: str
     summary: str
     figures: dict[str, Any]

@@ -326,6 +326,7 @@ def alert_out(alert: AlertRow, pupil: Pupil) -> AlertOut:
         pupil_id=alert.pupil_id,
         pupil_name=f"{pupil.first_name} {pupil.last_name}",
         rule=alert.rule,
+        subject=alert.subject_key,
         status=alert.status,
         summary=alert.summary,
         figures=alert.figures,

@@ -12,8 +12,10 @@ from sqlalchemy import func, select
 
 from telepresence.engagement.jobs import compute_finished_outcomes, nightly_engagement
 from telepresence.engagement.models import AlertRow
+from telepresence.engagement.operational.rules import OpsDraft, OpsRule
+from telepresence.engagement.operational.store import open_alert
 from telepresence.platform.context import DATABASE, JOBS
-from telepresence.platform.models import AuditEntry, Pupil
+from telepresence.platform.models import AuditEntry, Pupil, School, zone_of
 
 
 async def _seed(client, org) -> dict[str, str]:
@@ -121,6 +123,41 @@ async def test_alerts_acknowledge_once_by_recipients_and_resolve_with_a_note(cli
     exported = await client.get("/api/engagement/exports/alerts.csv?status=all", headers=coord)
     rows = list(csv.DictReader(io.StringIO((await exported.read()).decode("utf-8-sig"))))
     assert missed["id"] in {r["alert_id"] for r in rows}
+
+
+async def test_alerts_csv_names_each_alerts_subject_neutralised(client, org, login):
+    """Operational alerts are one per pupil, rule and subject: the CSV says which subject."""
+    await _seed(client, org)
+    database = client.app[DATABASE]
+    robot = await add_device(database, org, serial="R2")
+    await past_lesson(database, org, robot.id, past_weekdays(1)[0], hour=13)  # a third miss
+    await compute_finished_outcomes(client.app[JOBS].context)
+    await nightly_engagement(client.app[JOBS].context, force=True)  # a disengagement alert
+    unwell = await client.post(
+        f"/api/pupils/{org.pupil.id}/unwell-today", headers=await login("hospital_staff")
+    )
+    assert unwell.status == 200, await unwell.text()
+    now = datetime.now(UTC)
+    crafted = OpsDraft(OpsRule.DEVICE_OFFLINE, "=cmd|' /C calc'!A0", "Robot '@x' is offline.")
+    async with database.transaction() as db:
+        assert await open_alert(db, org.pupil.id, crafted, now) is not None
+    coord = await login("coordinator")
+    resp = await client.get("/api/engagement/exports/alerts.csv?status=all", headers=coord)
+    assert resp.status == 200
+    text = (await resp.read()).decode("utf-8-sig")
+    header = next(csv.reader(io.StringIO(text)))
+    assert header[:4] == ["pupil", "rule", "subject", "status"]
+    rows = list(csv.DictReader(io.StringIO(text)))
+    by_rule = {r["rule"]: r for r in rows}
+    assert by_rule["missed_in_a_row"]["subject"] == ""  # a disengagement rule: no subject
+    async with database.sessions() as db:
+        school = await db.get(School, org.school_id)
+    day = now.astimezone(zone_of(school)).date()
+    assert by_rule["unwell_today"]["subject"] == f"day:{day.isoformat()}"
+    assert by_rule["device_offline"]["subject"] == "'=cmd|' /C calc'!A0"  # neutralised
+    assert by_rule["device_offline"]["summary"] == "Robot '@x' is offline."
+    api = await (await client.get("/api/engagement/alerts?status=all", headers=coord)).json()
+    assert {a["rule"]: a["subject"] for a in api}["unwell_today"] == f"day:{day.isoformat()}"
 
 
 async def test_csv_exports_parse_back_with_formulas_neutralised(client, org, login):
