@@ -29,7 +29,7 @@ from telepresence.platform.clock import Clock
 from telepresence.platform.database import Database
 from telepresence.platform.events import EventHub
 
-__all__ = ["CHANGES_TOPIC", "OUTBOX_TOPIC", "DeviceHub", "Link", "fleet_topic"]
+__all__ = ["CHANGES_TOPIC", "OUTBOX_TOPIC", "DeviceHub", "Link", "change_key", "fleet_topic"]
 
 log = structlog.get_logger("classbridge.devices")
 SAMPLE_EVERY = timedelta(minutes=1)
@@ -42,6 +42,20 @@ OUTBOX_TOPIC = "devices:outbox"
 # after the reading is written, so a listener reads it back).
 CHANGES_TOPIC = "devices:changes"
 BATTERY_STEP = 10
+
+
+def change_key(event: dict[str, Any]) -> tuple[str, str]:
+    """What a change on ``CHANGES_TOPIC`` is about: the device, and a battery reading, a
+    reported room or a change made by staff. A newer change of the same key supersedes
+    (is merged into) a pending one: the rota acts on the latest state of each."""
+    device_id = str(event.get("device_id", ""))
+    if "lifecycle" in event or "charging_base_room_id" in event:
+        return device_id, "staff"
+    if "battery_pct" in event:
+        return device_id, "reading"
+    if "reported_room" in event:
+        return device_id, "room"
+    return device_id, "other"
 
 
 def fleet_topic(provider_id: str) -> str:

@@ -11,7 +11,7 @@ from aiohttp import web
 
 import device_registry.web
 from device_registry import pages as device_pages
-from device_registry.hub import DeviceHub
+from device_registry.hub import CHANGES_TOPIC, DeviceHub, change_key
 from device_registry.jobs import mark_silent_devices_offline, purge_old_telemetry
 from device_registry.services import resolve_device_token
 from device_registry.socket import DEVICE_HUB
@@ -255,6 +255,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app[SETTINGS] = settings
     app[CLOCK] = clock or SystemClock()
     app[EVENTS] = EventHub()
+    # The rota acts on each device's latest battery, room and state: never dropped in a flood.
+    app[EVENTS].coalesce(CHANGES_TOPIC, change_key)
     app[LOGIN_LIMITER] = RateLimiter(settings.login_attempts_per_minute)
     app[ACCOUNT_LIMITER] = RateLimiter(
         settings.login_attempts_per_account, window_s=60.0 * settings.login_account_window_minutes

@@ -4,7 +4,9 @@ An instance publishes to its own subscribers at once and forwards the event
 to the others through one NOTIFY channel; events are batched (one NOTIFY per
 tick, under PostgreSQL's 8,000-byte payload limit) so a busy fleet does not
 mean a NOTIFY per heartbeat. Best effort by design: a page that misses an
-update gets the next one, and reloads show the database's state.
+update gets the next one, and reloads show the database's state. Topics the
+hub coalesces (device changes the rota acts on) are not dropped: the latest
+event per key waits for the next tick however many arrive.
 """
 
 from __future__ import annotations
@@ -13,17 +15,19 @@ import asyncio
 import contextlib
 import json
 import uuid
+from collections import deque
 from typing import Any
 
 import structlog
 from sqlalchemy.engine import make_url
 
-from telepresence.platform.events import EventHub
+from telepresence.platform.events import EventHub, LatestQueue
 
 __all__ = ["CHANNEL", "PostgresEventBridge"]
 
 CHANNEL = "classbridge_events"
 MAX_PAYLOAD = 7_500
+OUTBOX_SIZE = 5_000
 log = structlog.get_logger("classbridge.events")
 
 
@@ -42,7 +46,9 @@ class PostgresEventBridge:
         self.hub = hub
         self.tick = tick
         self.instance = uuid.uuid4().hex[:12]
-        self._outbox: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue(5_000)
+        # Superseded updates (fleet pages): the oldest go when a burst overflows.
+        self._outbox: deque[tuple[str, dict[str, Any]]] = deque(maxlen=OUTBOX_SIZE)
+        self._latest: dict[str, LatestQueue] = {}
         self._conn: Any = None
         self._task: asyncio.Task[None] | None = None
         self._postgres_error: type[Exception] = OSError
@@ -58,9 +64,24 @@ class PostgresEventBridge:
         self._task = asyncio.get_running_loop().create_task(self._send_loop())
 
     def _queue(self, topic: str, event: dict[str, Any]) -> None:
-        if self._outbox.full():
-            self._outbox.get_nowait()  # drop the oldest: updates are superseded anyway
-        self._outbox.put_nowait((topic, event))
+        key = self.hub.keys.get(topic)
+        if key is None:
+            self._outbox.append((topic, event))  # a full deque drops its oldest
+            return
+        if topic not in self._latest:
+            self._latest[topic] = LatestQueue(key)
+        self._latest[topic].put_nowait(event)
+
+    def _pending(self) -> bool:
+        return bool(self._outbox) or any(not q.empty() for q in self._latest.values())
+
+    def _drain(self) -> list[tuple[str, dict[str, Any]]]:
+        items = list(self._outbox)
+        self._outbox.clear()
+        for topic, queue in self._latest.items():
+            while not queue.empty():
+                items.append((topic, queue.get_nowait()))
+        return items
 
     def _received(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
         try:
@@ -76,8 +97,7 @@ class PostgresEventBridge:
         batches: list[str] = []
         events: list[tuple[str, dict[str, Any]]] = []
         size = 0
-        while not self._outbox.empty():
-            item = self._outbox.get_nowait()
+        for item in self._drain():
             item_size = len(json.dumps(item, default=str))
             if events and size + item_size > MAX_PAYLOAD:
                 batches.append(json.dumps({"from": self.instance, "events": events}, default=str))
@@ -91,7 +111,7 @@ class PostgresEventBridge:
     async def _send_loop(self) -> None:
         while True:
             await asyncio.sleep(self.tick)
-            if self._conn is None or self._outbox.empty():
+            if self._conn is None or not self._pending():
                 continue
             for payload in self._batches():
                 try:

@@ -1,18 +1,86 @@
 """Live updates inside one process: named topics, bounded subscriber queues.
 
 Pages subscribe (server-sent events) and services publish small dicts. A
-slow subscriber loses the oldest updates rather than growing memory.
+slow subscriber loses the oldest updates rather than growing memory, except
+on topics registered with ``coalesce``: there each subscriber keeps the latest
+event per key (a device's battery, its room), so a flood of thousands of
+updates loses none of the states they end in, in memory bounded by the keys.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Hashable
 from contextlib import asynccontextmanager
 from typing import Any
 
-__all__ = ["EventHub"]
+import structlog
+
+__all__ = ["EventHub", "EventKey", "LatestQueue"]
+
+EventKey = Callable[[dict[str, Any]], Hashable]
+"""What an event is about (a device and the kind of change): later ones replace it."""
+log = structlog.get_logger("classbridge.events")
+
+
+class LatestQueue:
+    """A queue keeping one entry per key: a newer event is merged into the pending one.
+
+    It has the reading half of ``asyncio.Queue`` (``get``, ``get_nowait``,
+    ``empty``, ``qsize``). Entries come out in the order their key first
+    arrived; a merged event carries every field either had, the newer winning.
+    Past ``limit`` keys a new key is refused with a warning in the log (never
+    silently): the limit is set far above any fleet.
+    """
+
+    def __init__(self, key: EventKey, limit: int = 200_000) -> None:
+        self.key = key
+        self.limit = limit
+        self.refused = 0
+        self._pending: dict[Hashable, dict[str, Any]] = {}
+        self._ready = asyncio.Event()
+
+    def put_nowait(self, event: dict[str, Any]) -> None:
+        """Add ``event``, merging it into a pending one about the same thing."""
+        key = self.key(event)
+        held = self._pending.get(key)
+        if held is not None:
+            self._pending[key] = {**held, **event}
+        elif len(self._pending) >= self.limit:
+            self.refused += 1
+            log.warning("event_refused", key=str(key), pending=len(self._pending))
+            return
+        else:
+            self._pending[key] = event
+        self._ready.set()
+
+    def get_nowait(self) -> dict[str, Any]:
+        """The oldest pending entry; ``asyncio.QueueEmpty`` if there is none."""
+        if not self._pending:
+            raise asyncio.QueueEmpty
+        key = next(iter(self._pending))
+        event = self._pending.pop(key)
+        if not self._pending:
+            self._ready.clear()
+        return event
+
+    async def get(self) -> dict[str, Any]:
+        """Wait for an entry and take it."""
+        while not self._pending:
+            await self._ready.wait()
+        return self.get_nowait()
+
+    def empty(self) -> bool:
+        """Whether nothing is pending."""
+        return not self._pending
+
+    def qsize(self) -> int:
+        """How many entries (distinct keys) are pending."""
+        return len(self._pending)
+
+
+Subscriber = asyncio.Queue[dict[str, Any]] | LatestQueue
 
 
 class EventHub:
@@ -21,7 +89,12 @@ class EventHub:
     def __init__(self, queue_size: int = 100) -> None:
         self.queue_size = queue_size
         self.forward: Callable[[str, dict[str, Any]], None] | None = None
-        self._subscribers: dict[str, set[asyncio.Queue[dict[str, Any]]]] = defaultdict(set)
+        self.keys: dict[str, EventKey] = {}
+        self._subscribers: dict[str, set[Any]] = defaultdict(set)
+
+    def coalesce(self, topic: str, key: EventKey) -> None:
+        """Events of ``topic`` are states: keep the latest per ``key``, never drop one."""
+        self.keys[topic] = key
 
     def publish(self, topic: str, event: dict[str, Any]) -> None:
         """Deliver ``event`` here and, with a bridge, to the other instances; never waits."""
@@ -32,16 +105,19 @@ class EventHub:
     def deliver(self, topic: str, event: dict[str, Any]) -> None:
         """Deliver ``event`` to this process's subscribers of ``topic`` only."""
         for queue in tuple(self._subscribers.get(topic, ())):
-            if queue.full():
+            if isinstance(queue, asyncio.Queue) and queue.full():
                 queue.get_nowait()
             queue.put_nowait(event)
 
     @asynccontextmanager
-    async def subscribe(
-        self, topic: str, *more: str
-    ) -> AsyncIterator[asyncio.Queue[dict[str, Any]]]:
-        """One bounded queue receiving the events of these topics until the context exits."""
-        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(self.queue_size)
+    async def subscribe(self, topic: str, *more: str) -> AsyncIterator[Any]:
+        """One queue receiving the events of these topics until the context exits.
+
+        Bounded (the oldest event goes) unless the first topic coalesces: then a
+        ``LatestQueue`` with that topic's key.
+        """
+        key = self.keys.get(topic)
+        queue: Subscriber = LatestQueue(key) if key else asyncio.Queue(self.queue_size)
         topics = (topic, *more)
         for name in topics:
             self._subscribers[name].add(queue)
