@@ -7,7 +7,8 @@ reconnects, hands raised, camera, connection quality), the moves that took
 the robot to each lesson, and then, through engagement's own code, each
 lesson's outcome and the alerts the daily rules open. Sam, Maya and Oliver
 take part well; Leo drifts (he joins less and less, and twice his robot was
-not moved), so he has open alerts.
+not moved), so he has open alerts: the daily rules' and, for the robot not moved,
+the operational alert the rota's hook opens (the first one already resolved).
 
 Clearly made up: every row's id starts with ``demo``, session events carry
 ``"demo": true`` and the alerts' note says so. Written in bulk (a few
@@ -33,10 +34,14 @@ from scheduler.timetables import repository as timetables
 from scheduler.timetables.occurrences import Occurrence, expand
 from telepresence.engagement import alerts
 from telepresence.engagement.domain import DEFAULT_ATTENDED_SHARE
+from telepresence.engagement.models import AlertRow
+from telepresence.engagement.operational.rules import OpsRule
+from telepresence.engagement.operational.store import move_draft, move_link, open_alert
 from telepresence.engagement.outcomes import compute_outcomes
 from telepresence.engagement.rules import RuleSettings, evaluate
 from telepresence.engagement.signals import gather_signals
 from telepresence.platform.database import Database
+from telepresence.platform.identity import Principal, Role
 from telepresence.platform.models import Pupil, Room, School, User
 from telepresence.sessions.models import LessonSession, SessionEvent
 
@@ -45,6 +50,7 @@ __all__ = ["HISTORY_SCHOOL_DAYS", "PROFILES", "seed_engagement_history"]
 HISTORY_SCHOOL_DAYS = 20
 LESSONS_A_DAY = 3
 DEMO_NOTE = "Demo data: made up by `classbridge demo` so the dashboard has something to show."
+RESOLVED_NOTE = "The school found the key; the robot went to the next lesson in time (demo)."
 
 
 @dataclass(frozen=True)
@@ -80,18 +86,19 @@ def demo_id(*parts: object) -> str:
 async def seed_engagement_history(database: Database, now: datetime) -> None:
     """Seed the past four school weeks once (see the module's docstring); ``now`` aware UTC."""
     async with database.transaction() as db:
-        if await db.scalar(select(Booking.id).where(Booking.id.like("demo%")).limit(1)):
-            return
+        seeded = await db.scalar(select(Booking.id).where(Booking.id.like("demo%")).limit(1))
         rows = _Rows()
-        for code, profile in PROFILES.items():
-            await _pupil_history(db, rows, code, profile, now)
-        if not rows.bookings:
-            return
-        await rows.write(db)
-        await compute_outcomes(
-            db, [b["id"] for b in rows.bookings], now, attended_share=DEFAULT_ATTENDED_SHARE
-        )
-    await _open_alerts(database, now)
+        if not seeded:
+            for code, profile in PROFILES.items():
+                await _pupil_history(db, rows, code, profile, now)
+        if rows.bookings:
+            await rows.write(db)
+            await compute_outcomes(
+                db, [b["id"] for b in rows.bookings], now, attended_share=DEFAULT_ATTENDED_SHARE
+            )
+    if rows.bookings:
+        await _open_alerts(database, now)
+    await _moves_not_done(database)  # also into a demo database seeded before there were any
 
 
 class _Rows:
@@ -318,3 +325,45 @@ async def _open_alerts(database: Database, now: datetime) -> None:
             )
             for item in opened:
                 item.alert.note = DEMO_NOTE
+
+
+async def _moves_not_done(database: Database) -> None:
+    """The operational alerts of the history: twice nobody could move Leo's robot to his
+    lesson. The rota's ``failed`` hook opened an alert each time (through the same
+    ``open_alert``, at the time the move failed); his key worker resolved the first one the
+    same day, the latest is still open. Once per move: a move that ever had an alert is
+    left alone."""
+    async with database.transaction() as db:
+        moves = list(
+            await db.scalars(
+                select(MoveRow)
+                .where(MoveRow.id.like("demo%"), MoveRow.status == "failed")
+                .order_by(MoveRow.due)
+            )
+        )
+        known = set(
+            await db.scalars(
+                select(AlertRow.subject_key).where(
+                    AlertRow.rule == OpsRule.MOVE_NOT_DONE.value,
+                    AlertRow.subject_key.in_([f"move:{m.id}" for m in moves]),
+                )
+            )
+        )
+        for n, move in enumerate(moves):
+            draft = await move_draft(db, move)
+            if f"move:{move.id}" in known or move.pupil_id is None or draft is None:
+                continue
+            opened = await open_alert(db, move.pupil_id, draft, move.due, link=move_link(move))
+            if opened is None:
+                continue
+            opened.note = DEMO_NOTE
+            pupil = await db.get(Pupil, move.pupil_id)
+            worker = (
+                await db.get(User, pupil.key_worker_id) if pupil and pupil.key_worker_id else None
+            )
+            if n < len(moves) - 1 and worker is not None:
+                await db.flush()
+                who = Principal(Role(worker.role), worker.id, worker.name, worker.provider_id)
+                await alerts.resolve(
+                    db, who, opened.id, RESOLVED_NOTE, move.due + timedelta(hours=3)
+                )

@@ -15,7 +15,7 @@ from device_registry.models import Device
 from scheduler.bookings.models import Booking
 from scheduler.rota.models import MoveRow
 from scheduler.timetables.models import LessonRow, SchoolCalendarRow, TermRow, Timetable
-from telepresence.engagement.models import AlertRow, OutcomeRow
+from telepresence.engagement.models import AlertRecipientRow, AlertRow, OutcomeRow
 from telepresence.platform.database import Database
 from telepresence.platform.models import Pupil, School, User
 from telepresence.sessions.models import SessionEvent
@@ -134,6 +134,49 @@ def test_demo_seeds_four_past_weeks_with_one_drifting_pupil_once(demo_dir: Path)
     assert set(alerted) == {"Leo"}
     assert run(demo_dir, "demo").returncode == 0
     assert asyncio.run(history(demo_dir)) == (sizes, outcomes, alerted)
+
+
+async def operational_alerts(data_dir: Path) -> list[tuple[str, str, str, str, str, int]]:
+    """The demo's operational alerts: pupil, rule, status, summary, note, recipients."""
+    db = Database(f"sqlite+aiosqlite:///{(data_dir / 'classbridge.sqlite3').resolve()}")
+    try:
+        async with db.sessions() as session:
+            rows = await session.execute(
+                select(
+                    Pupil.first_name,
+                    AlertRow.rule,
+                    AlertRow.status,
+                    AlertRow.summary,
+                    AlertRow.note,
+                    select(func.count())
+                    .where(AlertRecipientRow.alert_id == AlertRow.id)
+                    .scalar_subquery(),
+                )
+                .join(Pupil, Pupil.id == AlertRow.pupil_id)
+                .where(AlertRow.subject_key != "")
+                .order_by(AlertRow.opened_at)
+            )
+            return [tuple(r) for r in rows.all()]
+    finally:
+        await db.close()
+
+
+def test_demo_seeds_an_operational_alert_marked_as_demo_once(demo_dir: Path):
+    seeded = asyncio.run(operational_alerts(demo_dir))
+    # Leo's robot was not moved twice: the first alert resolved by his key worker, the latest
+    # still open, each as the rota's hook opens it (sent to the key worker and coordinator).
+    assert [(name, rule, status) for name, rule, status, *_ in seeded] == [
+        ("Leo", "move_not_done", "resolved"),
+        ("Leo", "move_not_done", "open"),
+    ]
+    for _, _, _, summary, note, recipients in seeded:
+        assert summary.startswith("Robot move not done before ")
+        assert "Room locked, no key (demo)" in summary
+        assert note.startswith("Demo data")
+        assert recipients == 2
+    assert "The school found the key" in seeded[0][4]
+    assert run(demo_dir, "demo").returncode == 0
+    assert asyncio.run(operational_alerts(demo_dir)) == seeded
 
 
 def test_user_add_takes_the_password_from_stdin(demo_dir: Path):
