@@ -93,6 +93,81 @@ async def test_the_dashboard_shows_who_is_drifting_and_why(client, org, login):
     assert "Sam Kowalski" in mine
 
 
+async def _second_pupil(client, org, provider_id: str | None = None) -> str:
+    """Noa, another pupil (of the org's provider unless told), with no key worker: two
+    lessons, one attended."""
+    async with client.app[DATABASE].transaction() as db:
+        noa = Pupil(
+            provider_id=provider_id or org.provider_id,
+            school_id=org.school_id,
+            first_name="Noa",
+            last_name="Adeyemi",
+            pupil_code="NOAA11",
+            created_at=datetime.now(UTC),
+        )
+        db.add(noa)
+        await db.flush()
+        noa_id = noa.id
+    robot = await add_device(client.app[DATABASE], org, pupil_id=noa_id, serial="R-NOA")
+    d = past_weekdays(2)
+    await past_lesson(client.app[DATABASE], org, robot.id, d[0], pupil_id=noa_id, present=[(0, 60)])
+    await past_lesson(client.app[DATABASE], org, robot.id, d[1], pupil_id=noa_id, hour=12)
+    await compute_finished_outcomes(client.app[JOBS].context)
+    return noa_id
+
+
+def _options(html: str, name: str) -> list[str]:
+    select = re.search(rf'<select id="f-{name}" name="{name}">(.*?)</select>', html, re.S)
+    assert select is not None, name
+    return re.findall(r"<option[^>]*>([^<]*)</option>", select.group(1))
+
+
+async def test_the_dashboard_filters_by_pupil_among_those_you_may_see(client, org, login):
+    await _seed(client, org)
+    noa_id = await _second_pupil(client, org)
+    coord = await login("coordinator")
+    everyone = await (await client.get("/engagement", headers=coord)).text()
+    assert _options(everyone, "pupil") == ["All pupils", "Noa Adeyemi", "Sam Kowalski"]
+    assert re.search(r'<div class="stat">7</div><div class="hint">lessons booked', everyone)
+    html = await (await client.get(f"/engagement?pupil={noa_id}", headers=coord)).text()
+    text = _text(html)
+    assert f'<option value="{noa_id}" selected>Noa Adeyemi</option>' in html
+    # Only Noa's figures: 2 booked, 1 joined, 60 of 120 minutes; not Sam's row nor alert.
+    assert re.search(r'<div class="stat">2</div><div class="hint">lessons booked', html)
+    assert re.search(r'<div class="stat">50%</div>', html)
+    assert "Noa Adeyemi" in text.split("Pupils")[-1]
+    assert f'href="/engagement/pupils/{org.pupil.id}' not in html
+    assert "Missed the last 3 booked lessons." not in text
+    assert f"pupil_id={noa_id}" in html  # the downloads are Noa's too
+    async with client.app[DATABASE].sessions() as db:
+        audit = await db.scalar(
+            select(AuditEntry).where(AuditEntry.action == "engagement.dashboard")
+            .order_by(AuditEntry.at.desc()).limit(1)
+        )  # fmt: skip
+    assert audit is not None
+    assert audit.details["pupil_id"] == noa_id
+    # Sam's key worker sees only Sam in the list, and Noa is "not found" for them.
+    staff = await login("hospital_staff")
+    theirs = await (await client.get("/engagement", headers=staff)).text()
+    assert _options(theirs, "pupil") == ["All pupils", "Sam Kowalski"]
+    refused = await client.get(f"/engagement?pupil={noa_id}", headers=staff)
+    assert refused.status == 404
+    assert "Adeyemi" not in await refused.text()
+
+
+async def test_a_pupil_of_another_provider_is_not_a_filter(client, org, login):
+    stranger = await _second_pupil(client, org, provider_id=org.other_provider_id)
+    coord = await login("coordinator")
+    before = await _audits(client, "engagement.dashboard")
+    for query in (f"?pupil={stranger}", "?pupil=nope", "?pupil=" + "x" * 200):
+        resp = await client.get("/engagement" + query, headers=coord)
+        assert resp.status == 404, query
+        assert "Adeyemi" not in await resp.text()
+    assert await _audits(client, "engagement.dashboard") == before
+    html = await (await client.get("/engagement", headers=coord)).text()
+    assert _options(html, "pupil") == ["All pupils", "Sam Kowalski"]
+
+
 async def test_bad_ranges_and_wrong_callers_are_refused_and_leave_no_audit(client, org, login):
     await _seed(client, org)
     coord = await login("coordinator")

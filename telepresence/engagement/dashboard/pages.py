@@ -24,7 +24,7 @@ from telepresence.platform.audit import record_request
 from telepresence.platform.context import CLOCK, DATABASE, SETTINGS
 from telepresence.platform.errors import InvalidInput
 from telepresence.platform.identity import Principal
-from telepresence.platform.models import School
+from telepresence.platform.models import Pupil, School
 from telepresence.platform.rendering import render
 from telepresence.platform.routing import Routes
 
@@ -71,18 +71,20 @@ async def engagement_dashboard(request: web.Request, who: Principal) -> web.Resp
     form = dict(request.query)
     async with request.app[DATABASE].transaction() as db:
         schools = await _schools(db, who)
+        pupils = await _pupils(db, who, form.get("school"))
+        choices = {"schools": schools, "pupils": pupils}
         try:
             cal = await _calendar_for(db, who, form.get("school"))
             rng = parse_range(form, today, cal)
         except InvalidInput as exc:
-            return _refused(request, who, "dashboard.html", form, exc, {"schools": schools})
+            return _refused(request, who, "dashboard.html", form, exc, choices)
         board = await views.dashboard(db, who, rng, today)
         record_request(
             request, db, who, "engagement.dashboard", "provider", str(who.provider_id),
             {"start": rng.start.isoformat(), "end": rng.end.isoformat(),
-             "school_id": rng.school_id, "pupils": len(board.pupils)},
+             "school_id": rng.school_id, "pupil_id": rng.pupil_id, "pupils": len(board.pupils)},
         )  # fmt: skip
-    context = {"title": "Engagement", "board": board, "range": rng, "schools": schools}
+    context = {"title": "Engagement", "board": board, "range": rng} | choices
     return render(
         request, who, "dashboard.html", context | _base(request, form), current="/engagement"
     )
@@ -117,6 +119,20 @@ async def _schools(db: AsyncSession, who: Principal) -> list[tuple[str, str]]:
         select(School).where(School.provider_id == who.provider_id).order_by(School.name)
     )
     return [(s.id, s.name) for s in rows]
+
+
+async def _pupils(db: AsyncSession, who: Principal, school_id: str | None) -> list[tuple[str, str]]:
+    """The pupils the caller may see (of the chosen school), for the filter, by name."""
+    query = select(Pupil.id, Pupil.first_name, Pupil.last_name).where(
+        Pupil.provider_id == who.provider_id
+    )
+    if school_id:
+        query = query.where(Pupil.school_id == school_id[:32])
+    allowed = await access.visible_pupil_ids(db, who)
+    if allowed is not None:
+        query = query.where(Pupil.id.in_(sorted(allowed)))
+    rows = await db.execute(query.order_by(Pupil.first_name, Pupil.last_name, Pupil.id))
+    return [(pupil_id, f"{first} {last}") for pupil_id, first, last in rows.all()]
 
 
 def _base(request: web.Request, form: dict[str, str]) -> dict[str, Any]:

@@ -34,11 +34,17 @@ class Range:
     start: date
     end: date
     school_id: str | None = None
+    pupil_id: str | None = None
+
+    def dates(self) -> str:
+        """The period alone as a query string (for a page that is already one school's or
+        one pupil's)."""
+        return f"period={self.period.value}&start={self.start}&end={self.end}"
 
     def query(self) -> str:
-        """The filter as a query string, to link to the same figures elsewhere."""
-        text = f"period={self.period.value}&start={self.start}&end={self.end}"
-        return text + (f"&school={self.school_id}" if self.school_id else "")
+        """The whole filter as a query string, to link to the same figures elsewhere."""
+        text = self.dates() + (f"&school={self.school_id}" if self.school_id else "")
+        return text + (f"&pupil={self.pupil_id}" if self.pupil_id else "")
 
 
 def term_of(calendar: SchoolCalendar | None, today: date) -> tuple[date, date]:
@@ -81,6 +87,7 @@ def parse_range(
             errors=[{"field": "period", "message": "unknown period"}],
         ) from None
     school = (form.get("school") or "").strip()[:32] or None
+    pupil = (form.get("pupil") or "").strip()[:32] or None
     if period is Period.TERM:
         start, end = term_of(calendar, today)
     elif period is Period.WEEKS:
@@ -98,4 +105,4 @@ def parse_range(
             "The range is longer than two years; choose a shorter one.",
             errors=[{"field": "start", "message": "more than two years"}],
         )
-    return Range(period, start, end, school)
+    return Range(period, start, end, school, pupil)

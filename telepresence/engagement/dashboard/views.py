@@ -192,14 +192,18 @@ async def _pupil_lines(
 
 
 async def dashboard(db: AsyncSession, who: Principal, rng: Range, today: date) -> Dashboard:
-    """The coordinator's page: ``NotFound`` for a school not of the caller's provider."""
+    """The coordinator's page, for one school or pupil if the range names one: ``NotFound``
+    for a school not of the caller's provider or a pupil they may not see."""
     schools = {
         s.id: s.name
         for s in await db.scalars(select(School).where(School.provider_id == who.provider_id))
     }
     if rng.school_id and rng.school_id not in schools:
         raise NotFound(f"There is no school {rng.school_id!r} of yours.")
-    scope = Scope(str(who.provider_id), rng.start, rng.end, None, rng.school_id)
+    chosen = None
+    if rng.pupil_id:  # ``NotFound`` for a pupil the caller may not see
+        chosen = frozenset({(await access.visible_pupil(db, who, rng.pupil_id)).id})
+    scope = Scope(str(who.provider_id), rng.start, rng.end, chosen, rng.school_id)
     scope = await access.narrowed(db, who, scope)
     figures = await breakdown(db, scope)  # the outcomes read once for all but subjects
     summary = await services.summary(db, who, scope, today, figures)

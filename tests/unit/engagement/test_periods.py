@@ -33,6 +33,15 @@ def test_the_form_gives_a_range():
     assert own.query() == "period=custom&start=2026-10-01&end=2026-11-18"
 
 
+def test_a_school_and_a_pupil_are_kept_in_the_query_but_not_in_the_dates():
+    rng = parse_range({"period": "4w", "school": "s1", "pupil": " p7 "}, TODAY, None)
+    assert (rng.school_id, rng.pupil_id) == ("s1", "p7")
+    assert rng.query() == "period=4w&start=2026-10-22&end=2026-11-18&school=s1&pupil=p7"
+    assert rng.dates() == "period=4w&start=2026-10-22&end=2026-11-18"
+    assert parse_range({"pupil": ""}, TODAY, None).pupil_id is None
+    assert parse_range({"pupil": "x" * 99}, TODAY, None).pupil_id == "x" * 32
+
+
 @pytest.mark.parametrize(
     ("form", "words"),
     [
