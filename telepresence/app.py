@@ -49,6 +49,7 @@ from telepresence.organisation import pupil_pages
 from telepresence.organisation import web as organisation_web
 from telepresence.organisation.passwords import routes as password_routes
 from telepresence.platform import web as platform_web
+from telepresence.platform.audit import READ_AUDIT, ReadAudit
 from telepresence.platform.auth import PrincipalCache, resolve_person_token
 from telepresence.platform.background import Background
 from telepresence.platform.clock import Clock, SystemClock
@@ -171,6 +172,9 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     database = Database(settings.effective_database_url)
     app[DATABASE] = database
+    reads = ReadAudit(database)
+    app[READ_AUDIT] = reads
+    reads.start()
     hub = DeviceHub(database, app[CLOCK], app[EVENTS])
     app[DEVICE_HUB] = hub
     invitations = RobotInvitations(database, app[CLOCK], settings, hub)
@@ -231,6 +235,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         await app[BACKGROUND].close()
         if bridge is not None:
             await bridge.close()
+        await reads.close()  # every read audited so far, before the database goes
         await database.close()
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import Select, not_, or_, select
 
 from telepresence.organisation import services as org
 from telepresence.organisation.zones import provider_zone
+from telepresence.platform.audit import flush_reads
 from telepresence.platform.context import DATABASE
 from telepresence.platform.identity import Principal, Role
 from telepresence.platform.models import AuditEntry, Pupil, User
@@ -154,6 +155,7 @@ async def audit_page(request: web.Request, who: Principal) -> web.StreamResponse
     """Changes by default, or page views; filtered by who, what, pupil and dates."""
     f = _filters(request.query)
     provider_id = who.provider_id or ""
+    await flush_reads(request.app)  # reads audited behind, up to this one
     async with request.app[DATABASE].sessions() as session:
         zone = await provider_zone(session, provider_id)
         rows = list(await session.scalars(_query(provider_id, f, zone).limit(LIMIT)))

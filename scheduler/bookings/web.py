@@ -33,7 +33,7 @@ from scheduler.bookings.views import (
     unavailability_out,
     unavailable_in,
 )
-from telepresence.platform.audit import record_request
+from telepresence.platform.audit import record_read, record_request
 from telepresence.platform.context import CLOCK, DATABASE, EVENTS, NOTIFIER
 from telepresence.platform.identity import STAFF, Principal, Role
 from telepresence.platform.routing import Routes
@@ -60,13 +60,13 @@ async def list_occurrences(
 ) -> list[OccurrenceOut]:
     """In UTC start order; local times are the school's, DST-correct; closures skipped."""
     now = request.app[CLOCK].now()
-    async with request.app[DATABASE].transaction() as session:
+    async with request.app[DATABASE].sessions() as session:
         pupil, views = await availability.occurrences_for(
             session, who, request.match_info["pupil_id"], query.from_, query.to, now
         )
         outcomes = request.app.get(LESSON_OUTCOMES)
         past = await availability.past_lessons(session, outcomes, pupil.id, views, now)
-        record_request(request, session, who, "occurrences.read", "pupil", pupil.id)
+    await record_read(request, who, "occurrences.read", "pupil", pupil.id)
     return [
         occurrence_out(v, past.get((v.occurrence.lesson_key, v.occurrence.date))) for v in views
     ]
@@ -86,10 +86,10 @@ async def list_bookings(
 ) -> list[BookingOut]:
     """By start time."""
     pupil_id = request.match_info["pupil_id"]
-    async with request.app[DATABASE].transaction() as session:
+    async with request.app[DATABASE].sessions() as session:
         found = await bookings.list_bookings(session, who, pupil_id, query.from_, query.to)
-        record_request(request, session, who, "bookings.read", "pupil", pupil_id)
-        return [booking_out(b) for b in found]
+    await record_read(request, who, "bookings.read", "pupil", pupil_id)
+    return [booking_out(b) for b in found]
 
 
 @routes.api(
@@ -228,11 +228,11 @@ async def keep(request: web.Request, who: Principal) -> BookingOut:
 async def list_flagged(request: web.Request, who: Principal) -> list[BookingOut]:
     """Soonest first; resolve one by keeping it as a one-off or cancelling it."""
     now = request.app[CLOCK].now()
-    async with request.app[DATABASE].transaction() as session:
+    async with request.app[DATABASE].sessions() as session:
         found = await bookings.list_flagged(session, who, now)
-        pupils = sorted({b.pupil_id for b in found})
-        record_request(request, session, who, "bookings.flagged", "pupil", "*", {"pupils": pupils})
-        return [booking_out(b) for b in found]
+    pupils = sorted({b.pupil_id for b in found})
+    await record_read(request, who, "bookings.flagged", "pupil", "*", {"pupils": pupils})
+    return [booking_out(b) for b in found]
 
 
 @routes.api(
@@ -269,10 +269,10 @@ async def unwell_today(request: web.Request, who: Principal) -> UnwellOut:
 async def list_unavailability(request: web.Request, who: Principal) -> list[UnavailabilityOut]:
     """Weekly entries first."""
     pupil_id = request.match_info["pupil_id"]
-    async with request.app[DATABASE].transaction() as session:
+    async with request.app[DATABASE].sessions() as session:
         zone, rows = await availability.list_unavailability(session, who, pupil_id)
-        record_request(request, session, who, "unavailability.read", "pupil", pupil_id)
-        return [unavailability_out(r, unavailable_from_row(r).describe(zone)) for r in rows]
+    await record_read(request, who, "unavailability.read", "pupil", pupil_id)
+    return [unavailability_out(r, unavailable_from_row(r).describe(zone)) for r in rows]
 
 
 @routes.api(

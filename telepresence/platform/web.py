@@ -9,7 +9,7 @@ from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
 from telepresence.platform import auth
-from telepresence.platform.audit import entries
+from telepresence.platform.audit import entries, flush_reads
 from telepresence.platform.context import CLOCK, DATABASE, JOBS, SETTINGS
 from telepresence.platform.identity import PUBLIC, Principal, Role, TokenKind
 from telepresence.platform.openapi import build_openapi
@@ -166,6 +166,7 @@ async def audit_log(request: web.Request, who: Principal, query: AuditQuery) -> 
 
     Only the caller's provider's entries: another provider's are as if they did not exist.
     """
+    await flush_reads(request.app)
     async with request.app[DATABASE].sessions() as session:
         rows = await entries(session, provider_id=who.provider_id, **query.model_dump())
     return [AuditEntryOut.model_validate(r, from_attributes=True) for r in rows]
