@@ -11,6 +11,7 @@ import scheduler.bookings.models
 import scheduler.rota.models
 import scheduler.timetables.models
 import telepresence.engagement.models
+import telepresence.engagement.rollup
 import telepresence.notifications.models
 import telepresence.platform.jobstore
 import telepresence.platform.models

@@ -21,6 +21,8 @@ __all__ = [
     "EngagementRunRow",
     "OutcomeRow",
     "SharedNoteRow",
+    "SubjectWeekRow",
+    "WeeklyRow",
 ]
 
 
@@ -79,6 +81,59 @@ class OutcomeRow(Base):
     computed_at: Mapped[datetime]
     # What it was computed from (outcomes.source_of): the nightly recompute skips the same.
     source: Mapped[str | None] = mapped_column(String(200))
+
+
+class _Sums:
+    """The summed columns of a rollup of outcomes (``engagement.rollup``): what
+    ``figures.Counts`` holds, and the first and last lesson date summed, so a reader knows
+    whether a week's row lies wholly inside a date range."""
+
+    booked: Mapped[int] = mapped_column(Integer)  # not cancelled
+    joined: Mapped[int] = mapped_column(Integer)  # present at all
+    attended: Mapped[int] = mapped_column(Integer)
+    partial: Mapped[int] = mapped_column(Integer)
+    missed: Mapped[int] = mapped_column(Integer)
+    cancelled: Mapped[int] = mapped_column(Integer)
+    present_seconds: Mapped[int] = mapped_column(Integer)
+    booked_seconds: Mapped[int] = mapped_column(Integer)  # of the lessons not cancelled
+    first_lesson: Mapped[date]
+    last_lesson: Mapped[date]
+
+
+class WeeklyRow(_Sums, Base):
+    """A pupil's outcomes of one school week (per school and robot), summed: the dashboard
+    reads these (about a sixth as many rows as outcomes) instead of the outcomes.
+
+    Derived from ``engagement_outcomes`` only, in the same transaction as every write to it
+    (``engagement.rollup``): recomputed after the outcome upsert, and by a trigger when
+    outcomes are deleted (a booking or pupil deleted cascades to them). No foreign keys: it
+    is rebuilt from the outcomes, which have them.
+    """
+
+    __tablename__ = "engagement_weekly"
+    __table_args__ = (Index("ix_engagement_weekly_provider_week", "provider_id", "week_monday"),)
+
+    pupil_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    week_monday: Mapped[date] = mapped_column(primary_key=True)
+    school_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    device_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    provider_id: Mapped[str] = mapped_column(String(32))
+    last_present: Mapped[date | None]  # the last lesson date the pupil was present in
+
+
+class SubjectWeekRow(_Sums, Base):
+    """A school's outcomes of one week per subject, summed (the dashboard's subjects), kept
+    as ``WeeklyRow`` is."""
+
+    __tablename__ = "engagement_subject_weeks"
+    __table_args__ = (
+        Index("ix_engagement_subject_weeks_provider_week", "provider_id", "week_monday"),
+    )
+
+    school_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    week_monday: Mapped[date] = mapped_column(primary_key=True)
+    subject: Mapped[str] = mapped_column(String(200), primary_key=True)
+    provider_id: Mapped[str] = mapped_column(String(32))
 
 
 class AlertRow(Base):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, select, update
@@ -31,6 +31,7 @@ from telepresence.engagement.domain import (
     week_monday,
 )
 from telepresence.engagement.models import OutcomeRow
+from telepresence.engagement.rollup import refresh
 from telepresence.platform.models import Pupil
 from telepresence.sessions.models import LessonSession, SessionEvent
 
@@ -122,14 +123,32 @@ async def _stale(db: AsyncSession, since: datetime, until: datetime, share: floa
 async def compute_outcomes(
     db: AsyncSession, booking_ids: Sequence[str], now: datetime, *, attended_share: float
 ) -> int:
-    """Compute and store the outcomes of these (finished) bookings; returns how many."""
+    """Compute and store the outcomes of these (finished) bookings; returns how many. The
+    rollups of the pupils' and schools' weeks they were in and are in now are recomputed at
+    the end, in the same transaction (``engagement.rollup``)."""
     done = 0
+    pupils: set[str] = set()
+    schools: set[str] = set()
+    mondays: set[date] = set()
     for start in range(0, len(booking_ids), CHUNK):
         chunk = list(booking_ids[start : start + CHUNK])
         rows = await _outcome_rows(db, chunk, now, attended_share)
-        if rows:
-            await _upsert(db, rows)
+        if not rows:
+            continue
+        before = select(OutcomeRow.pupil_id, OutcomeRow.school_id, OutcomeRow.week_monday)
+        for pupil, school, monday in (
+            await db.execute(before.where(OutcomeRow.booking_id.in_(chunk)))
+        ).all():
+            pupils.add(pupil)
+            schools.add(school)
+            mondays.add(monday)
+        for row in rows:
+            pupils.add(row["pupil_id"])
+            schools.add(row["school_id"])
+            mondays.add(row["week_monday"])
+        await _upsert(db, rows)
         done += len(rows)
+    await refresh(db, pupils, schools, mondays)
     return done
 
 

@@ -104,3 +104,21 @@ def _move(org: Org, booking: Booking, robot_id: str, start: datetime) -> MoveRow
         created_at=start - timedelta(days=1),
         updated_at=start,
     )
+
+
+async def rollup_differences(database: Database) -> list[tuple[str, object]]:
+    """Rows where the rollups (``engagement.rollup``) differ from the ``GROUP BY`` of the
+    outcomes they stand for: empty when they are consistent."""
+    from sqlalchemy import select
+
+    from telepresence.engagement.rollup import ROLLUPS
+
+    out: list[tuple[str, object]] = []
+    async with database.sessions() as db:
+        for rollup in ROLLUPS:
+            names = rollup.names()
+            kept = {tuple(r) for r in await db.execute(select(*[rollup.table.c[n] for n in names]))}
+            truth = {tuple(r) for r in await db.execute(rollup.select())}
+            out += [(f"{rollup.table.name} has", row) for row in sorted(kept - truth, key=str)]
+            out += [(f"{rollup.table.name} lacks", row) for row in sorted(truth - kept, key=str)]
+    return out

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from integration.engagement_helpers import rollup_differences
 from sqlalchemy import func, select
 
 from device_registry.models import Device
@@ -249,3 +250,18 @@ def test_a_fresh_install_gets_its_provider_and_first_admin(tmp_path: Path):
     )
     assert admin.returncode == 0, admin.stdout + admin.stderr
     assert asyncio.run(counts(tmp_path))["User"] == 1
+
+
+async def _rollup_differences(data_dir: Path) -> list[tuple[str, object]]:
+    db = Database(f"sqlite+aiosqlite:///{(data_dir / 'classbridge.sqlite3').resolve()}")
+    try:
+        return await rollup_differences(db)
+    finally:
+        await db.close()
+
+
+def test_demo_history_is_in_the_engagement_rollups(demo_dir: Path):
+    """The demo's outcomes (migrated database, ``compute_outcomes``) are summed in the
+    rollups the dashboard reads."""
+    assert asyncio.run(_rollup_differences(demo_dir)) == []
+    assert asyncio.run(history(demo_dir))[0]["OutcomeRow"] > 0
