@@ -99,8 +99,8 @@ async def seed(url: str, pupils: int) -> tuple[str, list[str]]:
     from scheduler.timetables.services import import_timetable
     from telepresence.demo_timetables import demo_calendar, demo_timetable_csv
     from telepresence.platform.database import Database, new_id
-    from telepresence.platform.identity import Principal, Role
     from telepresence.platform.models import Provider, Pupil, School, User
+    from telepresence.platform.security.identity import Principal, Role
 
     now = datetime.now(UTC)
     hashed_pin, hashed_password = PasswordHasher().hash(PIN), PasswordHasher().hash(PASSWORD)

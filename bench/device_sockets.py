@@ -209,8 +209,8 @@ async def _seed(database_url: str, n: int) -> list[str]:
 
     from device_registry.models import Device, DeviceCredential
     from telepresence.platform.database import Database, new_id
-    from telepresence.platform.identity import TokenKind, hash_token, new_token
     from telepresence.platform.models import Provider
+    from telepresence.platform.security.identity import TokenKind, hash_token, new_token
 
     now = datetime.now(UTC)
     tokens = [new_token(TokenKind.DEVICE) for _ in range(n)]

@@ -58,8 +58,8 @@ from scheduler.timetables.roster_import import (
 from telepresence.dbmigrate import upgrade
 from telepresence.demo_timetables import demo_calendar
 from telepresence.platform.database import Database, new_id
-from telepresence.platform.identity import Principal, Role
 from telepresence.platform.models import Provider, Pupil, School
+from telepresence.platform.security.identity import Principal, Role
 
 SERVER = os.environ.get("CLASSBRIDGE_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
 GOAL = 2.0

@@ -42,8 +42,8 @@ from playwright.async_api import Page, async_playwright
 from device_registry.socket import DEVICE_HUB
 from telepresence.agent.lesson import parse_candidate
 from telepresence.agent.media import TestPatternTrack, ToneTrack
-from telepresence.platform.context import JOBS
-from telepresence.platform.logging import configure_logging
+from telepresence.platform.http.context import JOBS
+from telepresence.platform.operations.logging import configure_logging
 
 TRIALS = 10
 WARMUP = 2

@@ -34,8 +34,8 @@ from aiortc import RTCConfiguration, RTCPeerConnection
 from aiortc.mediastreams import MediaStreamError
 
 from device_registry.socket import DEVICE_HUB
-from telepresence.platform.context import DATABASE, JOBS
-from telepresence.platform.logging import configure_logging
+from telepresence.platform.http.context import DATABASE, JOBS
+from telepresence.platform.operations.logging import configure_logging
 
 TRIALS = 12
 WARMUP = 2

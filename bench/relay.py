@@ -57,14 +57,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from join_latency import loopback_only
 
-from telepresence.sessions.forwarding import (
+from telepresence.sessions.watching.forwarding import (
     AUDIO_QUEUE_PACKETS,
     VIDEO_QUEUE_FRAMES,
     EncodedFrame,
     FrameAssembler,
     pin_codecs,
 )
-from telepresence.sessions.relay import LessonRelay
+from telepresence.sessions.watching.relay import LessonRelay
 
 FPS = 30
 WIDTH, HEIGHT = 640, 480

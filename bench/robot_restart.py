@@ -37,7 +37,7 @@ import aioice.ice
 from aiohttp import web
 
 from device_registry.socket import DEVICE_HUB
-from telepresence.platform.logging import configure_logging
+from telepresence.platform.operations.logging import configure_logging
 
 sys.path.insert(0, str(Path(__file__).parent))
 from join_latency import book_now, loopback_only, pupil_login, serve

@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from join_latency import loopback_only, pupil_login
 from robot_restart import SITECUSTOMIZE, Agent, next_frame
 
-from telepresence.platform.logging import configure_logging
+from telepresence.platform.operations.logging import configure_logging
 
 TRIALS = 5
 GOAL_S = 5.0

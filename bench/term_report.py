@@ -73,9 +73,9 @@ from telepresence.engagement.models import AlertRow, EngagementRunRow
 from telepresence.engagement.outcomes import compute_outcomes
 from telepresence.platform.clock import FixedClock
 from telepresence.platform.database import Database
-from telepresence.platform.events import EventHub
-from telepresence.platform.identity import Principal, Role
-from telepresence.platform.jobs import JobContext
+from telepresence.platform.events.events import EventHub
+from telepresence.platform.jobs.runner import JobContext
+from telepresence.platform.security.identity import Principal, Role
 from telepresence.platform.settings import Settings
 
 SERVER = os.environ.get("CLASSBRIDGE_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432")

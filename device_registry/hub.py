@@ -27,7 +27,7 @@ from device_registry.ports import LessonInvitations
 from device_registry.protocol import CLOSE_AUTH, CLOSE_REPLACED
 from telepresence.platform.clock import Clock
 from telepresence.platform.database import Database
-from telepresence.platform.events import EventHub
+from telepresence.platform.events.events import EventHub
 
 __all__ = ["CHANGES_TOPIC", "OUTBOX_TOPIC", "DeviceHub", "Link", "change_key", "fleet_topic"]
 

@@ -8,7 +8,7 @@ from sqlalchemy import delete, select, update
 
 from device_registry.hub import fleet_topic
 from device_registry.models import Device, TelemetrySample
-from telepresence.platform.jobs import JobContext
+from telepresence.platform.jobs.runner import JobContext
 
 __all__ = ["mark_silent_devices_offline", "purge_old_telemetry"]
 

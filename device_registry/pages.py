@@ -28,19 +28,19 @@ from device_registry.protocol import CLOSE_AUTH, CLOSE_RETIRED, CommandMessage
 from device_registry.schemas import DeviceIn, DevicePatch
 from device_registry.socket import DEVICE_HUB
 from device_registry.views import device_views, pair_url, qr_svg, room_test
-from telepresence.platform.audit import record_request
-from telepresence.platform.context import CLOCK, DATABASE, EVENTS, SETTINGS
 from telepresence.platform.errors import DomainError, validation_errors
-from telepresence.platform.identity import STAFF, Principal, Role
+from telepresence.platform.http.context import CLOCK, DATABASE, EVENTS, SETTINGS
+from telepresence.platform.http.rendering import form_fields, render
+from telepresence.platform.http.routing import Routes
 from telepresence.platform.models import Pupil, Room, School, zone_of
-from telepresence.platform.rendering import form_fields, render
-from telepresence.platform.revocation import (
+from telepresence.platform.security.audit import record_request
+from telepresence.platform.security.identity import STAFF, Principal, Role
+from telepresence.platform.security.revocation import (
     SIGNED_IN_STREAMS,
     Identity,
     revoke_identity,
     until_revoked,
 )
-from telepresence.platform.routing import Routes
 
 __all__ = ["routes"]
 

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field, field_validator
 
 from device_registry.domain import Capability, Command, DeviceKind, Lifecycle
-from telepresence.platform.routing import Schema
+from telepresence.platform.http.routing import Schema
 
 __all__ = [
     "CommandIn",

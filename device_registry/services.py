@@ -21,14 +21,14 @@ from device_registry.domain import (
 from device_registry.models import Device, DeviceCommandRecord, DeviceCredential, PairingCode
 from device_registry.schemas import DeviceIn, DevicePatch
 from telepresence.platform.errors import Conflict, Gone, InvalidInput, NotFound
-from telepresence.platform.identity import (
+from telepresence.platform.models import Pupil, Room, School
+from telepresence.platform.security.identity import (
     Principal,
     Role,
     TokenKind,
     hash_token,
     new_token,
 )
-from telepresence.platform.models import Pupil, Room, School
 
 __all__ = [
     "create_pairing_code",

@@ -28,10 +28,10 @@ from device_registry.protocol import (
     parse_device_message,
 )
 from device_registry.services import record_ack
-from telepresence.platform.context import CLOCK, DATABASE, SETTINGS
 from telepresence.platform.errors import Forbidden, validation_errors
-from telepresence.platform.identity import Role
-from telepresence.platform.routing import PRINCIPAL, authenticate, require
+from telepresence.platform.http.context import CLOCK, DATABASE, SETTINGS
+from telepresence.platform.http.routing import PRINCIPAL, authenticate, require
+from telepresence.platform.security.identity import Role
 
 __all__ = ["DEVICE_HUB", "serve_device_socket"]
 

@@ -25,12 +25,12 @@ from device_registry.schemas import (
 )
 from device_registry.socket import DEVICE_HUB, serve_device_socket
 from device_registry.views import device_views, pair_url, qr_svg
-from telepresence.platform.audit import record_request
-from telepresence.platform.context import CLOCK, DATABASE, SETTINGS
 from telepresence.platform.errors import Conflict
-from telepresence.platform.identity import PUBLIC, STAFF, Principal, Role
-from telepresence.platform.revocation import Identity, revoke_identity
-from telepresence.platform.routing import Routes, Schema, counting_failures
+from telepresence.platform.http.context import CLOCK, DATABASE, SETTINGS
+from telepresence.platform.http.routing import Routes, Schema, counting_failures
+from telepresence.platform.security.audit import record_request
+from telepresence.platform.security.identity import PUBLIC, STAFF, Principal, Role
+from telepresence.platform.security.revocation import Identity, revoke_identity
 
 __all__ = ["routes"]
 

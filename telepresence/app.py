@@ -49,11 +49,12 @@ from telepresence.organisation import pupil_pages
 from telepresence.organisation import web as organisation_web
 from telepresence.organisation.passwords import routes as password_routes
 from telepresence.platform import web as platform_web
-from telepresence.platform.audit import READ_AUDIT, ReadAudit
-from telepresence.platform.auth import PrincipalCache, resolve_person_token
-from telepresence.platform.background import Background
 from telepresence.platform.clock import Clock, SystemClock
-from telepresence.platform.context import (
+from telepresence.platform.database import Database
+from telepresence.platform.errors import error_middleware
+from telepresence.platform.events.eventbridge import PostgresEventBridge
+from telepresence.platform.events.events import EventHub
+from telepresence.platform.http.context import (
     ACCOUNT_LIMITER,
     BACKGROUND,
     CLOCK,
@@ -67,36 +68,35 @@ from telepresence.platform.context import (
     SETTINGS,
     TokenResolver,
 )
-from telepresence.platform.database import Database
-from telepresence.platform.errors import error_middleware
-from telepresence.platform.eventbridge import PostgresEventBridge
-from telepresence.platform.events import EventHub
-from telepresence.platform.identity import Principal, TokenKind
-from telepresence.platform.jobs import Job, JobContext, JobRunner
-from telepresence.platform.logging import REQUEST_ID, request_id_middleware
-from telepresence.platform.maintenance import purge_expired_tokens, purge_old_audit
-from telepresence.platform.metrics import METRICS, Metrics
-from telepresence.platform.probes import SMTP_PROBE, SmtpProbe
-from telepresence.platform.probes import routes as probe_routes
-from telepresence.platform.ratelimit import RateLimiter
-from telepresence.platform.rendering import NAV
-from telepresence.platform.revocation import install_revocation_hooks, signed_in_streams
-from telepresence.platform.routing import ENDPOINTS, PRINCIPALS
+from telepresence.platform.http.rendering import NAV
+from telepresence.platform.http.routing import ENDPOINTS, PRINCIPALS
+from telepresence.platform.jobs.background import Background
+from telepresence.platform.jobs.maintenance import purge_expired_tokens, purge_old_audit
+from telepresence.platform.jobs.runner import Job, JobContext, JobRunner
+from telepresence.platform.operations.logging import REQUEST_ID, request_id_middleware
+from telepresence.platform.operations.metrics import METRICS, Metrics
+from telepresence.platform.operations.probes import SMTP_PROBE, SmtpProbe
+from telepresence.platform.operations.probes import routes as probe_routes
+from telepresence.platform.security.audit import READ_AUDIT, ReadAudit
+from telepresence.platform.security.auth import PrincipalCache, resolve_person_token
+from telepresence.platform.security.identity import Principal, TokenKind
+from telepresence.platform.security.ratelimit import RateLimiter
+from telepresence.platform.security.revocation import install_revocation_hooks, signed_in_streams
 from telepresence.platform.settings import Settings
 from telepresence.reintegration import pages as reintegration_pages
 from telepresence.reintegration import records_web as reintegration_records
 from telepresence.reintegration import web as reintegration_web
 from telepresence.reintegration.jobs import no_contact_alerts, review_reminders
-from telepresence.sessions import readiness
-from telepresence.sessions import timings as session_timings
-from telepresence.sessions import watch as session_watch
 from telepresence.sessions import web as session_web
-from telepresence.sessions.invitations import RobotInvitations
+from telepresence.sessions.call.signalling import SESSION_ROOMS, SessionRooms
 from telepresence.sessions.jobs import end_finished_sessions, prepare_sessions
-from telepresence.sessions.readiness import ECHOES, EchoPeers
+from telepresence.sessions.joining import readiness
+from telepresence.sessions.joining import timings as session_timings
+from telepresence.sessions.joining.invitations import RobotInvitations
+from telepresence.sessions.joining.readiness import ECHOES, EchoPeers
 from telepresence.sessions.revocation import lesson_revocation, revoke_lesson_tokens
-from telepresence.sessions.signalling import SESSION_ROOMS, SessionRooms
-from telepresence.sessions.watch import RELAYS, RelayHub
+from telepresence.sessions.watching import watch as session_watch
+from telepresence.sessions.watching.watch import RELAYS, RelayHub
 from telepresence.tablet import pages as tablet_pages
 from telepresence.tablet import web as tablet_web
 

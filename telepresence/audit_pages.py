@@ -18,12 +18,12 @@ from sqlalchemy import Select, not_, or_, select
 
 from telepresence.organisation import services as org
 from telepresence.organisation.zones import provider_zone
-from telepresence.platform.audit import flush_reads
-from telepresence.platform.context import DATABASE
-from telepresence.platform.identity import Principal, Role
+from telepresence.platform.http.context import DATABASE
+from telepresence.platform.http.rendering import ROLE_LABELS, render
+from telepresence.platform.http.routing import Routes
 from telepresence.platform.models import AuditEntry, Pupil, User
-from telepresence.platform.rendering import ROLE_LABELS, render
-from telepresence.platform.routing import Routes
+from telepresence.platform.security.audit import flush_reads
+from telepresence.platform.security.identity import Principal, Role
 
 __all__ = ["describe", "is_read", "routes"]
 

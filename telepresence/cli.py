@@ -85,9 +85,9 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> int:
     from aiohttp import web
 
     from telepresence.app import create_app
-    from telepresence.platform.logging import configure_logging
-    from telepresence.platform.metrics import HttpLatencyLog
-    from telepresence.platform.shutdown import install_bounded_shutdown
+    from telepresence.platform.operations.logging import configure_logging
+    from telepresence.platform.operations.metrics import HttpLatencyLog
+    from telepresence.platform.operations.shutdown import install_bounded_shutdown
 
     configure_logging(settings.log_level, json_logs=settings.log_json)
     console.print(

@@ -17,9 +17,9 @@ from telepresence.demo_engagement import seed_engagement_history
 from telepresence.demo_reintegration import SCHOOL_CONTACT, seed_reintegration
 from telepresence.demo_rota import seed_rota
 from telepresence.demo_timetables import seed_timetables
-from telepresence.platform.auth import hash_secret
 from telepresence.platform.database import Database
 from telepresence.platform.models import Provider, Pupil, Room, School, User
+from telepresence.platform.security.auth import hash_secret
 from telepresence.platform.settings import Settings
 
 __all__ = ["DEMO_LOGINS", "print_logins", "seed_demo", "seed_demo_cli"]

@@ -41,8 +41,8 @@ from telepresence.engagement.outcomes import compute_outcomes
 from telepresence.engagement.rules import RuleSettings, evaluate
 from telepresence.engagement.signals import gather_signals
 from telepresence.platform.database import Database
-from telepresence.platform.identity import Principal, Role
 from telepresence.platform.models import Pupil, Room, School, User
+from telepresence.platform.security.identity import Principal, Role
 from telepresence.sessions.models import LessonSession, SessionEvent
 
 __all__ = ["HISTORY_SCHOOL_DAYS", "PROFILES", "seed_engagement_history"]

@@ -13,10 +13,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from telepresence.platform.auth import hash_secret
 from telepresence.platform.database import Database
-from telepresence.platform.identity import Principal, Role
 from telepresence.platform.models import Pupil, User
+from telepresence.platform.security.auth import hash_secret
+from telepresence.platform.security.identity import Principal, Role
 from telepresence.reintegration import contacts, reviews, services
 from telepresence.reintegration.domain import Goal, Phase, Rating
 from telepresence.reintegration.models import SchoolContactLink

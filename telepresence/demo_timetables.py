@@ -31,8 +31,8 @@ from scheduler.timetables.calendar import (
 )
 from scheduler.timetables.models import SchoolCalendarRow, Timetable
 from telepresence.platform.database import Database
-from telepresence.platform.identity import Principal, Role
 from telepresence.platform.models import Pupil, School, User
+from telepresence.platform.security.identity import Principal, Role
 
 __all__ = ["BELLS", "demo_calendar", "demo_timetable_csv", "seed_timetables"]
 

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from device_registry.models import Device
 from scheduler.rota.models import MoveRow
 from telepresence.notifications.models import Notification
-from telepresence.platform.metrics import FleetSource
+from telepresence.platform.operations.metrics import FleetSource
 from telepresence.sessions.models import LessonSession
 
 __all__ = ["FLEET_SOURCES", "MOVE_WINDOW"]

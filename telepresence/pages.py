@@ -14,15 +14,20 @@ from scheduler.rota.pages import assistant_rota
 from telepresence.organisation import services as org
 from telepresence.organisation.pupil_pages import pupil_context
 from telepresence.organisation.schemas import PinIn, PupilIn, UserIn
-from telepresence.platform import auth
-from telepresence.platform.audit import record_request
-from telepresence.platform.context import CLOCK, DATABASE, SETTINGS
 from telepresence.platform.errors import DomainError, InvalidInput, validation_errors
-from telepresence.platform.identity import PUBLIC, STAFF, Principal, Role, TokenKind
+from telepresence.platform.http.context import CLOCK, DATABASE, SETTINGS
+from telepresence.platform.http.rendering import HOME, ROLE_LABELS, form_fields, render, safe_next
+from telepresence.platform.http.routing import (
+    SESSION_COOKIE,
+    Routes,
+    check_origin,
+    counting_failures,
+)
 from telepresence.platform.models import Provider, User
-from telepresence.platform.rendering import HOME, ROLE_LABELS, form_fields, render, safe_next
-from telepresence.platform.revocation import Identity, revoke_identity
-from telepresence.platform.routing import SESSION_COOKIE, Routes, check_origin, counting_failures
+from telepresence.platform.security import auth
+from telepresence.platform.security.audit import record_request
+from telepresence.platform.security.identity import PUBLIC, STAFF, Principal, Role, TokenKind
+from telepresence.platform.security.revocation import Identity, revoke_identity
 
 __all__ = ["routes"]
 

@@ -13,7 +13,7 @@ import scheduler.timetables.models
 import telepresence.engagement.models
 import telepresence.engagement.rollup
 import telepresence.notifications.models
-import telepresence.platform.jobstore
+import telepresence.platform.jobs.jobstore
 import telepresence.platform.models
 import telepresence.reintegration.models
 import telepresence.sessions.models
@@ -29,7 +29,7 @@ _MODELS = (
     scheduler.bookings.models,
     scheduler.rota.models,
     telepresence.sessions.models,
-    telepresence.platform.jobstore,
+    telepresence.platform.jobs.jobstore,
     telepresence.notifications.models,
     telepresence.engagement.models,
     telepresence.reintegration.models,

@@ -21,11 +21,11 @@ from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from telepresence.organisation import services as org
-from telepresence.platform.audit import flush_reads, record_request
-from telepresence.platform.context import CLOCK, DATABASE
-from telepresence.platform.identity import Principal, Role
+from telepresence.platform.http.context import CLOCK, DATABASE
+from telepresence.platform.http.routing import Routes
 from telepresence.platform.models import AuditEntry
-from telepresence.platform.routing import Routes
+from telepresence.platform.security.audit import flush_reads, record_request
+from telepresence.platform.security.identity import Principal, Role
 from telepresence.schema import metadata
 
 __all__ = ["SubjectAccessOut", "gather", "routes"]

@@ -21,8 +21,8 @@ from scheduler.timetables import repository as repo
 from scheduler.timetables.calendar import DEFAULT_TIMEZONE, CalendarError
 from scheduler.timetables.occurrences import Lesson, Occurrence, expand
 from telepresence.platform.errors import Conflict, InvalidInput, NotFound
-from telepresence.platform.identity import Principal
 from telepresence.platform.models import Pupil, School
+from telepresence.platform.security.identity import Principal
 
 __all__ = [
     "MAX_OCCURRENCE_DAYS",

@@ -7,7 +7,7 @@ from dataclasses import asdict
 from typing import Any
 
 from scheduler.bookings.ports import BookingEvent
-from telepresence.platform.events import EventHub
+from telepresence.platform.events.events import EventHub
 
 __all__ = ["BOOKINGS_TOPIC", "CollectedBookingEvents", "HubBookingEvents", "pupil_topic"]
 

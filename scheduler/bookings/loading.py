@@ -23,8 +23,8 @@ from scheduler.bookings.rules import DeviceFacts, Overlap, PupilFacts
 from scheduler.timetables import repository as repo
 from scheduler.timetables.calendar import SchoolCalendar
 from telepresence.platform.errors import Conflict, InvalidInput
-from telepresence.platform.identity import Principal
 from telepresence.platform.models import Pupil
+from telepresence.platform.security.identity import Principal
 
 __all__ = ["Devices", "Overlaps", "Plan", "choose_devices", "load_overlaps", "load_plan"]
 

@@ -12,7 +12,7 @@ from typing import Literal, Self
 from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
 from scheduler.timetables.schemas import WeekLetterField
-from telepresence.platform.routing import Schema
+from telepresence.platform.http.routing import Schema
 
 __all__ = [
     "BookingIn",

@@ -26,9 +26,9 @@ from scheduler.timetables.calendar import CalendarError, SchoolCalendar
 from scheduler.timetables.models import LessonRow
 from scheduler.timetables.occurrences import Lesson, Occurrence, expand
 from telepresence.platform.errors import Conflict, InvalidInput, NotFound
-from telepresence.platform.identity import Principal, Role
+from telepresence.platform.events.notifier import Notice
 from telepresence.platform.models import Provider, Pupil, School, User, zone_of
-from telepresence.platform.notifier import Notice
+from telepresence.platform.security.identity import Principal, Role
 
 __all__ = [
     "MAX_BULK_DAYS",

@@ -28,12 +28,12 @@ from scheduler.timetables.pages import (
     parse_day,
 )
 from scheduler.timetables.repository import pupil_display_name, visible_pupil
-from telepresence.platform.audit import record_request
-from telepresence.platform.context import CLOCK, DATABASE, EVENTS, NOTIFIER
 from telepresence.platform.errors import DomainError, InvalidInput
-from telepresence.platform.identity import Principal
-from telepresence.platform.rendering import render
-from telepresence.platform.routing import Routes
+from telepresence.platform.http.context import CLOCK, DATABASE, EVENTS, NOTIFIER
+from telepresence.platform.http.rendering import render
+from telepresence.platform.http.routing import Routes
+from telepresence.platform.security.audit import record_request
+from telepresence.platform.security.identity import Principal
 
 __all__ = ["routes", "unavailable_from_form"]
 

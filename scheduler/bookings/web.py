@@ -33,10 +33,10 @@ from scheduler.bookings.views import (
     unavailability_out,
     unavailable_in,
 )
-from telepresence.platform.audit import record_read, record_request
-from telepresence.platform.context import CLOCK, DATABASE, EVENTS, NOTIFIER
-from telepresence.platform.identity import STAFF, Principal, Role
-from telepresence.platform.routing import Routes
+from telepresence.platform.http.context import CLOCK, DATABASE, EVENTS, NOTIFIER
+from telepresence.platform.http.routing import Routes
+from telepresence.platform.security.audit import record_read, record_request
+from telepresence.platform.security.identity import STAFF, Principal, Role
 
 __all__ = ["routes"]
 

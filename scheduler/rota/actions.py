@@ -13,9 +13,9 @@ from scheduler.rota import services as rota_services
 from scheduler.rota.jobs import cancel_move_jobs
 from scheduler.rota.listener import alerts_of, announce_outcomes
 from scheduler.rota.planning import rota_topic
-from telepresence.platform.audit import record_request
-from telepresence.platform.context import CLOCK, DATABASE, EVENTS, JOBS
-from telepresence.platform.identity import Principal
+from telepresence.platform.http.context import CLOCK, DATABASE, EVENTS, JOBS
+from telepresence.platform.security.audit import record_request
+from telepresence.platform.security.identity import Principal
 
 __all__ = ["confirm", "report_cant", "undo"]
 

@@ -19,7 +19,7 @@ from device_registry.models import Device, TelemetrySample
 from scheduler.bookings.models import Booking
 from scheduler.rota.domain.drain import Reading, learned_drain
 from scheduler.rota.models import RotaDrainRow
-from telepresence.platform.jobs import JobContext
+from telepresence.platform.jobs.runner import JobContext
 
 __all__ = ["LOOKBACK", "drain_rates", "learn_drain_rates"]
 

@@ -22,8 +22,8 @@ from scheduler.rota.models import (
 )
 from scheduler.rota.schemas import AbsenceIn, BreakIn, DutyIn, DutyPatternIn, WalkingIn
 from telepresence.platform.errors import Gone, InvalidInput, NotFound
-from telepresence.platform.identity import Principal, Role, hash_token
 from telepresence.platform.models import Room, School, User
+from telepresence.platform.security.identity import Principal, Role, hash_token
 
 __all__ = [
     "MAX_ABSENCE_DAYS",

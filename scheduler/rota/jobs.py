@@ -21,9 +21,9 @@ from scheduler.rota.models import MoveRow, RotaMorningRow
 from scheduler.rota.planning import plan_day, rota_topic
 from scheduler.timetables.repository import pupil_display_name
 from telepresence.platform.errors import DomainError
-from telepresence.platform.jobs import JobContext, JobRunner
+from telepresence.platform.events.notifier import Notice
+from telepresence.platform.jobs.runner import JobContext, JobRunner
 from telepresence.platform.models import Pupil, School, User
-from telepresence.platform.notifier import Notice
 
 __all__ = [
     "MORNING_TOPIC",

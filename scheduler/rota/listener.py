@@ -33,8 +33,8 @@ from scheduler.rota.services import (
     replan_days,
     replan_device,
 )
-from telepresence.platform.context import CLOCK, DATABASE, EVENTS, JOBS
 from telepresence.platform.errors import DomainError
+from telepresence.platform.http.context import CLOCK, DATABASE, EVENTS, JOBS
 
 __all__ = [
     "ROTA_ALERTS",

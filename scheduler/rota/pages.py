@@ -27,15 +27,15 @@ from scheduler.rota.models import OPEN_STATUSES
 from scheduler.rota.planning import rota_topic
 from scheduler.rota.schemas import WalkingIn
 from scheduler.rota.views import assistant_moves, day_rota, my_rota
-from telepresence.platform.audit import record_request
-from telepresence.platform.context import CLOCK, DATABASE, EVENTS, SETTINGS
 from telepresence.platform.errors import Conflict, DomainError, InvalidInput, NotFound
-from telepresence.platform.identity import PUBLIC, STAFF, Principal, Role
+from telepresence.platform.http.context import CLOCK, DATABASE, EVENTS, SETTINGS
+from telepresence.platform.http.rendering import form_fields, render
+from telepresence.platform.http.routing import Routes
 from telepresence.platform.models import School
-from telepresence.platform.permissions import check_may_change, may_change
-from telepresence.platform.rendering import form_fields, render
-from telepresence.platform.revocation import SIGNED_IN_STREAMS, until_revoked
-from telepresence.platform.routing import Routes
+from telepresence.platform.security.audit import record_request
+from telepresence.platform.security.identity import PUBLIC, STAFF, Principal, Role
+from telepresence.platform.security.permissions import check_may_change, may_change
+from telepresence.platform.security.revocation import SIGNED_IN_STREAMS, until_revoked
 
 __all__ = ["assistant_rota", "routes"]
 

@@ -14,7 +14,7 @@ from datetime import timedelta
 from sqlalchemy import delete, select
 
 from scheduler.rota.models import MoveRow, RotaChangeRow, RotaDeclineRow, RotaMorningRow
-from telepresence.platform.jobs import JobContext
+from telepresence.platform.jobs.runner import JobContext
 
 __all__ = ["DAY_NOTES_KEPT", "purge_old_rota"]
 

@@ -10,7 +10,7 @@ from datetime import date, datetime, time
 
 from pydantic import BaseModel, Field
 
-from telepresence.platform.routing import Schema
+from telepresence.platform.http.routing import Schema
 
 LocalDate = date  # fields named ``date`` would shadow the type in their class
 

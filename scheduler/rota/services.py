@@ -30,10 +30,10 @@ from scheduler.rota.loading import absent_ids, school_zone
 from scheduler.rota.models import OPEN_STATUSES, MoveRow, RotaDeclineRow
 from scheduler.rota.planning import DayOutcome, note_change, plan_day, rota_topic
 from telepresence.platform.errors import Conflict, InvalidInput, NotFound
-from telepresence.platform.events import EventHub
-from telepresence.platform.identity import Principal, Role
+from telepresence.platform.events.events import EventHub
 from telepresence.platform.models import School, User
-from telepresence.platform.permissions import check_may_change
+from telepresence.platform.security.identity import Principal, Role
+from telepresence.platform.security.permissions import check_may_change
 
 __all__ = [
     "LoggedRotaAlerts",

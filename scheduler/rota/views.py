@@ -30,8 +30,8 @@ from scheduler.rota.planning import DayOutcome, derive_day, plan_day, planned_ch
 from scheduler.rota.services import visible_school
 from scheduler.timetables.repository import pupil_display_name
 from telepresence.platform.errors import Forbidden
-from telepresence.platform.identity import Principal, Role
 from telepresence.platform.models import Pupil, Room, School, User
+from telepresence.platform.security.identity import Principal, Role
 
 __all__ = [
     "MoveView",

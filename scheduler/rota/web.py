@@ -34,12 +34,12 @@ from scheduler.rota.schemas import (
     WalkingOut,
 )
 from scheduler.rota.views import MoveView, RotaDay, day_rota, local_today
-from telepresence.platform.audit import record_request
-from telepresence.platform.context import CLOCK, DATABASE, SETTINGS
-from telepresence.platform.identity import STAFF, Principal, Role
+from telepresence.platform.http.context import CLOCK, DATABASE, SETTINGS
+from telepresence.platform.http.routing import Routes
 from telepresence.platform.models import Room, User
-from telepresence.platform.permissions import check_may_change
-from telepresence.platform.routing import Routes
+from telepresence.platform.security.audit import record_request
+from telepresence.platform.security.identity import STAFF, Principal, Role
+from telepresence.platform.security.permissions import check_may_change
 
 __all__ = ["move_out", "rota_out", "routes"]
 

@@ -28,13 +28,13 @@ from scheduler.timetables.calendar_text import (
 )
 from scheduler.timetables.imports.common import MAX_FILE_BYTES
 from scheduler.timetables.pages import READERS, WRITERS, error_messages, error_page, form_of
-from telepresence.platform.audit import record_request
-from telepresence.platform.context import CLOCK, DATABASE, EVENTS
 from telepresence.platform.errors import DomainError
-from telepresence.platform.identity import Principal
+from telepresence.platform.http.context import CLOCK, DATABASE, EVENTS
+from telepresence.platform.http.rendering import render
+from telepresence.platform.http.routing import Routes
 from telepresence.platform.models import School
-from telepresence.platform.rendering import render
-from telepresence.platform.routing import Routes
+from telepresence.platform.security.audit import record_request
+from telepresence.platform.security.identity import Principal
 
 __all__ = ["routes"]
 

@@ -16,13 +16,13 @@ from sqlalchemy import func, select
 from scheduler.bookings.services import list_flagged
 from scheduler.timetables.models import LessonRow
 from scheduler.timetables.repository import pupil_display_name
-from telepresence.platform.audit import record_request
-from telepresence.platform.context import CLOCK, DATABASE
 from telepresence.platform.errors import DomainError, InvalidInput
-from telepresence.platform.identity import STAFF, Principal, Role
+from telepresence.platform.http.context import CLOCK, DATABASE
+from telepresence.platform.http.rendering import render
+from telepresence.platform.http.routing import Routes
 from telepresence.platform.models import Pupil, School
-from telepresence.platform.rendering import render
-from telepresence.platform.routing import Routes
+from telepresence.platform.security.audit import record_request
+from telepresence.platform.security.identity import STAFF, Principal, Role
 
 __all__ = ["READERS", "WRITERS", "error_messages", "error_page", "form_of", "parse_day", "routes"]
 

@@ -34,8 +34,8 @@ from scheduler.timetables.models import (
 )
 from scheduler.timetables.occurrences import Lesson
 from telepresence.platform.errors import NotFound
-from telepresence.platform.identity import Principal, Role
 from telepresence.platform.models import Pupil, School
+from telepresence.platform.security.identity import Principal, Role
 
 __all__ = [
     "apply_lesson",

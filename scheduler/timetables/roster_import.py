@@ -30,8 +30,8 @@ from scheduler.timetables.occurrences import Lesson, diff_timetables
 from scheduler.timetables.services import ImportOutcome
 from telepresence.platform.database import new_id
 from telepresence.platform.errors import NotFound
-from telepresence.platform.identity import Principal
 from telepresence.platform.models import Pupil, School
+from telepresence.platform.security.identity import Principal
 
 __all__ = ["RosterPupil", "import_roster", "lesson_values", "parse_roster"]
 

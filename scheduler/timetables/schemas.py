@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from telepresence.platform.routing import Schema
+from telepresence.platform.http.routing import Schema
 
 __all__ = [
     "BellPeriodIn",

@@ -32,8 +32,8 @@ from scheduler.timetables.occurrences import (
     diff_timetables,
 )
 from telepresence.platform.errors import InvalidInput
-from telepresence.platform.identity import Principal
 from telepresence.platform.models import Pupil, School
+from telepresence.platform.security.identity import Principal
 
 __all__ = [
     "ImportOutcome",

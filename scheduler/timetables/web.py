@@ -30,11 +30,11 @@ from scheduler.timetables.views import (
     lesson_out,
     problem_dict,
 )
-from telepresence.platform.audit import record_request
-from telepresence.platform.context import CLOCK, DATABASE, EVENTS
 from telepresence.platform.errors import InvalidInput
-from telepresence.platform.identity import STAFF, Principal, Role
-from telepresence.platform.routing import Routes
+from telepresence.platform.http.context import CLOCK, DATABASE, EVENTS
+from telepresence.platform.http.routing import Routes
+from telepresence.platform.security.audit import record_request
+from telepresence.platform.security.identity import STAFF, Principal, Role
 
 __all__ = ["routes"]
 

@@ -17,7 +17,7 @@ from telepresence.agent.client import (
     save_credential,
 )
 from telepresence.agent.hardware import Hardware, LinuxHardware, SyntheticHardware
-from telepresence.platform.logging import configure_logging
+from telepresence.platform.operations.logging import configure_logging
 
 __all__ = ["run_agent_cli"]
 

@@ -8,8 +8,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from telepresence.engagement.figures import Scope
 from telepresence.platform.errors import NotFound
-from telepresence.platform.identity import Principal, Role
 from telepresence.platform.models import Pupil
+from telepresence.platform.security.identity import Principal, Role
 
 __all__ = ["READERS", "narrowed", "visible_pupil", "visible_pupil_ids"]
 

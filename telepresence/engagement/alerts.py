@@ -16,9 +16,9 @@ from telepresence.engagement.models import AlertRecipientRow, AlertRow
 from telepresence.engagement.rules import AlertDraft
 from telepresence.platform.database import new_id
 from telepresence.platform.errors import Conflict, NotFound
-from telepresence.platform.identity import Principal, Role
+from telepresence.platform.events.notifier import Notice
 from telepresence.platform.models import Pupil, User
-from telepresence.platform.notifier import Notice
+from telepresence.platform.security.identity import Principal, Role
 
 __all__ = [
     "REOPEN_AFTER",

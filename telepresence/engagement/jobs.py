@@ -24,9 +24,9 @@ from telepresence.engagement.outcomes import compute_outcomes, finished_bookings
 from telepresence.engagement.rules import RuleSettings, evaluate
 from telepresence.engagement.signals import gather_signals
 from telepresence.platform.database import Database
-from telepresence.platform.jobs import JobContext
+from telepresence.platform.events.notifier import Notice
+from telepresence.platform.jobs.runner import JobContext
 from telepresence.platform.models import Provider, Pupil, User
-from telepresence.platform.notifier import Notice
 
 __all__ = ["claim_day", "compute_finished_outcomes", "nightly_engagement", "run_alert_rules"]
 

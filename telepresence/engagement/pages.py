@@ -15,13 +15,13 @@ from telepresence.engagement.models import AlertRecipientRow, AlertRow
 from telepresence.engagement.schemas import AlertQuery
 from telepresence.notifications import services as notices
 from telepresence.organisation.zones import provider_zone
-from telepresence.platform.audit import record_request
-from telepresence.platform.context import CLOCK, DATABASE
 from telepresence.platform.errors import DomainError, NotFound
-from telepresence.platform.identity import Principal, Role
+from telepresence.platform.http.context import CLOCK, DATABASE
+from telepresence.platform.http.rendering import form_fields, render
+from telepresence.platform.http.routing import Routes
 from telepresence.platform.models import Pupil
-from telepresence.platform.rendering import form_fields, render
-from telepresence.platform.routing import Routes
+from telepresence.platform.security.audit import record_request
+from telepresence.platform.security.identity import Principal, Role
 
 __all__ = ["routes"]
 

@@ -7,7 +7,7 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, Field, model_validator
 
-from telepresence.platform.routing import Schema
+from telepresence.platform.http.routing import Schema
 
 __all__ = [
     "AlertNote",

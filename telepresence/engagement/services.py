@@ -35,8 +35,8 @@ from telepresence.engagement.schemas import (
     SummaryOut,
 )
 from telepresence.engagement.signals import calendars, school_days_after
-from telepresence.platform.identity import Principal, Role
 from telepresence.platform.models import Pupil
+from telepresence.platform.security.identity import Principal, Role
 
 __all__ = [
     "LessonOutcome",

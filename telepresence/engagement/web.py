@@ -25,12 +25,12 @@ from telepresence.engagement.schemas import (
     RangeQuery,
     SummaryOut,
 )
-from telepresence.platform.audit import record_request
-from telepresence.platform.context import CLOCK, DATABASE
 from telepresence.platform.errors import InvalidInput
-from telepresence.platform.identity import Principal, Role
+from telepresence.platform.http.context import CLOCK, DATABASE
+from telepresence.platform.http.routing import Routes
 from telepresence.platform.models import Pupil
-from telepresence.platform.routing import Routes
+from telepresence.platform.security.audit import record_request
+from telepresence.platform.security.identity import Principal, Role
 
 __all__ = ["routes"]
 

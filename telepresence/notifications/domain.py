@@ -6,7 +6,7 @@ import enum
 from email.message import EmailMessage
 
 from telepresence.platform.errors import InvalidInput
-from telepresence.platform.notifier import Notice
+from telepresence.platform.events.notifier import Notice
 
 __all__ = ["EmailStatus", "MailFailed", "check_notice", "email_message", "retry_delays"]
 

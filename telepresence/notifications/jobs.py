@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from telepresence.notifications.services import NotificationService
-from telepresence.platform.jobs import JobContext
-from telepresence.platform.notifier import Notice
+from telepresence.platform.events.notifier import Notice
+from telepresence.platform.jobs.runner import JobContext
 
 __all__ = ["deliver_notice", "resend_stalled_email"]
 

@@ -21,8 +21,8 @@ from scheduler.rota.models import MoveRow
 from telepresence.organisation.services import display_name
 from telepresence.platform.clock import Clock
 from telepresence.platform.database import Database
+from telepresence.platform.events.notifier import Notice, Notifier
 from telepresence.platform.models import Pupil, School, User
-from telepresence.platform.notifier import Notice, Notifier
 
 __all__ = ["NotifyingRotaAlerts"]
 

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from telepresence.platform.routing import Schema
+from telepresence.platform.http.routing import Schema
 
 __all__ = ["NotificationOut", "NotificationQuery"]
 

@@ -23,8 +23,8 @@ from telepresence.notifications.models import Notification
 from telepresence.platform.clock import Clock
 from telepresence.platform.database import Database, new_id
 from telepresence.platform.errors import NotFound
-from telepresence.platform.events import EventHub
-from telepresence.platform.notifier import Notice
+from telepresence.platform.events.events import EventHub
+from telepresence.platform.events.notifier import Notice
 
 __all__ = ["Mailer", "NotificationService", "list_for_user", "mark_read", "unread_count"]
 

@@ -6,9 +6,9 @@ from aiohttp import web
 
 from telepresence.notifications import services
 from telepresence.notifications.schemas import NotificationOut, NotificationQuery
-from telepresence.platform.context import CLOCK, DATABASE
-from telepresence.platform.identity import Principal, Role
-from telepresence.platform.routing import Routes
+from telepresence.platform.http.context import CLOCK, DATABASE
+from telepresence.platform.http.routing import Routes
+from telepresence.platform.security.identity import Principal, Role
 
 __all__ = ["routes"]
 

@@ -11,14 +11,14 @@ from sqlalchemy import select
 
 from telepresence.organisation import services as org
 from telepresence.organisation.schemas import RoomIn, SchoolIn
-from telepresence.platform.audit import record_request
-from telepresence.platform.context import CLOCK, DATABASE
 from telepresence.platform.errors import DomainError, validation_errors
-from telepresence.platform.identity import STAFF, Principal, Role
+from telepresence.platform.http.context import CLOCK, DATABASE
+from telepresence.platform.http.rendering import form_fields, render
+from telepresence.platform.http.routing import Routes
 from telepresence.platform.models import Room
-from telepresence.platform.rendering import form_fields, render
-from telepresence.platform.routing import Routes
-from telepresence.sessions.readiness_models import ReadinessCheck
+from telepresence.platform.security.audit import record_request
+from telepresence.platform.security.identity import STAFF, Principal, Role
+from telepresence.sessions.joining.readiness_models import ReadinessCheck
 
 __all__ = ["routes", "schools_context"]
 

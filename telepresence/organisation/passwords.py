@@ -3,7 +3,7 @@
 Changing your own needs the current password (rate-limited like sign-in) and
 ends every other session of yours; a reset by an administrator makes a random
 password shown once and ends every session of that person. New passwords
-must pass ``telepresence.platform.passwords`` (length, the common list, not
+must pass ``telepresence.platform.security.passwords`` (length, the common list, not
 your own name). Neither password is ever logged or audited, only the act.
 """
 
@@ -17,16 +17,16 @@ from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from telepresence.platform import auth
-from telepresence.platform.audit import record_request
-from telepresence.platform.context import CLOCK, DATABASE
 from telepresence.platform.errors import DomainError, InvalidInput, NotFound, validation_errors
-from telepresence.platform.identity import Principal, Role
+from telepresence.platform.http.context import CLOCK, DATABASE
+from telepresence.platform.http.rendering import form_fields, render
+from telepresence.platform.http.routing import Routes, Schema, counting_failures
 from telepresence.platform.models import AuthToken, User
-from telepresence.platform.passwords import password_problems
-from telepresence.platform.rendering import form_fields, render
-from telepresence.platform.revocation import Identity, revoke_identity
-from telepresence.platform.routing import Routes, Schema, counting_failures
+from telepresence.platform.security import auth
+from telepresence.platform.security.audit import record_request
+from telepresence.platform.security.identity import Principal, Role
+from telepresence.platform.security.passwords import password_problems
+from telepresence.platform.security.revocation import Identity, revoke_identity
 
 __all__ = ["PasswordChangeIn", "PasswordResetOut", "change_password", "reset_password", "routes"]
 

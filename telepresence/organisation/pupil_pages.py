@@ -16,14 +16,14 @@ from scheduler.bookings.events import HubBookingEvents
 from telepresence.organisation import roll
 from telepresence.organisation import services as org
 from telepresence.organisation.schemas import PupilPatch
-from telepresence.platform.audit import record_request
-from telepresence.platform.context import CLOCK, DATABASE, EVENTS
 from telepresence.platform.errors import DomainError, validation_errors
-from telepresence.platform.identity import STAFF, Principal, Role
+from telepresence.platform.http.context import CLOCK, DATABASE, EVENTS
+from telepresence.platform.http.rendering import form_fields, render
+from telepresence.platform.http.routing import Routes
 from telepresence.platform.models import School, User, zone_of
-from telepresence.platform.permissions import may_change
-from telepresence.platform.rendering import form_fields, render
-from telepresence.platform.routing import Routes
+from telepresence.platform.security.audit import record_request
+from telepresence.platform.security.identity import STAFF, Principal, Role
+from telepresence.platform.security.permissions import may_change
 
 __all__ = ["pupil_context", "routes"]
 

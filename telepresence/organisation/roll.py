@@ -24,9 +24,9 @@ from scheduler.bookings.ports import BookingEvent, BookingEventKind
 from scheduler.bookings.services import booking_event
 from telepresence.organisation.services import get_pupil
 from telepresence.platform.errors import Conflict
-from telepresence.platform.identity import Principal
 from telepresence.platform.models import Pupil
-from telepresence.platform.revocation import Identity, revoke_identity
+from telepresence.platform.security.identity import Principal
+from telepresence.platform.security.revocation import Identity, revoke_identity
 
 __all__ = [
     "OFF_ROLL_REASON",

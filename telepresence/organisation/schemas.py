@@ -16,8 +16,8 @@ from pydantic import (
     field_validator,
 )
 
-from telepresence.platform.identity import Role
-from telepresence.platform.routing import Schema
+from telepresence.platform.http.routing import Schema
+from telepresence.platform.security.identity import Role
 
 __all__ = [
     "CameraConsentIn",

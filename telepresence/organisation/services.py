@@ -14,14 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from scheduler.rota.planning import DayOutcome
 from scheduler.rota.services import replan_ahead
 from telepresence.organisation.schemas import PupilIn, PupilPatch, RoomIn, SchoolIn, UserIn
-from telepresence.platform.auth import hash_secret
-from telepresence.platform.context import CLOCK
 from telepresence.platform.errors import Conflict, InvalidInput, NotFound
-from telepresence.platform.identity import STAFF, Principal, Role
+from telepresence.platform.http.context import CLOCK
 from telepresence.platform.models import Pupil, Room, School, User
-from telepresence.platform.passwords import password_problems
-from telepresence.platform.permissions import check_may_change
-from telepresence.platform.revocation import Identity, revoke_identity
+from telepresence.platform.security.auth import hash_secret
+from telepresence.platform.security.identity import STAFF, Principal, Role
+from telepresence.platform.security.passwords import password_problems
+from telepresence.platform.security.permissions import check_may_change
+from telepresence.platform.security.revocation import Identity, revoke_identity
 
 __all__ = [
     "add_room",

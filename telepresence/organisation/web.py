@@ -24,13 +24,13 @@ from telepresence.organisation.schemas import (
     UserIn,
     UserOut,
 )
-from telepresence.platform import auth
-from telepresence.platform.audit import record_request
-from telepresence.platform.context import CLOCK, DATABASE, EVENTS
-from telepresence.platform.identity import STAFF, Principal, Role
+from telepresence.platform.http.context import CLOCK, DATABASE, EVENTS
+from telepresence.platform.http.routing import Routes
 from telepresence.platform.models import Pupil, School, User
-from telepresence.platform.revocation import Identity, revoke_identity
-from telepresence.platform.routing import Routes
+from telepresence.platform.security import auth
+from telepresence.platform.security.audit import record_request
+from telepresence.platform.security.identity import STAFF, Principal, Role
+from telepresence.platform.security.revocation import Identity, revoke_identity
 
 __all__ = ["pupil_out", "routes"]
 

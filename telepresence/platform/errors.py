@@ -172,7 +172,7 @@ def _error_page(
     request: web.Request, status: int, title: str, detail: str, headers: dict[str, str]
 ) -> web.Response:
     # The kernel's page layout imports this module, hence the late import.
-    from telepresence.platform.rendering import render_error_page
+    from telepresence.platform.http.rendering import render_error_page
 
     response = render_error_page(request, status, title, detail)
     response.headers.update(headers)

@@ -7,8 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, EmailStr, Field
 
-from telepresence.platform.identity import Role
-from telepresence.platform.routing import Schema
+from telepresence.platform.http.routing import Schema
+from telepresence.platform.security.identity import Role
 
 __all__ = [
     "AuditEntryOut",

@@ -8,13 +8,10 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
-from telepresence.platform import auth
-from telepresence.platform.audit import entries, flush_reads
-from telepresence.platform.context import CLOCK, DATABASE, JOBS, SETTINGS
-from telepresence.platform.identity import PUBLIC, Principal, Role, TokenKind
-from telepresence.platform.openapi import build_openapi
-from telepresence.platform.probes import is_operator
-from telepresence.platform.routing import ENDPOINTS, Routes, counting_failures
+from telepresence.platform.http.context import CLOCK, DATABASE, JOBS, SETTINGS
+from telepresence.platform.http.openapi import build_openapi
+from telepresence.platform.http.routing import ENDPOINTS, Routes, counting_failures
+from telepresence.platform.operations.probes import is_operator
 from telepresence.platform.schemas import (
     AuditEntryOut,
     AuditQuery,
@@ -26,6 +23,9 @@ from telepresence.platform.schemas import (
     SchedulerHealth,
     TokenOut,
 )
+from telepresence.platform.security import auth
+from telepresence.platform.security.audit import entries, flush_reads
+from telepresence.platform.security.identity import PUBLIC, Principal, Role, TokenKind
 
 __all__ = ["VERSION", "routes"]
 

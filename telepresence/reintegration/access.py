@@ -12,8 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from telepresence.platform.errors import Forbidden, NotFound
-from telepresence.platform.identity import STAFF, Principal, Role
 from telepresence.platform.models import Pupil
+from telepresence.platform.security.identity import STAFF, Principal, Role
 from telepresence.reintegration.models import PlanRow, SchoolContactLink
 
 __all__ = [

@@ -20,8 +20,8 @@ from scheduler.bookings.models import Booking, UnavailabilityRow
 from scheduler.bookings.ports import BookingEvent
 from scheduler.bookings.services import cancel_booking
 from scheduler.bookings.unavailability import WeeklyUnavailable
-from telepresence.platform.identity import Principal
 from telepresence.platform.models import School, zone_of
+from telepresence.platform.security.identity import Principal
 from telepresence.reintegration.domain import (
     Phase,
     SchoolDays,

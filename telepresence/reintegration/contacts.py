@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from telepresence.platform.errors import Conflict, Forbidden, InvalidInput, NotFound
-from telepresence.platform.identity import Principal
+from telepresence.platform.security.identity import Principal
 from telepresence.reintegration.access import is_contact, readable_plan
 from telepresence.reintegration.domain import Phase
 from telepresence.reintegration.models import ActionRow, ContactRow, PlanRow

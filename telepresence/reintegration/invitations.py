@@ -9,11 +9,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from telepresence.platform.auth import hash_secret
 from telepresence.platform.errors import Conflict, Gone, InvalidInput, NotFound
-from telepresence.platform.identity import Principal, Role, hash_token
+from telepresence.platform.events.notifier import Notice
 from telepresence.platform.models import Pupil, User
-from telepresence.platform.notifier import Notice
+from telepresence.platform.security.auth import hash_secret
+from telepresence.platform.security.identity import Principal, Role, hash_token
 from telepresence.reintegration.access import pupil_for_staff
 from telepresence.reintegration.models import Invitation, SchoolContactLink
 

@@ -13,9 +13,9 @@ from datetime import date, datetime
 import structlog
 from sqlalchemy import select
 
-from telepresence.platform.jobs import JobContext
+from telepresence.platform.events.notifier import Notice
+from telepresence.platform.jobs.runner import JobContext
 from telepresence.platform.models import Pupil, User
-from telepresence.platform.notifier import Notice
 from telepresence.reintegration.contacts import last_school_contact
 from telepresence.reintegration.domain import Phase, contact_overdue, review_dues
 from telepresence.reintegration.models import PlanEvent, PlanRow, ReviewRow

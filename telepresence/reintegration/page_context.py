@@ -9,12 +9,12 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scheduler.bookings.events import HubBookingEvents
-from telepresence.platform.audit import record_request
-from telepresence.platform.context import CLOCK, DATABASE, EVENTS
 from telepresence.platform.errors import DomainError, validation_errors
-from telepresence.platform.identity import Principal, Role
+from telepresence.platform.http.context import CLOCK, DATABASE, EVENTS
+from telepresence.platform.http.rendering import form_fields, render
 from telepresence.platform.models import Pupil, School, zone_of
-from telepresence.platform.rendering import form_fields, render
+from telepresence.platform.security.audit import record_request
+from telepresence.platform.security.identity import Principal, Role
 from telepresence.reintegration import contacts, reviews, services, visits
 from telepresence.reintegration.access import is_contact, readable_plan, visible_pupil
 from telepresence.reintegration.domain import Goal, Outcome

@@ -12,13 +12,13 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scheduler.bookings.ports import BookingEvent
-from telepresence.platform.audit import record_request
-from telepresence.platform.context import CLOCK, DATABASE, NOTIFIER
 from telepresence.platform.errors import DomainError, InvalidInput
-from telepresence.platform.identity import PUBLIC, STAFF, Principal, Role
+from telepresence.platform.http.context import CLOCK, DATABASE, NOTIFIER
+from telepresence.platform.http.rendering import form_fields, render
+from telepresence.platform.http.routing import Routes, check_origin
 from telepresence.platform.models import Pupil, School, zone_of
-from telepresence.platform.rendering import form_fields, render
-from telepresence.platform.routing import Routes, check_origin
+from telepresence.platform.security.audit import record_request
+from telepresence.platform.security.identity import PUBLIC, STAFF, Principal, Role
 from telepresence.reintegration import contacts, reviews, services, visits
 from telepresence.reintegration.access import (
     KEY_WORKERS,

@@ -8,11 +8,11 @@ from aiohttp import web
 from pydantic import BaseModel
 from sqlalchemy import select
 
-from telepresence.platform.audit import record_request
-from telepresence.platform.context import CLOCK, DATABASE
 from telepresence.platform.errors import NotFound
-from telepresence.platform.identity import PUBLIC, STAFF, Principal, Role, hash_token
-from telepresence.platform.routing import Routes
+from telepresence.platform.http.context import CLOCK, DATABASE
+from telepresence.platform.http.routing import Routes
+from telepresence.platform.security.audit import record_request
+from telepresence.platform.security.identity import PUBLIC, STAFF, Principal, Role, hash_token
 from telepresence.reintegration import contacts, reviews, visits
 from telepresence.reintegration.access import KEY_WORKERS, READERS, is_contact, readable_plan
 from telepresence.reintegration.models import FactorRow, VisitFeed

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from telepresence.platform.errors import Conflict, InvalidInput, NotFound
-from telepresence.platform.identity import Principal
+from telepresence.platform.security.identity import Principal
 from telepresence.reintegration.access import readable_plan, require_key_worker
 from telepresence.reintegration.domain import DEFAULT_FACTORS, Phase, Rating, rating_moves
 from telepresence.reintegration.engagement import OutcomeFigures

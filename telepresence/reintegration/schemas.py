@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, EmailStr, Field, model_validator
 
-from telepresence.platform.routing import Schema
+from telepresence.platform.http.routing import Schema
 from telepresence.reintegration.domain import Goal, Outcome, Phase, Rating
 
 __all__ = [

@@ -8,8 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from telepresence.platform.errors import Conflict, Forbidden, InvalidInput
-from telepresence.platform.identity import Principal, Role
 from telepresence.platform.models import Pupil, User
+from telepresence.platform.security.identity import Principal, Role
 from telepresence.reintegration.access import (
     contact_pupil_ids,
     is_contact,

@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from scheduler.timetables.services import get_calendar
 from telepresence.platform.errors import Conflict, InvalidInput, NotFound
-from telepresence.platform.identity import Principal
 from telepresence.platform.models import Pupil, School
+from telepresence.platform.security.identity import Principal
 from telepresence.reintegration.access import require_key_worker
 from telepresence.reintegration.domain import Phase
 from telepresence.reintegration.models import PlanRow, VisitRow

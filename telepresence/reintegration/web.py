@@ -9,11 +9,11 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scheduler.bookings.events import HubBookingEvents
-from telepresence.platform.audit import record_request
-from telepresence.platform.context import CLOCK, DATABASE, EVENTS, NOTIFIER
 from telepresence.platform.errors import NotFound
-from telepresence.platform.identity import STAFF, Principal, Role
-from telepresence.platform.routing import Routes
+from telepresence.platform.http.context import CLOCK, DATABASE, EVENTS, NOTIFIER
+from telepresence.platform.http.routing import Routes
+from telepresence.platform.security.audit import record_request
+from telepresence.platform.security.identity import STAFF, Principal, Role
 from telepresence.reintegration import services
 from telepresence.reintegration.access import (
     KEY_WORKERS,

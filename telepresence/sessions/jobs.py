@@ -9,11 +9,11 @@ from sqlalchemy import select
 from device_registry.hub import OUTBOX_TOPIC
 from device_registry.models import Device
 from scheduler.bookings.models import Booking
-from telepresence.platform.jobs import JobContext
+from telepresence.platform.jobs.runner import JobContext
 from telepresence.sessions import services
-from telepresence.sessions.invitations import invite_robot
+from telepresence.sessions.call.signalling import topic
+from telepresence.sessions.joining.invitations import invite_robot
 from telepresence.sessions.models import LessonSession
-from telepresence.sessions.signalling import topic
 
 __all__ = ["end_finished_sessions", "prepare_sessions"]
 

@@ -9,7 +9,7 @@ from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from telepresence.platform.database import Base, new_id
-from telepresence.sessions.readiness_models import ReadinessCheck
+from telepresence.sessions.joining.readiness_models import ReadinessCheck
 
 # ReadinessCheck lives in its own module; imported here so that every table of
 # the sessions package is registered wherever its models are.

@@ -26,13 +26,13 @@ from aiohttp import web
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from telepresence.platform.context import DATABASE
 from telepresence.platform.database import Database
-from telepresence.platform.revocation import Identity, Sweeper
+from telepresence.platform.http.context import DATABASE
+from telepresence.platform.security.revocation import Identity, Sweeper
+from telepresence.sessions.call.signalling import CLOSE_AUTH, SESSION_ROOMS, SessionRooms
 from telepresence.sessions.domain import Participant
 from telepresence.sessions.models import LessonSession, SessionToken
-from telepresence.sessions.signalling import CLOSE_AUTH, SESSION_ROOMS, SessionRooms
-from telepresence.sessions.watch import drop_revoked_watchers
+from telepresence.sessions.watching.watch import drop_revoked_watchers
 
 __all__ = ["RevokedLessonSweep", "lesson_revocation", "revoke_lesson_tokens"]
 

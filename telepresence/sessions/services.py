@@ -13,8 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from device_registry.models import Device
 from scheduler.bookings.models import Booking
 from telepresence.platform.errors import Conflict, NotFound
-from telepresence.platform.identity import Principal, Role, TokenKind, hash_token, new_token
 from telepresence.platform.models import Pupil, School
+from telepresence.platform.security.identity import (
+    Principal,
+    Role,
+    TokenKind,
+    hash_token,
+    new_token,
+)
 from telepresence.platform.settings import Settings
 from telepresence.sessions.domain import (
     EventKind,

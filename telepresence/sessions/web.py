@@ -9,17 +9,24 @@ from sqlalchemy import select
 
 from device_registry.socket import DEVICE_HUB
 from scheduler.bookings.models import Booking
-from telepresence.platform.context import BACKGROUND, CLOCK, DATABASE, EVENTS, NOTIFIER, SETTINGS
 from telepresence.platform.errors import NotFound
-from telepresence.platform.identity import STAFF, Principal, Role
-from telepresence.platform.routing import Routes
+from telepresence.platform.http.context import (
+    BACKGROUND,
+    CLOCK,
+    DATABASE,
+    EVENTS,
+    NOTIFIER,
+    SETTINGS,
+)
+from telepresence.platform.http.routing import Routes
+from telepresence.platform.security.identity import STAFF, Principal, Role
 from telepresence.sessions import services
+from telepresence.sessions.call.protocol import SessionClosed
+from telepresence.sessions.call.signalling import SESSION_ROOMS, serve_session_socket, topic
 from telepresence.sessions.domain import Participant
-from telepresence.sessions.invitations import invite_robot
+from telepresence.sessions.joining.invitations import invite_robot
 from telepresence.sessions.models import LessonSession, SessionEvent, SessionToken
-from telepresence.sessions.protocol import SessionClosed
 from telepresence.sessions.schemas import JoinOut, SessionEventOut, SessionOut
-from telepresence.sessions.signalling import SESSION_ROOMS, serve_session_socket, topic
 from telepresence.tablet.whereabouts import elsewhere_notices, robot_whereabouts
 
 __all__ = ["routes"]

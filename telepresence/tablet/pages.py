@@ -20,13 +20,13 @@ from scheduler.bookings.ports import tell_unwell
 from scheduler.bookings.services import UNWELL_REASON
 from scheduler.timetables.models import LessonRow
 from telepresence.engagement.services import my_week
-from telepresence.platform.audit import record_request
-from telepresence.platform.context import CLOCK, DATABASE, EVENTS, NOTIFIER, SETTINGS
 from telepresence.platform.errors import NotFound
-from telepresence.platform.identity import Principal, Role
+from telepresence.platform.http.context import CLOCK, DATABASE, EVENTS, NOTIFIER, SETTINGS
+from telepresence.platform.http.rendering import render
+from telepresence.platform.http.routing import Routes
 from telepresence.platform.models import Pupil, Room, School, zone_of
-from telepresence.platform.rendering import render
-from telepresence.platform.routing import Routes
+from telepresence.platform.security.audit import record_request
+from telepresence.platform.security.identity import Principal, Role
 from telepresence.sessions.domain import EventKind, Participant, SessionWindow
 from telepresence.sessions.models import LessonSession, SessionEvent
 from telepresence.sessions.services import booking_window

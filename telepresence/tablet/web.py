@@ -6,11 +6,11 @@ from aiohttp import web
 from pydantic import BaseModel, Field
 
 from scheduler.bookings.models import Booking
-from telepresence.platform.context import DATABASE
 from telepresence.platform.errors import NotFound
-from telepresence.platform.identity import STAFF, Principal, Role
+from telepresence.platform.http.context import DATABASE
+from telepresence.platform.http.routing import Routes
 from telepresence.platform.models import Pupil
-from telepresence.platform.routing import Routes
+from telepresence.platform.security.identity import STAFF, Principal, Role
 from telepresence.tablet.whereabouts import robot_whereabouts
 
 __all__ = ["RobotRoomOut", "routes"]

@@ -21,9 +21,9 @@ from device_registry.models import Device
 from scheduler.bookings.models import Booking
 from scheduler.rota.models import MoveRow
 from telepresence.organisation.services import display_name
-from telepresence.platform.identity import Role
+from telepresence.platform.events.notifier import Notice
 from telepresence.platform.models import Pupil, Room, School, User
-from telepresence.platform.notifier import Notice
+from telepresence.platform.security.identity import Role
 from telepresence.reintegration.models import SchoolContactLink
 
 __all__ = [

@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient
 from factories import PASSWORD, Org, seed_org
 
 from telepresence.app import create_app
-from telepresence.platform.context import DATABASE
+from telepresence.platform.http.context import DATABASE
 from telepresence.platform.settings import Settings
 
 Login = Callable[[str], Awaitable[dict[str, str]]]

@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 from factories import Org, add_device, add_user
 
 from scheduler.bookings.models import Booking
-from telepresence.platform.context import DATABASE
 from telepresence.platform.database import Database
+from telepresence.platform.http.context import DATABASE
 
 LONDON = ZoneInfo("Europe/London")
 ALL_WEEK = [

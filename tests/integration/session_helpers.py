@@ -5,8 +5,8 @@ from __future__ import annotations
 from factories import add_booking
 
 from device_registry.socket import DEVICE_HUB
-from telepresence.platform.context import DATABASE
-from telepresence.sessions.invitations import RobotInvitations
+from telepresence.platform.http.context import DATABASE
+from telepresence.sessions.joining.invitations import RobotInvitations
 
 SDP = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"
 HELLO = {"type": "hello", "protocol": [1], "model": "AV1", "software_version": "2.4.1"}

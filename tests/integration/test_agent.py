@@ -11,7 +11,7 @@ from factories import add_device
 from device_registry.socket import DEVICE_HUB
 from telepresence.agent.client import AgentStopped, DeviceAgent
 from telepresence.agent.hardware import SyntheticHardware
-from telepresence.platform.context import DATABASE
+from telepresence.platform.http.context import DATABASE
 
 
 async def pair_agent(client, org, login) -> tuple[str, DeviceAgent, SyntheticHardware]:

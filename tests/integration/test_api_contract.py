@@ -9,8 +9,8 @@ import pytest
 from aiohttp import web
 from factories import OPERATOR
 
-from telepresence.platform.identity import Public
-from telepresence.platform.routing import ENDPOINT_ATTR, Endpoint
+from telepresence.platform.http.routing import ENDPOINT_ATTR, Endpoint
+from telepresence.platform.security.identity import Public
 
 HOSTILE_BODIES = [
     b"",

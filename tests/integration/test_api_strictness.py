@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 
-from telepresence.platform.openapi import TIME_PATTERN
+from telepresence.platform.http.openapi import TIME_PATTERN
 
 
 async def test_a_date_in_the_query_is_a_date_not_a_number_of_seconds(client, org, login):

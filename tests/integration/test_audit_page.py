@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 from integration.test_pages import csrf_of, sign_in
 
 from telepresence.audit_pages import describe, is_read
-from telepresence.platform.audit import record
-from telepresence.platform.context import DATABASE
-from telepresence.platform.identity import Principal, Role
+from telepresence.platform.http.context import DATABASE
+from telepresence.platform.security.audit import record
+from telepresence.platform.security.identity import Principal, Role
 
 
 def test_actions_read_as_plain_words_and_reads_are_told_apart():

@@ -7,7 +7,7 @@ from datetime import timedelta
 from factories import PASSWORD, PUPIL_PIN
 from sqlalchemy import select
 
-from telepresence.platform.context import DATABASE, LOGIN_LIMITER
+from telepresence.platform.http.context import DATABASE, LOGIN_LIMITER
 from telepresence.platform.models import AuthToken
 
 

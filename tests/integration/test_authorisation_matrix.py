@@ -28,9 +28,9 @@ from aiohttp import ClientTimeout
 from factories import PASSWORD, PUPIL_PIN, add_device, add_user, seed_org
 
 from telepresence.app import create_app
-from telepresence.platform.context import DATABASE
-from telepresence.platform.identity import Public
-from telepresence.platform.routing import ENDPOINTS
+from telepresence.platform.http.context import DATABASE
+from telepresence.platform.http.routing import ENDPOINTS
+from telepresence.platform.security.identity import Public
 from telepresence.platform.settings import Settings
 
 PUBLIC = "public"

@@ -21,9 +21,9 @@ from sqlalchemy import select, update
 
 from device_registry.models import Device
 from scheduler.bookings.events import BOOKINGS_TOPIC
-from telepresence.platform.audit import flush_reads
-from telepresence.platform.context import DATABASE, EVENTS
+from telepresence.platform.http.context import DATABASE, EVENTS
 from telepresence.platform.models import AuditEntry, Pupil
+from telepresence.platform.security.audit import flush_reads
 
 
 @dataclass

@@ -10,7 +10,7 @@ from integration.test_pages import csrf_of, sign_in
 from sqlalchemy import select, update
 
 from scheduler.bookings.models import Booking, CalendarFeed
-from telepresence.platform.context import DATABASE
+from telepresence.platform.http.context import DATABASE
 
 
 async def create_feed(client, pupil_id: str) -> str:

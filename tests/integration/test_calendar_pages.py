@@ -13,7 +13,7 @@ from unit.scheduler.timetables.test_calendar_text import TERM_DATES
 
 from scheduler.bookings.models import Booking
 from scheduler.timetables.models import ClosureRow, TermRow
-from telepresence.platform.context import DATABASE
+from telepresence.platform.http.context import DATABASE
 
 staff_page = test_timetable_pages.staff_page  # the fixture: Spring 2025, staff signed in
 

@@ -14,8 +14,8 @@ import asyncpg
 import pytest
 from factories import PUPIL_PIN
 
-from telepresence.platform.context import DATABASE
 from telepresence.platform.database import Database
+from telepresence.platform.http.context import DATABASE
 
 pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 

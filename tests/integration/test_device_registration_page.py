@@ -10,7 +10,7 @@ from factories import PASSWORD, add_device
 from sqlalchemy import select
 
 from device_registry.models import Device
-from telepresence.platform.context import DATABASE
+from telepresence.platform.http.context import DATABASE
 
 
 async def admin_csrf(client, org) -> str:

@@ -16,7 +16,7 @@ from device_registry.jobs import mark_silent_devices_offline
 from device_registry.models import Device, DeviceCommandRecord, TelemetrySample
 from device_registry.socket import DEVICE_HUB
 from telepresence.app import create_app
-from telepresence.platform.context import DATABASE, EVENTS, JOBS
+from telepresence.platform.http.context import DATABASE, EVENTS, JOBS
 
 HELLO = {
     "type": "hello",

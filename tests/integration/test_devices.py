@@ -8,7 +8,7 @@ from factories import add_device
 from sqlalchemy import select
 
 from device_registry.models import DeviceCredential, PairingCode
-from telepresence.platform.context import DATABASE, LOGIN_LIMITER
+from telepresence.platform.http.context import DATABASE, LOGIN_LIMITER
 from telepresence.platform.models import AuditEntry
 
 ROBOT = {
@@ -193,7 +193,7 @@ async def test_fleet_pages_hear_about_lifecycle_changes(client, org, login):
     import asyncio
 
     from device_registry.hub import fleet_topic
-    from telepresence.platform.context import EVENTS
+    from telepresence.platform.http.context import EVENTS
 
     device = await add_device(client.app[DATABASE], org)
     async with client.app[EVENTS].subscribe(fleet_topic(org.provider_id)) as events:

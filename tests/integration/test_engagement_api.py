@@ -14,7 +14,7 @@ from telepresence.engagement.jobs import compute_finished_outcomes, nightly_enga
 from telepresence.engagement.models import AlertRow
 from telepresence.engagement.operational.rules import OpsDraft, OpsRule
 from telepresence.engagement.operational.store import open_alert
-from telepresence.platform.context import DATABASE, JOBS
+from telepresence.platform.http.context import DATABASE, JOBS
 from telepresence.platform.models import AuditEntry, Pupil, School, zone_of
 
 

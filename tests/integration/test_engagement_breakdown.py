@@ -19,8 +19,8 @@ from telepresence.engagement.figures import (
 )
 from telepresence.engagement.jobs import compute_finished_outcomes
 from telepresence.engagement.models import OutcomeRow as Out
-from telepresence.platform.context import DATABASE, JOBS
-from telepresence.platform.identity import Principal, Role
+from telepresence.platform.http.context import DATABASE, JOBS
+from telepresence.platform.security.identity import Principal, Role
 
 
 def _plain(counts):

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from telepresence.engagement.jobs import compute_finished_outcomes, nightly_engagement
 from telepresence.engagement.models import SharedNoteRow
-from telepresence.platform.context import DATABASE, JOBS
+from telepresence.platform.http.context import DATABASE, JOBS
 from telepresence.platform.models import AuditEntry, Pupil
 
 

@@ -13,7 +13,7 @@ from telepresence.engagement.jobs import compute_finished_outcomes, nightly_enga
 from telepresence.engagement.models import AlertRecipientRow, AlertRow, OutcomeRow
 from telepresence.engagement.outcomes import finished_bookings
 from telepresence.notifications.models import Notification
-from telepresence.platform.context import DATABASE, JOBS
+from telepresence.platform.http.context import DATABASE, JOBS
 from telepresence.sessions.models import LessonSession
 
 

@@ -16,9 +16,9 @@ from scheduler.rota.jobs import escalate_move
 from scheduler.rota.listener import ROTA_ALERTS
 from telepresence.engagement.jobs import compute_finished_outcomes, send_digests
 from telepresence.engagement.models import AlertRecipientRow, AlertRow
-from telepresence.platform.context import DATABASE, JOBS
+from telepresence.platform.events.notifier import Notice
+from telepresence.platform.http.context import DATABASE, JOBS
 from telepresence.platform.models import User
-from telepresence.platform.notifier import Notice
 
 
 async def _alerts(database, rule: str) -> list[AlertRow]:

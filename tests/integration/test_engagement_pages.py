@@ -12,7 +12,7 @@ from sqlalchemy import select
 from telepresence.engagement.jobs import compute_finished_outcomes, nightly_engagement
 from telepresence.engagement.models import AlertRow
 from telepresence.notifications.models import Notification
-from telepresence.platform.context import DATABASE, JOBS
+from telepresence.platform.http.context import DATABASE, JOBS
 from telepresence.platform.models import School
 
 

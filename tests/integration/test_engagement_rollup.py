@@ -22,7 +22,7 @@ from scheduler.bookings.models import Booking
 from telepresence.engagement.jobs import compute_finished_outcomes, nightly_engagement
 from telepresence.engagement.models import OutcomeRow, SubjectWeekRow, WeeklyRow
 from telepresence.engagement.rollup import ROLLUPS, TRIGGER
-from telepresence.platform.context import DATABASE, JOBS
+from telepresence.platform.http.context import DATABASE, JOBS
 from telepresence.platform.models import Pupil
 from telepresence.sessions.models import LessonSession
 

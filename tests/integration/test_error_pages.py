@@ -8,9 +8,9 @@ from factories import PASSWORD, seed_org
 from pydantic import BaseModel, Field
 
 from telepresence.app import create_app
-from telepresence.platform.context import DATABASE
-from telepresence.platform.identity import STAFF
-from telepresence.platform.routing import Routes
+from telepresence.platform.http.context import DATABASE
+from telepresence.platform.http.routing import Routes
+from telepresence.platform.security.identity import STAFF
 
 HTML = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
 

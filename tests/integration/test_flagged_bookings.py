@@ -13,7 +13,7 @@ from sqlalchemy import select
 from scheduler.bookings.models import Booking
 from scheduler.bookings.services import reconcile_bookings
 from scheduler.timetables.calendar import SchoolCalendar
-from telepresence.platform.context import CLOCK, DATABASE
+from telepresence.platform.http.context import CLOCK, DATABASE
 
 
 async def _moves(client, org, headers, day) -> list[str]:

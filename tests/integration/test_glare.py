@@ -18,7 +18,7 @@ from integration.session_helpers import HELLO, SDP, join_socket, next_of, open_l
 
 from telepresence.agent.client import AgentStopped, DeviceAgent
 from telepresence.agent.hardware import SyntheticHardware
-from telepresence.platform.context import DATABASE
+from telepresence.platform.http.context import DATABASE
 from telepresence.sessions.testpeer import PupilPeer
 
 pytestmark = pytest.mark.e2e

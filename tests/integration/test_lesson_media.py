@@ -19,8 +19,8 @@ from sqlalchemy import select
 from device_registry.socket import DEVICE_HUB
 from telepresence.agent.client import AgentStopped, DeviceAgent
 from telepresence.agent.hardware import SyntheticHardware
-from telepresence.platform.context import DATABASE
-from telepresence.platform.metrics import METRICS
+from telepresence.platform.http.context import DATABASE
+from telepresence.platform.operations.metrics import METRICS
 from telepresence.sessions.models import SessionEvent
 from telepresence.sessions.testpeer import PupilPeer
 

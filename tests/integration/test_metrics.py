@@ -15,8 +15,8 @@ from sqlalchemy import update
 
 from device_registry.models import Device
 from telepresence.app import create_app
-from telepresence.platform.context import DATABASE, JOBS
-from telepresence.platform.metrics import HttpLatencyLog
+from telepresence.platform.http.context import DATABASE, JOBS
+from telepresence.platform.operations.metrics import HttpLatencyLog
 from telepresence.platform.settings import Settings
 
 TOKEN = "metrics-token-for-tests"

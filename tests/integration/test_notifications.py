@@ -16,8 +16,8 @@ from telepresence.notifications.domain import EmailStatus
 from telepresence.notifications.models import Notification
 from telepresence.notifications.services import NotificationService
 from telepresence.notifications.smtp import SmtpMailer
-from telepresence.platform.context import DATABASE, NOTIFIER
-from telepresence.platform.notifier import Notice
+from telepresence.platform.events.notifier import Notice
+from telepresence.platform.http.context import DATABASE, NOTIFIER
 
 
 @pytest.fixture

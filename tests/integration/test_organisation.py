@@ -5,7 +5,7 @@ from __future__ import annotations
 from factories import PASSWORD
 from sqlalchemy import select
 
-from telepresence.platform.context import DATABASE
+from telepresence.platform.http.context import DATABASE
 from telepresence.platform.models import AuditEntry
 
 

@@ -6,7 +6,7 @@ import re
 
 from factories import PASSWORD, add_device
 
-from telepresence.platform.context import DATABASE
+from telepresence.platform.http.context import DATABASE
 
 
 async def sign_in(client, email: str) -> str:
@@ -147,7 +147,7 @@ async def test_live_fleet_stream_sends_updates_and_ends_at_sign_out(client, org,
     import asyncio
 
     import device_registry.pages
-    from telepresence.platform.context import EVENTS
+    from telepresence.platform.http.context import EVENTS
 
     monkeypatch.setattr(device_registry.pages, "RECHECK_SECONDS", 0.2)
     await sign_in(client, org.email("admin"))

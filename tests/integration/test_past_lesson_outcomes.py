@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from scheduler.bookings.models import Booking
 from telepresence.engagement.jobs import compute_finished_outcomes
-from telepresence.platform.context import DATABASE, JOBS
+from telepresence.platform.http.context import DATABASE, JOBS
 from telepresence.sessions.models import LessonSession
 
 WEEK = "2025-01-06"  # week A: Mon Maths P1 + English P2, Tue Science, Wed Art, Thu D&T, Fri PSHE

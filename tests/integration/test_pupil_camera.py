@@ -9,7 +9,7 @@ from integration.test_pages import csrf_of, sign_in
 from integration.test_sessions import robot_socket
 from sqlalchemy import select
 
-from telepresence.platform.context import DATABASE
+from telepresence.platform.http.context import DATABASE
 from telepresence.platform.models import AuditEntry, Pupil, School
 
 __all__ = ["robot_socket"]  # the robot's device socket fixture, shared with test_sessions

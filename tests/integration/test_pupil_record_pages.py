@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from device_registry.models import Device
 from scheduler.bookings.models import Booking, CalendarFeed, UnavailabilityRow
-from telepresence.platform.context import DATABASE
+from telepresence.platform.http.context import DATABASE
 from telepresence.platform.models import AuditEntry, Pupil
 
 

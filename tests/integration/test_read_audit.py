@@ -18,10 +18,10 @@ from sqlalchemy import func, select
 
 import telepresence.app
 from telepresence.app import create_app
-from telepresence.platform.audit import READ_AUDIT, ReadAudit
-from telepresence.platform.context import DATABASE
 from telepresence.platform.database import Database
+from telepresence.platform.http.context import DATABASE
 from telepresence.platform.models import AuditEntry
+from telepresence.platform.security.audit import READ_AUDIT, ReadAudit
 
 WEEK = {"from": "2026-01-19", "to": "2026-01-23"}
 

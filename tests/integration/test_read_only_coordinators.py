@@ -7,7 +7,7 @@ from integration.rota_helpers import LAB_THEN_S12, on_duty_all_week, robbie_tomo
 from integration.test_pages import csrf_of, sign_in
 from sqlalchemy import select
 
-from telepresence.platform.context import DATABASE
+from telepresence.platform.http.context import DATABASE
 from telepresence.platform.models import AuditEntry, Provider, Pupil
 
 CONSENT = {"consent": True, "given_by": "Anna Kowalski, mother", "given_on": "2026-12-01"}

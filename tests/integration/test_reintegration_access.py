@@ -15,9 +15,9 @@ from zoneinfo import ZoneInfo
 from factories import PASSWORD, PUPIL_PIN
 from integration.reintegration_helpers import add_cast, next_school_day, plan_body
 
-from telepresence.platform.context import DATABASE
-from telepresence.platform.identity import Public
-from telepresence.platform.routing import ENDPOINTS
+from telepresence.platform.http.context import DATABASE
+from telepresence.platform.http.routing import ENDPOINTS
+from telepresence.platform.security.identity import Public
 
 STAFF = {"admin", "coordinator", "hospital_staff", "colleague"}
 KW = {"hospital_staff"}

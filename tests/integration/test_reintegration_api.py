@@ -9,7 +9,7 @@ from integration.reintegration_helpers import PASSWORD, add_cast, next_school_da
 from sqlalchemy import func, select
 
 from scheduler.timetables.models import ClosureRow
-from telepresence.platform.context import DATABASE
+from telepresence.platform.http.context import DATABASE
 from telepresence.platform.models import AuditEntry
 from telepresence.reintegration.models import PlanEvent, PlanRow
 
@@ -337,7 +337,7 @@ async def test_a_review_shows_the_engagement_figures_since_the_last(client, org,
     from integration.engagement_helpers import past_lesson, past_weekdays
 
     from telepresence.engagement.jobs import compute_finished_outcomes
-    from telepresence.platform.context import JOBS
+    from telepresence.platform.http.context import JOBS
 
     worker = await login("hospital_staff")
     started = (datetime.now(UTC) - timedelta(days=14)).date().isoformat()

@@ -8,7 +8,7 @@ from integration.reintegration_helpers import plan_body
 from sqlalchemy import select
 
 from telepresence.notifications.models import Notification
-from telepresence.platform.context import DATABASE, JOBS
+from telepresence.platform.http.context import DATABASE, JOBS
 from telepresence.reintegration.jobs import no_contact_alerts, review_reminders
 
 

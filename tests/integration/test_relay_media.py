@@ -1,7 +1,7 @@
 """The media relay end to end: a robot (aiortc, encoding its test pattern) → relay → viewers.
 
 This guards the aiortc internals the relay depends on
-(:mod:`telepresence.sessions.forwarding`): if a new aiortc changes them, these
+(:mod:`telepresence.sessions.watching.forwarding`): if a new aiortc changes them, these
 fail. Everything runs over 127.0.0.1 in this process; viewers *decode* what
 they receive, so a frame that arrives corrupted fails the test.
 """
@@ -21,7 +21,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av import VideoFrame
 
 from telepresence.agent import media
-from telepresence.sessions.relay import LessonRelay, RelayFull
+from telepresence.sessions.watching.relay import LessonRelay, RelayFull
 
 pytestmark = pytest.mark.e2e
 

@@ -15,9 +15,9 @@ from scheduler_factories import FIXTURES, calendar_payload
 from sqlalchemy import update
 
 from telepresence.app import create_app
-from telepresence.platform import auth
-from telepresence.platform.context import DATABASE
+from telepresence.platform.http.context import DATABASE
 from telepresence.platform.models import User
+from telepresence.platform.security import auth
 
 SIMS_CSV = (FIXTURES / "sims_timetable.csv").read_bytes()
 

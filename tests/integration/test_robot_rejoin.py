@@ -15,10 +15,10 @@ from sqlalchemy import update
 
 from telepresence.agent.client import AgentStopped, DeviceAgent
 from telepresence.agent.hardware import SyntheticHardware
-from telepresence.platform.context import DATABASE
+from telepresence.platform.http.context import DATABASE
+from telepresence.sessions.call.signalling import SESSION_ROOMS
 from telepresence.sessions.domain import Participant
 from telepresence.sessions.models import SessionToken
-from telepresence.sessions.signalling import SESSION_ROOMS
 from telepresence.sessions.testpeer import PupilPeer
 
 pytestmark = pytest.mark.e2e

@@ -23,7 +23,7 @@ from factories import PUPIL_PIN, add_booking, add_device
 from sqlalchemy import select
 
 from device_registry.socket import DEVICE_HUB
-from telepresence.platform.context import DATABASE
+from telepresence.platform.http.context import DATABASE
 from telepresence.sessions.models import SessionEvent
 from telepresence.sessions.testpeer import PupilPeer
 

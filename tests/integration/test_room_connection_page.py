@@ -7,7 +7,7 @@ from integration.test_pages import sign_in
 from sqlalchemy import update
 
 from device_registry.models import Device
-from telepresence.platform.context import DATABASE
+from telepresence.platform.http.context import DATABASE
 
 
 async def test_a_test_from_a_device_that_names_no_room_updates_its_rooms_line(client, org, paired):

@@ -14,9 +14,9 @@ from scheduler.timetables import repository as repo
 from scheduler.timetables.imports import ImportRejected
 from scheduler.timetables.models import LessonRow, Timetable
 from scheduler.timetables.roster_import import import_roster
-from telepresence.platform.context import DATABASE
-from telepresence.platform.identity import Principal, Role
+from telepresence.platform.http.context import DATABASE
 from telepresence.platform.models import Pupil
+from telepresence.platform.security.identity import Principal, Role
 
 NOW = datetime(2025, 1, 2, 9, tzinfo=UTC)
 

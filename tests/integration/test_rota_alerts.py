@@ -17,7 +17,7 @@ from telepresence.app import create_app
 from telepresence.engagement.operational.hooks import EngagementRotaAlerts
 from telepresence.notifications.models import Notification
 from telepresence.notifications.rota_alerts import NotifyingRotaAlerts
-from telepresence.platform.context import DATABASE
+from telepresence.platform.http.context import DATABASE
 from telepresence.platform.models import Pupil, School
 
 

@@ -14,7 +14,7 @@ from integration.rota_helpers import (
 )
 
 from device_registry.models import Device
-from telepresence.platform.context import DATABASE
+from telepresence.platform.http.context import DATABASE
 
 
 async def _robot_day(client, org):
@@ -240,7 +240,7 @@ async def test_an_absent_assistants_moves_go_to_someone_on_duty(client, org, log
 async def test_a_booking_event_re_plans_the_day(client, org, login):
     from scheduler.bookings.events import HubBookingEvents
     from scheduler.bookings.ports import BookingEvent, BookingEventKind
-    from telepresence.platform.context import EVENTS
+    from telepresence.platform.http.context import EVENTS
 
     await _on_duty(client, login, org.users["assistant"].id)
     robot_id, day = await _robot_day(client, org)

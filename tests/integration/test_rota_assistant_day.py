@@ -13,7 +13,7 @@ from integration.test_rota_pages import _day, _moves
 from sqlalchemy import select
 
 from device_registry.models import Device
-from telepresence.platform.context import DATABASE
+from telepresence.platform.http.context import DATABASE
 from telepresence.platform.models import AuditEntry
 
 

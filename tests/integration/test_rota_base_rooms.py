@@ -8,7 +8,7 @@ from factories import add_device
 from integration.rota_helpers import add_assistant, add_lesson, on_duty_all_week, tomorrow
 from integration.test_pages import csrf_of, sign_in
 
-from telepresence.platform.context import DATABASE
+from telepresence.platform.http.context import DATABASE
 from telepresence.platform.models import Provider, Room
 
 

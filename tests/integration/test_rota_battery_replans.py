@@ -22,7 +22,7 @@ from device_registry.models import Device
 from scheduler.rota.jobs import send_morning_rotas
 from scheduler.rota.listener import on_device_change
 from scheduler.rota.models import MoveRow, RotaChangeRow
-from telepresence.platform.context import CLOCK, DATABASE, EVENTS, JOBS
+from telepresence.platform.http.context import CLOCK, DATABASE, EVENTS, JOBS
 
 
 async def _robot_day(client, org, login, clock):

@@ -9,7 +9,7 @@ from factories import add_device
 from integration.rota_helpers import add_lesson, on_duty_all_week, tomorrow
 from integration.test_pages import csrf_of, sign_in
 
-from telepresence.platform.context import DATABASE
+from telepresence.platform.http.context import DATABASE
 
 
 async def _reasons(client, org, day, headers) -> list[str]:

@@ -12,7 +12,7 @@ from integration.test_rota_battery_replans import WITH_TRIP, _read, _robot_day, 
 from device_registry.hub import CHANGES_TOPIC
 from scheduler.rota import listener
 from scheduler.rota.services import replan_days
-from telepresence.platform.context import DATABASE, EVENTS
+from telepresence.platform.http.context import DATABASE, EVENTS
 
 
 async def test_a_burst_of_readings_re_plans_the_school_once(client, org, login, clock, monkeypatch):

@@ -10,7 +10,7 @@ import asyncio
 
 from device_registry.hub import CHANGES_TOPIC
 from scheduler.rota import listener
-from telepresence.platform.context import EVENTS
+from telepresence.platform.http.context import EVENTS
 
 ROBOTS = 3000
 

@@ -16,7 +16,7 @@ from scheduler.bookings.models import Booking
 from scheduler.rota.battery import learn_drain_rates
 from scheduler.rota.loading import DRAIN_PCT_PER_HOUR, load_day
 from scheduler.rota.models import RotaDrainRow
-from telepresence.platform.context import CLOCK, DATABASE, JOBS
+from telepresence.platform.http.context import CLOCK, DATABASE, JOBS
 from telepresence.platform.models import School
 
 

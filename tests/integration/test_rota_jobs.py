@@ -7,8 +7,8 @@ from sqlalchemy import select
 
 from scheduler.rota.jobs import escalate_move, remind_move
 from scheduler.rota.models import MoveRow
-from telepresence.platform.context import DATABASE, JOBS
-from telepresence.platform.jobstore import ScheduledJob
+from telepresence.platform.http.context import DATABASE, JOBS
+from telepresence.platform.jobs.jobstore import ScheduledJob
 
 
 async def test_planning_a_day_schedules_a_reminder_and_an_escalation_per_move(client, org, login):

@@ -13,7 +13,7 @@ from scheduler.rota.listener import announce_outcomes
 from scheduler.rota.models import MoveRow
 from scheduler.rota.planning import rota_topic
 from scheduler.rota.services import check_reported_room, replan_device
-from telepresence.platform.context import CLOCK, DATABASE, EVENTS
+from telepresence.platform.http.context import CLOCK, DATABASE, EVENTS
 
 
 async def _day(client, org, login, start: str = "10:00"):
@@ -180,7 +180,7 @@ async def test_maintenance_set_through_the_api_takes_the_robot_out_of_the_rota(c
 
 async def test_a_reported_room_that_contradicts_done_is_flagged_by_the_listener(client, org, login):
     from device_registry.hub import CHANGES_TOPIC
-    from telepresence.platform.context import EVENTS
+    from telepresence.platform.http.context import EVENTS
 
     robot_id, day, admin = await _day(client, org, login)
     moves = await _moves(client, org, day, admin)

@@ -14,7 +14,7 @@ from integration.rota_helpers import (
 )
 from integration.test_pages import csrf_of, sign_in
 
-from telepresence.platform.context import DATABASE
+from telepresence.platform.http.context import DATABASE
 
 KIM = "kim@test.example"
 

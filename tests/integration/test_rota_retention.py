@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from scheduler.rota.models import MoveRow, RotaChangeRow, RotaDeclineRow, RotaMorningRow
 from scheduler.rota.retention import purge_old_rota
 from telepresence.platform.clock import FixedClock
-from telepresence.platform.context import DATABASE, JOBS
+from telepresence.platform.http.context import DATABASE, JOBS
 
 
 async def _counts(database) -> dict[str, int]:

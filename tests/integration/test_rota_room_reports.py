@@ -16,7 +16,7 @@ from integration.rota_helpers import LAB_THEN_S12, on_duty_all_week, robbie_tomo
 
 from device_registry.hub import CHANGES_TOPIC
 from scheduler.rota import listener
-from telepresence.platform.context import DATABASE, EVENTS
+from telepresence.platform.http.context import DATABASE, EVENTS
 
 
 async def test_a_fleets_rooms_cost_one_query_and_a_contradiction_is_still_flagged(

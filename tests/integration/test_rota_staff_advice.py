@@ -9,7 +9,7 @@ import html
 from integration.rota_helpers import add_assistant, on_duty_all_week, robbie_tomorrow
 from integration.test_pages import sign_in
 
-from telepresence.platform.context import DATABASE
+from telepresence.platform.http.context import DATABASE
 from telepresence.platform.models import User
 
 KIM = "kim@test.example"

@@ -5,9 +5,9 @@ from __future__ import annotations
 from integration.reintegration_helpers import add_cast
 from sqlalchemy import select
 
-from telepresence.platform.context import DATABASE, NOTIFIER
+from telepresence.platform.events.notifier import Notice
+from telepresence.platform.http.context import DATABASE, NOTIFIER
 from telepresence.platform.models import User
-from telepresence.platform.notifier import Notice
 
 
 async def test_a_school_contact_lists_and_reads_their_own_notices(client, org, login):

@@ -14,7 +14,7 @@ import pytest
 import structlog
 from factories import add_device
 
-from telepresence.platform.context import DATABASE
+from telepresence.platform.http.context import DATABASE
 
 # An offer with media but no ICE credentials (no a=ice-ufrag / a=ice-pwd).
 NO_ICE_SDP = (
@@ -136,7 +136,7 @@ async def test_a_server_side_connection_reset_is_still_an_error(aiohttp_client, 
 
 async def test_a_device_cannot_start_readiness_checks_without_end(client, org, paired):
     """The finding: one device created 1,181 checks in two minutes."""
-    from telepresence.sessions.readiness import CHECKS_PER_HOUR
+    from telepresence.sessions.joining.readiness import CHECKS_PER_HOUR
 
     _, device = paired
     statuses = [

@@ -18,7 +18,7 @@ from integration.engagement_helpers import past_lesson, past_weekdays
 from sqlalchemy import update
 
 from telepresence.engagement.jobs import compute_finished_outcomes
-from telepresence.platform.context import DATABASE, JOBS
+from telepresence.platform.http.context import DATABASE, JOBS
 from telepresence.platform.models import Pupil
 
 FORMULA_STARTS = ("=", "+", "@", "\t", "\r")

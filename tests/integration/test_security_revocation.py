@@ -15,7 +15,7 @@ import pytest
 from factories import PUPIL_PIN, add_booking
 
 from telepresence.app import create_app
-from telepresence.platform.context import DATABASE
+from telepresence.platform.http.context import DATABASE
 
 HELLO = {"type": "hello", "protocol": [1], "model": "AV1", "software_version": "2.4.1"}
 CLOSE_AUTH = 4401

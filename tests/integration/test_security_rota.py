@@ -8,7 +8,7 @@ from factories import PASSWORD
 from integration.rota_helpers import LAB_THEN_S12, add_assistant, on_duty_all_week, robbie_tomorrow
 
 from scheduler.rota.models import MoveRow
-from telepresence.platform.context import DATABASE
+from telepresence.platform.http.context import DATABASE
 
 
 def _csrf(html: str) -> str:

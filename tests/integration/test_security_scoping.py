@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 from factories import PASSWORD, add_device
 
-from telepresence.platform.context import DATABASE
+from telepresence.platform.http.context import DATABASE
 from telepresence.platform.models import Room, School
 
 

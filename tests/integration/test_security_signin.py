@@ -8,7 +8,7 @@ import re
 import pytest
 from factories import PASSWORD, PUPIL_PIN, seed_org
 
-from telepresence.platform.context import DATABASE
+from telepresence.platform.http.context import DATABASE
 
 
 @pytest.fixture

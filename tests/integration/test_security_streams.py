@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from telepresence.platform.context import EVENTS
+from telepresence.platform.http.context import EVENTS
 
 
 async def _ends_within(stream, seconds: float) -> float:
@@ -59,7 +59,7 @@ async def test_signing_out_ends_the_stream_started_with_that_sign_in(client, org
 
 async def test_the_sweep_outlives_an_unexpected_error(client, org, login, monkeypatch):
     """A sweep that died on one unexpected error would stop revocation on its instance."""
-    from telepresence.platform.revocation import SignedInStreams
+    from telepresence.platform.security.revocation import SignedInStreams
 
     real, calls = SignedInStreams.sweep, []
 

@@ -19,9 +19,9 @@ import structlog
 from factories import PASSWORD, PUPIL_PIN
 from integration.session_helpers import HELLO, join_socket, next_of, open_lesson, settled
 
-from telepresence.sessions import signalling
-from telepresence.sessions.exchange import BURST
-from telepresence.sessions.protocol import MAX_FRAME_BYTES, MESSAGES_PER_SECOND
+from telepresence.sessions.call import signalling
+from telepresence.sessions.call.exchange import BURST
+from telepresence.sessions.call.protocol import MAX_FRAME_BYTES, MESSAGES_PER_SECOND
 
 
 @pytest.fixture
@@ -54,7 +54,7 @@ def org_for():
     """Pair a robot on a given client: (device id, bearer headers)."""
     from factories import add_device, seed_org
 
-    from telepresence.platform.context import DATABASE
+    from telepresence.platform.http.context import DATABASE
 
     async def pair(client) -> tuple[str, dict[str, str]]:
         org = await seed_org(client.app[DATABASE])

@@ -21,7 +21,7 @@ from integration.session_helpers import (
 from sqlalchemy import select
 
 from device_registry.socket import DEVICE_HUB
-from telepresence.platform.context import DATABASE, JOBS
+from telepresence.platform.http.context import DATABASE, JOBS
 from telepresence.sessions.jobs import end_finished_sessions
 from telepresence.sessions.models import LessonSession
 

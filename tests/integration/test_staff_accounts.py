@@ -10,7 +10,7 @@ from factories import PASSWORD
 from sqlalchemy import select
 
 from scheduler.rota.models import AbsenceRow, DutyPatternRow
-from telepresence.platform.context import DATABASE
+from telepresence.platform.http.context import DATABASE
 from telepresence.platform.models import AuditEntry, User
 
 

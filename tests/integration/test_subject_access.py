@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from factories import add_booking, add_device
 
-from telepresence.platform.context import DATABASE
+from telepresence.platform.http.context import DATABASE
 from telepresence.platform.models import Pupil
 
 

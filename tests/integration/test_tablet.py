@@ -19,7 +19,7 @@ from scheduler.rota.models import MoveRow
 from scheduler.timetables.models import LessonRow
 from telepresence.engagement.jobs import compute_finished_outcomes
 from telepresence.notifications.models import Notification
-from telepresence.platform.context import BACKGROUND, DATABASE, JOBS, NOTIFIER
+from telepresence.platform.http.context import BACKGROUND, DATABASE, JOBS, NOTIFIER
 from telepresence.platform.models import School
 from telepresence.reintegration.models import SchoolContactLink
 from telepresence.sessions.models import LessonSession

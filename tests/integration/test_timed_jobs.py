@@ -21,10 +21,10 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from telepresence.app import create_app
 from telepresence.notifications.jobs import deliver_notice
 from telepresence.notifications.models import Notification
-from telepresence.platform.context import DATABASE, JOBS
-from telepresence.platform.eventbridge import asyncpg_dsn
-from telepresence.platform.jobs import FIRST_RUN_WITHIN
-from telepresence.platform.jobstore import ScheduledJob, upsert_job
+from telepresence.platform.events.eventbridge import asyncpg_dsn
+from telepresence.platform.http.context import DATABASE, JOBS
+from telepresence.platform.jobs.jobstore import ScheduledJob, upsert_job
+from telepresence.platform.jobs.runner import FIRST_RUN_WITHIN
 from telepresence.platform.settings import Settings
 
 CHECK = 0.2  # leader_check_seconds in these tests

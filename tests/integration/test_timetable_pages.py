@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from scheduler.bookings.models import Booking, UnavailabilityRow
 from scheduler.timetables.models import LessonRow
-from telepresence.platform.context import DATABASE
+from telepresence.platform.http.context import DATABASE
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from scheduler_factories import (
 from sqlalchemy import func, select
 
 from scheduler.timetables.models import LessonRow, Timetable
-from telepresence.platform.context import DATABASE
+from telepresence.platform.http.context import DATABASE
 
 SIMS_CSV = (FIXTURES / "sims_timetable.csv").read_bytes()
 OUTLOOK_ICS = (FIXTURES / "outlook_gmt.ics").read_bytes()

@@ -16,9 +16,9 @@ from integration.test_lesson_media import _loopback_only, pupil_peer, robot  # n
 from integration.test_relay_media import Viewer
 from sqlalchemy import select
 
-from telepresence.platform.context import DATABASE
+from telepresence.platform.http.context import DATABASE
 from telepresence.platform.models import AuditEntry
-from telepresence.sessions.watch import RELAYS
+from telepresence.sessions.watching.watch import RELAYS
 
 pytestmark = pytest.mark.e2e
 

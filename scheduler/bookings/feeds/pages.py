@@ -10,13 +10,13 @@ from aiohttp import web
 from scheduler.bookings.feeds import services as feeds
 from scheduler.timetables.pages import READERS, WRITERS, error_page
 from scheduler.timetables.repository import pupil_display_name, visible_pupil
-from telepresence.platform.audit import record_request
-from telepresence.platform.context import CLOCK, DATABASE, SETTINGS
 from telepresence.platform.errors import DomainError, NotFound
-from telepresence.platform.identity import PUBLIC, Principal
+from telepresence.platform.http.context import CLOCK, DATABASE, SETTINGS
+from telepresence.platform.http.rendering import render
+from telepresence.platform.http.routing import Routes
 from telepresence.platform.models import School, zone_of
-from telepresence.platform.rendering import render
-from telepresence.platform.routing import Routes
+from telepresence.platform.security.audit import record_request
+from telepresence.platform.security.identity import PUBLIC, Principal
 
 __all__ = ["routes"]
 

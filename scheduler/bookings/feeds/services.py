@@ -21,8 +21,8 @@ from scheduler.bookings.models import Booking, CalendarFeed
 from scheduler.timetables import repository as repo
 from scheduler.timetables.imports import escape_for_csv
 from telepresence.platform.errors import NotFound
-from telepresence.platform.identity import Principal, hash_token
 from telepresence.platform.models import Pupil, School
+from telepresence.platform.security.identity import Principal, hash_token
 
 __all__ = [
     "FEED_DAYS_BACK",

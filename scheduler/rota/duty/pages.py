@@ -18,13 +18,13 @@ from scheduler.rota import services as rota_services
 from scheduler.rota.listener import announce_outcomes
 from scheduler.rota.models import AbsenceRow
 from scheduler.rota.schemas import AbsenceIn, BreakIn, DutyIn, DutyPatternIn
-from telepresence.platform.audit import record_request
-from telepresence.platform.context import CLOCK, DATABASE
 from telepresence.platform.errors import DomainError, InvalidInput, NotFound, validation_errors
-from telepresence.platform.identity import STAFF, Principal
+from telepresence.platform.http.context import CLOCK, DATABASE
+from telepresence.platform.http.rendering import form_fields, render
+from telepresence.platform.http.routing import Routes
 from telepresence.platform.models import School
-from telepresence.platform.rendering import form_fields, render
-from telepresence.platform.routing import Routes
+from telepresence.platform.security.audit import record_request
+from telepresence.platform.security.identity import STAFF, Principal
 
 __all__ = ["duty_from_form", "routes"]
 

@@ -20,13 +20,13 @@ from telepresence.engagement import access
 from telepresence.engagement.dashboard import charts, views
 from telepresence.engagement.dashboard.periods import Period, parse_range
 from telepresence.engagement.domain import describe
-from telepresence.platform.audit import record_request
-from telepresence.platform.context import CLOCK, DATABASE, SETTINGS
 from telepresence.platform.errors import InvalidInput
-from telepresence.platform.identity import Principal
+from telepresence.platform.http.context import CLOCK, DATABASE, SETTINGS
+from telepresence.platform.http.rendering import render
+from telepresence.platform.http.routing import Routes
 from telepresence.platform.models import Pupil, School
-from telepresence.platform.rendering import render
-from telepresence.platform.routing import Routes
+from telepresence.platform.security.audit import record_request
+from telepresence.platform.security.identity import Principal
 
 __all__ = ["READERS", "pupil_calendar", "routes", "template_helpers"]
 

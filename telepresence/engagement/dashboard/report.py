@@ -17,12 +17,12 @@ from telepresence.engagement.dashboard.pages import READERS, pupil_calendar, tem
 from telepresence.engagement.dashboard.pdf import ReportFacts, report_pdf
 from telepresence.engagement.dashboard.periods import Period, Range, parse_range
 from telepresence.engagement.models import SharedNoteRow
-from telepresence.platform.audit import record_request
-from telepresence.platform.context import CLOCK, DATABASE, SETTINGS
 from telepresence.platform.errors import InvalidInput
-from telepresence.platform.identity import Principal
-from telepresence.platform.rendering import form_fields, render
-from telepresence.platform.routing import Routes
+from telepresence.platform.http.context import CLOCK, DATABASE, SETTINGS
+from telepresence.platform.http.rendering import form_fields, render
+from telepresence.platform.http.routing import Routes
+from telepresence.platform.security.audit import record_request
+from telepresence.platform.security.identity import Principal
 
 __all__ = ["routes"]
 

@@ -24,8 +24,8 @@ from telepresence.engagement.schemas import (
     SummaryOut,
 )
 from telepresence.platform.errors import NotFound
-from telepresence.platform.identity import Principal
 from telepresence.platform.models import Pupil, School, User
+from telepresence.platform.security.identity import Principal
 
 __all__ = [
     "Dashboard",

@@ -75,7 +75,7 @@ async def test_the_hub_tells_others_when_a_device_reports_a_new_room():
     from device_registry.domain import LiveTelemetry, NetworkType
     from device_registry.hub import CHANGES_TOPIC, DeviceHub, Link
     from telepresence.platform.clock import FixedClock
-    from telepresence.platform.events import EventHub
+    from telepresence.platform.events.events import EventHub
 
     events = EventHub()
     hub = DeviceHub(MagicMock(), FixedClock(NOW), events)

@@ -37,7 +37,7 @@ def test_the_document_names_every_error_code():
 
 
 def test_the_document_holds_the_session_schemas_and_close_codes():
-    from telepresence.sessions import protocol, signalling
+    from telepresence.sessions.call import protocol, signalling
 
     assert protocol.schema_markdown().strip() in DOC
     for code in (

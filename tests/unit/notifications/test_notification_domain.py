@@ -6,7 +6,7 @@ import pytest
 
 from telepresence.notifications.domain import check_notice, email_message, retry_delays
 from telepresence.platform.errors import InvalidInput
-from telepresence.platform.notifier import Notice
+from telepresence.platform.events.notifier import Notice
 
 
 def a_notice(**changes: object) -> Notice:

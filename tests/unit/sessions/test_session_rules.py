@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
+from telepresence.sessions.call.protocol import OfferMessage, parse_client_message
 from telepresence.sessions.domain import (
     Participant,
     TurnSettings,
@@ -18,7 +19,6 @@ from telepresence.sessions.domain import (
     turn_credential,
     window_for,
 )
-from telepresence.sessions.protocol import OfferMessage, parse_client_message
 
 START = datetime(2026, 3, 30, 8, 50, tzinfo=UTC)
 SDP = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n"

@@ -10,7 +10,7 @@ from scheduler.bookings.events import (
 )
 from scheduler.bookings.ports import BookingEvent, BookingEventKind, BookingEvents
 from scheduler.timetables.services import detect_format
-from telepresence.platform.events import EventHub
+from telepresence.platform.events.events import EventHub
 
 
 def event(kind: BookingEventKind = BookingEventKind.BOOKED) -> BookingEvent:
