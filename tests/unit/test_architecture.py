@@ -173,6 +173,28 @@ def test_no_folder_of_the_scheduler_is_crowded():
     assert crowded == {}
 
 
+def crowded_folders(package: str, most: int = 15) -> dict[str, int]:
+    """Folders of ``package`` (itself included) holding more than ``most`` modules."""
+    return {
+        str(d.relative_to(ROOT)): n
+        for d in [ROOT / package, *(ROOT / package).rglob("*")]
+        if d.is_dir() and (n := len(list(d.glob("*.py")))) > most
+    }
+
+
+def test_the_kernel_and_live_lessons_are_in_rooms():
+    """The kernel by concern (http, security, jobs, events, operations); live lessons by
+    what people do (the call, joining, watching)."""
+    assert crowded_folders("telepresence/platform") == {}
+    assert crowded_folders("telepresence/sessions") == {}
+
+
+def test_the_crowding_check_counts_a_folder_past_its_limit():
+    # security/ holds 8 modules (__init__ included): past a limit of 5, not past 15.
+    assert crowded_folders("telepresence/platform", most=5)["telepresence/platform/security"] == 8
+    assert "telepresence/platform/security" not in crowded_folders("telepresence/platform")
+
+
 def test_modules_stay_small():
     big = [
         f"{p.relative_to(ROOT)} ({n} lines)"
