@@ -43,9 +43,11 @@ def test_coordinator_follows_an_alert_and_sends_the_report(
     sign_in(page, live_server, "coordinator")
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Dashboard").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Engagement")
-    charts = page.locator("main svg[role='img']")
+    charts = page.locator("main svg[role='img'], main svg[role='group']")
     expect(charts.first).to_be_visible()
     assert charts.count() >= 5  # sparklines, weeks, subjects, moves, robots
+    # Bars link to their records: weeks, each school's moves, each robot's page.
+    expect(page.locator("main svg[role='group']")).to_have_count(3)
     weeks = page.locator("svg.week-chart")
     expect(weeks).to_have_count(1)
     expect(weeks.locator("title")).to_have_text("Share of booked time attended per week")

@@ -190,6 +190,7 @@ TABLE: dict[tuple[str, str], str] = {
     ("POST", "/engagement/pupils/{pupil_id}/notes"): "ACH",
     ("GET", "/engagement/pupils/{pupil_id}/report"): "ACH",
     ("GET", "/engagement/pupils/{pupil_id}/report.pdf"): "ACH",
+    ("GET", "/engagement/schools/{school_id}/moves"): "ACH",
     ("GET", "/feeds/assistants/{token}.ics"): PUBLIC,
     ("GET", "/feeds/pupils/{token}.ics"): PUBLIC,
     ("GET", "/healthz"): PUBLIC,

@@ -5,6 +5,16 @@ say in words what it shows (screen readers read those; the pages also put the
 figures in a table). Colours are presentation attributes, not ``style``, so
 the pages' Content-Security-Policy (no inline styles) leaves them alone.
 Pure: values in, markup out.
+
+A chart whose bars link to the records behind them (a robot's page, a school's
+moves) wraps each bar, its label and its figure in an ``<a href>`` named in
+words, over a transparent rectangle as large as the bar's row or column, so
+that the whole row is the touch target and keyboard focus shows on it
+(``engagement.css``). Such a chart is ``role="group"`` (named by its title,
+described by its desc) instead of ``img``: an image's children are
+presentational, so links inside one would be hidden from screen readers.
+Its rows are taller and its drawing narrower (320 wide), so that on a phone
+each row stays at least 48 px tall.
 """
 
 from __future__ import annotations
@@ -49,6 +59,7 @@ class Bar:
     label: str
     value: float | None
     note: str = ""  # extra words for the description, e.g. "3 of 4 lessons"
+    href: str = ""  # the records behind the bar (a page), if any
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,17 +75,38 @@ def percent(share: float | None) -> str:
     return "no lessons" if share is None else f"{round(share * 100)}%"
 
 
-def _open(width: int, height: int, title: str, desc: str, css: str) -> tuple[str, list[str]]:
+def _open(
+    width: int, height: int, title: str, desc: str, css: str, *, linked: bool = False
+) -> tuple[str, list[str]]:
     # Ids from the words themselves: stable across renders, distinct between charts.
     n = hashlib.blake2s(f"{title}|{desc}".encode(), digest_size=4).hexdigest()
     t, d = f"chart-{n}-t", f"chart-{n}-d"
+    role = (
+        f'role="group" aria-labelledby="{t}" aria-describedby="{d}"'
+        if linked
+        else f'role="img" aria-labelledby="{t} {d}"'
+    )
     head = (
-        f'<svg class="{css}" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
-        f'role="img" '
-        f'aria-labelledby="{t} {d}" xmlns="http://www.w3.org/2000/svg">'
+        f'<svg class="{css}{" linked" if linked else ""}" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" {role} xmlns="http://www.w3.org/2000/svg">'
         f'<title id="{t}">{escape(title)}</title><desc id="{d}">{escape(desc)}</desc>'
     )
     return head, []
+
+
+def _link(href: str, words: str, box: tuple[float, float, float, float], inner: str) -> str:
+    """``inner`` as one link to ``href`` named ``words``, over a transparent ``box`` (x, y,
+    width, height) that makes the whole row or column the target."""
+    x, y, w, h = box
+    return (
+        f'<a href="{escape(href)}" aria-label="{escape(words)}"><title>{escape(words)}</title>'
+        f'<rect class="hit" x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{h:.1f}" rx="6" '
+        f'fill="{COLOURS["share"]}" fill-opacity="0"/>{inner}</a>'
+    )
+
+
+def _short(label: str, most: int) -> str:
+    return label if len(label) <= most else label[: most - 1] + "…"
 
 
 def week_bars(bars: Sequence[Bar], title: str, *, goal: float | None = 0.8) -> Markup:
@@ -90,7 +122,8 @@ def week_bars(bars: Sequence[Bar], title: str, *, goal: float | None = 0.8) -> M
     width = max(left + slot * max(len(bars), 1) + 8, 400)
     every = 1 if len(bars) <= 8 else 2  # a term's weeks: every other date, so they stay legible
     height = top + plot + 40
-    head, parts = _open(width, height, title, desc, "chart week-chart")
+    linked = any(b.href for b in bars)
+    head, parts = _open(width, height, title, desc, "chart week-chart", linked=linked)
     for pct in (0, 50, 100):
         y = top + plot - plot * pct / 100
         parts.append(
@@ -108,25 +141,34 @@ def week_bars(bars: Sequence[Bar], title: str, *, goal: float | None = 0.8) -> M
     for i, bar in enumerate(bars):
         x = left + slot * i + 8
         cx = x + (slot - 16) / 2
+        drawn = []
         if i % every == 0:
-            parts.append(
+            drawn.append(
                 f'<text x="{cx:.1f}" y="{top + plot + 20}" text-anchor="middle" font-size="14" '
                 f'fill="{COLOURS["muted"]}">{escape(bar.label)}</text>'
             )
         if bar.value is None:
-            parts.append(
+            drawn.append(
                 f'<text x="{cx:.1f}" y="{top + plot - 6}" text-anchor="middle" font-size="12" '
                 f'fill="{COLOURS["muted"]}">&#8211;</text>'
             )
-            continue
-        h = plot * min(max(bar.value, 0.0), 1.0)
-        fill = COLOURS["attended"] if goal is None or bar.value >= goal else COLOURS["share"]
-        parts.append(
-            f'<rect x="{x}" y="{top + plot - h:.1f}" width="{slot - 16}" height="{h:.1f}" '
-            f'rx="3" fill="{fill}"/>'
-            f'<text x="{cx:.1f}" y="{top + plot - h - 5:.1f}" text-anchor="middle" '
-            f'font-size="14" font-weight="600" fill="{COLOURS["ink"]}">{percent(bar.value)}</text>'
-        )
+        else:
+            h = plot * min(max(bar.value, 0.0), 1.0)
+            fill = COLOURS["attended"] if goal is None or bar.value >= goal else COLOURS["share"]
+            drawn.append(
+                f'<rect x="{x}" y="{top + plot - h:.1f}" width="{slot - 16}" height="{h:.1f}" '
+                f'rx="3" fill="{fill}"/>'
+                f'<text x="{cx:.1f}" y="{top + plot - h - 5:.1f}" text-anchor="middle" '
+                f'font-size="14" font-weight="600" fill="{COLOURS["ink"]}">'
+                f"{percent(bar.value)}</text>"
+            )
+        if bar.href:
+            words = f"Week of {bar.label}: {percent(bar.value)}"
+            words += f" ({bar.note})" if bar.note else ""
+            box = (x - 8.0, 0.0, float(slot), float(height))  # the whole column
+            parts.append(_link(bar.href, words, box, "".join(drawn)))
+        else:
+            parts.extend(drawn)
     return Markup(head + "".join(parts) + "</svg>")  # noqa: S704 - every value above is escaped
 
 
@@ -157,21 +199,27 @@ def sparkline(values: Sequence[float | None], label: str) -> Markup:
     return Markup(head + "".join(parts) + "</svg>")  # noqa: S704 - numbers and escaped text
 
 
+def _row_words(label: str, segs: Sequence[Segment]) -> str:
+    return f"{label}: " + ", ".join(f"{s.count} {s.kind.replace('_', ' ')}" for s in segs)
+
+
 def stacked_bars(
-    rows: Sequence[tuple[str, Sequence[Segment]]], title: str, what: str = "lessons"
+    rows: Sequence[tuple[str, Sequence[Segment]]],
+    title: str,
+    what: str = "lessons",
+    links: Sequence[str] = (),
 ) -> Markup:
     """Horizontal bars, one per row (a subject, a school), split into coloured segments
     (attended / partial / missed / cancelled, or on time / late / failed / open), with a
-    legend. Each bar is as long as its row's total against the largest row."""
+    legend. Each bar is as long as its row's total against the largest row. ``links``: the
+    page of each row's records (in the order of ``rows``), if any."""
     kinds = list(dict.fromkeys(s.kind for _, segs in rows for s in segs))
-    words = "; ".join(
-        f"{label}: " + ", ".join(f"{s.count} {s.kind.replace('_', ' ')}" for s in segs)
-        for label, segs in rows
-    )
+    words = "; ".join(_row_words(label, segs) for label, segs in rows)
     desc = f"{title}, in {what}. {words or 'Nothing in this period.'}"
-    label_w, bar_w, row_h, top = 150, 210, 30, 34
+    linked = any(links)
+    label_w, bar_w, row_h, top = (120, 160, 52, 34) if linked else (150, 210, 30, 34)
     width, height = label_w + bar_w + 40, top + row_h * max(len(rows), 1) + 6
-    head, parts = _open(width, height, title, desc, "chart bars-chart")
+    head, parts = _open(width, height, title, desc, "chart bars-chart", linked=linked)
     x = 0
     for kind in kinds:
         name = kind.replace("_", " ")
@@ -181,49 +229,63 @@ def stacked_bars(
         )
         x += 28 + 8 * len(name)
     most = max((sum(s.count for s in segs) for _, segs in rows), default=0) or 1
+    bar_h, text_y = (28, 31) if linked else (20, 18)
     for i, (label, segs) in enumerate(rows):
         y = top + row_h * i
-        short = label if len(label) <= 16 else label[:15] + "…"
-        parts.append(
-            f'<text x="{label_w - 8}" y="{y + 18}" text-anchor="end" font-size="14" '
-            f'fill="{COLOURS["ink"]}">{escape(short)}</text>'
-        )
+        drawn = [
+            f'<text x="{label_w - 8}" y="{y + text_y}" text-anchor="end" font-size="14" '
+            f'fill="{COLOURS["ink"]}">{escape(_short(label, 14 if linked else 16))}</text>'
+        ]
         x0 = float(label_w)
         for seg in segs:
             w = bar_w * seg.count / most
             if w > 0:
-                parts.append(
-                    f'<rect x="{x0:.1f}" y="{y + 4}" width="{w:.1f}" height="{row_h - 10}" '
-                    f'fill="{COLOURS[seg.kind]}"/>'
+                drawn.append(
+                    f'<rect x="{x0:.1f}" y="{y + (row_h - bar_h) / 2:.1f}" width="{w:.1f}" '
+                    f'height="{bar_h}" fill="{COLOURS[seg.kind]}"/>'
                 )
             x0 += w
         total = sum(s.count for s in segs)
-        parts.append(
-            f'<text x="{x0 + 6:.1f}" y="{y + 18}" font-size="14" '
+        drawn.append(
+            f'<text x="{x0 + 6:.1f}" y="{y + text_y}" font-size="14" '
             f'fill="{COLOURS["muted"]}">{total}</text>'
         )
+        href = links[i] if i < len(links) else ""
+        if href:
+            box = (0.0, y + 1.0, float(width), row_h - 2.0)
+            parts.append(_link(href, _row_words(label, segs), box, "".join(drawn)))
+        else:
+            parts.extend(drawn)
     return Markup(head + "".join(parts) + "</svg>")  # noqa: S704 - every value above is escaped
 
 
 def share_bars(bars: Sequence[Bar], title: str) -> Markup:
-    """Horizontal bars of a share (0-100%) per row, e.g. each robot's utilisation."""
+    """Horizontal bars of a share (0-100%) per row, e.g. each robot's utilisation; a bar
+    with an ``href`` links to its records (the robot's page)."""
     words = "; ".join(f"{b.label}: {percent(b.value)}" for b in bars)
     desc = f"{title}. {words or 'Nothing in this period.'}"
-    label_w, bar_w, row_h = 150, 200, 30
+    linked = any(b.href for b in bars)
+    label_w, bar_w, row_h = (120, 150, 52) if linked else (150, 200, 30)
+    bar_h, text_y = (28, 31) if linked else (20, 18)
     width, height = label_w + bar_w + 50, row_h * max(len(bars), 1) + 6
-    head, parts = _open(width, height, title, desc, "chart bars-chart")
+    head, parts = _open(width, height, title, desc, "chart bars-chart", linked=linked)
     for i, bar in enumerate(bars):
         y = row_h * i
-        short = bar.label if len(bar.label) <= 16 else bar.label[:15] + "…"
+        top = y + (row_h - bar_h) / 2
         value = min(max(bar.value or 0.0, 0.0), 1.0)
-        parts.append(
-            f'<text x="{label_w - 8}" y="{y + 18}" text-anchor="end" font-size="14" '
-            f'fill="{COLOURS["ink"]}">{escape(short)}</text>'
-            f'<rect x="{label_w}" y="{y + 4}" width="{bar_w}" height="{row_h - 10}" '
+        drawn = (
+            f'<text x="{label_w - 8}" y="{y + text_y}" text-anchor="end" font-size="14" '
+            f'fill="{COLOURS["ink"]}">{escape(_short(bar.label, 14 if linked else 16))}</text>'
+            f'<rect x="{label_w}" y="{top:.1f}" width="{bar_w}" height="{bar_h}" '
             f'fill="{COLOURS["grid"]}"/>'
-            f'<rect x="{label_w}" y="{y + 4}" width="{bar_w * value:.1f}" '
-            f'height="{row_h - 10}" fill="{COLOURS["share"]}"/>'
-            f'<text x="{label_w + bar_w + 6}" y="{y + 18}" font-size="14" '
+            f'<rect x="{label_w}" y="{top:.1f}" width="{bar_w * value:.1f}" '
+            f'height="{bar_h}" fill="{COLOURS["share"]}"/>'
+            f'<text x="{label_w + bar_w + 6}" y="{y + text_y}" font-size="14" '
             f'fill="{COLOURS["ink"]}">{percent(bar.value)}</text>'
         )
+        if bar.href:
+            box = (0.0, y + 1.0, float(width), row_h - 2.0)
+            parts.append(_link(bar.href, f"{bar.label}: {percent(bar.value)}", box, drawn))
+        else:
+            parts.append(drawn)
     return Markup(head + "".join(parts) + "</svg>")  # noqa: S704 - every value above is escaped

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from scheduler.timetables.calendar import SchoolCalendar
 from scheduler.timetables.repository import load_calendar
 from telepresence.engagement import access
-from telepresence.engagement.dashboard import charts, views
+from telepresence.engagement.dashboard import charts, moves, views
 from telepresence.engagement.dashboard.periods import Period, parse_range
 from telepresence.engagement.domain import describe
 from telepresence.platform.errors import InvalidInput
@@ -43,6 +43,8 @@ def template_helpers(request: web.Request) -> dict[str, Any]:
         "percent": charts.percent,
         "subject_rows": views.subject_rows,
         "move_rows": views.move_rows,
+        "move_links": views.move_links,
+        "moves_link": views.moves_link,
         "robot_bars": views.robot_bars,
     }
 
@@ -112,6 +114,48 @@ async def pupil_engagement_page(request: web.Request, who: Principal) -> web.Res
     return render(
         request, who, "pupil_engagement.html", context | _base(request, form), current="/engagement"
     )
+
+
+@routes.page(
+    "GET",
+    "/engagement/schools/{school_id}/moves",
+    roles=READERS,
+    summary="The robot moves behind a school's punctuality (audited)",
+)
+async def school_moves_page(request: web.Request, who: Principal) -> web.Response:
+    """Each move of the school in the period, on time, late, not done or open (``kind``
+    lists one of them), linking to its day's rota, its robot and its pupil."""
+    today = request.app[CLOCK].now().date()
+    form = dict(request.query)
+    school_id = request.match_info["school_id"]
+    async with request.app[DATABASE].transaction() as db:
+        try:
+            rng = parse_range(form, today, await _calendar_for(db, who, school_id))
+            kind = _kind(form.get("kind"))
+        except InvalidInput as exc:
+            return _refused(request, who, "school_moves.html", form, exc, {"moves": None})
+        found = await moves.school_moves(db, who, school_id, rng, kind)
+        record_request(
+            request, db, who, "engagement.moves", "school", found.school.id,
+            {"start": rng.start.isoformat(), "end": rng.end.isoformat(), "moves": len(found.lines)},
+        )  # fmt: skip
+    context = {"title": f"Robot moves · {found.school.name}", "moves": found, "range": rng}
+    context |= {"kind": kind, "kinds": moves.Kind}
+    return render(
+        request, who, "school_moves.html", context | _base(request, form), current="/engagement"
+    )
+
+
+def _kind(text: str | None) -> moves.Kind | None:
+    if not text:
+        return None
+    try:
+        return moves.Kind(text)
+    except ValueError:
+        raise InvalidInput(
+            "Choose on time, late, not done or open.",
+            errors=[{"field": "kind", "message": "unknown kind of move"}],
+        ) from None
 
 
 async def _schools(db: AsyncSession, who: Principal) -> list[tuple[str, str]]:

@@ -34,12 +34,15 @@ __all__ = [
     "PupilPage",
     "dashboard",
     "lesson_segments",
+    "move_links",
     "move_rows",
+    "moves_link",
     "pupil_page",
     "robot_bars",
     "shared_notes",
     "subject_rows",
     "week_label",
+    "week_link",
 ]
 
 Out = OutcomeRow
@@ -111,6 +114,12 @@ def subject_rows(subjects: list[CountsOut]) -> list[tuple[str, list[Segment]]]:
     return [(s.key, lesson_segments(s)) for s in subjects]
 
 
+def _by_name(
+    moves: dict[str, dict[str, int]], names: dict[str, str]
+) -> list[tuple[str, dict[str, int]]]:
+    return sorted(moves.items(), key=lambda kv: (names.get(kv[0], kv[0]), kv[0]))
+
+
 def move_rows(
     moves: dict[str, dict[str, int]], names: dict[str, str]
 ) -> list[tuple[str, list[Segment]]]:
@@ -118,13 +127,36 @@ def move_rows(
     kinds = ("on_time", "late", "failed", "open")
     return [
         (names.get(school, school), [Segment(k, counts.get(k, 0)) for k in kinds])
-        for school, counts in sorted(moves.items(), key=lambda kv: names.get(kv[0], kv[0]))
+        for school, counts in _by_name(moves, names)
     ]
 
 
+def moves_link(school_id: str, rng: Range, kind: str = "") -> str:
+    """The page of a school's moves in the range (of one kind: on_time, late, failed, open)."""
+    return f"/engagement/schools/{school_id}/moves?{rng.dates()}" + (
+        f"&kind={kind}" if kind else ""
+    )
+
+
+def move_links(moves: dict[str, dict[str, int]], names: dict[str, str], rng: Range) -> list[str]:
+    """The moves page of each row of ``move_rows``, in the same order."""
+    return [moves_link(school, rng) for school, _ in _by_name(moves, names)]
+
+
 def robot_bars(devices: list[DeviceOut]) -> list[Bar]:
-    """Each robot's utilisation, for a bar chart."""
-    return [Bar(d.name, d.utilisation) for d in devices]
+    """Each robot's utilisation, for a bar chart, linking to the robot's page."""
+    return [Bar(d.name, d.utilisation, href=f"/devices/{d.device_id}") for d in devices]
+
+
+def week_link(base: str, monday: date, rng: Range, *, keep: bool = True) -> str:
+    """``base`` (a page with a period filter) for one school week, Monday to Sunday;
+    ``keep`` keeps the range's school and pupil."""
+    text = f"{base}?period=custom&start={monday}&end={monday + timedelta(days=6)}"
+    if keep and rng.school_id:
+        text += f"&school={rng.school_id}"
+    if keep and rng.pupil_id:
+        text += f"&pupil={rng.pupil_id}"
+    return text
 
 
 def _mondays(first: date, last: date) -> list[date]:
@@ -135,10 +167,10 @@ def _mondays(first: date, last: date) -> list[date]:
     return out
 
 
-def _bar(monday: date, c: Counts | None) -> Bar:
+def _bar(monday: date, c: Counts | None, href: str = "") -> Bar:
     if c is None or c.share is None:
-        return Bar(week_label(monday), None)
-    return Bar(week_label(monday), c.share, f"{c.joined} of {c.booked} lessons joined")
+        return Bar(week_label(monday), None, href=href)
+    return Bar(week_label(monday), c.share, f"{c.joined} of {c.booked} lessons joined", href)
 
 
 async def _pupil_lines(
@@ -226,7 +258,10 @@ async def dashboard(db: AsyncSession, who: Principal, rng: Range, today: date) -
         alerts=alerts,
         pupils=lines[:SHOWN_PUPILS],
         more_pupils=max(len(lines) - SHOWN_PUPILS, 0),
-        weeks=[_bar(m, weekly.get(m)) for m in _mondays(rng.start, rng.end)],
+        weeks=[
+            _bar(m, weekly.get(m), week_link("/engagement", m, rng))
+            for m in _mondays(rng.start, rng.end)
+        ],
         subjects=[(str(c.key[0]), lesson_segments(c)) for c in subjects],
         subject_counts=subjects,
         school_names=schools,
@@ -239,7 +274,8 @@ async def pupil_page(
     db: AsyncSession, who: Principal, pupil_id: str, rng: Range, *, lessons: bool = True
 ) -> PupilPage:
     """One pupil's weeks, subjects, lessons and unresolved alerts (``NotFound`` if not
-    theirs)."""
+    theirs). With ``lessons`` (the pupil's page, not the report) each week's bar links to
+    the page for that week."""
     pupil = await access.visible_pupil(db, who, pupil_id)
     if lessons:
         figures, rows = await services.pupil_report(db, who, pupil.id, rng.start, rng.end)
@@ -252,7 +288,11 @@ async def pupil_page(
     for monday in _mondays(rng.start, rng.end):
         w = by_week.get(monday)
         note = f"{w.joined} of {w.booked} lessons joined" if w else ""
-        bars.append(Bar(week_label(monday), w.share if w else None, note))
+        # Listed lessons: each week links to this page for that week (its lessons).
+        href = (
+            week_link(f"/engagement/pupils/{pupil.id}", monday, rng, keep=False) if lessons else ""
+        )
+        bars.append(Bar(week_label(monday), w.share if w else None, note, href))
     alerts = await services.list_alerts(db, who, AlertQuery(pupil_id=pupil.id))
     return PupilPage(
         pupil=pupil,

@@ -64,3 +64,53 @@ def test_sparkline_and_share_bars_read_as_words():
     bars = share_bars([Bar("Robot A", 0.25), Bar("Robot B", None)], "Utilisation")
     assert "Robot A: 25%; Robot B: no lessons" in bars
     _parse(bars)
+
+
+def test_bars_with_records_link_to_them_named_in_words_as_row_sized_targets():
+    bars = share_bars(
+        [Bar("Robot A", 0.25, href="/devices/a1"), Bar('Robot "B"', None, href="/devices/b&2")],
+        "Utilisation",
+    )
+    root = _parse(bars)
+    # An image's children are presentational: a chart of links is a group, named and described.
+    assert root.get("role") == "group"
+    title, desc = root.find(f"{SVG}title"), root.find(f"{SVG}desc")
+    assert title is not None
+    assert desc is not None
+    assert (root.get("aria-labelledby"), root.get("aria-describedby")) == (
+        title.get("id"),
+        desc.get("id"),
+    )
+    links = root.findall(f"{SVG}a")
+    assert [a.get("href") for a in links] == ["/devices/a1", "/devices/b&2"]
+    assert [a.get("aria-label") for a in links] == ["Robot A: 25%", 'Robot "B": no lessons']
+    width = float(root.get("width", 0))
+    assert width <= 324  # drawn no wider than a phone's card, so it is not scaled down there
+    for a in links:
+        hit = a.find(f"{SVG}rect")
+        assert hit is not None
+        assert hit.get("class") == "hit"
+        assert float(hit.get("height", 0)) >= 48
+        assert float(hit.get("width", 0)) == width
+    assert "style" not in str(bars)
+    plain = _parse(share_bars([Bar("Robot A", 0.25)], "Utilisation"))
+    assert plain.get("role") == "img"
+    assert plain.findall(f"{SVG}a") == []
+
+
+def test_schools_and_weeks_link_to_the_moves_and_the_week_behind_them():
+    rows = [("Oak", [Segment("on_time", 3), Segment("failed", 1)]), ("Elm", [Segment("late", 2)])]
+    root = _parse(stacked_bars(rows, "Moves", "moves", ["/m/oak", "/m/elm"]))
+    assert root.get("role") == "group"
+    links = root.findall(f"{SVG}a")
+    assert [a.get("href") for a in links] == ["/m/oak", "/m/elm"]
+    assert links[0].get("aria-label") == "Oak: 3 on time, 1 failed"
+    weeks = _parse(
+        week_bars([Bar("3 Mar", 0.5, "1 of 2", "/w/3"), Bar("10 Mar", None, "", "/w/10")], "W")
+    )
+    [first, second] = weeks.findall(f"{SVG}a")
+    assert (first.get("href"), first.get("aria-label")) == ("/w/3", "Week of 3 Mar: 50% (1 of 2)")
+    assert second.get("aria-label") == "Week of 10 Mar: no lessons"
+    hit = first.find(f"{SVG}rect")
+    assert hit is not None
+    assert float(hit.get("width", 0)) >= 48
