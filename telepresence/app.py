@@ -266,6 +266,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app[ACCOUNT_LIMITER] = RateLimiter(
         settings.login_attempts_per_account, window_s=60.0 * settings.login_account_window_minutes
     )
+    app[session_timings.TIMING_LIMITER] = session_timings.timing_limiter()
     app[ENDPOINTS] = []
     app[METRICS] = _metrics()
     app[SMTP_PROBE] = SmtpProbe()

@@ -18,6 +18,7 @@ from telepresence.app import create_app
 from telepresence.platform.http.context import DATABASE, JOBS
 from telepresence.platform.operations.metrics import HttpLatencyLog
 from telepresence.platform.settings import Settings
+from telepresence.sessions.joining.timings import REPORTS_PER_MINUTE
 
 TOKEN = "metrics-token-for-tests"
 SCRAPE = {"Authorization": f"Bearer {TOKEN}"}
@@ -134,6 +135,27 @@ async def test_clients_report_join_and_rejoin_times(client, org, paired):
     assert value(samples, f"{first}_bucket", end="pupil", le="1.5") == 0
     assert value(samples, "classbridge_rejoin_seconds_count", end="robot") == 1
     assert value(samples, "classbridge_rejoin_seconds_count", end="pupil") == 0  # the 422
+
+
+async def test_one_caller_cannot_flood_the_timing_histograms(client, org, paired):
+    resp = await client.post(
+        "/api/auth/pupil-login", json={"pupil_code": "SAMK42", "pin": PUPIL_PIN}
+    )
+    pupil = {"Authorization": f"Bearer {(await resp.json())['token']}"}
+    _, robot = paired
+    body = {"measure": "rejoin", "seconds": 0.5}
+    answers = [
+        (await client.post("/api/client-timings", json=body, headers=pupil)).status
+        for _ in range(REPORTS_PER_MINUTE + 5)
+    ]
+    assert answers == [204] * REPORTS_PER_MINUTE + [429] * 5
+    refused = await client.post("/api/client-timings", json=body, headers=pupil)
+    assert refused.headers["Content-Type"].startswith("application/problem+json")
+    assert int(refused.headers["Retry-After"]) >= 1
+    # Only the accepted reports reached the histogram; another caller is not held back.
+    samples = await scrape(client)
+    assert value(samples, "classbridge_rejoin_seconds_count", end="pupil") == REPORTS_PER_MINUTE
+    assert (await client.post("/api/client-timings", json=body, headers=robot)).status == 204
 
 
 async def test_staff_cannot_report_client_timings(client, login):

@@ -3,6 +3,9 @@
 Only the clients can see a first video frame or media coming back after a
 drop, so they measure and report; the server keeps nothing but the
 Prometheus histograms (no per-pupil record: a duration is not a pupil's data).
+Each caller may report at most ``REPORTS_PER_MINUTE`` durations a minute: an
+honest end reports once per join and once per media drop, so a flood can only
+be an end (or a stolen credential) trying to skew the histograms.
 """
 
 from __future__ import annotations
@@ -12,14 +15,23 @@ from typing import Literal
 from aiohttp import web
 from pydantic import Field
 
+from telepresence.platform.http.context import CLOCK
 from telepresence.platform.http.routing import Routes, Schema
 from telepresence.platform.operations.metrics import METRICS
 from telepresence.platform.security.identity import Principal, Role
+from telepresence.platform.security.ratelimit import RateLimiter
 
-__all__ = ["ClientTimingIn", "routes"]
+__all__ = ["REPORTS_PER_MINUTE", "TIMING_LIMITER", "ClientTimingIn", "routes", "timing_limiter"]
 
 routes = Routes("sessions")
 MAX_SECONDS = 600.0
+REPORTS_PER_MINUTE = 30
+TIMING_LIMITER = web.AppKey("timing_limiter", RateLimiter)
+
+
+def timing_limiter() -> RateLimiter:
+    """Every report counts (not only failures): ``REPORTS_PER_MINUTE`` per caller."""
+    return RateLimiter(REPORTS_PER_MINUTE, window_s=60.0)
 
 
 class ClientTimingIn(Schema):
@@ -42,6 +54,13 @@ class ClientTimingIn(Schema):
     summary="Report how long joining (or rejoining) a lesson took on this end",
 )
 async def report_timing(request: web.Request, who: Principal, body: ClientTimingIn) -> None:
-    """Recorded in this instance's ``classbridge_*_seconds`` histograms, labelled by end."""
+    """Recorded in this instance's ``classbridge_*_seconds`` histograms, labelled by end.
+
+    Refused with 429 and ``Retry-After`` past ``REPORTS_PER_MINUTE`` a minute for one caller.
+    """
+    limiter, now = request.app[TIMING_LIMITER], request.app[CLOCK].now()
+    key = f"{who.role.value}:{who.subject_id}"
+    limiter.check(key, now)
+    limiter.fail(key, now)
     end = "pupil" if who.role is Role.PUPIL else "robot"
     request.app[METRICS].observe_client(body.measure, end, body.seconds)
