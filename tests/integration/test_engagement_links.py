@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from aiohttp.test_utils import TestClient
 
 from telepresence.demo import seed_demo
-from telepresence.platform.context import DATABASE
+from telepresence.platform.http.context import DATABASE
 
 COORDINATOR = {"email": "coordinator@riverside.example", "password": "demo-coord-pass"}
 

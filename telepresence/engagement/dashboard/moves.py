@@ -17,8 +17,8 @@ from scheduler.rota.models import MoveRow
 from telepresence.engagement import access
 from telepresence.engagement.dashboard.periods import Range
 from telepresence.platform.errors import NotFound
-from telepresence.platform.identity import Principal
 from telepresence.platform.models import Pupil, School, zone_of
+from telepresence.platform.security.identity import Principal
 
 __all__ = ["SHOWN_MOVES", "Kind", "MoveLine", "SchoolMoves", "kind_of", "school_moves"]
 
