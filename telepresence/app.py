@@ -16,10 +16,10 @@ from device_registry.jobs import mark_silent_devices_offline, purge_old_telemetr
 from device_registry.services import resolve_device_token
 from device_registry.socket import DEVICE_HUB
 from scheduler.bookings import pages as booking_pages
-from scheduler.bookings import unavailability_pages
 from scheduler.bookings import web as booking_web
 from scheduler.bookings.feeds import pages as feed_pages
 from scheduler.bookings.ports import LESSON_OUTCOMES, PUPIL_UNWELL
+from scheduler.bookings.unavailability import pages as unavailability_pages
 from scheduler.rota.battery import learn_drain_rates
 from scheduler.rota.duty import routes as rota_duty_routes
 from scheduler.rota.jobs import send_morning_rotas

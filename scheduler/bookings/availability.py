@@ -16,7 +16,7 @@ from scheduler.bookings import repository as booking_repo
 from scheduler.bookings.domain import OccurrenceView, occurrence_state
 from scheduler.bookings.models import Booking, UnavailabilityRow
 from scheduler.bookings.ports import LessonOutcomes, PastLesson
-from scheduler.bookings.unavailability import Unavailable, WeeklyUnavailable, blocking
+from scheduler.bookings.unavailability.domain import Unavailable, WeeklyUnavailable, blocking
 from scheduler.timetables import repository as repo
 from scheduler.timetables.calendar import DEFAULT_TIMEZONE, CalendarError
 from scheduler.timetables.occurrences import Lesson, Occurrence, expand

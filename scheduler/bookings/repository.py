@@ -14,7 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from device_registry.models import Device
 from scheduler.bookings.models import Booking, UnavailabilityRow
-from scheduler.bookings.unavailability import OneOffUnavailable, Unavailable, WeeklyUnavailable
+from scheduler.bookings.unavailability.domain import (
+    OneOffUnavailable,
+    Unavailable,
+    WeeklyUnavailable,
+)
 from scheduler.timetables.repository import lock_rows
 
 __all__ = [

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from scheduler.bookings.unavailability import Unavailable, blocking
+from scheduler.bookings.unavailability.domain import Unavailable, blocking
 from scheduler.timetables.calendar import CalendarError, SchoolCalendar
 from scheduler.timetables.occurrences import Lesson, Occurrence, expand
 from telepresence.platform.errors import InvalidInput

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -17,39 +17,32 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from scheduler.bookings import repository as booking_repo
 from scheduler.bookings.loading import Devices, Plan, choose_devices, load_overlaps, load_plan
-from scheduler.bookings.models import Booking, UnavailabilityRow
+from scheduler.bookings.models import Booking
 from scheduler.bookings.ports import BookingEvent, BookingEventKind
 from scheduler.bookings.rules import Clash, clashes_of, find_occurrence
-from scheduler.bookings.unavailability import Unavailable
 from scheduler.timetables import repository as repo
 from scheduler.timetables.calendar import CalendarError, SchoolCalendar
 from scheduler.timetables.models import LessonRow
 from scheduler.timetables.occurrences import Lesson, Occurrence, expand
 from telepresence.platform.errors import Conflict, InvalidInput, NotFound
-from telepresence.platform.events.notifier import Notice
-from telepresence.platform.models import Provider, Pupil, School, User, zone_of
-from telepresence.platform.security.identity import Principal, Role
+from telepresence.platform.models import Pupil
+from telepresence.platform.security.identity import Principal
 
 __all__ = [
     "MAX_BULK_DAYS",
-    "UNWELL_REASON",
     "BulkOutcome",
     "Skipped",
     "book_occurrence",
     "bulk_book",
     "cancel_booking",
-    "cancel_during",
     "keep_as_one_off",
     "list_bookings",
     "list_flagged",
     "pupils_with_future_bookings",
     "reconcile_bookings",
-    "unwell_notice",
-    "unwell_today",
 ]
 
 MAX_BULK_DAYS = 120
-UNWELL_REASON = "too unwell today"
 # A flagged booking staff kept as it was: its own key, so no later re-import flags it again.
 ONE_OFF_PREFIX = "1off-"
 
@@ -277,123 +270,6 @@ async def keep_as_one_off(
     booking.flagged_at = None
     await session.flush()
     return booking, [booking_event(booking, BookingEventKind.CHANGED, now, "kept as a one-off")]
-
-
-async def unwell_today(
-    session: AsyncSession, who: Principal, pupil_id: str, now: datetime
-) -> tuple[list[Booking], list[BookingEvent]]:
-    """ "Too unwell today": unavailable until the end of the local day; cancel what is left.
-
-    Bookings that have not started yet today are cancelled with that reason;
-    one already under way is left to end normally.
-    """
-    plan = await load_plan(session, who, pupil_id)
-    zone = plan.calendar.zone
-    today = now.astimezone(zone).date()
-    end_of_day = datetime.combine(today + timedelta(days=1), datetime.min.time(), tzinfo=zone)
-    session.add(
-        UnavailabilityRow(
-            pupil_id=plan.pupil.id,
-            kind="once",
-            reason=UNWELL_REASON,
-            weekdays=[],
-            starts_at=now,
-            ends_at=end_of_day,
-            created_at=now,
-            created_by=who.subject_id,
-        )
-    )
-    bookings = await booking_repo.live_bookings(
-        session, [plan.pupil.id], starting_after=now, between=(today, today)
-    )
-    events = []
-    for booking in bookings:
-        booking.status = "cancelled"
-        booking.cancel_reason = UNWELL_REASON
-        booking.cancelled_at = now
-        booking.cancelled_by = who.subject_id
-        events.append(booking_event(booking, BookingEventKind.CANCELLED, now, UNWELL_REASON))
-    await session.flush()
-    return bookings, events
-
-
-async def cancel_during(
-    session: AsyncSession, who: Principal, pupil_id: str, entry: Unavailable, now: datetime
-) -> tuple[list[Booking], list[BookingEvent]]:
-    """Cancel the pupil's bookings still to start that a new unavailability overlaps.
-
-    "Too unwell" on another day, an appointment next week, a new weekly
-    treatment: the lessons in that time cannot be joined, so their bookings
-    are cancelled with the entry's reason (and the rota told), not left for a
-    robot to be carried to an empty lesson.
-    """
-    plan = await load_plan(session, who, pupil_id)
-    zone = plan.calendar.zone
-    reason = f"unavailable: {entry.reason}"[:200]
-    cancelled: list[Booking] = []
-    events: list[BookingEvent] = []
-    for booking in await booking_repo.live_bookings(session, [plan.pupil.id], starting_after=now):
-        start, end = booking.starts_at.astimezone(zone), booking.ends_at.astimezone(zone)
-        occurrence = Occurrence(
-            booking.lesson_key, booking.lesson_date, start.time(), end.time(),
-            booking.starts_at, booking.ends_at, None,
-        )  # fmt: skip
-        if not entry.blocks(occurrence):
-            continue
-        booking.status = "cancelled"
-        booking.cancel_reason = reason
-        booking.cancelled_at = now
-        booking.cancelled_by = who.subject_id
-        cancelled.append(booking)
-        events.append(booking_event(booking, BookingEventKind.CANCELLED, now, reason))
-    await session.flush()
-    return cancelled, events
-
-
-async def unwell_notice(
-    session: AsyncSession,
-    who: Principal,
-    pupil_id: str,
-    cancelled: Sequence[Booking],
-    now: datetime,
-) -> Notice | None:
-    """What the pupil's key worker is told when the pupil (or anyone but the key worker) says
-    the pupil is too unwell today; once a day. Without a key worker, the provider's contact
-    address is told. None when there is nobody to tell.
-    """
-    pupil = await session.get(Pupil, pupil_id)
-    if pupil is None or who.subject_id == pupil.key_worker_id:
-        return None
-    school = await session.get(School, pupil.school_id)
-    zone = zone_of(school)
-    worker = await session.get(User, pupil.key_worker_id) if pupil.key_worker_id else None
-    if worker is not None and not worker.active:
-        worker = None
-    provider = await session.get(Provider, pupil.provider_id)
-    email = worker.email if worker else (provider.contact_email if provider else None)
-    if worker is None and not email:
-        return None
-    name = f"{pupil.first_name} {pupil.last_name}".strip()
-    by = "on their tablet" if who.role is Role.PUPIL else f"({who.display_name})"
-    at = now.astimezone(zone)
-    lines = [
-        f"{b.starts_at.astimezone(zone):%H:%M} {b.subject}" + (f", {b.room}" if b.room else "")
-        for b in cancelled
-    ]
-    body = f"{name} said {by} at {at:%H:%M} that they are too unwell for lessons today. "
-    body += (
-        "Cancelled: " + "; ".join(lines) + "." if lines else "No lessons were left to cancel today."
-    )
-    body += " You may want to check in with them."
-    return Notice(
-        idempotency_key=f"unwell-today:{pupil.id}:{at.date().isoformat()}",
-        kind="pupil_unwell",
-        subject=f"{name} is too unwell for lessons today",
-        body=body,
-        user_id=worker.id if worker else None,
-        email=email,
-        link=f"/pupils/{pupil.id}/unavailability",
-    )
 
 
 async def list_bookings(

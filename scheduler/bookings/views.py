@@ -12,7 +12,11 @@ from scheduler.bookings.schemas import (
     UnavailabilityIn,
     UnavailabilityOut,
 )
-from scheduler.bookings.unavailability import OneOffUnavailable, Unavailable, WeeklyUnavailable
+from scheduler.bookings.unavailability.domain import (
+    OneOffUnavailable,
+    Unavailable,
+    WeeklyUnavailable,
+)
 from telepresence.platform.errors import InvalidInput
 
 __all__ = ["booking_out", "occurrence_out", "unavailability_out", "unavailable_in"]

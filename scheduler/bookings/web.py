@@ -27,6 +27,7 @@ from scheduler.bookings.schemas import (
     UnavailabilityOut,
     UnwellOut,
 )
+from scheduler.bookings.unavailability import services as unavailability
 from scheduler.bookings.views import (
     booking_out,
     occurrence_out,
@@ -248,8 +249,8 @@ async def unwell_today(request: web.Request, who: Principal) -> UnwellOut:
     now = request.app[CLOCK].now()
     pupil_id = request.match_info["pupil_id"]
     async with request.app[DATABASE].transaction() as session:
-        cancelled, events = await bookings.unwell_today(session, who, pupil_id, now)
-        notice = await bookings.unwell_notice(session, who, pupil_id, cancelled, now)
+        cancelled, events = await unavailability.unwell_today(session, who, pupil_id, now)
+        notice = await unavailability.unwell_notice(session, who, pupil_id, cancelled, now)
         await tell_unwell(request.app, session, pupil_id, [b.id for b in cancelled], now)
         record_request(request, session, who, "pupil.unwell_today", "pupil", pupil_id)
     HubBookingEvents(request.app[EVENTS]).publish(events)
@@ -294,7 +295,7 @@ async def add_unavailability(
     now = request.app[CLOCK].now()
     async with request.app[DATABASE].transaction() as session:
         zone, row = await availability.add_unavailability(session, who, pupil_id, entry, now)
-        cancelled, events = await bookings.cancel_during(session, who, pupil_id, entry, now)
+        cancelled, events = await unavailability.cancel_during(session, who, pupil_id, entry, now)
         details = {"cancelled": [b.id for b in cancelled]}
         record_request(request, session, who, "unavailability.add", "pupil", pupil_id, details)
         out = unavailability_out(row, entry.describe(zone))
@@ -323,7 +324,7 @@ async def change_unavailability(
         zone, row = await availability.replace_unavailability(
             session, who, pupil_id, entry_id, entry
         )
-        cancelled, events = await bookings.cancel_during(session, who, pupil_id, entry, now)
+        cancelled, events = await unavailability.cancel_during(session, who, pupil_id, entry, now)
         details = {"entry": entry_id, "cancelled": [b.id for b in cancelled]}
         record_request(request, session, who, "unavailability.change", "pupil", pupil_id, details)
         out = unavailability_out(row, entry.describe(zone))

@@ -19,7 +19,7 @@ from scheduler.bookings.availability import add_unavailability
 from scheduler.bookings.models import Booking, UnavailabilityRow
 from scheduler.bookings.ports import BookingEvent
 from scheduler.bookings.services import cancel_booking
-from scheduler.bookings.unavailability import WeeklyUnavailable
+from scheduler.bookings.unavailability.domain import WeeklyUnavailable
 from telepresence.platform.models import School, zone_of
 from telepresence.platform.security.identity import Principal
 from telepresence.reintegration.domain import (

@@ -13,11 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from device_registry.models import Device
 from device_registry.views import device_views
-from scheduler.bookings import services as bookings
 from scheduler.bookings.events import HubBookingEvents
 from scheduler.bookings.models import Booking
 from scheduler.bookings.ports import tell_unwell
-from scheduler.bookings.services import UNWELL_REASON
+from scheduler.bookings.unavailability import services as unavailability
+from scheduler.bookings.unavailability.services import UNWELL_REASON
 from scheduler.timetables.models import LessonRow
 from telepresence.engagement.services import my_week
 from telepresence.platform.errors import NotFound
@@ -187,8 +187,8 @@ async def unwell_today_page(request: web.Request, who: Principal) -> web.StreamR
     (through the booking events)."""
     now = request.app[CLOCK].now()
     async with request.app[DATABASE].transaction() as db:
-        cancelled, events = await bookings.unwell_today(db, who, who.subject_id, now)
-        notice = await bookings.unwell_notice(db, who, who.subject_id, cancelled, now)
+        cancelled, events = await unavailability.unwell_today(db, who, who.subject_id, now)
+        notice = await unavailability.unwell_notice(db, who, who.subject_id, cancelled, now)
         await tell_unwell(request.app, db, who.subject_id, [b.id for b in cancelled], now)
         record_request(request, db, who, "pupil.unwell_today", "pupil", who.subject_id)
     HubBookingEvents(request.app[EVENTS]).publish(events)

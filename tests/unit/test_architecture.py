@@ -61,7 +61,7 @@ PURE = (
     "scheduler/timetables/imports/",
     "scheduler/bookings/domain.py",
     "scheduler/bookings/rules.py",
-    "scheduler/bookings/unavailability.py",
+    "scheduler/bookings/unavailability/domain.py",
     "scheduler/bookings/week.py",
     "scheduler/rota/domain/",
 )

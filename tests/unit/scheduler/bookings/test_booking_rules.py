@@ -15,7 +15,7 @@ from scheduler.bookings.rules import (
     clashes_of,
     find_occurrence,
 )
-from scheduler.bookings.unavailability import OneOffUnavailable
+from scheduler.bookings.unavailability.domain import OneOffUnavailable
 from scheduler.timetables.occurrences import Occurrence
 from telepresence.platform.errors import InvalidInput
 

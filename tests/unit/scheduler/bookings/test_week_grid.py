@@ -9,8 +9,8 @@ import pytest
 from scheduler_factories import lesson, school_calendar
 
 from scheduler.bookings.domain import OccurrenceView
-from scheduler.bookings.unavailability import OneOffUnavailable, WeeklyUnavailable
-from scheduler.bookings.unavailability_pages import unavailable_from_form
+from scheduler.bookings.unavailability.domain import OneOffUnavailable, WeeklyUnavailable
+from scheduler.bookings.unavailability.pages import unavailable_from_form
 from scheduler.bookings.week import week_grid
 from scheduler.timetables.import_pages import pack_upload, unpack_upload
 from scheduler.timetables.occurrences import expand

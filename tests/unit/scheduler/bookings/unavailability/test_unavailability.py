@@ -4,7 +4,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from scheduler_factories import lesson, school_calendar
 
-from scheduler.bookings.unavailability import OneOffUnavailable, WeeklyUnavailable, blocking
+from scheduler.bookings.unavailability.domain import OneOffUnavailable, WeeklyUnavailable, blocking
 from scheduler.timetables.occurrences import expand
 
 LONDON = ZoneInfo("Europe/London")

@@ -13,11 +13,15 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from scheduler.bookings import availability
-from scheduler.bookings import services as bookings
 from scheduler.bookings.events import HubBookingEvents
 from scheduler.bookings.ports import tell_unwell
 from scheduler.bookings.repository import unavailable_from_row
-from scheduler.bookings.unavailability import OneOffUnavailable, Unavailable, WeeklyUnavailable
+from scheduler.bookings.unavailability import services as unavailability
+from scheduler.bookings.unavailability.domain import (
+    OneOffUnavailable,
+    Unavailable,
+    WeeklyUnavailable,
+)
 from scheduler.timetables.imports.common import parse_clock
 from scheduler.timetables.pages import (
     READERS,
@@ -146,7 +150,9 @@ async def unavailability_add(request: web.Request, who: Principal) -> web.Stream
         now = request.app[CLOCK].now()
         async with request.app[DATABASE].transaction() as session:
             await availability.add_unavailability(session, who, pupil_id, entry, now)
-            cancelled, events = await bookings.cancel_during(session, who, pupil_id, entry, now)
+            cancelled, events = await unavailability.cancel_during(
+                session, who, pupil_id, entry, now
+            )
             details = {"cancelled": [b.id for b in cancelled]}
             record_request(request, session, who, "unavailability.add", "pupil", pupil_id, details)
     except DomainError as exc:
@@ -171,8 +177,8 @@ async def unwell_today_form(request: web.Request, who: Principal) -> web.StreamR
     try:
         async with request.app[DATABASE].transaction() as session:
             now = request.app[CLOCK].now()
-            cancelled, events = await bookings.unwell_today(session, who, pupil_id, now)
-            notice = await bookings.unwell_notice(session, who, pupil_id, cancelled, now)
+            cancelled, events = await unavailability.unwell_today(session, who, pupil_id, now)
+            notice = await unavailability.unwell_notice(session, who, pupil_id, cancelled, now)
             await tell_unwell(request.app, session, pupil_id, [b.id for b in cancelled], now)
             record_request(request, session, who, "pupil.unwell_today", "pupil", pupil_id)
     except DomainError as exc:
@@ -204,7 +210,9 @@ async def unavailability_edit(request: web.Request, who: Principal) -> web.Strea
         now = request.app[CLOCK].now()
         async with request.app[DATABASE].transaction() as session:
             await availability.replace_unavailability(session, who, pupil_id, entry_id, entry)
-            cancelled, events = await bookings.cancel_during(session, who, pupil_id, entry, now)
+            cancelled, events = await unavailability.cancel_during(
+                session, who, pupil_id, entry, now
+            )
             details = {"entry": entry_id, "cancelled": [b.id for b in cancelled]}
             record_request(
                 request, session, who, "unavailability.change", "pupil", pupil_id, details
