@@ -14,25 +14,28 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, case, func, literal, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import ColumnElement, Select, bindparam, case, func, literal, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from scheduler.rota.models import MoveRow
-from telepresence.engagement.models import OutcomeRow
+from telepresence.engagement.models import OutcomeRow, SubjectWeekRow, WeeklyRow
 
 __all__ = [
     "Breakdown",
     "Counts",
     "Scope",
+    "WeekShare",
     "breakdown",
     "counts_by",
     "last_joined_by_pupil",
     "last_used_by_device",
     "move_punctuality",
     "pupil_weeks",
+    "subject_counts",
     "subjects_and_weeks",
     "total_of",
+    "trends",
     "week_shares",
     "with_trend",
 ]
@@ -155,13 +158,25 @@ def with_trend(weeks: list[Counts], previous: int = 4) -> list[Counts]:
     for rows in by_pupil.values():
         rows.sort(key=lambda c: c.key[1])
         shares = [c.present_seconds / c.booked_seconds if c.booked_seconds else None for c in rows]
-        for i, share in enumerate(shares):
-            if share is None or i == 0:
-                continue
-            before = [s for s in shares[max(0, i - previous) : i] if s is not None]
-            if before:
-                rows[i].trend = round(share - sum(before) / len(before), 4)
+        for row, trend in zip(rows, trends(shares, previous), strict=True):
+            row.trend = trend
     return weeks
+
+
+def trends(shares: Sequence[float | None], previous: int = 4) -> list[float | None]:
+    """Each week's share (oldest first) minus the mean share of the ``previous`` weeks before it
+    that have one, rounded to 4 places; None without a share on both sides."""
+    out: list[float | None] = []
+    for i, share in enumerate(shares):
+        before = [s for s in shares[max(0, i - previous) : i] if s is not None]
+        out.append(
+            round(share - sum(before) / len(before), 4) if share is not None and before else None
+        )
+    return out
+
+
+WeekShare = tuple[date, float | None, float | None]
+"""A pupil's school week as the dashboard draws it: (monday, share, trend)."""
 
 
 async def last_used_by_device(db: AsyncSession, provider_id: str, until: date) -> dict[str, date]:
@@ -227,11 +242,12 @@ async def move_punctuality(
 class Breakdown:
     """The figures of a scope from one scan of the outcomes (see ``breakdown``).
 
-    ``weeks``: per (pupil, monday) with their trend, including the weeks before the
-    scope asked for (for the trend); the rest count lessons in the scope's dates only.
+    ``weeks``: per pupil, their weeks (oldest first) with share and trend (``with_trend``),
+    including the weeks before the scope asked for (for the trend); the rest count lessons in
+    the scope's dates only.
     """
 
-    weeks: list[Counts]
+    weeks: dict[str, list[WeekShare]]
     pupils: list[Counts]
     schools: list[Counts]
     devices: list[Counts]
@@ -254,38 +270,51 @@ def _counts(groups: dict[Any, list[int]], key: Callable[[Any], tuple[Any, ...]])
 
 
 async def breakdown(db: AsyncSession, scope: Scope, *, weeks_before: int = 4) -> Breakdown:
-    """Per pupil-week (with trend), pupil, school, device, week and provider in one query.
+    """Per pupil-week (with trend), pupil, school, device, week and provider.
 
-    One ``GROUP BY`` over (pupil, week, school, device, in the scope's dates or not)
-    reads the outcomes once (about 26,000 groups for a term of 2,000 pupils, against
-    150,000 outcomes) and the roll-ups are summed here, instead of one scan of the
-    outcomes per grouping.
+    Read from the rollup ``engagement_weekly`` (a row per pupil, week, school and robot:
+    about 26,000 for a term of 2,000 pupils, against 150,000 outcomes): its rows as they are
+    for the weeks (the trend), summed in SQL for the rest. A row whose lessons lie partly
+    inside the scope's dates and partly outside (a range that starts or ends mid-week) is
+    read from the outcomes instead, grouped the same way with "in the dates or not", so the
+    figures are exactly those of the outcomes in the dates.
     """
-    wide = Scope(
-        scope.provider_id,
-        scope.first - timedelta(days=scope.first.weekday(), weeks=weeks_before),
-        scope.last,
-        scope.pupil_ids,
-        scope.school_id,
-    )
-    inside = case((Out.lesson_date >= scope.first, literal(True)), else_=literal(False))
-    group = (Out.pupil_id, Out.week_monday, Out.school_id, Out.device_id, inside)
-    used = func.max(case((Out.present_seconds > 0, Out.lesson_date)))
-    query = _tally(group).add_columns(used).where(*wide.where())
-    weeks: dict[Any, list[int]] = {}
+    wide_first = scope.first - timedelta(days=scope.first.weekday(), weeks=weeks_before)
+    first, last = scope.first, scope.last
+    conn = await db.connection()  # Core rows: no ORM bookkeeping for 26,000 of them
+    seconds: dict[str, dict[date, list[int]]] = {}  # pupil -> monday -> [present, booked]
+    for pupil, monday, present, booked in await conn.execute(
+        _summed_rows(scope, wide_first, (_W.pupil_id, _W.week_monday), columns=_SHARE_SUMS)
+        .where(_W.first_lesson <= last, ~_straddles(first, last))
+        .order_by(_W.pupil_id, _W.week_monday)
+    ):
+        mine = seconds.get(pupil)
+        if mine is None:
+            seconds[pupil] = mine = {}
+        mine[monday] = [present, booked]
+    keys: Any = select(_W.pupil_id, _W.week_monday, _W.school_id, _W.device_id)
+    straddling = {
+        tuple(row)
+        for row in await conn.execute(
+            _in_scope(keys, scope, wide_first).where(
+                _W.first_lesson <= last, _straddles(first, last)
+            )
+        )
+    }
+    inside = (_W.first_lesson >= first, _W.last_lesson <= last)
     places: dict[Any, list[int]] = {}  # (pupil, school, device), in the scope's dates
-    mondays: dict[Any, list[int]] = {}
     last_used: dict[str, date] = {}
-    for row in (await db.execute(query)).all():
-        pupil, monday, school, device, in_scope = row[:5]
-        values = [*row[5:13]]  # sums of at least one non-null integer: never None
-        _summed(weeks, (pupil, monday), values)
-        if not in_scope:
-            continue
-        _summed(places, (pupil, school, device), values)
-        _summed(mondays, monday, values)
-        if row[13] is not None and (device not in last_used or row[13] > last_used[device]):
-            last_used[device] = row[13]
+    group = (_W.pupil_id, _W.school_id, _W.device_id)
+    query = _summed_rows(scope, first, group, func.max(_W.last_present)).where(*inside)
+    for row in await conn.execute(query):
+        places[tuple(row[:3])] = [*row[3:11]]
+        _later(last_used, row[2], row[11])
+    mondays = {
+        row[0]: [*row[1:]]
+        for row in await conn.execute(_summed_rows(scope, first, (_W.week_monday,)).where(*inside))
+    }
+    if straddling:
+        await _straddling(conn, scope, wide_first, straddling, seconds, places, mondays, last_used)
     pupils: dict[Any, list[int]] = {}
     schools: dict[Any, list[int]] = {}
     devices: dict[Any, list[int]] = {}
@@ -296,7 +325,7 @@ async def breakdown(db: AsyncSession, scope: Scope, *, weeks_before: int = 4) ->
         _summed(devices, device, values)
         _summed(total, "provider", values)
     return Breakdown(
-        weeks=with_trend(_counts(weeks, lambda k: k)),
+        weeks={pupil: _week_shares(mine, bool(straddling)) for pupil, mine in seconds.items()},
         pupils=_counts(pupils, lambda k: (k,)),
         schools=_counts(schools, lambda k: (k,)),
         devices=_counts(devices, lambda k: (k,)),
@@ -304,6 +333,145 @@ async def breakdown(db: AsyncSession, scope: Scope, *, weeks_before: int = 4) ->
         provider=Counts(("provider",), *total.get("provider", [0] * 8)),
         last_used=last_used,
     )
+
+
+def _week_shares(seconds: dict[date, list[int]], resort: bool) -> list[WeekShare]:
+    """A pupil's weeks (present and booked seconds by monday) with share and trend."""
+    mondays = sorted(seconds) if resort else list(seconds)
+    shares = [p / b if b else None for p, b in (seconds[m] for m in mondays)]
+    return list(zip(mondays, shares, trends(shares), strict=True))
+
+
+def _straddles(first: date, last: date) -> ColumnElement[bool]:
+    """A rollup row whose lessons lie partly inside ``first``..``last`` and partly outside."""
+    return or_(_W.last_lesson > last, (_W.first_lesson < first) & (_W.last_lesson >= first))
+
+
+def _later(into: dict[str, date], key: str, day: date | None) -> None:
+    if day is not None and (key not in into or day > into[key]):
+        into[key] = day
+
+
+async def _straddling(
+    conn: AsyncConnection,
+    scope: Scope,
+    wide_first: date,
+    keys: set[tuple[Any, ...]],
+    seconds: dict[str, dict[date, list[int]]],
+    places: dict[Any, list[int]],
+    mondays: dict[Any, list[int]],
+    last_used: dict[str, date],
+) -> None:
+    """Add the rollup rows (pupil, week, school, device) that lie partly inside the scope's
+    dates, from the outcomes: grouped by the same and "in the dates or not"."""
+    inside = case((Out.lesson_date >= scope.first, literal(True)), else_=literal(False))
+    group = (Out.pupil_id, Out.week_monday, Out.school_id, Out.device_id, inside)
+    used = func.max(case((Out.present_seconds > 0, Out.lesson_date)))
+    pupils = sorted({key[0] for key in keys})
+    edges = sorted({key[1] for key in keys})
+    wide = Scope(scope.provider_id, wide_first, scope.last, None, scope.school_id)
+    for start in range(0, len(pupils), _PUPILS_PER_QUERY):
+        query = (
+            _tally(group)
+            .add_columns(used)
+            .where(
+                *wide.where(),
+                Out.pupil_id.in_(pupils[start : start + _PUPILS_PER_QUERY]),
+                Out.week_monday.in_(edges),
+                Out.lesson_date >= edges[0],
+                Out.lesson_date <= edges[-1] + timedelta(days=6),
+            )
+        )
+        for row in await conn.execute(query):
+            pupil, monday, school, device, in_scope = row[:5]
+            if (pupil, monday, school, device) not in keys:
+                continue
+            values = [*row[5:13]]
+            mine = seconds.setdefault(pupil, {})
+            had = mine.get(monday, [0, 0])
+            mine[monday] = [had[0] + values[6], had[1] + values[7]]
+            if in_scope:
+                _summed(places, (pupil, school, device), values)
+                _summed(mondays, monday, values)
+                _later(last_used, device, row[13])
+
+
+_PUPILS_PER_QUERY = 2000
+_W = WeeklyRow
+_SHARE_SUMS = (_W.present_seconds, _W.booked_seconds)
+_SUMS = (
+    _W.booked, _W.joined, _W.attended, _W.partial, _W.missed, _W.cancelled,
+    _W.present_seconds, _W.booked_seconds,
+)  # fmt: skip
+
+
+def _summed_rows(
+    scope: Scope,
+    first: date,
+    group: Sequence[Grouping],
+    *extra: ColumnElement[Any],
+    columns: Sequence[Grouping] = (),
+) -> Select[Any]:
+    """The rollup's sums (of ``columns``, default all eight) grouped by ``group`` (rows from
+    ``first``'s week on)."""
+    summed = [func.sum(c) for c in columns or _SUMS]
+    query = select(*group, *summed, *extra).group_by(*group)
+    return _in_scope(query, scope, first - timedelta(days=first.weekday()))
+
+
+def _in_scope(query: Select[Any], scope: Scope, first_monday: date) -> Select[Any]:
+    query = query.where(
+        _W.provider_id == scope.provider_id,
+        _W.week_monday >= first_monday,
+        _W.week_monday <= scope.last,
+    )
+    if scope.pupil_ids is not None:
+        query = query.where(_W.pupil_id.in_(sorted(scope.pupil_ids)))
+    if scope.school_id is not None:
+        query = query.where(_W.school_id == scope.school_id)
+    return query
+
+
+async def subject_counts(db: AsyncSession, scope: Scope) -> list[Counts]:
+    """Counts per subject in the scope, ordered by subject: from the rollup
+    ``engagement_subject_weeks`` (per school, week and subject) for a whole provider or school,
+    with the rows that lie partly outside the dates read from the outcomes instead; from the
+    outcomes for some pupils (a key worker's, one pupil's: few rows, by the pupil index)."""
+    if scope.pupil_ids is not None:
+        return await counts_by(db, scope, Out.subject)
+    S = SubjectWeekRow  # noqa: N806 - a table's short name, as Out
+    query = select(
+        S.school_id, S.week_monday, S.subject, S.first_lesson, S.last_lesson,
+        S.booked, S.joined, S.attended, S.partial, S.missed, S.cancelled,
+        S.present_seconds, S.booked_seconds,
+    ).where(
+        S.provider_id == scope.provider_id,
+        S.week_monday >= scope.first - timedelta(days=scope.first.weekday()),
+        S.week_monday <= scope.last,
+    )  # fmt: skip
+    if scope.school_id is not None:
+        query = query.where(S.school_id == scope.school_id)
+    subjects: dict[Any, list[int]] = {}
+    straddling: set[tuple[Any, ...]] = set()
+    for row in (await db.execute(query)).all():
+        first_lesson, last_lesson = row[3], row[4]
+        if last_lesson < scope.first or first_lesson > scope.last:
+            continue
+        if first_lesson < scope.first or last_lesson > scope.last:
+            straddling.add(tuple(row[:3]))
+        else:
+            _summed(subjects, row[2], [*row[5:]])
+    if straddling:
+        group = (Out.school_id, Out.week_monday, Out.subject)
+        raw = _tally(group).where(
+            *scope.where(),
+            Out.school_id.in_(sorted({key[0] for key in straddling})),
+            Out.week_monday.in_(sorted({key[1] for key in straddling})),
+        )
+        for edge in (await db.execute(raw)).all():
+            if tuple(edge[:3]) in straddling:
+                _summed(subjects, edge[2], [*edge[3:]])
+    return _counts(subjects, lambda k: (k,))
 
 
 _INSIDE = case((Out.lesson_date >= bindparam("first"), literal(True)), else_=literal(False))

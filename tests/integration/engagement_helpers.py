@@ -122,3 +122,12 @@ async def rollup_differences(database: Database) -> list[tuple[str, object]]:
             out += [(f"{rollup.table.name} has", row) for row in sorted(kept - truth, key=str)]
             out += [(f"{rollup.table.name} lacks", row) for row in sorted(truth - kept, key=str)]
     return out
+
+
+def week_shares(weeks):
+    """``with_trend``'s weeks as ``Breakdown.weeks`` holds them: pupil -> (monday, share,
+    trend), oldest first."""
+    out: dict[str, list[tuple[date, float | None, float | None]]] = {}
+    for c in sorted(weeks, key=lambda c: c.key):
+        out.setdefault(c.key[0], []).append((c.key[1], c.share, c.trend))
+    return out

@@ -14,11 +14,19 @@ from integration.engagement_helpers import (
     past_lesson,
     past_weekdays,
     rollup_differences,
+    week_shares,
 )
 from sqlalchemy import delete, func, select, text, update
 
 from device_registry.models import Device
 from scheduler.bookings.models import Booking
+from telepresence.engagement.figures import (
+    Scope,
+    breakdown,
+    counts_by,
+    subject_counts,
+    with_trend,
+)
 from telepresence.engagement.jobs import compute_finished_outcomes, nightly_engagement
 from telepresence.engagement.models import OutcomeRow, SubjectWeekRow, WeeklyRow
 from telepresence.engagement.rollup import ROLLUPS, TRIGGER
@@ -214,3 +222,133 @@ async def test_the_migrations_backfill_and_trigger_give_the_same_rollups(client,
         await db.execute(delete(Booking).where(Booking.id.in_(bookings[:3])))
         await db.execute(update(Booking).where(Booking.id == bookings[3]).values(room="S13"))
     assert await rollup_differences(database) == []
+
+
+# ------------------------------------------------------------- readers: rollup = raw outcomes
+
+
+def _plain(counts):
+    return sorted(
+        (c.key, c.booked, c.joined, c.attended, c.partial, c.missed, c.cancelled,
+         c.present_seconds, c.booked_seconds, c.trend)
+        for c in counts
+    )  # fmt: skip
+
+
+async def _raw_breakdown(db, scope: Scope):
+    """What ``breakdown`` must give, from the outcomes alone (one query per grouping)."""
+    wide = Scope(
+        scope.provider_id,
+        scope.first - timedelta(days=scope.first.weekday(), weeks=4),
+        scope.last,
+        scope.pupil_ids,
+        scope.school_id,
+    )
+    used = (
+        select(OutcomeRow.device_id, func.max(OutcomeRow.lesson_date))
+        .where(*scope.where(), OutcomeRow.present_seconds > 0)
+        .group_by(OutcomeRow.device_id)
+    )
+    total = await counts_by(db, scope)
+    return (
+        week_shares(
+            with_trend(await counts_by(db, wide, OutcomeRow.pupil_id, OutcomeRow.week_monday))
+        ),
+        _plain(await counts_by(db, scope, OutcomeRow.pupil_id)),
+        _plain(await counts_by(db, scope, OutcomeRow.school_id)),
+        _plain(await counts_by(db, scope, OutcomeRow.device_id)),
+        _plain(await counts_by(db, scope, OutcomeRow.week_monday)),
+        _plain(total)[0][1:],
+        dict((await db.execute(used)).all()),
+    )
+
+
+def _of(figures):
+    return (
+        figures.weeks,
+        _plain(figures.pupils),
+        _plain(figures.schools),
+        _plain(figures.devices),
+        _plain(figures.mondays),
+        _plain([figures.provider])[0][1:],
+        figures.last_used,
+    )
+
+
+def _ranges(days):
+    """Whole weeks, ranges starting or ending mid-week (or both, within one week), one day,
+    a weekend's edge, the whole term, a range before any lesson."""
+    mondays = [d for d in days if d.weekday() == 0]
+    out = [
+        (days[0], days[-1]),
+        (mondays[1], mondays[-1] - timedelta(days=1)),  # whole weeks, Monday to Sunday
+        (mondays[1] + timedelta(days=2), days[-1]),  # from a Wednesday
+        (mondays[0], mondays[2] + timedelta(days=1)),  # to a Tuesday
+        (mondays[1] + timedelta(days=1), mondays[1] + timedelta(days=3)),  # inside one week
+        (days[7], days[7]),
+        (mondays[2] - timedelta(days=1), mondays[3] - timedelta(days=2)),  # Sunday to Saturday
+        (days[0] - timedelta(days=60), days[0] - timedelta(days=30)),
+    ]
+    rng = random.Random(3)
+    for _ in range(4):
+        a, b = sorted(rng.sample(days, 2))
+        out.append((a, b))
+    return out
+
+
+async def _assert_readers_equal_raw(database, org, days, other_id):
+    async with database.sessions() as db:
+        for first, last in _ranges(days):
+            for pupils, school in (
+                (None, None),
+                (None, org.school_id),
+                (frozenset({other_id}), None),
+                (frozenset({org.pupil.id, other_id}), org.school_id),
+            ):
+                scope = Scope(org.provider_id, first, last, pupils, school)
+                label = (first, last, pupils, school)
+                assert _of(await breakdown(db, scope)) == await _raw_breakdown(db, scope), label
+                subjects = await subject_counts(db, scope)
+                expected = await counts_by(db, scope, OutcomeRow.subject)
+                assert _plain(subjects) == _plain(expected), label
+                assert [s.key for s in subjects] == sorted(s.key for s in expected)
+
+
+async def test_the_dashboards_figures_from_the_rollups_equal_those_of_the_outcomes(
+    client, org, clock
+):
+    database = client.app[DATABASE]
+    context = client.app[JOBS].context
+    bookings, days, other_id = await _random_term(database, org, seed=23)
+    await compute_finished_outcomes(context)
+    await _assert_readers_equal_raw(database, org, days, other_id)
+    # After late events recomputed, and a booking deleted.
+    async with database.transaction() as db:
+        missed = await db.scalar(
+            select(OutcomeRow.booking_id)
+            .where(OutcomeRow.outcome == "missed", OutcomeRow.lesson_date >= days[-8])
+            .limit(1)
+        )
+        booking = await db.get(Booking, missed)
+        session = LessonSession(
+            booking_id=missed,
+            pupil_id=booking.pupil_id,
+            robot_id=booking.classroom_device_id,
+            status="ended",
+            opens_at=booking.starts_at,
+            closes_at=booking.ends_at,
+            created_at=booking.starts_at,
+        )
+        db.add(session)
+        await db.flush()
+        db.add(event(session.id, booking.starts_at, "joined"))
+        db.add(event(session.id, booking.ends_at - timedelta(minutes=20), "left"))
+        await db.execute(delete(Booking).where(Booking.id.in_(bookings[5:9])))
+    clock.advance(timedelta(days=1))
+    assert await nightly_engagement(context, force=True) is True
+    async with database.sessions() as db:
+        assert (
+            await db.scalar(select(OutcomeRow.outcome).where(OutcomeRow.booking_id == missed))
+            == "partial"
+        )
+    await _assert_readers_equal_raw(database, org, days, other_id)

@@ -14,7 +14,7 @@ from telepresence.engagement import access, services
 from telepresence.engagement.dashboard.charts import Bar, Segment
 from telepresence.engagement.dashboard.periods import Range
 from telepresence.engagement.domain import week_monday
-from telepresence.engagement.figures import Breakdown, Counts, Scope, breakdown, counts_by
+from telepresence.engagement.figures import Breakdown, Counts, Scope, breakdown, subject_counts
 from telepresence.engagement.models import OutcomeRow, SharedNoteRow
 from telepresence.engagement.schemas import (
     AlertOut,
@@ -181,11 +181,7 @@ async def _pupil_lines(
     schools: dict[str, str],
     figures: Breakdown,
 ) -> list[PupilLine]:
-    weeks = figures.weeks  # four weeks more before the range, for the trend
     mondays = _mondays(scope.first, scope.last)
-    by_pupil: dict[str, dict[date, Counts]] = {}
-    for w in weeks:
-        by_pupil.setdefault(w.key[0], {})[w.key[1]] = w
     ids = set(totals) | {a.pupil_id for a in alerts}
     alerts_of: dict[str, list[AlertOut]] = {}
     for a in alerts:
@@ -198,7 +194,8 @@ async def _pupil_lines(
     people = {row[0]: row for row in await db.execute(names) if row[0] in ids}
     lines = []
     for pupil_id, first_name, last_name, school_id in people.values():
-        mine = by_pupil.get(pupil_id, {})
+        # Their weeks (four more before the range, for the trend): (share, trend) by monday.
+        mine = {m: (share, trend) for m, share, trend in figures.weeks.get(pupil_id, ())}
         shown = [mine[m] for m in mondays if m in mine]
         lines.append(
             PupilLine(
@@ -206,8 +203,8 @@ async def _pupil_lines(
                 name=f"{first_name} {last_name}",
                 school=schools.get(school_id, ""),
                 counts=totals.get(pupil_id) or services.counts_out(Counts((pupil_id,))),
-                weeks=[mine[m].share if m in mine else None for m in mondays],
-                trend=shown[-1].trend if shown else None,
+                weeks=[mine[m][0] if m in mine else None for m in mondays],
+                trend=shown[-1][1] if shown else None,
                 alerts=alerts_of.get(pupil_id, []),
             )
         )
@@ -252,7 +249,7 @@ async def dashboard(db: AsyncSession, who: Principal, rng: Range, today: date) -
         summary.devices, key=lambda d: (-d.unused_school_days, d.utilisation or 0.0, d.name)
     )
     weekly = {c.key[0]: c for c in figures.mondays}
-    subjects = await counts_by(db, scope, Out.subject)
+    subjects = await subject_counts(db, scope)
     return Dashboard(
         summary=summary,
         alerts=alerts,
