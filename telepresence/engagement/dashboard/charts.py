@@ -13,8 +13,9 @@ that the whole row is the touch target and keyboard focus shows on it
 (``engagement.css``). Such a chart is ``role="group"`` (named by its title,
 described by its desc) instead of ``img``: an image's children are
 presentational, so links inside one would be hidden from screen readers.
-Its rows are taller and its drawing narrower (320 wide), so that on a phone
-each row stays at least 48 px tall.
+Its rows are taller (52), so that on a phone each row stays at least 48 px
+tall. Bar charts are drawn 320 wide, a phone's card, so that on a phone their
+words are not scaled below the 14 px they are drawn at.
 """
 
 from __future__ import annotations
@@ -119,11 +120,12 @@ def week_bars(bars: Sequence[Bar], title: str, *, goal: float | None = 0.8) -> M
     )
     desc = f"Share of booked time attended per week. {words or 'No weeks in this period.'}"
     slot, left, top, plot = 60, 44, 20, 150
-    width = max(left + slot * max(len(bars), 1) + 8, 400)
+    width = max(left + slot * max(len(bars), 1) + 8, 320)  # no wider than a phone needs
     every = 1 if len(bars) <= 8 else 2  # a term's weeks: every other date, so they stay legible
     height = top + plot + 40
     linked = any(b.href for b in bars)
-    head, parts = _open(width, height, title, desc, "chart week-chart", linked=linked)
+    css = "chart week-chart" + (" many" if len(bars) > 8 else "")  # many: scrolls on a phone
+    head, parts = _open(width, height, title, desc, css, linked=linked)
     for pct in (0, 50, 100):
         y = top + plot - plot * pct / 100
         parts.append(
@@ -159,8 +161,8 @@ def week_bars(bars: Sequence[Bar], title: str, *, goal: float | None = 0.8) -> M
                 f'<rect x="{x}" y="{top + plot - h:.1f}" width="{slot - 16}" height="{h:.1f}" '
                 f'rx="3" fill="{fill}"/>'
                 f'<text x="{cx:.1f}" y="{top + plot - h - 5:.1f}" text-anchor="middle" '
-                f'font-size="14" font-weight="600" fill="{COLOURS["ink"]}">'
-                f"{percent(bar.value)}</text>"
+                f'font-size="14" font-weight="600" fill="{COLOURS["ink"]}" stroke="#fff" '
+                f'stroke-width="4" paint-order="stroke">{percent(bar.value)}</text>'  # a halo
             )
         if bar.href:
             words = f"Week of {bar.label}: {percent(bar.value)}"
@@ -217,24 +219,29 @@ def stacked_bars(
     words = "; ".join(_row_words(label, segs) for label, segs in rows)
     desc = f"{title}, in {what}. {words or 'Nothing in this period.'}"
     linked = any(links)
-    label_w, bar_w, row_h, top = (120, 160, 52, 34) if linked else (150, 210, 30, 34)
-    width, height = label_w + bar_w + 40, top + row_h * max(len(rows), 1) + 6
-    head, parts = _open(width, height, title, desc, "chart bars-chart", linked=linked)
-    x = 0
-    for kind in kinds:
+    label_w, bar_w, row_h = 120, 160, (52 if linked else 30)
+    width = label_w + bar_w + 40
+    legend, x, y = [], 0, 6
+    for kind in kinds:  # a legend that wraps to a second line rather than run off the chart
         name = kind.replace("_", " ")
-        parts.append(
-            f'<rect x="{x}" y="6" width="14" height="14" rx="3" fill="{COLOURS[kind]}"/>'
-            f'<text x="{x + 19}" y="18" font-size="14" fill="{COLOURS["ink"]}">{name}</text>'
+        if x and x + 20 + 8 * len(name) > width:
+            x, y = 0, y + 22
+        legend.append(
+            f'<rect x="{x}" y="{y}" width="14" height="14" rx="3" fill="{COLOURS[kind]}"/>'
+            f'<text x="{x + 19}" y="{y + 12}" font-size="14" fill="{COLOURS["ink"]}">{name}</text>'
         )
         x += 28 + 8 * len(name)
+    top = y + 28
+    height = top + row_h * max(len(rows), 1) + 6
+    head, parts = _open(width, height, title, desc, "chart bars-chart", linked=linked)
+    parts += legend
     most = max((sum(s.count for s in segs) for _, segs in rows), default=0) or 1
     bar_h, text_y = (28, 31) if linked else (20, 18)
     for i, (label, segs) in enumerate(rows):
         y = top + row_h * i
         drawn = [
             f'<text x="{label_w - 8}" y="{y + text_y}" text-anchor="end" font-size="14" '
-            f'fill="{COLOURS["ink"]}">{escape(_short(label, 14 if linked else 16))}</text>'
+            f'fill="{COLOURS["ink"]}">{escape(_short(label, 14))}</text>'
         ]
         x0 = float(label_w)
         for seg in segs:
@@ -265,7 +272,7 @@ def share_bars(bars: Sequence[Bar], title: str) -> Markup:
     words = "; ".join(f"{b.label}: {percent(b.value)}" for b in bars)
     desc = f"{title}. {words or 'Nothing in this period.'}"
     linked = any(b.href for b in bars)
-    label_w, bar_w, row_h = (120, 150, 52) if linked else (150, 200, 30)
+    label_w, bar_w, row_h = 120, 150, (52 if linked else 30)
     bar_h, text_y = (28, 31) if linked else (20, 18)
     width, height = label_w + bar_w + 50, row_h * max(len(bars), 1) + 6
     head, parts = _open(width, height, title, desc, "chart bars-chart", linked=linked)
@@ -275,7 +282,7 @@ def share_bars(bars: Sequence[Bar], title: str) -> Markup:
         value = min(max(bar.value or 0.0, 0.0), 1.0)
         drawn = (
             f'<text x="{label_w - 8}" y="{y + text_y}" text-anchor="end" font-size="14" '
-            f'fill="{COLOURS["ink"]}">{escape(_short(bar.label, 14 if linked else 16))}</text>'
+            f'fill="{COLOURS["ink"]}">{escape(_short(bar.label, 14))}</text>'
             f'<rect x="{label_w}" y="{top:.1f}" width="{bar_w}" height="{bar_h}" '
             f'fill="{COLOURS["grid"]}"/>'
             f'<rect x="{label_w}" y="{top:.1f}" width="{bar_w * value:.1f}" '

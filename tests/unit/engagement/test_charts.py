@@ -51,8 +51,20 @@ def test_labels_are_escaped_and_segments_are_proportional():
     root = _parse(svg)
     bars = [r for r in root.iter(f"{SVG}rect") if float(r.get("height", 0)) == 20]
     widths = [float(r.get("width", 0)) for r in bars]
-    assert widths == [157.5, 52.5, 105.0]  # 3:1 of the longest row, 2 of 4 for Maths
+    assert widths == [120.0, 40.0, 80.0]  # 3:1 of the longest row, 2 of 4 for Maths
     assert "&lt;b&gt;Art&lt;/b&gt;: 3 attended, 1 missed" in svg
+    assert float(root.get("width", 0)) == 320  # a phone's card: drawn at its size there
+    legend = [float(t.get("y", 0)) for t in root.iter(f"{SVG}text")][:2]
+    assert legend == [18.0, 18.0]  # attended, missed: one legend line
+
+
+def test_a_long_legend_wraps_inside_the_chart():
+    kinds = ("attended", "partial", "missed", "cancelled")
+    root = _parse(stacked_bars([("Art", [Segment(k, 1) for k in kinds])], "Subjects"))
+    width = float(root.get("width", 0))
+    texts = list(root.iter(f"{SVG}text"))[:4]
+    assert [float(t.get("y", 0)) for t in texts] == [18.0, 18.0, 18.0, 40.0]
+    assert all(float(t.get("x", 0)) + 8 * len(t.text or "") <= width for t in texts)
 
 
 def test_sparkline_and_share_bars_read_as_words():
