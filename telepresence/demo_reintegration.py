@@ -17,9 +17,11 @@ from telepresence.platform.database import Database
 from telepresence.platform.models import Pupil, User
 from telepresence.platform.security.auth import hash_secret
 from telepresence.platform.security.identity import Principal, Role
-from telepresence.reintegration import contacts, reviews, services
+from telepresence.reintegration import services
 from telepresence.reintegration.domain import Goal, Phase, Rating
+from telepresence.reintegration.home_school import contacts
 from telepresence.reintegration.models import SchoolContactLink
+from telepresence.reintegration.reviewing import reviews
 from telepresence.reintegration.schemas import (
     ActionIn,
     ContactIn,

@@ -16,8 +16,8 @@ from sqlalchemy import select
 from telepresence.platform.events.notifier import Notice
 from telepresence.platform.jobs.runner import JobContext
 from telepresence.platform.models import Pupil, User
-from telepresence.reintegration.contacts import last_school_contact
 from telepresence.reintegration.domain import Phase, contact_overdue, review_dues
+from telepresence.reintegration.home_school.contacts import last_school_contact
 from telepresence.reintegration.models import PlanEvent, PlanRow, ReviewRow
 from telepresence.reintegration.services import rules_of
 

@@ -15,9 +15,11 @@ from telepresence.platform.http.rendering import form_fields, render
 from telepresence.platform.models import Pupil, School, zone_of
 from telepresence.platform.security.audit import record_request
 from telepresence.platform.security.identity import Principal, Role
-from telepresence.reintegration import contacts, reviews, services, visits
+from telepresence.reintegration import services
 from telepresence.reintegration.access import is_contact, readable_plan, visible_pupil
 from telepresence.reintegration.domain import Goal, Outcome
+from telepresence.reintegration.home_school import contacts, visits
+from telepresence.reintegration.reviewing import reviews
 from telepresence.reintegration.services import PHASE_LABELS
 from telepresence.reintegration.timeline import KINDS, parse_kinds, timeline
 

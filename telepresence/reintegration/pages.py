@@ -19,7 +19,7 @@ from telepresence.platform.http.routing import Routes, check_origin
 from telepresence.platform.models import Pupil, School, zone_of
 from telepresence.platform.security.audit import record_request
 from telepresence.platform.security.identity import PUBLIC, STAFF, Principal, Role
-from telepresence.reintegration import contacts, reviews, services, visits
+from telepresence.reintegration import services
 from telepresence.reintegration.access import (
     KEY_WORKERS,
     contact_pupil_ids,
@@ -35,7 +35,8 @@ from telepresence.reintegration.forms import (
     review_from,
     visit_from,
 )
-from telepresence.reintegration.invitations import (
+from telepresence.reintegration.home_school import contacts, visits
+from telepresence.reintegration.home_school.invitations import (
     accept_invitation,
     invitation_notice,
     invite_contact,
@@ -48,6 +49,7 @@ from telepresence.reintegration.page_context import (
     show_plan,
 )
 from telepresence.reintegration.records_web import ENGAGEMENT
+from telepresence.reintegration.reviewing import reviews
 from telepresence.reintegration.services import PHASE_LABELS
 
 __all__ = ["routes"]

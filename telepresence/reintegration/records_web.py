@@ -13,10 +13,11 @@ from telepresence.platform.http.context import CLOCK, DATABASE
 from telepresence.platform.http.routing import Routes
 from telepresence.platform.security.audit import record_request
 from telepresence.platform.security.identity import PUBLIC, STAFF, Principal, Role, hash_token
-from telepresence.reintegration import contacts, reviews, visits
 from telepresence.reintegration.access import KEY_WORKERS, READERS, is_contact, readable_plan
+from telepresence.reintegration.home_school import contacts, visits
 from telepresence.reintegration.models import FactorRow, VisitFeed
-from telepresence.reintegration.ports import EngagementFigures
+from telepresence.reintegration.reviewing import reviews
+from telepresence.reintegration.reviewing.ports import EngagementFigures
 from telepresence.reintegration.schemas import (
     ActionOut,
     ContactIn,

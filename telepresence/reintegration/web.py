@@ -23,7 +23,7 @@ from telepresence.reintegration.access import (
     visible_pupil,
 )
 from telepresence.reintegration.bookings import follow_phase
-from telepresence.reintegration.invitations import invitation_notice, invite_contact
+from telepresence.reintegration.home_school.invitations import invitation_notice, invite_contact
 from telepresence.reintegration.models import PlanRow
 from telepresence.reintegration.schemas import (
     InviteIn,

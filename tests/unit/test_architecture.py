@@ -184,9 +184,11 @@ def crowded_folders(package: str, most: int = 15) -> dict[str, int]:
 
 def test_the_kernel_and_live_lessons_are_in_rooms():
     """The kernel by concern (http, security, jobs, events, operations); live lessons by
-    what people do (the call, joining, watching)."""
+    what people do (the call, joining, watching); a return to school by what people do
+    (reviewing the plan, working with the home school)."""
     assert crowded_folders("telepresence/platform") == {}
     assert crowded_folders("telepresence/sessions") == {}
+    assert crowded_folders("telepresence/reintegration") == {}
 
 
 def test_the_crowding_check_counts_a_folder_past_its_limit():

@@ -11,9 +11,9 @@ from telepresence.platform.errors import Conflict, InvalidInput, NotFound
 from telepresence.platform.security.identity import Principal
 from telepresence.reintegration.access import readable_plan, require_key_worker
 from telepresence.reintegration.domain import DEFAULT_FACTORS, Phase, Rating, rating_moves
-from telepresence.reintegration.engagement import OutcomeFigures
 from telepresence.reintegration.models import FactorRow, PlanRow, RatingRow, ReviewRow
-from telepresence.reintegration.ports import EngagementFigures
+from telepresence.reintegration.reviewing.engagement import OutcomeFigures
+from telepresence.reintegration.reviewing.ports import EngagementFigures
 from telepresence.reintegration.schemas import (
     EngagementOut,
     FactorIn,

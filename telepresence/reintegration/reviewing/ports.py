@@ -1,4 +1,4 @@
-"""What reintegration needs from other packages, as small protocols."""
+"""What reviewing a plan needs from other packages, as small protocols."""
 
 from __future__ import annotations
 
