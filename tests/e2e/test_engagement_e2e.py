@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -50,7 +51,7 @@ def test_coordinator_follows_an_alert_and_sends_the_report(
     expect(page.locator("main svg[role='group']")).to_have_count(3)
     weeks = page.locator("svg.week-chart")
     expect(weeks).to_have_count(1)
-    expect(weeks.locator("title")).to_have_text("Share of booked time attended per week")
+    expect(weeks.locator(":scope > title")).to_have_text("Share of booked time attended per week")
     expect(weeks.locator("rect").first).to_be_visible()
     drifting = page.locator("section", has=page.get_by_role("heading", name="Who is drifting"))
     expect(drifting).to_contain_text("Leo Murphy")
@@ -86,4 +87,20 @@ def test_coordinator_follows_an_alert_and_sends_the_report(
     for subject in subjects:
         assert subject in text
     assert "Leo has kept up his Maths homework." in text
+
+    # A robot's bar is a link a keyboard reaches, shows focus on and opens.
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Dashboard").click()
+    robots = page.locator(
+        "svg[role='group']", has=page.locator(":scope > title", has_text="Robot utilisation")
+    )
+    first = robots.get_by_role("link").first
+    name = first.get_attribute("aria-label") or ""
+    first.focus()
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Tab")  # focus by keyboard: :focus-visible
+    stroke = first.locator("rect.hit").evaluate("r => getComputedStyle(r).stroke")
+    assert stroke == "rgb(255, 183, 3)", stroke
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(r"/devices/\w+$"))
+    expect(page.get_by_role("heading", level=1)).to_contain_text(name.split(":")[0])
     assert tab.problems == []
