@@ -18,15 +18,15 @@ from sqlalchemy import select
 from scheduler.rota import actions as rota_actions
 from scheduler.rota import config as rota_config
 from scheduler.rota import services as rota_services
-from scheduler.rota.advice import with_advice
 from scheduler.rota.domain.wording import CANT_REASONS, cant_reason, done_too_early
-from scheduler.rota.ical import moves_calendar
 from scheduler.rota.listener import announce_outcomes
 from scheduler.rota.loading import load_walking
 from scheduler.rota.models import OPEN_STATUSES
 from scheduler.rota.planning import rota_topic
+from scheduler.rota.reading.advice import with_advice
+from scheduler.rota.reading.ical import moves_calendar
+from scheduler.rota.reading.views import assistant_moves, day_rota, my_rota
 from scheduler.rota.schemas import WalkingIn
-from scheduler.rota.views import assistant_moves, day_rota, my_rota
 from telepresence.platform.errors import Conflict, DomainError, InvalidInput, NotFound
 from telepresence.platform.http.context import CLOCK, DATABASE, EVENTS, SETTINGS
 from telepresence.platform.http.rendering import form_fields, render

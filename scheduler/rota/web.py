@@ -17,6 +17,7 @@ from scheduler.rota import actions as rota_actions
 from scheduler.rota import config as rota_config
 from scheduler.rota import services as rota_services
 from scheduler.rota.listener import announce_outcomes
+from scheduler.rota.reading.views import MoveView, RotaDay, day_rota, local_today
 from scheduler.rota.schemas import (
     AbsenceIn,
     AbsenceOut,
@@ -33,7 +34,6 @@ from scheduler.rota.schemas import (
     WalkingIn,
     WalkingOut,
 )
-from scheduler.rota.views import MoveView, RotaDay, day_rota, local_today
 from telepresence.platform.http.context import CLOCK, DATABASE, SETTINGS
 from telepresence.platform.http.routing import Routes
 from telepresence.platform.models import Room, User

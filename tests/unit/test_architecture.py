@@ -147,6 +147,22 @@ def test_the_scheduler_rooms_point_one_way():
     assert bad == []
 
 
+def test_only_the_rotas_doors_read_it_for_people():
+    """The rota plans, keeps and acts on moves without knowing how they are shown:
+    ``rota/reading`` is imported by the rota's API and pages only (and within itself)."""
+    doors = {"scheduler/rota/web.py", "scheduler/rota/pages.py"}
+    bad = [
+        f"{path.relative_to(ROOT)} imports {name}"
+        for pkg in ("scheduler", "telepresence", "device_registry")
+        for path in modules(pkg)
+        if str(path.relative_to(ROOT)) not in doors
+        and not str(path.relative_to(ROOT)).startswith("scheduler/rota/reading/")
+        for name in imports_of(path)
+        if name.startswith("scheduler.rota.reading")
+    ]
+    assert bad == []
+
+
 def test_pure_cores_import_no_io_and_no_adapter():
     pure = [p for pkg in ("device_registry", "scheduler") for p in modules(pkg) if _is_pure(p)]
     assert len(pure) >= 15

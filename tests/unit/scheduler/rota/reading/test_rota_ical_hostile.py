@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
-from scheduler.rota.ical import moves_calendar
-from scheduler.rota.views import MoveView
+from scheduler.rota.reading.ical import moves_calendar
+from scheduler.rota.reading.views import MoveView
 
 NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
 

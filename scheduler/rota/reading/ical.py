@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from scheduler.rota.views import MoveView
+from scheduler.rota.reading.views import MoveView
 from scheduler.timetables.imports import escape_for_csv
 
 __all__ = ["moves_calendar"]

@@ -16,7 +16,7 @@ from scheduler.rota.domain.moves import AssignmentRules, Assistant
 from scheduler.rota.domain.walking import RoomRef
 from scheduler.rota.domain.wording import HelperDay, walk_shortfall, who_else
 from scheduler.rota.loading import RoomBook, load_assistants, load_rooms, load_walking
-from scheduler.rota.views import MoveView
+from scheduler.rota.reading.views import MoveView
 from telepresence.platform.models import School, User
 
 __all__ = ["with_advice"]
