@@ -179,38 +179,56 @@ def test_the_rule_checker_catches_a_pure_module_that_reaches_for_a_service(tmp_p
     assert "scheduler.bookings.services" in impure_imports(bad)
 
 
-def test_no_folder_of_the_scheduler_is_crowded():
-    """A room past about 15 modules wants sub-rooms named after what people do."""
-    crowded = {
-        str(d.relative_to(ROOT)): n
-        for d in (ROOT / "scheduler").rglob("*")
-        if d.is_dir() and (n := len(list(d.glob("*.py")))) > 17
-    }
-    assert crowded == {}
+# Alembic's chain of migrations is one folder by design, never split.
+NOT_ROOMS = ("telepresence/migrations/versions",)
+
+# Folders allowed past the limit for now, each with why. Every entry must still be crowded,
+# so the exception goes when the folder is split.
+CROWDED_FOR_NOW = {
+    # engagement was being changed by two other helpers (issue 11) while the rest was split;
+    # moving its modules under them would have broken their work. Split it next.
+    "telepresence/engagement": "issue 11 work in progress",
+}
 
 
-def crowded_folders(package: str, most: int = 15) -> dict[str, int]:
+def crowded_folders(
+    package: str, most: int = 15, root: Path = ROOT, skip: tuple[str, ...] = NOT_ROOMS
+) -> dict[str, int]:
     """Folders of ``package`` (itself included) holding more than ``most`` modules."""
     return {
-        str(d.relative_to(ROOT)): n
-        for d in [ROOT / package, *(ROOT / package).rglob("*")]
-        if d.is_dir() and (n := len(list(d.glob("*.py")))) > most
+        rel: n
+        for d in [root / package, *(root / package).rglob("*")]
+        if d.is_dir()
+        and (rel := str(d.relative_to(root))) not in skip
+        and (n := len(list(d.glob("*.py")))) > most
     }
 
 
-def test_the_kernel_and_live_lessons_are_in_rooms():
-    """The kernel by concern (http, security, jobs, events, operations); live lessons by
-    what people do (the call, joining, watching); a return to school by what people do
-    (reviewing the plan, working with the home school)."""
-    assert crowded_folders("telepresence/platform") == {}
-    assert crowded_folders("telepresence/sessions") == {}
-    assert crowded_folders("telepresence/reintegration") == {}
+def test_no_folder_is_crowded():
+    """A room past about 15 modules wants sub-rooms named after what people do (the kernel:
+    by concern). Every package of the service, every folder of it."""
+    crowded = {
+        folder: n
+        for package in ("telepresence", "scheduler", "device_registry")
+        for folder, n in crowded_folders(package).items()
+    }
+    assert {f: n for f, n in crowded.items() if f not in CROWDED_FOR_NOW} == {}
+    assert sorted(CROWDED_FOR_NOW) == sorted(f for f in crowded if f in CROWDED_FOR_NOW)
 
 
-def test_the_crowding_check_counts_a_folder_past_its_limit():
+def test_the_crowding_check_counts_a_folder_past_its_limit(tmp_path: Path):
     # security/ holds 8 modules (__init__ included): past a limit of 5, not past 15.
     assert crowded_folders("telepresence/platform", most=5)["telepresence/platform/security"] == 8
     assert "telepresence/platform/security" not in crowded_folders("telepresence/platform")
+    # A nested folder of 16 modules is found; the package's own top is counted too.
+    deep = tmp_path / "pkg" / "room" / "sub"
+    deep.mkdir(parents=True)
+    for i in range(16):
+        (deep / f"m{i}.py").write_text("")
+        (tmp_path / "pkg" / f"t{i}.py").write_text("")
+    assert crowded_folders("pkg", root=tmp_path) == {"pkg": 16, "pkg/room/sub": 16}
+    # Only the migrations' chain is left out, and it would count.
+    assert crowded_folders("telepresence", skip=())["telepresence/migrations/versions"] > 15
 
 
 def test_modules_stay_small():
