@@ -200,9 +200,14 @@ async def last_joined_by_pupil(db: AsyncSession, provider_id: str, until: date) 
 
 
 async def move_punctuality(
-    db: AsyncSession, school_ids: Sequence[str], first: date, last: date
+    db: AsyncSession,
+    school_ids: Sequence[str],
+    first: date,
+    last: date,
+    pupil_ids: frozenset[str] | None = None,
 ) -> dict[str, dict[str, int]]:
-    """Per school: moves done on time, late, failed (or escalated), and still open."""
+    """Per school: moves done on time, late, failed (or escalated), and still open; with
+    ``pupil_ids``, only the moves of those pupils' lessons."""
     if not school_ids:
         return {}
     done = MoveRow.status == "done"
@@ -227,6 +232,8 @@ async def move_punctuality(
         )
         .group_by(MoveRow.school_id)
     )
+    if pupil_ids is not None:
+        query = query.where(MoveRow.pupil_id.in_(sorted(pupil_ids)))
     return {
         school: {
             "on_time": int(a or 0),

@@ -290,7 +290,7 @@ async def summary(
         pupils=[counts_out(c) for c in figures.pupils],
         schools=[counts_out(c) for c in figures.schools],
         devices=devices,
-        moves=await move_punctuality(db, school_ids, scope.first, scope.last),
+        moves=await move_punctuality(db, school_ids, scope.first, scope.last, scope.pupil_ids),
         open_alerts=int(await db.scalar(alerts) or 0),
     )
 

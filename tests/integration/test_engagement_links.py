@@ -9,9 +9,11 @@ import re
 from datetime import UTC, datetime
 
 from aiohttp.test_utils import TestClient
+from sqlalchemy import select
 
 from telepresence.demo import seed_demo
 from telepresence.platform.http.context import DATABASE
+from telepresence.platform.models import Pupil
 
 COORDINATOR = {"email": "coordinator@riverside.example", "password": "demo-coord-pass"}
 
@@ -101,3 +103,38 @@ async def test_a_schools_moves_are_the_ones_its_punctuality_counts(client):
         assert refused.status == 422, bad
         assert "Those moves cannot be shown" in await refused.text()
     assert (await client.get("/engagement/schools/nope/moves", headers=coord)).status == 404
+
+
+async def test_with_one_pupil_chosen_the_moves_are_that_pupils(client):
+    coord = await _demo(client)
+    async with client.app[DATABASE].sessions() as db:
+        leo = await db.scalar(select(Pupil).where(Pupil.pupil_code == "LEOM59"))
+    assert leo is not None
+    mine = await client.get(f"/api/engagement/summary?pupil_id={leo.id}", headers=coord)
+    moves = (await mine.json())["moves"]
+    everyone = (await (await client.get("/api/engagement/summary", headers=coord)).json())["moves"]
+    [(school_id, counts)] = moves.items()  # Leo's school only, and fewer than all its moves
+    assert counts["failed"] == 2
+    assert sum(counts.values()) < sum(everyone[school_id].values())
+    page = await (await client.get(f"/engagement?pupil={leo.id}", headers=coord)).text()
+    link = f"/engagement/schools/{school_id}/moves?period=4w"
+    assert any(h.startswith(link) and h.endswith(f"&pupil={leo.id}") for h in _links(page))
+    listed = await client.get(f"{link}&pupil={leo.id}", headers=coord)
+    text = await listed.text()
+    assert "Robot moves: Oakfield Academy, Leo Murphy's lessons" in text
+    assert _tab_counts(text)["All"] == sum(counts.values())
+    assert "Sam K." not in text
+    assert f'<input type="hidden" name="pupil" value="{leo.id}">' in text
+    # A key worker's punctuality counts their pupils' moves, and so does the moves page (the
+    # demo's teacher is every demo pupil's key worker: the same moves as the coordinator's).
+    staff = await client.post(
+        "/api/auth/login",
+        json={"email": "teacher@riverside.example", "password": "demo-staff-pass"},
+    )
+    teacher = {"Authorization": f"Bearer {(await staff.json())['token']}"}
+    theirs = await (await client.get("/api/engagement/summary", headers=teacher)).json()
+    assert theirs["pupils"], "the demo's teacher is a key worker"
+    for school_id, counts in theirs["moves"].items():
+        url = f"/engagement/schools/{school_id}/moves?period=4w"
+        page = await (await client.get(url, headers=teacher)).text()
+        assert _tab_counts(page)["All"] == sum(counts.values())

@@ -71,13 +71,15 @@ class SchoolMoves:
     lines: list[MoveLine]
     counts: dict[Kind, int] = field(default_factory=dict)
     more: int = 0
+    pupil: str = ""  # the pupil the moves are narrowed to, if one
 
 
 async def school_moves(
     db: AsyncSession, who: Principal, school_id: str, rng: Range, kind: Kind | None
 ) -> SchoolMoves:
-    """The school's moves dated in ``rng`` (all kinds counted, ``kind`` alone listed);
-    ``NotFound`` for a school not of the caller's provider."""
+    """The school's moves dated in ``rng`` (all kinds counted, ``kind`` alone listed), of the
+    pupils the caller may see (of the range's pupil, if it names one); ``NotFound`` for a school
+    not of the caller's provider or a pupil not theirs."""
     school = await db.get(School, school_id)
     if school is None or school.provider_id != who.provider_id:
         raise NotFound(f"There is no school {school_id!r} of yours.")
@@ -93,8 +95,14 @@ async def school_moves(
         )
         .order_by(MoveRow.local_date.desc(), MoveRow.due, MoveRow.id)
     )
-    visible = await access.visible_pupil_ids(db, who)
+    visible, chosen = await access.visible_pupil_ids(db, who), None
+    if rng.pupil_id:  # one pupil's moves (``NotFound`` for a pupil the caller may not see)
+        chosen = await access.visible_pupil(db, who, rng.pupil_id)
+        visible = frozenset({chosen.id})
+    if visible is not None:  # as the dashboard counts them: the moves of the pupils in view
+        query = query.where(MoveRow.pupil_id.in_(sorted(visible)))
     out = SchoolMoves(school, zone, [], dict.fromkeys(Kind, 0))
+    out.pupil = f"{chosen.first_name} {chosen.last_name}" if chosen else ""
     for move, robot, pupil in (await db.execute(query)).all():
         k = kind_of(move.status, move.confirmed_at, move.due)
         out.counts[k] += 1

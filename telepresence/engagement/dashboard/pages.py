@@ -133,7 +133,9 @@ async def school_moves_page(request: web.Request, who: Principal) -> web.Respons
             rng = parse_range(form, today, await _calendar_for(db, who, school_id))
             kind = _kind(form.get("kind"))
         except InvalidInput as exc:
-            return _refused(request, who, "school_moves.html", form, exc, {"moves": None})
+            return _refused(
+                request, who, "school_moves.html", form, exc, {"moves": None, "kind": None}
+            )
         found = await moves.school_moves(db, who, school_id, rng, kind)
         record_request(
             request, db, who, "engagement.moves", "school", found.school.id,

@@ -132,10 +132,11 @@ def move_rows(
 
 
 def moves_link(school_id: str, rng: Range, kind: str = "") -> str:
-    """The page of a school's moves in the range (of one kind: on_time, late, failed, open)."""
-    return f"/engagement/schools/{school_id}/moves?{rng.dates()}" + (
-        f"&kind={kind}" if kind else ""
-    )
+    """The page of a school's moves in the range (of its pupil, if it names one; of one kind:
+    on_time, late, failed, open)."""
+    text = f"/engagement/schools/{school_id}/moves?{rng.dates()}"
+    text += f"&pupil={rng.pupil_id}" if rng.pupil_id else ""
+    return text + (f"&kind={kind}" if kind else "")
 
 
 def move_links(moves: dict[str, dict[str, int]], names: dict[str, str], rng: Range) -> list[str]:
