@@ -219,6 +219,27 @@ async def test_the_pupils_page_says_what_each_lesson_gave_them(client, org, logi
     assert await _audits(client, "engagement.read") == 1
 
 
+async def test_a_subjects_bar_opens_its_lessons(client, org, login):
+    await _seed(client, org)
+    staff = await login("hospital_staff")
+    url = f"/engagement/pupils/{org.pupil.id}"
+    html = await (await client.get(url, headers=staff)).text()
+    science = re.search(r'<a href="([^"]*subject=Science#lessons-h)"', html)
+    assert science is not None  # the bar (and the table's row) link to the subject's lessons
+    page = await client.get(science.group(1).replace("&amp;", "&"), headers=staff)
+    assert page.status == 200
+    body = await page.text()
+    text = _text(body)
+    lessons = text.split("Lesson by lesson: Science")[1]
+    assert "Partly attended: 20 of 60 min" in lessons
+    assert "Attended 55 of 60 min" not in lessons  # Maths
+    assert lessons.count("Science") == 2
+    assert '<div class="stat">2 of 5</div>' in body  # the totals stay the whole period's
+    odd = await client.get(url + "?subject=%3DHYPERLINK(%22x%22)%20%26", headers=staff)
+    assert odd.status == 200
+    assert "No finished lessons in this period." in _text(await odd.text())
+
+
 async def test_the_home_school_report_as_page_and_pdf_with_shared_notes(client, org, login):
     await _seed(client, org)
     staff = await login("hospital_staff")

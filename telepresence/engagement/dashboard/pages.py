@@ -44,6 +44,7 @@ def template_helpers(request: web.Request) -> dict[str, Any]:
         "subject_rows": views.subject_rows,
         "move_rows": views.move_rows,
         "move_links": views.move_links,
+        "subject_links": views.subject_links,
         "moves_link": views.moves_link,
         "robot_bars": views.robot_bars,
     }
@@ -104,13 +105,19 @@ async def pupil_engagement_page(request: web.Request, who: Principal) -> web.Res
         try:
             rng = parse_range(form, today, await pupil_calendar(db, pupil.school_id))
         except InvalidInput as exc:
-            return _refused(request, who, "pupil_engagement.html", form, exc, {"page": None})
+            return _refused(
+                request, who, "pupil_engagement.html", form, exc, {"page": None, "subject": ""}
+            )
         page = await views.pupil_page(db, who, pupil.id, rng)
         record_request(
             request, db, who, "engagement.read", "pupil", pupil.id,
             {"start": rng.start.isoformat(), "end": rng.end.isoformat(), "page": "engagement"},
         )  # fmt: skip
-    context = {"title": page.pupil.first_name, "page": page, "range": rng}
+    # A subject's bar opens its lessons: the list narrowed to it, the figures still the whole.
+    subject = form.get("subject", "").strip()[:100]
+    if subject:
+        page.lessons = [lesson for lesson in page.lessons if lesson.subject == subject]
+    context = {"title": page.pupil.first_name, "page": page, "range": rng, "subject": subject}
     return render(
         request, who, "pupil_engagement.html", context | _base(request, form), current="/engagement"
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from urllib.parse import quote
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -40,6 +41,7 @@ __all__ = [
     "pupil_page",
     "robot_bars",
     "shared_notes",
+    "subject_links",
     "subject_rows",
     "week_label",
     "week_link",
@@ -112,6 +114,11 @@ def lesson_segments(c: Counts | CountsOut) -> list[Segment]:
 def subject_rows(subjects: list[CountsOut]) -> list[tuple[str, list[Segment]]]:
     """Each subject's lessons by outcome, for a stacked bar chart."""
     return [(s.key, lesson_segments(s)) for s in subjects]
+
+
+def subject_links(subjects: list[CountsOut], base: str, rng: Range) -> list[str]:
+    """For each subject of ``subject_rows``, ``base`` (a pupil's page) listing its lessons."""
+    return [f"{base}?{rng.dates()}&subject={quote(s.key, safe='')}#lessons-h" for s in subjects]
 
 
 def _by_name(
