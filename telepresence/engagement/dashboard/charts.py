@@ -30,6 +30,7 @@ __all__ = [
     "COLOURS",
     "Bar",
     "Segment",
+    "number",
     "percent",
     "share_bars",
     "sparkline",
@@ -69,6 +70,11 @@ class Segment:
 
     kind: str
     count: int
+
+
+def number(n: int) -> str:
+    """A count as people read it, grouped in thousands ("10,270")."""
+    return f"{n:,}"
 
 
 def percent(share: float | None) -> str:

@@ -40,6 +40,7 @@ def template_helpers(request: web.Request) -> dict[str, Any]:
         "attended_share": request.app[SETTINGS].engagement_attended_share,
         "charts": charts,
         "describe": describe,
+        "number": charts.number,
         "percent": charts.percent,
         "subject_rows": views.subject_rows,
         "move_rows": views.move_rows,

@@ -22,7 +22,7 @@ from pathlib import Path
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
-from telepresence.engagement.dashboard.charts import Bar, percent
+from telepresence.engagement.dashboard.charts import Bar, number, percent
 from telepresence.engagement.schemas import CountsOut
 
 __all__ = ["ReportFacts", "latin1", "report_pdf", "unicode_font"]
@@ -143,7 +143,7 @@ def _subjects(pdf: _Report, subjects: Sequence[CountsOut]) -> None:
     pdf.ln()
     pdf.set_font(pdf.family, "", 10)
     for s in subjects:
-        cells = (s.key, s.booked, s.joined, s.attended, s.minutes)
+        cells = (s.key, s.booked, s.joined, s.attended, number(s.minutes))
         for w, value in zip(widths, cells, strict=True):
             pdf.cell(w, 7, pdf.clean(str(value))[:40], border="B")
         pdf.ln()
@@ -211,7 +211,7 @@ def report_pdf(facts: ReportFacts) -> bytes:
             pdf,
             f"Joined {t.joined} of {t.booked} booked lessons; attended {t.attended} in full "
             f"({percent(facts.attended_share)} or more), {t.partial} in part; "
-            f"{t.minutes} minutes in lessons "
+            f"{number(t.minutes)} minutes in lessons "
             f"({percent(t.share)} of booked time)."
             + (f" Cancelled: {t.cancelled}." if t.cancelled else ""),
         )

@@ -8,6 +8,8 @@ import xml.etree.ElementTree as ET
 from telepresence.engagement.dashboard.charts import (
     Bar,
     Segment,
+    number,
+    percent,
     share_bars,
     sparkline,
     stacked_bars,
@@ -126,3 +128,8 @@ def test_schools_and_weeks_link_to_the_moves_and_the_week_behind_them():
     hit = first.find(f"{SVG}rect")
     assert hit is not None
     assert float(hit.get("width", 0)) >= 48
+
+
+def test_counts_and_shares_read_as_people_write_them():
+    assert [number(n) for n in (0, 999, 10270, 1234567)] == ["0", "999", "10,270", "1,234,567"]
+    assert [percent(v) for v in (None, 0.0, 0.764, 1.0)] == ["no lessons", "0%", "76%", "100%"]
