@@ -240,7 +240,7 @@ async def _device_context(request: web.Request, who: Principal, device_id: str) 
         "notice": "",
         "is_admin": who.role is Role.ADMIN,
         "command_names": list(Command),
-        "connected": request.app[DEVICE_HUB].is_connected(device.id),
+        "connected": request.app[DEVICE_HUB].reachable(device.id, device.online),
     }
 
 
@@ -315,7 +315,7 @@ async def device_command(request: web.Request, who: Principal) -> web.StreamResp
         command = Command(form.get("command", ""))
         async with request.app[DATABASE].transaction() as session:
             device = await services.get_device(session, who, device_id)
-            if not hub.is_connected(device.id):
+            if not hub.reachable(device.id, device.online):
                 raise DomainError(f"{device.name} is not connected, so it cannot take commands.")
             record = await services.record_command(
                 session, who, device, command, {}, request.app[CLOCK].now()

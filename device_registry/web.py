@@ -243,7 +243,7 @@ async def send_command(request: web.Request, who: Principal, body: CommandIn) ->
     hub = request.app[DEVICE_HUB]
     async with request.app[DATABASE].transaction() as session:
         device = await services.get_device(session, who, request.match_info["device_id"])
-        if not hub.is_connected(device.id):
+        if not hub.reachable(device.id, device.online):
             raise Conflict(f"{device.name} is not connected, so it cannot take commands.")
         record = await services.record_command(
             session, who, device, body.command, body.args, request.app[CLOCK].now()

@@ -11,10 +11,11 @@ from aiohttp import web
 
 import device_registry.web
 from device_registry import pages as device_pages
-from device_registry.hub import CHANGES_TOPIC, DeviceHub, change_key
+from device_registry.hub import DeviceHub
 from device_registry.jobs import mark_silent_devices_offline, purge_old_telemetry
 from device_registry.services import resolve_device_token
 from device_registry.socket import DEVICE_HUB
+from device_registry.topics import CHANGES_TOPIC, LESSONS_TOPIC, change_key, lessons_key
 from scheduler.bookings import pages as booking_pages
 from scheduler.bookings import web as booking_web
 from scheduler.bookings.feeds import pages as feed_pages
@@ -218,6 +219,10 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     if database.dialect == "postgresql":
         bridge = PostgresEventBridge(settings.effective_database_url, app[EVENTS])
         await bridge.start()
+        # Devices may be on other instances or on a device gateway: messages and
+        # disconnects for them go over the bridge, and the leader answers gateways.
+        hub.shared = True
+        hub.answers_gateways = lambda: jobs.is_leader
     hub.start()
     await jobs.start()
     try:
@@ -262,6 +267,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app[EVENTS] = EventHub()
     # The rota acts on each device's latest battery, room and state: never dropped in a flood.
     app[EVENTS].coalesce(CHANGES_TOPIC, change_key)
+    app[EVENTS].coalesce(LESSONS_TOPIC, lessons_key)
     app[LOGIN_LIMITER] = RateLimiter(settings.login_attempts_per_minute)
     app[ACCOUNT_LIMITER] = RateLimiter(
         settings.login_attempts_per_account, window_s=60.0 * settings.login_account_window_minutes

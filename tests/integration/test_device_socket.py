@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
-import device_registry.socket
+import device_registry.conversation
 from device_registry.hub import fleet_topic
 from device_registry.jobs import mark_silent_devices_offline
 from device_registry.models import Device, DeviceCommandRecord, TelemetrySample
@@ -235,7 +235,7 @@ async def test_a_second_connection_replaces_the_first(client, paired):
 
 
 async def test_no_hello_in_time_closes_the_socket(client, paired, monkeypatch):
-    monkeypatch.setattr(device_registry.socket, "HELLO_TIMEOUT_S", 0.3)
+    monkeypatch.setattr(device_registry.conversation, "HELLO_TIMEOUT_S", 0.3)
     _, headers = paired
     ws = await client.ws_connect("/ws/device", headers=headers)
     await ws.receive(timeout=2)

@@ -19,7 +19,6 @@ from collections import deque
 from typing import Any
 
 import structlog
-from sqlalchemy.engine import make_url
 
 from telepresence.platform.events.events import EventHub, LatestQueue
 
@@ -32,7 +31,11 @@ log = structlog.get_logger("classbridge.events")
 
 
 def asyncpg_dsn(sqlalchemy_url: str) -> str:
-    """The plain ``postgresql://`` DSN asyncpg takes, from a SQLAlchemy URL."""
+    """The plain ``postgresql://`` DSN asyncpg takes, from a SQLAlchemy URL (or that DSN)."""
+    if sqlalchemy_url.startswith("postgresql://"):
+        return sqlalchemy_url
+    from sqlalchemy.engine import make_url  # not for the device gateway, which passes a DSN
+
     return (
         make_url(sqlalchemy_url).set(drivername="postgresql").render_as_string(hide_password=False)
     )

@@ -110,14 +110,16 @@ class EventHub:
             queue.put_nowait(event)
 
     @asynccontextmanager
-    async def subscribe(self, topic: str, *more: str) -> AsyncIterator[Any]:
+    async def subscribe(
+        self, topic: str, *more: str, size: int | None = None
+    ) -> AsyncIterator[Any]:
         """One queue receiving the events of these topics until the context exits.
 
-        Bounded (the oldest event goes) unless the first topic coalesces: then a
-        ``LatestQueue`` with that topic's key.
+        Bounded by ``size`` (default ``queue_size``; the oldest event goes) unless the
+        first topic coalesces: then a ``LatestQueue`` with that topic's key.
         """
         key = self.keys.get(topic)
-        queue: Subscriber = LatestQueue(key) if key else asyncio.Queue(self.queue_size)
+        queue: Subscriber = LatestQueue(key) if key else asyncio.Queue(size or self.queue_size)
         topics = (topic, *more)
         for name in topics:
             self._subscribers[name].add(queue)

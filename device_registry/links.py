@@ -1,0 +1,358 @@
+"""The open device sockets of one process and their live telemetry, whatever stores it.
+
+Heartbeats are frequent (10,000 devices at 15 s is ~670 a second), so they
+are applied in memory and written behind, in one batch a second: the latest
+state to ``devices`` and a downsampled sample to ``telemetry_samples``.
+Going online is published at once; the database follows within a second.
+The same tick looks for credentials revoked (on any instance) since the last
+tick and closes their sockets, so revocation takes effect within a second
+across instances without extra machinery.
+
+``LinkHub`` holds that logic; writing is a ``TelemetryStore``'s: the service's
+``DeviceHub`` writes through SQLAlchemy, the device gateway through asyncpg.
+This module imports neither (the gateway stays small).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Protocol
+
+import structlog
+
+from device_registry.domain import LiveTelemetry, sample_due
+from device_registry.ports import LessonInvitations
+from device_registry.protocol import CLOSE_AUTH, CLOSE_REPLACED
+from device_registry.topics import (
+    BATTERY_STEP,
+    CHANGES_TOPIC,
+    DISCONNECT_TOPIC,
+    OUTBOX_TOPIC,
+    fleet_topic,
+)
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from telepresence.platform.clock import Clock
+    from telepresence.platform.events.events import EventHub
+
+__all__ = ["SAMPLE_EVERY", "Link", "LinkHub", "TelemetryStore", "Written"]
+
+log = structlog.get_logger("classbridge.devices")
+DELIVERY_QUEUE = 10_000
+"""Messages waiting for this process's sockets (a morning's invitations come at once)."""
+SAMPLE_EVERY = timedelta(minutes=1)
+
+
+@dataclass(eq=False, slots=True)
+class Link:
+    """One open device socket (kept small: there may be 10,000 of them)."""
+
+    ws: web.WebSocketResponse
+    device_id: str
+    provider_id: str
+    last_seen: datetime
+    room: str | None = None
+    connected_at: datetime | None = None  # set by attach(); revocations before it spare it
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """What a flush learnt from the database."""
+
+    moved: dict[str, str]
+    """Of the first rooms new sockets reported, those that differ from the stored ones."""
+    revoked: dict[str, datetime]
+    """Devices whose credentials were revoked since the time asked, and when (latest)."""
+
+
+class TelemetryStore(Protocol):
+    """Where presence and telemetry go, in one transaction a flush."""
+
+    async def write(
+        self,
+        rows: list[dict[str, Any]],
+        samples: list[dict[str, Any]],
+        first_rooms: dict[str, str],
+        revoked_since: datetime,
+    ) -> Written:
+        """Update ``devices`` (rows differ in their columns), insert the samples, compare the
+        first rooms with the stored ones and read the revocations since ``revoked_since``."""
+        ...
+
+    async def record_ack(
+        self, device_id: str, command_id: str, *, ok: bool, detail: str, now: datetime
+    ) -> bool:
+        """Store a device's acknowledgement; False if the command is not that device's."""
+        ...
+
+
+class LinkHub:
+    """Implements ``device_registry.ports.DeviceLinks``; ``close()`` is safe to call twice.
+
+    ``shared``: other processes (instances, gateways) may hold device sockets, so
+    a message or a disconnect for a device not here is handed to them over the
+    event hub's bridge.
+    """
+
+    def __init__(
+        self, store: TelemetryStore, clock: Clock, events: EventHub, *, flush_every: float = 1.0
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.events = events
+        self.flush_every = flush_every
+        self.shared = False
+        self._links: dict[str, Link] = {}
+        self._dirty: dict[str, LiveTelemetry] = {}
+        self._presence: dict[str, tuple[bool, datetime]] = {}
+        self._described: dict[str, dict[str, str]] = {}
+        self._last_sample: dict[str, datetime] = {}
+        self._battery_band: dict[str, tuple[int, bool | None]] = {}
+        # The first room each new socket reports, checked against the stored one at the
+        # next flush (in one query for all of them): after a restart 10,000 devices report
+        # the room they were in, and only a room that changed is news for the rota.
+        self._first_rooms: dict[str, str] = {}
+        self._revoked_since: datetime = clock.now()
+        self._tasks: list[asyncio.Task[None]] = []
+        # Set by the composition root: who invites a robot that says hello to its lesson.
+        self.lessons: LessonInvitations | None = None
+
+    def __len__(self) -> int:
+        return len(self._links)
+
+    def is_connected(self, device_id: str) -> bool:
+        """Whether the device has an open socket in this process."""
+        return device_id in self._links
+
+    def reachable(self, device_id: str, online: bool) -> bool:
+        """Whether a message can reach the device: its socket is here, or (shared) the
+        database says it is online on another process."""
+        return self.is_connected(device_id) or (self.shared and online)
+
+    async def send(self, device_id: str, message: dict[str, Any]) -> bool:
+        """Send a JSON message to a connected device; False when it is not here.
+
+        Shared: a device not here is handed over to whoever holds it (True).
+        """
+        link = self._links.get(device_id)
+        if link is None or link.ws.closed:
+            if self.shared:
+                self.events.publish(OUTBOX_TOPIC, {"device_id": device_id, "message": message})
+                return True
+            return False
+        await link.ws.send_json(message)
+        return True
+
+    async def send_anywhere(self, device_id: str, message: dict[str, Any]) -> None:
+        """Send to the device on whichever instance holds its socket (best effort)."""
+        if not await self.send(device_id, message):
+            self.events.publish(OUTBOX_TOPIC, {"device_id": device_id, "message": message})
+
+    async def _deliver(self) -> None:
+        # Messages and disconnects for devices whose socket may be here, from anywhere.
+        topics = (OUTBOX_TOPIC, DISCONNECT_TOPIC)
+        async with self.events.subscribe(*topics, size=DELIVERY_QUEUE) as queue:
+            while True:
+                item = await queue.get()
+                link = self._links.get(str(item.get("device_id")))
+                if link is None or link.ws.closed:
+                    continue
+                if "message" in item:
+                    await link.ws.send_json(item["message"])
+                else:
+                    reason = str(item.get("reason", "")).encode()[:120]
+                    await link.ws.close(code=int(item.get("code", CLOSE_AUTH)), message=reason)
+
+    async def disconnect(self, device_id: str, code: int, reason: str) -> None:
+        """Close the device's socket if it is open here (shared: wherever it is open)."""
+        link = self._links.get(device_id)
+        if link is not None:
+            await link.ws.close(code=code, message=reason.encode()[:120])
+        elif self.shared:
+            self.events.publish(
+                DISCONNECT_TOPIC, {"device_id": device_id, "code": code, "reason": reason}
+            )
+
+    async def attach(self, link: Link) -> None:
+        """Register a socket, closing an older one of the same device."""
+        old = self._links.get(link.device_id)
+        link.connected_at = link.connected_at or self.clock.now()
+        self._links[link.device_id] = link
+        if old is not None and old is not link:
+            await old.ws.close(code=CLOSE_REPLACED, message=b"connected again elsewhere")
+        self._set_presence(link, online=True)
+
+    def welcomed(self, device_id: str, session_id: str | None) -> None:
+        """The device was welcomed naming the lesson session it is in: invite it where due."""
+        if self.lessons is not None:
+            self.lessons.welcomed(device_id, session_id)
+
+    async def rejoin(self, device_id: str, session_id: str) -> dict[str, Any] | None:
+        """The answer to a ``session_rejoin``, or None when it comes later (or never)."""
+        if self.lessons is None:
+            return None
+        return await self.lessons.rejoin(device_id, session_id)
+
+    async def acknowledge(self, device_id: str, command_id: str, *, ok: bool, detail: str) -> bool:
+        """Record a command's outcome and tell whoever waits on the device; False if unknown."""
+        now = self.clock.now()
+        if not await self.store.record_ack(device_id, command_id, ok=ok, detail=detail, now=now):
+            return False
+        self.events.publish(f"device:{device_id}", {"command_id": command_id, "ok": ok})
+        return True
+
+    def describe(self, link: Link, fields: dict[str, str]) -> None:
+        """What the device said about itself at hello; written on the next flush."""
+        self._described[link.device_id] = fields
+
+    def announce(self, provider_id: str, device_id: str, **change: Any) -> None:
+        """Tell fleet pages, and whoever plans around devices, about a change made by staff."""
+        self.events.publish(fleet_topic(provider_id), {"device_id": device_id, **change})
+        self.events.publish(CHANGES_TOPIC, {"device_id": device_id, **change})
+
+    def detach(self, link: Link) -> None:
+        """Forget a closed socket (unless a newer one replaced it)."""
+        if self._links.get(link.device_id) is link:
+            del self._links[link.device_id]
+            self._set_presence(link, online=False)
+
+    def report(self, link: Link, telemetry: LiveTelemetry) -> None:
+        """Apply a heartbeat: in memory now, in the database on the next flush."""
+        link.last_seen = telemetry.at
+        self._dirty[link.device_id] = telemetry
+        if telemetry.room and telemetry.room != link.room:
+            first = link.room is None
+            link.room = telemetry.room
+            if first:
+                self._first_rooms[link.device_id] = telemetry.room
+            else:
+                self.events.publish(
+                    CHANGES_TOPIC, {"device_id": link.device_id, "reported_room": telemetry.room}
+                )
+        self.events.publish(
+            fleet_topic(link.provider_id),
+            {
+                "device_id": link.device_id,
+                "online": True,
+                "last_seen_at": telemetry.at.isoformat(),
+                "battery_pct": telemetry.battery_pct,
+                "charging": telemetry.charging,
+                "signal_dbm": telemetry.signal_dbm,
+                "reported_room": telemetry.room,
+            },
+        )
+
+    def _set_presence(self, link: Link, *, online: bool) -> None:
+        now = self.clock.now()
+        self._presence[link.device_id] = (online, now)
+        self.events.publish(
+            fleet_topic(link.provider_id),
+            {"device_id": link.device_id, "online": online, "last_seen_at": now.isoformat()},
+        )
+
+    def _pending_rows(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The rows and samples to write now, taking the pending state (not the rooms)."""
+        presence, self._presence = self._presence, {}
+        described, self._described = self._described, {}
+        rows: dict[str, dict[str, Any]] = {
+            device_id: {"id": device_id, "online": online, "last_seen_at": at}
+            for device_id, (online, at) in presence.items()
+        }
+        for device_id, fields in described.items():
+            rows.setdefault(device_id, {"id": device_id}).update(fields)
+        samples = []
+        for device_id, t in self._dirty.items():
+            row = rows.setdefault(device_id, {"id": device_id, "online": True})
+            row.update(
+                last_seen_at=t.at,
+                battery_pct=t.battery_pct,
+                charging=t.charging,
+                signal_dbm=t.signal_dbm,
+                network_type=t.network_type.value,
+                reported_room=t.room,
+            )
+            if device_id not in self._links:
+                row["online"] = False
+            if sample_due(self._last_sample.get(device_id), t.at, SAMPLE_EVERY):
+                self._last_sample[device_id] = t.at
+                samples.append(
+                    {
+                        "device_id": device_id,
+                        "at": t.at,
+                        "battery_pct": t.battery_pct,
+                        "charging": t.charging,
+                        "signal_dbm": t.signal_dbm,
+                        "network_type": t.network_type.value,
+                        "room": t.room,
+                    }
+                )
+        return list(rows.values()), samples
+
+    async def flush(self) -> None:
+        """Write pending presence and telemetry; close sockets of revoked credentials."""
+        now = self.clock.now()
+        rows, samples = self._pending_rows()
+        dirty, self._dirty = self._dirty, {}
+        first_rooms, self._first_rooms = self._first_rooms, {}
+        written = await self.store.write(rows, samples, first_rooms, self._revoked_since)
+        self._revoked_since = now - timedelta(seconds=self.flush_every)
+        for device_id, room in written.moved.items():
+            self.events.publish(CHANGES_TOPIC, {"device_id": device_id, "reported_room": room})
+        self._announce_batteries(dirty)
+        for device_id, when in written.revoked.items():
+            link = self._links.get(device_id)
+            # A socket opened after the revocation holds the new credential (pairing again
+            # revokes the old one and issues a new one): it stays.
+            if link is not None and (link.connected_at is None or link.connected_at <= when):
+                await link.ws.close(code=CLOSE_AUTH, message=b"credential revoked")
+
+    def _announce_batteries(self, written: dict[str, LiveTelemetry]) -> None:
+        for device_id, t in written.items():
+            if t.battery_pct is None:
+                continue
+            band = (t.battery_pct // BATTERY_STEP, t.charging)
+            if self._battery_band.get(device_id) != band:
+                self._battery_band[device_id] = band
+                self.events.publish(
+                    CHANGES_TOPIC,
+                    {"device_id": device_id, "battery_pct": t.battery_pct, "charging": t.charging},
+                )
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.flush_every)
+            try:
+                await self.flush()
+            except Exception:
+                # Keep flushing after a database hiccup; the next tick retries.
+                log.exception("telemetry_flush_failed")
+
+    def start(self) -> None:
+        """Start the write-behind loop and the delivery of messages from elsewhere."""
+        if not self._tasks:
+            loop = asyncio.get_running_loop()
+            self._tasks = [loop.create_task(self._run()), loop.create_task(self._deliver())]
+
+    async def close_sockets(self) -> None:
+        """Close every device socket (1001: going away); the devices reconnect."""
+        for link in list(self._links.values()):
+            await link.ws.close(code=1001, message=b"server shutting down")
+
+    async def close(self) -> None:
+        """Stop the loops, close every socket (1001: going away) and flush once more."""
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        await self.close_sockets()
+        try:
+            await self.flush()
+        except Exception:
+            # Shutting down with the database gone: say so, and lose at most a second.
+            log.exception("final_telemetry_flush_failed")
