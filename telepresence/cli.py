@@ -19,6 +19,8 @@ __all__ = ["main"]
 # Piped output (CI logs, `make demo | tee`) gets tables wide enough not to cut e-mail addresses.
 console = Console(stderr=False, width=None if sys.stdout.isatty() else 120)
 err = Console(stderr=True)
+GATEWAY_PORT = 8090
+"""Where ``classbridge gateway`` listens unless told (the service: 8080, a second one 8081)."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -30,6 +32,13 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the web service")
     serve.add_argument("--host", help="address to listen on (CLASSBRIDGE_HOST)")
     serve.add_argument("--port", type=int, help="port to listen on (CLASSBRIDGE_PORT)")
+    gateway = sub.add_parser(
+        "gateway", help="serve device sockets for the service (PostgreSQL; optional)"
+    )
+    gateway.add_argument("--host", help="address to listen on (CLASSBRIDGE_HOST)")
+    gateway.add_argument(
+        "--port", type=int, default=GATEWAY_PORT, help=f"port to listen on ({GATEWAY_PORT})"
+    )
     db = sub.add_parser("db", help="database migrations")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     db_sub.add_parser("upgrade", help="migrate the database to the latest version")
@@ -112,6 +121,24 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> int:
     return 0
 
 
+def _gateway(settings: Settings, args: argparse.Namespace) -> int:
+    # Imports the gateway only: no create_app, no ORM, no pages (that is its point).
+    from device_registry.gateway.server import run_gateway
+    from device_registry.gateway.store import plain_dsn
+    from telepresence.platform.logging import configure_logging
+
+    try:
+        plain_dsn(settings.effective_database_url)
+    except ValueError as exc:
+        err.print(f"[red]Configuration error:[/red] {exc}")
+        return 2
+    configure_logging(settings.log_level, json_logs=settings.log_json)
+    host = args.host or settings.host
+    console.print(f"Classbridge device gateway on [bold]ws://{host}:{args.port}/ws/device[/bold]")
+    run_gateway(settings, host, args.port)
+    return 0
+
+
 def _db_upgrade(settings: Settings) -> int:
     from telepresence.dbmigrate import upgrade
 
@@ -167,6 +194,7 @@ def _login(settings: Settings, args: argparse.Namespace) -> int:
 COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "serve": lambda settings, args: _serve(settings, args.host, args.port),
     "db": lambda settings, _args: _db_upgrade(settings),
+    "gateway": _gateway,
     "demo": _demo,
     "provider": _provider_add,
     "user": _user_add,

@@ -1,0 +1,172 @@
+"""``classbridge gateway``: the aiohttp application holding device sockets for the service.
+
+Routes: ``GET /ws/device`` (the device protocol, as the service speaks it) and
+``GET /healthz``. The service is reached only through PostgreSQL: the rows the
+gateway writes behind, and NOTIFY on the service's event channel both ways.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import structlog
+from aiohttp import web
+
+from device_registry.conversation import converse, device_socket
+from device_registry.gateway.store import PgTelemetryStore, plain_dsn
+from device_registry.links import LinkHub
+from device_registry.topics import CHANGES_TOPIC, LESSONS_TOPIC, change_key, lessons_key
+from telepresence.platform.clock import SystemClock
+from telepresence.platform.errors import problem_response
+from telepresence.platform.eventbridge import PostgresEventBridge
+from telepresence.platform.events import EventHub
+from telepresence.platform.identity import TokenKind, hash_token, token_kind
+from telepresence.platform.settings import Settings
+
+__all__ = ["GATEWAY_HUB", "GatewayHub", "create_gateway", "run_gateway"]
+
+log = structlog.get_logger("classbridge.gateway")
+SESSION_COOKIE = "cb_session"  # as the service reads it (telepresence.platform.routing)
+
+
+class GatewayHub(LinkHub):
+    """A ``LinkHub`` whose lessons are the service's: asked over ``LESSONS_TOPIC``."""
+
+    def welcomed(self, device_id: str, session_id: str | None) -> None:
+        """Ask the service to invite the robot to its lesson where due."""
+        self.events.publish(LESSONS_TOPIC, {"device_id": device_id, "hello": session_id})
+
+    async def rejoin(self, device_id: str, session_id: str) -> dict[str, Any] | None:
+        """Ask the service; its answer comes back as a message for the device."""
+        self.events.publish(LESSONS_TOPIC, {"device_id": device_id, "rejoin": session_id})
+        return None
+
+
+GATEWAY_HUB = web.AppKey("gateway_hub", GatewayHub)
+GATEWAY_SETTINGS = web.AppKey("gateway_settings", Settings)
+GATEWAY_STORE = web.AppKey("gateway_store", PgTelemetryStore)
+
+
+def _origin_allowed(request: web.Request, settings: Settings) -> bool:
+    """The service's rule (``routing.check_origin``): no Origin, or one of the service's."""
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True
+    allowed = {f"{request.scheme}://{request.host}"}
+    for url in (settings.base_url, *settings.allowed_origins):
+        parts = urlsplit(url)
+        allowed.add(f"{parts.scheme}://{parts.netloc}")
+    return origin in allowed
+
+
+def _presented_token(request: web.Request) -> str:
+    header = request.headers.get("Authorization", "")
+    bearer = header[7:].strip() if header.lower().startswith("bearer ") else ""
+    return bearer or request.cookies.get(SESSION_COOKIE, "")
+
+
+async def serve_device(request: web.Request) -> web.StreamResponse:
+    """Authenticate by ``Authorization: Bearer <device credential>``, then speak v1."""
+    settings = request.app[GATEWAY_SETTINGS]
+    if not _origin_allowed(request, settings):
+        origin = request.headers.get("Origin")
+        detail = f"Origin {origin!r} is not allowed to connect here."
+        return problem_response(403, "Not allowed", detail, instance=request.path)
+    token = _presented_token(request)
+    login = None
+    if token and token_kind(token) is TokenKind.DEVICE:
+        login = await request.app[GATEWAY_STORE].login(hash_token(token))
+    del token
+    if login is None:
+        # Only devices connect here: any other token is answered as none at all.
+        return problem_response(
+            401,
+            "Not signed in",
+            "Sign in first: this needs a valid session or token.",
+            instance=request.path,
+            headers={"WWW-Authenticate": 'Bearer realm="classbridge"'},
+        )
+    ws = device_socket(settings.heartbeat_seconds)
+    await ws.prepare(request)
+    await converse(
+        ws,
+        request.app[GATEWAY_HUB],
+        device_id=login.device_id,
+        provider_id=login.provider_id,
+        name=login.name,
+        heartbeat_seconds=settings.heartbeat_seconds,
+    )
+    return ws
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """200 with the number of sockets while the database answers; 503 when it does not."""
+    hub = request.app[GATEWAY_HUB]
+    try:
+        await request.app[GATEWAY_STORE].pool.fetchval("SELECT 1")
+    except (OSError, TimeoutError) as exc:
+        log.warning("gateway_database_unavailable", error=str(exc))
+        return web.json_response({"status": "unavailable", "devices": len(hub)}, status=503)
+    return web.json_response({"status": "ok", "database": "ok", "devices": len(hub)})
+
+
+async def _resources(app: web.Application) -> AsyncIterator[None]:
+    import asyncpg  # the one database driver the gateway loads
+
+    settings = app[GATEWAY_SETTINGS]
+    dsn = plain_dsn(settings.effective_database_url)
+    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=4)
+    events = EventHub()
+    # Device changes and lesson questions are states of a device: never dropped in a burst.
+    events.coalesce(CHANGES_TOPIC, change_key)
+    events.coalesce(LESSONS_TOPIC, lessons_key)
+    bridge = PostgresEventBridge(dsn, events)
+    store = PgTelemetryStore(pool)
+    hub = GatewayHub(store, SystemClock(), events)
+    app[GATEWAY_STORE], app[GATEWAY_HUB] = store, hub
+    await bridge.start()
+    hub.start()
+    log.info("gateway_started", instance=bridge.instance)
+    try:
+        yield
+    finally:
+        await hub.close()  # sockets closed (1001: devices reconnect), last flush
+        await bridge.close()
+        await pool.close()
+
+
+async def _close_sockets(app: web.Application) -> None:
+    """On shutdown, before handlers are waited for: devices hear at once and reconnect."""
+    if GATEWAY_HUB in app:
+        await app[GATEWAY_HUB].close_sockets()
+
+
+async def _server_header(_request: web.Request, response: web.StreamResponse) -> None:
+    response.headers["Server"] = "Classbridge"
+
+
+def create_gateway(settings: Settings) -> web.Application:
+    """The gateway as an aiohttp application; the pool and the bridge open on startup."""
+    plain_dsn(settings.effective_database_url)  # refuse SQLite before anything starts
+    app = web.Application()
+    app[GATEWAY_SETTINGS] = settings
+    app.router.add_get("/ws/device", serve_device)
+    app.router.add_get("/healthz", healthz)
+    app.on_response_prepare.append(_server_header)
+    app.cleanup_ctx.append(_resources)
+    app.on_shutdown.append(_close_sockets)
+    return app
+
+
+def run_gateway(settings: Settings, host: str, port: int) -> None:
+    """Serve until SIGINT/SIGTERM; devices are told to reconnect (1001) on the way out."""
+    web.run_app(
+        create_gateway(settings),
+        host=host,
+        port=port,
+        print=None,
+        access_log=None,
+        shutdown_timeout=settings.shutdown_seconds / 4,
+    )
