@@ -57,7 +57,7 @@ def _ports(service: dict[str, Any]) -> list[str]:
 
 def test_compose_runs_two_app_instances_behind_the_proxy(compose: dict[str, Any]) -> None:
     services = compose["services"]
-    assert set(services) == {"app", "app-2", "proxy", "db", "coturn"}
+    assert set(services) == {"app", "app-2", "gateway", "proxy", "db", "coturn"}
     for name in ("app", "app-2"):
         app = services[name]
         assert app["build"] == {"context": "..", "dockerfile": "deploy/Dockerfile"}
@@ -250,6 +250,7 @@ def _nginx_for_this_host(tmp_path: Path) -> Path:
     conf = (DEPLOY / "nginx.conf").read_text()
     conf = conf.replace("server app:8080", "server 127.0.0.1:8080")
     conf = conf.replace("server app-2:8080", "server 127.0.0.1:8081")
+    conf = conf.replace("server gateway:8090", "server 127.0.0.1:8090")
     conf = conf.replace("/etc/nginx/tls/", f"{tls}/")
     path = tmp_path / "nginx.conf"
     path.write_text(conf)
@@ -297,6 +298,32 @@ def _verify_unit(tmp_path: Path, text: str) -> str:
         check=False,
     )
     return (run.stdout + run.stderr).strip() + ("" if run.returncode == 0 else " (failed)")
+
+
+def test_the_device_gateway_runs_beside_the_instances(compose: dict[str, Any]) -> None:
+    gateway = compose["services"]["gateway"]
+    assert gateway["command"] == ["gateway", "--port", "8090"]
+    assert gateway["environment"]["CLASSBRIDGE_PORT"] == "8090"  # the healthcheck asks there
+    assert "MIGRATE_ON_START" not in gateway["environment"]
+    assert gateway["healthcheck"]["test"][0] == "CMD"
+    fields = set(Settings.model_fields)
+    ours = {k.removeprefix("CLASSBRIDGE_").lower() for k in gateway["environment"]}
+    assert ours <= fields
+    nginx = (DEPLOY / "nginx.conf").read_text()
+    devices = nginx[nginx.index("upstream classbridge_devices") :]
+    devices = devices[: devices.index("}")]
+    assert "server gateway:8090" in devices
+    assert "server app:8080 backup;" in devices  # the instances take devices while it is down
+    assert "server app-2:8080 backup;" in devices
+    location = nginx[nginx.index("location = /ws/device") :]
+    assert location[: location.index("}")].count("proxy_pass http://classbridge_devices;") == 1
+    unit = (DEPLOY / "classbridge-gateway.service").read_text()
+    assert "ExecStart=/opt/classbridge/bin/classbridge gateway --port 8090" in unit
+    assert "ExecStartPre" not in unit  # only the first instance migrates
+
+
+def test_systemd_accepts_the_gateway_unit(tmp_path: Path) -> None:
+    assert _verify_unit(tmp_path, (DEPLOY / "classbridge-gateway.service").read_text()) == ""
 
 
 def test_systemd_accepts_the_unit(tmp_path: Path) -> None:
@@ -358,6 +385,7 @@ def test_the_readme_host_nginx_passes_nginx_t(tmp_path: Path) -> None:
     conf = out.read_text()
     assert "server 127.0.0.1:8080" in conf
     assert "server 127.0.0.1:8081" in conf
+    assert "server 127.0.0.1:8090 max_fails" in conf  # the device gateway
     assert "listen 127.0.0.2:443 ssl http2;" in conf
     tls = tmp_path / "tls"
     tls.mkdir()
