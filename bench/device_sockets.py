@@ -1,15 +1,21 @@
-"""Memory and CPU of N idle device sockets: ``classbridge serve`` against bare aiohttp.
+"""Memory and CPU of N idle device sockets: what serves them against bare aiohttp.
 
 Run from the repository root with the project's venv, no arguments needed::
 
-    .venv/bin/python bench/device_sockets.py            # 10,000 sockets
+    .venv/bin/python bench/device_sockets.py            # 10,000 sockets on the gateway
     .venv/bin/python bench/device_sockets.py --sockets 2000 --rate 400
+    .venv/bin/python bench/device_sockets.py --serve service   # classbridge serve alone
 
 Three kinds of process take part, all on 127.0.0.1:
 
-- the real service (``classbridge db upgrade`` then ``classbridge serve``) on
-  SQLite in a temporary data dir, with N devices and credentials inserted
-  straight into its database;
+- what serves device sockets, with N devices and credentials inserted straight
+  into its database after ``classbridge db upgrade``:
+  ``--serve gateway`` (the default): ``classbridge gateway`` in front of
+  ``classbridge serve``, on a PostgreSQL database of its own (created on
+  ``--postgres``, dropped at the end); the gateway's RSS and CPU are the
+  measure, the service's over the same window are reported beside them.
+  ``--serve service``: ``classbridge serve`` alone on SQLite in a temporary
+  data dir (a small install);
 - the baseline: a bare aiohttp websocket server (``--role bare``, in ``socket_fleet.py``),
   answering the hello and reading heartbeats, nothing else;
 - the clients (``--role clients``, in ``socket_fleet.py``): one asyncio process holding all N
@@ -113,9 +119,11 @@ def read_event(stream: IO[str], name: str) -> dict[str, Any]:
 
 @dataclass
 class Measurement:
-    """One server under N sockets."""
+    """One server under N sockets (and, for the gateway, the service behind it)."""
 
     name: str
+    behind_rss_kb: int = 0
+    behind_cpu_pct: float = 0.0
     rss_before_kb: int = 0
     rss_after_kb: int = 0
     hwm_kb: int = 0
@@ -147,9 +155,17 @@ def sleep_watching(proc: subprocess.Popen[bytes], seconds: float) -> None:
 
 
 def measure(
-    name: str, server: subprocess.Popen[bytes], port: int, tokens: Path, args: argparse.Namespace
+    name: str,
+    server: subprocess.Popen[bytes],
+    port: int,
+    tokens: Path,
+    args: argparse.Namespace,
+    behind: subprocess.Popen[bytes] | None = None,
 ) -> Measurement:
-    """Connect the fleet to a healthy server, let it settle, read RSS and CPU."""
+    """Connect the fleet to a healthy server, let it settle, read RSS and CPU.
+
+    ``behind``: the service behind a gateway, read over the same window.
+    """
     m = Measurement(name)
     wait_healthy(server, port)
     time.sleep(2)
@@ -188,8 +204,13 @@ def measure(
         m.hwm_kb = proc_status_kb(server.pid, "VmHWM")
         m.client_rss_kb = proc_status_kb(client.pid, "VmRSS")
         cpu0, t0 = cpu_seconds(server.pid), time.monotonic()
+        behind0 = cpu_seconds(behind.pid) if behind is not None else 0.0
         sleep_watching(server, args.heartbeat)
-        m.cpu_pct = 100 * (cpu_seconds(server.pid) - cpu0) / (time.monotonic() - t0)
+        took = time.monotonic() - t0
+        m.cpu_pct = 100 * (cpu_seconds(server.pid) - cpu0) / took
+        if behind is not None:
+            m.behind_cpu_pct = 100 * (cpu_seconds(behind.pid) - behind0) / took
+            m.behind_rss_kb = proc_status_kb(behind.pid, "VmRSS")
         client.send_signal(signal.SIGTERM)
         m.summary = read_event(client.stdout, "summary")
     except RuntimeError:
@@ -257,11 +278,11 @@ def classbridge_command() -> list[str]:
     return [found] if found else [sys.executable, "-m", "telepresence.cli"]
 
 
-def service_env(data_dir: Path, port: int) -> dict[str, str]:
+def service_env(data_dir: Path, port: int, database_url: str = "") -> dict[str, str]:
     return {
         **os.environ,
         "CLASSBRIDGE_DATA_DIR": str(data_dir),
-        "CLASSBRIDGE_DATABASE_URL": "",
+        "CLASSBRIDGE_DATABASE_URL": database_url,
         "CLASSBRIDGE_HOST": "127.0.0.1",
         "CLASSBRIDGE_PORT": str(port),
         "CLASSBRIDGE_HEARTBEAT_SECONDS": "15",
@@ -295,7 +316,59 @@ def bench_service(work: Path, args: argparse.Namespace) -> tuple[Measurement, Pa
     token_file.chmod(0o600)
     print(f"  seeded {len(tokens)} devices; starting classbridge serve on :{port}", flush=True)
     with running([*classbridge_command(), "serve"], env, work / "classbridge.log") as server:
-        return measure("classbridge", server, port, token_file, args), token_file
+        return measure("serve", server, port, token_file, args), token_file
+
+
+async def _postgres(server: str, sql: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(server)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@contextlib.contextmanager
+def bench_database(server: str) -> Iterator[str]:
+    """A PostgreSQL database of the bench's own on ``server``; its SQLAlchemy URL."""
+    name = f"classbridge_bench_gateway_{os.getpid()}"
+    asyncio.run(_postgres(server, f'CREATE DATABASE "{name}"'))
+    try:
+        base = server.rsplit("/", 1)[0] if server.count("/") > 2 else server
+        yield base.replace("postgresql://", "postgresql+asyncpg://", 1) + f"/{name}"
+    finally:
+        asyncio.run(_postgres(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def bench_gateway(work: Path, args: argparse.Namespace) -> tuple[Measurement, Path]:
+    """Migrate and seed PostgreSQL; run the service and the gateway; measure the gateway."""
+    with bench_database(args.postgres) as url:
+        service_port, gateway_port = free_port(), free_port()
+        env = service_env(work / "data", service_port, url)
+        subprocess.run(
+            [*classbridge_command(), "db", "upgrade"],
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        tokens = asyncio.run(_seed(url, args.sockets))
+        token_file = work / "tokens.txt"
+        token_file.write_text("\n".join(tokens) + "\n")
+        token_file.chmod(0o600)
+        print(
+            f"  seeded {len(tokens)} devices on PostgreSQL; classbridge serve on :{service_port}, "
+            f"classbridge gateway on :{gateway_port}",
+            flush=True,
+        )
+        gateway_cmd = [*classbridge_command(), "gateway", "--port", str(gateway_port)]
+        with (
+            running([*classbridge_command(), "serve"], env, work / "classbridge.log") as service,
+            running(gateway_cmd, env, work / "gateway.log") as gateway,
+        ):
+            wait_healthy(service, service_port)
+            m = measure("gateway", gateway, gateway_port, token_file, args, behind=service)
+        return m, token_file
 
 
 def bench_bare(work: Path, tokens: Path, args: argparse.Namespace) -> Measurement:
@@ -372,7 +445,12 @@ def table(real: Measurement, bare: Measurement) -> str:
             "",
         ),
     ]
-    head = ("", "classbridge", "bare aiohttp", "ratio")
+    if real.behind_rss_kb:
+        rows += [
+            ("the service behind it: RSS (MB)", f"{real.behind_rss_kb / 1024:.1f}", "", ""),
+            ("the service behind it: CPU, % of one core", f"{real.behind_cpu_pct:.1f}", "", ""),
+        ]
+    head = ("", f"classbridge {real.name}", "bare aiohttp", "ratio")
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(4)]
     lines = [" | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in [head, *rows]]
     lines.insert(1, "-+-".join("-" * w for w in widths))
@@ -402,6 +480,9 @@ def result(real: Measurement, bare: Measurement, args: argparse.Namespace) -> di
         "cpu_pct": round(real.cpu_pct, 1),
         "bare_cpu_pct": round(bare.cpu_pct, 1),
         "peak_rss_mb": round(real.hwm_kb / 1024, 1),
+        "serve": args.serve,
+        "service_behind_rss_mb": round(real.behind_rss_kb / 1024, 1) or None,
+        "service_behind_cpu_pct": round(real.behind_cpu_pct, 1) if real.behind_rss_kb else None,
         "heartbeat_s": args.heartbeat,
         "connect_rate": args.rate,
         "connect_inflight": args.inflight,
@@ -431,6 +512,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=2, help="heartbeat rounds before measuring")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, db)")
     parser.add_argument(
+        "--serve",
+        choices=["gateway", "service"],
+        default="gateway",
+        help="what holds the sockets: classbridge gateway (PostgreSQL) or serve (SQLite)",
+    )
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get(
+            "CLASSBRIDGE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
+        ),
+        help="a PostgreSQL server where the bench may create and drop a database (gateway)",
+    )
+    parser.add_argument(
         "--role", choices=["main", "clients", "bare"], default="main", help=argparse.SUPPRESS
     )
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -442,17 +536,17 @@ def main_role(args: argparse.Namespace) -> int:
     work = Path(tempfile.mkdtemp(prefix="classbridge-bench-"))
     print(
         f"device_sockets: N={args.sockets}, heartbeat {args.heartbeat} s, "
-        f"connect rate {args.rate}/s; work dir {work}",
+        f"connect rate {args.rate}/s, serving with {args.serve}; work dir {work}",
         flush=True,
     )
     try:
-        real, tokens = bench_service(work, args)
+        real, tokens = (bench_gateway if args.serve == "gateway" else bench_service)(work, args)
         bare = bench_bare(work, tokens, args)
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
     print()
-    print(f"Device sockets, N = {args.sockets} ({machine()})")
+    print(f"Device sockets, N = {args.sockets}, served by {args.serve} ({machine()})")
     print(table(real, bare))
     print(json.dumps(result(real, bare, args)))
     return 0
