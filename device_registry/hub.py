@@ -16,17 +16,19 @@ from typing import Any
 import structlog
 from sqlalchemy import insert, select, update
 
-from device_registry.links import Link, LinkHub, Written
-from device_registry.models import Device, DeviceCredential, TelemetrySample
-from device_registry.services import record_ack
-from device_registry.topics import (
+from device_registry.links import (
     BATTERY_STEP,
     CHANGES_TOPIC,
     LESSONS_TOPIC,
     OUTBOX_TOPIC,
+    Link,
+    LinkHub,
+    Written,
     change_key,
     fleet_topic,
 )
+from device_registry.models import Device, DeviceCredential, TelemetrySample
+from device_registry.services import record_ack
 from telepresence.platform.clock import Clock
 from telepresence.platform.database import Database
 from telepresence.platform.events.events import EventHub

@@ -10,7 +10,8 @@ across instances without extra machinery.
 
 ``LinkHub`` holds that logic; writing is a ``TelemetryStore``'s: the service's
 ``DeviceHub`` writes through SQLAlchemy, the device gateway through asyncpg.
-This module imports neither (the gateway stays small).
+This module imports neither (the gateway stays small); it also names the event
+topics device sockets speak on, which the gateway shares with the service.
 """
 
 from __future__ import annotations
@@ -26,13 +27,6 @@ import structlog
 from device_registry.domain import LiveTelemetry, sample_due
 from device_registry.ports import LessonInvitations
 from device_registry.protocol import CLOSE_AUTH, CLOSE_REPLACED
-from device_registry.topics import (
-    BATTERY_STEP,
-    CHANGES_TOPIC,
-    DISCONNECT_TOPIC,
-    OUTBOX_TOPIC,
-    fleet_topic,
-)
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -40,7 +34,63 @@ if TYPE_CHECKING:
     from telepresence.platform.clock import Clock
     from telepresence.platform.events.events import EventHub
 
-__all__ = ["SAMPLE_EVERY", "Link", "LinkHub", "TelemetryStore", "Written"]
+__all__ = [
+    "BATTERY_STEP",
+    "CHANGES_TOPIC",
+    "DISCONNECT_TOPIC",
+    "LESSONS_TOPIC",
+    "OUTBOX_TOPIC",
+    "SAMPLE_EVERY",
+    "Link",
+    "LinkHub",
+    "TelemetryStore",
+    "Written",
+    "change_key",
+    "fleet_topic",
+    "lessons_key",
+]
+
+# The event topics device sockets speak on, in this process and across processes
+# (the device gateway shares them with the service).
+
+OUTBOX_TOPIC = "devices:outbox"
+"""Service → device: ``{"device_id", "message"}``, delivered by whoever holds the socket."""
+DISCONNECT_TOPIC = "devices:disconnect"
+"""Service → device: ``{"device_id", "code", "reason"}``, closed by whoever holds the socket."""
+LESSONS_TOPIC = "devices:lessons"
+"""Gateway → service: a robot said hello (``{"device_id", "hello": session id or None}``) or
+asked for a fresh session token (``{"device_id", "rejoin": session id}``)."""
+CHANGES_TOPIC = "devices:changes"
+"""Changes other packages act on (the rota): lifecycle set by staff, the room a device
+reports when it differs from the last one it reported, and its battery when it enters
+another ``BATTERY_STEP`` band or starts or stops charging (published after the reading
+is written, so a listener reads it back)."""
+BATTERY_STEP = 10
+
+
+def fleet_topic(provider_id: str) -> str:
+    """The event topic of a provider's fleet page."""
+    return f"fleet:{provider_id}"
+
+
+def change_key(event: dict[str, Any]) -> tuple[str, str]:
+    """What a change on ``CHANGES_TOPIC`` is about: the device, and a battery reading, a
+    reported room or a change made by staff. A newer change of the same key supersedes
+    (is merged into) a pending one: the rota acts on the latest state of each."""
+    device_id = str(event.get("device_id", ""))
+    if "lifecycle" in event or "charging_base_room_id" in event:
+        return device_id, "staff"
+    if "battery_pct" in event:
+        return device_id, "reading"
+    if "reported_room" in event:
+        return device_id, "room"
+    return device_id, "other"
+
+
+def lessons_key(event: dict[str, Any]) -> tuple[str, str]:
+    """What a question on ``LESSONS_TOPIC`` is about: a device's hello or its rejoin."""
+    return str(event.get("device_id", "")), "rejoin" if "rejoin" in event else "hello"
+
 
 log = structlog.get_logger("classbridge.devices")
 DELIVERY_QUEUE = 10_000
@@ -131,8 +181,14 @@ class LinkHub:
 
     def reachable(self, device_id: str, online: bool) -> bool:
         """Whether a message can reach the device: its socket is here, or (shared) the
-        database says it is online on another process."""
-        return self.is_connected(device_id) or (self.shared and online)
+        database says it is online on another process (``online``, read by the caller),
+        unless it just left here and that is not written yet."""
+        if self.is_connected(device_id):
+            return True
+        pending = self._presence.get(device_id)
+        if pending is not None and not pending[0]:
+            return False
+        return self.shared and online
 
     async def send(self, device_id: str, message: dict[str, Any]) -> bool:
         """Send a JSON message to a connected device; False when it is not here.

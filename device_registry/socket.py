@@ -12,10 +12,10 @@ from aiohttp import web
 
 from device_registry.conversation import HARD_LIMIT_BYTES, converse, device_socket
 from device_registry.hub import DeviceHub
-from telepresence.platform.http.context import SETTINGS
 from telepresence.platform.errors import Forbidden
-from telepresence.platform.security.identity import Role
+from telepresence.platform.http.context import SETTINGS
 from telepresence.platform.http.routing import PRINCIPAL, authenticate, require
+from telepresence.platform.security.identity import Role
 
 __all__ = ["DEVICE_HUB", "HARD_LIMIT_BYTES", "serve_device_socket"]
 

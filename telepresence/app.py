@@ -13,9 +13,9 @@ import device_registry.web
 from device_registry import pages as device_pages
 from device_registry.hub import DeviceHub
 from device_registry.jobs import mark_silent_devices_offline, purge_old_telemetry
+from device_registry.links import CHANGES_TOPIC, LESSONS_TOPIC, change_key, lessons_key
 from device_registry.services import resolve_device_token
 from device_registry.socket import DEVICE_HUB
-from device_registry.topics import CHANGES_TOPIC, LESSONS_TOPIC, change_key, lessons_key
 from scheduler.bookings import pages as booking_pages
 from scheduler.bookings import web as booking_web
 from scheduler.bookings.feeds import pages as feed_pages

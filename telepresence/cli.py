@@ -125,7 +125,7 @@ def _gateway(settings: Settings, args: argparse.Namespace) -> int:
     # Imports the gateway only: no create_app, no ORM, no pages (that is its point).
     from device_registry.gateway.server import run_gateway
     from device_registry.gateway.store import plain_dsn
-    from telepresence.platform.logging import configure_logging
+    from telepresence.platform.operations.logging import configure_logging
 
     try:
         plain_dsn(settings.effective_database_url)

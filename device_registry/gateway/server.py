@@ -16,13 +16,12 @@ from aiohttp import web
 
 from device_registry.conversation import converse, device_socket
 from device_registry.gateway.store import PgTelemetryStore, plain_dsn
-from device_registry.links import LinkHub
-from device_registry.topics import CHANGES_TOPIC, LESSONS_TOPIC, change_key, lessons_key
+from device_registry.links import CHANGES_TOPIC, LESSONS_TOPIC, LinkHub, change_key, lessons_key
 from telepresence.platform.clock import SystemClock
 from telepresence.platform.errors import problem_response
-from telepresence.platform.eventbridge import PostgresEventBridge
-from telepresence.platform.events import EventHub
-from telepresence.platform.identity import TokenKind, hash_token, token_kind
+from telepresence.platform.events.eventbridge import PostgresEventBridge
+from telepresence.platform.events.events import EventHub
+from telepresence.platform.security.identity import TokenKind, hash_token, token_kind
 from telepresence.platform.settings import Settings
 
 __all__ = ["GATEWAY_HUB", "GatewayHub", "create_gateway", "run_gateway"]

@@ -19,13 +19,13 @@ from integration.test_agent import pair_agent, running
 from sqlalchemy import select
 
 from device_registry.gateway.server import GATEWAY_HUB, create_gateway
+from device_registry.links import CHANGES_TOPIC, fleet_topic
 from device_registry.models import Device, DeviceCommandRecord
 from device_registry.socket import DEVICE_HUB
-from device_registry.topics import CHANGES_TOPIC, fleet_topic
 from telepresence.agent.client import AgentStopped
 from telepresence.app import create_app
-from telepresence.platform.context import DATABASE, EVENTS
-from telepresence.platform.eventbridge import asyncpg_dsn
+from telepresence.platform.events.eventbridge import asyncpg_dsn
+from telepresence.platform.http.context import DATABASE, EVENTS
 from telepresence.platform.settings import Settings
 
 HELLO = {"type": "hello", "protocol": [1], "model": "AV1", "software_version": "1.0"}

@@ -51,7 +51,7 @@ SERVICE_PARTS = (
     "telepresence.sessions",
     "telepresence.engagement",
     "telepresence.platform.database",
-    "telepresence.platform.routing",
+    "telepresence.platform.http.routing",
     "telepresence.platform.models",
 )
 
