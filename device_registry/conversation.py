@@ -136,6 +136,7 @@ async def converse(
         await ws.close(code=CLOSE_VERSION, message=b"no common protocol version")
         return
     version = max(common)
+    del common
     # Everything the socket needs came with authentication; what the device says
     # about itself is written behind with its telemetry (no database trip here).
     reported = {"reported_model": hello.model, "software_version": hello.software_version}
@@ -144,6 +145,7 @@ async def converse(
     link = Link(ws=ws, device_id=device_id, provider_id=provider_id, last_seen=hub.clock.now())
     await hub.attach(link)
     hub.describe(link, reported)
+    del reported
     try:
         await ws.send_json(
             WelcomeMessage(
