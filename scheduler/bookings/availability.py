@@ -7,32 +7,48 @@ caller (``who``) and the time (``now``, aware UTC) as plain values.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime, time
+from typing import Any, NamedTuple, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scheduler.bookings import repository as booking_repo
-from scheduler.bookings.domain import OccurrenceView, occurrence_state
+from scheduler.bookings.domain import BookedFields, OccurrenceView, occurrence_state
 from scheduler.bookings.models import Booking, UnavailabilityRow
 from scheduler.bookings.ports import LessonOutcomes, PastLesson
+from scheduler.bookings.repository import StoredBooking
 from scheduler.bookings.unavailability.domain import Unavailable, WeeklyUnavailable, blocking
 from scheduler.timetables import repository as repo
-from scheduler.timetables.calendar import DEFAULT_TIMEZONE, CalendarError
+from scheduler.timetables.calendar import DEFAULT_TIMEZONE, CalendarError, SchoolCalendar
 from scheduler.timetables.occurrences import Lesson, Occurrence, expand
 from telepresence.platform.errors import Conflict, InvalidInput, NotFound
 from telepresence.platform.models import Pupil, School
-from telepresence.platform.security.identity import Principal
+from telepresence.platform.security.identity import Principal, Role
 
 __all__ = [
     "MAX_OCCURRENCE_DAYS",
+    "Week",
     "add_unavailability",
+    "check_range",
+    "lay_out",
     "list_unavailability",
     "occurrences_for",
     "past_lessons",
+    "read_week",
 ]
 
 MAX_OCCURRENCE_DAYS = 366
+B = TypeVar("B", bound=BookedFields)
+
+
+def check_range(from_date: date, to_date: date) -> None:
+    """Raises ``InvalidInput`` for a reversed or over-long range of dates."""
+    if to_date < from_date:
+        raise InvalidInput("'to' is before 'from'.", errors=[{"field": "to", "message": "before"}])
+    if (to_date - from_date).days >= MAX_OCCURRENCE_DAYS:
+        raise InvalidInput(f"Ask for at most {MAX_OCCURRENCE_DAYS} days at a time.")
 
 
 async def occurrences_for(
@@ -48,38 +64,93 @@ async def occurrences_for(
     Raises ``InvalidInput`` for a reversed or over-long range and ``Conflict``
     when the timetable needs A/B weeks the school's calendar no longer has.
     """
-    if to_date < from_date:
-        raise InvalidInput("'to' is before 'from'.", errors=[{"field": "to", "message": "before"}])
-    if (to_date - from_date).days >= MAX_OCCURRENCE_DAYS:
-        raise InvalidInput(f"Ask for at most {MAX_OCCURRENCE_DAYS} days at a time.")
+    check_range(from_date, to_date)
     pupil, school, stamp = await repo.school_with_stamp(session, who, pupil_id)
     calendar = await repo.dated_calendar(session, school, stamp)
     rows = await repo.load_lessons(session, pupil.id)
-    by_key = {row.key: (row.id, repo.lesson_from_row(row)) for row in rows}
-    try:
-        occurrences = expand((lsn for _, lsn in by_key.values()), calendar, from_date, to_date)
-    except CalendarError as exc:
-        raise Conflict(f"The timetable cannot be laid on the school's calendar: {exc}.") from exc
+    lessons = {row.key: (row.id, repo.lesson_from_row(row)) for row in rows}
     bookings = await booking_repo.live_bookings(session, [pupil.id], between=(from_date, to_date))
-    booked = {(b.lesson_key, b.lesson_date): b for b in bookings}
     unavailable = [
         booking_repo.unavailable_from_row(r)
         for r in await booking_repo.load_unavailability(session, pupil.id)
     ]
+    views = lay_out(calendar, lessons, bookings, unavailable, from_date, to_date, now)
+    return pupil, views
+
+
+def lay_out(
+    calendar: SchoolCalendar,
+    lessons: dict[str, tuple[str, Lesson]],
+    bookings: Sequence[B],
+    unavailable: list[Unavailable],
+    from_date: date,
+    to_date: date,
+    now: datetime,
+) -> list[OccurrenceView[B]]:
+    """The occurrences of ``lessons`` (by key: lesson id and lesson) with ``bookings`` (the
+    live ones of those dates) and what of ``unavailable`` blocks each, in start order.
+
+    Raises ``Conflict`` when the timetable needs A/B weeks the calendar no longer has.
+    """
+    try:
+        occurrences = expand((lsn for _, lsn in lessons.values()), calendar, from_date, to_date)
+    except CalendarError as exc:
+        raise Conflict(f"The timetable cannot be laid on the school's calendar: {exc}.") from exc
+    booked = {(b.lesson_key, b.lesson_date): b for b in bookings}
     zone = calendar.zone
-    views: list[OccurrenceView[Booking]] = []
+    views: list[OccurrenceView[B]] = []
     for occ in occurrences:
-        lesson_id, lesson = by_key[occ.lesson_key]
+        lesson_id, lesson = lessons[occ.lesson_key]
         booking = booked.get((occ.lesson_key, occ.date))
         blocked = tuple(u.describe(zone) for u in blocking(unavailable, occ))
         state = occurrence_state(occ, booking is not None, blocked, now)
         views.append(OccurrenceView(occ, lesson_id, lesson, booking, blocked, state))
     seen = {(v.occurrence.lesson_key, v.occurrence.date) for v in views}
     orphans = [_orphan_view(b, zone) for b in bookings if (b.lesson_key, b.lesson_date) not in seen]
-    return pupil, sorted([*views, *orphans], key=lambda v: v.occurrence.start) if orphans else views
+    return sorted([*views, *orphans], key=lambda v: v.occurrence.start) if orphans else views
 
 
-def _orphan_view(booking: Booking, zone: ZoneInfo) -> OccurrenceView[Booking]:
+class Week(NamedTuple):
+    """What ``read_week`` found: the views, or the school whose calendar must be read first."""
+
+    views: list[OccurrenceView[StoredBooking]] | None
+    school_id: str
+    stamp: datetime | None
+
+
+async def read_week(
+    conn: Any,
+    who: Principal,
+    pupil_id: str,
+    from_date: date,
+    to_date: date,
+    now: datetime,
+    calendar: SchoolCalendar | None = None,
+) -> Week:
+    """``occurrences_for`` in one statement on an asyncpg ``conn`` (PostgreSQL).
+
+    ``views`` is None when the school's calendar is not in memory (nor given): read
+    it (``dated_calendar``) and call again with it. Raises as ``occurrences_for``.
+    """
+    check_range(from_date, to_date)
+    found = await booking_repo.week_rows(conn, pupil_id, from_date, to_date)
+    if (
+        found is None
+        or found.provider_id != who.provider_id
+        or (who.role is Role.PUPIL and who.subject_id != pupil_id)
+    ):
+        raise NotFound(f"There is no pupil {pupil_id!r}.")
+    if calendar is None:
+        calendar = repo.remembered_calendar(found.school_id, found.stamp, found.time_zone)
+    if calendar is None:
+        return Week(None, found.school_id, found.stamp)
+    lessons = {v.key: (v.id, repo.lesson_from_row(v)) for v in found.lessons}
+    unavailable = [booking_repo.unavailable_from_row(v) for v in found.unavailable]
+    views = lay_out(calendar, lessons, found.bookings, unavailable, from_date, to_date, now)
+    return Week(views, found.school_id, found.stamp)
+
+
+def _orphan_view(booking: B, zone: ZoneInfo) -> OccurrenceView[B]:
     """A live booking whose lesson is gone (flagged, or kept as a one-off), as an occurrence.
 
     So that the week grid and the API show it where it is booked, never "Free".
@@ -105,7 +176,7 @@ async def past_lessons(
     session: AsyncSession,
     outcomes: LessonOutcomes | None,
     pupil_id: str,
-    views: list[OccurrenceView[Booking]],
+    views: Sequence[OccurrenceView[B]],
     now: datetime,
 ) -> dict[tuple[str, date], PastLesson]:
     """What became of the lessons among ``views`` that are over, by (lesson key, date).

@@ -7,7 +7,8 @@ Who may see which pupil is decided in ``scheduler.timetables.repository``
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import date, datetime, time
+from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,12 +23,18 @@ from scheduler.bookings.unavailability.domain import (
 from scheduler.timetables.repository import lock_rows
 
 __all__ = [
+    "LessonValues",
+    "StoredBooking",
+    "UnavailabilityColumns",
+    "UnavailabilityValues",
+    "WeekRows",
     "live_bookings",
     "load_unavailability",
     "lock_booking",
     "lock_device",
     "locked_device",
     "unavailable_from_row",
+    "week_rows",
 ]
 
 
@@ -63,7 +70,32 @@ async def lock_booking(session: AsyncSession, booking_id: str) -> None:
     )
 
 
-def unavailable_from_row(row: UnavailabilityRow) -> Unavailable:
+class UnavailabilityColumns(Protocol):
+    """The stored columns of an unavailability: its row, or the plain values of one."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def reason(self) -> str: ...
+    @property
+    def weekdays(self) -> list[int]: ...
+    @property
+    def start_time(self) -> time | None: ...
+    @property
+    def end_time(self) -> time | None: ...
+    @property
+    def valid_from(self) -> date | None: ...
+    @property
+    def valid_to(self) -> date | None: ...
+    @property
+    def starts_at(self) -> datetime | None: ...
+    @property
+    def ends_at(self) -> datetime | None: ...
+
+
+def unavailable_from_row(row: UnavailabilityColumns) -> Unavailable:
     """The domain form of a stored unavailability."""
     if row.kind == "weekly" and row.start_time is not None and row.end_time is not None:
         return WeeklyUnavailable(
@@ -106,3 +138,113 @@ async def live_bookings(
     if between is not None:
         query = query.where(Booking.lesson_date >= between[0], Booking.lesson_date <= between[1])
     return list(await session.scalars(query.order_by(Booking.starts_at)))
+
+
+# --- a pupil's week in one statement (PostgreSQL, the pool's asyncpg connection) ---------
+
+
+class LessonValues(NamedTuple):
+    """A lesson's columns."""
+
+    id: str
+    key: str
+    subject: str
+    weekday: int
+    start_time: time
+    end_time: time
+    class_group: str
+    teacher: str
+    room: str
+    week: str | None
+    valid_from: date | None
+    valid_to: date | None
+    excluded_dates: list[str]
+    extra_dates: list[str]
+
+
+class StoredBooking(NamedTuple):
+    """A live booking's columns, as the week shows them."""
+
+    id: str
+    pupil_id: str
+    lesson_key: str
+    lesson_date: date
+    starts_at: datetime
+    ends_at: datetime
+    subject: str
+    room: str
+    classroom_device_id: str
+    pupil_device_id: str | None
+    status: str
+    outcome: str | None
+    cancel_reason: str | None
+    flagged_reason: str | None
+
+
+class UnavailabilityValues(NamedTuple):
+    """An unavailability's columns."""
+
+    id: str
+    kind: str
+    reason: str
+    weekdays: list[int]
+    start_time: time | None
+    end_time: time | None
+    valid_from: date | None
+    valid_to: date | None
+    starts_at: datetime | None
+    ends_at: datetime | None
+
+
+WEEK = """
+SELECT p.provider_id, p.school_id, s.time_zone, c.updated_at,
+  ARRAY(SELECT ROW(l.id, l.key, l.subject, l.weekday, l.start_time, l.end_time, l.class_group,
+                   l.teacher, l.room, l.week, l.valid_from, l.valid_to, l.excluded_dates,
+                   l.extra_dates)
+        FROM lessons l WHERE l.pupil_id = p.id ORDER BY l.key),
+  ARRAY(SELECT ROW(b.id, b.pupil_id, b.lesson_key, b.lesson_date, b.starts_at, b.ends_at,
+                   b.subject, b.room, b.classroom_device_id, b.pupil_device_id, b.status,
+                   b.outcome, b.cancel_reason, b.flagged_reason)
+        FROM bookings b
+        WHERE b.pupil_id = p.id AND b.status = 'booked'
+          AND b.lesson_date >= $2 AND b.lesson_date <= $3
+        ORDER BY b.starts_at),
+  ARRAY(SELECT ROW(u.id, u.kind, u.reason, u.weekdays, u.start_time, u.end_time, u.valid_from,
+                   u.valid_to, u.starts_at, u.ends_at)
+        FROM unavailability u WHERE u.pupil_id = p.id ORDER BY u.kind DESC, u.created_at)
+FROM pupils p
+JOIN schools s ON s.id = p.school_id
+LEFT JOIN school_calendars c ON c.school_id = s.id
+WHERE p.id = $1
+"""
+
+
+class WeekRows(NamedTuple):
+    """What ``week_rows`` read: the pupil's provider and school, the school's zone and
+    calendar stamp, and the pupil's lessons, live bookings of the dates and unavailability."""
+
+    provider_id: str
+    school_id: str
+    time_zone: str
+    stamp: datetime | None
+    lessons: list[LessonValues]
+    bookings: list[StoredBooking]
+    unavailable: list[UnavailabilityValues]
+
+
+async def week_rows(conn: Any, pupil_id: str, from_date: date, to_date: date) -> WeekRows | None:
+    """One statement on an asyncpg connection (one round trip, one snapshot); None when
+    there is no such pupil (or they have no school)."""
+    row = await conn.fetchrow(WEEK, pupil_id, from_date, to_date)
+    if row is None:
+        return None
+    provider_id, school_id, time_zone, stamp, lessons, bookings, unavailable = row
+    return WeekRows(
+        provider_id,
+        school_id,
+        time_zone,
+        stamp,
+        [LessonValues(*v) for v in lessons],
+        [StoredBooking(*v) for v in bookings],
+        [UnavailabilityValues(*v) for v in unavailable],
+    )

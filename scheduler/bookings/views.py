@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from scheduler.bookings.domain import OccurrenceView
-from scheduler.bookings.models import Booking, UnavailabilityRow
+from scheduler.bookings.domain import BookedFields, OccurrenceView
+from scheduler.bookings.models import UnavailabilityRow
 from scheduler.bookings.ports import PastLesson
 from scheduler.bookings.schemas import (
     BookingOut,
@@ -22,7 +22,7 @@ from telepresence.platform.errors import InvalidInput
 __all__ = ["booking_out", "occurrence_out", "unavailability_out", "unavailable_in"]
 
 
-def booking_out(b: Booking) -> BookingOut:
+def booking_out(b: BookedFields) -> BookingOut:
     """The API view of a booking."""
     return BookingOut(
         id=b.id,
@@ -42,7 +42,9 @@ def booking_out(b: Booking) -> BookingOut:
     )
 
 
-def occurrence_out(view: OccurrenceView[Booking], past: PastLesson | None = None) -> OccurrenceOut:
+def occurrence_out(
+    view: OccurrenceView[BookedFields], past: PastLesson | None = None
+) -> OccurrenceOut:
     """The API view of an occurrence with its booking state (and outcome, once over)."""
     occ, lesson = view.occurrence, view.lesson
     return OccurrenceOut(

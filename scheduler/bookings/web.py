@@ -7,13 +7,17 @@ audit log; booking events are published after commit.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
+
 from aiohttp import web
 
 from scheduler.bookings import availability
 from scheduler.bookings import services as bookings
+from scheduler.bookings.domain import BookedFields, OccurrenceView
 from scheduler.bookings.events import HubBookingEvents
 from scheduler.bookings.ports import LESSON_OUTCOMES, tell_unwell
-from scheduler.bookings.repository import unavailable_from_row
+from scheduler.bookings.repository import StoredBooking, unavailable_from_row
 from scheduler.bookings.schemas import (
     BookingIn,
     BookingOut,
@@ -34,8 +38,11 @@ from scheduler.bookings.views import (
     unavailability_out,
     unavailable_in,
 )
+from scheduler.timetables import repository as repo
+from telepresence.platform.errors import NotFound
 from telepresence.platform.http.context import CLOCK, DATABASE, EVENTS, NOTIFIER
 from telepresence.platform.http.routing import Routes
+from telepresence.platform.models import School
 from telepresence.platform.security.audit import record_read, record_request
 from telepresence.platform.security.identity import STAFF, Principal, Role
 
@@ -61,16 +68,47 @@ async def list_occurrences(
 ) -> list[OccurrenceOut]:
     """In UTC start order; local times are the school's, DST-correct; closures skipped."""
     now = request.app[CLOCK].now()
-    async with request.app[DATABASE].sessions() as session:
-        pupil, views = await availability.occurrences_for(
-            session, who, request.match_info["pupil_id"], query.from_, query.to, now
-        )
-        outcomes = request.app.get(LESSON_OUTCOMES)
-        past = await availability.past_lessons(session, outcomes, pupil.id, views, now)
-    await record_read(request, who, "occurrences.read", "pupil", pupil.id)
+    database = request.app[DATABASE]
+    pupil_id = request.match_info["pupil_id"]
+    views: Sequence[OccurrenceView[BookedFields]]
+    if database.dialect == "postgresql":
+        views = await _week_in_one_statement(request, who, pupil_id, query, now)
+    else:
+        async with database.sessions() as session:
+            _, views = await availability.occurrences_for(
+                session, who, pupil_id, query.from_, query.to, now
+            )
+    past = {}
+    outcomes = request.app.get(LESSON_OUTCOMES)
+    if outcomes is not None and any(v.occurrence.end <= now for v in views):
+        async with database.sessions() as session:
+            past = await availability.past_lessons(session, outcomes, pupil_id, views, now)
+    await record_read(request, who, "occurrences.read", "pupil", pupil_id)
     return [
         occurrence_out(v, past.get((v.occurrence.lesson_key, v.occurrence.date))) for v in views
     ]
+
+
+async def _week_in_one_statement(
+    request: web.Request, who: Principal, pupil_id: str, query: DateRangeQuery, now: datetime
+) -> list[OccurrenceView[StoredBooking]]:
+    database = request.app[DATABASE]
+    async with database.driver() as conn:
+        week = await availability.read_week(conn, who, pupil_id, query.from_, query.to, now)
+        if week.views is not None:
+            return week.views
+    # The school's calendar is not in memory yet (or changed): read it, then lay out again.
+    async with database.sessions() as session:
+        school = await session.get(School, week.school_id)
+        if school is None:
+            raise NotFound(f"There is no pupil {pupil_id!r}.")
+        calendar = await repo.dated_calendar(session, school, week.stamp)
+    async with database.driver() as conn:
+        week = await availability.read_week(
+            conn, who, pupil_id, query.from_, query.to, now, calendar
+        )
+    assert week.views is not None
+    return week.views
 
 
 @routes.api(

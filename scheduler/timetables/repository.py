@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections import OrderedDict, defaultdict
 from collections.abc import Sequence
-from datetime import date, datetime
-from typing import Any
+from datetime import date, datetime, time
+from typing import Any, Protocol
 
 from sqlalchemy import Select, Update, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -38,6 +38,7 @@ from telepresence.platform.models import Pupil, School
 from telepresence.platform.security.identity import Principal, Role
 
 __all__ = [
+    "LessonColumns",
     "apply_lesson",
     "dated_calendar",
     "get_school",
@@ -49,6 +50,7 @@ __all__ = [
     "lock_pupils",
     "lock_rows",
     "pupil_display_name",
+    "remembered_calendar",
     "save_calendar",
     "save_period_codes",
     "school_with_stamp",
@@ -151,6 +153,17 @@ async def dated_calendar(
     while len(_CALENDARS) > CALENDAR_CACHE_SIZE:
         _CALENDARS.popitem(last=False)
     return calendar
+
+
+def remembered_calendar(
+    school_id: str, stamp: datetime | None, time_zone: str
+) -> SchoolCalendar | None:
+    """``dated_calendar``'s copy of the school's calendar under ``stamp``, if it has one."""
+    key = (school_id, stamp, time_zone)
+    found = _CALENDARS.get(key)
+    if found is not None:
+        _CALENDARS.move_to_end(key)
+    return found
 
 
 async def load_calendar(session: AsyncSession, school: School) -> SchoolCalendar:
@@ -308,7 +321,36 @@ def stored_week(lesson: Lesson) -> str | None:
     return FORTNIGHT_FROM_FIRST if lesson.interval == 2 else lesson.week
 
 
-def lesson_from_row(row: LessonRow) -> Lesson:
+class LessonColumns(Protocol):
+    """The stored columns of a lesson: its row, or the plain values of one."""
+
+    @property
+    def subject(self) -> str: ...
+    @property
+    def weekday(self) -> int: ...
+    @property
+    def start_time(self) -> time: ...
+    @property
+    def end_time(self) -> time: ...
+    @property
+    def class_group(self) -> str: ...
+    @property
+    def teacher(self) -> str: ...
+    @property
+    def room(self) -> str: ...
+    @property
+    def week(self) -> str | None: ...
+    @property
+    def valid_from(self) -> date | None: ...
+    @property
+    def valid_to(self) -> date | None: ...
+    @property
+    def excluded_dates(self) -> list[str]: ...
+    @property
+    def extra_dates(self) -> list[str]: ...
+
+
+def lesson_from_row(row: LessonColumns) -> Lesson:
     """The domain lesson stored in ``row``."""
     return Lesson(
         subject=row.subject,

@@ -121,6 +121,19 @@ class Database:
         async with self.sessions() as session, session.begin():
             yield session
 
+    @asynccontextmanager
+    async def driver(self) -> AsyncIterator[Any]:
+        """A pooled connection's own driver connection (asyncpg), for hot reads in plain SQL.
+
+        Outside any transaction: each statement is its own, and sees one snapshot.
+        PostgreSQL only (the same pool, so the same limits and stale-connection check).
+        """
+        if self.dialect != "postgresql":
+            raise RuntimeError("driver connections are for PostgreSQL")
+        async with self.engine.connect() as conn:
+            raw = await conn.get_raw_connection()
+            yield raw.driver_connection
+
     async def ping(self) -> float:
         """Round-trip a trivial query; returns the time it took in milliseconds."""
         start = datetime.now(UTC)
