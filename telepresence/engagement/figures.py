@@ -34,6 +34,8 @@ __all__ = [
     "pupil_weeks",
     "subject_counts",
     "subjects_and_weeks",
+    "summed",
+    "tally",
     "total_of",
     "trends",
     "week_shares",
@@ -166,17 +168,18 @@ def with_trend(weeks: list[Counts], previous: int = 4) -> list[Counts]:
 def trends(shares: Sequence[float | None], previous: int = 4) -> list[float | None]:
     """Each week's share (oldest first) minus the mean share of the ``previous`` weeks before it
     that have one, rounded to 4 places; None without a share on both sides."""
-    out: list[float | None] = []
+    out: list[float | None] = [None] * len(shares)
     for i, share in enumerate(shares):
+        if share is None or i == 0:
+            continue
         before = [s for s in shares[max(0, i - previous) : i] if s is not None]
-        out.append(
-            round(share - sum(before) / len(before), 4) if share is not None and before else None
-        )
+        if before:
+            out[i] = round(share - sum(before) / len(before), 4)
     return out
 
 
-WeekShare = tuple[date, float | None, float | None]
-"""A pupil's school week as the dashboard draws it: (monday, share, trend)."""
+WeekShare = tuple[float | None, float | None]
+"""A pupil's school week as the dashboard draws it: (share, trend)."""
 
 
 async def last_used_by_device(db: AsyncSession, provider_id: str, until: date) -> dict[str, date]:
@@ -249,12 +252,13 @@ async def move_punctuality(
 class Breakdown:
     """The figures of a scope from one scan of the outcomes (see ``breakdown``).
 
-    ``weeks``: per pupil, their weeks (oldest first) with share and trend (``with_trend``),
+    ``weeks``: per pupil, their weeks by monday (oldest first) with share and trend (as
+    ``with_trend``),
     including the weeks before the scope asked for (for the trend); the rest count lessons in
     the scope's dates only.
     """
 
-    weeks: dict[str, list[WeekShare]]
+    weeks: dict[str, dict[date, WeekShare]]
     pupils: list[Counts]
     schools: list[Counts]
     devices: list[Counts]
@@ -263,7 +267,22 @@ class Breakdown:
     last_used: dict[str, date]  # device -> last lesson date with the pupil present (in scope)
 
 
-def _summed(into: dict[Any, list[int]], key: Any, values: list[int]) -> None:
+def tally(outcome: str, present_seconds: int, booked_seconds: int) -> list[int]:
+    """One outcome's counts, as ``Counts`` holds them (the same sums as ``_tally``'s SQL)."""
+    live = outcome != "cancelled"
+    return [
+        int(live),
+        int(present_seconds > 0),
+        int(outcome == "attended"),
+        int(outcome == "partial"),
+        int(outcome == "missed"),
+        int(not live),
+        present_seconds,
+        booked_seconds if live else 0,
+    ]
+
+
+def summed(into: dict[Any, list[int]], key: Any, values: list[int]) -> None:
     """Add ``values`` to ``into[key]`` (plain lists: this runs once per group of a term)."""
     acc = into.get(key)
     if acc is None:
@@ -327,10 +346,10 @@ async def breakdown(db: AsyncSession, scope: Scope, *, weeks_before: int = 4) ->
     devices: dict[Any, list[int]] = {}
     total: dict[Any, list[int]] = {}
     for (pupil, school, device), values in places.items():
-        _summed(pupils, pupil, values)
-        _summed(schools, school, values)
-        _summed(devices, device, values)
-        _summed(total, "provider", values)
+        summed(pupils, pupil, values)
+        summed(schools, school, values)
+        summed(devices, device, values)
+        summed(total, "provider", values)
     return Breakdown(
         weeks={pupil: _week_shares(mine, bool(straddling)) for pupil, mine in seconds.items()},
         pupils=_counts(pupils, lambda k: (k,)),
@@ -342,11 +361,11 @@ async def breakdown(db: AsyncSession, scope: Scope, *, weeks_before: int = 4) ->
     )
 
 
-def _week_shares(seconds: dict[date, list[int]], resort: bool) -> list[WeekShare]:
+def _week_shares(seconds: dict[date, list[int]], resort: bool) -> dict[date, WeekShare]:
     """A pupil's weeks (present and booked seconds by monday) with share and trend."""
     mondays = sorted(seconds) if resort else list(seconds)
     shares = [p / b if b else None for p, b in (seconds[m] for m in mondays)]
-    return list(zip(mondays, shares, trends(shares), strict=True))
+    return dict(zip(mondays, zip(shares, trends(shares), strict=True), strict=True))
 
 
 def _straddles(first: date, last: date) -> ColumnElement[bool]:
@@ -398,8 +417,8 @@ async def _straddling(
             had = mine.get(monday, [0, 0])
             mine[monday] = [had[0] + values[6], had[1] + values[7]]
             if in_scope:
-                _summed(places, (pupil, school, device), values)
-                _summed(mondays, monday, values)
+                summed(places, (pupil, school, device), values)
+                summed(mondays, monday, values)
                 _later(last_used, device, row[13])
 
 
@@ -467,7 +486,7 @@ async def subject_counts(db: AsyncSession, scope: Scope) -> list[Counts]:
         if first_lesson < scope.first or last_lesson > scope.last:
             straddling.add(tuple(row[:3]))
         else:
-            _summed(subjects, row[2], [*row[5:]])
+            summed(subjects, row[2], [*row[5:]])
     if straddling:
         group = (Out.school_id, Out.week_monday, Out.subject)
         raw = _tally(group).where(
@@ -477,7 +496,7 @@ async def subject_counts(db: AsyncSession, scope: Scope) -> list[Counts]:
         )
         for edge in (await db.execute(raw)).all():
             if tuple(edge[:3]) in straddling:
-                _summed(subjects, edge[2], [*edge[3:]])
+                summed(subjects, edge[2], [*edge[3:]])
     return _counts(subjects, lambda k: (k,))
 
 
@@ -521,9 +540,9 @@ async def subjects_and_weeks(
     for row in (await db.execute(_PUPIL_SUBJECT_WEEKS, values)).all():
         subject, monday, in_range = row[:3]
         sums = [*row[3:]]  # sums of at least one non-null integer: never None
-        _summed(weeks, (pupil_id, monday), sums)
+        summed(weeks, (pupil_id, monday), sums)
         if in_range:
-            _summed(subjects, subject, sums)
+            summed(subjects, subject, sums)
     return (
         [Counts((k,), *v) for k, v in subjects.items()],
         with_trend(_counts(weeks, lambda k: k)),
@@ -539,5 +558,5 @@ def total_of(groups: Sequence[Counts], key: tuple[Any, ...] = ()) -> Counts:
             c.booked, c.joined, c.attended, c.partial, c.missed, c.cancelled,
             c.present_seconds, c.booked_seconds,
         ]  # fmt: skip
-        _summed(total, key, values)
+        summed(total, key, values)
     return Counts(key, *total.get(key, [0] * 8))

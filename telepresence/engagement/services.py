@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,7 +22,10 @@ from telepresence.engagement.figures import (
     counts_by,
     move_punctuality,
     subjects_and_weeks,
+    summed,
+    tally,
     total_of,
+    with_trend,
 )
 from telepresence.engagement.models import AlertRecipientRow, AlertRow, OutcomeRow
 from telepresence.engagement.schemas import (
@@ -35,6 +39,7 @@ from telepresence.engagement.schemas import (
     SummaryOut,
 )
 from telepresence.engagement.signals import calendars, school_days_after
+from telepresence.platform.errors import NotFound
 from telepresence.platform.models import Pupil
 from telepresence.platform.security.identity import Principal, Role
 
@@ -109,6 +114,22 @@ _LESSONS = (
 )
 
 
+_LESSON_COLUMNS = [getattr(Out, f.name) for f in fields(LessonOutcome)]
+_REPORT = (
+    select(Pupil.id, Pupil.first_name, Pupil.last_name, *_LESSON_COLUMNS)
+    .outerjoin(
+        Out,
+        (Out.pupil_id == Pupil.id)
+        & (Out.provider_id == Pupil.provider_id)
+        & (Out.lesson_date >= bindparam("wide_first"))
+        & (Out.lesson_date <= bindparam("end")),
+    )
+    .where(Pupil.id == bindparam("pupil"), Pupil.provider_id == bindparam("provider"))
+    .order_by(Out.subject, Out.starts_at)  # subjects in the database's order, as counts_by
+)
+_REPORT_OF_KEY_WORKER = _REPORT.where(Pupil.key_worker_id == bindparam("me"))
+
+
 def outcome_out(r: LessonOutcome) -> OutcomeOut:
     """The API shape of one lesson's outcome."""
     return OutcomeOut(
@@ -152,10 +173,47 @@ async def pupil_engagement(
 async def pupil_report(
     db: AsyncSession, who: Principal, pupil_id: str, start: date, end: date
 ) -> tuple[PupilEngagementOut, list[LessonOutcome]]:
-    """``pupil_engagement`` and ``pupil_outcomes`` together (the pupil's page): the pupil is
-    looked up once, so three round trips in all (``NotFound`` if not visible)."""
-    pupil = await access.visible_pupil(db, who, pupil_id)
-    return await _engagement_of(db, pupil, start, end), await _lessons_of(db, pupil, start, end)
+    """``pupil_engagement`` and ``pupil_outcomes`` together (the pupil's page, the home-school
+    report) in one round trip: the pupil, if the caller may see them (the access check),
+    joined to their outcomes from four weeks before the range's week (for the trend) to its
+    end, summed here (a term is a hundred lessons). ``NotFound`` if not visible."""
+    if who.role not in (Role.ADMIN, Role.COORDINATOR, Role.HOSPITAL_STAFF):
+        await access.visible_pupil(db, who, pupil_id)  # raises: no pupils for this role
+    query = _REPORT_OF_KEY_WORKER if who.role is Role.HOSPITAL_STAFF else _REPORT
+    values = {
+        "pupil": pupil_id,
+        "provider": who.provider_id,
+        "me": who.subject_id,
+        "wide_first": start - timedelta(days=start.weekday(), weeks=4),
+        "end": end,
+    }
+    rows = (await db.execute(query, values)).all()
+    if not rows:
+        await access.visible_pupil(db, who, pupil_id)  # says why (another's, or none)
+        raise NotFound(f"There is no pupil {pupil_id!r}.")  # pragma: no cover - a race
+    weeks: dict[Any, list[int]] = {}
+    subjects: dict[Any, list[int]] = {}  # first seen = the database's order of subjects
+    lessons = []
+    for row in rows:
+        if row[3] is None:
+            continue  # the pupil without outcomes in the dates (the outer join's one row)
+        lesson = LessonOutcome(*row[3:])
+        values_ = tally(lesson.outcome, lesson.present_seconds, lesson.booked_seconds)
+        summed(weeks, (pupil_id, week_monday(lesson.lesson_date)), values_)
+        if lesson.lesson_date >= start:
+            summed(subjects, lesson.subject, values_)
+            lessons.append(lesson)
+    lessons.sort(key=lambda r: r.starts_at)
+    first_name, last_name = rows[0][1], rows[0][2]
+    engagement = _engagement_out(
+        pupil_id,
+        f"{first_name} {last_name}",
+        start,
+        end,
+        [Counts((k,), *v) for k, v in subjects.items()],
+        with_trend([Counts(k, *weeks[k]) for k in sorted(weeks)]),
+    )
+    return engagement, lessons
 
 
 async def _lessons_of(
@@ -170,11 +228,18 @@ async def _engagement_of(
 ) -> PupilEngagementOut:
     # Four weeks more before the range, so the first weeks have a trend too.
     subjects, weeks = await subjects_and_weeks(db, pupil.provider_id, pupil.id, start, end)
+    name = f"{pupil.first_name} {pupil.last_name}"
+    return _engagement_out(pupil.id, name, start, end, subjects, weeks)
+
+
+def _engagement_out(
+    pupil_id: str, name: str, start: date, end: date, subjects: list[Counts], weeks: list[Counts]
+) -> PupilEngagementOut:
     shown = [w for w in weeks if w.key[1] >= week_monday(start)]
     total = total_of(subjects)  # every lesson has one subject: no third scan
     return PupilEngagementOut(
-        pupil_id=pupil.id,
-        name=f"{pupil.first_name} {pupil.last_name}",
+        pupil_id=pupil_id,
+        name=name,
         start=start,
         end=end,
         total=counts_out(total, "total"),

@@ -125,9 +125,9 @@ async def rollup_differences(database: Database) -> list[tuple[str, object]]:
 
 
 def week_shares(weeks):
-    """``with_trend``'s weeks as ``Breakdown.weeks`` holds them: pupil -> (monday, share,
+    """``with_trend``'s weeks as ``Breakdown.weeks`` holds them: pupil -> monday -> (share,
     trend), oldest first."""
-    out: dict[str, list[tuple[date, float | None, float | None]]] = {}
+    out: dict[str, dict[date, tuple[float | None, float | None]]] = {}
     for c in sorted(weeks, key=lambda c: c.key):
-        out.setdefault(c.key[0], []).append((c.key[1], c.share, c.trend))
+        out.setdefault(c.key[0], {})[c.key[1]] = (c.share, c.trend)
     return out

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from factories import add_device
+import pytest
+from factories import add_device, add_user
 from integration.engagement_helpers import past_lesson, past_weekdays, week_shares
 from sqlalchemy import func, select
 
@@ -19,6 +20,7 @@ from telepresence.engagement.figures import (
 )
 from telepresence.engagement.jobs import compute_finished_outcomes
 from telepresence.engagement.models import OutcomeRow as Out
+from telepresence.platform.errors import NotFound
 from telepresence.platform.http.context import DATABASE, JOBS
 from telepresence.platform.security.identity import Principal, Role
 
@@ -83,7 +85,7 @@ async def test_breakdown_equals_one_query_per_grouping(client, org, clock):
         assert _plain([figures.provider])[0][1:] == _plain([provider])[0][1:]
         assert figures.provider.booked > 0
         assert figures.provider.cancelled > 0
-        assert any(t is not None for weeks in figures.weeks.values() for _, _, t in weeks)
+        assert any(t is not None for weeks in figures.weeks.values() for _, t in weeks.values())
         used = await db.scalar(
             select(func.max(Out.lesson_date)).where(
                 Out.present_seconds > 0, Out.lesson_date >= first, Out.lesson_date <= days[-1]
@@ -132,3 +134,45 @@ async def test_a_pupils_report_is_their_engagement_and_lessons_in_one_go(client,
     assert figures.subjects
     assert len(lessons) == len(days) - 3
     assert [services.outcome_out(r).description for r in lessons[:3]]
+
+
+async def test_a_pupils_report_checks_who_asks_in_its_one_query(client, org, clock):
+    """services.pupil_report looks the pupil up in the same query as their outcomes: the key
+    worker sees them, as the coordinator does; another key worker, an assistant, another
+    provider and an unknown pupil are not found; no outcomes is an empty report."""
+    database = client.app[DATABASE]
+    _, days = await _a_term(client, org)
+    staff = org.users["hospital_staff"]
+    async with database.transaction() as db:
+        other_staff = await add_user(db, "hospital_staff", org.provider_id, email="o@test.example")
+    coordinator = Principal(
+        Role.COORDINATOR, org.users["coordinator"].id, "C", provider_id=org.provider_id
+    )
+    first = days[7]
+    async with database.sessions() as db:
+        expected = await services.pupil_report(db, coordinator, org.pupil.id, first, days[-1])
+        key_worker = Principal(Role.HOSPITAL_STAFF, staff.id, "K", provider_id=org.provider_id)
+        assert (
+            await services.pupil_report(db, key_worker, org.pupil.id, first, days[-1]) == expected
+        )
+        assert expected[0] == await services.pupil_engagement(
+            db, coordinator, org.pupil.id, first, days[-1]
+        )
+        for who, pupil_id in (
+            (Principal(Role.HOSPITAL_STAFF, other_staff.id, "O", provider_id=org.provider_id),
+             org.pupil.id),
+            (Principal(Role.ASSISTANT, org.users["assistant"].id, "A",
+                       provider_id=org.provider_id), org.pupil.id),
+            (Principal(Role.ADMIN, org.users["other_admin"].id, "X",
+                       provider_id=org.other_provider_id), org.pupil.id),
+            (coordinator, "no-such-pupil"),
+        ):  # fmt: skip
+            with pytest.raises(NotFound):
+                await services.pupil_report(db, who, pupil_id, first, days[-1])
+        before = days[0] - timedelta(days=90)
+        empty, lessons = await services.pupil_report(
+            db, coordinator, org.pupil.id, before, before + timedelta(days=6)
+        )
+    assert lessons == []
+    assert (empty.weeks, empty.subjects, empty.total.booked) == ([], [], 0)
+    assert empty.name == "Sam Kowalski"

@@ -203,7 +203,7 @@ async def _pupil_lines(
     lines = []
     for pupil_id, first_name, last_name, school_id in people.values():
         # Their weeks (four more before the range, for the trend): (share, trend) by monday.
-        mine = {m: (share, trend) for m, share, trend in figures.weeks.get(pupil_id, ())}
+        mine = figures.weeks.get(pupil_id, {})
         shown = [mine[m] for m in mondays if m in mine]
         lines.append(
             PupilLine(
