@@ -18,7 +18,13 @@ concurrent keep-alive connections, ``--seconds`` after a short warm-up):
   (``POST /api/pupils/{id}/bookings``), every request a different occurrence
   (clash checks against the pupil's and both devices' bookings, audit, commit);
 - **baseline**: an aiohttp hello-world doing one PostgreSQL query per request
-  (asyncpg, a pool of 10 like the service's, a primary-key lookup of a pupil).
+  (asyncpg, a pool of 10, a primary-key lookup of a pupil);
+- **booking floor** (not a goal, the floor under the booking's figure): an aiohttp
+  app doing, per booking, the statements a correct booking needs in plain asyncpg
+  (``BEGIN``; lock the pupil with their school; the lesson and unavailability; lock
+  the pupil's devices; the overlapping bookings; insert the booking and its audit
+  entry; ``COMMIT``: 7 round trips), without the service's rules, sign-in or JSON
+  schemas, on further occurrences of the same list.
 
 Goal per measure: at least half the baseline's throughput and p99 under 50 ms.
 The last lines printed are one JSON object per measure.
@@ -69,6 +75,76 @@ async def hello(request):
 app = web.Application()
 app.cleanup_ctx.append(pool)
 app.router.add_get("/hello", hello)
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
+"""
+
+
+BOOKING_FLOOR = """
+import json, os, sys, uuid
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+import asyncpg
+from aiohttp import web
+
+PUPIL = (
+    "SELECT p.provider_id, p.school_id, s.time_zone FROM pupils p "
+    "JOIN schools s ON s.id = p.school_id WHERE p.id = $1 FOR UPDATE OF p"
+)
+LESSON = (
+    "SELECT l.key, l.subject, l.room, l.start_time, l.end_time, "
+    "ARRAY(SELECT ROW(u.kind, u.weekdays, u.start_time, u.end_time, u.starts_at, u.ends_at) "
+    "FROM unavailability u WHERE u.pupil_id = $2) "
+    "FROM lessons l WHERE l.id = $1 AND l.pupil_id = $2"
+)
+DEVICES = (
+    "SELECT id, kind, lifecycle FROM devices WHERE pupil_id = $1 AND kind IN ('robot', 'tablet') "
+    "ORDER BY id FOR UPDATE"
+)
+OVERLAPS = (
+    "SELECT b.id, b.pupil_id FROM bookings b WHERE b.status = 'booked' AND b.starts_at < $3 "
+    "AND b.ends_at > $2 AND (b.pupil_id = $1 OR b.classroom_device_id = ANY($4) "
+    "OR b.pupil_device_id = ANY($4))"
+)
+INSERT = (
+    "WITH b AS (INSERT INTO bookings (id, pupil_id, school_id, lesson_key, lesson_date, starts_at, "
+    "ends_at, subject, room, classroom_device_id, pupil_device_id, status, created_at, created_by) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'booked', $12, 'floor') RETURNING id) "
+    "INSERT INTO audit_log (at, provider_id, actor_role, actor_id, action, subject_type, "
+    "subject_id, request_id, details, note) SELECT $12, $13, 'hospital_staff', 'floor', "
+    "'booking.add', 'pupil', $2, '', json_build_object('booking', b.id), '' FROM b"
+)
+
+async def pool(app):
+    app["pool"] = await asyncpg.create_pool(os.environ["DSN"], min_size=10, max_size=10)
+    yield
+    await app["pool"].close()
+
+async def book(request):
+    pupil_id = request.match_info["pupil_id"]
+    body = await request.json()
+    day = datetime.strptime(body["date"], "%Y-%m-%d").date()
+    now = datetime.now(UTC)
+    async with request.app["pool"].acquire() as conn, conn.transaction():
+        provider_id, school_id, zone = await conn.fetchrow(PUPIL, pupil_id)
+        key, subject, room, start, end, _unavailable = await conn.fetchrow(
+            LESSON, body["lesson_id"], pupil_id
+        )
+        devices = await conn.fetch(DEVICES, pupil_id)
+        robot = next(d["id"] for d in devices if d["kind"] == "robot")
+        tablet = next((d["id"] for d in devices if d["kind"] == "tablet"), None)
+        starts = datetime.combine(day, start, ZoneInfo(zone)).astimezone(UTC)
+        ends = datetime.combine(day, end, ZoneInfo(zone)).astimezone(UTC)
+        if await conn.fetch(OVERLAPS, pupil_id, starts, ends, [d["id"] for d in devices]):
+            return web.json_response({"detail": "clash"}, status=409)
+        booking_id = uuid.uuid4().hex
+        await conn.execute(INSERT, booking_id, pupil_id, school_id, key, day, starts, ends,
+                           subject, room, robot, tablet, now, provider_id)
+    return web.json_response({"id": booking_id, "start": starts.isoformat()}, status=201)
+
+app = web.Application()
+app.cleanup_ctx.append(pool)
+app.router.add_post("/api/pupils/{pupil_id}/bookings", book)
+app.router.add_get("/hello", lambda r: web.json_response({}))
 web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
 """
 
@@ -232,6 +308,26 @@ async def occurrences_to_book(base: str, staff: dict[str, str], pupils: list[str
     return todo
 
 
+async def booking_floor(
+    args: argparse.Namespace, base: str, dsn: str, todo: list[Request]
+) -> dict[str, float]:
+    """The booking's statements in plain asyncpg (``BOOKING_FLOOR``), on more of ``todo``."""
+    port = free_port()
+    floor = start([sys.executable, "-c", BOOKING_FLOOR, str(port)], {"DSN": dsn})
+    try:
+        await wait_up(f"http://127.0.0.1:{port}/hello")
+        old, new = f"{base}/api/pupils/", f"http://127.0.0.1:{port}/api/pupils/"
+
+        def floor_booking() -> Request:
+            method, url, headers, body = todo.pop()
+            return (method, url.replace(old, new, 1), headers, body)
+
+        return await load(None, floor_booking, args.clients, args.seconds)
+    finally:
+        floor.terminate()
+        floor.wait(15)
+
+
 async def measure(args: argparse.Namespace, url: str, dsn: str) -> dict[str, dict[str, float]]:
     school_id, pupils = await seed(url, args.pupils)
     figures: dict[str, dict[str, float]] = {}
@@ -262,13 +358,14 @@ async def measure(args: argparse.Namespace, url: str, dsn: str) -> dict[str, dic
 
         figures["week"] = await load(None, week, args.clients, args.seconds)
         todo = await occurrences_to_book(base, staff, pupils)
-        needed = int(args.seconds * 2000) + 10_000
+        needed = int(args.seconds * 4000) + 10_000
         if len(todo) < needed:
             print(f"warning: {len(todo)} occurrences to book; the run may exhaust them")
         figures["booking"] = await load(None, todo.pop, args.clients, args.seconds)
     finally:
         service.terminate()
         service.wait(15)
+    figures["booking_floor"] = await booking_floor(args, base, dsn, todo)
     port = free_port()
     bare = start([sys.executable, "-c", BASELINE, str(port)], {"DSN": dsn})
     try:
@@ -304,6 +401,14 @@ def report(figures: dict[str, dict[str, float]], clients: int) -> list[dict[str,
             "errors": int(f["errors"]),
             "what": what,
         })  # fmt: skip
+        if name == "booking":
+            floor = figures["booking_floor"]
+            out[-1] |= {
+                "floor_rps": round(floor["rps"], 1),
+                "floor_ratio": round(floor["rps"] / base["rps"], 3),
+                "floor_p99_ms": round(floor["p99_ms"], 1),
+                "floor_errors": int(floor["errors"]),
+            }
     return out
 
 
