@@ -59,8 +59,7 @@ async def load_plan(session: AsyncSession, who: Principal, pupil_id: str) -> Pla
 # --- devices -------------------------------------------------------------------------------
 
 
-async def _locked_device(session: AsyncSession, plan: Plan, device_id: str, field: str) -> Device:
-    device = await booking_repo.locked_device(session, device_id)
+def _checked(plan: Plan, device: Device | None, device_id: str, field: str) -> Device:
     if device is None or device.provider_id != plan.pupil.provider_id:
         raise InvalidInput(
             f"There is no device {device_id!r}.", errors=[{"field": field, "message": "unknown"}]
@@ -73,14 +72,12 @@ async def _locked_device(session: AsyncSession, plan: Plan, device_id: str, fiel
     return device
 
 
-async def _assigned(session: AsyncSession, pupil_id: str) -> dict[str, str]:
+def _assigned(devices: list[Device], pupil_id: str) -> dict[str, str]:
     """The pupil's assigned robot and tablet by kind (active first, then by name)."""
-    rows = await session.scalars(
-        select(Device).where(Device.pupil_id == pupil_id, Device.kind.in_(("robot", "tablet")))
-    )
     rank = {"active": 0, "maintenance": 1}
     chosen: dict[str, str] = {}
-    for device in sorted(rows, key=lambda d: (rank.get(d.lifecycle, 2), d.name)):
+    mine = [d for d in devices if d.pupil_id == pupil_id and d.kind in ("robot", "tablet")]
+    for device in sorted(mine, key=lambda d: (rank.get(d.lifecycle, 2), d.name)):
         chosen.setdefault(device.kind, device.id)
     return chosen
 
@@ -105,10 +102,18 @@ class Devices:
 async def choose_devices(
     session: AsyncSession, plan: Plan, classroom_id: str | None, pupil_device_id: str | None
 ) -> Devices:
-    """The chosen devices, locked, defaulting to the pupil's assigned robot and tablet."""
-    assigned = (
-        await _assigned(session, plan.pupil.id) if not (classroom_id and pupil_device_id) else {}
+    """The chosen devices, locked, defaulting to the pupil's assigned robot and tablet.
+
+    One statement locks the devices given and, when one is not given, the pupil's
+    robots and tablets to choose from (read after the lock, as they are now).
+    """
+    given = [d for d in (classroom_id, pupil_device_id) if d]
+    defaults = not (classroom_id and pupil_device_id)
+    rows = await booking_repo.locked_devices(
+        session, given, assigned_to=plan.pupil.id if defaults else None
     )
+    by_id = {d.id: d for d in rows}
+    assigned = _assigned(rows, plan.pupil.id) if defaults else {}
     classroom_id = classroom_id or assigned.get("robot")
     if classroom_id is None:
         raise Conflict(
@@ -117,10 +122,10 @@ async def choose_devices(
             errors=[{"field": "classroom_device_id", "message": "no robot assigned"}],
         )
     pupil_device_id = pupil_device_id or assigned.get("tablet")
-    classroom = await _locked_device(session, plan, classroom_id, "classroom_device_id")
+    classroom = _checked(plan, by_id.get(classroom_id), classroom_id, "classroom_device_id")
     tablet = None
     if pupil_device_id is not None:
-        tablet = await _locked_device(session, plan, pupil_device_id, "pupil_device_id")
+        tablet = _checked(plan, by_id.get(pupil_device_id), pupil_device_id, "pupil_device_id")
     return Devices(classroom, tablet)
 
 

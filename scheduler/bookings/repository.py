@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from datetime import date, datetime, time
 from typing import Any, NamedTuple, Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from device_registry.models import Device
@@ -32,24 +32,31 @@ __all__ = [
     "load_unavailability",
     "lock_booking",
     "lock_device",
-    "locked_device",
+    "locked_devices",
     "unavailable_from_row",
     "week_rows",
 ]
 
 
-async def locked_device(session: AsyncSession, device_id: str) -> Device | None:
-    """``lock_device`` and the device's row as it is now (one round trip on PostgreSQL)."""
+async def locked_devices(
+    session: AsyncSession, ids: list[str], assigned_to: str | None = None
+) -> list[Device]:
+    """The devices of ``ids`` and (with ``assigned_to``) the pupil's robots and tablets,
+    locked until the transaction ends and read as they are now, in one round trip on
+    PostgreSQL (in order of id, so that two bookings lock shared devices in one order)."""
+    chosen: ColumnElement[bool] = Device.id.in_(ids)
+    if assigned_to is not None:
+        chosen = or_(
+            chosen, and_(Device.pupil_id == assigned_to, Device.kind.in_(("robot", "tablet")))
+        )
     if session.get_bind().dialect.name == "sqlite":
-        await lock_device(session, device_id)
-        return await session.get(Device, device_id, populate_existing=True)
-    found = await session.scalars(
-        select(Device)
-        .where(Device.id == device_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    return found.first()
+        touch = update(Device).where(chosen).values(lifecycle=Device.lifecycle)
+        await session.execute(touch.execution_options(synchronize_session=False))
+        query = select(Device).where(chosen).order_by(Device.id)
+    else:
+        query = select(Device).where(chosen).order_by(Device.id).with_for_update()
+    found = await session.scalars(query.execution_options(populate_existing=True))
+    return list(found)
 
 
 async def lock_device(session: AsyncSession, device_id: str) -> None:

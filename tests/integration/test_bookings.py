@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 from factories import add_device
@@ -21,6 +21,7 @@ from sqlalchemy import select, update
 
 from device_registry.models import Device
 from scheduler.bookings.events import BOOKINGS_TOPIC
+from scheduler.bookings.models import Booking
 from telepresence.platform.http.context import DATABASE, EVENTS
 from telepresence.platform.models import AuditEntry, Pupil
 from telepresence.platform.security.audit import flush_reads
@@ -383,6 +384,37 @@ async def test_two_staff_booking_one_robot_at_once_cannot_both_win(client, org, 
         ),
     )
     assert sorted([sam.status, noah.status]) == [201, 409]
+
+
+async def test_a_burst_of_bookings_of_one_robot_at_one_time_books_it_once(client, org, ready):
+    """Devices are locked together (one statement, in order of id) before the clash check."""
+    noah_id, noah_lessons = await add_noah(client, org, ready.staff)
+    sam = [
+        book(client, org.pupil.id, ready.staff, ready.lessons["A-mon-0850"], "2025-02-03")
+        for _ in range(3)
+    ]
+    noah = [
+        book(
+            client,
+            noah_id,
+            ready.staff,
+            noah_lessons["A-mon-0850"],
+            "2025-02-03",
+            classroom_device_id=ready.robot_id,
+        )
+        for _ in range(3)
+    ]
+    statuses = sorted(r.status for r in await asyncio.gather(*sam, *noah))
+    assert statuses == [201, 409, 409, 409, 409, 409]
+    async with client.app[DATABASE].sessions() as db:
+        live = await db.scalars(
+            select(Booking.id).where(
+                Booking.classroom_device_id == ready.robot_id,
+                Booking.lesson_date == date(2025, 2, 3),
+                Booking.status == "booked",
+            )
+        )
+        assert len(list(live)) == 1
 
 
 async def test_two_cancellations_at_once_cancel_once(client, org, ready):
