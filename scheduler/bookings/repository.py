@@ -6,6 +6,7 @@ Who may see which pupil is decided in ``scheduler.timetables.repository``
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from datetime import date, datetime, time
 from typing import Any, NamedTuple, Protocol
@@ -28,6 +29,7 @@ __all__ = [
     "UnavailabilityColumns",
     "UnavailabilityValues",
     "WeekRows",
+    "lesson_values",
     "live_bookings",
     "load_unavailability",
     "lock_booking",
@@ -206,8 +208,8 @@ class UnavailabilityValues(NamedTuple):
 WEEK = """
 SELECT p.provider_id, p.school_id, s.time_zone, c.updated_at,
   ARRAY(SELECT ROW(l.id, l.key, l.subject, l.weekday, l.start_time, l.end_time, l.class_group,
-                   l.teacher, l.room, l.week, l.valid_from, l.valid_to, l.excluded_dates,
-                   l.extra_dates)
+                   l.teacher, l.room, l.week, l.valid_from, l.valid_to,
+                   l.excluded_dates::text, l.extra_dates::text)
         FROM lessons l WHERE l.pupil_id = p.id ORDER BY l.key),
   ARRAY(SELECT ROW(b.id, b.pupil_id, b.lesson_key, b.lesson_date, b.starts_at, b.ends_at,
                    b.subject, b.room, b.classroom_device_id, b.pupil_device_id, b.status,
@@ -234,9 +236,14 @@ class WeekRows(NamedTuple):
     school_id: str
     time_zone: str
     stamp: datetime | None
-    lessons: list[LessonValues]
+    lessons: tuple[tuple[Any, ...], ...]  # as stored (JSON as text): a key to remember them by
     bookings: list[StoredBooking]
     unavailable: list[UnavailabilityValues]
+
+
+def lesson_values(stored: tuple[Any, ...]) -> LessonValues:
+    """A lesson's columns from ``WeekRows.lessons`` (its JSON decoded)."""
+    return LessonValues._make([*stored[:12], json.loads(stored[12]), json.loads(stored[13])])
 
 
 async def week_rows(conn: Any, pupil_id: str, from_date: date, to_date: date) -> WeekRows | None:
@@ -251,7 +258,7 @@ async def week_rows(conn: Any, pupil_id: str, from_date: date, to_date: date) ->
         school_id,
         time_zone,
         stamp,
-        [LessonValues(*v) for v in lessons],
+        tuple(tuple(v) for v in lessons),
         [StoredBooking(*v) for v in bookings],
         [UnavailabilityValues(*v) for v in unavailable],
     )

@@ -92,3 +92,53 @@ async def test_a_calendar_changed_on_another_instance_is_seen_by_the_next_reques
     }
     assert (await other.put(url, json=closed, headers=staff)).status == 200
     assert "2025-03-12" not in await dates()
+
+
+async def test_a_lesson_changed_in_the_database_is_seen_by_the_next_week_read(
+    client, clock, org, login
+):
+    """A pupil's lessons are remembered by their stored columns: any change is a new key."""
+    from scheduler.timetables.models import LessonRow
+    from telepresence.platform.models import Pupil
+
+    clock.offset = datetime(2025, 1, 1, 9, tzinfo=UTC) - datetime.now(UTC)
+    staff = await login("hospital_staff")
+    assert (
+        await client.put(
+            f"/api/schools/{org.school_id}/calendar", json=calendar_payload(), headers=staff
+        )
+    ).status == 200
+    async with client.app[DATABASE].transaction() as db:
+        twin = Pupil(
+            provider_id=org.provider_id, school_id=org.school_id, first_name="Ada",
+            last_name="Twin", pupil_code="ADAT01", pin_hash="x", created_at=clock.now(),
+        )  # fmt: skip
+        db.add(twin)
+    for pupil_id in (org.pupil.id, twin.id):  # the same timetable for two pupils
+        resp = await client.post(
+            f"/api/pupils/{pupil_id}/timetable",
+            data=SIMS_CSV,
+            params={"format": "csv"},
+            headers=staff | {"Content-Type": "application/octet-stream"},
+        )
+        assert resp.status == 200, await resp.text()
+    week = {"from": "2025-03-10", "to": "2025-03-14"}
+
+    async def rooms(pupil_id: str) -> dict[str, set[str]]:
+        url = f"/api/pupils/{pupil_id}/occurrences"
+        resp = await client.get(url, params=week, headers=staff)
+        assert resp.status == 200, await resp.text()
+        found: dict[str, set[str]] = {}
+        for o in await resp.json():
+            found.setdefault(o["room"], set()).add(o["lesson_id"])
+        return found
+
+    sam, ada = await rooms(org.pupil.id), await rooms(twin.id)  # remembered now
+    sam_ids = set().union(*sam.values())
+    assert sam_ids.isdisjoint(set().union(*ada.values()))  # each pupil's own lessons
+    async with client.app[DATABASE].transaction() as db:  # as another instance would
+        await db.execute(
+            update(LessonRow).where(LessonRow.pupil_id == org.pupil.id).values(room="Lab 9")
+        )
+    assert set((await rooms(org.pupil.id)).keys()) == {"Lab 9"}
+    assert await rooms(twin.id) == ada  # the other pupil's are untouched
