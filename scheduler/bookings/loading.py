@@ -47,8 +47,7 @@ class Plan:
 
 async def load_plan(session: AsyncSession, who: Principal, pupil_id: str) -> Plan:
     """The pupil (if visible to ``who``), locked, with their calendar and unavailability."""
-    pupil, school, stamp = await repo.school_with_stamp(session, who, pupil_id)
-    await repo.lock_pupil(session, pupil.id)
+    pupil, school, stamp = await repo.school_with_stamp(session, who, pupil_id, lock=True)
     rows = await booking_repo.load_unavailability(session, pupil.id)
     unavailable = [booking_repo.unavailable_from_row(r) for r in rows]
     calendar = await repo.dated_calendar(session, school, stamp)

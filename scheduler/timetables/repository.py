@@ -117,17 +117,24 @@ CALENDAR_CACHE_SIZE = 4096
 
 
 async def school_with_stamp(
-    session: AsyncSession, who: Principal, pupil_id: str
+    session: AsyncSession, who: Principal, pupil_id: str, *, lock: bool = False
 ) -> tuple[Pupil, School, datetime | None]:
-    """``visible_pupil``, their school and its calendar's stamp, in one round trip."""
-    found = (
-        await session.execute(
-            select(Pupil, School, SchoolCalendarRow.updated_at)
-            .join(School, School.id == Pupil.school_id)
-            .outerjoin(SchoolCalendarRow, SchoolCalendarRow.school_id == School.id)
-            .where(Pupil.id == pupil_id)
-        )
-    ).first()
+    """``visible_pupil``, their school and its calendar's stamp, in one round trip.
+
+    With ``lock``, the pupil's row is held until the transaction ends, as
+    ``lock_pupil`` holds it (in the same statement on PostgreSQL).
+    """
+    query = (
+        select(Pupil, School, SchoolCalendarRow.updated_at)
+        .join(School, School.id == Pupil.school_id)
+        .outerjoin(SchoolCalendarRow, SchoolCalendarRow.school_id == School.id)
+        .where(Pupil.id == pupil_id)
+    )
+    if lock and session.get_bind().dialect.name == "sqlite":
+        await lock_pupil(session, pupil_id)
+    elif lock:
+        query = query.with_for_update(of=Pupil).execution_options(populate_existing=True)
+    found = (await session.execute(query)).first()
     if found is None:
         raise NotFound(f"There is no pupil {pupil_id!r}.")
     pupil, school, stamp = found
