@@ -7,6 +7,12 @@ mean a NOTIFY per heartbeat. Best effort by design: a page that misses an
 update gets the next one, and reloads show the database's state. Topics the
 hub coalesces (device changes the rota acts on) are not dropped: the latest
 event per key waits for the next tick however many arrive.
+
+The LISTEN connection is watched: when PostgreSQL restarts or ends it, the
+bridge logs it, reconnects with a bounded backoff (0.5 s doubling to 5 s) and
+listens again; what this instance published meanwhile waits in the outbox
+(bounded, device changes coalesced) and goes out once connected. Events other
+instances sent while this one was disconnected are not replayed.
 """
 
 from __future__ import annotations
@@ -27,6 +33,11 @@ __all__ = ["CHANNEL", "PostgresEventBridge"]
 CHANNEL = "classbridge_events"
 MAX_PAYLOAD = 7_500
 OUTBOX_SIZE = 5_000
+APPLICATION_NAME = "classbridge-bridge"
+RECONNECT_FIRST_S = 0.5
+RECONNECT_MAX_S = 5.0
+CONNECT_TIMEOUT_S = 5.0
+MAX_UNSENT = 1_000  # batches (7.5 MB) kept across connections lost in the middle of a send
 log = structlog.get_logger("classbridge.events")
 
 
@@ -54,17 +65,62 @@ class PostgresEventBridge:
         self._latest: dict[str, LatestQueue] = {}
         self._conn: Any = None
         self._task: asyncio.Task[None] | None = None
-        self._postgres_error: type[Exception] = OSError
+        # Batches a lost connection did not send: first out after reconnecting.
+        self._unsent: list[str] = []
+        self._errors: tuple[type[Exception], ...] = (OSError,)
+        self.reconnects = 0
+
+    @property
+    def connected(self) -> bool:
+        """Whether the LISTEN connection is open (events flow both ways)."""
+        return self._open()
+
+    def _open(self) -> bool:
+        return self._conn is not None and not self._conn.is_closed()
 
     async def start(self) -> None:
         """Connect, listen, and start forwarding this instance's events."""
         import asyncpg  # only deployments on PostgreSQL load the driver
 
-        self._conn = await asyncpg.connect(self.dsn)
-        await self._conn.add_listener(CHANNEL, self._received)
+        self._errors = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+        await self._connect()
         self.hub.forward = self._queue
-        self._postgres_error = asyncpg.PostgresError
         self._task = asyncio.get_running_loop().create_task(self._send_loop())
+
+    async def _connect(self) -> None:
+        import asyncpg
+
+        conn = await asyncpg.connect(
+            self.dsn,
+            timeout=CONNECT_TIMEOUT_S,
+            server_settings={"application_name": APPLICATION_NAME},
+        )
+        try:
+            await conn.add_listener(CHANNEL, self._received)
+        except BaseException:
+            conn.terminate()
+            raise
+        self._conn = conn
+
+    async def _reconnect(self) -> None:
+        """Reconnect and listen again, waiting 0.5 s doubling to 5 s between tries."""
+        log.warning("event_bridge_disconnected", instance=self.instance)
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.terminate()
+        delay, tries = RECONNECT_FIRST_S, 0
+        while True:
+            await asyncio.sleep(delay)
+            tries += 1
+            try:
+                await self._connect()
+            except self._errors as exc:
+                log.warning("event_bridge_reconnect_failed", tries=tries, error=str(exc))
+                delay = min(delay * 2, RECONNECT_MAX_S)
+                continue
+            self.reconnects += 1
+            log.info("event_bridge_reconnected", instance=self.instance, tries=tries)
+            return
 
     def _queue(self, topic: str, event: dict[str, Any]) -> None:
         key = self.hub.keys.get(topic)
@@ -116,14 +172,26 @@ class PostgresEventBridge:
 
     async def _send_loop(self) -> None:
         while True:
+            if not self._open():
+                await self._reconnect()
             await asyncio.sleep(self.tick)
-            if self._conn is None or not self._pending():
+            if not self._open() or not (self._unsent or self._pending()):
                 continue
-            for payload in self._batches():
+            payloads, self._unsent = self._unsent + self._batches(), []
+            for n, payload in enumerate(payloads):
                 try:
                     await self._conn.execute("SELECT pg_notify($1, $2)", CHANNEL, payload)
-                except (OSError, self._postgres_error) as exc:
+                except self._errors as exc:
                     log.warning("event_forward_failed", error=str(exc))
+                    if not self._open():  # lost: this batch and the rest go after reconnecting
+                        self._keep_unsent(payloads[n:])
+                        break
+
+    def _keep_unsent(self, payloads: list[str]) -> None:
+        if len(payloads) > MAX_UNSENT:
+            log.warning("event_batches_dropped", count=len(payloads) - MAX_UNSENT)
+            del payloads[:-MAX_UNSENT]
+        self._unsent = payloads
 
     async def close(self) -> None:
         """Stop forwarding and disconnect."""
