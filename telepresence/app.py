@@ -60,6 +60,7 @@ from telepresence.platform.http.context import (
     BACKGROUND,
     CLOCK,
     DATABASE,
+    EVENT_BRIDGE,
     EVENTS,
     JOBS,
     LOGIN_LIMITER,
@@ -219,6 +220,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     if database.dialect == "postgresql":
         bridge = PostgresEventBridge(settings.effective_database_url, app[EVENTS])
         await bridge.start()
+        app[EVENT_BRIDGE] = bridge
         # Devices may be on other instances or on a device gateway: messages and
         # disconnects for them go over the bridge, and the leader answers gateways.
         hub.shared = True

@@ -44,6 +44,7 @@ class GatewayHub(LinkHub):
         return None
 
 
+GATEWAY_BRIDGE = web.AppKey("gateway_bridge", PostgresEventBridge)
 GATEWAY_HUB = web.AppKey("gateway_hub", GatewayHub)
 GATEWAY_SETTINGS = web.AppKey("gateway_settings", Settings)
 GATEWAY_STORE = web.AppKey("gateway_store", PgTelemetryStore)
@@ -102,14 +103,21 @@ async def serve_device(request: web.Request) -> web.StreamResponse:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    """200 with the number of sockets while the database answers; 503 when it does not."""
+    """200 with the number of sockets while the database answers; 503 when it does not.
+
+    ``bridge`` says whether the event bridge to the service is connected (``reconnecting``
+    after a database restart); information only, it reconnects by itself.
+    """
     hub = request.app[GATEWAY_HUB]
     try:
         await request.app[GATEWAY_STORE].pool.fetchval("SELECT 1")
     except (OSError, TimeoutError) as exc:
         log.warning("gateway_database_unavailable", error=str(exc))
         return web.json_response({"status": "unavailable", "devices": len(hub)}, status=503)
-    return web.json_response({"status": "ok", "database": "ok", "devices": len(hub)})
+    bridge = "connected" if request.app[GATEWAY_BRIDGE].connected else "reconnecting"
+    return web.json_response(
+        {"status": "ok", "database": "ok", "bridge": bridge, "devices": len(hub)}
+    )
 
 
 async def _resources(app: web.Application) -> AsyncIterator[None]:
@@ -125,7 +133,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     bridge = PostgresEventBridge(dsn, events)
     store = PgTelemetryStore(pool)
     hub = GatewayHub(store, SystemClock(), events)
-    app[GATEWAY_STORE], app[GATEWAY_HUB] = store, hub
+    app[GATEWAY_STORE], app[GATEWAY_HUB], app[GATEWAY_BRIDGE] = store, hub, bridge
     await bridge.start()
     hub.start()
     log.info("gateway_started", instance=bridge.instance)

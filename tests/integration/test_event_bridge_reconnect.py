@@ -14,14 +14,18 @@ from typing import Any
 
 import asyncpg
 import pytest
+from factories import OPERATOR_TOKEN
 
+from device_registry.gateway.server import GATEWAY_BRIDGE, create_gateway
 from device_registry.links import CHANGES_TOPIC, change_key
+from telepresence.app import create_app
 from telepresence.platform.events.eventbridge import (
     APPLICATION_NAME,
     PostgresEventBridge,
     asyncpg_dsn,
 )
 from telepresence.platform.events.events import EventHub
+from telepresence.platform.http.context import EVENTS
 
 TOPIC = "fleet:org-1"
 
@@ -116,3 +120,26 @@ async def test_the_bridge_keeps_trying_while_the_database_is_unreachable(postgre
     async with two.hub.subscribe(TOPIC) as at_two:
         assert await _next(at_two, timeout=8.0) == {"n": 1}
     assert one.connected
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_the_service_and_the_gateway_reconnect_and_say_so(aiohttp_client, settings):
+    service = await aiohttp_client(create_app(settings))
+    gateway = await aiohttp_client(create_gateway(settings))
+    operator = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
+
+    async def states() -> tuple[str, str]:
+        ready = await (await service.get("/readyz", headers=operator)).json()
+        health = await (await gateway.get("/healthz")).json()
+        return ready["event_bridge"], health["bridge"]
+
+    assert await states() == ("connected", "connected")
+    assert await _terminate_bridges(settings.database_url) == 2
+    await asyncio.sleep(0.2)
+    assert await states() == ("reconnecting", "reconnecting")
+    assert (await service.get("/readyz")).status == 200  # information only
+    # A fleet update from the gateway reaches the service after the restart.
+    async with service.app[EVENTS].subscribe(TOPIC) as at_service:
+        gateway.app[GATEWAY_BRIDGE].hub.publish(TOPIC, {"device_id": "d1", "online": True})
+        assert await _next(at_service) == {"device_id": "d1", "online": True}
+    assert await states() == ("connected", "connected")

@@ -250,7 +250,7 @@ async def test_moves_are_counted_by_state(client, org):
     assert value(samples, "classbridge_moves", state="failed") == 1
 
 
-async def test_readyz_says_ready_and_only_the_operator_sees_why(client):
+async def test_readyz_says_ready_and_only_the_operator_sees_why(client, database_url):
     anonymous = await client.get("/readyz")
     assert anonymous.status == 200
     assert await anonymous.json() == {"status": "ready"}
@@ -261,6 +261,8 @@ async def test_readyz_says_ready_and_only_the_operator_sees_why(client):
         "database": "ok",
         "leader_election": "disabled",
         "smtp": "not configured",
+        # LISTEN/NOTIFY between instances: PostgreSQL only.
+        "event_bridge": "connected" if database_url.startswith("postgresql") else "not used",
     }
 
 

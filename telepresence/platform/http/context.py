@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from telepresence.platform.clock import Clock
 from telepresence.platform.database import Database
+from telepresence.platform.events.eventbridge import PostgresEventBridge
 from telepresence.platform.events.events import EventHub
 from telepresence.platform.events.notifier import Notifier
 from telepresence.platform.jobs.background import Background
@@ -24,6 +25,7 @@ __all__ = [
     "CLOCK",
     "DATABASE",
     "EVENTS",
+    "EVENT_BRIDGE",
     "JOBS",
     "LOGIN_LIMITER",
     "NAV_BADGES",
@@ -42,6 +44,7 @@ SETTINGS = web.AppKey("settings", Settings)
 DATABASE = web.AppKey("database", Database)
 CLOCK = web.AppKey("clock", Clock)
 EVENTS = web.AppKey("events", EventHub)
+EVENT_BRIDGE = web.AppKey("event_bridge", PostgresEventBridge)  # on PostgreSQL only
 LOGIN_LIMITER = web.AppKey("login_limiter", RateLimiter)
 ACCOUNT_LIMITER = web.AppKey("account_limiter", RateLimiter)
 RESOLVERS: web.AppKey[dict[TokenKind, TokenResolver]] = web.AppKey("token_resolvers")

@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from sqlalchemy.exc import SQLAlchemyError
 
 from telepresence.platform.errors import NotFound, Unauthorized
-from telepresence.platform.http.context import CLOCK, DATABASE, JOBS, SETTINGS
+from telepresence.platform.http.context import CLOCK, DATABASE, EVENT_BRIDGE, JOBS, SETTINGS
 from telepresence.platform.http.routing import Routes
 from telepresence.platform.operations.metrics import CONTENT_TYPE, METRICS, token_matches
 from telepresence.platform.security.identity import PUBLIC, Principal, Role
@@ -74,6 +74,7 @@ class ReadyOut(BaseModel):
     database: str | None = None
     leader_election: str | None = None
     smtp: str | None = None
+    event_bridge: str | None = None
 
 
 def _metrics_bearer(request: web.Request) -> bool:
@@ -97,6 +98,15 @@ async def _database_state(request: web.Request) -> str:
     except (SQLAlchemyError, OSError, TimeoutError):
         return "unavailable"
     return "ok"
+
+
+def _bridge_state(request: web.Request) -> str:
+    # Information only: it reconnects by itself, and a database restart would make
+    # every instance unready at once.
+    bridge = request.app.get(EVENT_BRIDGE)
+    if bridge is None:
+        return "not used"
+    return "connected" if bridge.connected else "reconnecting"
 
 
 def _election_state(request: web.Request) -> str:
@@ -126,6 +136,7 @@ async def readyz(request: web.Request, who: Principal | None) -> web.Response:
     body: dict[str, str] = {"status": "ready" if ready else "not ready"}
     if is_operator(request, who):
         body |= {"database": database, "leader_election": election, "smtp": smtp}
+        body["event_bridge"] = _bridge_state(request)
     return web.json_response(body, status=200 if ready else 503)
 
 
