@@ -98,3 +98,52 @@ def test_the_bridge_forwards_every_device_change_of_a_flood_and_caps_the_rest():
     assert changes == {f"d{n % 8000}": n % 101 for n in range(20_000)}
     assert fleet == OUTBOX_SIZE
     assert not bridge._pending()
+
+
+class _Connection:
+    """Stands for asyncpg's: NOTIFYs are recorded; one can be made to fail by dying."""
+
+    def __init__(self, die_on: int | None = None) -> None:
+        self.sent: list[str] = []
+        self.closed = False
+        self.die_on = die_on
+
+    def is_closed(self) -> bool:
+        return self.closed
+
+    def terminate(self) -> None:
+        self.closed = True
+
+    async def execute(self, _sql: str, _channel: str, payload: str) -> None:
+        if self.die_on is not None and len(self.sent) == self.die_on:
+            self.closed = True
+            raise ConnectionResetError("the server closed the connection")
+        self.sent.append(payload)
+
+
+async def test_batches_a_dying_connection_did_not_send_go_first_after_reconnecting(monkeypatch):
+    monkeypatch.setattr("telepresence.platform.events.eventbridge.RECONNECT_FIRST_S", 0.01)
+    bridge = PostgresEventBridge("postgresql://localhost/x", EventHub(), tick=0.01)
+    dying, fresh = _Connection(die_on=1), _Connection()
+
+    async def connect() -> None:
+        bridge._conn = fresh
+
+    bridge._connect = connect  # type: ignore[method-assign]
+    bridge._conn = dying
+    for n in range(300):  # ~4 batches of 7,500 bytes
+        bridge._queue("fleet:p", {"n": n, "pad": "x" * 80})
+    task = asyncio.get_running_loop().create_task(bridge._send_loop())
+    try:
+        async with asyncio.timeout(5):
+            while bridge._pending() or bridge._unsent or not fresh.sent:
+                await asyncio.sleep(0.01)
+    finally:
+        task.cancel()
+    sent = [
+        event["n"]
+        for payload in dying.sent + fresh.sent
+        for _t, event in json.loads(payload)["events"]
+    ]
+    assert sent == list(range(300))
+    assert bridge.reconnects == 1
