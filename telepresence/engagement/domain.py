@@ -23,6 +23,7 @@ __all__ = [
     "Usage",
     "cancel_reason_of",
     "describe",
+    "last_four_weeks",
     "lesson_outcome",
     "school_days",
     "usage_of",
@@ -296,6 +297,15 @@ def describe(outcome: str, reason: str | None, present_seconds: int, booked_seco
 def week_monday(day: date) -> date:
     """The Monday of the school week ``day`` falls in."""
     return day - timedelta(days=day.weekday())
+
+
+def last_four_weeks(end: date) -> date:
+    """The first day of "the last 4 weeks" up to ``end``: the Monday three weeks before
+    ``end``'s week, so the period is four whole school weeks (the last up to ``end``) and
+    every week's figure counts the same lessons on the dashboard and on a pupil's page (a
+    range starting on a Tuesday would count its first week without the Monday in the one
+    and whole in the other, as a pupil's weeks are always whole)."""
+    return week_monday(end) - timedelta(weeks=3)
 
 
 def school_days(

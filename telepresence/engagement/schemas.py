@@ -7,6 +7,7 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, Field, model_validator
 
+from telepresence.engagement.domain import last_four_weeks
 from telepresence.platform.http.routing import Schema
 
 __all__ = [
@@ -26,7 +27,8 @@ MAX_SPAN = timedelta(days=731)
 
 
 class RangeQuery(Schema):
-    """A date range (local lesson dates, both ends inclusive; default the last four weeks),
+    """A date range (local lesson dates, both ends inclusive; default the last four weeks:
+    from the Monday three weeks before the end's week),
     optionally one school or pupil."""
 
     start: date | None = None
@@ -45,7 +47,7 @@ class RangeQuery(Schema):
     def dates(self, today: date) -> tuple[date, date]:
         """The range with defaults filled in (re-checked: a lone ``start`` may be absurd)."""
         end = self.end or today
-        start = self.start or end - timedelta(days=27)
+        start = self.start or last_four_weeks(end)
         if end < start:
             raise ValueError("the range ends before it starts")
         if end - start > MAX_SPAN:

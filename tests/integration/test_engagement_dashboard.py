@@ -71,7 +71,7 @@ async def test_the_dashboard_shows_who_is_drifting_and_why(client, org, login):
     assert await _audits(client, "engagement.dashboard") == 1
     # Sam's sparkline says each week's share as the pupil's own figures do (API, same range).
     today = datetime.now(UTC).date()
-    start = today - timedelta(days=27)
+    start = today - timedelta(days=today.weekday(), weeks=3)  # "the last 4 weeks": whole weeks
     api = await client.get(
         f"/api/engagement/pupils/{org.pupil.id}?start={start}&end={today}",
         headers=await login("coordinator"),

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from scheduler.timetables.calendar import SchoolCalendar
+from telepresence.engagement.domain import last_four_weeks
 from telepresence.platform.errors import InvalidInput
 
 __all__ = ["MAX_SPAN", "Period", "Range", "parse_range", "term_of"]
@@ -91,10 +92,10 @@ def parse_range(
     if period is Period.TERM:
         start, end = term_of(calendar, today)
     elif period is Period.WEEKS:
-        start, end = today - timedelta(days=27), today
+        start, end = last_four_weeks(today), today
     else:
         end = _day(form["end"], "end") if form.get("end") else today
-        start = _day(form["start"], "start") if form.get("start") else end - timedelta(days=27)
+        start = _day(form["start"], "start") if form.get("start") else last_four_weeks(end)
     if end < start:
         raise InvalidInput(
             f"The range ends ({end:%d %b %Y}) before it starts ({start:%d %b %Y}).",

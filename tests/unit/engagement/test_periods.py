@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
@@ -25,7 +25,7 @@ def test_this_term_comes_from_the_calendar_or_the_usual_english_terms():
 
 
 def test_the_form_gives_a_range():
-    assert parse_range({}, TODAY, None).start == date(2026, 10, 22)
+    assert parse_range({}, TODAY, None).start == date(2026, 10, 26)
     term = parse_range({"period": "term", "school": "s1"}, TODAY, None)
     assert (term.period, term.start, term.school_id) == (Period.TERM, date(2026, 9, 1), "s1")
     own = parse_range({"period": "custom", "start": "2026-10-01"}, TODAY, None)
@@ -36,8 +36,8 @@ def test_the_form_gives_a_range():
 def test_a_school_and_a_pupil_are_kept_in_the_query_but_not_in_the_dates():
     rng = parse_range({"period": "4w", "school": "s1", "pupil": " p7 "}, TODAY, None)
     assert (rng.school_id, rng.pupil_id) == ("s1", "p7")
-    assert rng.query() == "period=4w&start=2026-10-22&end=2026-11-18&school=s1&pupil=p7"
-    assert rng.dates() == "period=4w&start=2026-10-22&end=2026-11-18"
+    assert rng.query() == "period=4w&start=2026-10-26&end=2026-11-18&school=s1&pupil=p7"
+    assert rng.dates() == "period=4w&start=2026-10-26&end=2026-11-18"
     assert parse_range({"pupil": ""}, TODAY, None).pupil_id is None
     assert parse_range({"pupil": "x" * 99}, TODAY, None).pupil_id == "x" * 32
 
@@ -54,3 +54,11 @@ def test_a_school_and_a_pupil_are_kept_in_the_query_but_not_in_the_dates():
 def test_bad_ranges_are_refused_with_words(form, words):
     with pytest.raises(InvalidInput, match=words):
         parse_range(form, TODAY, None)
+
+
+@pytest.mark.parametrize("offset", range(7))
+def test_the_last_four_weeks_are_four_whole_school_weeks_up_to_today(offset):
+    today = date(2026, 12, 7) + timedelta(days=offset)  # Monday 7 Dec .. Sunday 13 Dec
+    rng = parse_range({"period": "4w"}, today, None)
+    assert (rng.start, rng.end) == (date(2026, 11, 16), today)
+    assert rng.start.weekday() == 0
