@@ -8,6 +8,7 @@ the hello, the welcome, the limits and the errors. What a message leads to is th
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -34,7 +35,7 @@ from device_registry.protocol import (
 )
 from telepresence.platform.errors import validation_errors
 
-__all__ = ["HARD_LIMIT_BYTES", "converse", "device_socket"]
+__all__ = ["HARD_LIMIT_BYTES", "converse", "device_socket", "keepalive_seconds"]
 
 HARD_LIMIT_BYTES = 1_048_576  # past this aiohttp closes the socket (1009)
 log = structlog.get_logger("classbridge.devices")
@@ -79,13 +80,20 @@ def _check_frame(data: str) -> tuple[Any | None, dict[str, Any] | None]:
         return None, _error("invalid_message", "The message is not valid.", errors)
 
 
-def device_socket(heartbeat_seconds: float) -> web.WebSocketResponse:
+def keepalive_seconds(heartbeat_seconds: float) -> float:
+    """Silence after which a device is pinged (``LinkHub.keepalive``): a device that does
+    not answer either is dropped half that later, 1.5 periods after its last message."""
+    return heartbeat_seconds + 5.0
+
+
+def device_socket() -> web.WebSocketResponse:
     """The websocket response for a device.
 
-    Pings only go out when the device is silent (heartbeats count as traffic): a device
-    that stops answering is noticed 1.5 periods after its last message.
+    No per-socket keep-alive timer (aiohttp's ``heartbeat=`` resets one on every frame):
+    ``LinkHub.sweep`` pings silent devices once a second over all links, and pings and
+    pongs are answered and noted here (``autoping=False``).
     """
-    return web.WebSocketResponse(heartbeat=heartbeat_seconds + 5.0, max_msg_size=HARD_LIMIT_BYTES)
+    return web.WebSocketResponse(autoping=False, max_msg_size=HARD_LIMIT_BYTES)
 
 
 async def _await_hello(ws: web.WebSocketResponse) -> HelloMessage | None:
@@ -103,6 +111,11 @@ async def _await_hello(ws: web.WebSocketResponse) -> HelloMessage | None:
         if msg.type != WSMsgType.TEXT:
             if msg.type in CLOSED_TYPES:
                 return None
+            if msg.type is WSMsgType.PING:
+                await ws.pong(msg.data)
+                continue
+            if msg.type is WSMsgType.PONG:
+                continue
             await ws.send_json(_error("invalid_message", "Send JSON text frames."))
             continue
         parsed, error = _check_frame(msg.data)
@@ -122,10 +135,12 @@ async def converse(
     provider_id: str,
     name: str,
     heartbeat_seconds: float,
+    transport: asyncio.BaseTransport | None,
 ) -> None:
     """Hello, welcome, then serve the device until its socket closes (``ws`` is prepared).
 
-    The caller authenticated the device (``device_id``, ``provider_id``, ``name``).
+    The caller authenticated the device (``device_id``, ``provider_id``, ``name``);
+    ``transport`` (the request's) is closed when the device stays silent.
     """
     hello = await _await_hello(ws)
     if hello is None:
@@ -142,7 +157,13 @@ async def converse(
     reported = {"reported_model": hello.model, "software_version": hello.software_version}
     in_session = hello.session_id
     del hello
-    link = Link(ws=ws, device_id=device_id, provider_id=provider_id, last_seen=hub.clock.now())
+    link = Link(
+        ws=ws,
+        device_id=device_id,
+        provider_id=provider_id,
+        last_seen=hub.clock.now(),
+        transport=transport,
+    )
     await hub.attach(link)
     hub.describe(link, reported)
     del reported
@@ -171,6 +192,12 @@ async def converse(
 async def _serve(ws: web.WebSocketResponse, hub: LinkHub, link: Link) -> None:
     budget = _Budget(MESSAGES_PER_SECOND)
     async for msg in ws:
+        link.hear()
+        if msg.type is WSMsgType.PING:
+            await ws.pong(msg.data)
+            continue
+        if msg.type is WSMsgType.PONG:
+            continue
         if msg.type in CLOSED_TYPES:
             # 1007 (not UTF-8), 1009 (too big), a ping not answered: expected, and nothing
             # can be written to a closing socket. One quiet line.

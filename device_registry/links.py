@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -96,6 +97,8 @@ log = structlog.get_logger("classbridge.devices")
 DELIVERY_QUEUE = 10_000
 """Messages waiting for this process's sockets (a morning's invitations come at once)."""
 SAMPLE_EVERY = timedelta(minutes=1)
+SWEEP_EVERY = 1.0
+"""Seconds between passes over the links looking for silent devices."""
 
 
 @dataclass(eq=False, slots=True)
@@ -108,6 +111,16 @@ class Link:
     last_seen: datetime
     room: str | None = None
     connected_at: datetime | None = None  # set by attach(); revocations before it spare it
+    transport: asyncio.BaseTransport | None = None
+    heard: float = field(default_factory=time.monotonic)
+    """When a frame last came from the device (``time.monotonic()``; pongs count)."""
+    pinged: float = 0.0
+    """When the sweep pinged the silent device (0: not pinged since it was last heard)."""
+
+    def hear(self) -> None:
+        """A frame came from the device: it is alive."""
+        self.heard = time.monotonic()
+        self.pinged = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,12 +163,20 @@ class LinkHub:
     """
 
     def __init__(
-        self, store: TelemetryStore, clock: Clock, events: EventHub, *, flush_every: float = 1.0
+        self,
+        store: TelemetryStore,
+        clock: Clock,
+        events: EventHub,
+        *,
+        flush_every: float = 1.0,
+        keepalive: float = 20.0,
     ) -> None:
         self.store = store
         self.clock = clock
         self.events = events
         self.flush_every = flush_every
+        self.keepalive = keepalive
+        """Silence (s) after which a device is pinged; unanswered for half that, it is dropped."""
         self.shared = False
         self._links: dict[str, Link] = {}
         self._dirty: dict[str, LiveTelemetry] = {}
@@ -379,6 +400,39 @@ class LinkHub:
                     {"device_id": device_id, "battery_pct": t.battery_pct, "charging": t.charging},
                 )
 
+    async def sweep(self, now: float | None = None) -> None:
+        """Ping devices silent for ``keepalive`` seconds; drop those that stayed silent for
+        half that again after the ping (as aiohttp's ``heartbeat=`` did, per socket: the
+        transport is closed without a close frame, the device sees 1006 and goes offline).
+
+        One pass over the links instead of a timer reset per frame and socket."""
+        now = time.monotonic() if now is None else now
+        keepalive, grace = self.keepalive, self.keepalive / 2
+        for link in [lk for lk in self._links.values() if now - lk.heard >= keepalive]:
+            if link.ws.closed:
+                continue
+            if not link.pinged:
+                link.pinged = now
+                try:
+                    await link.ws.ping()
+                except (ConnectionError, RuntimeError) as exc:
+                    self._drop(link, f"ping failed: {exc}")
+            elif now - link.pinged >= grace:
+                self._drop(link, f"no pong after {grace:g} seconds")
+
+    def _drop(self, link: Link, why: str) -> None:
+        log.info("device_socket_silent", device=link.device_id, reason=why)
+        if link.transport is not None:
+            link.transport.close()  # the handler sees the socket end and detaches it
+
+    async def _sweep(self) -> None:
+        while True:
+            await asyncio.sleep(SWEEP_EVERY)
+            try:
+                await self.sweep()
+            except Exception:
+                log.exception("device_sweep_failed")
+
     async def _run(self) -> None:
         while True:
             await asyncio.sleep(self.flush_every)
@@ -389,10 +443,14 @@ class LinkHub:
                 log.exception("telemetry_flush_failed")
 
     def start(self) -> None:
-        """Start the write-behind loop and the delivery of messages from elsewhere."""
+        """Start the write-behind loop, the delivery of messages from elsewhere and the sweep."""
         if not self._tasks:
             loop = asyncio.get_running_loop()
-            self._tasks = [loop.create_task(self._run()), loop.create_task(self._deliver())]
+            self._tasks = [
+                loop.create_task(self._run()),
+                loop.create_task(self._deliver()),
+                loop.create_task(self._sweep()),
+            ]
 
     async def close_sockets(self) -> None:
         """Close every device socket (1001: going away); the devices reconnect."""

@@ -29,7 +29,7 @@ async def serve_device_socket(request: web.Request, _endpoint: Any) -> web.Strea
     if who.role is not Role.DEVICE:
         raise Forbidden("Only devices connect here.")
     heartbeat = request.app[SETTINGS].heartbeat_seconds
-    ws = device_socket(heartbeat)
+    ws = device_socket()
     await ws.prepare(request)
     device_id, provider_id, name = who.subject_id, who.provider_id or "", who.display_name
     del who
@@ -41,5 +41,6 @@ async def serve_device_socket(request: web.Request, _endpoint: Any) -> web.Strea
         provider_id=provider_id,
         name=name,
         heartbeat_seconds=heartbeat,
+        transport=request.transport,
     )
     return ws

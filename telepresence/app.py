@@ -11,6 +11,7 @@ from aiohttp import web
 
 import device_registry.web
 from device_registry import pages as device_pages
+from device_registry.conversation import keepalive_seconds
 from device_registry.hub import DeviceHub
 from device_registry.jobs import mark_silent_devices_offline, purge_old_telemetry
 from device_registry.links import CHANGES_TOPIC, LESSONS_TOPIC, change_key, lessons_key
@@ -177,7 +178,9 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     reads = ReadAudit(database)
     app[READ_AUDIT] = reads
     reads.start()
-    hub = DeviceHub(database, app[CLOCK], app[EVENTS])
+    hub = DeviceHub(
+        database, app[CLOCK], app[EVENTS], keepalive=keepalive_seconds(settings.heartbeat_seconds)
+    )
     app[DEVICE_HUB] = hub
     invitations = RobotInvitations(database, app[CLOCK], settings, hub)
     hub.lessons = invitations

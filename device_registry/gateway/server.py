@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import structlog
 from aiohttp import web
 
-from device_registry.conversation import converse, device_socket
+from device_registry.conversation import converse, device_socket, keepalive_seconds
 from device_registry.gateway.store import PgTelemetryStore, plain_dsn
 from device_registry.links import CHANGES_TOPIC, LESSONS_TOPIC, LinkHub, change_key, lessons_key
 from telepresence.platform.clock import SystemClock
@@ -89,7 +89,7 @@ async def serve_device(request: web.Request) -> web.StreamResponse:
             instance=request.path,
             headers={"WWW-Authenticate": 'Bearer realm="classbridge"'},
         )
-    ws = device_socket(settings.heartbeat_seconds)
+    ws = device_socket()
     await ws.prepare(request)
     await converse(
         ws,
@@ -98,6 +98,7 @@ async def serve_device(request: web.Request) -> web.StreamResponse:
         provider_id=login.provider_id,
         name=login.name,
         heartbeat_seconds=settings.heartbeat_seconds,
+        transport=request.transport,
     )
     return ws
 
@@ -132,7 +133,9 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     events.coalesce(LESSONS_TOPIC, lessons_key)
     bridge = PostgresEventBridge(dsn, events)
     store = PgTelemetryStore(pool)
-    hub = GatewayHub(store, SystemClock(), events)
+    hub = GatewayHub(
+        store, SystemClock(), events, keepalive=keepalive_seconds(settings.heartbeat_seconds)
+    )
     app[GATEWAY_STORE], app[GATEWAY_HUB], app[GATEWAY_BRIDGE] = store, hub, bridge
     await bridge.start()
     hub.start()

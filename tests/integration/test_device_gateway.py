@@ -10,6 +10,7 @@ import asyncio
 import dataclasses
 import json
 import re
+import time
 
 import aiohttp
 import asyncpg
@@ -346,3 +347,32 @@ async def test_the_gateway_refuses_what_the_service_refuses(client, gateway):
 async def test_a_gateway_on_sqlite_is_refused(tmp_path):
     with pytest.raises(ValueError, match="PostgreSQL"):
         create_gateway(Settings(_env_file=None, data_dir=tmp_path))
+
+
+async def test_the_gateway_drops_a_silent_device_as_the_service_does(client, org, login, gateway):
+    device_id, agent, _ = await agent_on(gateway, client, org, login)
+    hub = gateway.app[GATEWAY_HUB]
+    assert hub.keepalive == 20.0  # heartbeat (15 s) + 5
+    token = agent.credential.credential
+    async with (
+        aiohttp.ClientSession() as http,
+        http.ws_connect(
+            gateway.make_url("/ws/device"),
+            headers={"Authorization": f"Bearer {token}"},
+            autoping=False,  # a device that answers nothing
+        ) as ws,
+    ):
+        await ws.send_json(HELLO)
+        assert (await ws.receive_json(timeout=5))["type"] == "welcome"
+        start = time.monotonic()
+        await hub.sweep(start + 21)
+        assert (await ws.receive(timeout=2)).type is aiohttp.WSMsgType.PING
+        await hub.sweep(start + 31)
+        closed = await ws.receive(timeout=2)
+        assert closed.type in {aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR}
+    assert not hub.is_connected(device_id)
+
+    async def offline():
+        return not (await device_row(client, device_id)).online
+
+    assert await until(offline)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from datetime import timedelta
 
 import aiohttp
@@ -345,3 +346,38 @@ def _drain(queue: asyncio.Queue[dict[str, object]]) -> list[dict[str, object]]:
     while not queue.empty():
         found.append(queue.get_nowait())
     return found
+
+
+async def test_a_silent_device_is_pinged_then_dropped_and_goes_offline(client, org, paired):
+    device_id, headers = paired
+    hub = client.app[DEVICE_HUB]
+    assert hub.keepalive == 20.0  # heartbeat (15 s) + 5, the bound aiohttp's heartbeat= had
+    ws = await client.ws_connect("/ws/device", headers=headers, autoping=False)
+    await ws.send_json(HELLO)
+    assert (await ws.receive_json(timeout=5))["type"] == "welcome"
+    start = time.monotonic()
+    await hub.sweep(start + 19)
+    await hub.sweep(start + 21)
+    assert (await ws.receive(timeout=2)).type is aiohttp.WSMsgType.PING
+    async with client.app[EVENTS].subscribe(fleet_topic(org.provider_id)) as events:
+        await hub.sweep(start + 25)  # pinged, not answered yet: stays
+        assert hub.is_connected(device_id)
+        await hub.sweep(start + 31)  # no pong 10 s after the ping: dropped
+        closed = await ws.receive(timeout=2)
+        assert closed.type in {aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR}
+        assert (await asyncio.wait_for(events.get(), 2))["online"] is False
+    assert not hub.is_connected(device_id)
+
+
+async def test_a_device_answering_the_ping_stays(client, paired):
+    device_id, headers = paired
+    hub = client.app[DEVICE_HUB]
+    ws, _ = await connect(client, headers)  # answers pings (aiohttp's autoping)
+    start = time.monotonic()
+    await hub.sweep(start + 21)
+    with pytest.raises(TimeoutError):
+        await ws.receive(timeout=0.3)  # the ping is answered while waiting
+    await hub.sweep(start + 31)
+    assert hub.is_connected(device_id)
+    assert not ws.closed
+    await ws.close()
