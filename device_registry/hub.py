@@ -97,9 +97,15 @@ class DeviceHub(LinkHub):
         *,
         flush_every: float = 1.0,
         keepalive: float = 20.0,
+        refresh_every: float = 15.0,
     ) -> None:
         super().__init__(
-            SqlTelemetryStore(database), clock, events, flush_every=flush_every, keepalive=keepalive
+            SqlTelemetryStore(database),
+            clock,
+            events,
+            flush_every=flush_every,
+            keepalive=keepalive,
+            refresh_every=refresh_every,
         )
         self.database = database
         # Set by the composition root: whether this instance is the one (of several) that

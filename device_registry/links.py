@@ -49,6 +49,8 @@ __all__ = [
     "change_key",
     "fleet_topic",
     "lessons_key",
+    "reading_key",
+    "refresh_seconds",
 ]
 
 # The event topics device sockets speak on, in this process and across processes
@@ -93,6 +95,25 @@ def lessons_key(event: dict[str, Any]) -> tuple[str, str]:
     return str(event.get("device_id", "")), "rejoin" if "rejoin" in event else "hello"
 
 
+def reading_key(t: LiveTelemetry) -> tuple[Any, ...]:
+    """What of a reading is written at once when it changes: the battery's band
+    (``BATTERY_STEP``), charging, the room and the network. The rest (the exact
+    percentage, the signal) waits for the next refresh, at most ``refresh_every`` later."""
+    band = None if t.battery_pct is None else t.battery_pct // BATTERY_STEP
+    return band, t.charging, t.room, t.network_type
+
+
+def refresh_seconds(heartbeat_seconds: float, offline_after_missed: int) -> float:
+    """How old a device's written reading may get before an unchanged one is written again.
+
+    The offline job (``jobs.mark_silent_devices_offline``) reads ``last_seen_at`` and allows
+    ``heartbeat * missed`` seconds; a written reading is at most this plus one heartbeat
+    plus a flush old. Half of what one missed heartbeat less leaves: with the defaults
+    (15 s, 3) 15 s, so every second heartbeat is written (~30 s) and the stored
+    ``last_seen_at`` is at most ~31 s old against 45 s allowed."""
+    return min(30.0, max(0.0, heartbeat_seconds * (offline_after_missed - 1) / 2))
+
+
 log = structlog.get_logger("classbridge.devices")
 DELIVERY_QUEUE = 10_000
 """Messages waiting for this process's sockets (a morning's invitations come at once)."""
@@ -116,6 +137,10 @@ class Link:
     """When a frame last came from the device (``time.monotonic()``; pongs count)."""
     pinged: float = 0.0
     """When the sweep pinged the silent device (0: not pinged since it was last heard)."""
+    written_at: float = 0.0
+    """When its reading was last queued for ``devices`` (``time.monotonic()``; 0: never)."""
+    written: tuple[Any, ...] | None = None
+    """What of that reading counts (``reading_key``): a change of it is written at once."""
 
     def hear(self) -> None:
         """A frame came from the device: it is alive."""
@@ -170,6 +195,7 @@ class LinkHub:
         *,
         flush_every: float = 1.0,
         keepalive: float = 20.0,
+        refresh_every: float = 15.0,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -177,9 +203,15 @@ class LinkHub:
         self.flush_every = flush_every
         self.keepalive = keepalive
         """Silence (s) after which a device is pinged; unanswered for half that, it is dropped."""
+        self.refresh_every = refresh_every
+        """A reading that changed nothing that counts is written if the last written one is
+        this old (s); ``refresh_seconds`` keeps ``last_seen_at`` fresh for offline detection."""
         self.shared = False
         self._links: dict[str, Link] = {}
         self._dirty: dict[str, LiveTelemetry] = {}
+        # Readings that changed nothing that counts, written when the device leaves (or
+        # replaced by its next reading, which is written once ``refresh_every`` has passed).
+        self._held: dict[str, LiveTelemetry] = {}
         self._presence: dict[str, tuple[bool, datetime]] = {}
         self._described: dict[str, dict[str, str]] = {}
         self._last_sample: dict[str, datetime] = {}
@@ -296,12 +328,26 @@ class LinkHub:
         """Forget a closed socket (unless a newer one replaced it)."""
         if self._links.get(link.device_id) is link:
             del self._links[link.device_id]
+            held = self._held.pop(link.device_id, None)
+            if held is not None:
+                self._dirty[link.device_id] = held
             self._set_presence(link, online=False)
 
     def report(self, link: Link, telemetry: LiveTelemetry) -> None:
         """Apply a heartbeat: in memory now, in the database on the next flush."""
         link.last_seen = telemetry.at
-        self._dirty[link.device_id] = telemetry
+        key = reading_key(telemetry)
+        now = time.monotonic()
+        if (
+            key != link.written
+            or now - link.written_at >= self.refresh_every
+            or sample_due(self._last_sample.get(link.device_id), telemetry.at, SAMPLE_EVERY)
+        ):
+            link.written, link.written_at = key, now
+            self._dirty[link.device_id] = telemetry
+            self._held.pop(link.device_id, None)
+        else:
+            self._held[link.device_id] = telemetry
         if telemetry.room and telemetry.room != link.room:
             first = link.room is None
             link.room = telemetry.room
@@ -465,6 +511,8 @@ class LinkHub:
                 await task
         self._tasks = []
         await self.close_sockets()
+        self._dirty.update(self._held)  # the readings held back are the latest: write them
+        self._held.clear()
         try:
             await self.flush()
         except Exception:

@@ -14,7 +14,13 @@ from device_registry import pages as device_pages
 from device_registry.conversation import keepalive_seconds
 from device_registry.hub import DeviceHub
 from device_registry.jobs import mark_silent_devices_offline, purge_old_telemetry
-from device_registry.links import CHANGES_TOPIC, LESSONS_TOPIC, change_key, lessons_key
+from device_registry.links import (
+    CHANGES_TOPIC,
+    LESSONS_TOPIC,
+    change_key,
+    lessons_key,
+    refresh_seconds,
+)
 from device_registry.services import resolve_device_token
 from device_registry.socket import DEVICE_HUB
 from scheduler.bookings import pages as booking_pages
@@ -179,7 +185,11 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     app[READ_AUDIT] = reads
     reads.start()
     hub = DeviceHub(
-        database, app[CLOCK], app[EVENTS], keepalive=keepalive_seconds(settings.heartbeat_seconds)
+        database,
+        app[CLOCK],
+        app[EVENTS],
+        keepalive=keepalive_seconds(settings.heartbeat_seconds),
+        refresh_every=refresh_seconds(settings.heartbeat_seconds, settings.offline_after_missed),
     )
     app[DEVICE_HUB] = hub
     invitations = RobotInvitations(database, app[CLOCK], settings, hub)

@@ -17,7 +17,14 @@ from aiohttp import web
 
 from device_registry.conversation import converse, device_socket, keepalive_seconds
 from device_registry.gateway.store import PgTelemetryStore, plain_dsn
-from device_registry.links import CHANGES_TOPIC, LESSONS_TOPIC, LinkHub, change_key, lessons_key
+from device_registry.links import (
+    CHANGES_TOPIC,
+    LESSONS_TOPIC,
+    LinkHub,
+    change_key,
+    lessons_key,
+    refresh_seconds,
+)
 from telepresence.platform.clock import SystemClock
 from telepresence.platform.errors import problem_response
 from telepresence.platform.events.eventbridge import PostgresEventBridge
@@ -134,7 +141,11 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     bridge = PostgresEventBridge(dsn, events)
     store = PgTelemetryStore(pool)
     hub = GatewayHub(
-        store, SystemClock(), events, keepalive=keepalive_seconds(settings.heartbeat_seconds)
+        store,
+        SystemClock(),
+        events,
+        keepalive=keepalive_seconds(settings.heartbeat_seconds),
+        refresh_every=refresh_seconds(settings.heartbeat_seconds, settings.offline_after_missed),
     )
     app[GATEWAY_STORE], app[GATEWAY_HUB], app[GATEWAY_BRIDGE] = store, hub, bridge
     await bridge.start()

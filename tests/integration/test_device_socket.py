@@ -381,3 +381,38 @@ async def test_a_device_answering_the_ping_stays(client, paired):
     assert hub.is_connected(device_id)
     assert not ws.closed
     await ws.close()
+
+
+async def test_a_reading_that_changes_nothing_that_counts_waits_for_the_refresh(client, paired):
+    device_id, headers = paired
+    hub = client.app[DEVICE_HUB]
+    assert hub.refresh_every == 15.0  # (15 s * (3 - 1)) / 2: every second heartbeat
+
+    async def stored() -> tuple[int | None, int | None, bool | None]:
+        await hub.flush()
+        async with client.app[DATABASE].sessions() as session:
+            device = await session.get(Device, device_id, populate_existing=True)
+        assert device is not None
+        return device.battery_pct, device.signal_dbm, device.online
+
+    ws, _ = await connect(client, headers)
+    await ws.send_json(BEAT)
+    await asyncio.sleep(0.05)
+    assert await stored() == (64, -61, True)
+    await ws.send_json(BEAT | {"battery_pct": 61, "signal_dbm": -70})  # same band: held
+    await asyncio.sleep(0.05)
+    assert await stored() == (64, -61, True)
+    await ws.send_json(BEAT | {"battery_pct": 59})  # another band: at once
+    await asyncio.sleep(0.05)
+    assert await stored() == (59, -61, True)
+    hub.refresh_every = 0.0  # the refresh is due: an unchanged reading is written
+    await ws.send_json(BEAT | {"battery_pct": 58, "signal_dbm": -50})
+    await asyncio.sleep(0.05)
+    assert await stored() == (58, -50, True)
+    hub.refresh_every = 15.0
+    await ws.send_json(BEAT | {"battery_pct": 57})  # held, then written when it leaves
+    await asyncio.sleep(0.05)
+    assert await stored() == (58, -50, True)
+    await ws.close()
+    await asyncio.sleep(0.05)
+    assert await stored() == (57, -61, False)
