@@ -32,14 +32,14 @@ from scheduler.bookings.models import Booking
 from scheduler.rota.models import MoveRow
 from scheduler.timetables import repository as timetables
 from scheduler.timetables.occurrences import Occurrence, expand
-from telepresence.engagement import alerts
+from telepresence.engagement.disengagement import alerts
+from telepresence.engagement.disengagement.rules import RuleSettings, evaluate
+from telepresence.engagement.disengagement.signals import gather_signals
 from telepresence.engagement.domain import DEFAULT_ATTENDED_SHARE
 from telepresence.engagement.models import AlertRow
 from telepresence.engagement.operational.rules import OpsRule
 from telepresence.engagement.operational.store import move_draft, move_link, open_alert
 from telepresence.engagement.outcomes import compute_outcomes
-from telepresence.engagement.rules import RuleSettings, evaluate
-from telepresence.engagement.signals import gather_signals
 from telepresence.platform.database import Database
 from telepresence.platform.models import Pupil, Room, School, User
 from telepresence.platform.security.identity import Principal, Role

@@ -17,12 +17,12 @@ import structlog
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from telepresence.engagement import alerts
+from telepresence.engagement.disengagement import alerts
+from telepresence.engagement.disengagement.rules import RuleSettings, evaluate
+from telepresence.engagement.disengagement.signals import gather_signals
 from telepresence.engagement.models import AlertRecipientRow, AlertRow, EngagementRunRow
 from telepresence.engagement.operational import store as operational
 from telepresence.engagement.outcomes import compute_outcomes, finished_bookings
-from telepresence.engagement.rules import RuleSettings, evaluate
-from telepresence.engagement.signals import gather_signals
 from telepresence.platform.database import Database
 from telepresence.platform.events.notifier import Notice
 from telepresence.platform.jobs.runner import JobContext

@@ -10,7 +10,8 @@ from __future__ import annotations
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from telepresence.engagement import alerts, services
+from telepresence.engagement import services
+from telepresence.engagement.disengagement import alerts
 from telepresence.engagement.models import AlertRecipientRow, AlertRow
 from telepresence.engagement.schemas import AlertQuery
 from telepresence.notifications import services as notices

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from device_registry.models import Device
 from scheduler.timetables.calendar import SchoolCalendar
 from telepresence.engagement import access
+from telepresence.engagement.disengagement.signals import calendars, school_days_after
 from telepresence.engagement.domain import describe, week_monday
 from telepresence.engagement.figures import (
     Breakdown,
@@ -38,7 +39,6 @@ from telepresence.engagement.schemas import (
     PupilEngagementOut,
     SummaryOut,
 )
-from telepresence.engagement.signals import calendars, school_days_after
 from telepresence.platform.errors import NotFound
 from telepresence.platform.models import Pupil
 from telepresence.platform.security.identity import Principal, Role

@@ -12,7 +12,8 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from telepresence.engagement import access, alerts, exports, services
+from telepresence.engagement import access, exports, services
+from telepresence.engagement.disengagement import alerts
 from telepresence.engagement.figures import Scope, counts_by, with_trend
 from telepresence.engagement.models import OutcomeRow
 from telepresence.engagement.schemas import (

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from device_registry.models import Device
 from scheduler.bookings.models import Booking
 from scheduler.rota.models import MoveRow
-from telepresence.engagement.alerts import SYSTEM, recipients_for
+from telepresence.engagement.disengagement.alerts import SYSTEM, recipients_for
 from telepresence.engagement.models import AlertRecipientRow, AlertRow
 from telepresence.engagement.operational import rules
 from telepresence.engagement.operational.rules import OpsDraft, OpsRule

@@ -76,7 +76,7 @@ def test_too_unwell_today_is_about_the_day_and_clears_when_it_is_over() -> None:
 
 
 def test_operational_rule_names_fit_the_alert_column_and_differ_from_disengagement() -> None:
-    from telepresence.engagement.rules import RuleName
+    from telepresence.engagement.disengagement.rules import RuleName
 
     assert all(len(rule.value) <= 30 for rule in OpsRule)
     assert not {r.value for r in OpsRule} & {r.value for r in RuleName}

@@ -12,8 +12,8 @@ from sqlalchemy import insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from telepresence.engagement.disengagement.rules import AlertDraft
 from telepresence.engagement.models import AlertRecipientRow, AlertRow
-from telepresence.engagement.rules import AlertDraft
 from telepresence.platform.database import new_id
 from telepresence.platform.errors import Conflict, NotFound
 from telepresence.platform.events.notifier import Notice

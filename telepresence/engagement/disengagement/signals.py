@@ -18,9 +18,9 @@ from device_registry.models import Device
 from scheduler.bookings.models import Booking
 from scheduler.timetables.calendar import SchoolCalendar
 from scheduler.timetables.repository import load_calendars
+from telepresence.engagement.disengagement.rules import PupilSignals
 from telepresence.engagement.figures import Scope, counts_by
 from telepresence.engagement.models import OutcomeRow as Out
-from telepresence.engagement.rules import PupilSignals
 from telepresence.platform.models import Pupil, School
 
 __all__ = ["calendars", "gather_signals", "school_days_after"]

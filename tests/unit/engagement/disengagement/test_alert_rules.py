@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from telepresence.engagement.rules import (
+from telepresence.engagement.disengagement.rules import (
     PupilSignals,
     RuleName,
     RuleSettings,
