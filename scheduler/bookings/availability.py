@@ -7,7 +7,7 @@ caller (``who``) and the time (``now``, aware UTC) as plain values.
 
 from __future__ import annotations
 
-from collections import OrderedDict
+import functools
 from collections.abc import Sequence
 from datetime import date, datetime, time
 from typing import Any, NamedTuple, TypeVar
@@ -111,24 +111,17 @@ def lay_out(
     return sorted([*views, *orphans], key=lambda v: v.occurrence.start) if orphans else views
 
 
-# A pupil's lessons as domain objects, by their stored columns: a timetable changes a few
-# times a term; every week read would otherwise convert (and decode) them all again. Keyed
-# by the columns themselves (ids included), so a change on any instance is a new key.
-_LESSONS: OrderedDict[tuple[tuple[Any, ...], ...], dict[str, tuple[str, Lesson]]] = OrderedDict()
 LESSONS_CACHE_SIZE = 2048
 
 
+# A pupil's lessons as domain objects, by their stored columns: a timetable changes a few
+# times a term; every week read would otherwise convert (and decode) them all again. Keyed
+# by the columns themselves (ids included), so a change on any instance is a new key; the
+# least recently read are dropped past LESSONS_CACHE_SIZE timetables.
+@functools.lru_cache(maxsize=LESSONS_CACHE_SIZE)
 def _lessons(stored: tuple[tuple[Any, ...], ...]) -> dict[str, tuple[str, Lesson]]:
-    found = _LESSONS.get(stored)
-    if found is not None:
-        _LESSONS.move_to_end(stored)
-        return found
     values = [booking_repo.lesson_values(v) for v in stored]
-    found = {v.key: (v.id, repo.lesson_from_row(v)) for v in values}
-    _LESSONS[stored] = found
-    while len(_LESSONS) > LESSONS_CACHE_SIZE:
-        _LESSONS.popitem(last=False)
-    return found
+    return {v.key: (v.id, repo.lesson_from_row(v)) for v in values}
 
 
 class Week(NamedTuple):
