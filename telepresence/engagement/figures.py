@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, case, func, literal, or_, select
+from sqlalchemy import ColumnElement, Select, case, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -33,7 +33,6 @@ __all__ = [
     "move_punctuality",
     "pupil_weeks",
     "subject_counts",
-    "subjects_and_weeks",
     "summed",
     "tally",
     "total_of",
@@ -499,55 +498,6 @@ async def subject_counts(db: AsyncSession, scope: Scope) -> list[Counts]:
             if tuple(edge[:3]) in straddling:
                 summed(subjects, edge[2], [*edge[3:]])
     return _counts(subjects, lambda k: (k,))
-
-
-_INSIDE = case((Out.lesson_date >= bindparam("first"), literal(True)), else_=literal(False))
-# Built once (a pupil's page runs it on every view): bound values only, no statement to build.
-_PUPIL_SUBJECT_WEEKS = (
-    _tally((Out.subject, Out.week_monday, _INSIDE))
-    .where(
-        Out.provider_id == bindparam("provider"),
-        Out.pupil_id == bindparam("pupil"),
-        Out.lesson_date >= bindparam("wide_first"),
-        Out.lesson_date <= bindparam("last"),
-    )
-    .order_by(Out.subject, Out.week_monday, _INSIDE)
-)
-
-
-async def subjects_and_weeks(
-    db: AsyncSession,
-    provider_id: str,
-    pupil_id: str,
-    first: date,
-    last: date,
-    weeks_before: int = 4,
-) -> tuple[list[Counts], list[Counts]]:
-    """One pupil's subjects (``first`` to ``last``, in the database's order of subjects) and
-    weeks (keyed (pupil, monday), oldest first, with their trend, including the
-    ``weeks_before`` weeks before ``first``'s week), from one ``GROUP BY`` (subject, week,
-    in the dates or not) instead of one query per grouping: a pupil's term report is a
-    few hundred outcomes, so the round trip costs more than the summing here."""
-    wide_first = first - timedelta(days=first.weekday(), weeks=weeks_before)
-    values = {
-        "provider": provider_id,
-        "pupil": pupil_id,
-        "first": first,
-        "wide_first": wide_first,
-        "last": last,
-    }
-    subjects: dict[Any, list[int]] = {}  # first seen = the database's order of subjects
-    weeks: dict[Any, list[int]] = {}
-    for row in (await db.execute(_PUPIL_SUBJECT_WEEKS, values)).all():
-        subject, monday, in_range = row[:3]
-        sums = [*row[3:]]  # sums of at least one non-null integer: never None
-        summed(weeks, (pupil_id, monday), sums)
-        if in_range:
-            summed(subjects, subject, sums)
-    return (
-        [Counts((k,), *v) for k, v in subjects.items()],
-        with_trend(_counts(weeks, lambda k: k)),
-    )
 
 
 def total_of(groups: Sequence[Counts], key: tuple[Any, ...] = ()) -> Counts:

@@ -22,7 +22,6 @@ from telepresence.engagement.figures import (
     breakdown,
     counts_by,
     move_punctuality,
-    subjects_and_weeks,
     summed,
     tally,
     total_of,
@@ -102,18 +101,6 @@ class LessonOutcome:
     move_id: str | None
 
 
-# Built once: a pupil's page and the lessons API run it on every view.
-_LESSONS = (
-    select(*[getattr(Out, f.name) for f in fields(LessonOutcome)])
-    .where(
-        Out.pupil_id == bindparam("pupil"),
-        Out.lesson_date >= bindparam("start"),
-        Out.lesson_date <= bindparam("end"),
-    )
-    .order_by(Out.starts_at)
-)
-
-
 _LESSON_COLUMNS = [getattr(Out, f.name) for f in fields(LessonOutcome)]
 _REPORT = (
     select(Pupil.id, Pupil.first_name, Pupil.last_name, *_LESSON_COLUMNS)
@@ -157,17 +144,17 @@ def outcome_out(r: LessonOutcome) -> OutcomeOut:
 async def pupil_outcomes(
     db: AsyncSession, who: Principal, pupil_id: str, start: date, end: date
 ) -> list[LessonOutcome]:
-    """The pupil's finished lessons in the range, oldest first (``NotFound`` if not visible)."""
-    pupil = await access.visible_pupil(db, who, pupil_id)
-    return await _lessons_of(db, pupil, start, end)
+    """The pupil's finished lessons in the range, oldest first (``NotFound`` if not visible):
+    ``pupil_report``'s lessons, so the API, the CSV and the pages read them one way."""
+    return (await pupil_report(db, who, pupil_id, start, end))[1]
 
 
 async def pupil_engagement(
     db: AsyncSession, who: Principal, pupil_id: str, start: date, end: date
 ) -> PupilEngagementOut:
-    """The pupil's weeks (trend against their own earlier weeks) and subjects in the range."""
-    pupil = await access.visible_pupil(db, who, pupil_id)
-    return await _engagement_of(db, pupil, start, end)
+    """The pupil's weeks (trend against their own earlier weeks) and subjects in the range
+    (``NotFound`` if not visible): ``pupil_report``'s figures, as the pupil's page shows them."""
+    return (await pupil_report(db, who, pupil_id, start, end))[0]
 
 
 async def pupil_report(
@@ -214,22 +201,6 @@ async def pupil_report(
         with_trend([Counts(k, *weeks[k]) for k in sorted(weeks)]),
     )
     return engagement, lessons
-
-
-async def _lessons_of(
-    db: AsyncSession, pupil: Pupil, start: date, end: date
-) -> list[LessonOutcome]:
-    values = {"pupil": pupil.id, "start": start, "end": end}
-    return [LessonOutcome(*row) for row in (await db.execute(_LESSONS, values)).all()]
-
-
-async def _engagement_of(
-    db: AsyncSession, pupil: Pupil, start: date, end: date
-) -> PupilEngagementOut:
-    # Four weeks more before the range, so the first weeks have a trend too.
-    subjects, weeks = await subjects_and_weeks(db, pupil.provider_id, pupil.id, start, end)
-    name = f"{pupil.first_name} {pupil.last_name}"
-    return _engagement_out(pupil.id, name, start, end, subjects, weeks)
 
 
 def _engagement_out(
