@@ -94,6 +94,7 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> int:
     from aiohttp import web
 
     from telepresence.app import create_app
+    from telepresence.platform.operations.collector import freeze_startup_objects
     from telepresence.platform.operations.logging import configure_logging
     from telepresence.platform.operations.metrics import HttpLatencyLog
     from telepresence.platform.operations.shutdown import install_bounded_shutdown
@@ -105,7 +106,7 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> int:
     )
     app = create_app(settings)
     install_bounded_shutdown(app)
-    app.on_startup.append(_freeze_startup_objects)
+    app.on_startup.append(freeze_startup_objects)
     web.run_app(
         app,
         host=host or settings.host,
@@ -120,18 +121,6 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> int:
         shutdown_timeout=settings.shutdown_seconds / 4,
     )
     return 0
-
-
-async def _freeze_startup_objects(_app: object) -> None:
-    """Modules, models, routes and templates loaded at start-up are never garbage: move them
-    out of the cyclic collector's full scans (``gc.freeze``), which otherwise walk them all
-    whenever a page builds many objects (the engagement dashboard's term: 26,000 rows;
-    docs/performance.md measured 288 -> 184 ms of its CPU). Only in ``serve``: a test run
-    builds hundreds of apps, and frozen objects are never freed."""
-    import gc
-
-    gc.collect()
-    gc.freeze()
 
 
 def _gateway(settings: Settings, args: argparse.Namespace) -> int:

@@ -29,6 +29,7 @@ from telepresence.platform.clock import SystemClock
 from telepresence.platform.errors import problem_response
 from telepresence.platform.events.eventbridge import PostgresEventBridge
 from telepresence.platform.events.events import EventHub
+from telepresence.platform.operations.collector import freeze_startup_objects
 from telepresence.platform.security.identity import TokenKind, hash_token, token_kind
 from telepresence.platform.settings import Settings
 
@@ -184,10 +185,11 @@ def create_gateway(settings: Settings) -> web.Application:
 
 async def _quiet_collector(_app: web.Application) -> None:
     """The objects of start-up (modules, models) are never garbage: keep them out of the
-    collector's scans, and collect young objects less often. A heartbeat allocates a few
-    dozen short-lived objects; at 670 a second the default threshold (700) runs a
-    collection for nearly every one, and the full ones walk every socket's objects."""
-    gc.freeze()
+    collector's scans (as ``classbridge serve`` does), and collect young objects less
+    often. A heartbeat allocates a few dozen short-lived objects; at 670 a second the
+    default threshold (700) runs a collection for nearly every one, and the full ones
+    walk every socket's objects."""
+    await freeze_startup_objects(_app)
     gc.set_threshold(COLLECT_AFTER, *gc.get_threshold()[1:])
 
 
