@@ -4,14 +4,14 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export CLASSBRIDGE_DATA_DIR ?= ./var
 
-.PHONY: demo test lint typecheck pytest install install-test chromium nginx bench audit clean
+.PHONY: demo test lint typecheck pytest install install-test chromium nginx prometheus bench audit clean
 
 demo: install
 	$(BIN)/classbridge db upgrade
 	$(BIN)/classbridge demo
 	$(BIN)/classbridge serve
 
-test: install-test chromium nginx lint typecheck pytest
+test: install-test chromium nginx prometheus lint typecheck pytest
 
 lint:
 	$(BIN)/ruff check .
@@ -53,6 +53,11 @@ bench: install-test chromium
 nginx:
 	@command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx || { apt-get update -qq && apt-get install -y -qq nginx; }
 	@command -v systemd-analyze >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq systemd; }
+
+# Debian's Prometheus and promtool: tests/integration/test_operator_prometheus.py runs one
+# (on a free port of its own) against two instances with deploy/prometheus/'s files.
+prometheus:
+	@command -v promtool >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus; }
 
 # Known vulnerabilities in the locked dependencies. Needs PyPI's and OSV's vulnerability data,
 # which CI's machines cannot reach, so it is not part of `make test`; --strict fails on any

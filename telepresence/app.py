@@ -38,7 +38,7 @@ from scheduler.rota.web import routes as rota_api_routes
 from scheduler.timetables import calendar_pages, import_pages
 from scheduler.timetables import pages as timetable_pages
 from scheduler.timetables import web as timetable_web
-from telepresence import audit_pages, pages, subject_access
+from telepresence import __version__, audit_pages, pages, subject_access
 from telepresence.engagement import pages as engagement_pages
 from telepresence.engagement import web as engagement_web
 from telepresence.engagement.dashboard import pages as engagement_dashboard
@@ -226,6 +226,11 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     for seconds, job, name in _periodic_jobs(settings):
         jobs.every(seconds, job, name=name)
     app[JOBS] = jobs
+    app[METRICS].instance_gauge(
+        "classbridge_leader",
+        "This instance: 1 while it holds the leader lock and runs the timed jobs, else 0.",
+        lambda: 1.0 if jobs.is_leader else 0.0,
+    )
     app[SESSION_ROOMS] = SessionRooms()
     app[ECHOES] = EchoPeers()
     app[RELAYS] = RelayHub()
@@ -234,6 +239,12 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         bridge = PostgresEventBridge(settings.effective_database_url, app[EVENTS])
         await bridge.start()
         app[EVENT_BRIDGE] = bridge
+        app[METRICS].instance_gauge(
+            "classbridge_event_bridge_connected",
+            "This instance: 1 while its LISTEN/NOTIFY connection to the other instances "
+            "and the device gateway is up, else 0 (it reconnects by itself).",
+            lambda: 1.0 if app[EVENT_BRIDGE].connected else 0.0,
+        )
         # Devices may be on other instances or on a device gateway: messages and
         # disconnects for them go over the bridge, and the leader answers gateways.
         hub.shared = True
@@ -260,7 +271,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
 
 
 def _metrics() -> Metrics:
-    metrics = Metrics()
+    metrics = Metrics(version=__version__)
     metrics.fleet_sources.extend(FLEET_SOURCES)
     # Uploads are counted by their route and status, where every format's import ends.
     metrics.import_routes |= {

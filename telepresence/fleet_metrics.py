@@ -29,7 +29,7 @@ OPEN_MOVES = ("pending", "assigned", "escalated")
 async def devices_online(session: AsyncSession, _now: datetime) -> list[Metric]:
     """Active devices whose heartbeats arrive, by kind (robot, tablet)."""
     gauge = GaugeMetricFamily(
-        "classbridge_devices_online", "Active devices online, by kind.", labels=["kind"]
+        "classbridge_devices_online", "Fleet: active devices online, by kind.", labels=["kind"]
     )
     counts = dict.fromkeys(("robot", "tablet"), 0)
     rows = await session.execute(
@@ -55,7 +55,9 @@ async def lessons_live(session: AsyncSession, now: datetime) -> list[Metric]:
             LessonSession.closes_at > now,
         )
     )
-    return [GaugeMetricFamily("classbridge_lessons_live", "Lessons live now.", value=count or 0)]
+    return [
+        GaugeMetricFamily("classbridge_lessons_live", "Fleet: lessons live now.", value=count or 0)
+    ]
 
 
 async def moves(session: AsyncSession, now: datetime) -> list[Metric]:
@@ -89,7 +91,7 @@ async def moves(session: AsyncSession, now: datetime) -> list[Metric]:
             counts[name] = count
     gauge = GaugeMetricFamily(
         "classbridge_moves",
-        "Robot moves due within 24 h either side of now, by state.",
+        "Fleet: robot moves due within 24 h either side of now, by state.",
         labels=["state"],
     )
     for name, count in counts.items():
@@ -105,7 +107,7 @@ async def alerts_open(session: AsyncSession, _now: datetime) -> list[Metric]:
         .group_by(Notification.kind)
     )
     gauge = GaugeMetricFamily(
-        "classbridge_alerts_open", "Unread notices (alerts) by kind.", labels=["kind"]
+        "classbridge_alerts_open", "Fleet: unread notices (alerts) by kind.", labels=["kind"]
     )
     for kind, count in sorted((str(k), int(n)) for k, n in rows):
         gauge.add_metric([kind], count)

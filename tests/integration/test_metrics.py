@@ -201,10 +201,10 @@ async def test_job_runs_and_failures_are_counted_by_name(client):
     await runner._run("broken-job", broken)
     await runner._run("broken-job", broken)
     samples = await scrape(client)
-    assert value(samples, "classbridge_job_runs_total", job="fine-job") == 1
-    assert value(samples, "classbridge_job_failures_total", job="fine-job") == 0
-    assert value(samples, "classbridge_job_runs_total", job="broken-job") == 2
-    assert value(samples, "classbridge_job_failures_total", job="broken-job") == 2
+    assert value(samples, "classbridge_job_runs_total", timed_job="fine-job") == 1
+    assert value(samples, "classbridge_job_failures_total", timed_job="fine-job") == 0
+    assert value(samples, "classbridge_job_runs_total", timed_job="broken-job") == 2
+    assert value(samples, "classbridge_job_failures_total", timed_job="broken-job") == 2
 
 
 async def test_moves_are_counted_by_state(client, org):

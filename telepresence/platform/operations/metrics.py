@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import platform
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any
@@ -19,7 +20,14 @@ from typing import Any
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.web_request import BaseRequest
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    generate_latest,
+)
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -79,9 +87,17 @@ class _Snapshot(Collector):
 class Metrics:
     """The metrics of one app: counters, histograms and the sources of fleet gauges."""
 
-    def __init__(self) -> None:
+    def __init__(self, version: str = "unknown") -> None:
         self.registry = CollectorRegistry()
         r = self.registry
+        # process_cpu_seconds_total, process_resident_memory_bytes, open fds, start time.
+        ProcessCollector(registry=r)
+        Gauge(
+            "classbridge_build_info",
+            "This process's Classbridge and Python versions (the value is always 1).",
+            ["version", "python"],
+            registry=r,
+        ).labels(version=version, python=platform.python_version()).set(1)
         self.http_seconds = Histogram(
             "classbridge_http_request_duration_seconds",
             "HTTP request time by route template (websocket and event streams excluded).",
@@ -116,11 +132,19 @@ class Metrics:
             buckets=CLIENT_BUCKETS,
             registry=r,
         )
+        # Not ``job``: Prometheus gives every scraped series a ``job`` label of its own
+        # (the scrape job's name) and would rename ours to ``exported_job``.
         self.job_runs = Counter(
-            "classbridge_job_runs", "Timed job runs on this instance.", ["job"], registry=r
+            "classbridge_job_runs",
+            "Timed job runs on this instance, by job name.",
+            ["timed_job"],
+            registry=r,
         )
         self.job_failures = Counter(
-            "classbridge_job_failures", "Timed job runs that raised.", ["job"], registry=r
+            "classbridge_job_failures",
+            "Timed job runs that raised, by job name.",
+            ["timed_job"],
+            registry=r,
         )
         self.imports = Counter(
             "classbridge_timetable_imports",
@@ -133,6 +157,10 @@ class Metrics:
         self.fleet_sources: list[FleetSource] = []
         self.import_routes: set[tuple[str, str]] = set()
 
+    def instance_gauge(self, name: str, documentation: str, read: Callable[[], float]) -> None:
+        """A gauge of this process's own state, read at each scrape (``read`` must be cheap)."""
+        Gauge(name, documentation, registry=self.registry).set_function(read)
+
     def watch_pool(self, database: Database) -> None:
         """Report this database's pool from now on."""
         self._pool.database = database
@@ -144,9 +172,9 @@ class Metrics:
 
     def job_ran(self, job: str, *, ok: bool) -> None:
         """Count one run of a timed job (``job`` is its name or function path, never an id)."""
-        self.job_runs.labels(job=job).inc()
+        self.job_runs.labels(timed_job=job).inc()
         if not ok:
-            self.job_failures.labels(job=job).inc()
+            self.job_failures.labels(timed_job=job).inc()
 
     def signalling(self, message_type: str, outcome: str = "ok") -> None:
         """Count one session-socket message; any outcome but ``ok`` is also an error."""
