@@ -12,7 +12,7 @@ from sqlalchemy import select
 from device_registry.models import Device
 from scheduler.bookings.models import Booking, CalendarFeed, UnavailabilityRow
 from telepresence.platform.http.context import DATABASE
-from telepresence.platform.models import AuditEntry, Pupil
+from telepresence.platform.models import AuditEntry, Pupil, School, zone_of
 
 
 async def sign_in(client, email: str) -> str:
@@ -329,3 +329,73 @@ async def test_saving_details_keeps_a_key_worker_whose_account_was_deactivated(c
     assert resp.status == 303
     async with client.app[DATABASE].sessions() as session:
         assert (await session.get(Pupil, org.pupil.id)).key_worker_id == key_worker
+
+
+async def test_unavailability_forms_are_audited_and_keep_what_was_posted(client, org):
+    """Adding and changing an entry are audited with the bookings each cancels, and say so
+    in the notice; a refused change reopens that entry's form with what was posted, a
+    refused add fills the add form."""
+    database = client.app[DATABASE]
+    robot = await add_device(database, org, pupil_id=org.pupil.id)
+    booking_id = await add_booking(database, org, robot.id, starts_in=timedelta(days=2))
+    csrf = await sign_in(client, org.email("hospital_staff"))
+    base = f"/pupils/{org.pupil.id}/unavailability"
+    scan = {
+        "csrf_token": csrf,
+        "kind": "once",
+        "reason": "scan",
+        "starts": "2030-03-04T10:00",
+        "ends": "2030-03-04T11:30",
+    }
+    added = await client.post(base, data=scan, allow_redirects=False)
+    assert (added.status, added.headers["Location"]) == (303, f"{base}?notice=added")
+    async with database.sessions() as session:
+        entry = await session.scalar(select(UnavailabilityRow))
+        booking = await session.get(Booking, booking_id)
+        school = await session.get(School, org.school_id)
+    assert entry is not None
+    assert booking is not None
+    local = booking.starts_at.astimezone(zone_of(school))
+    over_the_lesson = {
+        "starts": f"{local - timedelta(hours=1):%Y-%m-%dT%H:%M}",
+        "ends": f"{local + timedelta(hours=2):%Y-%m-%dT%H:%M}",
+    }
+    changed = await client.post(
+        f"{base}/{entry.id}", data=scan | over_the_lesson, allow_redirects=False
+    )
+    assert (changed.status, changed.headers["Location"]) == (
+        303,
+        f"{base}?notice=changed-cancelled",
+    )
+    async with database.sessions() as session:
+        audited = (
+            await session.execute(
+                select(AuditEntry.action, AuditEntry.details)
+                .where(AuditEntry.action.startswith("unavailability."))
+                .where(AuditEntry.action != "unavailability.read")
+                .order_by(AuditEntry.id)
+            )
+        ).all()
+    assert [tuple(a) for a in audited] == [
+        ("unavailability.add", {"cancelled": []}),
+        ("unavailability.change", {"entry": entry.id, "cancelled": [booking_id]}),
+    ]
+
+    refused = await client.post(
+        f"{base}/{entry.id}",
+        data=scan | {"reason": "scan (moved)", "ends": "2030-03-04T09:00"},
+    )
+    assert refused.status == 422
+    page = await refused.text()
+    assert '<details class="edit" open>' in page
+    assert 'value="scan (moved)"' in page
+    assert 'value="2030-03-04T09:00"' in page
+    weekly = {"csrf_token": csrf, "kind": "weekly", "reason": "physio"}
+    refused = await client.post(
+        base, data=[*(weekly | {"start": "11:00", "end": "10:00"}).items(), ("weekday", "3")]
+    )
+    assert refused.status == 422
+    page = await refused.text()
+    assert '<details class="edit" open>' not in page
+    assert 'id="weekly-reason" name="reason" required maxlength="200" value="physio"' in page
+    assert 'value="3" checked' in page

@@ -129,14 +129,10 @@ async def unavailability_page(request: web.Request, who: Principal) -> web.Strea
     return render(request, who, "unavailability.html", context, current="/timetables")
 
 
-@routes.page(
-    "POST",
-    "/pupils/{pupil_id}/unavailability",
-    roles=WRITERS,
-    summary="Add a weekly or one-off unavailability (form)",
-)
-async def unavailability_add(request: web.Request, who: Principal) -> web.StreamResponse:
-    """Bookings still to start in its times are cancelled; new bookings respect the entry."""
+async def _save(request: web.Request, who: Principal, entry_id: str | None) -> web.StreamResponse:
+    """Add (``entry_id`` None) or change an entry from the posted form, then cancel the
+    bookings still to start in its times. Refused whole: the page again with the errors and
+    the form as posted (the add form, or the entry's form kept open)."""
     pupil_id = request.match_info["pupil_id"]
     posted = await request.post()
     form = form_of(posted)
@@ -149,20 +145,41 @@ async def unavailability_add(request: web.Request, who: Principal) -> web.Stream
         entry = unavailable_from_form(form, ticked, context["zone"])
         now = request.app[CLOCK].now()
         async with request.app[DATABASE].transaction() as session:
-            await availability.add_unavailability(session, who, pupil_id, entry, now)
+            if entry_id is None:
+                await availability.add_unavailability(session, who, pupil_id, entry, now)
+            else:
+                await availability.replace_unavailability(session, who, pupil_id, entry_id, entry)
             cancelled, events = await unavailability.cancel_during(
                 session, who, pupil_id, entry, now
             )
-            details = {"cancelled": [b.id for b in cancelled]}
-            record_request(request, session, who, "unavailability.add", "pupil", pupil_id, details)
+            action = "unavailability.add" if entry_id is None else "unavailability.change"
+            details: dict[str, Any] = {} if entry_id is None else {"entry": entry_id}
+            details["cancelled"] = [b.id for b in cancelled]
+            record_request(request, session, who, action, "pupil", pupil_id, details)
     except DomainError as exc:
-        context |= {"errors": error_messages(exc), "form": form, "ticked": ticked, "notice": ""}
+        context |= {"errors": error_messages(exc), "notice": ""}
+        if entry_id is None:
+            context |= {"form": form, "ticked": ticked}
+        else:
+            context |= {"editing": entry_id, "edit_form": form, "edit_ticked": ticked}
         return render(
             request, who, "unavailability.html", context, status=exc.status, current="/timetables"
         )
     HubBookingEvents(request.app[EVENTS]).publish(events)
-    notice = "added-cancelled" if cancelled else "added"
+    notice = "added" if entry_id is None else "changed"
+    notice += "-cancelled" if cancelled else ""
     raise web.HTTPSeeOther(f"/pupils/{pupil_id}/unavailability?notice={notice}")
+
+
+@routes.page(
+    "POST",
+    "/pupils/{pupil_id}/unavailability",
+    roles=WRITERS,
+    summary="Add a weekly or one-off unavailability (form)",
+)
+async def unavailability_add(request: web.Request, who: Principal) -> web.StreamResponse:
+    """Bookings still to start in its times are cancelled; new bookings respect the entry."""
+    return await _save(request, who, None)
 
 
 @routes.page(
@@ -197,35 +214,7 @@ async def unwell_today_form(request: web.Request, who: Principal) -> web.StreamR
 )
 async def unavailability_edit(request: web.Request, who: Principal) -> web.StreamResponse:
     """The same fields as adding one; refused whole, with the entry's form kept open."""
-    pupil_id, entry_id = request.match_info["pupil_id"], request.match_info["entry_id"]
-    posted = await request.post()
-    form = form_of(posted)
-    ticked = [d for d in posted.getall("weekday", []) if isinstance(d, str)]
-    try:
-        context = await _context(request, who, pupil_id)
-    except DomainError as exc:
-        return error_page(request, who, exc)
-    try:
-        entry = unavailable_from_form(form, ticked, context["zone"])
-        now = request.app[CLOCK].now()
-        async with request.app[DATABASE].transaction() as session:
-            await availability.replace_unavailability(session, who, pupil_id, entry_id, entry)
-            cancelled, events = await unavailability.cancel_during(
-                session, who, pupil_id, entry, now
-            )
-            details = {"entry": entry_id, "cancelled": [b.id for b in cancelled]}
-            record_request(
-                request, session, who, "unavailability.change", "pupil", pupil_id, details
-            )
-    except DomainError as exc:
-        context |= {"errors": error_messages(exc), "editing": entry_id, "notice": ""}
-        context |= {"edit_form": form, "edit_ticked": ticked}
-        return render(
-            request, who, "unavailability.html", context, status=exc.status, current="/timetables"
-        )
-    HubBookingEvents(request.app[EVENTS]).publish(events)
-    notice = "changed-cancelled" if cancelled else "changed"
-    raise web.HTTPSeeOther(f"/pupils/{pupil_id}/unavailability?notice={notice}")
+    return await _save(request, who, request.match_info["entry_id"])
 
 
 @routes.page(
