@@ -28,6 +28,7 @@ from scheduler.timetables.pages import (
     error_page,
     form_of,
     parse_day,
+    pupil_page,
 )
 from scheduler.timetables.repository import pupil_display_name, visible_pupil
 from telepresence.platform.errors import DomainError, InvalidInput, NotFound
@@ -266,11 +267,7 @@ async def _bulk_context(request: web.Request, who: Principal, pupil_id: str) -> 
 @routes.page("GET", "/pupils/{pupil_id}/timetable/bulk", roles=WRITERS, summary="Bulk-booking form")
 async def bulk_page(request: web.Request, who: Principal) -> web.StreamResponse:
     """Subjects (none ticked = all) and a date range."""
-    try:
-        context = await _bulk_context(request, who, request.match_info["pupil_id"])
-    except DomainError as exc:
-        return error_page(request, who, exc)
-    return render(request, who, "timetable_bulk.html", context, current="/timetables")
+    return await pupil_page(request, who, _bulk_context, "timetable_bulk.html")
 
 
 @routes.page(

@@ -21,7 +21,7 @@ from scheduler.bookings.events import HubBookingEvents
 from scheduler.timetables import services
 from scheduler.timetables.imports import ImportRejected
 from scheduler.timetables.occurrences import Lesson, LessonChange, TimetableDiff
-from scheduler.timetables.pages import WRITERS, error_page, form_of
+from scheduler.timetables.pages import WRITERS, error_page, form_of, pupil_page
 from scheduler.timetables.repository import pupil_display_name, visible_pupil
 from telepresence.platform.errors import DomainError, InvalidInput
 from telepresence.platform.http.context import CLOCK, DATABASE, EVENTS
@@ -127,11 +127,7 @@ async def _context(request: web.Request, who: Principal, pupil_id: str) -> dict[
 )
 async def import_page(request: web.Request, who: Principal) -> web.StreamResponse:
     """The upload form."""
-    try:
-        context = await _context(request, who, request.match_info["pupil_id"])
-    except DomainError as exc:
-        return error_page(request, who, exc)
-    return render(request, who, "timetable_import.html", context, current="/timetables")
+    return await pupil_page(request, who, _context, "timetable_import.html")
 
 
 async def _upload(posted: Any, form: dict[str, str]) -> tuple[bytes, str]:

@@ -6,6 +6,7 @@ the page (never a raw problem document).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Any
 
@@ -24,7 +25,17 @@ from telepresence.platform.models import Pupil, School
 from telepresence.platform.security.audit import record_request
 from telepresence.platform.security.identity import STAFF, Principal, Role
 
-__all__ = ["READERS", "WRITERS", "error_messages", "error_page", "form_of", "parse_day", "routes"]
+__all__ = [
+    "READERS",
+    "WRITERS",
+    "PupilContext",
+    "error_messages",
+    "error_page",
+    "form_of",
+    "parse_day",
+    "pupil_page",
+    "routes",
+]
 
 routes = Routes("timetables-index")
 
@@ -69,6 +80,23 @@ def error_page(request: web.Request, who: Principal, exc: DomainError) -> web.Re
         status=exc.status,
         current="/pupils",
     )
+
+
+PupilContext = Callable[[web.Request, Principal, str], Awaitable[dict[str, Any]]]
+"""A page's context for one pupil (request, caller, pupil id); raises ``DomainError``."""
+
+
+async def pupil_page(
+    request: web.Request, who: Principal, context_of: PupilContext, template: str
+) -> web.Response:
+    """The page about the pupil in the path (``{pupil_id}``): ``context_of`` rendered in
+    ``template`` under the timetables' menu entry, or the error page of what it raised
+    (a pupil not the caller's, or none)."""
+    try:
+        context = await context_of(request, who, request.match_info["pupil_id"])
+    except DomainError as exc:
+        return error_page(request, who, exc)
+    return render(request, who, template, context, current="/timetables")
 
 
 @routes.page("GET", "/timetables", roles=READERS, summary="Pupils' timetables and flagged bookings")

@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from scheduler.bookings.feeds import services as feeds
-from scheduler.timetables.pages import READERS, WRITERS, error_page
+from scheduler.timetables.pages import READERS, WRITERS, error_page, pupil_page
 from scheduler.timetables.repository import pupil_display_name, visible_pupil
 from telepresence.platform.errors import DomainError, NotFound
 from telepresence.platform.http.context import CLOCK, DATABASE, SETTINGS
@@ -81,11 +81,7 @@ async def _context(request: web.Request, who: Principal, pupil_id: str) -> dict[
 )
 async def feed_page(request: web.Request, who: Principal) -> web.StreamResponse:
     """The URL itself is shown only when it is created."""
-    try:
-        context = await _context(request, who, request.match_info["pupil_id"])
-    except DomainError as exc:
-        return error_page(request, who, exc)
-    return render(request, who, "calendar_feed.html", context, current="/timetables")
+    return await pupil_page(request, who, _context, "calendar_feed.html")
 
 
 @routes.page(

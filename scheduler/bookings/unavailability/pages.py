@@ -30,6 +30,7 @@ from scheduler.timetables.pages import (
     error_page,
     form_of,
     parse_day,
+    pupil_page,
 )
 from scheduler.timetables.repository import pupil_display_name, visible_pupil
 from telepresence.platform.errors import DomainError, InvalidInput
@@ -122,11 +123,7 @@ async def _context(request: web.Request, who: Principal, pupil_id: str) -> dict[
 )
 async def unavailability_page(request: web.Request, who: Principal) -> web.StreamResponse:
     """Weekly entries first."""
-    try:
-        context = await _context(request, who, request.match_info["pupil_id"])
-    except DomainError as exc:
-        return error_page(request, who, exc)
-    return render(request, who, "unavailability.html", context, current="/timetables")
+    return await pupil_page(request, who, _context, "unavailability.html")
 
 
 async def _save(request: web.Request, who: Principal, entry_id: str | None) -> web.StreamResponse:
