@@ -206,15 +206,56 @@ COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
 }
 
 
+def _database_problem(settings: Settings, exc: BaseException) -> str | None:
+    """What an operator should read when the database is unreachable or not migrated.
+
+    ``None`` for anything else (a bug keeps its traceback).
+    """
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import DBAPIError
+
+    if not isinstance(exc, (OSError, DBAPIError)):
+        return None
+    url = make_url(settings.effective_database_url).render_as_string(hide_password=True)
+    cause = str(getattr(exc, "orig", None) or exc).splitlines()[0].strip()
+    if "no such table" in cause or ("relation" in cause and "does not exist" in cause):
+        return (
+            f"The database at {url} has no Classbridge tables, or older ones ({cause}). "
+            "Run `classbridge db upgrade` first."
+        )
+    if cause.startswith("database") and cause.endswith("does not exist"):
+        return (
+            f"Cannot use the database at {url}: {cause}. Create it (deploy/README.md, "
+            "step 2: `createdb -O classbridge NAME`), then run `classbridge db upgrade`."
+        )
+    if "unable to open database file" in cause:
+        return (
+            f"Cannot open the SQLite file of {url}: its folder (CLASSBRIDGE_DATA_DIR) must "
+            "exist and be writable; `classbridge db upgrade` creates it and the tables."
+        )
+    return (
+        f"Cannot use the database at {url}: {cause}. Check CLASSBRIDGE_DATABASE_URL "
+        "(host, port, database name, password) and that the server runs; "
+        "a new database needs `classbridge db upgrade`."
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command; returns the exit code (2 for bad input)."""
+    """Run the command; returns the exit code (2 for bad input, 1 for an unusable database)."""
     args = _parser().parse_args(argv)
     try:
         settings = Settings()
     except ValueError as exc:
         err.print(f"[red]Configuration error:[/red] {exc}")
         return 2
-    return COMMANDS[args.command](settings, args)
+    try:
+        return COMMANDS[args.command](settings, args)
+    except Exception as exc:
+        problem = _database_problem(settings, exc)
+        if problem is None:
+            raise
+        err.print(f"[red]Database error:[/red] {problem}", markup=True, highlight=False)
+        return 1
 
 
 if __name__ == "__main__":

@@ -265,3 +265,67 @@ def test_demo_history_is_in_the_engagement_rollups(demo_dir: Path):
     rollups the dashboard reads."""
     assert asyncio.run(_rollup_differences(demo_dir)) == []
     assert asyncio.run(history(demo_dir))[0]["OutcomeRow"] > 0
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    ("command", "url", "told"),
+    [
+        (
+            ("demo",),
+            "postgresql+asyncpg://classbridge:s3cret-pw@127.0.0.1:{port}/classbridge",
+            "server runs",
+        ),
+        (
+            ("serve", "--port", "{port}"),
+            "postgresql+asyncpg://classbridge:s3cret-pw@127.0.0.1:{port}/classbridge",
+            "server runs",
+        ),
+        (
+            ("db", "upgrade"),
+            "postgresql+asyncpg://postgres@127.0.0.1:5432/no_such_classbridge_db",
+            "createdb",
+        ),
+        (
+            ("demo",),
+            "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres",
+            "classbridge db upgrade",
+        ),
+        (("demo",), "", "classbridge db upgrade"),
+    ],
+    ids=[
+        "postgres-down",
+        "serve-postgres-down",
+        "no-such-database",
+        "not-migrated-postgres",
+        "no-data-dir",
+    ],
+)
+def test_an_unusable_database_is_one_clear_line_not_a_traceback(tmp_path: Path, command, url, told):
+    port = str(_closed_port())
+    env = os.environ | {
+        "CLASSBRIDGE_DATA_DIR": str(tmp_path / "not-yet"),
+        "CLASSBRIDGE_DATABASE_URL": url.format(port=port),
+    }
+    result = subprocess.run(
+        [CLI, *(part.format(port=port) for part in command)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=env,
+    )
+    said = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode == 1, said
+    assert "Database error" in said
+    assert told in said
+    assert "Traceback" not in said
+    assert "s3cret-pw" not in said  # the URL is named with its password hidden
