@@ -1,14 +1,19 @@
 """``classbridge gateway``: the aiohttp application holding device sockets for the service.
 
-Routes: ``GET /ws/device`` (the device protocol, as the service speaks it) and
-``GET /healthz``. The service is reached only through PostgreSQL: the rows the
-gateway writes behind, and NOTIFY on the service's event channel both ways.
+Routes: ``GET /ws/device`` (the device protocol, as the service speaks it),
+``GET /healthz`` and ``GET /metrics`` (Prometheus, with the service's metrics
+token). The service is reached only through PostgreSQL: the rows the gateway
+writes behind, and NOTIFY on the service's event channel both ways.
 """
 
 from __future__ import annotations
 
 import gc
+import os
+import platform
+import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -25,12 +30,18 @@ from device_registry.links import (
     lessons_key,
     refresh_seconds,
 )
+from telepresence import __version__
 from telepresence.platform.clock import SystemClock
 from telepresence.platform.errors import problem_response
 from telepresence.platform.events.eventbridge import PostgresEventBridge
 from telepresence.platform.events.events import EventHub
 from telepresence.platform.operations.collector import freeze_startup_objects
-from telepresence.platform.security.identity import TokenKind, hash_token, token_kind
+from telepresence.platform.security.identity import (
+    TokenKind,
+    hash_token,
+    token_kind,
+    token_matches,
+)
 from telepresence.platform.settings import Settings
 
 __all__ = ["GATEWAY_HUB", "GatewayHub", "create_gateway", "run_gateway"]
@@ -56,6 +67,8 @@ GATEWAY_BRIDGE = web.AppKey("gateway_bridge", PostgresEventBridge)
 GATEWAY_HUB = web.AppKey("gateway_hub", GatewayHub)
 GATEWAY_SETTINGS = web.AppKey("gateway_settings", Settings)
 GATEWAY_STORE = web.AppKey("gateway_store", PgTelemetryStore)
+METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+STARTED_AT = round(time.time(), 3)
 
 
 def _origin_allowed(request: web.Request, settings: Settings) -> bool:
@@ -129,6 +142,85 @@ async def healthz(request: web.Request) -> web.Response:
     )
 
 
+async def metrics(request: web.Request) -> web.Response:
+    """The gateway's own figures for Prometheus, behind the service's metrics token.
+
+    404 while ``CLASSBRIDGE_METRICS_TOKEN`` is unset, 401 without it (as the service).
+    """
+    token = request.app[GATEWAY_SETTINGS].metrics_token
+    if token is None or not token.get_secret_value():
+        return problem_response(404, "Not Found", "Metrics are off: set CLASSBRIDGE_METRICS_TOKEN.")
+    if not token_matches(request.headers.get("Authorization", ""), token.get_secret_value()):
+        return problem_response(401, "Unauthorized", "Send the metrics token as a bearer token.")
+    app = request.app
+    bridge = GATEWAY_BRIDGE in app and app[GATEWAY_BRIDGE].connected
+    figures = [
+        (
+            "classbridge_gateway_device_sockets",
+            "gauge",
+            "This gateway: robots' and tablets' sockets it holds now.",
+            "",
+            len(app[GATEWAY_HUB]) if GATEWAY_HUB in app else 0,
+        ),
+        (
+            "classbridge_event_bridge_connected",
+            "gauge",
+            "This process: 1 while its LISTEN/NOTIFY connection to the instances is up, else 0.",
+            "",
+            1 if bridge else 0,
+        ),
+        (
+            "classbridge_build_info",
+            "gauge",
+            "This process's Classbridge and Python versions (the value is always 1).",
+            f'{{version="{__version__}",python="{platform.python_version()}"}}',
+            1,
+        ),
+        *_process_figures(),
+    ]
+    lines = []
+    for name, kind, text, labels, value in figures:
+        lines += [f"# HELP {name} {text}", f"# TYPE {name} {kind}", f"{name}{labels} {value}"]
+    body = ("\n".join(lines) + "\n").encode()
+    return web.Response(body=body, headers={"Content-Type": METRICS_CONTENT_TYPE})
+
+
+def _process_figures() -> list[tuple[str, str, str, str, float]]:
+    """What prometheus_client's process collector reports, without loading it (Linux)."""
+    times = os.times()
+    resident_pages = int(Path("/proc/self/statm").read_bytes().split()[1])
+    return [
+        (
+            "process_cpu_seconds_total",
+            "counter",
+            "Total user and system CPU time spent in seconds.",
+            "",
+            round(times.user + times.system, 3),
+        ),
+        (
+            "process_resident_memory_bytes",
+            "gauge",
+            "Resident memory size in bytes.",
+            "",
+            resident_pages * os.sysconf("SC_PAGE_SIZE"),
+        ),
+        (
+            "process_open_fds",
+            "gauge",
+            "Number of open file descriptors.",
+            "",
+            sum(1 for _ in Path("/proc/self/fd").iterdir()),
+        ),
+        (
+            "process_start_time_seconds",
+            "gauge",
+            "Start time of the process since unix epoch in seconds.",
+            "",
+            STARTED_AT,
+        ),
+    ]
+
+
 async def _resources(app: web.Application) -> AsyncIterator[None]:
     import asyncpg  # the one database driver the gateway loads
 
@@ -177,6 +269,7 @@ def create_gateway(settings: Settings) -> web.Application:
     app[GATEWAY_SETTINGS] = settings
     app.router.add_get("/ws/device", serve_device)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
     app.on_response_prepare.append(_server_header)
     app.cleanup_ctx.append(_resources)
     app.on_shutdown.append(_close_sockets)

@@ -10,12 +10,14 @@ import asyncio
 import dataclasses
 import json
 import re
+import shutil
+import subprocess
 import time
 
 import aiohttp
 import asyncpg
 import pytest
-from factories import add_device
+from factories import OPERATOR_TOKEN, add_device
 from integration.test_agent import pair_agent, running
 from sqlalchemy import select
 
@@ -376,3 +378,47 @@ async def test_the_gateway_drops_a_silent_device_as_the_service_does(client, org
         return not (await device_row(client, device_id)).online
 
     assert await until(offline)
+
+
+def _samples(text: str) -> dict[str, float]:
+    return {
+        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line and not line.startswith("#")
+    }
+
+
+async def test_the_gateway_shows_prometheus_its_sockets_and_bridge(
+    client, org, login, gateway, aiohttp_server, settings
+):
+    address = gateway.make_url("/metrics")
+    operator = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
+    _device, agent, _ = await agent_on(gateway, client, org, login)
+    async with aiohttp.ClientSession() as http:
+        async with http.get(address) as resp:
+            assert resp.status == 401
+            assert resp.content_type == "application/problem+json"
+        async with http.get(address, headers={"Authorization": "Bearer wrong"}) as resp:
+            assert resp.status == 401
+        async with running(agent):
+            await asyncio.wait_for(agent.connected.wait(), 5)
+            async with http.get(address, headers=operator) as resp:
+                assert resp.status == 200
+                text = await resp.text()
+        off = await aiohttp_server(
+            create_gateway(settings.model_copy(update={"metrics_token": None}))
+        )
+        async with http.get(off.make_url("/metrics"), headers=operator) as resp:
+            assert resp.status == 404
+    figures = _samples(text)
+    assert figures["classbridge_gateway_device_sockets"] == 1
+    assert figures["classbridge_event_bridge_connected"] == 1
+    assert figures["process_resident_memory_bytes"] > 10e6
+    assert figures["process_cpu_seconds_total"] > 0
+    promtool = shutil.which("promtool")
+    assert promtool is not None, "promtool is required (make prometheus)"
+    lint = subprocess.run(
+        [promtool, "check", "metrics"], input=text, capture_output=True, text=True, check=False
+    )
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    assert lint.stdout.strip() == "", lint.stdout

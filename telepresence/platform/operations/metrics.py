@@ -10,7 +10,6 @@ state, so tests can build many apps in one process.
 
 from __future__ import annotations
 
-import hmac
 import logging
 import platform
 from collections.abc import Awaitable, Callable, Iterable, Iterator
@@ -42,7 +41,6 @@ __all__ = [
     "HttpLatencyLog",
     "Metrics",
     "import_outcome",
-    "token_matches",
 ]
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -195,14 +193,6 @@ class Metrics:
 
 
 METRICS = web.AppKey("metrics", Metrics)
-
-
-def token_matches(header: str, expected: str) -> bool:
-    """Whether an ``Authorization`` header carries exactly ``Bearer <expected>``."""
-    scheme, _, sent = header.partition(" ")
-    if scheme.lower() != "bearer" or not expected:
-        return False
-    return hmac.compare_digest(sent.strip().encode(), expected.encode())
 
 
 def import_outcome(status: int) -> str:

@@ -21,8 +21,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from telepresence.platform.errors import NotFound, Unauthorized
 from telepresence.platform.http.context import CLOCK, DATABASE, EVENT_BRIDGE, JOBS, SETTINGS
 from telepresence.platform.http.routing import Routes
-from telepresence.platform.operations.metrics import CONTENT_TYPE, METRICS, token_matches
-from telepresence.platform.security.identity import PUBLIC, Principal, Role
+from telepresence.platform.operations.metrics import CONTENT_TYPE, METRICS
+from telepresence.platform.security.identity import PUBLIC, Principal, Role, token_matches
 from telepresence.platform.settings import Settings
 
 __all__ = ["SMTP_PROBE", "SmtpProbe", "is_operator", "routes"]

@@ -25,6 +25,7 @@ __all__ = [
     "hash_token",
     "new_token",
     "token_kind",
+    "token_matches",
 ]
 
 
@@ -98,6 +99,14 @@ def token_kind(token: str) -> TokenKind | None:
 def hash_token(token: str) -> str:
     """The SHA-256 hex digest under which a token is stored."""
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def token_matches(header: str, expected: str) -> bool:
+    """Whether an ``Authorization`` header carries exactly ``Bearer <expected>`` (constant time)."""
+    scheme, _, sent = header.partition(" ")
+    if scheme.lower() != "bearer" or not expected:
+        return False
+    return hmac.compare_digest(sent.strip().encode(), expected.encode())
 
 
 def csrf_token(secret: str, session_token: str) -> str:
