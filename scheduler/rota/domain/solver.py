@@ -21,14 +21,17 @@ from scheduler.rota.domain.moves import (
 )
 from scheduler.rota.domain.timeline import (
     _ANY,
+    _LATE,
     _NEVER,
     _UNASSIGNED,
     Timelines,
     _Insertion,
     _instant,
+    _instants,
     _Job,
     _Lane,
     _span,
+    _spans,
 )
 
 __all__ = ["Solver"]
@@ -123,21 +126,59 @@ class Solver(Timelines):
             if (unassigned, late) >= beat:
                 return
 
-    def place_greedily(self, job: _Job, first_free: bool) -> _Insertion | None:
-        """Place ``job`` on the cheapest lane, or the first that can; how, or ``None``."""
+    def place_greedily(  # noqa: PLR0912 - the greedy's inner loop, written out for speed
+        self, job: _Job, first_free: bool
+    ) -> _Insertion | None:
+        """Place ``job`` on the cheapest lane, or the first that can; how, or ``None``.
+
+        The greedy's inner loop: appending at the end of a lane's day (the
+        common case) is ``Timelines.appending`` written out, with the job's
+        figures read once for all lanes.
+        """
         best: _Insertion | None = None
         chosen: _Lane | None = None
+        below = _ANY
+        rank, approach, frm = job.rank, job.approach, job.frm
+        earliest, latest, carry, limit = job.earliest, job.latest, job.carry, job.limit
+        fair = self.fair
         for lane in self.lanes:
-            jobs, count = lane.jobs, len(lane.jobs)
-            below = _ANY if best is None else best[0]
-            if (count and job.key < jobs[-1].key) or (lane.cap is not None and count >= lane.cap):
+            jobs = lane.jobs
+            count = len(jobs)
+            if (count and rank < jobs[-1].rank) or (lane.cap is not None and count >= lane.cap):
                 option = self.insertion(lane, job, below=below)
-            else:  # the common case: append at the end of the lane's day
-                option = self.appending(lane, job, below)
-            if option is not None and (best is None or option[0] < best[0]):
-                best, chosen = option, lane
-                if first_free:
-                    break
+                if option is None:
+                    continue
+            else:
+                share = fair * (2 * count + 1)
+                here: str | None
+                free, here = (lane.steps[-1][1], jobs[-1].to) if count else (_NEVER, lane.home)
+                walked = 0 if here is None else approach.get(here, -1)
+                if walked < 0 and here is not None:
+                    walked = approach[here] = self.walk(here, frm)
+                if share + walked >= below:
+                    continue
+                option = None
+                for start, end in lane.segments:
+                    depart = free if free > start else start
+                    begin = depart + walked
+                    if begin < earliest:
+                        begin = earliest
+                        depart = begin - walked
+                    done = begin + carry
+                    if done > limit:
+                        break
+                    if done <= end:
+                        late = done - latest
+                        late = late if late > 0 else 0
+                        delta = late * _LATE + walked + share
+                        if delta < below:
+                            option = (delta, count, (depart, done, late, walked), None)
+                        break
+                if option is None:
+                    continue
+            best, chosen, below = option, lane, option[0]
+            if first_free:
+                break
         if best is not None and chosen is not None:
             self.place(chosen, job, best)
         return best
@@ -145,27 +186,45 @@ class Solver(Timelines):
     def relocate(self, job: _Job, lanes: list[_Lane] | None = None) -> bool:
         """Move ``job`` to where the objective falls most (another lane, or another
         point of its own lane's day; only ``lanes`` if given); whether it did."""
-        versions = tuple(lane.version for lane in self.lanes)
-        if not job.movable or (job.tried == versions and lanes is None) or self.budget <= 0:
+        if not job.movable or (job.tried == self.changes and lanes is None) or self.budget <= 0:
             return False
         source = job.lane
         if source is None:
-            return self.place_best(job, _UNASSIGNED, lanes)
+            found = self.best_place(job, _UNASSIGNED, lanes)
+            if found is None:
+                return False
+            self.place(found[0], job, found[1])
+            return True
         rest, left, pos = self.without(job)
         if left is None:
             return False
         gain = source.cost - left[2]
         saved = (source.jobs, source.steps, source.acc, source.cost)
-        self.commit(source, rest, left, pos)
-        if self.place_best(job, gain, lanes):
+        # The source lane without the job, while the other places are weighed: only
+        # the lane changes; its jobs follow (``commit``) once the move is made.
+        source.jobs, (source.steps, source.acc, source.cost) = rest, left
+        source.version += 1
+        self.changes += 1
+        found = self.best_place(job, gain, lanes)
+        if found is not None:
+            job.lane = None
+            steps = source.steps
+            for i in range(pos, len(rest)):
+                moved, step = rest[i], steps[i]
+                moved.step, moved.late = step, step[2]
+            self.place(found[0], job, found[1])
             return True
-        self.commit(source, saved[0], saved[1:], pos)
+        source.jobs, source.steps, source.acc, source.cost = saved
+        source.version += 1
+        self.changes += 1
         if lanes is None:
-            job.tried = tuple(lane.version for lane in self.lanes)
+            job.tried = self.changes
         return False
 
-    def place_best(self, job: _Job, gain: int, lanes: list[_Lane] | None) -> bool:
-        """Place the unplaced ``job`` where it costs least, if that is less than ``gain``."""
+    def best_place(
+        self, job: _Job, gain: int, lanes: list[_Lane] | None
+    ) -> tuple[_Lane, _Insertion] | None:
+        """Where the unplaced ``job`` costs least, if that is less than ``gain``."""
         best: _Insertion | None = None
         target: _Lane | None = None
         for lane in self.lanes if lanes is None else lanes:
@@ -175,18 +234,17 @@ class Solver(Timelines):
                 best, target = option, lane
         if best is None or target is None:
             if lanes is None:
-                job.tried = tuple(lane.version for lane in self.lanes)
-            return False
-        self.place(target, job, best)
-        return True
+                job.tried = self.changes
+            return None
+        return target, best
 
     def exchange(self, job: _Job) -> bool:
         """Give ``job`` the place of a nearby move on another lane, which goes where it fits."""
         if not job.movable:
             return False
         horizon = int(self.rules.swap_horizon.total_seconds())
-        candidates = sorted(  # nearest in due time first; keys are unique, so no ties
-            (abs(other.latest - job.latest), other.key, other, lane)
+        candidates = sorted(  # nearest in due time first, then in due order
+            (abs(other.latest - job.latest), other.rank, other, lane)
             for lane in self.lanes
             if lane is not job.lane
             for other in lane.jobs
@@ -201,7 +259,9 @@ class Solver(Timelines):
 
     def try_exchange(self, job: _Job, other: _Job, lane: _Lane) -> bool:
         saved = [(x, x.version, x.jobs, x.steps, x.acc, x.cost) for x in self.lanes]
-        before = sum(x.cost for x in self.lanes) + _UNASSIGNED * (job.lane is None)
+        before = _UNASSIGNED if job.lane is None else 0
+        for x in self.lanes:
+            before += x.cost
         source = job.lane
         if source is not None:
             rest, left, pos = self.without(job)
@@ -215,7 +275,9 @@ class Solver(Timelines):
             if option is not None:
                 self.place(lane, job, option)
                 self.relocate(other)
-                after = sum(x.cost for x in self.lanes) + _UNASSIGNED * (other.lane is None)
+                after = _UNASSIGNED if other.lane is None else 0
+                for x in self.lanes:
+                    after += x.cost
                 if after < before:
                     return True
         # Put back the lanes that changed (every change bumps a lane's version).
@@ -229,6 +291,7 @@ class Solver(Timelines):
                 placed.lane, placed.step, placed.late = x, step, step[2]
         for x in self.lanes:
             x.version += 1
+        self.changes += 1
         return False
 
     def needs_help(self, job: _Job) -> bool:
@@ -298,19 +361,25 @@ class Solver(Timelines):
 
     def plan(self) -> Plan:
         out: list[Assignment] = []
+        instants, spans = _instants, _spans
         for job in self.jobs:
             lane, step = job.lane, job.step
             if lane is None or step is None:
                 out.append(Assignment(job.move, None, reason=self.reason(job), pinned=job.pinned))
                 continue
             departs, done, late, _ = step
+            departs_at, done_at, late_by = (
+                instants.get(departs),
+                instants.get(done),
+                spans.get(late),
+            )
             out.append(  # positional: this runs once per move of the day
                 Assignment(
                     job.move,
                     lane.id,
-                    _instant(departs),
-                    _instant(done),
-                    _span(late),
+                    _instant(departs) if departs_at is None else departs_at,
+                    _instant(done) if done_at is None else done_at,
+                    _span(late) if late_by is None else late_by,
                     None,
                     job.pinned,
                 )

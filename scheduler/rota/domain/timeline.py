@@ -11,7 +11,6 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 
 from scheduler.rota.domain.moves import AssignmentRules, Assistant, Move
 from scheduler.rota.domain.walking import RoomRef, WalkingRules
@@ -44,6 +43,7 @@ class _Job:
         "movable",
         "move",
         "pinned",
+        "rank",
         "step",
         "to",
         "tried",
@@ -52,14 +52,20 @@ class _Job:
     def __init__(self, move: Move, approach: dict[str, int], carry: int, max_late: int) -> None:
         self.move = move
         self.approach = approach  # walking seconds from a room to ``frm``, shared per room
-        self.earliest = earliest = _stamp(move.earliest)
-        self.latest = latest = _stamp(move.latest)
+        earliest, latest = _stamps.get(move.earliest), _stamps.get(move.latest)
+        if earliest is None:
+            earliest = _stamp(move.earliest)
+        if latest is None:
+            latest = _stamp(move.latest)
+        self.earliest, self.latest = earliest, latest
         self.limit = latest + max_late
         self.frm = frm = move.from_room.id
         self.to = to = move.to_room.id
-        self.key = (latest, earliest, move.device_id, frm, to)
+        self.key = (latest, earliest, move.device_id, frm, to)  # due order
+        self.rank = 0  # its place in due order, set once the day's jobs are sorted
         self.carry = carry
-        self.floor = max(0, earliest + carry - latest)
+        floor = earliest + carry - latest
+        self.floor = floor if floor > 0 else 0
         # As ``reset``, written out: a national week makes a quarter of a million jobs.
         self.lane: _Lane | None = None
         self.step: Step | None = None
@@ -67,7 +73,7 @@ class _Job:
         self.movable = True
         self.pinned = False
         self.hopeless: bool | None = None
-        self.tried: tuple[int, ...] | None = None
+        self.tried: int | None = None
 
     def reset(self) -> None:
         self.lane = None
@@ -76,12 +82,12 @@ class _Job:
         self.movable = True
         self.pinned = False
         self.hopeless = None
-        self.tried = None  # lane versions when relocating it last failed
+        self.tried = None  # ``Timelines.changes`` when relocating it last failed
 
     def fresh(self) -> _Job:
         """The same move, not yet placed (for a second solve of the same day)."""
         job = _Job.__new__(_Job)
-        job.move, job.approach, job.key = self.move, self.approach, self.key
+        job.move, job.approach, job.key, job.rank = self.move, self.approach, self.key, self.rank
         job.earliest, job.latest, job.limit = self.earliest, self.latest, self.limit
         job.frm, job.to, job.carry, job.floor = self.frm, self.to, self.carry, self.floor
         job.reset()
@@ -146,6 +152,7 @@ class Timelines:
         template: Timelines | None = None,
     ) -> None:
         self.walking = walking
+        self.rule = walking.rule_seconds()
         self.rooms: dict[str, RoomRef]
         # walks[b][a]: seconds from room a to room b, filled as they are needed
         self.walks: dict[str, dict[str, int]]
@@ -154,25 +161,15 @@ class Timelines:
             self.rooms, self.walks = template.rooms, template.walks
             self.jobs = [job.fresh() for job in template.jobs]
         else:
-            self.rooms = rooms = {}
-            for m in moves:
-                rooms[m.from_room.id] = m.from_room
-                rooms[m.to_room.id] = m.to_room
-            rooms.update((a.location.id, a.location) for a in assistants if a.location)
-            walks: dict[str, dict[str, int]] = {room: {} for room in rooms}
-            self.walks = walks
-            handling = int(rules.handling.total_seconds())
-            max_late = int(rules.max_lateness.total_seconds())
-            seconds = walking.seconds
-            jobs = []
-            for m in moves:
-                frm, to = m.from_room, m.to_room
-                into = walks[to.id]
-                carry = into.get(frm.id)
-                if carry is None:
-                    carry = into[frm.id] = seconds(frm, to)
-                jobs.append(_Job(m, walks[frm.id], carry + handling, max_late))
+            self.rooms, self.walks, jobs = _jobs(moves, walking, rules)
+            self.rooms.update((a.location.id, a.location) for a in assistants if a.location)
             jobs.sort(key=_key)
+            # Ranks in due order, equal for equal keys: comparing two is comparing their keys.
+            rank, last = -1, None
+            for job in jobs:
+                if job.key != last:
+                    rank, last = rank + 1, job.key
+                job.rank = rank
             self.jobs = jobs
         self.now = stamp = int(now.timestamp())
         self.lanes: list[_Lane]
@@ -184,9 +181,19 @@ class Timelines:
         self.fair = int(rules.fairness_weight.total_seconds())
         self.rules = rules
         self.budget = rules.search_budget * len(self.jobs)
+        self.changes = 0  # bumped with every lane's version: whether any timeline changed
 
     def walk(self, a: str, b: str) -> int:
-        return self.walking.seconds(self.rooms[a], self.rooms[b])
+        """Seconds from room ``a`` to room ``b`` (``WalkingRules.seconds``, its rule
+        written out when no pair is overridden)."""
+        if a == b:
+            return 0
+        here, there, rule = self.rooms[a], self.rooms[b], self.rule
+        if rule is None:
+            return self.walking.seconds(here, there)
+        if here.building != there.building:
+            return rule[2]
+        return rule[1] if here.floor != there.floor else rule[0]
 
     def reach(
         self, free: int, here: str | None, job: _Job, segments: list[tuple[int, int]]
@@ -235,19 +242,39 @@ class Timelines:
         acc = old_acc[: keep + 1]
         running, fairness = acc[-1], self.fair * count * count
         free, here = (steps[-1][1], jobs[keep - 1].to) if keep else (_NEVER, lane.home)
-        reach, segments = self.reach, lane.segments
+        segments = lane.segments
         first = (keep + 1 if shift < 0 else keep) if shift else count
         for i in range(keep, count):
             job = jobs[i]
-            found = reach(free, here, job, segments)
-            if found is None:
+            # ``reach``, written out: this is the local search's inner loop.
+            if here is None:
+                walked = 0
+            else:
+                walked = job.approach.get(here, -1)
+                if walked < 0:
+                    walked = job.approach[here] = self.walk(here, job.frm)
+            earliest, carry, limit = job.earliest, job.carry, job.limit
+            for start, end in segments:
+                depart = free if free > start else start
+                begin = depart + walked
+                if begin < earliest:
+                    begin = earliest
+                    depart = begin - walked
+                done = begin + carry
+                if done > limit:
+                    return None
+                if done <= end:
+                    break
+            else:
                 return None
-            steps.append(found)
-            running += found[2] * _LATE + found[3]
+            late = done - job.latest
+            late = late if late > 0 else 0
+            steps.append((depart, done, late, walked))
+            running += late * _LATE + walked
             if running + fairness >= ceiling:
                 return None
             acc.append(running)
-            free, here = found[1], job.to
+            free, here = done, job.to
             if i >= first and free == old_steps[i + shift][1]:
                 rest = i + shift + 1  # the current index of the next job
                 offset = running - old_acc[rest]
@@ -264,6 +291,7 @@ class Timelines:
             job.lane = None
         lane.jobs, (lane.steps, lane.acc, lane.cost) = jobs, result
         lane.version += 1
+        self.changes += 1
         steps = lane.steps
         for i in range(same, len(jobs)):
             job, step = jobs[i], steps[i]
@@ -283,35 +311,115 @@ class Timelines:
         count = len(jobs)
         if lane.cap is not None and count >= lane.cap:
             return None
-        due = (
-            count
-            if not count or job.key >= jobs[-1].key
-            else bisect_right(jobs, job.key, key=lambda other: other.key)
-        )
+        rank = job.rank
+        due = count if not count or rank >= jobs[-1].rank else bisect_right(jobs, rank, key=_rank)
         best = self.insertion_at(lane, job, due, below)
         if wide:
-            low = next((i for i, other in enumerate(jobs) if other.limit >= job.earliest), count)
-            high = next((i for i, other in enumerate(jobs) if other.earliest > job.limit), count)
+            # Every position among the moves whose windows overlap this one's.
+            earliest, limit = job.earliest, job.limit
+            low = high = count
+            for i, other in enumerate(jobs):
+                if other.limit >= earliest:
+                    low = i
+                    break
+            for i, other in enumerate(jobs):
+                if other.earliest > limit:
+                    high = i
+                    break
             for pos in range(low, high + 1):
                 bound = below if best is None else best[0]
-                other = None if pos == due else self.insertion_at(lane, job, pos, bound)
-                best = other or best
+                option = None if pos == due else self.insertion_at(lane, job, pos, bound)
+                best = option or best
         return best
 
     def insertion_at(self, lane: _Lane, job: _Job, pos: int, below: int) -> _Insertion | None:
         jobs, count = lane.jobs, len(lane.jobs)
+        here: str | None
         free, here = (lane.steps[pos - 1][1], jobs[pos - 1].to) if pos else (_NEVER, lane.home)
-        step = self.reach(free, here, job, lane.segments)
+        walked = 0 if here is None else job.approach.get(here, -1)
+        if walked < 0 and here is not None:
+            walked = job.approach[here] = self.walk(here, job.frm)
+        # ``reach``, written out: the local search weighs every position this way.
+        earliest, carry, limit = job.earliest, job.carry, job.limit
+        step: Step | None = None
+        for start, end in lane.segments:
+            depart = free if free > start else start
+            begin = depart + walked
+            if begin < earliest:
+                begin = earliest
+                depart = begin - walked
+            done = begin + carry
+            if done > limit:
+                break
+            if done <= end:
+                late = done - job.latest
+                step = (depart, done, late if late > 0 else 0, walked)
+                break
         if step is None:
             return None
-        delta = step[2] * _LATE + step[3] + self.fair * (2 * count + 1)
+        delta = step[2] * _LATE + walked + self.fair * (2 * count + 1)
         if pos == count:
             return None if delta >= below else (delta, count, step, None)
         if lane.acc[pos] - lane.acc[-1] + delta >= below:  # the tail can only add: give up early
             return None
         ceiling = lane.cost + below if below < _ANY else _ANY
-        result = self.simulate(lane, [*jobs[:pos], job, *jobs[pos:]], pos, ceiling, -1)
+        result = self.simulate_insert(lane, job, pos, step, ceiling)
         return None if result is None else (result[2] - lane.cost, pos, None, result)
+
+    def simulate_insert(
+        self, lane: _Lane, job: _Job, pos: int, step: Step, ceiling: int
+    ) -> _Result | None:
+        """``simulate`` of the lane's jobs with ``job`` inserted at ``pos`` (its step
+        already known), without building that list; ``None`` as there. The lane
+        has room for one more (``insertion`` checked its cap)."""
+        jobs = lane.jobs
+        count = len(jobs) + 1  # within the cap: ``insertion`` checked it
+        self.budget -= 1
+        old_steps, old_acc = lane.steps, lane.acc
+        steps = old_steps[:pos]
+        steps.append(step)
+        acc = old_acc[: pos + 1]
+        fairness = self.fair * count * count
+        running = acc[-1] + step[2] * _LATE + step[3]
+        if running + fairness >= ceiling:
+            return None
+        acc.append(running)
+        free, here, segments = step[1], job.to, lane.segments
+        for i in range(pos, count - 1):  # the lane's jobs from ``pos`` on, one later
+            other = jobs[i]
+            approach = other.approach
+            walked = approach.get(here, -1)
+            if walked < 0:
+                walked = approach[here] = self.walk(here, other.frm)
+            earliest, carry, limit = other.earliest, other.carry, other.limit
+            for start, end in segments:
+                depart = free if free > start else start
+                begin = depart + walked
+                if begin < earliest:
+                    begin = earliest
+                    depart = begin - walked
+                done = begin + carry
+                if done > limit:
+                    return None
+                if done <= end:
+                    break
+            else:
+                return None
+            late = done - other.latest
+            late = late if late > 0 else 0
+            steps.append((depart, done, late, walked))
+            running += late * _LATE + walked
+            if running + fairness >= ceiling:
+                return None
+            acc.append(running)
+            free, here = done, other.to
+            if free == old_steps[i][1]:  # as it was: the rest of the day is too
+                offset = running - old_acc[i + 1]
+                steps += old_steps[i + 1 :]
+                acc += [cost + offset for cost in old_acc[i + 2 :]]
+                total = old_acc[-1] + offset + fairness
+                return None if total >= ceiling else (steps, acc, total)
+        return steps, acc, running + fairness
 
     def place(self, lane: _Lane, job: _Job, option: _Insertion) -> None:
         delta, pos, step, result = option
@@ -321,6 +429,7 @@ class Timelines:
             lane.acc.append(lane.acc[-1] + step[2] * _LATE + step[3])
             lane.cost += delta
             lane.version += 1
+            self.changes += 1
             job.lane, job.step, job.late = lane, step, step[2]
         elif result is not None:
             self.commit(lane, [*lane.jobs[:pos], job, *lane.jobs[pos:]], result, pos)
@@ -365,22 +474,73 @@ class Timelines:
         return rest, self.simulate(lane, rest, pos, shift=1), pos
 
 
+def _jobs(
+    moves: Sequence[Move], walking: WalkingRules, rules: AssignmentRules
+) -> tuple[dict[str, RoomRef], dict[str, dict[str, int]], list[_Job]]:
+    """The day's rooms by id, the walks between them (filled as they are needed:
+    ``walks[b][a]`` is from room a to room b) and a job per move, in one pass."""
+    rooms: dict[str, RoomRef] = {}
+    walks: dict[str, dict[str, int]] = {}
+    jobs = []
+    handling = int(rules.handling.total_seconds())
+    max_late = int(rules.max_lateness.total_seconds())
+    seconds = walking.seconds
+    for m in moves:
+        frm, to = m.from_room, m.to_room
+        rooms[frm.id] = frm
+        rooms[to.id] = to
+        into = walks.get(to.id)
+        if into is None:
+            into = walks[to.id] = {}
+        approach = walks.get(frm.id)
+        if approach is None:
+            approach = walks[frm.id] = {}
+        carry = into.get(frm.id)
+        if carry is None:
+            carry = into[frm.id] = seconds(frm, to)
+        jobs.append(_Job(m, approach, carry + handling, max_late))
+    return rooms, walks, jobs
+
+
 def _key(job: _Job) -> tuple[int, int, str, str, str]:
     return job.key
 
 
-@lru_cache(maxsize=8192)
+def _rank(job: _Job) -> int:
+    return job.rank
+
+
+# Memos of the conversions between instants and seconds: the same few hundred
+# instants (bells, duty, breaks) and minutes recur all week. Plain dicts, read
+# inline in the loops over jobs, emptied when they reach ``_MEMO`` entries.
+_MEMO = 8192
+_stamps: dict[datetime, int] = {}
+_instants: dict[int, datetime] = {}
+_spans: dict[int, timedelta] = {}
+
+
 def _stamp(instant: datetime) -> int:
-    # The same few hundred instants (bells, duty, breaks) recur all week.
-    return int(instant.timestamp())
+    found = _stamps.get(instant)
+    if found is None:
+        if len(_stamps) >= _MEMO:
+            _stamps.clear()
+        found = _stamps[instant] = int(instant.timestamp())
+    return found
 
 
-@lru_cache(maxsize=8192)
 def _instant(timestamp: int) -> datetime:
-    # Moves cluster on a few hundred distinct minutes a day: cached, the plan is cheap.
-    return datetime.fromtimestamp(timestamp, UTC)
+    found = _instants.get(timestamp)
+    if found is None:
+        if len(_instants) >= _MEMO:
+            _instants.clear()
+        found = _instants[timestamp] = datetime.fromtimestamp(timestamp, UTC)
+    return found
 
 
-@lru_cache(maxsize=1024)
 def _span(seconds: int) -> timedelta:
-    return timedelta(seconds=seconds)
+    found = _spans.get(seconds)
+    if found is None:
+        if len(_spans) >= _MEMO:
+            _spans.clear()
+        found = _spans[seconds] = timedelta(seconds=seconds)
+    return found

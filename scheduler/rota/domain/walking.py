@@ -71,6 +71,11 @@ class WalkingRules:
             return self.same_building
         return self.same_floor
 
+    def rule_seconds(self) -> tuple[int, int, int] | None:
+        """Same floor, same building, other building in whole seconds; ``None`` when
+        some pair is overridden (then only ``seconds`` knows every pair)."""
+        return None if self.overrides else self._rule_seconds
+
     def seconds(self, a: RoomRef, b: RoomRef) -> int:
         """``between`` in whole seconds, for the solver's integer arithmetic."""
         if a.id == b.id or self.overrides:

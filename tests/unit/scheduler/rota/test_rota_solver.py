@@ -1,8 +1,13 @@
 """The solver's shortcuts give exactly what the long way gives.
 
-A re-simulated timeline reuses the old tail once it rejoins it, and the naive
-safety-net greedy stops once it cannot win: neither may change a result.
+A re-simulated timeline reuses the old tail once it rejoins it, an insertion
+is weighed without building the list with it, walks follow the rule written
+out, ranks stand for due order, and the naive safety-net greedy stops once it
+cannot win: none of them may change a result.
 """
+
+from datetime import timedelta
+from itertools import product
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -11,7 +16,7 @@ from rota_factories import assistant, at, draw_lessons, robot
 from scheduler.rota.domain.assignment import assign_first_free
 from scheduler.rota.domain.moves import AssignmentRules, Assistant, Move, derive_moves
 from scheduler.rota.domain.solver import Solver
-from scheduler.rota.domain.walking import RoomRef, WalkingRules
+from scheduler.rota.domain.walking import RoomRef, WalkingRules, room_pair
 
 ROOMS = [RoomRef(f"r{n}", "main" if n < 5 else "block", n % 2) for n in range(8)]
 WALK = WalkingRules()
@@ -74,3 +79,44 @@ def test_the_naive_greedy_stops_early_only_when_it_cannot_win(day):
             assert stopped.lateness_key() == naive_key
         else:
             assert stopped.lateness_key() >= beat
+
+
+@settings(max_examples=150, deadline=None)
+@given(busy_days(), st.data())
+def test_weighing_an_insertion_in_place_gives_the_timeline_of_the_list_with_it(day, data):
+    moves, people = day
+    solver = solved(moves, people)
+    lane = data.draw(st.sampled_from(solver.lanes))
+    strangers = [job for job in solver.jobs if job.lane is not lane]
+    if not strangers:
+        return
+    stranger = data.draw(st.sampled_from(strangers))
+    pos = data.draw(st.integers(0, len(lane.jobs)))
+    ceiling = data.draw(st.sampled_from([2**100, lane.cost + 10**9, lane.cost + 600]))
+    free, here = (lane.steps[pos - 1][1], lane.jobs[pos - 1].to) if pos else (-(2**62), lane.home)
+    step = solver.reach(free, here, stranger, lane.segments)
+    if step is None:
+        return
+    pushed = [*lane.jobs[:pos], stranger, *lane.jobs[pos:]]
+    assert solver.simulate_insert(lane, stranger, pos, step, ceiling) == solver.simulate(
+        lane, pushed, pos, ceiling
+    )
+
+
+def test_the_solver_walks_as_the_walking_rules_say_with_or_without_overrides():
+    people = [assistant("a0", "08:00", "16:00")]
+    for walking in [WALK, WalkingRules(overrides={room_pair("r0", "r6"): timedelta(minutes=1)})]:
+        solver = Solver([], people, walking, EARLY, RULES)
+        solver.rooms = {room.id: room for room in ROOMS}
+        for a, b in product(ROOMS, ROOMS):
+            assert solver.walk(a.id, b.id) == walking.seconds(a, b)
+
+
+@settings(max_examples=100, deadline=None)
+@given(busy_days())
+def test_ranks_order_the_jobs_as_their_keys_do(day):
+    moves, people = day
+    jobs = Solver([*moves, *moves[:2]], people, WALK, EARLY, RULES).jobs  # with two twins
+    for a, b in product(jobs, jobs):
+        assert (a.rank < b.rank) == (a.key < b.key)
+        assert (a.rank == b.rank) == (a.key == b.key)
