@@ -27,7 +27,7 @@ from device_registry.links import (
     change_key,
     fleet_topic,
 )
-from device_registry.models import Device, DeviceCredential, TelemetrySample
+from device_registry.models import Device, DeviceCommandRecord, DeviceCredential, TelemetrySample
 from device_registry.services import record_ack
 from telepresence.platform.clock import Clock
 from telepresence.platform.database import Database
@@ -85,6 +85,31 @@ class SqlTelemetryStore:
         async with self.database.transaction() as session:
             return await record_ack(session, device_id, command_id, ok=ok, detail=detail, now=now)
 
+    async def pending_commands(
+        self, device_ids: list[str], since: datetime
+    ) -> list[dict[str, Any]]:
+        """Unacknowledged commands to these devices since ``since``, oldest first."""
+        async with self.database.sessions() as session:
+            found = await session.execute(
+                select(DeviceCommandRecord)
+                .where(
+                    DeviceCommandRecord.device_id.in_(device_ids),
+                    DeviceCommandRecord.acked_at.is_(None),
+                    DeviceCommandRecord.created_at >= since,
+                )
+                .order_by(DeviceCommandRecord.created_at)
+            )
+            return [
+                {
+                    "device_id": c.device_id,
+                    "type": "command",
+                    "command_id": c.id,
+                    "command": c.command,
+                    "args": c.args,
+                }
+                for c in found.scalars()
+            ]
+
 
 class DeviceHub(LinkHub):
     """The service's ``LinkHub``; answers gateways' lesson questions when ``answers_gateways``."""
@@ -111,6 +136,26 @@ class DeviceHub(LinkHub):
         # Set by the composition root: whether this instance is the one (of several) that
         # answers device gateways (the leader), so that a robot is invited once.
         self.answers_gateways: Callable[[], bool] = lambda: False
+
+    async def missed_while_away(self, since: datetime) -> None:
+        """Devices that went offline elsewhere since ``since`` (their announcement was lost
+        while this instance's LISTEN was down): told to this instance's fleet pages."""
+        async with self.database.sessions() as session:
+            found = await session.execute(
+                select(Device.id, Device.provider_id, Device.last_seen_at).where(
+                    Device.online.is_(False), Device.last_seen_at >= since
+                )
+            )
+            for device_id, provider_id, last_seen in found:
+                if not self.is_connected(device_id) and last_seen is not None:
+                    self.events.deliver(
+                        fleet_topic(provider_id),
+                        {
+                            "device_id": device_id,
+                            "online": False,
+                            "last_seen_at": last_seen.isoformat(),
+                        },
+                    )
 
     def start(self) -> None:
         """Start the loops, and the answers to gateways' lesson questions."""

@@ -28,6 +28,7 @@ import structlog
 from device_registry.domain import LiveTelemetry, sample_due
 from device_registry.ports import LessonInvitations
 from device_registry.protocol import CLOSE_AUTH, CLOSE_REPLACED
+from telepresence.platform.events.eventbridge import RESYNC_TOPIC
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -41,6 +42,7 @@ __all__ = [
     "DISCONNECT_TOPIC",
     "LESSONS_TOPIC",
     "OUTBOX_TOPIC",
+    "REDELIVER_WITHIN",
     "SAMPLE_EVERY",
     "Link",
     "LinkHub",
@@ -120,6 +122,11 @@ DELIVERY_QUEUE = 10_000
 SAMPLE_EVERY = timedelta(minutes=1)
 SWEEP_EVERY = 1.0
 """Seconds between passes over the links looking for silent devices."""
+REDELIVER_WITHIN = timedelta(minutes=1)
+"""After a resync, unacknowledged commands at most this old are delivered again (an
+``identify`` or a ``restart`` asked for long ago would only surprise)."""
+REANNOUNCE_PER_TICK = 2_000
+"""Devices re-announced per flush tick after a resync (the bridge's outbox holds 5,000)."""
 
 
 @dataclass(eq=False, slots=True)
@@ -178,6 +185,14 @@ class TelemetryStore(Protocol):
         """Store a device's acknowledgement; False if the command is not that device's."""
         ...
 
+    async def pending_commands(
+        self, device_ids: list[str], since: datetime
+    ) -> list[dict[str, Any]]:
+        """Commands to these devices created since ``since`` and not acknowledged, oldest
+        first, as the ``command`` message (``type``, ``command_id``, ``command``, ``args``)
+        with the ``device_id``."""
+        ...
+
 
 class LinkHub:
     """Implements ``device_registry.ports.DeviceLinks``; ``close()`` is safe to call twice.
@@ -216,6 +231,7 @@ class LinkHub:
         self._described: dict[str, dict[str, str]] = {}
         self._last_sample: dict[str, datetime] = {}
         self._battery_band: dict[str, tuple[int, bool | None]] = {}
+        self._battery_seen: dict[str, tuple[int, bool | None]] = {}
         # The first room each new socket reports, checked against the stored one at the
         # next flush (in one query for all of them): after a restart 10,000 devices report
         # the room they were in, and only a room that changed is news for the rota.
@@ -224,6 +240,11 @@ class LinkHub:
         self._tasks: list[asyncio.Task[None]] = []
         # Set by the composition root: who invites a robot that says hello to its lesson.
         self.lessons: LessonInvitations | None = None
+        # Resync after the event bridge reconnects: the devices to announce again, and the
+        # commands handed to a socket here (id -> monotonic time), not to be handed twice.
+        self._reannounce: dict[str, Link] = {}
+        self._delivered: dict[str, float] = {}
+        self.redelivered = 0
 
     def __len__(self) -> int:
         return len(self._links)
@@ -255,6 +276,7 @@ class LinkHub:
                 return True
             return False
         await link.ws.send_json(message)
+        self._handed(message)
         return True
 
     async def send_anywhere(self, device_id: str, message: dict[str, Any]) -> None:
@@ -272,7 +294,8 @@ class LinkHub:
                 if link is None or link.ws.closed:
                     continue
                 if "message" in item:
-                    await link.ws.send_json(item["message"])
+                    if self._handed(item["message"]):
+                        await link.ws.send_json(item["message"])
                 else:
                     reason = str(item.get("reason", "")).encode()[:120]
                     await link.ws.close(code=int(item.get("code", CLOSE_AUTH)), message=reason)
@@ -434,11 +457,90 @@ class LinkHub:
             if link is not None and (link.connected_at is None or link.connected_at <= when):
                 await link.ws.close(code=CLOSE_AUTH, message=b"credential revoked")
 
+    def _handed(self, message: dict[str, Any]) -> bool:
+        """Note a command handed to a socket here; False if it already was (a resync and
+        NOTIFY may both bring it)."""
+        if message.get("type") != "command":
+            return True
+        command_id, now = str(message.get("command_id")), time.monotonic()
+        if command_id in self._delivered:
+            return False
+        if len(self._delivered) >= 1_000:
+            keep = 2 * REDELIVER_WITHIN.total_seconds()
+            self._delivered = {k: t for k, t in self._delivered.items() if now - t < keep}
+        self._delivered[command_id] = now
+        return True
+
+    async def _resyncs(self) -> None:
+        # After a bridge reconnects (ours or another process's), see RESYNC_TOPIC.
+        async with self.events.subscribe(RESYNC_TOPIC) as queue:
+            while True:
+                event = await queue.get()
+                self._reannounce.update(self._links)
+                if "reconnected" not in event:
+                    continue
+                try:
+                    since = datetime.fromisoformat(str(event["since"]))
+                    await self.redeliver(since)
+                    # The holders re-announce and write what changed within a flush or two.
+                    await asyncio.sleep(2 * self.flush_every)
+                    await self.missed_while_away(since)
+                except Exception:
+                    log.exception("device_resync_failed")
+
+    async def redeliver(self, since: datetime) -> int:
+        """Hand the sockets here the unacknowledged commands created since ``since`` (this
+        process's LISTEN was down, so their NOTIFY was lost); how many."""
+        if not self._links:
+            return 0
+        since = max(since, self.clock.now() - REDELIVER_WITHIN)
+        sent = 0
+        for command in await self.store.pending_commands(list(self._links), since):
+            link = self._links.get(str(command.pop("device_id")))
+            if link is not None and not link.ws.closed and self._handed(command):
+                await link.ws.send_json(command)
+                sent += 1
+        self.redelivered += sent
+        if sent:
+            log.info("device_commands_redelivered", count=sent)
+        return sent
+
+    async def missed_while_away(self, since: datetime) -> None:
+        """What this process's subscribers missed since ``since`` and the database knows
+        (the service's hub: devices that went offline elsewhere); nothing here."""
+
+    def reannounce(self) -> int:
+        """Announce again (fleet pages, the rota) up to ``REANNOUNCE_PER_TICK`` devices held
+        here, as a resync asked; how many."""
+        count = 0
+        while self._reannounce and count < REANNOUNCE_PER_TICK:
+            device_id, link = self._reannounce.popitem()
+            if self._links.get(device_id) is not link:
+                continue
+            count += 1
+            self.events.publish(
+                fleet_topic(link.provider_id),
+                {
+                    "device_id": device_id,
+                    "online": True,
+                    "last_seen_at": link.last_seen.isoformat(),
+                    "reported_room": link.room,
+                },
+            )
+            battery = self._battery_seen.get(device_id)
+            if battery is not None:
+                self.events.publish(
+                    CHANGES_TOPIC,
+                    {"device_id": device_id, "battery_pct": battery[0], "charging": battery[1]},
+                )
+        return count
+
     def _announce_batteries(self, written: dict[str, LiveTelemetry]) -> None:
         for device_id, t in written.items():
             if t.battery_pct is None:
                 continue
             band = (t.battery_pct // BATTERY_STEP, t.charging)
+            self._battery_seen[device_id] = (t.battery_pct, t.charging)
             if self._battery_band.get(device_id) != band:
                 self._battery_band[device_id] = band
                 self.events.publish(
@@ -487,6 +589,8 @@ class LinkHub:
             except Exception:
                 # Keep flushing after a database hiccup; the next tick retries.
                 log.exception("telemetry_flush_failed")
+            if self._reannounce:
+                self.reannounce()
 
     def start(self) -> None:
         """Start the write-behind loop, the delivery of messages from elsewhere and the sweep."""
@@ -496,6 +600,7 @@ class LinkHub:
                 loop.create_task(self._run()),
                 loop.create_task(self._deliver()),
                 loop.create_task(self._sweep()),
+                loop.create_task(self._resyncs()),
             ]
 
     async def close_sockets(self) -> None:

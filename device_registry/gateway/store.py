@@ -6,6 +6,7 @@ The same statements the service runs through SQLAlchemy (``device_registry.hub``
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -139,6 +140,28 @@ class PgTelemetryStore:
                     now,
                 )
         return True
+
+    async def pending_commands(
+        self, device_ids: list[str], since: datetime
+    ) -> list[dict[str, Any]]:
+        """Unacknowledged commands to these devices since ``since``, oldest first."""
+        rows = await self.pool.fetch(
+            "SELECT id, device_id, command, args FROM device_commands "
+            "WHERE device_id = ANY($1::varchar[]) AND acked_at IS NULL AND created_at >= $2 "
+            "ORDER BY created_at",
+            device_ids,
+            since,
+        )
+        return [
+            {
+                "device_id": r["device_id"],
+                "type": "command",
+                "command_id": r["id"],
+                "command": r["command"],
+                "args": json.loads(r["args"]) if isinstance(r["args"], str) else r["args"],
+            }
+            for r in rows
+        ]
 
 
 def _grouped(rows: list[dict[str, Any]]) -> dict[tuple[str, ...], list[dict[str, Any]]]:

@@ -12,7 +12,22 @@ The LISTEN connection is watched: when PostgreSQL restarts or ends it, the
 bridge logs it, reconnects with a bounded backoff (0.5 s doubling to 5 s) and
 listens again; what this instance published meanwhile waits in the outbox
 (bounded, device changes coalesced) and goes out once connected. Events other
-instances sent while this one was disconnected are not replayed.
+instances sent while this one was disconnected are not replayed (NOTIFY keeps
+nothing for a listener that is gone): after reconnecting, the bridge asks for a
+resync on ``RESYNC_TOPIC`` instead. It delivers ``{"reconnected": <instance>,
+"since": <when the connection was lost>}`` to its own process (re-read what must
+arrive from the database: commands, presence) and forwards ``{"asked_by":
+<instance>}`` to the others (re-announce what you hold: devices' presence).
+
+A connection can die without a word (a half-open TCP connection: a firewall's
+idle timeout, a cable, a failover of the database's address); TCP notices only
+when something is sent, and LISTEN sends nothing. So the bridge sends
+``SELECT 1`` when the connection has been idle ``check_every`` seconds (5) and
+reconnects when no answer comes within ``check_timeout`` (3). Every NOTIFY is
+bounded the same way. The server side is asked for TCP keepalives (10 s idle,
+5 s apart, 3 probes) so that PostgreSQL also ends a listener whose client is
+gone instead of keeping its backend (and the notification queue's tail) for
+the system default of two hours; asyncpg has no client-side keepalive setting.
 """
 
 from __future__ import annotations
@@ -20,15 +35,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 import uuid
 from collections import deque
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
 
 from telepresence.platform.events.events import EventHub, LatestQueue
 
-__all__ = ["CHANNEL", "PostgresEventBridge"]
+__all__ = ["CHANNEL", "RESYNC_TOPIC", "PostgresEventBridge"]
 
 CHANNEL = "classbridge_events"
 MAX_PAYLOAD = 7_500
@@ -38,6 +55,16 @@ RECONNECT_FIRST_S = 0.5
 RECONNECT_MAX_S = 5.0
 CONNECT_TIMEOUT_S = 5.0
 MAX_UNSENT = 1_000  # batches (7.5 MB) kept across connections lost in the middle of a send
+CHECK_EVERY_S = 5.0
+CHECK_TIMEOUT_S = 3.0
+RESYNC_TOPIC = "bridge:resync"
+"""After a reconnect: ``{"reconnected": instance, "since": iso time}`` to the process
+itself, ``{"asked_by": instance}`` to the others (see the module's text)."""
+SERVER_KEEPALIVES = {
+    "tcp_keepalives_idle": "10",
+    "tcp_keepalives_interval": "5",
+    "tcp_keepalives_count": "3",
+}
 log = structlog.get_logger("classbridge.events")
 
 
@@ -55,10 +82,22 @@ def asyncpg_dsn(sqlalchemy_url: str) -> str:
 class PostgresEventBridge:
     """Forwards an ``EventHub``'s events to other instances and back; ``close()`` is idempotent."""
 
-    def __init__(self, database_url: str, hub: EventHub, *, tick: float = 0.1) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        hub: EventHub,
+        *,
+        tick: float = 0.1,
+        check_every: float = CHECK_EVERY_S,
+        check_timeout: float = CHECK_TIMEOUT_S,
+    ) -> None:
         self.dsn = asyncpg_dsn(database_url)
         self.hub = hub
         self.tick = tick
+        self.check_every = check_every
+        """Idle seconds after which the LISTEN connection is asked ``SELECT 1``."""
+        self.check_timeout = check_timeout
+        """Seconds a check or a NOTIFY may take before the connection is taken for dead."""
         self.instance = uuid.uuid4().hex[:12]
         # Superseded updates (fleet pages): the oldest go when a burst overflows.
         self._outbox: deque[tuple[str, dict[str, Any]]] = deque(maxlen=OUTBOX_SIZE)
@@ -69,6 +108,10 @@ class PostgresEventBridge:
         self._unsent: list[str] = []
         self._errors: tuple[type[Exception], ...] = (OSError,)
         self.reconnects = 0
+        self.unresponsive = 0
+        """Connections given up because a check or a NOTIFY got no answer in time."""
+        self._answered = time.monotonic()  # the connection's last answer
+        self._lost_at = datetime.now(UTC)
 
     @property
     def connected(self) -> bool:
@@ -93,7 +136,7 @@ class PostgresEventBridge:
         conn = await asyncpg.connect(
             self.dsn,
             timeout=CONNECT_TIMEOUT_S,
-            server_settings={"application_name": APPLICATION_NAME},
+            server_settings={"application_name": APPLICATION_NAME, **SERVER_KEEPALIVES},
         )
         try:
             await conn.add_listener(CHANNEL, self._received)
@@ -101,10 +144,13 @@ class PostgresEventBridge:
             conn.terminate()
             raise
         self._conn = conn
+        self._answered = time.monotonic()
 
     async def _reconnect(self) -> None:
-        """Reconnect and listen again, waiting 0.5 s doubling to 5 s between tries."""
+        """Reconnect and listen again, waiting 0.5 s doubling to 5 s between tries; then
+        ask for a resync (the events sent to this process meanwhile are lost)."""
         log.warning("event_bridge_disconnected", instance=self.instance)
+        self._lost_at = datetime.now(UTC)
         conn, self._conn = self._conn, None
         if conn is not None:
             conn.terminate()
@@ -120,7 +166,34 @@ class PostgresEventBridge:
                 continue
             self.reconnects += 1
             log.info("event_bridge_reconnected", instance=self.instance, tries=tries)
+            self._resync()
             return
+
+    def _resync(self) -> None:
+        """Listening again: this process re-reads what must arrive, the others re-announce.
+
+        Asked after LISTEN is in place, so that anything written after the re-read comes
+        by NOTIFY (both may bring it: receivers drop what they already have)."""
+        since = self._lost_at - timedelta(seconds=self.check_every + self.check_timeout)
+        self.hub.deliver(RESYNC_TOPIC, {"reconnected": self.instance, "since": since.isoformat()})
+        self._outbox.append((RESYNC_TOPIC, {"asked_by": self.instance}))
+
+    async def _check(self) -> None:
+        """``SELECT 1`` on an idle connection; no answer in time: the connection is dead."""
+        if time.monotonic() - self._answered < self.check_every:
+            return
+        try:
+            await self._conn.fetchval("SELECT 1", timeout=self.check_timeout)
+        except self._errors as exc:
+            self._give_up(exc)
+        else:
+            self._answered = time.monotonic()
+
+    def _give_up(self, exc: BaseException) -> None:
+        if isinstance(exc, TimeoutError) and self._open():
+            self.unresponsive += 1
+            log.warning("event_bridge_unresponsive", instance=self.instance)
+            self._conn.terminate()  # closed: the send loop reconnects
 
     def _queue(self, topic: str, event: dict[str, Any]) -> None:
         key = self.hub.keys.get(topic)
@@ -175,17 +248,25 @@ class PostgresEventBridge:
             if not self._open():
                 await self._reconnect()
             await asyncio.sleep(self.tick)
-            if not self._open() or not (self._unsent or self._pending()):
+            if not self._open():
+                continue
+            if not (self._unsent or self._pending()):
+                await self._check()
                 continue
             payloads, self._unsent = self._unsent + self._batches(), []
             for n, payload in enumerate(payloads):
                 try:
-                    await self._conn.execute("SELECT pg_notify($1, $2)", CHANNEL, payload)
+                    await self._conn.execute(
+                        "SELECT pg_notify($1, $2)", CHANNEL, payload, timeout=self.check_timeout
+                    )
                 except self._errors as exc:
                     log.warning("event_forward_failed", error=str(exc))
+                    self._give_up(exc)
                     if not self._open():  # lost: this batch and the rest go after reconnecting
                         self._keep_unsent(payloads[n:])
                         break
+                else:
+                    self._answered = time.monotonic()
 
     def _keep_unsent(self, payloads: list[str]) -> None:
         if len(payloads) > MAX_UNSENT:
