@@ -122,11 +122,8 @@ DELIVERY_QUEUE = 10_000
 SAMPLE_EVERY = timedelta(minutes=1)
 SWEEP_EVERY = 1.0
 """Seconds between passes over the links looking for silent devices."""
-REDELIVER_WITHIN = timedelta(minutes=1)
-"""After a resync, unacknowledged commands at most this old are delivered again (an
-``identify`` or a ``restart`` asked for long ago would only surprise)."""
-REANNOUNCE_PER_TICK = 2_000
-"""Devices re-announced per flush tick after a resync (the bridge's outbox holds 5,000)."""
+REDELIVER_WITHIN = timedelta(minutes=1)  # a resync hands over no older command: it'd surprise
+REANNOUNCE_PER_TICK = 2_000  # devices re-announced a flush tick (the bridge's outbox holds 5,000)
 
 
 @dataclass(eq=False, slots=True)
@@ -188,9 +185,8 @@ class TelemetryStore(Protocol):
     async def pending_commands(
         self, device_ids: list[str], since: datetime
     ) -> list[dict[str, Any]]:
-        """Commands to these devices created since ``since`` and not acknowledged, oldest
-        first, as the ``command`` message (``type``, ``command_id``, ``command``, ``args``)
-        with the ``device_id``."""
+        """Unacknowledged commands to these devices since ``since``, oldest first, as the
+        ``command`` message with its ``device_id``."""
         ...
 
 
@@ -240,8 +236,7 @@ class LinkHub:
         self._tasks: list[asyncio.Task[None]] = []
         # Set by the composition root: who invites a robot that says hello to its lesson.
         self.lessons: LessonInvitations | None = None
-        # Resync after the event bridge reconnects: the devices to announce again, and the
-        # commands handed to a socket here (id -> monotonic time), not to be handed twice.
+        # Resync (RESYNC_TOPIC): devices to announce again, commands handed over here (when).
         self._reannounce: dict[str, Link] = {}
         self._delivered: dict[str, float] = {}
         self.redelivered = 0
@@ -458,8 +453,7 @@ class LinkHub:
                 await link.ws.close(code=CLOSE_AUTH, message=b"credential revoked")
 
     def _handed(self, message: dict[str, Any]) -> bool:
-        """Note a command handed to a socket here; False if it already was (a resync and
-        NOTIFY may both bring it)."""
+        """Note a command handed over here; False if it was (by a resync or by NOTIFY)."""
         if message.get("type") != "command":
             return True
         command_id, now = str(message.get("command_id")), time.monotonic()
@@ -472,7 +466,6 @@ class LinkHub:
         return True
 
     async def _resyncs(self) -> None:
-        # After a bridge reconnects (ours or another process's), see RESYNC_TOPIC.
         async with self.events.subscribe(RESYNC_TOPIC) as queue:
             while True:
                 event = await queue.get()
@@ -489,51 +482,32 @@ class LinkHub:
                     log.exception("device_resync_failed")
 
     async def redeliver(self, since: datetime) -> int:
-        """Hand the sockets here the unacknowledged commands created since ``since`` (this
-        process's LISTEN was down, so their NOTIFY was lost); how many."""
-        if not self._links:
-            return 0
-        since = max(since, self.clock.now() - REDELIVER_WITHIN)
-        sent = 0
+        """Hand over the commands to sockets here whose NOTIFY was lost (since ``since``)."""
+        since, sent = max(since, self.clock.now() - REDELIVER_WITHIN), 0
         for command in await self.store.pending_commands(list(self._links), since):
             link = self._links.get(str(command.pop("device_id")))
             if link is not None and not link.ws.closed and self._handed(command):
                 await link.ws.send_json(command)
                 sent += 1
         self.redelivered += sent
-        if sent:
-            log.info("device_commands_redelivered", count=sent)
         return sent
 
     async def missed_while_away(self, since: datetime) -> None:
-        """What this process's subscribers missed since ``since`` and the database knows
-        (the service's hub: devices that went offline elsewhere); nothing here."""
+        """Tell subscribers here what the database knows they missed (the service's hub)."""
 
     def reannounce(self) -> int:
-        """Announce again (fleet pages, the rota) up to ``REANNOUNCE_PER_TICK`` devices held
-        here, as a resync asked; how many."""
-        count = 0
-        while self._reannounce and count < REANNOUNCE_PER_TICK:
-            device_id, link = self._reannounce.popitem()
-            if self._links.get(device_id) is not link:
-                continue
-            count += 1
-            self.events.publish(
-                fleet_topic(link.provider_id),
-                {
-                    "device_id": device_id,
-                    "online": True,
-                    "last_seen_at": link.last_seen.isoformat(),
-                    "reported_room": link.room,
-                },
-            )
-            battery = self._battery_seen.get(device_id)
-            if battery is not None:
-                self.events.publish(
-                    CHANGES_TOPIC,
-                    {"device_id": device_id, "battery_pct": battery[0], "charging": battery[1]},
-                )
-        return count
+        """Announce again (fleet pages, the rota) some of the devices a resync asked for."""
+        n = min(REANNOUNCE_PER_TICK, len(self._reannounce))
+        links = [self._reannounce.popitem()[1] for _ in range(n)]
+        for link in [lk for lk in links if self._links.get(lk.device_id) is lk]:
+            seen, room = link.last_seen.isoformat(), link.room
+            presence = {"device_id": link.device_id, "online": True, "last_seen_at": seen}
+            self.events.publish(fleet_topic(link.provider_id), presence | {"reported_room": room})
+            if (battery := self._battery_seen.get(link.device_id)) is not None:
+                pct, charging = battery
+                change = {"device_id": link.device_id, "battery_pct": pct, "charging": charging}
+                self.events.publish(CHANGES_TOPIC, change)
+        return len(links)
 
     def _announce_batteries(self, written: dict[str, LiveTelemetry]) -> None:
         for device_id, t in written.items():

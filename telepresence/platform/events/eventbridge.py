@@ -57,6 +57,8 @@ CONNECT_TIMEOUT_S = 5.0
 MAX_UNSENT = 1_000  # batches (7.5 MB) kept across connections lost in the middle of a send
 CHECK_EVERY_S = 5.0
 CHECK_TIMEOUT_S = 3.0
+REFUSED_STATEMENT = {"22", "42", "54"}
+"""SQLSTATE classes of a statement refused on a healthy connection (a payload too long)."""
 RESYNC_TOPIC = "bridge:resync"
 """After a reconnect: ``{"reconnected": instance, "since": iso time}`` to the process
 itself, ``{"asked_by": instance}`` to the others (see the module's text)."""
@@ -184,16 +186,24 @@ class PostgresEventBridge:
             return
         try:
             await self._conn.fetchval("SELECT 1", timeout=self.check_timeout)
-        except self._errors as exc:
+        except Exception as exc:
             self._give_up(exc)
         else:
             self._answered = time.monotonic()
 
-    def _give_up(self, exc: BaseException) -> None:
-        if isinstance(exc, TimeoutError) and self._open():
+    def _give_up(self, exc: Exception) -> None:
+        """Replace the connection after ``exc``, unless the server refused one statement only.
+
+        A connection whose backend was ended may still look open while asyncpg reads the
+        server's goodbye; a statement sent then fails with a client error. Either way the
+        connection is done with: terminated here, the send loop reconnects."""
+        sqlstate = str(getattr(exc, "sqlstate", "") or "")
+        if sqlstate[:2] in REFUSED_STATEMENT or not self._open():
+            return
+        if isinstance(exc, TimeoutError):
             self.unresponsive += 1
             log.warning("event_bridge_unresponsive", instance=self.instance)
-            self._conn.terminate()  # closed: the send loop reconnects
+        self._conn.terminate()
 
     def _queue(self, topic: str, event: dict[str, Any]) -> None:
         key = self.hub.keys.get(topic)
@@ -245,28 +255,40 @@ class PostgresEventBridge:
 
     async def _send_loop(self) -> None:
         while True:
-            if not self._open():
-                await self._reconnect()
-            await asyncio.sleep(self.tick)
-            if not self._open():
-                continue
-            if not (self._unsent or self._pending()):
-                await self._check()
-                continue
-            payloads, self._unsent = self._unsent + self._batches(), []
-            for n, payload in enumerate(payloads):
-                try:
-                    await self._conn.execute(
-                        "SELECT pg_notify($1, $2)", CHANNEL, payload, timeout=self.check_timeout
-                    )
-                except self._errors as exc:
-                    log.warning("event_forward_failed", error=str(exc))
-                    self._give_up(exc)
-                    if not self._open():  # lost: this batch and the rest go after reconnecting
-                        self._keep_unsent(payloads[n:])
-                        break
-                else:
-                    self._answered = time.monotonic()
+            try:
+                await self._step()
+            except Exception:
+                # Whatever went wrong, the loop goes on: a dead send loop would silently cut
+                # this process off from the others.
+                log.exception("event_bridge_failed", instance=self.instance)
+                if self._open():
+                    self._conn.terminate()
+                await asyncio.sleep(self.tick)
+
+    async def _step(self) -> None:
+        """One tick: reconnect if needed, then send what is pending or check the line."""
+        if not self._open():
+            await self._reconnect()
+        await asyncio.sleep(self.tick)
+        if not self._open():
+            return
+        if not (self._unsent or self._pending()):
+            await self._check()
+            return
+        payloads, self._unsent = self._unsent + self._batches(), []
+        for n, payload in enumerate(payloads):
+            try:
+                await self._conn.execute(
+                    "SELECT pg_notify($1, $2)", CHANNEL, payload, timeout=self.check_timeout
+                )
+            except Exception as exc:
+                log.warning("event_forward_failed", error=str(exc))
+                self._give_up(exc)
+                if not self._open():  # lost: this batch and the rest go after reconnecting
+                    self._keep_unsent(payloads[n:])
+                    break
+            else:
+                self._answered = time.monotonic()
 
     def _keep_unsent(self, payloads: list[str]) -> None:
         if len(payloads) > MAX_UNSENT:
@@ -284,4 +306,7 @@ class PostgresEventBridge:
             self._task = None
         if self._conn is not None:
             conn, self._conn = self._conn, None
-            await conn.close()
+            try:
+                await conn.close(timeout=self.check_timeout)
+            except self._errors:
+                conn.terminate()  # a connection that does not answer is not waited for
