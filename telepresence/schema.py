@@ -15,6 +15,7 @@ import telepresence.engagement.rollup
 import telepresence.notifications.models
 import telepresence.platform.jobs.jobstore
 import telepresence.platform.models
+import telepresence.platform.versions
 import telepresence.reintegration.models
 import telepresence.sessions.models
 from telepresence.platform.database import Base
@@ -24,6 +25,7 @@ __all__ = ["metadata"]
 # Imported for their side effect: registering their tables on Base.metadata.
 _MODELS = (
     telepresence.platform.models,
+    telepresence.platform.versions,
     device_registry.models,
     scheduler.timetables.models,
     scheduler.bookings.models,

@@ -129,7 +129,7 @@ class Week(NamedTuple):
 
     views: list[OccurrenceView[StoredBooking]] | None
     school_id: str
-    stamp: datetime | None
+    stamp: int
 
 
 async def read_week(

@@ -12,6 +12,7 @@ from sqlalchemy import JSON, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from telepresence.platform.database import Base, new_id
+from telepresence.platform.versions import versioned
 
 __all__ = ["Booking", "CalendarFeed", "UnavailabilityRow"]
 
@@ -104,3 +105,9 @@ class CalendarFeed(Base):
     revoked_at: Mapped[datetime | None]
     revoked_by: Mapped[str | None] = mapped_column(String(32))
     last_used_at: Mapped[datetime | None]
+
+
+# Any change of a pupil's bookings or unavailability raises their data version
+# (``telepresence.platform.versions``): answers computed from them are kept under it.
+versioned(Booking, "pupil")
+versioned(UnavailabilityRow, "pupil")

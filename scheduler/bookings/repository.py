@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import date, datetime, time
 from typing import Any, NamedTuple, Protocol
 
-from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from device_registry.models import Device
@@ -22,6 +22,8 @@ from scheduler.bookings.unavailability.domain import (
     WeeklyUnavailable,
 )
 from scheduler.timetables.repository import lock_rows
+from telepresence.platform.models import Pupil, School
+from telepresence.platform.versions import PupilVersion, SchoolVersion
 
 __all__ = [
     "LessonValues",
@@ -29,6 +31,7 @@ __all__ = [
     "UnavailabilityColumns",
     "UnavailabilityValues",
     "WeekRows",
+    "WeekVersion",
     "lesson_values",
     "live_bookings",
     "load_unavailability",
@@ -37,6 +40,8 @@ __all__ = [
     "locked_devices",
     "unavailable_from_row",
     "week_rows",
+    "week_version",
+    "week_version_in",
 ]
 
 
@@ -206,7 +211,7 @@ class UnavailabilityValues(NamedTuple):
 
 
 WEEK = """
-SELECT p.provider_id, p.school_id, s.time_zone, c.updated_at,
+SELECT p.provider_id, p.school_id, s.time_zone, COALESCE(sv.version, 0),
   ARRAY(SELECT ROW(l.id, l.key, l.subject, l.weekday, l.start_time, l.end_time, l.class_group,
                    l.teacher, l.room, l.week, l.valid_from, l.valid_to,
                    l.excluded_dates::text, l.extra_dates::text)
@@ -223,19 +228,20 @@ SELECT p.provider_id, p.school_id, s.time_zone, c.updated_at,
         FROM unavailability u WHERE u.pupil_id = p.id ORDER BY u.kind DESC, u.created_at)
 FROM pupils p
 JOIN schools s ON s.id = p.school_id
-LEFT JOIN school_calendars c ON c.school_id = s.id
+LEFT JOIN school_versions sv ON sv.school_id = s.id
 WHERE p.id = $1
 """
 
 
 class WeekRows(NamedTuple):
-    """What ``week_rows`` read: the pupil's provider and school, the school's zone and
-    calendar stamp, and the pupil's lessons, live bookings of the dates and unavailability."""
+    """What ``week_rows`` read: the pupil's provider and school, the school's zone and data
+    version (its calendar's stamp), and the pupil's lessons, live bookings of the dates and
+    unavailability."""
 
     provider_id: str
     school_id: str
     time_zone: str
-    stamp: datetime | None
+    stamp: int
     lessons: tuple[tuple[Any, ...], ...]  # as stored (JSON as text): a key to remember them by
     bookings: list[StoredBooking]
     unavailable: list[UnavailabilityValues]
@@ -262,3 +268,54 @@ async def week_rows(conn: Any, pupil_id: str, from_date: date, to_date: date) ->
         [StoredBooking(*v) for v in bookings],
         [UnavailabilityValues(*v) for v in unavailable],
     )
+
+
+# --- the version of what a pupil's week is computed from ---------------------------------
+
+
+class WeekVersion(NamedTuple):
+    """Who may see the pupil (provider) and everything a week of theirs is computed from,
+    as versions: their school, its zone, the pupil's and the school's data versions
+    (``telepresence.platform.versions``), raised by every change in the same transaction."""
+
+    provider_id: str
+    school_id: str
+    time_zone: str
+    pupil_version: int
+    school_version: int
+
+
+WEEK_VERSION = """
+SELECT p.provider_id, p.school_id, s.time_zone, COALESCE(pv.version, 0), COALESCE(sv.version, 0)
+FROM pupils p
+JOIN schools s ON s.id = p.school_id
+LEFT JOIN pupil_versions pv ON pv.pupil_id = p.id
+LEFT JOIN school_versions sv ON sv.school_id = s.id
+WHERE p.id = $1
+"""
+
+
+async def week_version(conn: Any, pupil_id: str) -> WeekVersion | None:
+    """One statement on an asyncpg connection (PostgreSQL); None when there is no such pupil."""
+    row = await conn.fetchrow(WEEK_VERSION, pupil_id)
+    return None if row is None else WeekVersion(*row)
+
+
+async def week_version_in(session: AsyncSession, pupil_id: str) -> WeekVersion | None:
+    """``week_version`` through a session (SQLite)."""
+    row = (
+        await session.execute(
+            select(
+                Pupil.provider_id,
+                Pupil.school_id,
+                School.time_zone,
+                func.coalesce(PupilVersion.version, 0),
+                func.coalesce(SchoolVersion.version, 0),
+            )
+            .join(School, School.id == Pupil.school_id)
+            .outerjoin(PupilVersion, PupilVersion.pupil_id == Pupil.id)
+            .outerjoin(SchoolVersion, SchoolVersion.school_id == School.id)
+            .where(Pupil.id == pupil_id)
+        )
+    ).first()
+    return None if row is None else WeekVersion(*row)

@@ -13,6 +13,7 @@ from sqlalchemy import JSON, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from telepresence.platform.database import Base, new_id
+from telepresence.platform.versions import versioned
 
 __all__ = [
     "BellPeriodRow",
@@ -138,3 +139,10 @@ class LessonRow(Base):
     valid_to: Mapped[date | None]
     excluded_dates: Mapped[list[str]] = mapped_column(JSON, default=list)
     extra_dates: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+
+# Any change of a pupil's lessons or of a school's calendar raises its data version
+# (``telepresence.platform.versions``): answers computed from them are kept under it.
+versioned(LessonRow, "pupil")
+for _calendar_table in (SchoolCalendarRow, TermRow, ClosureRow, WeekOverrideRow, BellPeriodRow):
+    versioned(_calendar_table, "school")

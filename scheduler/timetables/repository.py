@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, time
 from typing import Any, Protocol
 
-from sqlalchemy import Select, Update, delete, select, update
+from sqlalchemy import Select, Update, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scheduler.timetables.calendar import (
@@ -36,6 +36,7 @@ from scheduler.timetables.occurrences import Lesson
 from telepresence.platform.errors import NotFound
 from telepresence.platform.models import Pupil, School
 from telepresence.platform.security.identity import Principal, Role
+from telepresence.platform.versions import SchoolVersion
 
 __all__ = [
     "LessonColumns",
@@ -109,25 +110,26 @@ def pupil_display_name(pupil: Pupil) -> str:
     return f"{pupil.first_name} {pupil.last_name[:1]}.".strip()
 
 
-# Calendars for laying lessons on dates, by (school, the calendar's updated_at, time zone).
-# A school's calendar changes a few times a year and only through ``save_calendar``, which
-# stamps ``updated_at``: a changed calendar has a new key on every instance at once.
-_CALENDARS: OrderedDict[tuple[str, datetime | None, str], SchoolCalendar] = OrderedDict()
+# Calendars for laying lessons on dates, by (school, its data version, time zone). Any change
+# of a school's calendar tables raises the version in its transaction, whoever makes it
+# (``telepresence.platform.versions``): a changed calendar has a new key on every instance.
+_CALENDARS: OrderedDict[tuple[str, int, str], SchoolCalendar] = OrderedDict()
 CALENDAR_CACHE_SIZE = 4096
 
 
 async def school_with_stamp(
     session: AsyncSession, who: Principal, pupil_id: str, *, lock: bool = False
-) -> tuple[Pupil, School, datetime | None]:
-    """``visible_pupil``, their school and its calendar's stamp, in one round trip.
+) -> tuple[Pupil, School, int]:
+    """``visible_pupil``, their school and its data version (the calendar's stamp), in one
+    round trip.
 
     With ``lock``, the pupil's row is held until the transaction ends, as
     ``lock_pupil`` holds it (in the same statement on PostgreSQL).
     """
     query = (
-        select(Pupil, School, SchoolCalendarRow.updated_at)
+        select(Pupil, School, func.coalesce(SchoolVersion.version, 0))
         .join(School, School.id == Pupil.school_id)
-        .outerjoin(SchoolCalendarRow, SchoolCalendarRow.school_id == School.id)
+        .outerjoin(SchoolVersion, SchoolVersion.school_id == School.id)
         .where(Pupil.id == pupil_id)
     )
     if lock and session.get_bind().dialect.name == "sqlite":
@@ -142,29 +144,26 @@ async def school_with_stamp(
     return pupil, school, stamp
 
 
-async def dated_calendar(
-    session: AsyncSession, school: School, stamp: datetime | None
-) -> SchoolCalendar:
+async def dated_calendar(session: AsyncSession, school: School, stamp: int) -> SchoolCalendar:
     """The school's calendar for laying lessons on dates (occurrences, booking rules).
 
-    Kept in memory under the calendar's ``stamp`` (``school_with_stamp``); without
-    the school's period codes, which only imports read (``load_calendar``).
+    Kept in memory under the school's data version ``stamp`` (``school_with_stamp``), read
+    before the calendar is (so the calendar read is never older than it); without the
+    school's period codes, which only imports read (``load_calendar``).
     """
     key = (school.id, stamp, school.time_zone)
     found = _CALENDARS.get(key)
     if found is not None:
         _CALENDARS.move_to_end(key)
         return found
-    calendar, stamp = await _read_calendar(session, school, codes=False)
-    _CALENDARS[(school.id, stamp, school.time_zone)] = calendar
+    calendar, _ = await _read_calendar(session, school, codes=False)
+    _CALENDARS[key] = calendar
     while len(_CALENDARS) > CALENDAR_CACHE_SIZE:
         _CALENDARS.popitem(last=False)
     return calendar
 
 
-def remembered_calendar(
-    school_id: str, stamp: datetime | None, time_zone: str
-) -> SchoolCalendar | None:
+def remembered_calendar(school_id: str, stamp: int, time_zone: str) -> SchoolCalendar | None:
     """``dated_calendar``'s copy of the school's calendar under ``stamp``, if it has one."""
     key = (school_id, stamp, time_zone)
     found = _CALENDARS.get(key)
