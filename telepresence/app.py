@@ -62,6 +62,7 @@ from telepresence.platform.database import Database
 from telepresence.platform.errors import error_middleware
 from telepresence.platform.events.eventbridge import PostgresEventBridge
 from telepresence.platform.events.events import EventHub
+from telepresence.platform.http.answers import AnswerCache
 from telepresence.platform.http.context import (
     ACCOUNT_LIMITER,
     BACKGROUND,
@@ -303,6 +304,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app[METRICS] = _metrics()
     app[SMTP_PROBE] = SmtpProbe()
     app[LESSON_OUTCOMES] = StoredLessonOutcomes()
+    if settings.week_cache_mb > 0:
+        app[booking_web.WEEK_ANSWERS] = AnswerCache(settings.week_cache_mb * 2**20)
     app[PUPIL_UNWELL] = EngagementUnwell()
     resolvers: dict[TokenKind, TokenResolver] = {
         TokenKind.SESSION: resolve_person_token,

@@ -9,15 +9,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Literal
 
 from aiohttp import web
+from pydantic import TypeAdapter
 
 from scheduler.bookings import availability
 from scheduler.bookings import services as bookings
 from scheduler.bookings.domain import BookedFields, OccurrenceView
 from scheduler.bookings.events import HubBookingEvents
 from scheduler.bookings.ports import LESSON_OUTCOMES, tell_unwell
-from scheduler.bookings.repository import StoredBooking, unavailable_from_row
+from scheduler.bookings.repository import (
+    StoredBooking,
+    unavailable_from_row,
+    week_version,
+    week_version_in,
+)
 from scheduler.bookings.schemas import (
     BookingIn,
     BookingOut,
@@ -40,18 +47,22 @@ from scheduler.bookings.views import (
 )
 from scheduler.timetables import repository as repo
 from telepresence.platform.errors import NotFound
+from telepresence.platform.http.answers import AnswerCache
 from telepresence.platform.http.context import CLOCK, DATABASE, EVENTS, NOTIFIER
 from telepresence.platform.http.routing import Routes
 from telepresence.platform.models import School
 from telepresence.platform.security.audit import record_read, record_request
 from telepresence.platform.security.identity import STAFF, Principal, Role
 
-__all__ = ["routes"]
+__all__ = ["WEEK_ANSWERS", "routes"]
 
 routes = Routes("bookings")
 WRITERS = [Role.ADMIN, Role.HOSPITAL_STAFF]
 READERS = sorted(STAFF)
 PUPIL_READERS = [*READERS, Role.PUPIL]
+# Pupils' weeks as answered, under the versions they were computed from (``platform.versions``).
+WEEK_ANSWERS = web.AppKey("week_answers", AnswerCache)
+OCCURRENCES = TypeAdapter(list[OccurrenceOut])
 
 
 @routes.api(
@@ -65,11 +76,45 @@ PUPIL_READERS = [*READERS, Role.PUPIL]
 )
 async def list_occurrences(
     request: web.Request, who: Principal, query: DateRangeQuery
-) -> list[OccurrenceOut]:
+) -> web.Response:
     """In UTC start order; local times are the school's, DST-correct; closures skipped."""
     now = request.app[CLOCK].now()
     database = request.app[DATABASE]
     pupil_id = request.match_info["pupil_id"]
+    availability.check_range(query.from_, query.to)
+    # The versions of everything the answer is computed from, read before it is computed:
+    # an answer kept under them is never older than they say (``platform.versions``).
+    if database.dialect == "postgresql":
+        async with database.driver() as conn:
+            found = await week_version(conn, pupil_id)
+    else:
+        async with database.sessions() as session:
+            found = await week_version_in(session, pupil_id)
+    if (
+        found is None
+        or found.provider_id != who.provider_id
+        or (who.role is Role.PUPIL and who.subject_id != pupil_id)
+    ):
+        raise NotFound(f"There is no pupil {pupil_id!r}.")
+    answers = request.app.get(WEEK_ANSWERS)
+    key, version = (pupil_id, query.from_, query.to), found[1:]
+    body = answers.get(key, version, now) if answers is not None else None
+    if body is None:
+        body, until = await _week_answer(request, who, pupil_id, query, now)
+        if answers is not None and until is not False:
+            answers.put(key, version, until, body)
+    await record_read(request, who, "occurrences.read", "pupil", pupil_id)
+    return web.Response(body=body, content_type="application/json", charset="utf-8")
+
+
+async def _week_answer(
+    request: web.Request, who: Principal, pupil_id: str, query: DateRangeQuery, now: datetime
+) -> tuple[bytes, datetime | Literal[False] | None]:
+    """The week's answer, encoded, and until when it holds: the next start or end of one
+    of its lessons (a lesson that starts is "past", one that ends has an outcome), None
+    for ever (while the versions hold), False when it may not be kept (outcomes of ended
+    lessons come from a source the versions do not cover)."""
+    database = request.app[DATABASE]
     views: Sequence[OccurrenceView[BookedFields]]
     if database.dialect == "postgresql":
         views = await _week_in_one_statement(request, who, pupil_id, query, now)
@@ -80,13 +125,17 @@ async def list_occurrences(
             )
     past = {}
     outcomes = request.app.get(LESSON_OUTCOMES)
-    if outcomes is not None and any(v.occurrence.end <= now for v in views):
+    ended = any(v.occurrence.end <= now for v in views)
+    if outcomes is not None and ended:
         async with database.sessions() as session:
             past = await availability.past_lessons(session, outcomes, pupil_id, views, now)
-    await record_read(request, who, "occurrences.read", "pupil", pupil_id)
-    return [
-        occurrence_out(v, past.get((v.occurrence.lesson_key, v.occurrence.date))) for v in views
-    ]
+    body = OCCURRENCES.dump_json(
+        [occurrence_out(v, past.get((v.occurrence.lesson_key, v.occurrence.date))) for v in views]
+    )
+    if outcomes is not None and ended:
+        return body, False
+    later = [t for v in views for t in (v.occurrence.start, v.occurrence.end) if t > now]
+    return body, min(later, default=None)
 
 
 async def _week_in_one_statement(

@@ -92,6 +92,12 @@ class Settings(BaseSettings):
         le=8,
         description="Hospital staff who may watch one lesson through the server's relay (0: off).",
     )
+    week_cache_mb: int = Field(
+        default=32,
+        ge=0,
+        le=4096,
+        description="Memory for pupils' weeks of lessons kept as answered (MB; 0: none kept).",
+    )
     rota_reminder_minutes: float = Field(
         default=10.0, ge=0, le=120, description="How long before a move its assistant is reminded."
     )
