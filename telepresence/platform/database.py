@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
 from sqlalchemy import DateTime, MetaData, event, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DisconnectionError
@@ -89,6 +92,21 @@ def _closed_is_stale(_dbapi_connection: Any, record: ConnectionPoolEntry, _proxy
         raise DisconnectionError("the server closed this pooled connection")
 
 
+HOT_READS = 10  # connections of ``Database.driver``'s pool, as the bench's baseline has
+
+
+async def _json(conn: Any) -> None:
+    """JSON columns as Python values, as SQLAlchemy's asyncpg connections give them."""
+    for name in ("json", "jsonb"):
+        await conn.set_type_codec(
+            name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog", format="text"
+        )
+
+
+async def _keep(_conn: Any) -> None:
+    """Nothing to reset: ``driver()`` connections only ran autocommit statements."""
+
+
 class Database:
     """Owns the engine; hands out sessions. ``close()`` is safe to call twice."""
 
@@ -99,9 +117,11 @@ class Database:
             # A server restart leaves dead connections in the pool. They are not pinged
             # on checkout (pool_pre_ping is BEGIN, a query and ROLLBACK with asyncpg: three
             # round trips per unit of work); asyncpg has already seen the server close
-            # them, which ``_closed_is_stale`` checks for free. Twenty stay open: under
-            # load, connections past ``pool_size`` are opened and closed per checkout.
-            kwargs.update(pool_size=20, max_overflow=10, pool_pre_ping=False)
+            # them, which ``_closed_is_stale`` checks for free. All thirty stay open (no
+            # overflow): under load, connections past ``pool_size`` were opened (asyncpg
+            # tries TLS first, then a plain connection) and closed per checkout; a 31st
+            # unit of work waits for one to be free instead, as asyncpg's own pool does.
+            kwargs.update(pool_size=30, max_overflow=0, pool_pre_ping=False)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
@@ -109,6 +129,8 @@ class Database:
             event.listen(self.engine.sync_engine.pool, "checkout", _closed_is_stale)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._closed = False
+        self._hot: Any = None  # asyncpg pool of ``driver()``, opened at its first use
+        self._hot_lock = asyncio.Lock()
 
     @property
     def dialect(self) -> str:
@@ -123,16 +145,31 @@ class Database:
 
     @asynccontextmanager
     async def driver(self) -> AsyncIterator[Any]:
-        """A pooled connection's own driver connection (asyncpg), for hot reads in plain SQL.
+        """An asyncpg connection for hot reads in plain SQL, outside any transaction: each
+        statement is its own and sees one snapshot. PostgreSQL only.
 
-        Outside any transaction: each statement is its own, and sees one snapshot.
-        PostgreSQL only (the same pool, so the same limits and stale-connection check).
+        From a small asyncpg pool of its own (``HOT_READS`` connections, opened as needed),
+        not through SQLAlchemy's: a checkout there cost as much CPU as the statement. Only
+        single autocommit statements run on these, so a connection goes back as it came
+        (no ``RESET ALL`` round trip); one the server closed (restart, terminated backend)
+        is replaced on the next acquire, as ``_closed_is_stale`` does for the other pool.
         """
         if self.dialect != "postgresql":
             raise RuntimeError("driver connections are for PostgreSQL")
-        async with self.engine.connect() as conn:
-            raw = await conn.get_raw_connection()
-            yield raw.driver_connection
+        pool = self._hot or await self._hot_pool()
+        async with pool.acquire() as conn:
+            yield conn
+
+    async def _hot_pool(self) -> Any:
+        async with self._hot_lock:
+            if self._hot is None:
+                if self._closed:
+                    raise RuntimeError("the database is closed")
+                args, kwargs = self.engine.dialect.create_connect_args(self.engine.url)
+                self._hot = await asyncpg.create_pool(
+                    *args, **kwargs, min_size=1, max_size=HOT_READS, init=_json, reset=_keep
+                )
+            return self._hot
 
     async def ping(self) -> float:
         """Round-trip a trivial query; returns the time it took in milliseconds."""
@@ -142,7 +179,11 @@ class Database:
         return (datetime.now(UTC) - start).total_seconds() * 1000
 
     async def close(self) -> None:
-        """Dispose of the engine's pool."""
+        """Dispose of the engine's pool (and the hot reads' pool)."""
         if not self._closed:
             self._closed = True
+            async with self._hot_lock:
+                hot, self._hot = self._hot, None
+            if hot is not None:
+                await hot.close()
             await self.engine.dispose()
