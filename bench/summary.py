@@ -67,6 +67,9 @@ def render_table(results: list[Result]) -> str:
     for r in results:
         unit = f" {r['unit']}" if r.get("unit") else ""
         p99 = f" (p99 {_number(r['p99_ms'])} ms)" if r.get("p99_ms") is not None else ""
+        # The baseline's own p99 beside it: what a p99 goal means on the machine of the run.
+        base_p99 = r.get("baseline_p99_ms")
+        base_p99 = f" (p99 {_number(base_p99)} ms)" if base_p99 is not None else ""
         cpu = f" (CPU {_number(r['cpu_ratio'])})" if r.get("cpu_ratio") is not None else ""
         met = "✅ yes" if r.get("met") is True else ("❌ no" if r.get("met") is False else "-")
         lines.append(
@@ -76,7 +79,7 @@ def render_table(results: list[Result]) -> str:
                 for c in (
                     f"`{r['bench']}`",
                     f"{_number(r.get('value'))}{unit}{p99}",
-                    f"{_number(r.get('baseline'))}{unit}",
+                    f"{_number(r.get('baseline'))}{unit}{base_p99}",
                     _number(r.get("ratio")) + cpu,
                     str(r.get("goal", "")),
                     met,

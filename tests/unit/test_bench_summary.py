@@ -54,3 +54,13 @@ def test_units_and_pipes_in_goals_do_not_break_the_table():
     row = table.splitlines()[2]
     assert "212 req/s (p99 41.5 ms)" in row
     assert row.count(" | ") == 7  # eight cells: the goal's pipe is escaped
+
+
+def test_the_baselines_own_p99_stands_beside_it():
+    """A p99 goal reads against what the bare baseline managed on that machine, that run."""
+    table = summary.render_table(
+        [result("w", 900.0, False, unit="req/s", p99_ms=120.0, baseline_p99_ms=87.0)]
+    )
+    row = table.splitlines()[2]
+    assert "900 req/s (p99 120 ms)" in row
+    assert "req/s (p99 87 ms)" in row.split(" | ")[2]
