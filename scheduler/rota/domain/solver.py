@@ -24,6 +24,7 @@ from scheduler.rota.domain.timeline import (
     _LATE,
     _NEVER,
     _UNASSIGNED,
+    Step,
     Timelines,
     _Insertion,
     _instant,
@@ -258,16 +259,56 @@ class Solver(Timelines):
         return False
 
     def try_exchange(self, job: _Job, other: _Job, lane: _Lane) -> bool:
-        saved = [(x, x.version, x.jobs, x.steps, x.acc, x.cost) for x in self.lanes]
         before = _UNASSIGNED if job.lane is None else 0
         for x in self.lanes:
             before += x.cost
+        if job.lane is not None:
+            return self.try_exchange_placed(job, other, lane, before)
+        # The common case (an unassigned move, which mostly does not fit in the
+        # other's place): weigh it with only ``lane`` swapped, as ``relocate`` does.
+        version = lane.version
+        rest, left, pos = self.without(other)
+        if left is None:
+            self.bump()
+            return False
+        kept = (lane.jobs, lane.steps, lane.acc, lane.cost)
+        lane.jobs, (lane.steps, lane.acc, lane.cost) = rest, left
+        option = self.insertion(lane, job)
+        if option is None:
+            lane.jobs, lane.steps, lane.acc, lane.cost = kept
+            lane.version += 1
+            self.changes += 1
+            self.bump()
+            return False
+        saved = [
+            (x, version, *kept) if x is lane else (x, x.version, x.jobs, x.steps, x.acc, x.cost)
+            for x in self.lanes
+        ]
+        other.lane = None  # the lane's jobs follow, as ``commit`` makes them
+        steps = lane.steps
+        for i in range(pos, len(rest)):
+            moved, step = rest[i], steps[i]
+            moved.step, moved.late = step, step[2]
+        lane.version += 1
+        self.changes += 1
+        self.place(lane, job, option)
+        self.relocate(other)
+        after = _UNASSIGNED if other.lane is None else 0
+        for x in self.lanes:
+            after += x.cost
+        if after < before:
+            return True
+        self.put_back(saved)
+        return False
+
+    def try_exchange_placed(self, job: _Job, other: _Job, lane: _Lane, before: int) -> bool:
+        saved = [(x, x.version, x.jobs, x.steps, x.acc, x.cost) for x in self.lanes]
         source = job.lane
-        if source is not None:
-            rest, left, pos = self.without(job)
-            if left is None:
-                return False
-            self.commit(source, rest, left, pos)
+        assert source is not None  # only ever called on a placed job
+        rest, left, pos = self.without(job)
+        if left is None:
+            return False
+        self.commit(source, rest, left, pos)
         rest, left, pos = self.without(other)
         if left is not None:
             self.commit(lane, rest, left, pos)
@@ -280,7 +321,13 @@ class Solver(Timelines):
                     after += x.cost
                 if after < before:
                     return True
-        # Put back the lanes that changed (every change bumps a lane's version).
+        self.put_back(saved)
+        return False
+
+    def put_back(
+        self, saved: list[tuple[_Lane, int, list[_Job], list[Step], list[int], int]]
+    ) -> None:
+        """Put back the lanes that changed (every change bumps a lane's version)."""
         changed = [entry for entry in saved if entry[0].version != entry[1]]
         for x, *_ in changed:
             for placed in x.jobs:
@@ -289,10 +336,13 @@ class Solver(Timelines):
             x.jobs, x.steps, x.acc, x.cost = jobs, steps, acc, cost
             for placed, step in zip(jobs, steps, strict=True):
                 placed.lane, placed.step, placed.late = x, step, step[2]
+        self.bump()
+
+    def bump(self) -> None:
+        """Count a change on every lane (after an exchange that was put back)."""
         for x in self.lanes:
             x.version += 1
         self.changes += 1
-        return False
 
     def needs_help(self, job: _Job) -> bool:
         """Late beyond what nobody could avoid, or unassigned though someone is on duty."""
