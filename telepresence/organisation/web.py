@@ -26,7 +26,7 @@ from telepresence.organisation.schemas import (
 )
 from telepresence.platform.http.context import CLOCK, DATABASE, EVENTS
 from telepresence.platform.http.routing import Routes
-from telepresence.platform.models import Pupil, School, User
+from telepresence.platform.models import Pupil, Room, School, User
 from telepresence.platform.security import auth
 from telepresence.platform.security.audit import record_request
 from telepresence.platform.security.identity import STAFF, Principal, Role
@@ -71,6 +71,11 @@ def pupil_out(p: Pupil) -> PupilOut:
         has_pin=p.pin_hash is not None,
         active=p.active,
     )
+
+
+def room_out(r: Room) -> RoomOut:
+    """The API view of a room."""
+    return RoomOut(id=r.id, school_id=r.school_id, name=r.name, building=r.building, floor=r.floor)
 
 
 def user_out(u: User) -> UserOut:
@@ -156,10 +161,7 @@ async def list_rooms(request: web.Request, who: Principal) -> list[RoomOut]:
     """By building, floor and name."""
     async with request.app[DATABASE].sessions() as session:
         rooms = await services.list_rooms(session, who, request.match_info["school_id"])
-        return [
-            RoomOut(id=r.id, school_id=r.school_id, name=r.name, building=r.building, floor=r.floor)
-            for r in rooms
-        ]
+        return [room_out(r) for r in rooms]
 
 
 @routes.api(
@@ -177,13 +179,7 @@ async def add_room(request: web.Request, who: Principal, body: RoomIn) -> RoomOu
     async with request.app[DATABASE].transaction() as session:
         room = await services.add_room(session, who, request.match_info["school_id"], body)
         record_request(request, session, who, "room.add", "room", room.id)
-        return RoomOut(
-            id=room.id,
-            school_id=room.school_id,
-            name=room.name,
-            building=room.building,
-            floor=room.floor,
-        )
+        return room_out(room)
 
 
 @routes.api(
@@ -363,13 +359,7 @@ async def add_user(request: web.Request, who: Principal, body: UserIn) -> UserCr
 )
 async def deactivate_user(request: web.Request, who: Principal) -> None:
     """The person is signed out everywhere; 409 for one's own account."""
-    async with request.app[DATABASE].transaction() as session:
-        user = await services.set_user_active(
-            request.app, session, who, request.match_info["user_id"], False
-        )
-        record_request(request, session, who, "user.deactivate", "user", user.id)
-        outcomes = await services.replan_for(session, user, request.app[CLOCK].now())
-    await announce_outcomes(request.app, outcomes)
+    await _set_active(request, who, active=False)
 
 
 @routes.api(
@@ -382,11 +372,18 @@ async def deactivate_user(request: web.Request, who: Principal) -> None:
 )
 async def reactivate_user(request: web.Request, who: Principal) -> None:
     """The person signs in again with their password."""
+    await _set_active(request, who, active=True)
+
+
+async def _set_active(request: web.Request, who: Principal, *, active: bool) -> None:
+    """(De)activate the account in the path, audited; the rotas it is on are re-planned and
+    announced after the commit."""
     async with request.app[DATABASE].transaction() as session:
         user = await services.set_user_active(
-            request.app, session, who, request.match_info["user_id"], True
+            request.app, session, who, request.match_info["user_id"], active
         )
-        record_request(request, session, who, "user.reactivate", "user", user.id)
+        action = "user.reactivate" if active else "user.deactivate"
+        record_request(request, session, who, action, "user", user.id)
         outcomes = await services.replan_for(session, user, request.app[CLOCK].now())
     await announce_outcomes(request.app, outcomes)
 
