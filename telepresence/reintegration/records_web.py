@@ -31,7 +31,7 @@ from telepresence.reintegration.schemas import (
     VisitOut,
     VisitRecordIn,
 )
-from telepresence.reintegration.web import SETTERS, audit_read
+from telepresence.reintegration.web import SETTERS, audit_read, read_plan
 
 __all__ = ["ENGAGEMENT", "FeedOut", "routes"]
 
@@ -125,8 +125,7 @@ async def record_review(request: web.Request, who: Principal, body: ReviewIn) ->
 async def list_reviews(request: web.Request, who: Principal) -> list[ReviewOut]:
     """Each with its movement against the one before."""
     async with request.app[DATABASE].transaction() as session:
-        plan = await readable_plan(session, who, request.match_info["plan_id"])
-        audit_read(request, session, who, plan, "reviews")
+        plan = await read_plan(request, session, who, "reviews")
         engagement = request.app.get(ENGAGEMENT)
         return [
             await reviews.review_out(session, r, engagement)
@@ -184,8 +183,7 @@ async def list_contacts(request: web.Request, who: Principal) -> list[ContactOut
     """With the actions agreed at each."""
     shared_only = is_contact(who)
     async with request.app[DATABASE].transaction() as session:
-        plan = await readable_plan(session, who, request.match_info["plan_id"])
-        audit_read(request, session, who, plan, "contacts")
+        plan = await read_plan(request, session, who, "contacts")
         actions = await contacts.actions_of(session, plan, shared_only=shared_only)
         rows = await contacts.contacts_of(session, plan, shared_only=shared_only)
         return [contacts.contact_out(c, actions) for c in rows]
@@ -202,8 +200,7 @@ async def list_contacts(request: web.Request, who: Principal) -> list[ContactOut
 async def list_actions(request: web.Request, who: Principal) -> list[ActionOut]:
     """Open while not ticked off."""
     async with request.app[DATABASE].transaction() as session:
-        plan = await readable_plan(session, who, request.match_info["plan_id"])
-        audit_read(request, session, who, plan, "actions")
+        plan = await read_plan(request, session, who, "actions")
         rows = await contacts.actions_of(session, plan, shared_only=is_contact(who))
         return [contacts.action_out(a) for a in rows]
 
@@ -255,8 +252,7 @@ async def schedule_visit(request: web.Request, who: Principal, body: VisitIn) ->
 async def list_visits(request: web.Request, who: Principal) -> list[VisitOut]:
     """By start time."""
     async with request.app[DATABASE].transaction() as session:
-        plan = await readable_plan(session, who, request.match_info["plan_id"])
-        audit_read(request, session, who, plan, "visits")
+        plan = await read_plan(request, session, who, "visits")
         out = [visits.visit_out(v) for v in await visits.visits_of(session, plan)]
         if is_contact(who):
             out = [v.model_copy(update={"notes": ""}) for v in out]

@@ -24,7 +24,7 @@ from telepresence.reintegration.access import (
 )
 from telepresence.reintegration.bookings import follow_phase
 from telepresence.reintegration.home_school.invitations import invitation_notice, invite_contact
-from telepresence.reintegration.models import PlanRow
+from telepresence.reintegration.models import NoteRow, PlanRow
 from telepresence.reintegration.schemas import (
     InviteIn,
     InviteOut,
@@ -41,7 +41,7 @@ from telepresence.reintegration.schemas import (
 )
 from telepresence.reintegration.timeline import parse_kinds, timeline
 
-__all__ = ["audit_read", "routes"]
+__all__ = ["audit_read", "read_plan", "routes"]
 
 routes = Routes("reintegration")
 SETTERS = [Role.ADMIN, Role.COORDINATOR]
@@ -54,6 +54,20 @@ def audit_read(
     record_request(
         request, session, who, f"reintegration.{what}", "pupil", plan.pupil_id, {"plan_id": plan.id}
     )
+
+
+async def read_plan(
+    request: web.Request, session: AsyncSession, who: Principal, what: str
+) -> PlanRow:
+    """The plan in the path (``{plan_id}``) if the caller may read it (``readable_plan``),
+    its read audited as ``reintegration.{what}``."""
+    plan = await readable_plan(session, who, request.match_info["plan_id"])
+    audit_read(request, session, who, plan, what)
+    return plan
+
+
+def _note_out(n: NoteRow) -> NoteOut:
+    return NoteOut(id=n.id, at=n.at, author_name=n.author_name, text=n.text, shared=n.shared)
 
 
 @routes.api(
@@ -121,8 +135,7 @@ async def pupil_plan(request: web.Request, who: Principal) -> PlanOut:
 async def get_plan(request: web.Request, who: Principal) -> PlanOut:
     """School contacts see only their own school's pupils while on roll."""
     async with request.app[DATABASE].transaction() as session:
-        plan = await readable_plan(session, who, request.match_info["plan_id"])
-        audit_read(request, session, who, plan, "read")
+        plan = await read_plan(request, session, who, "read")
         return await services.plan_out(session, plan)
 
 
@@ -194,8 +207,7 @@ async def plan_timeline(
     """A school contact sees only what is shared with the home school."""
     kinds = parse_kinds(query.kinds)
     async with request.app[DATABASE].transaction() as session:
-        plan = await readable_plan(session, who, request.match_info["plan_id"])
-        audit_read(request, session, who, plan, "timeline")
+        plan = await read_plan(request, session, who, "timeline")
         return await timeline(session, plan, kinds, shared_only=is_contact(who))
 
 
@@ -215,9 +227,7 @@ async def add_note(request: web.Request, who: Principal, body: NoteIn) -> NoteOu
         note = await services.add_note(
             session, who, request.match_info["plan_id"], body, request.app[CLOCK].now()
         )
-        return NoteOut(
-            id=note.id, at=note.at, author_name=note.author_name, text=note.text, shared=note.shared
-        )
+        return _note_out(note)
 
 
 @routes.api(
@@ -231,13 +241,9 @@ async def add_note(request: web.Request, who: Principal, body: NoteIn) -> NoteOu
 async def list_notes(request: web.Request, who: Principal) -> list[NoteOut]:
     """Newest first."""
     async with request.app[DATABASE].transaction() as session:
-        plan = await readable_plan(session, who, request.match_info["plan_id"])
-        audit_read(request, session, who, plan, "notes")
+        plan = await read_plan(request, session, who, "notes")
         notes = await services.notes_of(session, plan, shared_only=is_contact(who))
-        return [
-            NoteOut(id=n.id, at=n.at, author_name=n.author_name, text=n.text, shared=n.shared)
-            for n in notes
-        ]
+        return [_note_out(n) for n in notes]
 
 
 @routes.api(
