@@ -17,6 +17,7 @@ from scheduler.rota import actions as rota_actions
 from scheduler.rota import config as rota_config
 from scheduler.rota import services as rota_services
 from scheduler.rota.listener import announce_outcomes
+from scheduler.rota.models import AbsenceRow
 from scheduler.rota.reading.views import MoveView, RotaDay, day_rota, local_today
 from scheduler.rota.schemas import (
     AbsenceIn,
@@ -300,6 +301,17 @@ async def put_duty(request: web.Request, who: Principal, body: DutyIn) -> DutyOu
     return out
 
 
+def _absence_out(row: AbsenceRow, replanned_days: int = 0) -> AbsenceOut:
+    return AbsenceOut(
+        id=row.id,
+        user_id=row.user_id,
+        start_date=row.start_date,
+        end_date=row.end_date,
+        reason=row.reason,
+        replanned_days=replanned_days,
+    )
+
+
 @routes.api(
     "POST",
     "/api/assistants/{user_id}/absences",
@@ -321,14 +333,7 @@ async def add_absence(request: web.Request, who: Principal, body: AbsenceIn) -> 
         outcomes = await rota_services.replan_days(session, row.school_id, days, now)
         record_request(request, session, who, "rota.absence", "user", user.id)
     await announce_outcomes(request.app, outcomes)
-    return AbsenceOut(
-        id=row.id,
-        user_id=user.id,
-        start_date=row.start_date,
-        end_date=row.end_date,
-        reason=row.reason,
-        replanned_days=len(outcomes),
-    )
+    return _absence_out(row, replanned_days=len(outcomes))
 
 
 @routes.api(
@@ -344,16 +349,7 @@ async def list_absences(request: web.Request, who: Principal) -> list[AbsenceOut
     async with request.app[DATABASE].sessions() as session:
         user = await rota_config.assistant_of(session, who, request.match_info["user_id"])
         rows = await rota_config.list_absences(session, user, request.app[CLOCK].now().date())
-    return [
-        AbsenceOut(
-            id=r.id,
-            user_id=r.user_id,
-            start_date=r.start_date,
-            end_date=r.end_date,
-            reason=r.reason,
-        )
-        for r in rows
-    ]
+    return [_absence_out(r) for r in rows]
 
 
 @routes.api(
