@@ -377,17 +377,7 @@ async def add_unavailability(
     request: web.Request, who: Principal, body: UnavailabilityIn
 ) -> UnavailabilityOut:
     """Bookings still to start in that time are cancelled with its reason (and counted)."""
-    entry = unavailable_in(body)
-    pupil_id = request.match_info["pupil_id"]
-    now = request.app[CLOCK].now()
-    async with request.app[DATABASE].transaction() as session:
-        zone, row = await availability.add_unavailability(session, who, pupil_id, entry, now)
-        cancelled, events = await unavailability.cancel_during(session, who, pupil_id, entry, now)
-        details = {"cancelled": [b.id for b in cancelled]}
-        record_request(request, session, who, "unavailability.add", "pupil", pupil_id, details)
-        out = unavailability_out(row, entry.describe(zone))
-    HubBookingEvents(request.app[EVENTS]).publish(events)
-    return out.model_copy(update={"cancelled_bookings": len(cancelled)})
+    return await _save_unavailability(request, who, body, None)
 
 
 @routes.api(
@@ -404,19 +394,22 @@ async def change_unavailability(
 ) -> UnavailabilityOut:
     """The whole entry is replaced (it may become weekly or one-off); bookings still to
     start in its new time are cancelled with its reason, as when adding one."""
+    return await _save_unavailability(request, who, body, request.match_info["entry_id"])
+
+
+async def _save_unavailability(
+    request: web.Request, who: Principal, body: UnavailabilityIn, entry_id: str | None
+) -> UnavailabilityOut:
     entry = unavailable_in(body)
-    pupil_id, entry_id = request.match_info["pupil_id"], request.match_info["entry_id"]
+    pupil_id = request.match_info["pupil_id"]
     now = request.app[CLOCK].now()
     async with request.app[DATABASE].transaction() as session:
-        zone, row = await availability.replace_unavailability(
-            session, who, pupil_id, entry_id, entry
-        )
-        cancelled, events = await unavailability.cancel_during(session, who, pupil_id, entry, now)
-        details = {"entry": entry_id, "cancelled": [b.id for b in cancelled]}
-        record_request(request, session, who, "unavailability.change", "pupil", pupil_id, details)
-        out = unavailability_out(row, entry.describe(zone))
-    HubBookingEvents(request.app[EVENTS]).publish(events)
-    return out.model_copy(update={"cancelled_bookings": len(cancelled)})
+        saved = await unavailability.save_entry(session, who, pupil_id, entry, now, entry_id)
+        action, details = saved.audit
+        record_request(request, session, who, action, "pupil", pupil_id, details)
+        out = unavailability_out(saved.row, entry.describe(saved.zone))
+    HubBookingEvents(request.app[EVENTS]).publish(saved.events)
+    return out.model_copy(update={"cancelled_bookings": len(saved.cancelled)})
 
 
 @routes.api(

@@ -306,7 +306,19 @@ async def test_changing_an_entry_to_cover_a_booked_lesson_cancels_that_booking(c
     assert (await changed.json())["cancelled_bookings"] == 1
     async with client.app[DATABASE].sessions() as session:
         after = await session.get(Booking, booking_id)
+        audited = (
+            await session.execute(
+                select(AuditEntry.action, AuditEntry.details)
+                .where(AuditEntry.action.in_(("unavailability.add", "unavailability.change")))
+                .order_by(AuditEntry.id)
+            )
+        ).all()
     assert (after.status, after.cancel_reason) == ("cancelled", "unavailable: physio")
+    # As the page records them (test_unavailability_forms_are_audited_and_keep_what_was_posted).
+    assert [tuple(a) for a in audited] == [
+        ("unavailability.add", {"cancelled": []}),
+        ("unavailability.change", {"entry": entry, "cancelled": [booking_id]}),
+    ]
 
 
 async def test_saving_details_keeps_a_key_worker_whose_account_was_deactivated(client, org, login):

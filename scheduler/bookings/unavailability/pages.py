@@ -142,16 +142,8 @@ async def _save(request: web.Request, who: Principal, entry_id: str | None) -> w
         entry = unavailable_from_form(form, ticked, context["zone"])
         now = request.app[CLOCK].now()
         async with request.app[DATABASE].transaction() as session:
-            if entry_id is None:
-                await availability.add_unavailability(session, who, pupil_id, entry, now)
-            else:
-                await availability.replace_unavailability(session, who, pupil_id, entry_id, entry)
-            cancelled, events = await unavailability.cancel_during(
-                session, who, pupil_id, entry, now
-            )
-            action = "unavailability.add" if entry_id is None else "unavailability.change"
-            details: dict[str, Any] = {} if entry_id is None else {"entry": entry_id}
-            details["cancelled"] = [b.id for b in cancelled]
+            saved = await unavailability.save_entry(session, who, pupil_id, entry, now, entry_id)
+            action, details = saved.audit
             record_request(request, session, who, action, "pupil", pupil_id, details)
     except DomainError as exc:
         context |= {"errors": error_messages(exc), "notice": ""}
@@ -162,9 +154,9 @@ async def _save(request: web.Request, who: Principal, entry_id: str | None) -> w
         return render(
             request, who, "unavailability.html", context, status=exc.status, current="/timetables"
         )
-    HubBookingEvents(request.app[EVENTS]).publish(events)
+    HubBookingEvents(request.app[EVENTS]).publish(saved.events)
     notice = "added" if entry_id is None else "changed"
-    notice += "-cancelled" if cancelled else ""
+    notice += "-cancelled" if saved.cancelled else ""
     raise web.HTTPSeeOther(f"/pupils/{pupil_id}/unavailability?notice={notice}")
 
 

@@ -8,10 +8,14 @@ of their changes; the caller publishes them after its transaction commits.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from scheduler.bookings import availability
 from scheduler.bookings import repository as booking_repo
 from scheduler.bookings.loading import load_plan
 from scheduler.bookings.models import Booking, UnavailabilityRow
@@ -23,7 +27,14 @@ from telepresence.platform.events.notifier import Notice
 from telepresence.platform.models import Provider, Pupil, School, User, zone_of
 from telepresence.platform.security.identity import Principal, Role
 
-__all__ = ["UNWELL_REASON", "cancel_during", "unwell_notice", "unwell_today"]
+__all__ = [
+    "UNWELL_REASON",
+    "SavedEntry",
+    "cancel_during",
+    "save_entry",
+    "unwell_notice",
+    "unwell_today",
+]
 
 UNWELL_REASON = "too unwell today"
 
@@ -97,6 +108,46 @@ async def cancel_during(
         events.append(booking_event(booking, BookingEventKind.CANCELLED, now, reason))
     await session.flush()
     return cancelled, events
+
+
+@dataclass(frozen=True, slots=True)
+class SavedEntry:
+    """An unavailability stored (new, or in place of ``replaced``) and what it cancelled."""
+
+    zone: ZoneInfo
+    row: UnavailabilityRow
+    cancelled: list[Booking]
+    events: list[BookingEvent]
+    replaced: str | None
+
+    @property
+    def audit(self) -> tuple[str, dict[str, Any]]:
+        """The audit action and details of this save (the API and the page record the same)."""
+        cancelled = [b.id for b in self.cancelled]
+        if self.replaced is None:
+            return "unavailability.add", {"cancelled": cancelled}
+        return "unavailability.change", {"entry": self.replaced, "cancelled": cancelled}
+
+
+async def save_entry(
+    session: AsyncSession,
+    who: Principal,
+    pupil_id: str,
+    entry: Unavailable,
+    now: datetime,
+    replacing: str | None = None,
+) -> SavedEntry:
+    """Store ``entry`` (new, or in place of the entry ``replacing``), then cancel the pupil's
+    bookings still to start in its times (``cancel_during``). Raises what storing raises
+    (``NotFound`` for a pupil or an entry not the caller's)."""
+    if replacing is None:
+        zone, row = await availability.add_unavailability(session, who, pupil_id, entry, now)
+    else:
+        zone, row = await availability.replace_unavailability(
+            session, who, pupil_id, replacing, entry
+        )
+    cancelled, events = await cancel_during(session, who, pupil_id, entry, now)
+    return SavedEntry(zone, row, cancelled, events, replacing)
 
 
 async def unwell_notice(
