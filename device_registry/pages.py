@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
 from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
-from aiohttp_sse import sse_response
 from pydantic import ValidationError
 from sqlalchemy import select
 
@@ -29,17 +26,16 @@ from device_registry.schemas import DeviceIn, DevicePatch
 from device_registry.socket import DEVICE_HUB
 from device_registry.views import device_views, pair_url, qr_svg, room_test
 from telepresence.platform.errors import DomainError, validation_errors
-from telepresence.platform.http.context import CLOCK, DATABASE, EVENTS, SETTINGS
+from telepresence.platform.http.context import CLOCK, DATABASE, SETTINGS
 from telepresence.platform.http.rendering import form_fields, render
 from telepresence.platform.http.routing import Routes
+from telepresence.platform.http.streams import relay_topic
 from telepresence.platform.models import Pupil, Room, School, zone_of
 from telepresence.platform.security.audit import record_request
 from telepresence.platform.security.identity import STAFF, Principal, Role
 from telepresence.platform.security.revocation import (
-    SIGNED_IN_STREAMS,
     Identity,
     revoke_identity,
-    until_revoked,
 )
 
 __all__ = ["routes"]
@@ -121,20 +117,7 @@ async def fleet_events(request: web.Request, who: Principal) -> web.StreamRespon
     (``SignedInStreams``).
     """
     assert who.provider_id is not None
-    async with (
-        request.app[SIGNED_IN_STREAMS].watch(request) as revoked,
-        request.app[EVENTS].subscribe(fleet_topic(who.provider_id)) as queue,
-        sse_response(request, ping_interval=15) as stream,
-    ):
-        while stream.is_connected():
-            try:
-                event = await until_revoked(asyncio.wait_for(queue.get(), RECHECK_SECONDS), revoked)
-            except TimeoutError:
-                continue  # is the viewer still there?
-            if event is None:
-                break
-            await stream.send(json.dumps(event), event="device")
-    return stream
+    return await relay_topic(request, fleet_topic(who.provider_id), "device", RECHECK_SECONDS)
 
 
 @routes.page("POST", "/devices", roles=ADMIN, summary="Register a device (form)")

@@ -6,13 +6,10 @@ the list when a ``rota:{school}`` event arrives, and counts the minutes).
 
 from __future__ import annotations
 
-import asyncio
-import json
 from collections.abc import Awaitable
 from datetime import date
 
 from aiohttp import web
-from aiohttp_sse import sse_response
 from sqlalchemy import select
 
 from scheduler.rota import actions as rota_actions
@@ -28,14 +25,14 @@ from scheduler.rota.reading.ical import moves_calendar
 from scheduler.rota.reading.views import assistant_moves, day_rota, my_rota
 from scheduler.rota.schemas import WalkingIn
 from telepresence.platform.errors import Conflict, DomainError, InvalidInput, NotFound
-from telepresence.platform.http.context import CLOCK, DATABASE, EVENTS, SETTINGS
+from telepresence.platform.http.context import CLOCK, DATABASE, SETTINGS
 from telepresence.platform.http.rendering import form_fields, render
 from telepresence.platform.http.routing import Routes
+from telepresence.platform.http.streams import relay_topic
 from telepresence.platform.models import School
 from telepresence.platform.security.audit import record_request
 from telepresence.platform.security.identity import PUBLIC, STAFF, Principal, Role
 from telepresence.platform.security.permissions import check_may_change, may_change
-from telepresence.platform.security.revocation import SIGNED_IN_STREAMS, until_revoked
 
 __all__ = ["assistant_rota", "routes"]
 
@@ -328,20 +325,7 @@ async def rota_events(request: web.Request, who: Principal) -> web.StreamRespons
     school_id = request.query.get("school", "")[:32]
     async with request.app[DATABASE].sessions() as session:
         school = await rota_services.visible_school(session, who, school_id)
-    async with (
-        request.app[SIGNED_IN_STREAMS].watch(request) as revoked,
-        request.app[EVENTS].subscribe(rota_topic(school.id)) as queue,
-        sse_response(request, ping_interval=15) as stream,
-    ):
-        while stream.is_connected():
-            try:
-                event = await until_revoked(asyncio.wait_for(queue.get(), RECHECK_SECONDS), revoked)
-            except TimeoutError:
-                continue  # is the viewer still there?
-            if event is None:
-                break
-            await stream.send(json.dumps(event), event="rota")
-    return stream
+    return await relay_topic(request, rota_topic(school.id), "rota", RECHECK_SECONDS)
 
 
 @routes.page("POST", "/rota/feed", roles=[Role.ASSISTANT], summary="A new calendar link (form)")
