@@ -40,6 +40,7 @@ __all__ = [
     "BATTERY_STEP",
     "CHANGES_TOPIC",
     "DISCONNECT_TOPIC",
+    "FLEET_TOPICS",
     "LESSONS_TOPIC",
     "OUTBOX_TOPIC",
     "REDELIVER_WITHIN",
@@ -73,9 +74,13 @@ is written, so a listener reads it back)."""
 BATTERY_STEP = 10
 
 
+FLEET_TOPICS = "fleet:"
+"""The prefix of the fleet pages' topics: live views, on demand (``EventHub.on_demand``)."""
+
+
 def fleet_topic(provider_id: str) -> str:
     """The event topic of a provider's fleet page."""
-    return f"fleet:{provider_id}"
+    return f"{FLEET_TOPICS}{provider_id}"
 
 
 def change_key(event: dict[str, Any]) -> tuple[str, str]:
@@ -375,18 +380,22 @@ class LinkHub:
                 self.events.publish(
                     CHANGES_TOPIC, {"device_id": link.device_id, "reported_room": telemetry.room}
                 )
-        self.events.publish(
-            fleet_topic(link.provider_id),
-            {
-                "device_id": link.device_id,
-                "online": True,
-                "last_seen_at": telemetry.at.isoformat(),
-                "battery_pct": telemetry.battery_pct,
-                "charging": telemetry.charging,
-                "signal_dbm": telemetry.signal_dbm,
-                "reported_room": telemetry.room,
-            },
-        )
+        # The heartbeat, live, to fleet pages open here or on another instance (none open:
+        # nothing built or sent; a page opened later is rendered from the database).
+        topic = fleet_topic(link.provider_id)
+        if self.events.wanted(topic):
+            self.events.publish(
+                topic,
+                {
+                    "device_id": link.device_id,
+                    "online": True,
+                    "last_seen_at": telemetry.at.isoformat(),
+                    "battery_pct": telemetry.battery_pct,
+                    "charging": telemetry.charging,
+                    "signal_dbm": telemetry.signal_dbm,
+                    "reported_room": telemetry.room,
+                },
+            )
 
     def _set_presence(self, link: Link, *, online: bool) -> None:
         now = self.clock.now()

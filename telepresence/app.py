@@ -16,6 +16,7 @@ from device_registry.hub import DeviceHub
 from device_registry.jobs import mark_silent_devices_offline, purge_old_telemetry
 from device_registry.links import (
     CHANGES_TOPIC,
+    FLEET_TOPICS,
     LESSONS_TOPIC,
     change_key,
     lessons_key,
@@ -295,6 +296,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     # The rota acts on each device's latest battery, room and state: never dropped in a flood.
     app[EVENTS].coalesce(CHANGES_TOPIC, change_key)
     app[EVENTS].coalesce(LESSONS_TOPIC, lessons_key)
+    # Fleet pages are live views: devices' heartbeats are built and sent only while one is open.
+    app[EVENTS].on_demand(FLEET_TOPICS)
     app[LOGIN_LIMITER] = RateLimiter(settings.login_attempts_per_minute)
     app[ACCOUNT_LIMITER] = RateLimiter(
         settings.login_attempts_per_account, window_s=60.0 * settings.login_account_window_minutes

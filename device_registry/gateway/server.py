@@ -24,6 +24,7 @@ from device_registry.conversation import converse, device_socket, keepalive_seco
 from device_registry.gateway.store import PgTelemetryStore, plain_dsn
 from device_registry.links import (
     CHANGES_TOPIC,
+    FLEET_TOPICS,
     LESSONS_TOPIC,
     LinkHub,
     change_key,
@@ -231,6 +232,8 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     # Device changes and lesson questions are states of a device: never dropped in a burst.
     events.coalesce(CHANGES_TOPIC, change_key)
     events.coalesce(LESSONS_TOPIC, lessons_key)
+    # Heartbeats go to the service's fleet pages only while one is open.
+    events.on_demand(FLEET_TOPICS)
     bridge = PostgresEventBridge(dsn, events)
     store = PgTelemetryStore(pool)
     hub = GatewayHub(

@@ -422,3 +422,54 @@ async def test_the_gateway_shows_prometheus_its_sockets_and_bridge(
     )
     assert lint.returncode == 0, lint.stdout + lint.stderr
     assert lint.stdout.strip() == "", lint.stdout
+
+
+async def test_heartbeats_cross_to_a_fleet_page_only_while_one_is_open(client, org, login, gateway):
+    """A heartbeat's fleet update crosses the bridge only while a page on the service
+    wants it (each one else would be a NOTIFY that nobody reads)."""
+    device_id, agent, _ = await agent_on(gateway, client, org, login)
+    token = agent.credential.credential
+    topic = fleet_topic(org.provider_id)
+    at_gateway = gateway.app[GATEWAY_HUB].events
+    beat = {"type": "heartbeat", "seq": 1, "battery_pct": 41, "network_type": "wifi"}
+
+    async def wanted() -> bool:
+        return at_gateway.wanted(topic)
+
+    async with (
+        aiohttp.ClientSession() as http,
+        http.ws_connect(
+            gateway.make_url("/ws/device"), headers={"Authorization": f"Bearer {token}"}
+        ) as ws,
+    ):
+        await ws.send_json(HELLO)
+        assert (await ws.receive_json(timeout=5))["type"] == "welcome"
+        assert not await wanted()  # no fleet page open anywhere
+        async with client.app[EVENTS].subscribe(topic) as page:  # one opens on the service
+            assert await until(wanted)
+            await ws.send_json(beat)
+            update = await asyncio.wait_for(page.get(), 5)
+            while "battery_pct" not in update:  # the device's online event came first
+                update = await asyncio.wait_for(page.get(), 5)
+            assert (update["device_id"], update["battery_pct"]) == (device_id, 41)
+
+        async def closed() -> bool:
+            return not at_gateway.wanted(topic)
+
+        assert await until(closed)  # the page closed: said at once
+        forwarded: list[str] = []
+        forward = at_gateway.forward
+        assert forward is not None
+
+        def noting(topic: str, event: dict[str, object]) -> None:
+            forwarded.append(topic)
+            forward(topic, event)
+
+        at_gateway.forward = noting
+        await ws.send_json(beat | {"seq": 2, "battery_pct": 29})  # another band: a change
+
+        async def handled() -> bool:
+            return CHANGES_TOPIC in forwarded  # written, then told (the rota acts on it)
+
+        assert await until(handled)
+        assert topic not in forwarded

@@ -28,6 +28,14 @@ bounded the same way. The server side is asked for TCP keepalives (10 s idle,
 5 s apart, 3 probes) so that PostgreSQL also ends a listener whose client is
 gone instead of keeping its backend (and the notification queue's tail) for
 the system default of two hours; asyncpg has no client-side keepalive setting.
+
+Live views (the hub's ``on_demand`` topics, such as a provider's fleet page) are
+wanted only while a page is open: each instance says which of them it subscribes
+to (``"wants"``) when that changes and every ``WANTS_EVERY_S`` while it has any,
+and asks the others to say theirs when it connects. A publisher elsewhere asks
+``EventHub.wanted`` and sends a heartbeat's update only to a page that is open.
+What an instance said holds ``WANTS_TTL_S`` unless said again (it may have died).
+An instance skips its own NOTIFYs, which PostgreSQL echoes, without decoding them.
 """
 
 from __future__ import annotations
@@ -38,6 +46,7 @@ import json
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -67,7 +76,12 @@ SERVER_KEEPALIVES = {
     "tcp_keepalives_interval": "5",
     "tcp_keepalives_count": "3",
 }
+WANTS_EVERY_S = 5.0
+"""An instance with subscribers of on-demand topics says which this often."""
+WANTS_TTL_S = 15.0
+"""What another instance said it wants holds this long unless said again."""
 log = structlog.get_logger("classbridge.events")
+_encode = json.JSONEncoder(default=str).encode  # json.dumps(..., default=str), built once
 
 
 def asyncpg_dsn(sqlalchemy_url: str) -> str:
@@ -101,6 +115,8 @@ class PostgresEventBridge:
         self.check_timeout = check_timeout
         """Seconds a check or a NOTIFY may take before the connection is taken for dead."""
         self.instance = uuid.uuid4().hex[:12]
+        # Every message starts so; PostgreSQL echoes ours, skipped by this prefix.
+        self._head = f'{{"from": {json.dumps(self.instance)}, '
         # Superseded updates (fleet pages): the oldest go when a burst overflows.
         self._outbox: deque[tuple[str, dict[str, Any]]] = deque(maxlen=OUTBOX_SIZE)
         self._latest: dict[str, LatestQueue] = {}
@@ -114,6 +130,16 @@ class PostgresEventBridge:
         """Connections given up because a check or a NOTIFY got no answer in time."""
         self._answered = time.monotonic()  # the connection's last answer
         self._lost_at = datetime.now(UTC)
+        # On-demand topics: what the others said they want (instance: topics, until when;
+        # None: every topic), by topic the latest until; what this one last said and when.
+        self.clock: Callable[[], float] = time.monotonic
+        """The clock of what is wanted and for how long (a test moves it)."""
+        self._wants_of: dict[str, tuple[frozenset[str] | None, float]] = {}
+        self._wanted_until: dict[str, float] = {}
+        self._all_wanted_until = 0.0
+        self._said: frozenset[str] | None = None
+        self._said_at = 0.0
+        self._ask = True
 
     @property
     def connected(self) -> bool:
@@ -130,6 +156,7 @@ class PostgresEventBridge:
         self._errors = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
         await self._connect()
         self.hub.forward = self._queue
+        self.hub.wanted_elsewhere = self.wanted_elsewhere
         self._task = asyncio.get_running_loop().create_task(self._send_loop())
 
     async def _connect(self) -> None:
@@ -147,6 +174,8 @@ class PostgresEventBridge:
             raise
         self._conn = conn
         self._answered = time.monotonic()
+        # Say what this instance wants, and ask the others theirs (missed while away).
+        self._said, self._ask = None, True
 
     async def _reconnect(self) -> None:
         """Reconnect and listen again, waiting 0.5 s doubling to 5 s between tries; then
@@ -225,25 +254,67 @@ class PostgresEventBridge:
                 items.append((topic, queue.get_nowait()))
         return items
 
+    def wanted_elsewhere(self, topic: str) -> bool:
+        """Whether another instance said lately that it subscribes to this on-demand topic."""
+        now = self.clock()
+        return self._wanted_until.get(topic, 0.0) > now or self._all_wanted_until > now
+
+    def _heard_wants(self, instance: str, wants: object) -> None:
+        now = self.clock()
+        if isinstance(wants, list):
+            self._wants_of[instance] = (frozenset(map(str, wants)), now + WANTS_TTL_S)
+        else:  # "*": too many to list
+            self._wants_of[instance] = (None, now + WANTS_TTL_S)
+        self._wanted_until, self._all_wanted_until = {}, 0.0
+        for other, (topics, until) in list(self._wants_of.items()):
+            if until <= now or topics == frozenset():
+                del self._wants_of[other]
+            elif topics is None:
+                self._all_wanted_until = max(self._all_wanted_until, until)
+            else:
+                for topic in topics:
+                    self._wanted_until[topic] = max(self._wanted_until.get(topic, 0.0), until)
+
+    def _wants_message(self) -> str | None:
+        """What this instance wants, when it is time to say it (changed, due, or asked)."""
+        wants = self.hub.demanded()
+        now = self.clock()
+        due = bool(wants) and now - self._said_at >= WANTS_EVERY_S
+        if wants == self._said and not due and not self._ask:
+            return None
+        listed = json.dumps(sorted(wants))
+        if len(listed) > MAX_PAYLOAD - 200:
+            listed = '"*"'
+        ask = ', "ask": true' if self._ask else ""
+        self._said, self._said_at, self._ask = wants, now, False
+        return f'{self._head}"wants": {listed}{ask}, "events": []}}'
+
     def _received(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
+        if payload.startswith(self._head):
+            return  # our own, echoed
         try:
             message = json.loads(payload)
         except ValueError:
             return
-        if message.get("from") == self.instance:
+        sender = str(message.get("from"))
+        if sender == self.instance:
             return
+        if "wants" in message:
+            self._heard_wants(sender, message["wants"])
+        if message.get("ask"):
+            self._said = None  # say ours at the next tick
         for topic, event in message.get("events", []):
             self.hub.deliver(topic, event)
 
     def _batches(self) -> list[str]:
         # Each event is encoded once; a batch is those encodings joined (the same JSON
         # as encoding the whole message, at half the cost: 670 fleet updates a second).
-        head = f'{{"from": {json.dumps(self.instance)}, "events": ['
+        head = f'{self._head}"events": ['
         batches: list[str] = []
         encoded: list[str] = []
         size = len(head) + 2
         for item in self._drain():
-            text = json.dumps(item, default=str)
+            text = _encode(item)
             if encoded and size + len(text) + 2 > MAX_PAYLOAD:
                 batches.append(head + ", ".join(encoded) + "]}")
                 encoded, size = [], len(head) + 2
@@ -272,6 +343,9 @@ class PostgresEventBridge:
         await asyncio.sleep(self.tick)
         if not self._open():
             return
+        wants = self._wants_message()
+        if wants is not None:
+            self._unsent.insert(0, wants)
         if not (self._unsent or self._pending()):
             await self._check()
             return
@@ -299,6 +373,7 @@ class PostgresEventBridge:
     async def close(self) -> None:
         """Stop forwarding and disconnect."""
         self.hub.forward = None
+        self.hub.wanted_elsewhere = None
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

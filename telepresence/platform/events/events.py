@@ -5,6 +5,9 @@ slow subscriber loses the oldest updates rather than growing memory, except
 on topics registered with ``coalesce``: there each subscriber keeps the latest
 event per key (a device's battery, its room), so a flood of thousands of
 updates loses none of the states they end in, in memory bounded by the keys.
+Topics registered with ``on_demand`` are live views (a page open somewhere): a
+publisher asks ``wanted`` first and builds no update that nobody would see; with
+a bridge, other instances say which of them they subscribe to.
 """
 
 from __future__ import annotations
@@ -90,11 +93,42 @@ class EventHub:
         self.queue_size = queue_size
         self.forward: Callable[[str, dict[str, Any]], None] | None = None
         self.keys: dict[str, EventKey] = {}
+        self.on_demand_prefixes: tuple[str, ...] = ()
+        # Set by a bridge: whether another instance subscribes to an on-demand topic.
+        self.wanted_elsewhere: Callable[[str], bool] | None = None
         self._subscribers: dict[str, set[Any]] = defaultdict(set)
 
     def coalesce(self, topic: str, key: EventKey) -> None:
         """Events of ``topic`` are states: keep the latest per ``key``, never drop one."""
         self.keys[topic] = key
+
+    def on_demand(self, prefix: str) -> None:
+        """Topics starting with ``prefix`` are live views: ``wanted`` says whether anyone
+        (here or, bridged, on another instance) subscribes to one right now."""
+        if prefix not in self.on_demand_prefixes:
+            self.on_demand_prefixes = (*self.on_demand_prefixes, prefix)
+
+    def wanted(self, topic: str) -> bool:
+        """Whether an event of ``topic`` would reach a subscriber, here or elsewhere.
+
+        Without a bridge: a subscriber here. With one: also an on-demand topic another
+        instance said it subscribes to, and any other topic (the bridge cannot tell).
+        """
+        if self._subscribers.get(topic):
+            return True
+        if self.forward is None:
+            return False
+        if self.wanted_elsewhere is None or not topic.startswith(self.on_demand_prefixes):
+            return True
+        return self.wanted_elsewhere(topic)
+
+    def demanded(self) -> frozenset[str]:
+        """The on-demand topics with a subscriber here (what a bridge tells the others)."""
+        prefixes = self.on_demand_prefixes
+        if not prefixes:
+            return frozenset()
+        found = self._subscribers.items()
+        return frozenset(t for t, subs in found if subs and t.startswith(prefixes))
 
     def publish(self, topic: str, event: dict[str, Any]) -> None:
         """Deliver ``event`` here and, with a bridge, to the other instances; never waits."""
