@@ -192,7 +192,7 @@ async def converse(
 async def _serve(ws: web.WebSocketResponse, hub: LinkHub, link: Link) -> None:
     budget = _Budget(MESSAGES_PER_SECOND)
     async for msg in ws:
-        link.hear()
+        hub.hear(link)
         if msg.type is WSMsgType.PING:
             await ws.pong(msg.data)
             continue

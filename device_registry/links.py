@@ -143,18 +143,14 @@ class Link:
     connected_at: datetime | None = None  # set by attach(); revocations before it spare it
     transport: asyncio.BaseTransport | None = None
     heard: float = field(default_factory=time.monotonic)
-    """When a frame last came from the device (``time.monotonic()``; pongs count)."""
+    """When a frame last came from the device (``time.monotonic()``; pongs count): set by
+    ``LinkHub.hear``, which keeps the links in the order they were last heard."""
     pinged: float = 0.0
     """When the sweep pinged the silent device (0: not pinged since it was last heard)."""
     written_at: float = 0.0
     """When its reading was last queued for ``devices`` (``time.monotonic()``; 0: never)."""
     written: tuple[Any, ...] | None = None
     """What of that reading counts (``reading_key``): a change of it is written at once."""
-
-    def hear(self) -> None:
-        """A frame came from the device: it is alive."""
-        self.heard = time.monotonic()
-        self.pinged = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,6 +219,7 @@ class LinkHub:
         """A reading that changed nothing that counts is written if the last written one is
         this old (s); ``refresh_seconds`` keeps ``last_seen_at`` fresh for offline detection."""
         self.shared = False
+        # In the order the devices were last heard, the longest silent first (``hear``).
         self._links: dict[str, Link] = {}
         self._dirty: dict[str, LiveTelemetry] = {}
         # Readings that changed nothing that counts, written when the device leaves (or
@@ -312,9 +309,10 @@ class LinkHub:
 
     async def attach(self, link: Link) -> None:
         """Register a socket, closing an older one of the same device."""
-        old = self._links.get(link.device_id)
+        old = self._links.pop(link.device_id, None)
         link.connected_at = link.connected_at or self.clock.now()
-        self._links[link.device_id] = link
+        link.heard = time.monotonic()
+        self._links[link.device_id] = link  # last: just heard
         if old is not None and old is not link:
             await old.ws.close(code=CLOSE_REPLACED, message=b"connected again elsewhere")
         self._set_presence(link, online=True)
@@ -337,6 +335,17 @@ class LinkHub:
             return False
         self.events.publish(f"device:{device_id}", {"command_id": command_id, "ok": ok})
         return True
+
+    def hear(self, link: Link) -> None:
+        """A frame came from the device: it is alive. Its link moves to the end of the
+        links, so that the sweep finds the silent ones first and stops at the first that
+        is not (instead of looking at all 10,000 each second)."""
+        link.heard = time.monotonic()
+        link.pinged = 0.0
+        links = self._links
+        if links.get(link.device_id) is link:
+            del links[link.device_id]
+            links[link.device_id] = link
 
     def describe(self, link: Link, fields: dict[str, str]) -> None:
         """What the device said about itself at hello; written on the next flush."""
@@ -536,10 +545,16 @@ class LinkHub:
         half that again after the ping (as aiohttp's ``heartbeat=`` did, per socket: the
         transport is closed without a close frame, the device sees 1006 and goes offline).
 
-        One pass over the links instead of a timer reset per frame and socket."""
+        One pass over the silent links (they come first, ``hear``) instead of a timer
+        reset per frame and socket."""
         now = time.monotonic() if now is None else now
-        keepalive, grace = self.keepalive, self.keepalive / 2
-        for link in [lk for lk in self._links.values() if now - lk.heard >= keepalive]:
+        silent_since, grace = now - self.keepalive, self.keepalive / 2
+        silent = []
+        for lk in self._links.values():
+            if lk.heard > silent_since:
+                break  # this one and all after it were heard since
+            silent.append(lk)
+        for link in silent:
             if link.ws.closed:
                 continue
             if not link.pinged:
