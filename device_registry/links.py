@@ -425,18 +425,23 @@ class LinkHub:
         for device_id, fields in described.items():
             rows.setdefault(device_id, {"id": device_id}).update(fields)
         samples = []
+        links = self._links
         for device_id, t in self._dirty.items():
-            row = rows.setdefault(device_id, {"id": device_id, "online": True})
-            row.update(
-                last_seen_at=t.at,
-                battery_pct=t.battery_pct,
-                charging=t.charging,
-                signal_dbm=t.signal_dbm,
-                network_type=t.network_type.value,
-                reported_room=t.room,
-            )
-            if device_id not in self._links:
-                row["online"] = False
+            reading = {
+                "id": device_id,
+                "online": device_id in links,  # a device that left is offline, with its last
+                "last_seen_at": t.at,
+                "battery_pct": t.battery_pct,
+                "charging": t.charging,
+                "signal_dbm": t.signal_dbm,
+                "network_type": t.network_type.value,
+                "reported_room": t.room,
+            }
+            row = rows.get(device_id)
+            if row is None:
+                rows[device_id] = reading
+            else:
+                row.update(reading)
             if sample_due(self._last_sample.get(device_id), t.at, SAMPLE_EVERY):
                 self._last_sample[device_id] = t.at
                 samples.append(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 from device_registry.links import Written
@@ -100,13 +101,13 @@ class PgTelemetryStore:
                 sets = ", ".join(f"{c} = ${i}" for i, c in enumerate(columns, start=2))
                 await conn.executemany(
                     f"UPDATE devices SET {sets} WHERE id = $1",  # noqa: S608 (whitelisted)
-                    [(row["id"], *(row[c] for c in columns)) for row in batch],
+                    list(map(itemgetter("id", *columns), batch)),
                 )
             if samples:
                 await conn.executemany(
                     "INSERT INTO telemetry_samples (device_id, at, battery_pct, charging, "
                     "signal_dbm, network_type, room) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                    [tuple(s[c] for c in SAMPLE_COLUMNS) for s in samples],
+                    list(map(_sample_values, samples)),
                 )
             revoked = await conn.fetch(
                 "SELECT device_id, revoked_at FROM device_credentials WHERE revoked_at >= $1",
@@ -164,12 +165,24 @@ class PgTelemetryStore:
         ]
 
 
+_sample_values = itemgetter(*SAMPLE_COLUMNS)
+
+
 def _grouped(rows: list[dict[str, Any]]) -> dict[tuple[str, ...], list[dict[str, Any]]]:
-    """Rows by the columns they set (each group is one executemany)."""
+    """Rows by the columns they set (each group is one executemany).
+
+    The rows of a flush have a handful of shapes (keys in the order they were set):
+    each shape is sorted and checked once.
+    """
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for row in rows:
-        columns = tuple(sorted(c for c in row if c != "id"))
-        if not DEVICE_COLUMNS.issuperset(columns):
-            raise ValueError(f"not a device column: {set(columns) - DEVICE_COLUMNS}")
-        groups.setdefault(columns, []).append(row)
+        shape = tuple(row)
+        group = shapes.get(shape)
+        if group is None:
+            columns = tuple(sorted(c for c in shape if c != "id"))
+            if not DEVICE_COLUMNS.issuperset(columns):
+                raise ValueError(f"not a device column: {set(columns) - DEVICE_COLUMNS}")
+            group = shapes[shape] = groups.setdefault(columns, [])
+        group.append(row)
     return groups
