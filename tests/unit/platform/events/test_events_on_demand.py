@@ -155,3 +155,21 @@ async def test_a_heartbeat_goes_to_a_fleet_page_only_while_one_is_open(watching,
     await hub.attach(link)
     hub.detach(link)
     assert [e["online"] for t, e in published if t == TOPIC][-2:] == [True, False]
+
+
+def test_batches_are_encoded_a_batch_at_a_time_in_order_and_under_the_limit():
+    bridge = _bridged()
+    sizes = [5, 40, 300, 2_000, 10, 7_000, 1, 900] * 60
+    for n, size in enumerate(sizes):
+        bridge._queue(TOPIC, {"n": n, "pad": "x" * size})
+    bridge._queue(TOPIC, {"n": len(sizes), "pad": "x" * 9_000})  # too large even alone
+    payloads = bridge._batches()
+    got = [event["n"] for p in payloads for _t, event in json.loads(p)["events"]]
+    assert got == list(range(len(sizes) + 1))
+    assert all(len(p) <= eventbridge.MAX_PAYLOAD for p in payloads[:-1])
+    assert len(json.loads(payloads[-1])["events"]) == 1  # the large one, alone
+    for n in range(3_000):  # what a gateway sends: device changes, 40-140 bytes each
+        bridge._queue(TOPIC, {"device_id": f"d{n}", "room": "x" * (n % 100)})
+    payloads = bridge._batches()
+    assert len(payloads) <= sum(map(len, payloads)) / (0.8 * eventbridge.MAX_PAYLOAD) + 1
+    assert all(len(p) <= eventbridge.MAX_PAYLOAD for p in payloads)
