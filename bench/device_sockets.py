@@ -5,6 +5,7 @@ Run from the repository root with the project's venv, no arguments needed::
     .venv/bin/python bench/device_sockets.py            # 10,000 sockets on the gateway
     .venv/bin/python bench/device_sockets.py --sockets 2000 --rate 400
     .venv/bin/python bench/device_sockets.py --serve service   # classbridge serve alone
+    .venv/bin/python bench/device_sockets.py --readings drifting --watch  # see below
 
 Three kinds of process take part, all on 127.0.0.1:
 
@@ -22,6 +23,13 @@ Three kinds of process take part, all on 127.0.0.1:
   websockets, opened at ``--rate`` a second; each says hello, waits for the
   welcome and then sends a heartbeat every ``--heartbeat`` seconds at a random
   phase.
+
+``--readings``: what the heartbeats report; ``random`` (the default, as since the
+first run: every heartbeat a new battery band and room) or ``drifting`` (a battery
+draining 1 % every ~5 minutes, a room changed about hourly). ``--watch``: a fleet
+page open on the bench's provider during the run (a process with the event bridge
+subscribed to its fleet topic, as the service's page is), so that every heartbeat's
+update crosses to it; without it no page is open and none crosses.
 
 Once every client is in and ``--rounds`` heartbeat rounds have passed, the
 server's RSS is read from /proc/PID/status and its CPU from /proc/PID/stat over
@@ -51,7 +59,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import aiohttp
-from socket_fleet import run_bare, run_clients
+from socket_fleet import READINGS, run_bare, run_clients
 
 GOAL_RATIO = 1.5  # RSS against bare aiohttp's
 GOAL_CPU_RATIO = 2.0  # CPU against bare aiohttp's (issue 17)
@@ -132,6 +140,8 @@ class Measurement:
     ready: dict[str, Any] = field(default_factory=dict)
     summary: dict[str, Any] = field(default_factory=dict)
     alive: bool = True
+    fleet_updates: int | None = None
+    """Heartbeats' and presence updates an open fleet page got (``--watch``)."""
 
     @property
     def open_sockets(self) -> int:
@@ -186,6 +196,8 @@ def measure(
             str(args.inflight),
             "--heartbeat",
             str(args.heartbeat),
+            "--readings",
+            args.readings,
         ],
         stdout=subprocess.PIPE,
         text=True,
@@ -341,6 +353,54 @@ def bench_database(server: str) -> Iterator[str]:
         asyncio.run(_postgres(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+async def _watch(database_url: str, topic: str) -> None:
+    """A fleet page's subscription, over the event bridge: counts the updates it gets."""
+    from device_registry.links import FLEET_TOPICS
+    from telepresence.platform.events.eventbridge import PostgresEventBridge
+    from telepresence.platform.events.events import EventHub
+
+    hub = EventHub()
+    hub.on_demand(FLEET_TOPICS)
+    bridge = PostgresEventBridge(database_url, hub)
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    await bridge.start()
+    seen = 0
+    try:
+        async with hub.subscribe(topic, size=100_000) as queue:
+            print(json.dumps({"event": "ready"}), flush=True)
+            while not stop.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(queue.get(), 0.5)
+                    seen += 1
+                while not queue.empty():
+                    queue.get_nowait()
+                    seen += 1
+    finally:
+        await bridge.close()
+    print(json.dumps({"event": "summary", "fleet_updates": seen}), flush=True)
+
+
+@contextlib.contextmanager
+def fleet_page(database_url: str, enabled: bool) -> Iterator[dict[str, Any]]:
+    """With ``enabled``, a watcher process (``--role watcher``) for the bench provider's fleet
+    page while the block runs; yields what it saw (filled in when it stops)."""
+    seen: dict[str, Any] = {}
+    if not enabled:
+        yield seen
+        return
+    cmd = [sys.executable, __file__, "--role", "watcher", "--dsn", database_url]
+    watcher = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    try:
+        assert watcher.stdout is not None
+        read_event(watcher.stdout, "ready")
+        yield seen
+        watcher.send_signal(signal.SIGTERM)
+        seen.update(read_event(watcher.stdout, "summary"))
+    finally:
+        stop_process(watcher, signal.SIGTERM)
+
+
 def bench_gateway(work: Path, args: argparse.Namespace) -> tuple[Measurement, Path]:
     """Migrate and seed PostgreSQL; run the service and the gateway; measure the gateway."""
     with bench_database(args.postgres) as url:
@@ -365,9 +425,11 @@ def bench_gateway(work: Path, args: argparse.Namespace) -> tuple[Measurement, Pa
         with (
             running([*classbridge_command(), "serve"], env, work / "classbridge.log") as service,
             running(gateway_cmd, env, work / "gateway.log") as gateway,
+            fleet_page(url, args.watch) as page,
         ):
             wait_healthy(service, service_port)
             m = measure("gateway", gateway, gateway_port, token_file, args, behind=service)
+        m.fleet_updates = page.get("fleet_updates")
         return m, token_file
 
 
@@ -484,6 +546,9 @@ def result(real: Measurement, bare: Measurement, args: argparse.Namespace) -> di
         "service_behind_rss_mb": round(real.behind_rss_kb / 1024, 1) or None,
         "service_behind_cpu_pct": round(real.behind_cpu_pct, 1) if real.behind_rss_kb else None,
         "heartbeat_s": args.heartbeat,
+        "readings": args.readings,
+        "fleet_page_open": args.watch,
+        "fleet_updates_seen": real.fleet_updates,
         "connect_rate": args.rate,
         "connect_inflight": args.inflight,
         "machine": machine(),
@@ -512,6 +577,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=2, help="heartbeat rounds before measuring")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, db)")
     parser.add_argument(
+        "--readings",
+        choices=READINGS,
+        default="random",
+        help="what heartbeats report: random (every one a change) or drifting (realistic)",
+    )
+    parser.add_argument(
+        "--watch",
+        action="store_true",
+        help="a fleet page open on the bench's provider during the run (gateway only)",
+    )
+    parser.add_argument(
         "--serve",
         choices=["gateway", "service"],
         default="gateway",
@@ -525,9 +601,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="a PostgreSQL server where the bench may create and drop a database (gateway)",
     )
     parser.add_argument(
-        "--role", choices=["main", "clients", "bare"], default="main", help=argparse.SUPPRESS
+        "--role",
+        choices=["main", "clients", "bare", "watcher"],
+        default="main",
+        help=argparse.SUPPRESS,
     )
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--dsn", help=argparse.SUPPRESS)
     parser.add_argument("--tokens", type=Path, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -536,7 +616,8 @@ def main_role(args: argparse.Namespace) -> int:
     work = Path(tempfile.mkdtemp(prefix="classbridge-bench-"))
     print(
         f"device_sockets: N={args.sockets}, heartbeat {args.heartbeat} s, "
-        f"connect rate {args.rate}/s, serving with {args.serve}; work dir {work}",
+        f"connect rate {args.rate}/s, serving with {args.serve}, {args.readings} readings"
+        f"{', a fleet page open' if args.watch else ''}; work dir {work}",
         flush=True,
     )
     try:
@@ -561,8 +642,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.role == "clients":
         tokens = args.tokens.read_text().split()
         url = f"ws://127.0.0.1:{args.port}/ws/device"
-        asyncio.run(run_clients(url, tokens, args.rate, args.inflight, args.heartbeat))
+        asyncio.run(
+            run_clients(url, tokens, args.rate, args.inflight, args.heartbeat, args.readings)
+        )
         return 0
+    if args.role == "watcher":
+        asyncio.run(_watch(args.dsn, "fleet:bench"))
+        return 0
+    if args.watch and args.serve != "gateway":
+        raise SystemExit("--watch needs --serve gateway (the event bridge is PostgreSQL's)")
     return main_role(args)
 
 

@@ -3,7 +3,11 @@
 - ``run_clients`` (``--role clients``): one asyncio process holding all N
   device websockets, opened at a given rate; each says hello, waits for the
   welcome and sends a heartbeat every period at a random phase. It prints
-  what it saw as JSON lines for the parent.
+  what it saw as JSON lines for the parent. What the heartbeats report
+  (``READINGS``): ``random`` (a random battery, charging and room each time:
+  every heartbeat is a change the rota acts on) or ``drifting`` (a battery
+  that drains 1 % every ~5 minutes and charges when low, a room changed about
+  once an hour, the signal jittering).
 - ``run_bare`` (``--role bare``): the baseline, a bare aiohttp websocket
   server answering the hello and reading heartbeats, nothing else.
 """
@@ -50,18 +54,51 @@ class FleetStats:
         self.failures[reason] = self.failures.get(reason, 0) + 1
 
 
-def _heartbeat(seq: int, rng: random.Random) -> str:
-    return json.dumps(
-        {
-            "type": "heartbeat",
-            "seq": seq,
-            "battery_pct": rng.randint(5, 100),
-            "charging": rng.random() < 0.3,
-            "signal_dbm": rng.randint(-90, -30),
-            "network_type": "wifi",
-            "room": f"R{rng.randint(1, 40)}",
-        }
-    )
+READINGS = ("random", "drifting")
+"""What heartbeats report: see the module's docstring."""
+
+
+class Readings:
+    """One device's heartbeats, as ``random`` or ``drifting`` readings (``READINGS``)."""
+
+    def __init__(self, kind: str, rng: random.Random) -> None:
+        self.kind, self.rng = kind, rng
+        self.battery, self.charging, self.signal, self.room = 100, False, -60, 1
+        if kind == "drifting":  # (random draws nothing here: the same numbers as before)
+            self.battery = rng.randint(20, 100)
+            self.charging = rng.random() < 0.3
+            self.signal = rng.randint(-80, -40)
+            self.room = rng.randint(1, 40)
+
+    def next(self, seq: int) -> str:
+        rng = self.rng
+        if self.kind == "random":
+            battery, charging = rng.randint(5, 100), rng.random() < 0.3
+            signal, room = rng.randint(-90, -30), rng.randint(1, 40)
+        else:
+            # 15 s heartbeats: -1 % every ~5 minutes, +1 % every ~2 minutes on the charger,
+            # to the charger below 20 % and off it when full; another room about hourly.
+            if self.charging and rng.random() < 1 / 8:
+                self.battery = min(100, self.battery + 1)
+            elif not self.charging and rng.random() < 1 / 20:
+                self.battery = max(0, self.battery - 1)
+            if self.battery < 20 or self.battery == 100:
+                self.charging = self.battery < 20
+            if rng.random() < 1 / 240:
+                self.room = rng.randint(1, 40)
+            self.signal = max(-90, min(-30, self.signal + rng.randint(-3, 3)))
+            battery, charging, signal, room = self.battery, self.charging, self.signal, self.room
+        return json.dumps(
+            {
+                "type": "heartbeat",
+                "seq": seq,
+                "battery_pct": battery,
+                "charging": charging,
+                "signal_dbm": signal,
+                "network_type": "wifi",
+                "room": f"R{room}",
+            }
+        )
 
 
 async def _open(
@@ -92,6 +129,7 @@ async def _device(
     period: float,
     stats: FleetStats,
     gate: asyncio.Semaphore,
+    readings: str,
 ) -> None:
     """One device: connect, then heartbeat at a random phase until the socket ends."""
     async with gate:
@@ -100,12 +138,13 @@ async def _device(
         return
     stats.connected += 1
     rng = random.Random(token)
+    heartbeats = Readings(readings, rng)
     loop = asyncio.get_running_loop()
     due, seq = loop.time() + rng.uniform(0, period), 0
     while True:
         remaining = due - loop.time()
         if remaining <= 0:
-            await ws.send_str(_heartbeat(seq, rng))
+            await ws.send_str(heartbeats.next(seq))
             stats.heartbeats, seq, due = stats.heartbeats + 1, seq + 1, due + period
             continue
         try:
@@ -123,7 +162,12 @@ def _say(event: str, stats: FleetStats, **extra: Any) -> None:
 
 
 async def run_clients(
-    url: str, tokens: list[str], rate: float, inflight: int, period: float
+    url: str,
+    tokens: list[str],
+    rate: float,
+    inflight: int,
+    period: float,
+    readings: str = "random",
 ) -> None:
     """Open sockets at ``rate`` a second, at most ``inflight`` handshakes at a time.
 
@@ -141,7 +185,9 @@ async def run_clients(
         tasks = []
         for i, token in enumerate(tokens):
             await asyncio.sleep(max(0.0, started + i / rate - loop.time()))
-            tasks.append(loop.create_task(_device(session, url, token, period, stats, gate)))
+            tasks.append(
+                loop.create_task(_device(session, url, token, period, stats, gate, readings))
+            )
         while stats.connected + stats.failed < len(tokens) and not stop.is_set():
             await asyncio.sleep(0.1)
         _say("ready", stats, seconds=round(loop.time() - started, 1))
