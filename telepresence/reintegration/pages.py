@@ -26,7 +26,6 @@ from telepresence.reintegration.access import (
     readable_plan,
     require_key_worker,
 )
-from telepresence.reintegration.bookings import follow_phase
 from telepresence.reintegration.forms import (
     contact_from,
     note_from,
@@ -51,6 +50,7 @@ from telepresence.reintegration.page_context import (
 from telepresence.reintegration.records_web import ENGAGEMENT
 from telepresence.reintegration.reviewing import reviews
 from telepresence.reintegration.services import PHASE_LABELS
+from telepresence.reintegration.web import move_phase
 
 __all__ = ["routes"]
 
@@ -101,19 +101,7 @@ async def phase_form(request: web.Request, who: Principal) -> web.StreamResponse
         session: AsyncSession, form: dict[str, str], now: datetime
     ) -> list[BookingEvent]:
         await require_key_worker(session, who, request.match_info["plan_id"])
-        plan = await services.change_phase(
-            session, who, request.match_info["plan_id"], phase_from(form), now
-        )
-        events = await follow_phase(session, who, plan, now)
-        record_request(
-            request,
-            session,
-            who,
-            "reintegration.phase",
-            "pupil",
-            plan.pupil_id,
-            {"phase": plan.phase, "bookings_cancelled": len(events)},
-        )
+        _plan, events = await move_phase(request, session, who, phase_from(form), now)
         return events
 
     return await apply_form(request, who, pupil_id, change, "phase")

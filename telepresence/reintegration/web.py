@@ -5,10 +5,13 @@ Every read of a plan is a read of a pupil's record and is audited.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scheduler.bookings.events import HubBookingEvents
+from scheduler.bookings.ports import BookingEvent
 from telepresence.platform.errors import NotFound
 from telepresence.platform.http.context import CLOCK, DATABASE, EVENTS, NOTIFIER
 from telepresence.platform.http.routing import Routes
@@ -41,7 +44,7 @@ from telepresence.reintegration.schemas import (
 )
 from telepresence.reintegration.timeline import parse_kinds, timeline
 
-__all__ = ["audit_read", "read_plan", "routes"]
+__all__ = ["audit_read", "move_phase", "read_plan", "routes"]
 
 routes = Routes("reintegration")
 SETTERS = [Role.ADMIN, Role.COORDINATOR]
@@ -64,6 +67,19 @@ async def read_plan(
     plan = await readable_plan(session, who, request.match_info["plan_id"])
     audit_read(request, session, who, plan, what)
     return plan
+
+
+async def move_phase(
+    request: web.Request, session: AsyncSession, who: Principal, body: PhaseIn, now: datetime
+) -> tuple[PlanRow, list[BookingEvent]]:
+    """Move the plan in the path (``{plan_id}``) to ``body``'s phase and follow it in the
+    bookings (``follow_phase``), audited as ``reintegration.phase``; the caller publishes
+    the events once its transaction commits."""
+    plan = await services.change_phase(session, who, request.match_info["plan_id"], body, now)
+    events = await follow_phase(session, who, plan, now)
+    details = {"phase": plan.phase, "bookings_cancelled": len(events)}
+    record_request(request, session, who, "reintegration.phase", "pupil", plan.pupil_id, details)
+    return plan, events
 
 
 def _note_out(n: NoteRow) -> NoteOut:
@@ -176,17 +192,7 @@ async def change_phase(request: web.Request, who: Principal, body: PhaseIn) -> P
     """
     now = request.app[CLOCK].now()
     async with request.app[DATABASE].transaction() as session:
-        plan = await services.change_phase(session, who, request.match_info["plan_id"], body, now)
-        events = await follow_phase(session, who, plan, now)
-        record_request(
-            request,
-            session,
-            who,
-            "reintegration.phase",
-            "pupil",
-            plan.pupil_id,
-            {"phase": plan.phase, "bookings_cancelled": len(events)},
-        )
+        plan, events = await move_phase(request, session, who, body, now)
         out = await services.plan_out(session, plan)
     HubBookingEvents(request.app[EVENTS]).publish(events)
     return out
