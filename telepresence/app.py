@@ -177,6 +177,28 @@ def _periodic_jobs(settings: Settings) -> list[tuple[float, Job, str]]:
     ]
 
 
+def _watch_bridge(app: web.Application, bridge: PostgresEventBridge, hub: DeviceHub) -> None:
+    """The event bridge's state and resyncs in this instance's metrics."""
+    app[METRICS].instance_gauge(
+        "classbridge_event_bridge_connected",
+        "This instance: 1 while its LISTEN/NOTIFY connection to the other instances "
+        "and the device gateway is up, else 0 (it reconnects by itself).",
+        lambda: 1.0 if bridge.connected else 0.0,
+    )
+    app[METRICS].instance_counter(
+        "classbridge_event_bridge_reconnects",
+        "This process: times its LISTEN/NOTIFY connection was replaced (ended by the "
+        "server, or silent past the check); each is followed by a resync.",
+        lambda: float(bridge.reconnects),
+    )
+    app[METRICS].instance_counter(
+        "classbridge_device_commands_redelivered",
+        "This process: commands handed to its device sockets by a resync (their NOTIFY "
+        "was lost while its LISTEN connection was down).",
+        lambda: float(hub.redelivered),
+    )
+
+
 async def _resources(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     if settings.effective_database_url.startswith("sqlite"):
@@ -241,12 +263,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         bridge = PostgresEventBridge(settings.effective_database_url, app[EVENTS])
         await bridge.start()
         app[EVENT_BRIDGE] = bridge
-        app[METRICS].instance_gauge(
-            "classbridge_event_bridge_connected",
-            "This instance: 1 while its LISTEN/NOTIFY connection to the other instances "
-            "and the device gateway is up, else 0 (it reconnects by itself).",
-            lambda: 1.0 if app[EVENT_BRIDGE].connected else 0.0,
-        )
+        _watch_bridge(app, bridge, hub)
         # Devices may be on other instances or on a device gateway: messages and
         # disconnects for them go over the bridge, and the leader answers gateways.
         hub.shared = True

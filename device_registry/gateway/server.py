@@ -171,6 +171,20 @@ async def metrics(request: web.Request) -> web.Response:
             1 if bridge else 0,
         ),
         (
+            "classbridge_event_bridge_reconnects_total",
+            "counter",
+            "This process: times its LISTEN/NOTIFY connection was replaced (then resynced).",
+            "",
+            app[GATEWAY_BRIDGE].reconnects if GATEWAY_BRIDGE in app else 0,
+        ),
+        (
+            "classbridge_device_commands_redelivered_total",
+            "counter",
+            "This process: commands handed to its device sockets by a resync.",
+            "",
+            app[GATEWAY_HUB].redelivered if GATEWAY_HUB in app else 0,
+        ),
+        (
             "classbridge_build_info",
             "gauge",
             "This process's Classbridge and Python versions (the value is always 1).",

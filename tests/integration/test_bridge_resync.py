@@ -18,6 +18,7 @@ from typing import Any
 import aiohttp
 import asyncpg
 import pytest
+from factories import OPERATOR_TOKEN
 from integration.test_agent import pair_agent, running
 from sqlalchemy import select
 
@@ -141,6 +142,17 @@ async def test_a_command_sent_while_the_gateway_is_not_listening_arrives_once(
         await asyncio.sleep(1.0)
         assert hardware.actions == ["identify"]
         assert gateway.app[GATEWAY_HUB].redelivered == 1
+    # Operators see it: the gateway reconnected twice and handed one command over.
+    async with aiohttp.ClientSession() as http:
+        metrics = gateway.make_url("/metrics")
+        async with http.get(metrics, headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"}) as r:
+            text = await r.text()
+    assert "classbridge_event_bridge_reconnects_total 2" in text
+    assert "classbridge_device_commands_redelivered_total 1" in text
+    service = await client.get("/metrics", headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"})
+    text = await service.text()
+    assert "classbridge_event_bridge_reconnects_total 0.0" in text
+    assert "classbridge_device_commands_redelivered_total 0.0" in text
 
 
 async def _true(value: bool) -> bool:

@@ -27,7 +27,7 @@ from prometheus_client import (
     ProcessCollector,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -70,6 +70,16 @@ class _PoolCollector(Collector):
             gauge.add_metric(["size"], float(pool.size()))
             gauge.add_metric(["overflow"], float(max(pool.overflow(), 0)))
         yield gauge
+
+
+class _ReadCounter(Collector):
+    """A counter this process keeps elsewhere (an attribute), read at each scrape."""
+
+    def __init__(self, name: str, documentation: str, read: Callable[[], float]) -> None:
+        self.name, self.documentation, self.read = name, documentation, read
+
+    def collect(self) -> Iterator[Metric]:
+        yield CounterMetricFamily(self.name, self.documentation, value=self.read())
 
 
 class _Snapshot(Collector):
@@ -158,6 +168,11 @@ class Metrics:
     def instance_gauge(self, name: str, documentation: str, read: Callable[[], float]) -> None:
         """A gauge of this process's own state, read at each scrape (``read`` must be cheap)."""
         Gauge(name, documentation, registry=self.registry).set_function(read)
+
+    def instance_counter(self, name: str, documentation: str, read: Callable[[], float]) -> None:
+        """A counter of this process kept elsewhere (``name`` without ``_total``), read at
+        each scrape (``read`` must be cheap and never go down)."""
+        self.registry.register(_ReadCounter(name, documentation, read))
 
     def watch_pool(self, database: Database) -> None:
         """Report this database's pool from now on."""
