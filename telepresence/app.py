@@ -177,6 +177,35 @@ def _periodic_jobs(settings: Settings) -> list[tuple[float, Job, str]]:
     ]
 
 
+def _start_notifier(app: web.Application, database: Database) -> NotificationService:
+    """The notifier (``app[NOTIFIER]``), its background email sender started, and what it
+    sent and gave up in this instance's metrics (queued: ``fleet_metrics``)."""
+    settings = app[SETTINGS]
+    notifier = NotificationService(
+        database,
+        app[CLOCK],
+        SmtpMailer.from_settings(settings),
+        sender=settings.smtp_from,
+        base_url=settings.base_url,
+        attempts=settings.smtp_attempts,
+        first_retry_seconds=settings.smtp_retry_seconds,
+        events=app[EVENTS],
+    )
+    app[NOTIFIER] = notifier
+    notifier.start()
+    app[METRICS].instance_counter(
+        "classbridge_emails_sent",
+        "This process: emails the SMTP server took.",
+        lambda: notifier.sent,
+    )
+    app[METRICS].instance_counter(
+        "classbridge_emails_failed",
+        "This process: emails given up after every try (recorded as failed).",
+        lambda: notifier.failed,
+    )
+    return notifier
+
+
 def _watch_bridge(app: web.Application, bridge: PostgresEventBridge, hub: DeviceHub) -> None:
     """The event bridge's state and resyncs in this instance's metrics."""
     app[METRICS].instance_gauge(
@@ -218,16 +247,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     app[DEVICE_HUB] = hub
     invitations = RobotInvitations(database, app[CLOCK], settings, hub)
     hub.lessons = invitations
-    notifier = NotificationService(
-        database,
-        app[CLOCK],
-        SmtpMailer.from_settings(settings),
-        sender=settings.smtp_from,
-        base_url=settings.base_url,
-        attempts=settings.smtp_attempts,
-        events=app[EVENTS],
-    )
-    app[NOTIFIER] = notifier
+    notifier = _start_notifier(app, database)
     app[BACKGROUND] = Background()
     app[ROTA_ALERTS] = EngagementRotaAlerts(
         NotifyingRotaAlerts(database, notifier, app[CLOCK]), database, app[CLOCK]
@@ -282,6 +302,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         await app[RELAYS].close_all()
         await invitations.close()
         await hub.close()
+        await notifier.close()
         await app[BACKGROUND].close()
         if bridge is not None:
             await bridge.close()

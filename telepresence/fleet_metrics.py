@@ -114,4 +114,19 @@ async def alerts_open(session: AsyncSession, _now: datetime) -> list[Metric]:
     return [gauge]
 
 
-FLEET_SOURCES: tuple[FleetSource, ...] = (devices_online, lessons_live, moves, alerts_open)
+async def emails_queued(session: AsyncSession, _now: datetime) -> list[Metric]:
+    """Emails waiting to be sent: due now, being sent, or to be tried again later."""
+    count = await session.scalar(
+        select(func.count()).where(Notification.email_next_at.is_not(None))
+    )
+    text = "Fleet: emails queued (due, being sent or waiting for their next try)."
+    return [GaugeMetricFamily("classbridge_emails_queued", text, value=count or 0)]
+
+
+FLEET_SOURCES: tuple[FleetSource, ...] = (
+    devices_online,
+    lessons_live,
+    moves,
+    alerts_open,
+    emails_queued,
+)

@@ -16,7 +16,10 @@ class Notification(Base):
     """A notice to one person, in the app (``user_id``) and/or by email, and what became of it."""
 
     __tablename__ = "notifications"
-    __table_args__ = (Index("ix_notifications_user_created", "user_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_notifications_user_created", "user_id", "created_at"),
+        Index("ix_notifications_email_next_at", "email_next_at"),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
@@ -32,3 +35,5 @@ class Notification(Base):
     email_attempts: Mapped[int] = mapped_column(default=0)
     email_error: Mapped[str | None] = mapped_column(String(300))
     emailed_at: Mapped[datetime | None]
+    email_next_at: Mapped[datetime | None]
+    """When the email's next try is due (the queue); None: nothing more to send."""

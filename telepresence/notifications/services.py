@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Protocol
@@ -29,8 +30,14 @@ from telepresence.platform.events.notifier import Notice
 __all__ = ["Mailer", "NotificationService", "list_for_user", "mark_read", "unread_count"]
 
 log = structlog.get_logger("classbridge.notifications")
-STALLED = timedelta(minutes=10)
-"""A notice still unsent this long after it was recorded was cut off mid-send."""
+CLAIM = timedelta(minutes=5)
+"""A sender's claim on a due email: longer than a send may take (``smtp_timeout_seconds``
+is at most 2 minutes); an instance that died mid-send leaves it due again after this."""
+MAX_RETRY = timedelta(minutes=30)
+"""The longest wait between two tries of one email (the doubling stops there)."""
+POLL_SECONDS = 30.0
+"""The sender looks for due emails this often, and at once when a notice is recorded."""
+BATCH = 50
 
 
 class Mailer(Protocol):
@@ -45,8 +52,12 @@ def user_topic(user_id: str) -> str:
 
 
 class NotificationService:
-    """The service's ``Notifier``: records every notice, then emails it with bounded retries.
+    """The service's ``Notifier``: records every notice; its email is queued in the row.
 
+    ``notify`` never talks to the SMTP server: the row is due at once and the
+    background sender (``start``) sends it within moments, on any instance; a
+    failed try is due again after ``first_retry_seconds``, doubling (at most
+    ``MAX_RETRY``), until ``attempts`` tries have failed. ``send_due`` is one pass.
     Without a mailer (no SMTP configured) notices are in-app only; that is
     logged once, when the service is built.
     """
@@ -68,20 +79,28 @@ class NotificationService:
         self.mailer = mailer
         self.sender = sender
         self.base_url = base_url
+        self.attempts = attempts
         self.delays = retry_delays(attempts, first_retry_seconds)
         self.events = events
+        self.sent = 0
+        self.failed = 0
+        """Emails sent, and given up after every try, by this process."""
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
         if mailer is None:
             log.warning("smtp_not_configured", effect="notifications are in-app only")
 
     async def notify(self, notice: Notice) -> bool:
-        """Record ``notice`` and email it; False (and nothing sent) when its key was used before.
+        """Record ``notice`` and queue its email; False (and nothing more) when its key was
+        used before.
 
-        The record comes first, inside its own transaction, so two
-        instances or two runs of a job racing on one key send one email.
-        Raises ``InvalidInput`` for a notice without key or recipient.
+        The record is one transaction, so two instances or two runs of a job racing
+        on one key send one email. Raises ``InvalidInput`` for a notice without key or
+        recipient.
         """
         check_notice(notice)
-        row_id = await self._record(notice, self.clock.now())
+        queued = bool(notice.email) and self.mailer is not None
+        row_id = await self._record(notice, self.clock.now(), queued=queued)
         if row_id is None:
             log.info("notification_duplicate", key=notice.idempotency_key)
             return False
@@ -92,49 +111,73 @@ class NotificationService:
         elif self.mailer is None:
             await self._outcome(row_id, EmailStatus.NOT_CONFIGURED, 0, None)
         else:
-            await self._email(row_id, notice)
+            self._wake.set()
         return True
 
-    async def resend_stalled(self, older_than: timedelta = STALLED) -> int:
-        """Email notices recorded but never sent (the instance died mid-send); returns how many.
+    def start(self) -> None:
+        """Send queued emails in the background from now on (each instance may: claims)."""
+        if self._task is None and self.mailer is not None:
+            self._task = asyncio.get_running_loop().create_task(self._sender())
 
-        Only notices still ``pending`` after ``older_than`` (far longer than
-        a send with all its retries takes) are picked, each claimed by one
-        atomic update, so a notice is never emailed by two instances.
-        """
+    async def close(self) -> None:
+        """Stop the background sender (what is due stays queued for the next one)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _sender(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
+            self._wake.clear()
+            try:
+                while await self.send_due() == BATCH:
+                    pass
+            except Exception:
+                # A database hiccup: the emails stay queued, the next pass tries again.
+                log.exception("email_sender_failed")
+
+    async def send_due(self) -> int:
+        """Try once each email due now (at most ``BATCH``), each claimed by one atomic
+        update so that no two instances send it; how many were tried."""
         if self.mailer is None:
             return 0
-        cutoff = self.clock.now() - older_than
+        now = self.clock.now()
         async with self.database.sessions() as session:
-            stalled = (
+            due = (
                 await session.scalars(
                     select(Notification)
-                    .where(
-                        Notification.email_status == EmailStatus.PENDING.value,
-                        Notification.email.is_not(None),
-                        Notification.created_at < cutoff,
-                    )
-                    .order_by(Notification.created_at)
-                    .limit(100)
+                    .where(Notification.email_next_at <= now)
+                    .order_by(Notification.email_next_at)
+                    .limit(BATCH)
                 )
             ).all()
-        sent = 0
-        for row in stalled:
+        tried = 0
+        for row in due:
             async with self.database.transaction() as session:
                 claimed = await session.execute(
                     update(Notification)
-                    .where(
-                        Notification.id == row.id,
-                        Notification.email_status == EmailStatus.PENDING.value,
-                    )
-                    .values(email_status=EmailStatus.RETRYING.value)
+                    .where(Notification.id == row.id, Notification.email_next_at <= now)
+                    .values(email_next_at=now + CLAIM)
                 )
             if claimed.rowcount:  # type: ignore[attr-defined]
-                await self._email(row.id, _notice_of(row))
-                sent += 1
-        return sent
+                await self._try(row.id, _notice_of(row), row.email_attempts + 1)
+                tried += 1
+        return tried
 
-    async def _record(self, notice: Notice, now: datetime) -> str | None:
+    async def resend_stalled(self) -> int:
+        """The maintenance job's pass (a safety net beside the background sender)."""
+        return await self.send_due()
+
+    async def queued(self) -> int:
+        """Emails waiting to be sent (due or retrying later), across instances."""
+        async with self.database.sessions() as session:
+            query = select(func.count()).where(Notification.email_next_at.is_not(None))
+            return int((await session.execute(query)).scalar_one())
+
+    async def _record(self, notice: Notice, now: datetime, *, queued: bool) -> str | None:
         dialect = postgresql if self.database.dialect == "postgresql" else sqlite
         row_id = new_id()
         insert = (
@@ -151,6 +194,7 @@ class NotificationService:
                 created_at=now,
                 email_status=EmailStatus.PENDING.value,
                 email_attempts=0,
+                email_next_at=now if queued else None,
             )
             .on_conflict_do_nothing(index_elements=["idempotency_key"])
             .returning(Notification.id)
@@ -159,25 +203,25 @@ class NotificationService:
             inserted: str | None = (await session.execute(insert)).scalar()
         return inserted
 
-    async def _email(self, row_id: str, notice: Notice) -> None:
+    async def _try(self, row_id: str, notice: Notice, attempt: int) -> None:
+        """One try of a claimed email: sent, due again later, or failed for good."""
         if self.mailer is None:
             raise RuntimeError("no mailer")
-        message = email_message(notice, self.sender, self.base_url)
-        error = ""
-        for attempt, delay in enumerate([0.0, *self.delays], start=1):
-            if delay:
-                await asyncio.sleep(delay)
-            try:
-                await self.mailer.send(message)
-            except MailFailed as exc:
-                error = str(exc)
-                log.warning(
-                    "email_failed", key=notice.idempotency_key, attempt=attempt, error=error
-                )
-                continue
-            await self._outcome(row_id, EmailStatus.SENT, attempt, None, sent=True)
+        try:
+            await self.mailer.send(email_message(notice, self.sender, self.base_url))
+        except MailFailed as exc:
+            error = str(exc)
+            log.warning("email_failed", key=notice.idempotency_key, attempt=attempt, error=error)
+            if attempt > len(self.delays):
+                self.failed += 1
+                await self._outcome(row_id, EmailStatus.FAILED, attempt, error)
+                return
+            wait = min(timedelta(seconds=self.delays[attempt - 1]), MAX_RETRY)
+            later = self.clock.now() + wait
+            await self._outcome(row_id, EmailStatus.RETRYING, attempt, error, next_at=later)
             return
-        await self._outcome(row_id, EmailStatus.FAILED, len(self.delays) + 1, error)
+        self.sent += 1
+        await self._outcome(row_id, EmailStatus.SENT, attempt, None, sent=True)
 
     async def _outcome(
         self,
@@ -187,11 +231,13 @@ class NotificationService:
         error: str | None,
         *,
         sent: bool = False,
+        next_at: datetime | None = None,
     ) -> None:
         values: dict[str, object] = {
             "email_status": status.value,
             "email_attempts": attempts,
             "email_error": error[:300] if error else None,
+            "email_next_at": next_at,
         }
         if sent:
             values["emailed_at"] = self.clock.now()

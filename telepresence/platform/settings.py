@@ -163,7 +163,14 @@ class Settings(BaseSettings):
     )
     smtp_timeout_seconds: float = Field(default=15.0, gt=0, le=120)
     smtp_attempts: int = Field(
-        default=3, ge=1, le=10, description="Tries per email before it is recorded as failed."
+        default=6, ge=1, le=10, description="Tries per email before it is recorded as failed."
+    )
+    smtp_retry_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description="Wait before an email's second try; doubling for each later one (30 min "
+        "at most).",
     )
     metrics_token: SecretStr | None = Field(
         default=None,

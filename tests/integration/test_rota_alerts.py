@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from email.message import Message
@@ -83,6 +84,7 @@ async def test_moves_nobody_can_do_reach_the_school_and_the_key_worker_once(
     move = await a_move(client, org)
     for _ in range(2):  # announced twice, sent once
         await alerts.unassignable(org.school_id, [move.id])
+    await mailed(mailbox, 2)  # by the background sender
     worker = org.users["hospital_staff"]
     assert sorted(m["To"] for m in mailbox.messages) == sorted(
         [worker.email, "office@school.example"]
@@ -108,5 +110,13 @@ async def test_moves_nobody_can_do_reach_the_school_and_the_key_worker_once(
             ("rota_changed", org.users["assistant"].id),
         ]
     )
+    await mailed(mailbox, 5)
     assert len(mailbox.messages) == 5
     assert any("lift out of order" in text(m) for m in mailbox.messages)
+
+
+async def mailed(mailbox: Mailbox, n: int) -> None:
+    async with asyncio.timeout(5):
+        while len(mailbox.messages) < n:
+            await asyncio.sleep(0.02)
+    await asyncio.sleep(0.1)  # and no more than that

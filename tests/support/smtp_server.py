@@ -128,8 +128,9 @@ def smtp_server(
     starttls: ssl.SSLContext | None = None,
     implicit_tls: ssl.SSLContext | None = None,
     credentials: tuple[str, str] | None = None,
+    port: int | None = None,
 ) -> Iterator[tuple[int, Mailbox]]:
-    """A running server (port, mailbox) until the block ends."""
+    """A running server (port, mailbox) until the block ends (on ``port``, or a free one)."""
     mailbox = Mailbox(refuse)
     options: dict[str, Any] = {}
     if starttls is not None:
@@ -144,7 +145,7 @@ def smtp_server(
             # AUTH (it warns about this setting; the test marks that warning expected).
             "auth_require_tls": implicit_tls is None,
         }
-    controller = _Controller(mailbox, hostname="127.0.0.1", port=free_port(), **options)
+    controller = _Controller(mailbox, hostname="127.0.0.1", port=port or free_port(), **options)
     mailbox.sessions = controller.sessions
     controller.start()
     try:
