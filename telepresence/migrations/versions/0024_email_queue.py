@@ -1,7 +1,7 @@
 """notifications: emails are queued and sent by a background sender (email_next_at)
 
-Revision ID: 0023
-Revises: 0022
+Revision ID: 0024
+Revises: 0023
 Create Date: 2026-12-07 10:40:00.000000
 
 A notice's email is no longer sent inside ``notify()`` (the request or the job
@@ -20,8 +20,8 @@ from alembic import op
 
 from telepresence.platform.database import UTCDateTime
 
-revision: str = "0023"
-down_revision: str | None = "0022"
+revision: str = "0024"
+down_revision: str | None = "0023"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
