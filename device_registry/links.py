@@ -25,10 +25,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
 
+from device_registry.delivery.resync import DeviceResync
 from device_registry.domain import LiveTelemetry, sample_due
 from device_registry.ports import LessonInvitations
 from device_registry.protocol import CLOSE_AUTH, CLOSE_REPLACED
-from telepresence.platform.events.eventbridge import RESYNC_TOPIC
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -43,7 +43,6 @@ __all__ = [
     "FLEET_TOPICS",
     "LESSONS_TOPIC",
     "OUTBOX_TOPIC",
-    "REDELIVER_WITHIN",
     "SAMPLE_EVERY",
     "Link",
     "LinkHub",
@@ -127,8 +126,6 @@ DELIVERY_QUEUE = 10_000
 SAMPLE_EVERY = timedelta(minutes=1)
 SWEEP_EVERY = 1.0
 """Seconds between passes over the links looking for silent devices."""
-REDELIVER_WITHIN = timedelta(minutes=1)  # a resync hands over no older command: it'd surprise
-REANNOUNCE_PER_TICK = 2_000  # devices re-announced a flush tick (the bridge's outbox holds 5,000)
 
 
 @dataclass(eq=False, slots=True)
@@ -229,7 +226,6 @@ class LinkHub:
         self._described: dict[str, dict[str, str]] = {}
         self._last_sample: dict[str, datetime] = {}
         self._battery_band: dict[str, tuple[int, bool | None]] = {}
-        self._battery_seen: dict[str, tuple[int, bool | None]] = {}
         # The first room each new socket reports, checked against the stored one at the
         # next flush (in one query for all of them): after a restart 10,000 devices report
         # the room they were in, and only a room that changed is news for the rota.
@@ -238,10 +234,8 @@ class LinkHub:
         self._tasks: list[asyncio.Task[None]] = []
         # Set by the composition root: who invites a robot that says hello to its lesson.
         self.lessons: LessonInvitations | None = None
-        # Resync (RESYNC_TOPIC): devices to announce again, commands handed over here (when).
-        self._reannounce: dict[str, Link] = {}
-        self._delivered: dict[str, float] = {}
-        self.redelivered = 0
+        self.resync = DeviceResync(self)
+        """What this hub makes good after an event bridge reconnects (``delivery.resync``)."""
 
     def __len__(self) -> int:
         return len(self._links)
@@ -273,7 +267,7 @@ class LinkHub:
                 return True
             return False
         await link.ws.send_json(message)
-        self._handed(message)
+        self.resync.handed(message)
         return True
 
     async def send_anywhere(self, device_id: str, message: dict[str, Any]) -> None:
@@ -291,7 +285,7 @@ class LinkHub:
                 if link is None or link.ws.closed:
                     continue
                 if "message" in item:
-                    if self._handed(item["message"]):
+                    if self.resync.handed(item["message"]):
                         await link.ws.send_json(item["message"])
                 else:
                     reason = str(item.get("reason", "")).encode()[:120]
@@ -475,69 +469,19 @@ class LinkHub:
             if link is not None and (link.connected_at is None or link.connected_at <= when):
                 await link.ws.close(code=CLOSE_AUTH, message=b"credential revoked")
 
-    def _handed(self, message: dict[str, Any]) -> bool:
-        """Note a command handed over here; False if it was (by a resync or by NOTIFY)."""
-        if message.get("type") != "command":
-            return True
-        command_id, now = str(message.get("command_id")), time.monotonic()
-        if command_id in self._delivered:
-            return False
-        if len(self._delivered) >= 1_000:
-            keep = 2 * REDELIVER_WITHIN.total_seconds()
-            self._delivered = {k: t for k, t in self._delivered.items() if now - t < keep}
-        self._delivered[command_id] = now
-        return True
-
-    async def _resyncs(self) -> None:
-        async with self.events.subscribe(RESYNC_TOPIC) as queue:
-            while True:
-                event = await queue.get()
-                self._reannounce.update(self._links)
-                if "reconnected" not in event:
-                    continue
-                try:
-                    since = datetime.fromisoformat(str(event["since"]))
-                    await self.redeliver(since)
-                    # The holders re-announce and write what changed within a flush or two.
-                    await asyncio.sleep(2 * self.flush_every)
-                    await self.missed_while_away(since)
-                except Exception:
-                    log.exception("device_resync_failed")
-
-    async def redeliver(self, since: datetime) -> int:
-        """Hand over the commands to sockets here whose NOTIFY was lost (since ``since``)."""
-        since, sent = max(since, self.clock.now() - REDELIVER_WITHIN), 0
-        for command in await self.store.pending_commands(list(self._links), since):
-            link = self._links.get(str(command.pop("device_id")))
-            if link is not None and not link.ws.closed and self._handed(command):
-                await link.ws.send_json(command)
-                sent += 1
-        self.redelivered += sent
-        return sent
+    def links(self) -> dict[str, Link]:
+        """The open links here by device (the hub's own dict: read, do not change)."""
+        return self._links
 
     async def missed_while_away(self, since: datetime) -> None:
         """Tell subscribers here what the database knows they missed (the service's hub)."""
-
-    def reannounce(self) -> int:
-        """Announce again (fleet pages, the rota) some of the devices a resync asked for."""
-        n = min(REANNOUNCE_PER_TICK, len(self._reannounce))
-        links = [self._reannounce.popitem()[1] for _ in range(n)]
-        for link in [lk for lk in links if self._links.get(lk.device_id) is lk]:
-            seen, room = link.last_seen.isoformat(), link.room
-            presence = {"device_id": link.device_id, "online": True, "last_seen_at": seen}
-            self.events.publish(fleet_topic(link.provider_id), presence | {"reported_room": room})
-            if (battery := self._battery_seen.get(link.device_id)) is not None:
-                pct, charging = battery
-                change = {"device_id": link.device_id, "battery_pct": pct, "charging": charging}
-                self.events.publish(CHANGES_TOPIC, change)
-        return len(links)
 
     def _announce_batteries(self, written: dict[str, LiveTelemetry]) -> None:
         for device_id, t in written.items():
             if t.battery_pct is None:
                 continue
             band = (t.battery_pct // BATTERY_STEP, t.charging)
-            self._battery_seen[device_id] = (t.battery_pct, t.charging)
+            self.resync.battery[device_id] = (t.battery_pct, t.charging)
             if self._battery_band.get(device_id) != band:
                 self._battery_band[device_id] = band
                 self.events.publish(
@@ -592,8 +536,8 @@ class LinkHub:
             except Exception:
                 # Keep flushing after a database hiccup; the next tick retries.
                 log.exception("telemetry_flush_failed")
-            if self._reannounce:
-                self.reannounce()
+            if self.resync.pending:
+                self.resync.reannounce()
 
     def start(self) -> None:
         """Start the write-behind loop, the delivery of messages from elsewhere and the sweep."""
@@ -603,7 +547,7 @@ class LinkHub:
                 loop.create_task(self._run()),
                 loop.create_task(self._deliver()),
                 loop.create_task(self._sweep()),
-                loop.create_task(self._resyncs()),
+                loop.create_task(self.resync.run()),
             ]
 
     async def close_sockets(self) -> None:

@@ -224,7 +224,7 @@ def _watch_bridge(app: web.Application, bridge: PostgresEventBridge, hub: Device
         "classbridge_device_commands_redelivered",
         "This process: commands handed to its device sockets by a resync (their NOTIFY "
         "was lost while its LISTEN connection was down).",
-        lambda: float(hub.redelivered),
+        lambda: float(hub.resync.redelivered),
     )
 
 

@@ -182,7 +182,7 @@ async def metrics(request: web.Request) -> web.Response:
             "counter",
             "This process: commands handed to its device sockets by a resync.",
             "",
-            app[GATEWAY_HUB].redelivered if GATEWAY_HUB in app else 0,
+            app[GATEWAY_HUB].resync.redelivered if GATEWAY_HUB in app else 0,
         ),
         (
             "classbridge_build_info",

@@ -141,7 +141,7 @@ async def test_a_command_sent_while_the_gateway_is_not_listening_arrives_once(
         await until(lambda: _true(bridge.connected))
         await asyncio.sleep(1.0)
         assert hardware.actions == ["identify"]
-        assert gateway.app[GATEWAY_HUB].redelivered == 1
+        assert gateway.app[GATEWAY_HUB].resync.redelivered == 1
     # Operators see it: the gateway reconnected twice and handed one command over.
     async with aiohttp.ClientSession() as http:
         metrics = gateway.make_url("/metrics")

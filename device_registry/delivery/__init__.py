@@ -1,0 +1,1 @@
+"""Getting messages to devices across processes: what a resync makes good."""
