@@ -10,13 +10,14 @@ interleave; then the devices, so that two pupils cannot take one robot at once.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
+from typing import Protocol
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from device_registry.models import Device
 from scheduler.bookings import repository as booking_repo
 from scheduler.bookings.models import Booking
 from scheduler.bookings.rules import DeviceFacts, Overlap, PupilFacts
@@ -26,7 +27,18 @@ from telepresence.platform.errors import Conflict, InvalidInput
 from telepresence.platform.models import Pupil
 from telepresence.platform.security.identity import Principal
 
-__all__ = ["Devices", "Overlaps", "Plan", "choose_devices", "load_overlaps", "load_plan"]
+__all__ = [
+    "DeviceColumns",
+    "Devices",
+    "OverlapColumns",
+    "Overlaps",
+    "Plan",
+    "choose_devices",
+    "load_overlaps",
+    "load_plan",
+    "pick_devices",
+    "split_overlaps",
+]
 
 
 @dataclass(slots=True)
@@ -58,8 +70,29 @@ async def load_plan(session: AsyncSession, who: Principal, pupil_id: str) -> Pla
 # --- devices -------------------------------------------------------------------------------
 
 
-def _checked(plan: Plan, device: Device | None, device_id: str, field: str) -> Device:
-    if device is None or device.provider_id != plan.pupil.provider_id:
+class DeviceColumns(Protocol):
+    """What choosing and checking a device reads of it: its row, or the plain values of one."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def provider_id(self) -> str: ...
+    @property
+    def pupil_id(self) -> str | None: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def lifecycle(self) -> str: ...
+    @property
+    def school_id(self) -> str | None: ...
+
+
+def _checked(
+    provider_id: str, device: DeviceColumns | None, device_id: str, field: str
+) -> DeviceColumns:
+    if device is None or device.provider_id != provider_id:
         raise InvalidInput(
             f"There is no device {device_id!r}.", errors=[{"field": field, "message": "unknown"}]
         )
@@ -71,7 +104,7 @@ def _checked(plan: Plan, device: Device | None, device_id: str, field: str) -> D
     return device
 
 
-def _assigned(devices: list[Device], pupil_id: str) -> dict[str, str]:
+def _assigned(devices: Sequence[DeviceColumns], pupil_id: str) -> dict[str, str]:
     """The pupil's assigned robot and tablet by kind (active first, then by name)."""
     rank = {"active": 0, "maintenance": 1}
     chosen: dict[str, str] = {}
@@ -83,10 +116,15 @@ def _assigned(devices: list[Device], pupil_id: str) -> dict[str, str]:
 
 @dataclass(frozen=True, slots=True)
 class Devices:
-    """The chosen devices (rows, to book with) and their facts (classroom end first)."""
+    """The chosen devices (rows or values, to book with) and their facts (classroom end first)."""
 
-    classroom: Device
-    pupil: Device | None
+    classroom: DeviceColumns
+    pupil: DeviceColumns | None
+
+    @property
+    def ids(self) -> list[str]:
+        """The chosen devices' ids, classroom end first."""
+        return [d.id for d in (self.classroom, self.pupil) if d is not None]
 
     @property
     def facts(self) -> list[DeviceFacts]:
@@ -96,6 +134,40 @@ class Devices:
             for name, d in chosen
             if d is not None
         ]
+
+
+def pick_devices(
+    name: str,
+    pupil_id: str,
+    provider_id: str,
+    rows: Sequence[DeviceColumns],
+    classroom_id: str | None,
+    pupil_device_id: str | None,
+) -> Devices:
+    """The devices chosen among ``rows`` (those given, and the pupil's robots and tablets
+    when one is not given): the given ones, else the pupil's assigned robot and tablet.
+
+    Raises ``Conflict`` when no robot is assigned, ``InvalidInput`` for an unknown device
+    or a pupil's end that is not a tablet (pure: both backends' bookings ask it).
+    """
+    by_id = {d.id: d for d in rows}
+    defaults = not (classroom_id and pupil_device_id)
+    assigned = _assigned(rows, pupil_id) if defaults else {}
+    classroom_id = classroom_id or assigned.get("robot")
+    if classroom_id is None:
+        raise Conflict(
+            f"{name} has no robot assigned: an administrator assigns one on the Devices "
+            "page (or give classroom_device_id).",
+            errors=[{"field": "classroom_device_id", "message": "no robot assigned"}],
+        )
+    pupil_device_id = pupil_device_id or assigned.get("tablet")
+    classroom = _checked(provider_id, by_id.get(classroom_id), classroom_id, "classroom_device_id")
+    tablet = None
+    if pupil_device_id is not None:
+        tablet = _checked(
+            provider_id, by_id.get(pupil_device_id), pupil_device_id, "pupil_device_id"
+        )
+    return Devices(classroom, tablet)
 
 
 async def choose_devices(
@@ -111,24 +183,32 @@ async def choose_devices(
     rows = await booking_repo.locked_devices(
         session, given, assigned_to=plan.pupil.id if defaults else None
     )
-    by_id = {d.id: d for d in rows}
-    assigned = _assigned(rows, plan.pupil.id) if defaults else {}
-    classroom_id = classroom_id or assigned.get("robot")
-    if classroom_id is None:
-        raise Conflict(
-            f"{plan.name} has no robot assigned: an administrator assigns one on the Devices "
-            "page (or give classroom_device_id).",
-            errors=[{"field": "classroom_device_id", "message": "no robot assigned"}],
-        )
-    pupil_device_id = pupil_device_id or assigned.get("tablet")
-    classroom = _checked(plan, by_id.get(classroom_id), classroom_id, "classroom_device_id")
-    tablet = None
-    if pupil_device_id is not None:
-        tablet = _checked(plan, by_id.get(pupil_device_id), pupil_device_id, "pupil_device_id")
-    return Devices(classroom, tablet)
+    pupil = plan.pupil
+    return pick_devices(plan.name, pupil.id, pupil.provider_id, rows, classroom_id, pupil_device_id)
 
 
 # --- live bookings that could clash --------------------------------------------------------
+
+
+class OverlapColumns(Protocol):
+    """What the rules read of a live booking that may clash: its row, or plain values."""
+
+    @property
+    def pupil_id(self) -> str: ...
+    @property
+    def lesson_key(self) -> str: ...
+    @property
+    def lesson_date(self) -> date: ...
+    @property
+    def subject(self) -> str: ...
+    @property
+    def starts_at(self) -> datetime: ...
+    @property
+    def ends_at(self) -> datetime: ...
+    @property
+    def classroom_device_id(self) -> str: ...
+    @property
+    def pupil_device_id(self) -> str | None: ...
 
 
 @dataclass(slots=True)
@@ -143,7 +223,7 @@ class Overlaps:
         self.own.append(_overlap(booking))
 
 
-def _overlap(booking: Booking, pupil_name: str = "") -> Overlap:
+def _overlap(booking: OverlapColumns, pupil_name: str = "") -> Overlap:
     return Overlap(
         booking.lesson_key,
         booking.lesson_date,
@@ -154,12 +234,30 @@ def _overlap(booking: Booking, pupil_name: str = "") -> Overlap:
     )
 
 
+def split_overlaps(
+    pupil_id: str, device_ids: Sequence[str], seen: Iterable[tuple[OverlapColumns, str]]
+) -> Overlaps:
+    """Live bookings (each with its pupil's display name) as the rules take them: the
+    pupil's own, and other pupils' of each of ``device_ids`` (pure: both backends)."""
+    own: list[Overlap] = []
+    others: dict[str, list[Overlap]] = defaultdict(list)
+    for booking, pupil_name in seen:
+        if booking.pupil_id == pupil_id:
+            own.append(_overlap(booking))
+            continue
+        overlap = _overlap(booking, pupil_name)
+        for device_id in device_ids:
+            if device_id in (booking.classroom_device_id, booking.pupil_device_id):
+                others[device_id].append(overlap)
+    return Overlaps(own, dict(others))
+
+
 async def load_overlaps(
     session: AsyncSession, plan: Plan, devices: Devices, start: datetime, end: datetime
 ) -> Overlaps:
     """The live bookings that meet ``[start, end)``: the pupil's, and others' of ``devices``."""
     live = (Booking.status == "booked", Booking.starts_at < end, Booking.ends_at > start)
-    ids = [d.id for d in (devices.classroom, devices.pupil) if d is not None]
+    ids = devices.ids
     # One round trip: the pupil's own bookings and other pupils' of these devices.
     rows = await session.execute(
         select(Booking, Pupil)
@@ -174,14 +272,5 @@ async def load_overlaps(
         )
         .order_by(Booking.starts_at, Booking.id)
     )
-    own: list[Booking] = []
-    others: dict[str, list[Overlap]] = defaultdict(list)
-    for booking, pupil in rows:
-        if booking.pupil_id == plan.pupil.id:
-            own.append(booking)
-            continue
-        seen = _overlap(booking, repo.pupil_display_name(pupil))
-        for device_id in ids:
-            if device_id in (booking.classroom_device_id, booking.pupil_device_id):
-                others[device_id].append(seen)
-    return Overlaps([_overlap(b) for b in own], dict(others))
+    seen = [(booking, repo.pupil_display_name(pupil)) for booking, pupil in rows]
+    return split_overlaps(plan.pupil.id, ids, seen)

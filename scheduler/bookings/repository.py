@@ -26,12 +26,21 @@ from telepresence.platform.models import Pupil, School
 from telepresence.platform.versions import PupilVersion, SchoolVersion
 
 __all__ = [
+    "BOOKING_INSERT",
+    "BOOKING_READ",
+    "AuditOf",
+    "BookingRows",
+    "DeviceValues",
     "LessonValues",
+    "NewBooking",
+    "SeenBooking",
     "StoredBooking",
     "UnavailabilityColumns",
     "UnavailabilityValues",
     "WeekRows",
     "WeekVersion",
+    "booking_rows",
+    "insert_booking",
     "lesson_values",
     "live_bookings",
     "load_unavailability",
@@ -49,19 +58,19 @@ async def locked_devices(
     session: AsyncSession, ids: list[str], assigned_to: str | None = None
 ) -> list[Device]:
     """The devices of ``ids`` and (with ``assigned_to``) the pupil's robots and tablets,
-    locked until the transaction ends and read as they are now, in one round trip on
-    PostgreSQL (in order of id, so that two bookings lock shared devices in one order)."""
+    locked until the transaction ends, then read as they are now."""
     chosen: ColumnElement[bool] = Device.id.in_(ids)
     if assigned_to is not None:
         chosen = or_(
             chosen, and_(Device.pupil_id == assigned_to, Device.kind.in_(("robot", "tablet")))
         )
-    if session.get_bind().dialect.name == "sqlite":
-        touch = update(Device).where(chosen).values(lifecycle=Device.lifecycle)
-        await session.execute(touch.execution_options(synchronize_session=False))
-        query = select(Device).where(chosen).order_by(Device.id)
-    else:
-        query = select(Device).where(chosen).order_by(Device.id).with_for_update()
+    # A no-op UPDATE (``lock_rows``): the locks, and a new row version that a lock-free
+    # booking which read these devices before will see (``BOOKING_INSERT``).
+    touch = update(Device).where(chosen)
+    await session.execute(
+        touch.values(lifecycle=Device.lifecycle).execution_options(synchronize_session=False)
+    )
+    query = select(Device).where(chosen).order_by(Device.id)
     found = await session.scalars(query.execution_options(populate_existing=True))
     return list(found)
 
@@ -319,3 +328,221 @@ async def week_version_in(session: AsyncSession, pupil_id: str) -> WeekVersion |
         )
     ).first()
     return None if row is None else WeekVersion(*row)
+
+
+# --- a booking in two statements (PostgreSQL, the pool's asyncpg connection) -------------
+
+
+class DeviceValues(NamedTuple):
+    """A device's columns, as a booking chooses and checks it."""
+
+    id: str
+    provider_id: str
+    pupil_id: str | None
+    kind: str
+    name: str
+    lifecycle: str
+    school_id: str | None
+    version: str  # the row's xmin: any write since leaves a new one
+
+
+class SeenBooking(NamedTuple):
+    """A live booking near the occurrence: the pupil's own, or another's on a device."""
+
+    pupil_id: str
+    first_name: str
+    last_name: str
+    lesson_key: str
+    lesson_date: date
+    subject: str
+    starts_at: datetime
+    ends_at: datetime
+    classroom_device_id: str
+    pupil_device_id: str | None
+
+
+BOOKING_READ = """
+WITH dev AS (
+  SELECT d.id, d.provider_id, d.pupil_id, d.kind, d.name, d.lifecycle, d.school_id,
+         d.xmin::text AS version
+  FROM devices d
+  WHERE d.id = ANY($3::varchar[])
+     OR ($4 AND d.pupil_id = $1 AND d.kind IN ('robot', 'tablet'))
+)
+SELECT p.provider_id, p.school_id, p.first_name, p.last_name, s.time_zone,
+  COALESCE(sv.version, 0), p.xmin::text,
+  (SELECT ROW(l.id, l.key, l.subject, l.weekday, l.start_time, l.end_time, l.class_group,
+              l.teacher, l.room, l.week, l.valid_from, l.valid_to,
+              l.excluded_dates::text, l.extra_dates::text, l.xmin::text)
+   FROM lessons l WHERE l.id = $2 AND l.pupil_id = p.id),
+  ARRAY(SELECT ROW(u.id, u.kind, u.reason, u.weekdays::text, u.start_time, u.end_time,
+                   u.valid_from, u.valid_to, u.starts_at, u.ends_at)
+        FROM unavailability u WHERE u.pupil_id = p.id ORDER BY u.kind DESC, u.created_at),
+  ARRAY(SELECT ROW(dev.id, dev.provider_id, dev.pupil_id, dev.kind, dev.name, dev.lifecycle,
+                   dev.school_id, dev.version) FROM dev ORDER BY dev.id),
+  ARRAY(SELECT ROW(b.pupil_id, o.first_name, o.last_name, b.lesson_key, b.lesson_date,
+                   b.subject, b.starts_at, b.ends_at, b.classroom_device_id, b.pupil_device_id)
+        FROM bookings b JOIN pupils o ON o.id = b.pupil_id
+        WHERE b.status = 'booked' AND b.starts_at < $6 AND b.ends_at > $5
+          AND (b.pupil_id = p.id
+               OR b.classroom_device_id = ANY(ARRAY(SELECT id FROM dev))
+               OR b.pupil_device_id = ANY(ARRAY(SELECT id FROM dev)))
+        ORDER BY b.starts_at, b.id)
+FROM pupils p
+JOIN schools s ON s.id = p.school_id
+LEFT JOIN school_versions sv ON sv.school_id = s.id
+WHERE p.id = $1
+"""
+
+
+class BookingRows(NamedTuple):
+    """What ``booking_rows`` read for a booking: the pupil, their school's zone and calendar
+    stamp, the lesson (None when it is not theirs) with its row version, their
+    unavailability, the devices to choose from and the live bookings near the day."""
+
+    provider_id: str
+    school_id: str
+    first_name: str
+    last_name: str
+    time_zone: str
+    stamp: int  # the school's data version (its calendar's)
+    pupil_version: str
+    lesson: LessonValues | None
+    lesson_version: str
+    unavailable: list[UnavailabilityValues]
+    devices: list[DeviceValues]
+    seen: list[SeenBooking]
+
+
+async def booking_rows(
+    conn: Any,
+    pupil_id: str,
+    lesson_id: str,
+    device_ids: list[str],
+    assigned: bool,
+    near: tuple[datetime, datetime],
+) -> BookingRows | None:
+    """One statement on an asyncpg ``conn`` (no lock, one snapshot): everything the rules
+    need to book ``lesson_id``, with the devices of ``device_ids`` and (``assigned``) the
+    pupil's robots and tablets, and the live bookings meeting ``near`` (a span covering
+    the occurrence) of the pupil or those devices. None when there is no such pupil."""
+    row = await conn.fetchrow(BOOKING_READ, pupil_id, lesson_id, device_ids, assigned, *near)
+    if row is None:
+        return None
+    provider_id, school_id, first, last, zone, stamp, pupil_version, lesson, *rest = row
+    unavailable, devices, seen = rest
+    values = None
+    if lesson is not None:
+        values = LessonValues._make([*lesson[:12], json.loads(lesson[12]), json.loads(lesson[13])])
+    return BookingRows(
+        provider_id,
+        school_id,
+        first,
+        last,
+        zone,
+        stamp,
+        pupil_version,
+        values,
+        lesson[14] if lesson is not None else "",
+        [UnavailabilityValues._make([*u[:3], json.loads(u[3]), *u[4:]]) for u in unavailable],
+        [DeviceValues(*d) for d in devices],
+        [SeenBooking(*b) for b in seen],
+    )
+
+
+# The booking and its audit entry in one autocommit statement, if nothing the rules were
+# asked about changed since it was read: no write to the pupil's row (every booking, lock
+# and import leaves a new row version: ``lock_rows``) nor to the chosen devices' rows (each
+# booking of a device leaves one), the lesson's row and the school's data version (its
+# calendar's) the same. Each no-op UPDATE takes the row's lock for the statement: one in
+# flight is waited for, then PostgreSQL checks the WHERE again on the row as it is now
+# (READ COMMITTED's re-check of an updated row), so two bookings that read "free" cannot
+# both insert: the second writes nothing and is asked again (``insert_booking``: False).
+BOOKING_INSERT = """
+WITH p AS (
+  UPDATE pupils SET active = active WHERE id = $2 AND xmin::text = $21 RETURNING 1
+),
+d AS (
+  UPDATE devices SET lifecycle = lifecycle
+  WHERE (id, xmin::text) IN (SELECT * FROM unnest($18::varchar[], $22::text[]))
+    AND lifecycle = 'active'
+  RETURNING 1
+),
+l AS (SELECT l.xmin::text AS version FROM lessons l WHERE l.id = $16 FOR SHARE),
+c AS (SELECT c.version FROM school_versions c WHERE c.school_id = $3 FOR SHARE),
+ok AS (
+  SELECT 1 WHERE (SELECT count(*) FROM p) = 1
+    AND (SELECT count(*) FROM d) = cardinality($18::varchar[])
+    AND (SELECT version FROM l) = $17
+    AND COALESCE((SELECT max(version) FROM c), 0) = $19::bigint
+),
+b AS (
+  INSERT INTO bookings (id, pupil_id, school_id, lesson_key, lesson_date, starts_at, ends_at,
+    subject, room, classroom_device_id, pupil_device_id, status, created_at, created_by)
+  SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'booked', $12, $13 FROM ok
+  RETURNING id
+)
+INSERT INTO audit_log (at, provider_id, actor_role, actor_id, action, subject_type,
+  subject_id, request_id, details, note)
+SELECT $12, $14, $15, $13, 'booking.add', 'pupil', $2, $20, json_build_object('booking', b.id), ''
+FROM b
+"""
+
+
+class NewBooking(NamedTuple):
+    """The columns of a booking to insert (``status`` is ``booked``)."""
+
+    id: str
+    pupil_id: str
+    school_id: str
+    lesson_key: str
+    lesson_date: date
+    starts_at: datetime
+    ends_at: datetime
+    subject: str
+    room: str
+    classroom_device_id: str
+    pupil_device_id: str | None
+    created_at: datetime
+    created_by: str
+
+
+class AuditOf(NamedTuple):
+    """Who booked, for the audit entry written with the booking."""
+
+    provider_id: str | None
+    actor_role: str
+    request_id: str
+
+
+async def insert_booking(
+    conn: Any,
+    booking: NewBooking,
+    audit: AuditOf,
+    *,
+    read: BookingRows,
+    lesson_id: str,
+) -> bool:
+    """Insert ``booking`` and its audit entry in one statement (no transaction around it)
+    if the pupil, devices, lesson and calendar are as ``read`` saw them.
+
+    False when one changed since (nothing written: read again and ask the rules again).
+    May raise asyncpg's ``UniqueViolationError`` (the occurrence booked meanwhile under a
+    lock) or ``DeadlockDetectedError`` (nothing written either way).
+    """
+    chosen = sorted({d for d in (booking.classroom_device_id, booking.pupil_device_id) if d})
+    version = {d.id: d.version for d in read.devices}
+    status = await conn.execute(
+        BOOKING_INSERT,
+        *booking,
+        audit.provider_id,
+        audit.actor_role,
+        lesson_id,
+        read.lesson_version,
+        chosen,
+        read.stamp,
+        audit.request_id,
+        read.pupil_version,
+        [version[d] for d in chosen],
+    )
+    return bool(status == "INSERT 0 1")

@@ -7,32 +7,46 @@ caller publishes them after its transaction commits.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, Protocol
 
+import asyncpg
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scheduler.bookings import repository as booking_repo
-from scheduler.bookings.loading import Devices, Plan, choose_devices, load_overlaps, load_plan
+from scheduler.bookings.loading import (
+    Devices,
+    Overlaps,
+    Plan,
+    choose_devices,
+    load_overlaps,
+    load_plan,
+    pick_devices,
+    split_overlaps,
+)
 from scheduler.bookings.models import Booking
 from scheduler.bookings.ports import BookingEvent, BookingEventKind
-from scheduler.bookings.rules import Clash, clashes_of, find_occurrence
+from scheduler.bookings.repository import AuditOf, BookingRows, NewBooking, StoredBooking
+from scheduler.bookings.rules import Clash, DeviceFacts, PupilFacts, clashes_of, find_occurrence
 from scheduler.timetables import repository as repo
 from scheduler.timetables.calendar import CalendarError, SchoolCalendar
 from scheduler.timetables.models import LessonRow
 from scheduler.timetables.occurrences import Lesson, Occurrence, expand
+from telepresence.platform.database import new_id
 from telepresence.platform.errors import Conflict, InvalidInput, NotFound
 from telepresence.platform.models import Pupil
-from telepresence.platform.security.identity import Principal
+from telepresence.platform.security.identity import Principal, Role
 
 __all__ = [
     "MAX_BULK_DAYS",
     "BulkOutcome",
     "Skipped",
     "book_occurrence",
+    "book_occurrence_in_sql",
     "bulk_book",
     "cancel_booking",
     "keep_as_one_off",
@@ -43,12 +57,39 @@ __all__ = [
 ]
 
 MAX_BULK_DAYS = 120
+BOOKED_BY_SOMEONE_ELSE = "This lesson was booked by someone else a moment ago."
+DEADLOCK_DETECTED = "40P01"
 # A flagged booking staff kept as it was: its own key, so no later re-import flags it again.
 ONE_OFF_PREFIX = "1off-"
 
 
+class EventColumns(Protocol):
+    """What an event says of a booking: its row, or the values just inserted."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def pupil_id(self) -> str: ...
+    @property
+    def school_id(self) -> str: ...
+    @property
+    def lesson_key(self) -> str: ...
+    @property
+    def lesson_date(self) -> date: ...
+    @property
+    def starts_at(self) -> datetime: ...
+    @property
+    def ends_at(self) -> datetime: ...
+    @property
+    def room(self) -> str: ...
+    @property
+    def classroom_device_id(self) -> str: ...
+    @property
+    def pupil_device_id(self) -> str | None: ...
+
+
 def booking_event(
-    booking: Booking, kind: BookingEventKind, at: datetime, reason: str | None = None
+    booking: EventColumns, kind: BookingEventKind, at: datetime, reason: str | None = None
 ) -> BookingEvent:
     """The event describing ``booking`` after a change of ``kind``."""
     return BookingEvent(
@@ -69,7 +110,12 @@ def booking_event(
 
 
 def _new_booking(
-    plan: Plan, lesson: Lesson, occ: Occurrence, devices: Devices, who: Principal, now: datetime
+    plan: Plan,
+    lesson: Lesson,
+    occ: Occurrence,
+    devices: Devices,
+    who: Principal,
+    now: datetime,
 ) -> Booking:
     return Booking(
         pupil_id=plan.pupil.id,
@@ -100,7 +146,13 @@ async def _insert(session: AsyncSession, booking: Booking) -> None:
     try:
         await session.flush()
     except IntegrityError as exc:  # a concurrent request booked the same occurrence first
-        raise Conflict("This lesson was booked by someone else a moment ago.") from exc
+        raise Conflict(BOOKED_BY_SOMEONE_ELSE) from exc
+    except DBAPIError as exc:
+        # PostgreSQL: a clashing booking inserted at the same moment waited for this one's
+        # while this one waited for it (exclusion constraints); this one gave way.
+        if getattr(exc.orig, "sqlstate", None) == DEADLOCK_DETECTED:
+            raise Conflict(BOOKED_BY_SOMEONE_ELSE) from exc
+        raise
 
 
 # --- use cases -----------------------------------------------------------------------------
@@ -125,22 +177,155 @@ async def book_occurrence(
     """
     plan = await load_plan(session, who, pupil_id)
     lesson = repo.lesson_from_row(await _lesson(session, plan, lesson_id))
-    found = find_occurrence(plan.calendar, lesson, day)
-    if isinstance(found, Clash):
-        raise Conflict(f"Cannot book {lesson.subject}: {found.message}.", errors=[found.as_error()])
+    found = _occurrence(plan.facts, lesson, day)
     devices = await choose_devices(session, plan, classroom_device_id, pupil_device_id)
     seen = await load_overlaps(session, plan, devices, found.start, found.end)
-    clashes = clashes_of(plan.facts, lesson, found, devices.facts, seen.own, seen.others, now)
+    _refuse_clashes(plan.facts, lesson, found, devices.facts, seen, now)
+    booking = _new_booking(plan, lesson, found, devices, who, now)
+    await _insert(session, booking)
+    return booking, [booking_event(booking, BookingEventKind.BOOKED, now)]
+
+
+# --- the rules one booking asks, on whichever backend's values ------------------------------
+
+
+def _occurrence(facts: PupilFacts, lesson: Lesson, day: date) -> Occurrence:
+    """The lesson's occurrence on ``day``; ``Conflict`` (closed, no school) or ``InvalidInput``."""
+    found = find_occurrence(facts.calendar, lesson, day)
+    if isinstance(found, Clash):
+        raise Conflict(f"Cannot book {lesson.subject}: {found.message}.", errors=[found.as_error()])
+    return found
+
+
+def _refuse_clashes(
+    facts: PupilFacts,
+    lesson: Lesson,
+    occ: Occurrence,
+    devices: Sequence[DeviceFacts],
+    seen: Overlaps,
+    now: datetime,
+) -> None:
+    """``Conflict`` naming every clash of booking ``occ`` with ``devices`` at ``now``."""
+    clashes = clashes_of(facts, lesson, occ, devices, seen.own, seen.others, now)
     if clashes:
         raise Conflict(
-            f"Cannot book {plan.facts.label(lesson.subject, found)}: "
+            f"Cannot book {facts.label(lesson.subject, occ)}: "
             + "; ".join(c.message for c in clashes)
             + ".",
             errors=[c.as_error() for c in clashes],
         )
-    booking = _new_booking(plan, lesson, found, devices, who, now)
-    await _insert(session, booking)
-    return booking, [booking_event(booking, BookingEventKind.BOOKED, now)]
+
+
+# --- a booking on PostgreSQL: two statements, no transaction, no lock ----------------------
+
+CalendarOf = Callable[[str, int], Awaitable[SchoolCalendar]]
+ATTEMPTS = 5
+
+
+async def book_occurrence_in_sql(
+    conn: Any,
+    who: Principal,
+    pupil_id: str,
+    *,
+    lesson_id: str,
+    day: date,
+    classroom_device_id: str | None,
+    pupil_device_id: str | None,
+    now: datetime,
+    request_id: str,
+    calendar_of: CalendarOf,
+) -> tuple[StoredBooking, list[BookingEvent]]:
+    """``book_occurrence`` on an asyncpg ``conn`` (PostgreSQL), outside any transaction, with
+    the same rules, answers and errors; the audit entry is written with the booking.
+
+    One statement reads what the rules need (no lock); one inserts the booking and its
+    audit entry only if the pupil's and devices' rows, the lesson and the calendar are
+    as read (``BOOKING_INSERT``): a booking, lock or import of the pupil or a device in
+    between makes it write nothing, and the booking is read and decided again (at most
+    ``ATTEMPTS`` times). ``calendar_of(school_id, stamp)`` reads a calendar not in memory.
+    """
+    for _ in range(ATTEMPTS):
+        rows, new = await _decide_in_sql(
+            conn, who, pupil_id, lesson_id, day, classroom_device_id, pupil_device_id, now,
+            calendar_of,
+        )  # fmt: skip
+        audit = AuditOf(who.provider_id, who.role.value, request_id)
+        try:
+            inserted = await booking_repo.insert_booking(
+                conn, new, audit, read=rows, lesson_id=lesson_id
+            )
+        except asyncpg.UniqueViolationError as exc:
+            # The same occurrence booked a moment ago under a lock (a bulk booking): the
+            # rules say so in words, or, when it is gone again, the plain words.
+            await _decide_in_sql(
+                conn, who, pupil_id, lesson_id, day, classroom_device_id, pupil_device_id, now,
+                calendar_of,
+            )  # fmt: skip
+            raise Conflict(BOOKED_BY_SOMEONE_ELSE) from exc
+        except asyncpg.DeadlockDetectedError:
+            # Two bookings took the same rows' locks in different orders: this one gave
+            # way (nothing written), the other goes on. Ask again.
+            continue
+        if inserted:
+            stored = StoredBooking(
+                new.id, new.pupil_id, new.lesson_key, new.lesson_date, new.starts_at,
+                new.ends_at, new.subject, new.room, new.classroom_device_id,
+                new.pupil_device_id, "booked", None, None, None,
+            )  # fmt: skip
+            return stored, [booking_event(new, BookingEventKind.BOOKED, now)]
+    raise Conflict(
+        "The pupil or a device was being booked or changed at the same moment; try again."
+    )
+
+
+async def _decide_in_sql(
+    conn: Any,
+    who: Principal,
+    pupil_id: str,
+    lesson_id: str,
+    day: date,
+    classroom_device_id: str | None,
+    pupil_device_id: str | None,
+    now: datetime,
+    calendar_of: CalendarOf,
+) -> tuple[BookingRows, NewBooking]:
+    """Read (one statement) and ask the rules: what was read, and the booking to insert;
+    raises as ``book_occurrence``."""
+    given = [d for d in (classroom_device_id, pupil_device_id) if d]
+    defaults = not (classroom_device_id and pupil_device_id)
+    # Any booking that meets an occurrence on local date ``day`` meets this span (any zone).
+    midnight = datetime.combine(day, time(), UTC)
+    near = (midnight - timedelta(days=1), midnight + timedelta(days=2))
+    rows = await booking_repo.booking_rows(conn, pupil_id, lesson_id, given, defaults, near)
+    if rows is None or rows.provider_id != who.provider_id:
+        raise NotFound(f"There is no pupil {pupil_id!r}.")
+    if who.role is Role.PUPIL and who.subject_id != pupil_id:
+        raise NotFound(f"There is no pupil {pupil_id!r}.")
+    name = repo.pupil_display_name(rows)
+    if rows.lesson is None:
+        raise NotFound(f"{name} has no lesson {lesson_id!r}.")
+    calendar = repo.remembered_calendar(rows.school_id, rows.stamp, rows.time_zone)
+    if calendar is None:
+        calendar = await calendar_of(rows.school_id, rows.stamp)
+    unavailable = [booking_repo.unavailable_from_row(u) for u in rows.unavailable]
+    facts = PupilFacts(name, rows.school_id, calendar, unavailable)
+    lesson = repo.lesson_from_row(rows.lesson)
+    found = _occurrence(facts, lesson, day)
+    devices = pick_devices(
+        name, pupil_id, rows.provider_id, rows.devices, classroom_device_id, pupil_device_id
+    )
+    seen = split_overlaps(
+        pupil_id,
+        devices.ids,
+        ((b, f"{b.first_name} {b.last_name[:1]}.".strip()) for b in rows.seen),
+    )
+    _refuse_clashes(facts, lesson, found, devices.facts, seen, now)
+    new = NewBooking(
+        new_id(), pupil_id, rows.school_id, found.lesson_key, found.date, found.start,
+        found.end, lesson.subject, lesson.room, devices.classroom.id,
+        devices.pupil.id if devices.pupil else None, now, who.subject_id,
+    )  # fmt: skip
+    return rows, new
 
 
 @dataclass(frozen=True, slots=True)

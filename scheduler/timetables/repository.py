@@ -87,13 +87,18 @@ async def get_school(session: AsyncSession, who: Principal, school_id: str) -> S
 
 
 async def lock_rows(session: AsyncSession, touch: Update, for_update: Select[Any]) -> None:
-    if session.get_bind().dialect.name == "sqlite":
-        # SQLite has no row locks, and pysqlite only begins a transaction at the first
-        # write: a no-op UPDATE takes the database's write lock now, so the checks that
-        # follow see every transaction committed before this one and none can slip in.
-        await session.execute(touch.execution_options(synchronize_session=False))
-    else:
-        await session.execute(for_update.with_for_update())
+    """Hold rows until the transaction ends with a no-op ``UPDATE`` (``touch``).
+
+    SQLite has no row locks, and pysqlite only begins a transaction at the first write:
+    the no-op UPDATE takes the database's write lock now, so the checks that follow see
+    every transaction committed before this one and none can slip in. On PostgreSQL it
+    takes the rows' locks and leaves a new row version: a booking made without locks
+    (``scheduler.bookings.repository.BOOKING_INSERT``) that read the rows before sees
+    they changed and asks again, so locked and lock-free writers exclude each other.
+    ``for_update`` (the rows' ``SELECT``) is kept for callers; it is not run.
+    """
+    del for_update
+    await session.execute(touch.execution_options(synchronize_session=False))
 
 
 async def lock_pupil(session: AsyncSession, pupil_id: str) -> None:
@@ -105,7 +110,16 @@ async def lock_pupil(session: AsyncSession, pupil_id: str) -> None:
     )
 
 
-def pupil_display_name(pupil: Pupil) -> str:
+class Named(Protocol):
+    """A pupil's names: their row, or the plain values of one."""
+
+    @property
+    def first_name(self) -> str: ...
+    @property
+    def last_name(self) -> str: ...
+
+
+def pupil_display_name(pupil: Named) -> str:
     """First name and initial, the only name shown beside someone else's booking."""
     return f"{pupil.first_name} {pupil.last_name[:1]}.".strip()
 
@@ -123,8 +137,7 @@ async def school_with_stamp(
     """``visible_pupil``, their school and its data version (the calendar's stamp), in one
     round trip.
 
-    With ``lock``, the pupil's row is held until the transaction ends, as
-    ``lock_pupil`` holds it (in the same statement on PostgreSQL).
+    With ``lock``, the pupil's row is held until the transaction ends (``lock_pupil``).
     """
     query = (
         select(Pupil, School, func.coalesce(SchoolVersion.version, 0))
@@ -132,10 +145,9 @@ async def school_with_stamp(
         .outerjoin(SchoolVersion, SchoolVersion.school_id == School.id)
         .where(Pupil.id == pupil_id)
     )
-    if lock and session.get_bind().dialect.name == "sqlite":
+    if lock:
         await lock_pupil(session, pupil_id)
-    elif lock:
-        query = query.with_for_update(of=Pupil).execution_options(populate_existing=True)
+        query = query.execution_options(populate_existing=True)
     found = (await session.execute(query)).first()
     if found is None:
         raise NotFound(f"There is no pupil {pupil_id!r}.")
