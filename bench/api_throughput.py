@@ -20,11 +20,14 @@ concurrent keep-alive connections, ``--seconds`` after a short warm-up):
 - **baseline**: an aiohttp hello-world doing one PostgreSQL query per request
   (asyncpg, a pool of 10, a primary-key lookup of a pupil);
 - **booking floor** (not a goal, the floor under the booking's figure): an aiohttp
-  app doing, per booking, the statements a correct booking needs in plain asyncpg
-  (``BEGIN``; lock the pupil with their school; the lesson and unavailability; lock
-  the pupil's devices; the overlapping bookings; insert the booking and its audit
-  entry; ``COMMIT``: 7 round trips), without the service's rules, sign-in or JSON
-  schemas, on further occurrences of the same list.
+  app doing, per booking, the statements a correct booking needs in plain asyncpg,
+  the service's own two (``BOOKING_READ``: the pupil, school, lesson, unavailability,
+  devices and the live bookings near the day, no lock; ``BOOKING_INSERT``: the booking
+  and its audit entry if the pupil's and devices' rows, the lesson and the calendar are
+  as read; no ``BEGIN``/``COMMIT``: 2 round trips; a changed row counts as an error here,
+  where the service reads and decides again),
+  without the service's rules, sign-in or JSON schemas, on further occurrences of
+  the same list.
 
 Goal per measure: at least half the baseline's throughput and p99 under 50 ms.
 The last lines printed are one JSON object per measure.
@@ -80,39 +83,13 @@ web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log
 
 
 BOOKING_FLOOR = """
-import json, os, sys, uuid
-from datetime import UTC, datetime
+import os, sys, uuid
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 import asyncpg
 from aiohttp import web
 
-PUPIL = (
-    "SELECT p.provider_id, p.school_id, s.time_zone FROM pupils p "
-    "JOIN schools s ON s.id = p.school_id WHERE p.id = $1 FOR UPDATE OF p"
-)
-LESSON = (
-    "SELECT l.key, l.subject, l.room, l.start_time, l.end_time, "
-    "ARRAY(SELECT ROW(u.kind, u.weekdays, u.start_time, u.end_time, u.starts_at, u.ends_at) "
-    "FROM unavailability u WHERE u.pupil_id = $2) "
-    "FROM lessons l WHERE l.id = $1 AND l.pupil_id = $2"
-)
-DEVICES = (
-    "SELECT id, kind, lifecycle FROM devices WHERE pupil_id = $1 AND kind IN ('robot', 'tablet') "
-    "ORDER BY id FOR UPDATE"
-)
-OVERLAPS = (
-    "SELECT b.id, b.pupil_id FROM bookings b WHERE b.status = 'booked' AND b.starts_at < $3 "
-    "AND b.ends_at > $2 AND (b.pupil_id = $1 OR b.classroom_device_id = ANY($4) "
-    "OR b.pupil_device_id = ANY($4))"
-)
-INSERT = (
-    "WITH b AS (INSERT INTO bookings (id, pupil_id, school_id, lesson_key, lesson_date, starts_at, "
-    "ends_at, subject, room, classroom_device_id, pupil_device_id, status, created_at, created_by) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'booked', $12, 'floor') RETURNING id) "
-    "INSERT INTO audit_log (at, provider_id, actor_role, actor_id, action, subject_type, "
-    "subject_id, request_id, details, note) SELECT $12, $13, 'hospital_staff', 'floor', "
-    "'booking.add', 'pupil', $2, '', json_build_object('booking', b.id), '' FROM b"
-)
+READ, INSERT = os.environ["BOOKING_READ"], os.environ["BOOKING_INSERT"]
 
 async def pool(app):
     app["pool"] = await asyncpg.create_pool(os.environ["DSN"], min_size=10, max_size=10)
@@ -124,21 +101,27 @@ async def book(request):
     body = await request.json()
     day = datetime.strptime(body["date"], "%Y-%m-%d").date()
     now = datetime.now(UTC)
-    async with request.app["pool"].acquire() as conn, conn.transaction():
-        provider_id, school_id, zone = await conn.fetchrow(PUPIL, pupil_id)
-        key, subject, room, start, end, _unavailable = await conn.fetchrow(
-            LESSON, body["lesson_id"], pupil_id
-        )
-        devices = await conn.fetch(DEVICES, pupil_id)
-        robot = next(d["id"] for d in devices if d["kind"] == "robot")
-        tablet = next((d["id"] for d in devices if d["kind"] == "tablet"), None)
-        starts = datetime.combine(day, start, ZoneInfo(zone)).astimezone(UTC)
-        ends = datetime.combine(day, end, ZoneInfo(zone)).astimezone(UTC)
-        if await conn.fetch(OVERLAPS, pupil_id, starts, ends, [d["id"] for d in devices]):
+    midnight = datetime.combine(day, time(), UTC)
+    near = (midnight - timedelta(days=1), midnight + timedelta(days=2))
+    async with request.app["pool"].acquire() as conn:
+        read = await conn.fetchrow(READ, pupil_id, body["lesson_id"], [], True, *near)
+        provider_id, school_id, _, _, zone, stamp, pupil_version, lesson, _, devices, seen = read
+        robot = next(d for d in devices if d[3] == "robot")
+        tablet = next((d for d in devices if d[3] == "tablet"), None)
+        chosen = sorted([d for d in (robot, tablet) if d is not None], key=lambda d: d[0])
+        starts = datetime.combine(day, lesson[4], ZoneInfo(zone)).astimezone(UTC)
+        ends = datetime.combine(day, lesson[5], ZoneInfo(zone)).astimezone(UTC)
+        if any(b[6] < ends and b[7] > starts for b in seen):
             return web.json_response({"detail": "clash"}, status=409)
         booking_id = uuid.uuid4().hex
-        await conn.execute(INSERT, booking_id, pupil_id, school_id, key, day, starts, ends,
-                           subject, room, robot, tablet, now, provider_id)
+        status = await conn.execute(
+            INSERT, booking_id, pupil_id, school_id, lesson[1], day, starts, ends, lesson[2],
+            lesson[8], robot[0], tablet[0] if tablet else None, now, "floor", provider_id,
+            "hospital_staff", body["lesson_id"], lesson[14], [d[0] for d in chosen], stamp, "",
+            pupil_version, [d[7] for d in chosen],
+        )
+        if status != "INSERT 0 1":  # changed since read: a correct booking asks again
+            return web.json_response({"detail": "changed"}, status=409)
     return web.json_response({"id": booking_id, "start": starts.isoformat()}, status=201)
 
 app = web.Application()
@@ -312,8 +295,11 @@ async def booking_floor(
     args: argparse.Namespace, base: str, dsn: str, todo: list[Request]
 ) -> dict[str, float]:
     """The booking's statements in plain asyncpg (``BOOKING_FLOOR``), on more of ``todo``."""
+    from scheduler.bookings.repository import BOOKING_INSERT, BOOKING_READ
+
     port = free_port()
-    floor = start([sys.executable, "-c", BOOKING_FLOOR, str(port)], {"DSN": dsn})
+    statements = {"BOOKING_READ": BOOKING_READ, "BOOKING_INSERT": BOOKING_INSERT}
+    floor = start([sys.executable, "-c", BOOKING_FLOOR, str(port)], {"DSN": dsn} | statements)
     try:
         await wait_up(f"http://127.0.0.1:{port}/hello")
         old, new = f"{base}/api/pupils/", f"http://127.0.0.1:{port}/api/pupils/"
