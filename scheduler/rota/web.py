@@ -285,7 +285,7 @@ async def put_base_room(request: web.Request, who: Principal, body: BaseRoomIn) 
     roles=STAFF_ROLES,
     body=DutyIn,
     response=DutyOut,
-    errors=(404, 422),
+    errors=(403, 404, 422),
     summary="Replace an assistant's duty patterns (422 names an overlap or a reversed time)",
 )
 async def put_duty(request: web.Request, who: Principal, body: DutyIn) -> DutyOut:
@@ -293,6 +293,7 @@ async def put_duty(request: web.Request, who: Principal, body: DutyIn) -> DutyOu
     now = request.app[CLOCK].now()
     async with request.app[DATABASE].transaction() as session:
         user = await rota_config.assistant_of(session, who, request.match_info["user_id"])
+        await check_may_change(session, who, "change the rota's settings")
         await rota_config.put_duty(session, user, body, now)
         outcomes = await rota_services.replan_ahead(session, user.school_id, now)
         record_request(request, session, who, "rota.duty", "user", user.id)
@@ -319,7 +320,7 @@ def _absence_out(row: AbsenceRow, replanned_days: int = 0) -> AbsenceOut:
     body=AbsenceIn,
     response=AbsenceOut,
     status=201,
-    errors=(404, 422),
+    errors=(403, 404, 422),
     summary="Record an assistant's absence (off sick today): their moves go to others",
 )
 async def add_absence(request: web.Request, who: Principal, body: AbsenceIn) -> AbsenceOut:
@@ -327,6 +328,7 @@ async def add_absence(request: web.Request, who: Principal, body: AbsenceIn) -> 
     now = request.app[CLOCK].now()
     async with request.app[DATABASE].transaction() as session:
         user = await rota_config.assistant_of(session, who, request.match_info["user_id"])
+        await check_may_change(session, who, "change the rota's settings")
         row = await rota_config.add_absence(session, who, user, body, now)
         span = (body.end_date - body.start_date).days + 1
         days = [body.start_date + timedelta(days=i) for i in range(min(span, 15))]

@@ -129,3 +129,51 @@ async def test_recording_consent_in_the_page_asks_who_and_when(client, org):
         None,
         None,
     )
+
+
+async def test_a_coordinator_changes_no_duty_or_days_away_until_the_provider_allows_it(
+    client, org, login
+):
+    assistant = org.users["assistant"].id
+    admin = await login("admin")
+    await on_duty_all_week(client, admin, assistant)
+    before = await (await client.get(f"/api/assistants/{assistant}/duty", headers=admin)).json()
+    coordinator = await login("coordinator")
+    away = {"start_date": "2026-12-14", "end_date": "2026-12-15", "reason": "course"}
+    duty = {"patterns": [], "max_moves_per_day": 3}
+
+    put = await client.put(f"/api/assistants/{assistant}/duty", json=duty, headers=coordinator)
+    assert put.status == 403
+    assert "can read but not change the rota's settings" in (await put.json())["detail"]
+    add = await client.post(f"/api/assistants/{assistant}/absences", json=away, headers=coordinator)
+    assert add.status == 403
+
+    await sign_in(client, org.email("coordinator"))
+    page = await (await client.get(f"/assistants/{assistant}/duty")).text()
+    assert "can read duty hours and days away but not change them" in page
+    assert "Save duty hours" not in page
+    assert "Add days away" not in page
+    assert '<fieldset class="plain" disabled>' in page
+    csrf = csrf_of(page)
+    saved = await client.post(
+        f"/assistants/{assistant}/duty", data={"csrf_token": csrf}, allow_redirects=False
+    )
+    assert saved.status == 403
+    added = await client.post(
+        f"/assistants/{assistant}/absences", data={"csrf_token": csrf, **away}
+    )
+    assert added.status == 403
+    after = await (await client.get(f"/api/assistants/{assistant}/duty", headers=admin)).json()
+    assert after == before
+    listed = await client.get(f"/api/assistants/{assistant}/absences", headers=admin)
+    assert await listed.json() == []
+
+    await _allow_coordinators(client, org, True)
+    allowed = await client.post(
+        f"/api/assistants/{assistant}/absences", json=away, headers=coordinator
+    )
+    assert allowed.status == 201, await allowed.text()
+    await sign_in(client, org.email("coordinator"))
+    page = await (await client.get(f"/assistants/{assistant}/duty")).text()
+    assert "Save duty hours" in page
+    assert "Remove the absence" in page

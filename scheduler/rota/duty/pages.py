@@ -18,13 +18,20 @@ from scheduler.rota import services as rota_services
 from scheduler.rota.listener import announce_outcomes
 from scheduler.rota.models import AbsenceRow
 from scheduler.rota.schemas import AbsenceIn, BreakIn, DutyIn, DutyPatternIn
-from telepresence.platform.errors import DomainError, InvalidInput, NotFound, validation_errors
+from telepresence.platform.errors import (
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    validation_errors,
+)
 from telepresence.platform.http.context import CLOCK, DATABASE
 from telepresence.platform.http.rendering import form_fields, render
 from telepresence.platform.http.routing import Routes
 from telepresence.platform.models import School
 from telepresence.platform.security.audit import record_request
 from telepresence.platform.security.identity import STAFF, Principal
+from telepresence.platform.security.permissions import check_may_change, may_change
 
 __all__ = ["duty_from_form", "routes"]
 
@@ -96,6 +103,7 @@ async def _context(request: web.Request, who: Principal, user_id: str) -> dict[s
     today = request.app[CLOCK].now().date()
     async with request.app[DATABASE].sessions() as session:
         user = await rota_config.assistant_of(session, who, user_id)
+        can_change = await may_change(session, who)
         patterns, settings = await rota_config.get_duty(session, user)
         absences = await rota_config.list_absences(session, user, today)
         school = await session.get(School, user.school_id) if user.school_id else None
@@ -111,6 +119,7 @@ async def _context(request: web.Request, who: Principal, user_id: str) -> dict[s
         "extra_stretches": len(patterns) - len(by_day),
         "settings": settings,
         "absences": absences,
+        "can_change": can_change,
         "today": today,
         "form": {},
         "notice": NOTICES.get(request.query.get("notice", ""), ""),
@@ -151,6 +160,7 @@ async def duty_save(request: web.Request, who: Principal) -> web.StreamResponse:
         duty = duty_from_form(form)
         async with request.app[DATABASE].transaction() as session:
             user = await rota_config.assistant_of(session, who, user_id)
+            await check_may_change(session, who, "change the rota's settings")
             await rota_config.put_duty(session, user, duty, now)
             outcomes = await rota_services.replan_ahead(session, user.school_id, now)
             record_request(request, session, who, "rota.duty", "user", user.id)
@@ -182,11 +192,14 @@ async def absence_add(request: web.Request, who: Principal) -> web.StreamRespons
             raise InvalidInput("Give the first and last day away as dates.") from None
         async with request.app[DATABASE].transaction() as session:
             user = await rota_config.assistant_of(session, who, user_id)
+            await check_may_change(session, who, "change the rota's settings")
             row = await rota_config.add_absence(session, who, user, body, now)
             span = (body.end_date - body.start_date).days + 1
             days = [body.start_date + timedelta(days=i) for i in range(min(span, 15))]
             outcomes = await rota_services.replan_days(session, row.school_id, days, now)
             record_request(request, session, who, "rota.absence", "user", user.id)
+    except Forbidden:
+        raise  # a coordinator without the provider's leave: 403, not a form error
     except DomainError as exc:
         message = exc.detail.replace(
             "end_date: before start_date", "The last day is before the first"
@@ -208,6 +221,7 @@ async def absence_remove(request: web.Request, who: Principal) -> web.StreamResp
     now = request.app[CLOCK].now()
     async with request.app[DATABASE].transaction() as session:
         user = await rota_config.assistant_of(session, who, user_id)
+        await check_may_change(session, who, "change the rota's settings")
         row = await session.scalar(
             select(AbsenceRow).where(
                 AbsenceRow.id == request.match_info["absence_id"], AbsenceRow.user_id == user.id
