@@ -93,6 +93,10 @@ def _closed_is_stale(_dbapi_connection: Any, record: ConnectionPoolEntry, _proxy
 
 
 HOT_READS = 10  # connections of ``Database.driver``'s pool, as the bench's baseline has
+POOL_SIZE = 30  # SQLAlchemy's pool on PostgreSQL, all kept open (no overflow)
+CONNECTIONS_PER_INSTANCE = POOL_SIZE + HOT_READS + 4
+"""At most, on PostgreSQL: both pools, the event bridge's LISTEN, the leader election and
+the job store (one or two, on the leader). deploy/ sizes ``max_connections`` from it."""
 
 
 async def _json(conn: Any) -> None:
@@ -121,7 +125,7 @@ class Database:
             # overflow): under load, connections past ``pool_size`` were opened (asyncpg
             # tries TLS first, then a plain connection) and closed per checkout; a 31st
             # unit of work waits for one to be free instead, as asyncpg's own pool does.
-            kwargs.update(pool_size=30, max_overflow=0, pool_pre_ping=False)
+            kwargs.update(pool_size=POOL_SIZE, max_overflow=0, pool_pre_ping=False)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)

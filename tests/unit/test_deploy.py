@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
+from telepresence.platform.database import CONNECTIONS_PER_INSTANCE
 from telepresence.platform.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -100,6 +101,19 @@ def test_postgres_15_keeps_its_data_in_a_volume_and_reports_health(
     assert "pgdata:/var/lib/postgresql/data" in db["volumes"]
     assert "pgdata" in compose["volumes"]
     assert "pg_isready" in " ".join(db["healthcheck"]["test"])
+
+
+def test_postgres_takes_the_connections_two_instances_and_the_gateway_open(
+    compose: dict[str, Any],
+) -> None:
+    command = " ".join(compose["services"]["db"]["command"])
+    (allowed,) = re.findall(r"max_connections=(\d+)", command)
+    gateway = 4 + 1  # its asyncpg pool and its LISTEN connection (gateway/server.py)
+    needed = 2 * CONNECTIONS_PER_INSTANCE + gateway + 2 * CONNECTIONS_PER_INSTANCE // 4
+    assert int(allowed) >= needed  # with room for an upgrade's migration and psql
+    readme = (DEPLOY / "README.md").read_text()
+    (on_a_host,) = re.findall(r"ALTER SYSTEM SET max_connections = (\d+)", readme)
+    assert int(on_a_host) >= needed
 
 
 def test_coturn_takes_its_secret_from_the_environment(compose: dict[str, Any]) -> None:
