@@ -240,6 +240,21 @@ def _database_problem(settings: Settings, exc: BaseException) -> str | None:
     )
 
 
+USES_THE_DATABASE = frozenset({"serve", "demo", "provider", "user"})
+
+
+def _missing_sqlite_file(settings: Settings, command: str) -> str | None:
+    """A SQLite file that is not there yet: said before SQLite creates an empty one."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(settings.effective_database_url)
+    if command not in USES_THE_DATABASE or url.get_backend_name() != "sqlite":
+        return None
+    if not url.database or url.database == ":memory:" or Path(url.database).exists():
+        return None
+    return f"There is no database at {url.database} yet: run `classbridge db upgrade` first."
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; returns the exit code (2 for bad input, 1 for an unusable database)."""
     args = _parser().parse_args(argv)
@@ -248,6 +263,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         err.print(f"[red]Configuration error:[/red] {exc}")
         return 2
+    missing = _missing_sqlite_file(settings, args.command)
+    if missing is not None:
+        err.print(f"[red]Database error:[/red] {missing}", markup=True, highlight=False)
+        return 1
     try:
         return COMMANDS[args.command](settings, args)
     except Exception as exc:
