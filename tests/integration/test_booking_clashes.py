@@ -196,3 +196,47 @@ async def test_a_bulk_booking_and_lock_free_ones_of_one_robot_at_once_book_it_on
         if b.classroom_device_id == ready.robot_id
     ]
     assert len(on_robot) == 1
+
+
+async def test_a_booking_made_while_an_unavailability_is_saved_does_not_land_inside_it(
+    client, org, ready, monkeypatch
+):
+    """Staff save Sam's hospital appointment; its transaction has already cancelled what it
+    found and is about to commit when a lesson in those times is booked. ``cancel_during``
+    holds the pupil's row (a no-op UPDATE, as every locked writer): the booking waits on it
+    and is decided again, and refused. With a ``SELECT ... FOR UPDATE`` lock instead, the
+    lock-free booking would not see the row change and would land, live, inside it."""
+    _pg_only(client)
+    from scheduler.bookings.unavailability import services as unavailability
+
+    saved = asyncio.Event()
+    release = asyncio.Event()
+    cancel_during = unavailability.cancel_during
+
+    async def cancel_then_wait(*args, **kwargs):
+        outcome = await cancel_during(*args, **kwargs)
+        saved.set()
+        await release.wait()  # still inside the unavailability's transaction
+        return outcome
+
+    monkeypatch.setattr(unavailability, "cancel_during", cancel_then_wait)
+    appointment = {
+        "reason": "Hospital appointment",
+        "starts_at": "2025-01-06T08:00:00Z",
+        "ends_at": "2025-01-06T12:00:00Z",
+    }
+    entry = asyncio.create_task(
+        client.post(
+            f"/api/pupils/{org.pupil.id}/unavailability", json=appointment, headers=ready.staff
+        )
+    )
+    await asyncio.wait_for(saved.wait(), 10)
+    booking = asyncio.create_task(
+        book(client, org.pupil.id, ready.staff, ready.lessons["A-mon-0850"], "2025-01-06")
+    )
+    await asyncio.sleep(0.5)
+    release.set()
+    stored, answered = await asyncio.gather(entry, booking)
+    assert stored.status == 201, await stored.text()
+    assert answered.status >= 400, await answered.text()
+    assert await live(client, lesson_date=date(2025, 1, 6)) == []
