@@ -6,8 +6,11 @@
    feasible assistant with the least marginal cost.
 3. **Bounded local search**: relocate a move (to another assistant, or to
    another point of its assistant's day) or exchange it with another
-   assistant's move while the objective strictly falls; then, for a day still
-   in trouble, the naive first-free greedy is tried and kept if better.
+   assistant's move while the objective strictly falls (an exchange's displaced
+   move is always tried elsewhere, budget or not); any move it leaves
+   unassigned that fits somewhere is then placed, so ``replan`` keeps the
+   plan; then, for a day still in trouble, the naive first-free greedy is
+   tried and kept if better.
 
 The objective is lexicographic: unassigned moves, seconds of lateness, then
 walking plus fairness. docs/rota.md explains the model and why this method.

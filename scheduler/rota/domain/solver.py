@@ -184,10 +184,18 @@ class Solver(Timelines):
             self.place(chosen, job, best)
         return best
 
-    def relocate(self, job: _Job, lanes: list[_Lane] | None = None) -> bool:
+    def relocate(
+        self, job: _Job, lanes: list[_Lane] | None = None, *, finish: bool = False
+    ) -> bool:
         """Move ``job`` to where the objective falls most (another lane, or another
-        point of its own lane's day; only ``lanes`` if given); whether it did."""
-        if not job.movable or (job.tried == self.changes and lanes is None) or self.budget <= 0:
+        point of its own lane's day; only ``lanes`` if given); whether it did.
+
+        ``finish``: the second half of an exchange, done even when the budget
+        is spent (an exchange judged with the displaced move never tried is
+        judged on half a move).
+        """
+        spent = self.budget <= 0 and not finish
+        if not job.movable or (job.tried == self.changes and lanes is None) or spent:
             return False
         source = job.lane
         if source is None:
@@ -292,7 +300,7 @@ class Solver(Timelines):
         lane.version += 1
         self.changes += 1
         self.place(lane, job, option)
-        self.relocate(other)
+        self.relocate(other, finish=True)
         after = _UNASSIGNED if other.lane is None else 0
         for x in self.lanes:
             after += x.cost
@@ -315,7 +323,7 @@ class Solver(Timelines):
             option = self.insertion(lane, job)
             if option is not None:
                 self.place(lane, job, option)
-                self.relocate(other)
+                self.relocate(other, finish=True)
                 after = _UNASSIGNED if other.lane is None else 0
                 for x in self.lanes:
                     after += x.cost
@@ -361,6 +369,32 @@ class Solver(Timelines):
         return self.spread() > 1 or any(self.needs_help(job) for job in self.jobs)
 
     def improve(self) -> None:
+        """Bounded local search, then every move it left unassigned placed where it fits."""
+        self.search()
+        self.settle()
+
+    def settle(self) -> None:
+        """Place each unassigned move that fits somewhere, budget or not.
+
+        The search may stop (budget, rounds) with such a move never tried in
+        the day as it ended; ``replan`` would then place it, so the plan would
+        not be one that re-planning keeps. One placement can make room for
+        another (a new room to walk from), so this repeats until none fits.
+        """
+        placed = True
+        while placed:
+            placed = False
+            for job in self.jobs:
+                if job.lane is not None or not job.movable or job.tried == self.changes:
+                    continue  # placed, anchored, or tried in the day as it is now
+                if not self.needs_help(job):
+                    continue  # nobody on duty could do it
+                found = self.best_place(job, _UNASSIGNED, None)
+                if found is not None:
+                    self.place(found[0], job, found[1])
+                    placed = True
+
+    def search(self) -> None:
         """Bounded local search around the jobs in trouble and the busiest lanes."""
         troubled = sum(1 for job in self.jobs if self.needs_help(job)) + self.spread()
         self.budget = self.rules.search_budget * min(len(self.jobs), 2 * troubled + 4)

@@ -166,3 +166,43 @@ def test_replanning_after_one_booking_change_keeps_every_other_assignment(data):
     for before in plan.assignments:
         if before.assistant_id is not None and before.move.device_id != device:
             assert again.of(before.move.id).assistant_id == before.assistant_id
+
+
+def test_replanning_keeps_a_plan_whose_search_ran_out_of_budget():
+    """Hypothesis found this day (issue 17): a0, capped at 3, is the only one on in the
+    afternoon; a1 goes off at 12:00. The search's last exchange gave robot1's 12:45 move
+    a0's place and its budget was spent before the displaced 07:50 move was tried
+    elsewhere, so it was left "nobody free in time" though a1 could take it, and
+    replan (with a fresh budget) then placed it: the re-plan differed from the plan."""
+
+    def leg(device, reason, frm, to, earliest, latest, lesson_at):
+        r0, r1, r2 = ROOMS[:3]
+        rooms = {"r0": r0, "r1": r1, "r2": r2}
+        return Move(
+            device,
+            reason,
+            rooms[frm],
+            rooms[to],
+            at(earliest),
+            at(latest),
+            f"{device}-{lesson_at}",
+        )
+
+    moves = [
+        leg("robot0", "from_base", "r0", "r1", "07:50", "08:50", "08:50"),
+        leg("robot0", "to_base", "r1", "r0", "09:40", "10:10", "08:50"),
+        leg("robot1", "from_base", "r0", "r1", "07:50", "08:50", "08:50"),
+        leg("robot1", "to_lesson", "r1", "r0", "09:40", "09:45", "09:45"),
+        leg("robot1", "from_base", "r0", "r1", "12:45", "13:40", "13:40"),
+        leg("robot1", "to_base", "r1", "r0", "14:30", "15:00", "13:40"),
+        leg("robot2", "from_base", "r0", "r2", "09:40", "11:55", "11:55"),
+        leg("robot2", "to_base", "r2", "r0", "12:45", "13:15", "11:55"),
+    ]
+    people = [assistant("a0", "07:30", "15:00", cap=3), assistant("a1", "07:30", "12:00")]
+    plan = assign(moves, people, WALK, now=EARLY)
+    assert plan.unassigned == []
+    again = replan(plan, moves, people, WALK, now=EARLY)
+    assert [(a.move.id, a.assistant_id) for a in again.assignments] == [
+        (a.move.id, a.assistant_id) for a in plan.assignments
+    ]
+    check_timelines(again, people)
