@@ -115,23 +115,10 @@ class DeviceHub(LinkHub):
     """The service's ``LinkHub``; answers gateways' lesson questions when ``answers_gateways``."""
 
     def __init__(
-        self,
-        database: Database,
-        clock: Clock,
-        events: EventHub,
-        *,
-        flush_every: float = 1.0,
-        keepalive: float = 20.0,
-        refresh_every: float = 15.0,
+        self, database: Database, clock: Clock, events: EventHub, **options: float
     ) -> None:
-        super().__init__(
-            SqlTelemetryStore(database),
-            clock,
-            events,
-            flush_every=flush_every,
-            keepalive=keepalive,
-            refresh_every=refresh_every,
-        )
+        """``options``: ``LinkHub``'s (``flush_every``, ``keepalive``, ``refresh_every``)."""
+        super().__init__(SqlTelemetryStore(database), clock, events, **options)
         self.database = database
         # Set by the composition root: whether this instance is the one (of several) that
         # answers device gateways (the leader), so that a robot is invited once.
