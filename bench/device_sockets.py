@@ -24,16 +24,17 @@ Three kinds of process take part, all on 127.0.0.1:
   welcome and then sends a heartbeat every ``--heartbeat`` seconds at a random
   phase.
 
-``--readings``: what the heartbeats report; ``random`` (the default, as since the
-first run: every heartbeat a new battery band and room) or ``drifting`` (a battery
-draining 1 % every ~5 minutes, a room changed about hourly). ``--watch``: a fleet
+``--readings``: what the heartbeats report; ``drifting`` (the default since
+2026-12-07, issue 17: idle robots, as the goal says: a battery draining 1 % every
+~5 minutes and charging when low, a room changed about hourly) or ``random`` (the
+default before: every heartbeat a new battery band and room, a stress case). ``--watch``: a fleet
 page open on the bench's provider during the run (a process with the event bridge
 subscribed to its fleet topic, as the service's page is), so that every heartbeat's
 update crosses to it; without it no page is open and none crosses.
 
 Once every client is in and ``--rounds`` heartbeat rounds have passed, the
 server's RSS is read from /proc/PID/status and its CPU from /proc/PID/stat over
-one heartbeat period. The last line printed is one JSON object.
+``--cpu-rounds`` heartbeat periods (3: 45 s). The last line printed is one JSON object.
 """
 
 from __future__ import annotations
@@ -217,7 +218,7 @@ def measure(
         m.client_rss_kb = proc_status_kb(client.pid, "VmRSS")
         cpu0, t0 = cpu_seconds(server.pid), time.monotonic()
         behind0 = cpu_seconds(behind.pid) if behind is not None else 0.0
-        sleep_watching(server, args.heartbeat)
+        sleep_watching(server, args.cpu_rounds * args.heartbeat)
         took = time.monotonic() - t0
         m.cpu_pct = 100 * (cpu_seconds(server.pid) - cpu0) / took
         if behind is not None:
@@ -575,12 +576,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--heartbeat", type=float, default=15.0, help="heartbeat period, s")
     parser.add_argument("--rounds", type=int, default=2, help="heartbeat rounds before measuring")
+    parser.add_argument(
+        "--cpu-rounds",
+        type=int,
+        default=3,
+        help="heartbeat rounds the CPU is read over (3: 45 s; one 15 s round spread by 0.5)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, db)")
     parser.add_argument(
         "--readings",
         choices=READINGS,
-        default="random",
-        help="what heartbeats report: random (every one a change) or drifting (realistic)",
+        default="drifting",
+        help="what heartbeats report: drifting (idle robots, the goal's case) or random "
+        "(every heartbeat a new battery band and room: a stress case)",
     )
     parser.add_argument(
         "--watch",
