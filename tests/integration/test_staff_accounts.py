@@ -166,7 +166,7 @@ async def test_staff_set_an_assistants_duty_hours_and_days_away_in_the_page(clie
 
 async def test_a_half_filled_day_or_a_reversed_time_changes_nothing(client, org):
     assistant = org.users["assistant"].id
-    await sign_in(client, org.email("coordinator"))
+    await sign_in(client, org.email("hospital_staff"))
     csrf = csrf_of(await (await client.get(f"/assistants/{assistant}/duty")).text())
     for data, says in [
         ({"start_0": "08:30"}, "Monday: give both the start and the end"),
